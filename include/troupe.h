@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* troupe -- actors as OS processes with ZeroMQ mailboxes.  Umbrella
+ * header: include this, or the one header per concept under troupe/. */
+#ifndef TROUPE_H
+#define TROUPE_H
+
+#include "troupe/common.h"
+#include "troupe/actor.h"
+#include "troupe/process.h"
+
+#endif /* TROUPE_H */

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef TR_ACTOR_H
+#define TR_ACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "troupe/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Actors are named functions.  Any start method (fork, spawn, forkserver,
+ * a supervisor) starts an actor by its registered name with its arguments
+ * as bytes; no code travels.  Because every child runs the same program,
+ * register actors at load time (TR_ACTOR) or before tr_init().
+ *
+ * An actor body returns 0 for success (exit code 0), a positive n for exit
+ * code n (like main), or a negative error code, which is logged and gives
+ * exit code 1.  It may also end with tr_exit(n).  args is borrowed and
+ * valid for the whole life of the process. */
+typedef int (*tr_actor_fn)(const void *args, size_t len);
+
+enum tr_actor_flags {
+	/* The body reports readiness itself with tr_ready(); the starter's
+	 * start call waits for that, and if the body returns first, start
+	 * fails with the body's error and reason (like OTP's init/1). */
+	TR_ACTOR_MANUAL_READY = 1 << 0,
+};
+
+/* Register fn under name (copied; at most 63 bytes).  Errors: -EINVAL,
+ * TR_EEXISTS (another function has that name), -ENOMEM. */
+TR_API int tr_actor_register(const char *name, tr_actor_fn fn, int flags);
+
+/* Register at program load: TR_ACTOR(worker, worker_fn) registers
+ * worker_fn as "worker". */
+#define TR_ACTOR_FLAGS(name, fn, flags)                                    \
+	__attribute__((constructor)) static void tr_actor_ctor_##name(void) \
+	{                                                                  \
+		(void) tr_actor_register(#name, fn, flags);                \
+	}
+#define TR_ACTOR(name, fn) TR_ACTOR_FLAGS(name, fn, 0)
+
+/* Report that this actor is running (TR_ACTOR_MANUAL_READY actors).  No-op
+ * for other actors, in the main program and when already reported.
+ * Returns 0 or -errno from writing to the starter. */
+TR_API int tr_ready(void);
+
+/* Record why this actor's initialisation failed; returns err so that a
+ * body can `return tr_fail(-ENOENT, "no config %s", path);`.  The reason
+ * reaches the starter (tr_process_reason()) if readiness was not yet
+ * reported; otherwise it is logged at error level when the body returns
+ * its error. */
+TR_API int tr_fail(int err, const char *fmt, ...) TR_PRINTF(2, 3);
+
+/* End this process with exit code code (0..255): closes the mailbox
+ * (waiting at most the linger time for queued outgoing messages),
+ * terminates daemon children, joins the others, flushes stdio and exits.
+ * In the main program it calls exit(code).  Does not return. */
+TR_API _Noreturn void tr_exit(int code);
+
+/* ---- the current process (multiprocessing.current_process()) ----------- */
+
+/* Name of this process ("MainProcess", "Process-1", "Process-2:1", or the
+ * name it was given); borrowed. */
+TR_API const char *tr_self_name(void);
+TR_API pid_t tr_self_pid(void);
+TR_API pid_t tr_self_parent_pid(void);
+/* Registered actor name this process runs, or NULL in the main program. */
+TR_API const char *tr_self_actor(void);
+TR_API bool tr_self_is_daemon(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TR_ACTOR_H */

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* All runtime allocation goes through here, so the fault suite can fail
+ * the Nth allocation (-Dfault_injection=true).  malloc itself is jemalloc
+ * in the default build (linked, it replaces the libc allocator). */
+#include "rt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef TR_FAULT_INJECTION
+static long fail_countdown = -1;
+
+void
+tri_alloc_fail_after(long n)
+{
+	fail_countdown = n;
+}
+
+static bool
+should_fail(void)
+{
+	if (fail_countdown < 0) {
+		return false;
+	}
+	if (fail_countdown == 0) {
+		return true;
+	}
+	fail_countdown--;
+	return false;
+}
+#else
+#define should_fail() false
+#endif
+
+void *
+tri_alloc(size_t n)
+{
+	return should_fail() ? NULL : malloc(n);
+}
+
+void *
+tri_calloc(size_t n, size_t m)
+{
+	return should_fail() ? NULL : calloc(n, m);
+}
+
+void *
+tri_realloc(void *p, size_t n)
+{
+	return should_fail() ? NULL : realloc(p, n);
+}
+
+void
+tri_free(void *p)
+{
+	free(p);
+}
+
+char *
+tri_strdup(const char *s)
+{
+	size_t l = strlen(s) + 1;
+	char  *d = tri_alloc(l);
+
+	if (d) {
+		memcpy(d, s, l);
+	}
+	return d;
+}
+
+static void *
+pb_alloc(void *data, size_t size)
+{
+	(void) data;
+	return tri_alloc(size);
+}
+
+static void
+pb_free(void *data, void *p)
+{
+	(void) data;
+	tri_free(p);
+}
+
+ProtobufCAllocator tri_pb_allocator = { pb_alloc, pb_free, NULL };

@@ -1,0 +1,706 @@
+/* SPDX-License-Identifier: MIT */
+/* tr_process: start, join, signal and reap a child running an actor. */
+#include "rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "troupe.pb-c.h"
+
+extern char **environ;
+
+enum state { ST_NEW, ST_RUNNING, ST_EXITED };
+
+struct tr_process {
+	pid_t	    owner; /* creating process: other pids get -ECHILD */
+	enum state  state;
+	char	    actor[TRI_NAME_MAX];
+	char	    name[TRI_NAME_MAX];
+	char	    identity[TRI_NAME_MAX];
+	void	   *args;
+	size_t	    len;
+	bool	    daemon;
+	bool	    eager_mailbox;
+	int	    method;
+	pid_t	    pid;
+	uint64_t    incarnation; /* start time in ticks; 0 if unknown */
+	int	    pidfd;	 /* -1 if none */
+	int	    status_fd;	 /* forkserver children: exit status pipe */
+	int	    exitcode;
+	int	    start_error;
+	char	    reason[TRI_REASON_MAX];
+	tr_process *next, *prev; /* tri_rt.children while running */
+};
+
+static const char *const method_names[] = { "default", "fork", "spawn",
+					    "forkserver" };
+
+const char *
+tr_start_method_name(int method)
+{
+	if (method < 0 || method > TR_START_FORKSERVER) {
+		return NULL;
+	}
+	return method_names[method];
+}
+
+int
+tr_start_method_parse(const char *name)
+{
+	tr_assert_return(name, -EINVAL);
+	for (int i = TR_START_FORK; i <= TR_START_FORKSERVER; i++) {
+		if (strcmp(name, method_names[i]) == 0) {
+			return i;
+		}
+	}
+	return -EINVAL;
+}
+
+static int
+default_method(void)
+{
+	const char *env = getenv("TROUPE_START_METHOD");
+	int	    m	= env ? tr_start_method_parse(env) : -EINVAL;
+
+	return m > 0 ? m : TR_START_FORK;
+}
+
+int
+tr_process_new(tr_process **ret, const char *actor, const void *args,
+	       size_t len)
+{
+	tr_process *p;
+
+	tr_assert_return(ret && actor, -EINVAL);
+	tr_assert_return(args || len == 0, -EINVAL);
+	tr_assert_return(actor[0] && strlen(actor) < TRI_NAME_MAX, -EINVAL);
+	tr_assert_return(tri_rt.inited, TR_ENOTINIT);
+
+	p = tri_calloc(1, sizeof(*p));
+	if (!p) {
+		return -ENOMEM;
+	}
+	p->args = tri_alloc(len ? len : 1);
+	if (!p->args) {
+		tri_free(p);
+		return -ENOMEM;
+	}
+	if (len) {
+		memcpy(p->args, args, len);
+	}
+	p->len	     = len;
+	p->owner     = getpid();
+	p->pidfd     = -1;
+	p->status_fd = -1;
+	tri_strlcpy(p->actor, actor, sizeof(p->actor));
+	/* Python numbers children per parent: Process-1, and Process-1:1 for
+	 * the first child of that one */
+	tri_rt.child_counter++;
+	if (snprintf(p->identity, sizeof(p->identity), "%s%s%u",
+		     tri_rt.identity, tri_rt.identity[0] ? ":" : "",
+		     tri_rt.child_counter) >= (int) sizeof(p->identity) ||
+	    snprintf(p->name, sizeof(p->name), "Process-%s", p->identity) >=
+		    (int) sizeof(p->name)) {
+		/* a tree this deep keeps the truncated name; only a label */
+		tri_debug("process name truncated: %s", p->name);
+	}
+	*ret = p;
+	return 0;
+}
+
+#define CHECK_HANDLE(p)                                    \
+	do {                                               \
+		tr_assert_return(p, -EINVAL);              \
+		tr_assert_return((p)->owner == getpid(), -ECHILD); \
+	} while (0)
+
+int
+tr_process_set_name(tr_process *p, const char *name)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(name && strlen(name) < TRI_NAME_MAX, -EINVAL);
+	tr_assert_return(p->state == ST_NEW, -EBUSY);
+	tri_strlcpy(p->name, name, sizeof(p->name));
+	return 0;
+}
+
+int
+tr_process_set_daemon(tr_process *p, bool daemon)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state == ST_NEW, -EBUSY);
+	p->daemon = daemon;
+	return 0;
+}
+
+int
+tr_process_set_start_method(tr_process *p, int method)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(method >= TR_START_DEFAULT &&
+				 method <= TR_START_FORKSERVER,
+			 -EINVAL);
+	tr_assert_return(p->state == ST_NEW, -EBUSY);
+	p->method = method;
+	return 0;
+}
+
+int
+tr_process_set_eager_mailbox(tr_process *p, bool eager)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state == ST_NEW, -EBUSY);
+	p->eager_mailbox = eager;
+	return 0;
+}
+
+static void
+list_add(tr_process *p)
+{
+	p->prev = NULL;
+	p->next = tri_rt.children;
+	if (p->next) {
+		p->next->prev = p;
+	}
+	tri_rt.children = p;
+}
+
+static void
+list_del(tr_process *p)
+{
+	if (p->prev) {
+		p->prev->next = p->next;
+	} else if (tri_rt.children == p) {
+		tri_rt.children = p->next;
+	}
+	if (p->next) {
+		p->next->prev = p->prev;
+	}
+	p->next = p->prev = NULL;
+}
+
+static void
+fill_boot(const tr_process *p, struct tri_boot *b)
+{
+	memset(b, 0, sizeof(*b));
+	tri_strlcpy(b->actor, p->actor, sizeof(b->actor));
+	tri_strlcpy(b->name, p->name, sizeof(b->name));
+	tri_strlcpy(b->identity, p->identity, sizeof(b->identity));
+	tri_strlcpy(b->rundir, tri_rt.rundir, sizeof(b->rundir));
+	b->args		 = p->args;
+	b->len		 = p->len;
+	b->daemon	 = p->daemon;
+	b->eager_mailbox = p->eager_mailbox;
+	b->log_level	 = tr_log_level();
+	b->parent	 = getpid();
+}
+
+static int
+start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
+{
+	pid_t pid;
+
+	/* unflushed stdio would be written twice, by parent and child */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		return -errno;
+	}
+	if (pid == 0) {
+		/* child: no ZeroMQ call until tri_child_reset() has dropped
+		 * the parent's context (never closed or terminated here) */
+		close(ready_rfd);
+		tri_child_main(b, ready_wfd);
+	}
+	p->pid = pid;
+	return 0;
+}
+
+static int
+start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
+{
+	posix_spawn_file_actions_t fa;
+	char			   bootenv[64];
+	char			  *fallback_argv[] = { p->name, NULL };
+	char			 **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
+	char			 **envp;
+	uint8_t			  *buf;
+	size_t			   n, nenv = 0;
+	int			   boot_fd, r;
+
+	r = tri_boot_encode(b, &buf, &n);
+	if (r < 0) {
+		return r;
+	}
+	boot_fd = tri_memfd_with(buf, n);
+	tri_free(buf);
+	if (boot_fd < 0) {
+		return boot_fd;
+	}
+	while (environ[nenv]) {
+		nenv++;
+	}
+	envp = tri_calloc(nenv + 2, sizeof(*envp));
+	if (!envp) {
+		close(boot_fd);
+		return -ENOMEM;
+	}
+	snprintf(bootenv, sizeof(bootenv), "TROUPE_BOOT=%d:%d", boot_fd, ready_wfd);
+	envp[0] = bootenv;
+	for (size_t i = 0, j = 1; i < nenv; i++) {
+		if (strncmp(environ[i], "TROUPE_BOOT=", 12) != 0) {
+			envp[j++] = environ[i];
+		}
+	}
+	/* dup2(fd, fd) in file actions clears FD_CLOEXEC (glibc >= 2.29) */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, boot_fd, boot_fd);
+	posix_spawn_file_actions_adddup2(&fa, ready_wfd, ready_wfd);
+	fflush(NULL);
+	r = -posix_spawn(&p->pid, "/proc/self/exe", &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	tri_free(envp);
+	close(boot_fd);
+	return r;
+}
+
+static int
+start_forkserver(tr_process *p, struct tri_boot *b, int ready_wfd,
+		 int timeout_ms)
+{
+	int fds[2], r;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		return -errno;
+	}
+	r = tri_forkserver_start_child(b, ready_wfd, fds[1], &p->pid, timeout_ms);
+	close(fds[1]);
+	if (r < 0) {
+		close(fds[0]);
+		return r;
+	}
+	p->status_fd = fds[0];
+	return 0;
+}
+
+static int
+sentinel(const tr_process *p)
+{
+	return p->status_fd >= 0 ? p->status_fd : p->pidfd;
+}
+
+/* Reap if exited: 1 reaped (now ST_EXITED), 0 still running, -errno. */
+static int
+reap(tr_process *p)
+{
+	if (p->state != ST_RUNNING) {
+		return 1;
+	}
+	if (p->status_fd >= 0) {
+		int	status, r;
+
+		r = tri_poll_fd(p->status_fd, POLLIN, 0);
+		if (r <= 0) {
+			return r;
+		}
+		r = tri_read_all(p->status_fd, &status, sizeof(status));
+		if (r < 0) {
+			/* the forkserver died; it takes its children along */
+			status = SIGKILL;
+			snprintf(p->reason, sizeof(p->reason),
+				 "forkserver died: exit status unknown");
+		}
+		p->exitcode = tri_exitcode_from_status(status);
+	} else {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED | WNOHANG) < 0) {
+			return errno == EINTR ? 0 : -errno;
+		}
+		if (si.si_pid == 0) {
+			return 0;
+		}
+		p->exitcode = si.si_code == CLD_EXITED ? si.si_status
+						       : -si.si_status;
+	}
+	p->state = ST_EXITED;
+	list_del(p);
+	tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
+	tri_debug("process %s (pid %d) exited with %d (%s)", p->name,
+		  (int) p->pid, p->exitcode, tri_exit_class_name(p->exitcode));
+	return 1;
+}
+
+/* The child wrote "R", or "E" + trwire.Ready, or died: read it all. */
+static int
+read_report(tr_process *p, int rfd)
+{
+	uint8_t	       buf[TRI_REASON_MAX + 64];
+	ssize_t	       n;
+	size_t	       got = 0;
+	Trwire__Ready *m;
+
+	while (got < sizeof(buf)) {
+		n = read(rfd, buf + got, sizeof(buf) - got);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			break;
+		}
+		got += (size_t) n;
+		if (buf[0] == 'R') {
+			return 0;
+		}
+	}
+	if (got == 0) {
+		return TR_ESTARTFAIL; /* died without a word */
+	}
+	if (buf[0] != 'E') {
+		snprintf(p->reason, sizeof(p->reason), "garbled start report");
+		return TR_ESTARTFAIL;
+	}
+	m = trwire__ready__unpack(&tri_pb_allocator, got - 1, buf + 1);
+	if (m) {
+		p->start_error = m->error;
+		tri_strlcpy(p->reason, m->reason, sizeof(p->reason));
+		trwire__ready__free_unpacked(m, &tri_pb_allocator);
+	}
+	return TR_ESTARTFAIL;
+}
+
+static int
+wait_ready(tr_process *p, int rfd, int timeout_ms)
+{
+	int64_t	      deadline = tri_deadline(timeout_ms);
+	struct pollfd pfd[2]   = { { .fd = rfd, .events = POLLIN },
+				   { .fd = sentinel(p), .events = POLLIN } };
+	int	      r;
+
+	for (;;) {
+		r = poll(pfd, pfd[1].fd >= 0 ? 2 : 1,
+			 tri_remaining(deadline, timeout_ms));
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			return -errno;
+		}
+		if (r == 0) {
+			return -ETIMEDOUT;
+		}
+		/* the report (or EOF) is in the pipe before the exit */
+		return read_report(p, rfd);
+	}
+}
+
+static void
+fail_cleanup(tr_process *p, int r)
+{
+	if (r == -ETIMEDOUT) {
+		(void) tr_process_kill(p);
+		snprintf(p->reason, sizeof(p->reason),
+			 "did not report running in time; killed");
+	}
+	(void) tr_process_join(p, TR_TIMEOUT_INFINITE);
+	if (!p->reason[0]) {
+		snprintf(p->reason, sizeof(p->reason),
+			 "exited with code %d before it reported running",
+			 p->exitcode);
+	}
+	tri_debug("start of %s (%s) failed: %s", p->name, p->actor, p->reason);
+}
+
+int
+tr_process_start(tr_process *p, int timeout_ms)
+{
+	struct tri_boot b;
+	int		fds[2], r;
+
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state == ST_NEW && p->pid == 0, -EBUSY);
+	r = tri_actor_lookup(p->actor, NULL, NULL);
+	if (r < 0) {
+		snprintf(p->reason, sizeof(p->reason),
+			 "no actor registered as '%s'", p->actor);
+		return r;
+	}
+	if (p->method == TR_START_DEFAULT) {
+		p->method = default_method();
+	}
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		return -errno;
+	}
+	fill_boot(p, &b);
+	switch (p->method) {
+	case TR_START_FORK:
+		r = start_fork(p, &b, fds[1], fds[0]);
+		break;
+	case TR_START_SPAWN:
+		r = start_spawn(p, &b, fds[1]);
+		break;
+	default:
+		r = start_forkserver(p, &b, fds[1], timeout_ms);
+		break;
+	}
+	close(fds[1]);
+	if (r < 0) {
+		close(fds[0]);
+		return r;
+	}
+	p->pidfd = tri_pidfd_open(p->pid);
+	if (p->pidfd < 0 && p->status_fd < 0) {
+		/* our own child cannot be gone: it is not reaped yet */
+		r = p->pidfd;
+		p->pidfd = -1;
+		close(fds[0]);
+		(void) kill(p->pid, SIGKILL);
+		(void) waitpid(p->pid, NULL, 0);
+		return r;
+	}
+	p->state = ST_RUNNING;
+	list_add(p);
+	r = wait_ready(p, fds[0], timeout_ms);
+	close(fds[0]);
+	if (r < 0) {
+		fail_cleanup(p, r);
+		return r;
+	}
+	(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
+	tri_debug("started %s (actor %s, pid %d, %s)", p->name, p->actor,
+		  (int) p->pid, method_names[p->method]);
+	return 0;
+}
+
+int
+tr_process_join(tr_process *p, int timeout_ms)
+{
+	int r;
+
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state != ST_NEW, -EINVAL);
+	if (p->state == ST_EXITED) {
+		return 0;
+	}
+	r = tri_poll_fd(sentinel(p), POLLIN, timeout_ms);
+	if (r < 0) {
+		return r;
+	}
+	if (r == 0) {
+		return -ETIMEDOUT;
+	}
+	r = reap(p);
+	if (r == 0) {
+		/* sentinel fired but status not there yet: cannot happen for
+		 * pidfds; for the status pipe the write is atomic */
+		return timeout_ms == 0 ? -ETIMEDOUT : tr_process_join(p, timeout_ms);
+	}
+	return r < 0 ? r : 0;
+}
+
+bool
+tr_process_is_alive(tr_process *p)
+{
+	if (!p || p->owner != getpid() || p->state != ST_RUNNING) {
+		return false;
+	}
+	return reap(p) == 0;
+}
+
+int
+tr_process_signal(tr_process *p, int sig)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state != ST_NEW, -EINVAL);
+	if (p->state == ST_EXITED || p->pidfd < 0) {
+		return 0;
+	}
+	return tri_pidfd_signal(p->pidfd, sig);
+}
+
+int
+tr_process_terminate(tr_process *p)
+{
+	return tr_process_signal(p, SIGTERM);
+}
+
+int
+tr_process_kill(tr_process *p)
+{
+	return tr_process_signal(p, SIGKILL);
+}
+
+int
+tr_process_exitcode(tr_process *p, int *ret)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(ret, -EINVAL);
+	tr_assert_return(p->state != ST_NEW, -EINVAL);
+	if (p->state == ST_RUNNING && reap(p) <= 0) {
+		return TR_ERUNNING;
+	}
+	*ret = p->exitcode;
+	return 0;
+}
+
+pid_t
+tr_process_pid(tr_process *p)
+{
+	return p ? p->pid : 0;
+}
+
+const char *
+tr_process_name(tr_process *p)
+{
+	return p ? p->name : "";
+}
+
+const char *
+tr_process_actor(tr_process *p)
+{
+	return p ? p->actor : "";
+}
+
+bool
+tr_process_is_daemon(tr_process *p)
+{
+	return p && p->daemon;
+}
+
+int
+tr_process_start_method(tr_process *p)
+{
+	return p ? p->method : -EINVAL;
+}
+
+const char *
+tr_process_reason(tr_process *p)
+{
+	return p ? p->reason : "";
+}
+
+int
+tr_process_start_error(tr_process *p)
+{
+	return p ? p->start_error : 0;
+}
+
+int
+tr_process_sentinel(tr_process *p)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state != ST_NEW, -EINVAL);
+	return sentinel(p);
+}
+
+uint64_t tri_process_incarnation(tr_process *p);
+uint64_t
+tri_process_incarnation(tr_process *p)
+{
+	return p->incarnation;
+}
+
+static void
+release(tr_process *p)
+{
+	if (p->pidfd >= 0) {
+		close(p->pidfd);
+	}
+	if (p->status_fd >= 0) {
+		close(p->status_fd);
+	}
+	tri_free(p->args);
+	tri_free(p);
+}
+
+int
+tr_process_close(tr_process **pp)
+{
+	tr_assert_return(pp, -EINVAL);
+	if (!*pp) {
+		return 0;
+	}
+	CHECK_HANDLE(*pp);
+	if (tr_process_is_alive(*pp)) {
+		return TR_ERUNNING;
+	}
+	release(*pp);
+	*pp = NULL;
+	return 0;
+}
+
+void
+tr_process_destroy(tr_process **pp)
+{
+	tr_process *p;
+
+	if (!pp || !*pp) {
+		return;
+	}
+	p = *pp;
+	*pp = NULL;
+	if (p->owner == getpid() && p->state == ST_RUNNING) {
+		(void) tr_process_kill(p);
+		(void) tr_process_join(p, TR_TIMEOUT_INFINITE);
+		list_del(p);
+	} else if (p->owner != getpid()) {
+		/* a fork child's copy: the parent owns the real child */
+		p->pidfd = p->status_fd = -1;
+	}
+	release(p);
+}
+
+void
+tri_process_reap_all_nowait(void)
+{
+	tr_process *p = tri_rt.children, *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		(void) reap(p);
+	}
+}
+
+int
+tr_active_children(void)
+{
+	int n = 0;
+
+	tri_process_reap_all_nowait();
+	for (tr_process *p = tri_rt.children; p; p = p->next) {
+		n++;
+	}
+	return n;
+}
+
+/* At exit, as Python: daemon children are terminated (killed if they
+ * ignore SIGTERM for a second), the others joined. */
+void
+tri_children_cleanup(void)
+{
+	tr_process *p, *next;
+
+	for (p = tri_rt.children; p; p = p->next) {
+		if (p->daemon) {
+			(void) tr_process_terminate(p);
+		}
+	}
+	for (p = tri_rt.children; p; p = next) {
+		next = p->next;
+		if (p->daemon && tr_process_join(p, 1000) == -ETIMEDOUT) {
+			(void) tr_process_kill(p);
+		}
+		(void) tr_process_join(p, TR_TIMEOUT_INFINITE);
+	}
+}

@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: MIT */
+/* tr_init(), the runtime directory, a child's life from boot to exit. */
+#include "rt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "troupe.pb-c.h"
+
+struct tri_rt tri_rt = { .ready_fd = -1, .forkserver_fd = -1 };
+
+static void
+rmdir_recursive(const char *path)
+{
+	DIR	      *d = opendir(path);
+	struct dirent *e;
+
+	if (!d) {
+		return;
+	}
+	while ((e = readdir(d))) {
+		char sub[PATH_MAX];
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (e->d_type == DT_DIR) {
+			rmdir_recursive(sub);
+		} else {
+			(void) unlink(sub);
+		}
+	}
+	closedir(d);
+	(void) rmdir(path);
+}
+
+/* Exit handler.  In the main program: terminate daemon children, join the
+ * others (as Python does), stop the forkserver, remove the runtime
+ * directory.  In a child that called exit() itself: the same minus the
+ * directory, which belongs to the main program. */
+static void
+at_exit(void)
+{
+	if (!tri_rt.inited) {
+		return;
+	}
+	if (getpid() != tri_rt.pid) {
+		return; /* a fork child of a non-troupe fork: not ours */
+	}
+	tri_children_cleanup();
+	tri_msg_shutdown();
+	tri_forkserver_forget();
+	if (tri_rt.own_rundir && getpid() == tri_rt.root) {
+		rmdir_recursive(tri_rt.rundir);
+		tri_rt.own_rundir = false;
+	}
+}
+
+static int
+make_rundir(void)
+{
+	const char *base = getenv("TROUPE_RUNTIME_DIR");
+	char	    tmpl[PATH_MAX];
+
+	if (!base || !base[0]) {
+		base = getenv("XDG_RUNTIME_DIR");
+	}
+	if (!base || !base[0] || access(base, W_OK) != 0) {
+		base = "/tmp";
+	}
+	/* sun_path holds 108 bytes: keep the base short */
+	if (strlen(base) > 60) {
+		base = "/tmp";
+	}
+	snprintf(tmpl, sizeof(tmpl), "%s/troupe-%d-XXXXXX", base, (int) getpid());
+	if (!mkdtemp(tmpl)) { /* mkdtemp creates it with mode 0700 */
+		return -errno;
+	}
+	tri_strlcpy(tri_rt.rundir, tmpl, sizeof(tri_rt.rundir));
+	tri_rt.own_rundir = true;
+	tri_rt.root	  = getpid();
+	return 0;
+}
+
+static int
+boot_fd_from_env(const char *v, int *boot_fd, int *ready_fd)
+{
+	if (sscanf(v, "%d:%d", boot_fd, ready_fd) != 2 || *boot_fd < 0 ||
+	    *ready_fd < 0) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A child made by TR_START_SPAWN: the parent exec'd us with the boot
+ * description in a memfd and the ready pipe, both named in TROUPE_BOOT. */
+static _Noreturn void
+spawn_child(const char *env)
+{
+	struct tri_boot b;
+	int		boot_fd, ready_fd, r;
+
+	r = boot_fd_from_env(env, &boot_fd, &ready_fd);
+	if (r == 0) {
+		(void) fcntl(boot_fd, F_SETFD, FD_CLOEXEC);
+		(void) fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+		r = tri_boot_read_fd(boot_fd, &b);
+		close(boot_fd);
+	}
+	if (r < 0) {
+		fprintf(stderr, "troupe: bad TROUPE_BOOT in spawned child: %s\n",
+			tr_strerror(r));
+		_exit(70);
+	}
+	(void) unsetenv("TROUPE_BOOT");
+	tri_child_main(&b, ready_fd);
+}
+
+int
+tr_init(int argc, char **argv)
+{
+	const char *env;
+	int	    r;
+
+	(void) argc;
+	if (tri_rt.inited) {
+		return 0;
+	}
+	tri_rt.argv = argv;
+	tri_rt.pid  = getpid();
+	tri_rt.ppid = getppid();
+	(void) tr_log_level();
+
+	env = getenv("TROUPE_FORKSERVER");
+	if (env) {
+		int fd = atoi(env);
+
+		(void) unsetenv("TROUPE_FORKSERVER");
+		tri_rt.inited = true;
+		tri_forkserver_main(fd);
+	}
+	env = getenv("TROUPE_BOOT");
+	if (env) {
+		tri_rt.inited = true;
+		spawn_child(env);
+	}
+	r = make_rundir();
+	if (r < 0) {
+		return r;
+	}
+	tri_strlcpy(tri_rt.name, "MainProcess", sizeof(tri_rt.name));
+	tri_rt.inited = true;
+	atexit(at_exit);
+	return 0;
+}
+
+const char *
+tr_runtime_dir(void)
+{
+	return tri_rt.inited ? tri_rt.rundir : NULL;
+}
+
+int
+tr_cpu_count(void)
+{
+	cpu_set_t set;
+	int	  n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		n = CPU_COUNT(&set);
+		if (n > 0) {
+			return n;
+		}
+	}
+	n = (int) sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+/* ---- boot description ---------------------------------------------------- */
+
+int
+tri_boot_encode(const struct tri_boot *b, uint8_t **ret, size_t *ret_len)
+{
+	Trwire__Boot m = TRWIRE__BOOT__INIT;
+	uint8_t	    *buf;
+	size_t	     n;
+
+	m.actor		= (char *) b->actor;
+	m.name		= (char *) b->name;
+	m.identity	= (char *) b->identity;
+	m.args.data	= b->args;
+	m.args.len	= b->len;
+	m.daemon	= b->daemon;
+	m.parent_pid	= (uint32_t) b->parent;
+	m.log_level	= b->log_level;
+	m.eager_mailbox = b->eager_mailbox;
+	m.rundir	= (char *) b->rundir;
+	n		= trwire__boot__get_packed_size(&m);
+	buf		= tri_alloc(n ? n : 1);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	trwire__boot__pack(&m, buf);
+	*ret	 = buf;
+	*ret_len = n;
+	return 0;
+}
+
+int
+tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
+{
+	Trwire__Boot *m = trwire__boot__unpack(&tri_pb_allocator, len, buf);
+	int	      r	= 0;
+
+	if (!m) {
+		return TR_EBADFRAME;
+	}
+	memset(b, 0, sizeof(*b));
+	if (strlen(m->actor) >= TRI_NAME_MAX || strlen(m->name) >= TRI_NAME_MAX ||
+	    strlen(m->identity) >= TRI_NAME_MAX ||
+	    strlen(m->rundir) >= sizeof(b->rundir)) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	tri_strlcpy(b->actor, m->actor, sizeof(b->actor));
+	tri_strlcpy(b->name, m->name, sizeof(b->name));
+	tri_strlcpy(b->identity, m->identity, sizeof(b->identity));
+	tri_strlcpy(b->rundir, m->rundir, sizeof(b->rundir));
+	b->daemon	 = m->daemon;
+	b->parent	 = (pid_t) m->parent_pid;
+	b->log_level	 = m->log_level;
+	b->eager_mailbox = m->eager_mailbox;
+	b->len		 = m->args.len;
+	b->args		 = tri_alloc(b->len ? b->len : 1);
+	if (!b->args) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (b->len) {
+		memcpy(b->args, m->args.data, b->len);
+	}
+out:
+	trwire__boot__free_unpacked(m, &tri_pb_allocator);
+	return r;
+}
+
+int
+tri_boot_read_fd(int fd, struct tri_boot *b)
+{
+	struct stat st;
+	uint8_t	   *buf;
+	int	    r;
+
+	if (fstat(fd, &st) < 0) {
+		return -errno;
+	}
+	if (st.st_size <= 0 || st.st_size > (1 << 30)) {
+		return TR_EBADFRAME;
+	}
+	buf = tri_alloc((size_t) st.st_size);
+	if (!buf) {
+		return -ENOMEM;
+	}
+	r = tri_read_all(fd, buf, (size_t) st.st_size);
+	if (r == 0) {
+		r = tri_boot_decode(buf, (size_t) st.st_size, b);
+	}
+	tri_free(buf);
+	return r;
+}
+
+void
+tri_boot_free(struct tri_boot *b)
+{
+	tri_free(b->args);
+	b->args = NULL;
+}
+
+/* ---- a child's life ------------------------------------------------------ */
+
+/* Tell the starter how init went: "R" for running, or "E" + a packed
+ * trwire.Ready with the error and the reason. */
+static int
+report(int err, const char *reason)
+{
+	Trwire__Ready m = TRWIRE__READY__INIT;
+	uint8_t	      buf[TRI_REASON_MAX + 32];
+	size_t	      n;
+	int	      r;
+
+	if (tri_rt.ready_fd < 0) {
+		return 0;
+	}
+	if (err == 0) {
+		r = tri_write_all(tri_rt.ready_fd, "R", 1);
+	} else {
+		m.error	 = err;
+		m.reason = (char *) reason;
+		buf[0]	 = 'E';
+		n	 = trwire__ready__pack(&m, buf + 1);
+		r	 = tri_write_all(tri_rt.ready_fd, buf, n + 1);
+	}
+	close(tri_rt.ready_fd);
+	tri_rt.ready_fd = -1;
+	return r;
+}
+
+int
+tr_ready(void)
+{
+	return report(0, NULL);
+}
+
+int
+tr_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tri_rt.fail_reason, sizeof(tri_rt.fail_reason), fmt, ap);
+	va_end(ap);
+	tri_rt.fail_err = err;
+	return err;
+}
+
+/* In a new child, whatever the start method: forget the parent's
+ * children, forkserver and ZeroMQ state without touching them. */
+void
+tri_child_reset(void)
+{
+	sigset_t all;
+
+	tri_rt.children	     = NULL;
+	tri_rt.child_counter = 0;
+	if (tri_rt.forkserver_fd >= 0) {
+		close(tri_rt.forkserver_fd);
+	}
+	tri_rt.forkserver_fd  = -1;
+	tri_rt.forkserver_pid = 0;
+	tri_rt.own_rundir     = false;
+	tri_rt.is_child	      = true;
+	tri_rt.pid	      = getpid();
+	tri_msg_forked();
+	/* the parent's handlers (a supervisor's SIGTERM, say) are not ours */
+	for (int s = 1; s < NSIG; s++) {
+		if (s != SIGKILL && s != SIGSTOP) {
+			(void) signal(s, SIG_DFL);
+		}
+	}
+	sigemptyset(&all);
+	(void) sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static _Noreturn void
+child_exit(int code)
+{
+	tri_children_cleanup();
+	tri_msg_shutdown();
+	fflush(NULL);
+	_exit(code);
+}
+
+_Noreturn void
+tri_child_main(struct tri_boot *b, int ready_fd)
+{
+	tr_actor_fn fn;
+	int	    flags = 0, r;
+
+	/* Order matters: die with the parent first (and catch a parent that
+	 * died before prctl), then take on the child's identity, then find
+	 * the actor, report, and run it. */
+	(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != b->parent) {
+		_exit(128 + SIGKILL);
+	}
+	tri_child_reset();
+	tri_rt.ppid	= b->parent;
+	tri_rt.ready_fd = ready_fd;
+	tri_rt.daemon	= b->daemon;
+	tri_strlcpy(tri_rt.name, b->name, sizeof(tri_rt.name));
+	tri_strlcpy(tri_rt.identity, b->identity, sizeof(tri_rt.identity));
+	tri_strlcpy(tri_rt.actor, b->actor, sizeof(tri_rt.actor));
+	if (b->rundir[0]) {
+		tri_strlcpy(tri_rt.rundir, b->rundir, sizeof(tri_rt.rundir));
+	}
+	tr_log_set_level(b->log_level);
+	(void) prctl(PR_SET_NAME, b->name);
+	tri_rt.args	= b->args;
+	tri_rt.args_len = b->len;
+
+	r = tri_actor_lookup(b->actor, &fn, &flags);
+	if (r < 0) {
+		char why[TRI_REASON_MAX];
+
+		snprintf(why, sizeof(why), "no actor registered as '%s'", b->actor);
+		(void) report(r, why);
+		child_exit(1);
+	}
+	if (b->eager_mailbox) {
+		r = tri_msg_bind_eager();
+		if (r < 0) {
+			(void) report(r, "could not bind the mailbox");
+			child_exit(1);
+		}
+	}
+	tri_rt.manual_ready = flags & TR_ACTOR_MANUAL_READY;
+	if (!tri_rt.manual_ready) {
+		(void) report(0, NULL);
+	}
+	r = fn(b->args, b->len);
+	if (tri_rt.ready_fd >= 0) {
+		/* returned before reporting readiness: init failed */
+		(void) report(r < 0 ? r : TR_ESTARTFAIL,
+			      tri_rt.fail_reason[0] ? tri_rt.fail_reason
+						    : tr_strerror(r));
+		child_exit(r == 0 ? 0 : 1);
+	}
+	if (r < 0) {
+		tr_log(TR_LOG_ERROR, "actor '%s' failed: %s", b->actor,
+		       tri_rt.fail_reason[0] ? tri_rt.fail_reason
+					     : tr_strerror(r));
+		child_exit(1);
+	}
+	child_exit(r > 255 ? 255 : r);
+}
+
+_Noreturn void
+tr_exit(int code)
+{
+	if (code < 0 || code > 255) {
+		code = 255;
+	}
+	if (tri_rt.is_child && getpid() == tri_rt.pid) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "actor exited with code %d before it was ready", code);
+		(void) report(TR_ESTARTFAIL, why);
+		child_exit(code);
+	}
+	exit(code);
+}
+
+const char *
+tr_self_name(void)
+{
+	return tri_rt.name[0] ? tri_rt.name : "MainProcess";
+}
+
+pid_t
+tr_self_pid(void)
+{
+	return getpid();
+}
+
+pid_t
+tr_self_parent_pid(void)
+{
+	return getppid();
+}
+
+const char *
+tr_self_actor(void)
+{
+	return tri_rt.actor[0] ? tri_rt.actor : NULL;
+}
+
+bool
+tr_self_is_daemon(void)
+{
+	return tri_rt.daemon;
+}

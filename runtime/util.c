@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers: time, poll, pidfds, /proc, whole reads and writes. */
+#include "rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "troupe.pb-c.h"
+
+int64_t
+tri_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+tri_deadline(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : tri_now_ms() + timeout_ms;
+}
+
+/* Milliseconds left until deadline (-1 = infinite), never negative. */
+int
+tri_remaining(int64_t deadline, int timeout_ms)
+{
+	int64_t left;
+
+	if (timeout_ms < 0) {
+		return -1;
+	}
+	left = deadline - tri_now_ms();
+	return left < 0 ? 0 : (int) left;
+}
+
+/* 1 when fd is ready, 0 on timeout, -errno on failure; restarts after
+ * EINTR with the time that is left. */
+int
+tri_poll_fd(int fd, short events, int timeout_ms)
+{
+	int64_t	      deadline = tri_deadline(timeout_ms);
+	struct pollfd pfd      = { .fd = fd, .events = events };
+	int	      r;
+
+	for (;;) {
+		r = poll(&pfd, 1, tri_remaining(deadline, timeout_ms));
+		if (r >= 0) {
+			return r;
+		}
+		if (errno != EINTR) {
+			return -errno;
+		}
+	}
+}
+
+int
+tri_pidfd_open(pid_t pid)
+{
+	int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int
+tri_pidfd_signal(int pidfd, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0) {
+		return errno == ESRCH ? 0 : -errno;
+	}
+	return 0;
+}
+
+/* Start time (clock ticks since boot, /proc/PID/stat field 22) and state
+ * letter of pid.  -ESRCH when there is no such process. */
+int
+tri_proc_starttime(pid_t pid, uint64_t *ret, char *ret_state)
+{
+	char		   path[64], buf[512];
+	const char	  *p;
+	unsigned long long st;
+	ssize_t		   n;
+	int		   fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return errno == ENOENT ? -ESRCH : -errno;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return -ESRCH;
+	}
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: parse after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ') {
+		return -EIO;
+	}
+	if (ret_state) {
+		*ret_state = p[2];
+	}
+	p += 2;
+	/* fields 3..21 precede starttime (field 22) */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p) {
+			return -EIO;
+		}
+		p++;
+	}
+	if (sscanf(p, "%llu", &st) != 1) {
+		return -EIO;
+	}
+	*ret = st;
+	return 0;
+}
+
+int
+tri_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return -errno;
+		}
+		p += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
+/* Returns 0, -EPIPE on early EOF, or -errno. */
+int
+tri_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return -errno;
+		}
+		if (n == 0) {
+			return -EPIPE;
+		}
+		p += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
+/* An anonymous file holding buf, positioned at 0; O_CLOEXEC. */
+int
+tri_memfd_with(const void *buf, size_t len)
+{
+	int fd = memfd_create("troupe-boot", MFD_CLOEXEC);
+	int r;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	r = tri_write_all(fd, buf, len);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0) {
+		r = -errno;
+	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int
+tri_exitcode_from_status(int status)
+{
+	if (WIFSIGNALED(status)) {
+		return -WTERMSIG(status);
+	}
+	return WEXITSTATUS(status);
+}
+
+/* DESIGN.md: 0 normal; SIGTERM/SIGINT/SIGHUP/SIGPIPE shutdown; else
+ * abnormal. */
+int
+tri_exit_class(int exitcode)
+{
+	if (exitcode == 0) {
+		return TRWIRE__EXIT_CLASS__EXIT_NORMAL;
+	}
+	switch (-exitcode) {
+	case SIGTERM:
+	case SIGINT:
+	case SIGHUP:
+	case SIGPIPE:
+		return TRWIRE__EXIT_CLASS__EXIT_SHUTDOWN;
+	default:
+		return TRWIRE__EXIT_CLASS__EXIT_ABNORMAL;
+	}
+}
+
+const char *
+tri_exit_class_name(int exitcode)
+{
+	static const char *const names[] = { "normal", "shutdown", "abnormal" };
+
+	return names[tri_exit_class(exitcode)];
+}
+
+void
+tri_strlcpy(char *dst, const char *src, size_t n)
+{
+	size_t l = strnlen(src, n - 1);
+
+	memcpy(dst, src, l);
+	dst[l] = '\0';
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up, build and run every test suite: once in the normal build (jemalloc,
+# -Werror) and once with AddressSanitizer + UndefinedBehaviorSanitizer.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+
+status=0
+build() {  # dir, extra meson options...
+  local dir=$1; shift
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" -Dwerror=true "$@" >/dev/null || return 1
+  fi
+  ninja -C "$dir" >/dev/null || { ninja -C "$dir" | tail -40; return 1; }
+}
+
+build build || exit 1
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+
+build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled \
+  -Dc_args=-fno-sanitize-recover=all || exit 1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  meson test -C build-san --print-errorlogs --num-processes 2 --no-suite bench || status=1
+exit $status
