@@ -7,5 +7,6 @@
 #include "troupe/common.h"
 #include "troupe/actor.h"
 #include "troupe/process.h"
+#include "troupe/msg.h"
 
 #endif /* TROUPE_H */

@@ -59,15 +59,29 @@ recv_request(int sock, int fds[3])
 	return 0;
 }
 
+/* Look at each exited child (WNOWAIT), log its exit in the run's exit
+ * log for monitors, then reap it and tell the requester. */
 static void
 reap_kids(void)
 {
-	int   status;
-	pid_t pid;
+	for (;;) {
+		siginfo_t si;
+		uint64_t  inc = 0;
+		int	  status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid == 0) {
+			return;
+		}
+		(void) tri_proc_starttime(si.si_pid, &inc, NULL);
+		status = si.si_code == CLD_EXITED ? si.si_status << 8
+						  : si.si_status;
+		tri_exitlog_put(si.si_pid, inc,
+				tri_exitcode_from_status(status));
+		(void) waitpid(si.si_pid, &status, 0);
 		for (size_t i = 0; i < nkids; i++) {
-			if (kids[i].pid == pid) {
+			if (kids[i].pid == si.si_pid) {
 				(void) tri_write_all(kids[i].status_fd, &status,
 						     sizeof(status));
 				close(kids[i].status_fd);
@@ -109,6 +123,8 @@ serve_one(int sock, int sfd)
 	pid = -1;
 	if (r == 0) {
 		b.parent = getpid();
+		/* the exit log lives in the requester's run directory */
+		tri_strlcpy(tri_rt.rundir, b.rundir, sizeof(tri_rt.rundir));
 		pid	 = fork();
 		if (pid == 0) {
 			sigset_t none;

@@ -324,8 +324,11 @@ reap(tr_process *p)
 	} else {
 		siginfo_t si;
 
+		/* look first (WNOWAIT), log the exit for monitors, then reap:
+		 * whoever finds the zombie gone finds the log entry */
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED | WNOHANG) < 0) {
+		if (waitid(P_PIDFD, (id_t) p->pidfd, &si,
+			   WEXITED | WNOHANG | WNOWAIT) < 0) {
 			return errno == EINTR ? 0 : -errno;
 		}
 		if (si.si_pid == 0) {
@@ -333,10 +336,16 @@ reap(tr_process *p)
 		}
 		p->exitcode = si.si_code == CLD_EXITED ? si.si_status
 						       : -si.si_status;
+		tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
+		(void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
+		p->state = ST_EXITED;
+		list_del(p);
+		goto out;
 	}
 	p->state = ST_EXITED;
 	list_del(p);
 	tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
+out:
 	tri_debug("process %s (pid %d) exited with %d (%s)", p->name,
 		  (int) p->pid, p->exitcode, tri_exit_class_name(p->exitcode));
 	return 1;

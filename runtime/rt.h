@@ -97,6 +97,11 @@ int tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
 			       int status_wfd, pid_t *ret_pid, int timeout_ms);
 void tri_forkserver_forget(void);
 
+/* exitlog.c */
+int tri_exitlog_init(void);
+void tri_exitlog_put(pid_t pid, uint64_t inc, int exitcode);
+int tri_exitlog_get(pid_t pid, uint64_t inc, int *ret_code);
+
 /* util.c */
 int64_t tri_now_ms(void);
 int tri_poll_fd(int fd, short events, int timeout_ms);

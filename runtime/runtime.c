@@ -160,6 +160,11 @@ tr_init(int argc, char **argv)
 	if (r < 0) {
 		return r;
 	}
+	r = tri_exitlog_init();
+	if (r < 0) {
+		rmdir_recursive(tri_rt.rundir);
+		return r;
+	}
 	tri_strlcpy(tri_rt.name, "MainProcess", sizeof(tri_rt.name));
 	tri_rt.inited = true;
 	atexit(at_exit);
