@@ -31,6 +31,8 @@ struct peer {
 	tr_addr	     addr;
 	void	    *sock;
 	int	     pidfd;
+	uint64_t     sent;    /* messages handed to this peer's socket */
+	bool	     fin_ack; /* exit handshake done */
 	struct peer *next;
 };
 
@@ -407,6 +409,7 @@ send_msg(tr_addr to, tr_msg **msgp, int timeout_ms, struct peer **ret_peer)
 		return r;
 	}
 	mb.st.sent++;
+	p->sent++;
 	tr_msg_destroy(msgp);
 	if (ret_peer) {
 		*ret_peer = p;
@@ -857,6 +860,17 @@ handle_system(tr_msg *m)
 			}
 		}
 		protobuf_c_message_free_unpacked(pb, NULL);
+	} else if (strcmp(m->env.type, "trwire.Fin") == 0) {
+		/* everything this sender sent before is in our queue now */
+		Trwire__FinAck ack = TRWIRE__FIN_ACK__INIT;
+
+		send_system(m->env.sender, &ack.base);
+	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {
+		for (struct peer *p = mb.peers[bucket(m->env.sender)]; p; p = p->next) {
+			if (tr_addr_eq(p->addr, m->env.sender)) {
+				p->fin_ack = true;
+			}
+		}
 	} else {
 		mb.st.dropped_badtype++;
 		drop_log("unknown system message", &m->env);
@@ -967,7 +981,9 @@ ingest_one(void)
 	mb.lamport++;
 	if ((m->env.flags & TRI_FLAG_SYSTEM) &&
 	    (strcmp(m->env.type, "trwire.Link") == 0 ||
-	     strcmp(m->env.type, "trwire.Unlink") == 0)) {
+	     strcmp(m->env.type, "trwire.Unlink") == 0 ||
+	     strcmp(m->env.type, "trwire.Fin") == 0 ||
+	     strcmp(m->env.type, "trwire.FinAck") == 0)) {
 		handle_system(m);
 		return 1;
 	}
@@ -1043,6 +1059,36 @@ out:
 		tri_free(it);
 	}
 	return r;
+}
+
+/* Wait for fd like tri_poll_fd(), taking mail in meanwhile (so that peers
+ * exiting get their handshake answered while we block elsewhere). */
+int
+tri_msg_wait_fd(int fd, int timeout_ms)
+{
+	int64_t deadline = tri_deadline(timeout_ms);
+
+	if (mb.owner != getpid() || !mb.sock) {
+		return tri_poll_fd(fd, POLLIN, timeout_ms);
+	}
+	for (;;) {
+		zmq_pollitem_t it[2] = { { .socket = mb.sock, .events = ZMQ_POLLIN },
+					 { .fd = fd, .events = ZMQ_POLLIN } };
+		int	       r = zmq_poll(it, 2, tri_remaining(deadline, timeout_ms));
+
+		if (r < 0 && zmq_errno() != EINTR) {
+			return -zmq_errno();
+		}
+		if (it[1].revents) {
+			return 1;
+		}
+		if (it[0].revents && ingest_all() < 0) {
+			return tri_poll_fd(fd, POLLIN, tri_remaining(deadline, timeout_ms));
+		}
+		if (tri_remaining(deadline, timeout_ms) == 0) {
+			return 0;
+		}
+	}
 }
 
 static int
@@ -1231,11 +1277,68 @@ tr_mailbox_stats_get(tr_mailbox_stats *ret)
 	return 0;
 }
 
+/* Peers we sent to that have not confirmed our exit handshake. */
+static int
+unconfirmed(bool send_fin)
+{
+	int n = 0;
+
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		for (struct peer *p = mb.peers[b]; p; p = p->next) {
+			if (!p->sent || p->fin_ack || tr_addr_eq(p->addr, mb.self)) {
+				continue;
+			}
+			if (tri_poll_fd(p->pidfd, POLLIN, 0) > 0) {
+				p->fin_ack = true; /* dead: nobody to deliver to */
+				continue;
+			}
+			if (send_fin) {
+				Trwire__Fin fin = TRWIRE__FIN__INIT;
+
+				fin.sent = p->sent;
+				send_system(p->addr, &fin.base);
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Before the sockets close, make sure every peer took in what we sent:
+ * wait up to the linger time for each one's FinAck. */
+static void
+exit_handshake(void)
+{
+	int64_t deadline = tri_deadline(linger_ms);
+	int	left;
+
+	if (unconfirmed(false) == 0 || tr_self_bind() < 0) {
+		return;
+	}
+	(void) unconfirmed(true);
+	while (unconfirmed(false) > 0) {
+		left = tri_remaining(deadline, linger_ms);
+		if (left == 0) {
+			tr_log(TR_LOG_ERROR,
+			       "exit: %d peer(s) did not confirm receipt within "
+			       "%d ms; messages to them may be lost",
+			       unconfirmed(false), linger_ms);
+			return;
+		}
+		if (wait_events(left > 50 ? 50 : left, -1, NULL, NULL, 0) < 0) {
+			return;
+		}
+	}
+}
+
 void
 tri_msg_shutdown(void)
 {
 	if (mb.owner != getpid()) {
 		return;
+	}
+	if (mb.ctx) {
+		exit_handshake();
 	}
 	tri_names_release_own();
 	if (mb.sock) {

@@ -502,7 +502,7 @@ tr_process_join(tr_process *p, int timeout_ms)
 	if (p->state == ST_EXITED) {
 		return 0;
 	}
-	r = tri_poll_fd(sentinel(p), POLLIN, timeout_ms);
+	r = tri_msg_wait_fd(sentinel(p), timeout_ms);
 	if (r < 0) {
 		return r;
 	}

@@ -135,5 +135,6 @@ void tri_msg_forked(void);	   /* in a new child: forget parent's zmq */
 int tri_msg_bind_eager(void);	   /* bind the mailbox now */
 void tri_msg_shutdown(void);	   /* at exit: close, linger, term */
 void tri_msg_on_exit(pid_t pid, uint64_t incarnation, int exitcode);
+int tri_msg_wait_fd(int fd, int timeout_ms); /* poll fd, serving mail */
 
 #endif /* TRI_RT_H */
