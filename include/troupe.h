@@ -8,5 +8,6 @@
 #include "troupe/actor.h"
 #include "troupe/process.h"
 #include "troupe/msg.h"
+#include "troupe/supervisor.h"
 
 #endif /* TROUPE_H */

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/* The supervisor actor: read the spec, start the children in order,
+ * report running, then wait in one tr_poll() on the mailbox, a signalfd
+ * and every child's sentinel until a signal, a STOP request or too many
+ * restarts end it; then stop the children in reverse order. */
+#include "supervisor-int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+static int
+init_children(struct tri_sup *s, const Trwire__SupSpec *pb)
+{
+	struct tri_sup_child c;
+	int                  r;
+
+	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
+		if (pb->n_children != 1) {
+			return tr_fail(-EINVAL,
+			    "simple_one_for_one takes exactly one child spec");
+		}
+		r = tri_sup_child_from_pb(&s->tmpl, pb->children[0]);
+		s->tmpl.dynamic = true;
+		return r < 0 ? tr_fail(r, "bad child spec") : 0;
+	}
+	for (size_t i = 0; i < pb->n_children; i++) {
+		r = tri_sup_child_from_pb(&c, pb->children[i]);
+		if (r == 0 && tri_sup_find(s, c.id) >= 0) {
+			r = TR_EEXISTS;
+		}
+		if (r == 0) {
+			r = tri_sup_add(s, &c);
+		}
+		if (r < 0) {
+			tri_sup_child_free(&c);
+			return tr_fail(r, "bad child spec %zu (%s)", i,
+			    pb->children[i]->id);
+		}
+	}
+	return 0;
+}
+
+static int
+init_spec(struct tri_sup *s, const void *args, size_t len)
+{
+	Trwire__SupSpec *pb;
+	int              r;
+
+	pb = trwire__sup_spec__unpack(NULL, len, args);
+	if (!pb) {
+		return tr_fail(
+		    TR_EBADFRAME, "argument is not a trwire.SupSpec");
+	}
+	s->strategy  = (int) pb->strategy;
+	s->intensity = (int) pb->intensity;
+	s->period_ms = pb->period_ms ? (int) pb->period_ms : TRI_SUP_PERIOD_MS;
+	s->backoff_min_ms = (int) pb->backoff_min_ms;
+	s->backoff_max_ms = (int) pb->backoff_max_ms;
+	s->jitter_pct =
+	    pb->backoff_jitter_pct > 100 ? 100 : (int) pb->backoff_jitter_pct;
+	s->quiet = pb->quiet;
+	snprintf(s->name, sizeof(s->name), "%s",
+	    pb->name[0] ? pb->name : tr_self_name());
+	r = pb->strategy > TR_SUP_SIMPLE_ONE_FOR_ONE ||
+	        pb->intensity > INT32_MAX || pb->period_ms > INT32_MAX
+	    ? tr_fail(-EINVAL, "bad strategy or intensity")
+	    : init_children(s, pb);
+	trwire__sup_spec__free_unpacked(pb, NULL);
+	return r;
+}
+
+static void
+free_sup(struct tri_sup *s)
+{
+	while (s->n) {
+		tri_sup_remove(s, s->n - 1);
+	}
+	tri_sup_child_free(&s->tmpl);
+	free(s->children);
+	free(s->rst);
+	free(s->pfd);
+	free(s->pfd_pid);
+	tr_msg_destroy(&s->stop_msg);
+	if (s->sigfd >= 0) {
+		close(s->sigfd);
+	}
+}
+
+static void
+stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+static void
+read_signals(struct tri_sup *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+		if (!s->stop_signal) {
+			s->stop_signal = (int) si.ssi_signo;
+		}
+	}
+}
+
+static int
+start_all(struct tri_sup *s)
+{
+	int r;
+
+	for (size_t i = 0; i < s->n; i++) {
+		r = tri_sup_start_child(s, i);
+		if (r < 0) {
+			tri_sup_stop_all(s);
+			return tr_fail(
+			    r, "supervisor %s: %s", s->name, s->reason);
+		}
+	}
+	return 0;
+}
+
+/* Fill s->pfd: the signalfd, then each running child's sentinel. */
+static int
+build_pollfds(struct tri_sup *s, size_t *ret_n)
+{
+	size_t k = 0;
+
+	if (s->pfd_cap < s->n + 1) {
+		size_t         ncap = (s->n + 1) * 2;
+		struct pollfd *p    = realloc(s->pfd, ncap * sizeof(*p));
+		pid_t         *q;
+
+		if (!p) {
+			return -ENOMEM;
+		}
+		s->pfd = p;
+		q      = realloc(s->pfd_pid, ncap * sizeof(*q));
+		if (!q) {
+			return -ENOMEM;
+		}
+		s->pfd_pid = q;
+		s->pfd_cap = ncap;
+	}
+	s->pfd[k++] = (struct pollfd) { .fd = s->sigfd, .events = POLLIN };
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->children[i].proc) {
+			s->pfd[k] = (struct pollfd) {
+				.fd = tr_process_sentinel(s->children[i].proc),
+				.events = POLLIN,
+			};
+			s->pfd_pid[k++] = tr_process_pid(s->children[i].proc);
+		}
+	}
+	*ret_n = k;
+	return 0;
+}
+
+/* Children whose sentinel fired; looked up by pid, since handling one
+ * death may stop, remove or restart others. */
+static int
+handle_deaths(struct tri_sup *s, size_t n)
+{
+	for (size_t k = 1; k < n; k++) {
+		if (!s->pfd[k].revents) {
+			continue;
+		}
+		for (size_t i = 0; i < s->n; i++) {
+			if (s->children[i].proc &&
+			    tr_process_pid(s->children[i].proc) ==
+			        s->pfd_pid[k]) {
+				int r = tri_sup_on_death(s, i);
+
+				if (r < 0) {
+					return r;
+				}
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static int
+serve(struct tri_sup *s)
+{
+	size_t n;
+	bool   mail;
+	int    timeout, r;
+
+	for (;;) {
+		r = tri_sup_start_due(s, &timeout);
+		if (r < 0 || s->stop_signal || s->stop_requested) {
+			return r;
+		}
+		r = build_pollfds(s, &n);
+		if (r == 0) {
+			r = tr_poll(s->pfd, n, &mail, timeout);
+		}
+		if (r < 0 && r != -EINTR) {
+			tr_log(TR_LOG_ERROR, "supervisor %s: wait failed: %s",
+			    s->name, tr_strerror(r));
+			return r;
+		}
+		if (r < 0) {
+			continue;
+		}
+		/* a signal first: under Ctrl-C the children die of SIGINT
+		 * too, and must not be restarted */
+		if (s->pfd[0].revents) {
+			read_signals(s);
+			if (s->stop_signal) {
+				return 0;
+			}
+		}
+		r = handle_deaths(s, n);
+		if (r < 0) {
+			return r;
+		}
+		if (mail) {
+			tri_sup_handle_mail(s);
+		}
+	}
+}
+
+/* Run the supervisor described by the packed spec.  *ret_signal gets the
+ * signal that stopped it, if one did. */
+static int
+run(const void *args, size_t len, int *ret_signal)
+{
+	struct tri_sup s = { .sigfd = -1 };
+	sigset_t       set, old;
+	int            r;
+
+	stop_signals(&set);
+	(void) sigprocmask(SIG_BLOCK, &set, &old);
+	s.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	r       = s.sigfd < 0 ? tr_fail(-errno, "signalfd failed") : 0;
+	if (r == 0) {
+		r = init_spec(&s, args, len);
+	}
+	if (r == 0) {
+		r = start_all(&s);
+	}
+	if (r == 0) {
+		(void) tr_ready();
+		tri_sup_log(&s,
+		    "supervisor %s (pid %d) running with %zu children", s.name,
+		    (int) getpid(), s.n);
+		r = serve(&s);
+		tri_sup_stop_all(&s);
+		if (r == TR_ESHUTDOWN) {
+			tri_sup_log(&s,
+			    "supervisor %s: all children stopped; exiting as "
+			    "shutdown",
+			    s.name);
+		}
+		tri_sup_answer_stop(&s);
+	}
+	*ret_signal = s.stop_signal;
+	free_sup(&s);
+	(void) sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* The actor.  Giving up, or a stop signal, ends the process *as
+ * shutdown*: by the signal it got, else SIGTERM (DESIGN.md). */
+int
+tri_sup_actor(const void *args, size_t len)
+{
+	int sig = 0, r;
+
+	r = run(args, len, &sig);
+	if (r == TR_ESHUTDOWN || (r == 0 && sig)) {
+		sigset_t set;
+
+		sig = sig ? sig : SIGTERM;
+		fflush(NULL);
+		(void) signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		(void) sigprocmask(SIG_UNBLOCK, &set, NULL);
+		(void) raise(sig);
+	}
+	return r;
+}
+
+int
+tr_supervisor_run(const tr_sup_spec *spec)
+{
+	void  *buf;
+	size_t len;
+	int    sig = 0, r;
+
+	r = tr_sup_spec_pack(spec, &buf, &len);
+	if (r < 0) {
+		return r;
+	}
+	r = run(buf, len, &sig);
+	free(buf);
+	return r;
+}

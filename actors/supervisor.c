@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/* tr_supervisor: the client side.  Packs specs, starts the supervisor
+ * actor as a child process, and turns the runtime calls into tr_call()s
+ * carrying trwire.SupRequest / SupReply. */
+#include "troupe/supervisor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "supervisor-int.h"
+
+struct tr_supervisor {
+	pid_t       owner; /* creating process: others get -ECHILD */
+	tr_process *proc;  /* NULL for tr_supervisor_open() handles */
+	tr_addr     addr;
+};
+
+/* Registered at load time, so that every child (whatever the start
+ * method) can start a supervisor and read its requests. */
+__attribute__((constructor)) static void
+register_supervisor(void)
+{
+	(void) tr_actor_register(
+	    TR_SUP_ACTOR, tri_sup_actor, TR_ACTOR_MANUAL_READY);
+	(void) tr_msg_type_register(&trwire__sup_request__descriptor);
+	(void) tr_msg_type_register(&trwire__sup_reply__descriptor);
+}
+
+void
+tr_sup_spec_init(tr_sup_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->strategy  = TR_SUP_ONE_FOR_ONE;
+	spec->intensity = 1;
+	spec->period_ms = TRI_SUP_PERIOD_MS;
+}
+
+void
+tr_child_spec_init(tr_child_spec *c, const char *id, const char *actor)
+{
+	memset(c, 0, sizeof(*c));
+	c->id          = id;
+	c->actor       = actor;
+	c->restart     = TR_RESTART_PERMANENT;
+	c->shutdown_ms = TR_SHUTDOWN_DEFAULT;
+	c->type        = TR_CHILD_WORKER;
+}
+
+static bool
+name_ok(const char *s, size_t max)
+{
+	return s && s[0] && strlen(s) < max;
+}
+
+static int
+child_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb)
+{
+	if (!name_ok(c->id, TR_SUP_ID_MAX) || !name_ok(c->actor, 64) ||
+	    (!c->args && c->len) || c->restart < 0 ||
+	    c->restart > TR_RESTART_TEMPORARY || c->type < 0 ||
+	    c->type > TR_CHILD_SUPERVISOR ||
+	    c->shutdown_ms < TR_SHUTDOWN_DEFAULT) {
+		return -EINVAL;
+	}
+	trwire__child_spec__init(pb);
+	pb->id               = (char *) c->id;
+	pb->actor            = (char *) c->actor;
+	pb->args.data        = (uint8_t *) c->args;
+	pb->args.len         = c->len;
+	pb->restart          = (uint32_t) c->restart;
+	pb->shutdown_ms      = c->shutdown_ms;
+	pb->type             = (uint32_t) c->type;
+	pb->start_timeout_ms = c->start_timeout_ms;
+	return 0;
+}
+
+static int
+spec_to_pb(const tr_sup_spec *spec, Trwire__SupSpec *pb, Trwire__ChildSpec *cs,
+    Trwire__ChildSpec **ptrs)
+{
+	int r;
+
+	if (spec->strategy < 0 || spec->strategy > TR_SUP_SIMPLE_ONE_FOR_ONE ||
+	    spec->intensity < 0 || spec->period_ms < 0 ||
+	    spec->backoff_min_ms < 0 || spec->backoff_max_ms < 0 ||
+	    spec->backoff_jitter_pct < 0 ||
+	    (spec->nchildren && !spec->children)) {
+		return -EINVAL;
+	}
+	trwire__sup_spec__init(pb);
+	pb->strategy           = (uint32_t) spec->strategy;
+	pb->intensity          = (uint32_t) spec->intensity;
+	pb->period_ms          = (uint32_t) spec->period_ms;
+	pb->backoff_min_ms     = (uint32_t) spec->backoff_min_ms;
+	pb->backoff_max_ms     = (uint32_t) spec->backoff_max_ms;
+	pb->backoff_jitter_pct = (uint32_t) spec->backoff_jitter_pct;
+	pb->quiet              = spec->quiet;
+	pb->name               = (char *) (spec->name ? spec->name : "");
+	pb->n_children         = spec->nchildren;
+	pb->children           = ptrs;
+	for (size_t i = 0; i < spec->nchildren; i++) {
+		r = child_to_pb(&spec->children[i], &cs[i]);
+		if (r < 0) {
+			return r;
+		}
+		ptrs[i] = &cs[i];
+	}
+	return 0;
+}
+
+int
+tr_sup_spec_pack(const tr_sup_spec *spec, void **ret, size_t *ret_len)
+{
+	Trwire__SupSpec     pb;
+	Trwire__ChildSpec  *cs;
+	Trwire__ChildSpec **ptrs;
+	uint8_t            *buf = NULL;
+	size_t              n   = 0;
+	int                 r;
+
+	if (!spec || !ret || !ret_len) {
+		return -EINVAL;
+	}
+	cs   = calloc(spec->nchildren + 1, sizeof(*cs));
+	ptrs = calloc(spec->nchildren + 1, sizeof(*ptrs));
+	r    = cs && ptrs ? spec_to_pb(spec, &pb, cs, ptrs) : -ENOMEM;
+	if (r == 0) {
+		n   = trwire__sup_spec__get_packed_size(&pb);
+		buf = malloc(n ? n : 1);
+		r   = buf ? 0 : -ENOMEM;
+	}
+	if (r == 0) {
+		trwire__sup_spec__pack(&pb, buf);
+		*ret     = buf;
+		*ret_len = n;
+	}
+	free(cs);
+	free(ptrs);
+	return r;
+}
+
+/* ---- the handle ------------------------------------------------------------
+ */
+
+static int
+handle_new(tr_supervisor **ret, tr_process *proc, tr_addr addr)
+{
+	tr_supervisor *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		return -ENOMEM;
+	}
+	s->owner = getpid();
+	s->proc  = proc;
+	s->addr  = addr;
+	*ret     = s;
+	return 0;
+}
+
+int
+tr_supervisor_start(
+    tr_supervisor **ret, const tr_sup_spec *spec, int timeout_ms)
+{
+	tr_process *p = NULL;
+	tr_addr     addr;
+	void       *buf;
+	size_t      len;
+	int         r;
+
+	if (!ret || !spec) {
+		return -EINVAL;
+	}
+	r = tr_sup_spec_pack(spec, &buf, &len);
+	if (r < 0) {
+		return r;
+	}
+	r = tr_process_new(&p, TR_SUP_ACTOR, buf, len);
+	free(buf);
+	if (r == 0 && spec->name) {
+		r = tr_process_set_name(p, spec->name);
+	}
+	if (r == 0) {
+		r = tr_process_start(p, timeout_ms);
+		if (r < 0) {
+			tr_log(TR_LOG_DEBUG, "supervisor start failed: %s",
+			    tr_process_reason(p));
+		}
+	}
+	if (r == 0) {
+		r = tr_process_addr(p, &addr);
+	}
+	if (r == 0) {
+		r = handle_new(ret, p, addr);
+	}
+	if (r < 0) {
+		tr_process_destroy(&p);
+	}
+	return r;
+}
+
+int
+tr_supervisor_open(tr_supervisor **ret, tr_addr addr)
+{
+	if (!ret || tr_addr_is_null(addr)) {
+		return -EINVAL;
+	}
+	return handle_new(ret, NULL, addr);
+}
+
+tr_addr
+tr_supervisor_addr(const tr_supervisor *s)
+{
+	return s ? s->addr : TR_ADDR_NULL;
+}
+
+pid_t
+tr_supervisor_pid(const tr_supervisor *s)
+{
+	return s ? (pid_t) s->addr.pid : 0;
+}
+
+/* ---- calls ----------------------------------------------------------------
+ */
+
+/* One request/answer; *ret_rep (if given) gets the unpacked answer on
+ * success, to free with trwire__sup_reply__free_unpacked(). */
+static int
+call(tr_supervisor *s, Trwire__SupRequest *q, Trwire__SupReply **ret_rep,
+    int timeout_ms)
+{
+	ProtobufCMessage *pb;
+	tr_msg           *m, *reply;
+	int               r;
+
+	if (!s) {
+		return -EINVAL;
+	}
+	if (s->owner != getpid()) {
+		return -ECHILD;
+	}
+	r = tr_msg_new_pb(&m, &q->base);
+	if (r < 0) {
+		return r;
+	}
+	r = tr_call(s->addr, &m, &reply, timeout_ms);
+	tr_msg_destroy(&m);
+	if (r < 0) {
+		return r;
+	}
+	r = tr_msg_unpack(reply, &trwire__sup_reply__descriptor, &pb);
+	tr_msg_destroy(&reply);
+	if (r < 0) {
+		return r;
+	}
+	r = ((Trwire__SupReply *) pb)->error;
+	if (r == 0 && ret_rep) {
+		*ret_rep = (Trwire__SupReply *) pb;
+	} else {
+		protobuf_c_message_free_unpacked(pb, NULL);
+	}
+	return r;
+}
+
+static void
+info_from_pb(tr_child_info *ci, const Trwire__ChildInfo *pb)
+{
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->id, sizeof(ci->id), "%s", pb->id);
+	snprintf(ci->actor, sizeof(ci->actor), "%s", pb->actor);
+	ci->pid           = pb->pid;
+	ci->type          = (int) pb->type;
+	ci->restart       = (int) pb->restart;
+	ci->restarts      = pb->restarts;
+	ci->exited        = pb->exited;
+	ci->last_exitcode = pb->last_exitcode;
+	ci->addr          = pb->addr
+	             ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
+	             : TR_ADDR_NULL;
+}
+
+/* A call whose answer describes one child, copied to *ret if wanted. */
+static int
+call_one(
+    tr_supervisor *s, Trwire__SupRequest *q, tr_child_info *ret, int timeout_ms)
+{
+	Trwire__SupReply *rep;
+	int               r = call(s, q, &rep, timeout_ms);
+
+	if (r < 0) {
+		return r;
+	}
+	if (ret && rep->n_children == 1) {
+		info_from_pb(ret, rep->children[0]);
+	}
+	trwire__sup_reply__free_unpacked(rep, NULL);
+	return 0;
+}
+
+int
+tr_supervisor_start_child(tr_supervisor *s, const tr_child_spec *c,
+    tr_child_info *ret, int timeout_ms)
+{
+	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
+	Trwire__ChildSpec  cs;
+	int                r;
+
+	if (!c) {
+		return -EINVAL;
+	}
+	r = child_to_pb(c, &cs);
+	if (r < 0) {
+		return r;
+	}
+	q.op   = TRWIRE__SUP_REQUEST__OP__START_CHILD;
+	q.spec = &cs;
+	return call_one(s, &q, ret, timeout_ms);
+}
+
+int
+tr_supervisor_start_simple(tr_supervisor *s, const void *extra, size_t len,
+    tr_child_info *ret, int timeout_ms)
+{
+	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
+
+	if (!extra && len) {
+		return -EINVAL;
+	}
+	q.op              = TRWIRE__SUP_REQUEST__OP__START_CHILD;
+	q.extra_args.data = (uint8_t *) extra;
+	q.extra_args.len  = len;
+	return call_one(s, &q, ret, timeout_ms);
+}
+
+static int
+call_id(tr_supervisor *s, Trwire__SupRequest__Op op, const char *id,
+    tr_child_info *ret, int timeout_ms)
+{
+	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
+
+	if (!name_ok(id, TR_SUP_ID_MAX)) {
+		return -EINVAL;
+	}
+	q.op = op;
+	q.id = (char *) id;
+	return call_one(s, &q, ret, timeout_ms);
+}
+
+int
+tr_supervisor_terminate_child(tr_supervisor *s, const char *id, int timeout_ms)
+{
+	return call_id(
+	    s, TRWIRE__SUP_REQUEST__OP__TERMINATE_CHILD, id, NULL, timeout_ms);
+}
+
+int
+tr_supervisor_restart_child(
+    tr_supervisor *s, const char *id, tr_child_info *ret, int timeout_ms)
+{
+	return call_id(
+	    s, TRWIRE__SUP_REQUEST__OP__RESTART_CHILD, id, ret, timeout_ms);
+}
+
+int
+tr_supervisor_delete_child(tr_supervisor *s, const char *id, int timeout_ms)
+{
+	return call_id(
+	    s, TRWIRE__SUP_REQUEST__OP__DELETE_CHILD, id, NULL, timeout_ms);
+}
+
+int
+tr_supervisor_which_children(
+    tr_supervisor *s, tr_child_info **ret, size_t *ret_n, int timeout_ms)
+{
+	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
+	Trwire__SupReply  *rep;
+	tr_child_info     *v = NULL;
+	int                r;
+
+	if (!ret || !ret_n) {
+		return -EINVAL;
+	}
+	q.op = TRWIRE__SUP_REQUEST__OP__WHICH_CHILDREN;
+	r    = call(s, &q, &rep, timeout_ms);
+	if (r < 0) {
+		return r;
+	}
+	if (rep->n_children) {
+		v = calloc(rep->n_children, sizeof(*v));
+		r = v ? 0 : -ENOMEM;
+	}
+	for (size_t i = 0; v && i < rep->n_children; i++) {
+		info_from_pb(&v[i], rep->children[i]);
+	}
+	if (r == 0) {
+		*ret   = v;
+		*ret_n = rep->n_children;
+	}
+	trwire__sup_reply__free_unpacked(rep, NULL);
+	return r;
+}
+
+int
+tr_supervisor_count_children(
+    tr_supervisor *s, tr_child_counts *ret, int timeout_ms)
+{
+	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
+	Trwire__SupReply  *rep;
+	int                r;
+
+	if (!ret) {
+		return -EINVAL;
+	}
+	q.op = TRWIRE__SUP_REQUEST__OP__COUNT_CHILDREN;
+	r    = call(s, &q, &rep, timeout_ms);
+	if (r < 0) {
+		return r;
+	}
+	ret->specs       = (int) rep->specs;
+	ret->active      = (int) rep->active;
+	ret->supervisors = (int) rep->supervisors;
+	ret->workers     = (int) rep->workers;
+	trwire__sup_reply__free_unpacked(rep, NULL);
+	return 0;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+tr_supervisor_stop(tr_supervisor *s, int timeout_ms)
+{
+	Trwire__SupRequest q        = TRWIRE__SUP_REQUEST__INIT;
+	int64_t            deadline = now_ms() + timeout_ms;
+	int                r, left;
+
+	q.op = TRWIRE__SUP_REQUEST__OP__STOP;
+	r    = call(s, &q, NULL, timeout_ms);
+	if (r == -ESRCH || r == TR_EDEAD) {
+		r = 0; /* it had ended already */
+	}
+	if (r < 0 || !s->proc) {
+		return r;
+	}
+	if (timeout_ms < 0) {
+		return tr_process_join(s->proc, TR_TIMEOUT_INFINITE);
+	}
+	left = (int) (deadline - now_ms());
+	return tr_process_join(s->proc, left < 0 ? 0 : left);
+}
+
+int
+tr_supervisor_join(tr_supervisor *s, int timeout_ms)
+{
+	if (!s || !s->proc) {
+		return -EINVAL;
+	}
+	return s->owner == getpid() ? tr_process_join(s->proc, timeout_ms)
+	                            : -ECHILD;
+}
+
+int
+tr_supervisor_exitcode(tr_supervisor *s, int *ret)
+{
+	if (!s || !s->proc || !ret) {
+		return -EINVAL;
+	}
+	return s->owner == getpid() ? tr_process_exitcode(s->proc, ret)
+	                            : -ECHILD;
+}
+
+void
+tr_supervisor_destroy(tr_supervisor **sp)
+{
+	tr_supervisor *s;
+
+	if (!sp || !*sp) {
+		return;
+	}
+	s   = *sp;
+	*sp = NULL;
+	if (s->proc && s->owner == getpid() && tr_process_is_alive(s->proc)) {
+		(void) tr_process_terminate(s->proc);
+		(void) tr_process_join(s->proc, TR_TIMEOUT_INFINITE);
+	}
+	tr_process_destroy(&s->proc);
+	free(s);
+}

@@ -1,0 +1,775 @@
+/* SPDX-License-Identifier: MIT */
+/* Supervisor: strategies x restart types, transient exit codes, restart
+ * intensity and escalation to the parent supervisor, brutal kill and
+ * timeout shutdown, runtime calls, simple_one_for_one, backoff, start
+ * failure, ordered shutdown on SIGTERM. */
+#include "tr-test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- actors (forked children: no cmocka here) ---------------------------- */
+
+static int
+sleeper(const void *args, size_t len)
+{
+	for (;;) {
+		pause();
+	}
+	return 0;
+}
+TR_ACTOR(sleeper, sleeper)
+
+/* Exit with the code in args. */
+static int
+exit_code(const void *args, size_t len)
+{
+	char buf[16] = "";
+
+	memcpy(buf, args, len < 15 ? len : 15);
+	return atoi(buf);
+}
+TR_ACTOR(exit_code, exit_code)
+
+/* Exit 1 the first time (the marker file args names does not exist yet),
+ * then run. */
+static int
+fail_once(const void *args, size_t len)
+{
+	char path[256] = "";
+	int  fd;
+
+	memcpy(path, args, len < 255 ? len : 255);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	return sleeper(NULL, 0);
+}
+TR_ACTOR(fail_once, fail_once)
+
+static int
+stubborn(const void *args, size_t len)
+{
+	(void) signal(SIGTERM, SIG_IGN);
+	(void) tr_ready();
+	return sleeper(NULL, 0);
+}
+TR_ACTOR_FLAGS(stubborn, stubborn, TR_ACTOR_MANUAL_READY)
+
+static int
+init_fails(const void *args, size_t len)
+{
+	return tr_fail(-ENOENT, "no such config");
+}
+TR_ACTOR_FLAGS(init_fails, init_fails, TR_ACTOR_MANUAL_READY)
+
+/* args "path|name": on SIGTERM append "name " to path and exit 0. */
+static int  rec_fd = -1;
+static char rec_name[32];
+static void
+rec_term(int sig)
+{
+	(void) !write(rec_fd, rec_name, strlen(rec_name));
+	_exit(0);
+}
+
+static int
+recorder(const void *args, size_t len)
+{
+	char buf[300] = "", *bar;
+
+	memcpy(buf, args, len < 299 ? len : 299);
+	bar = strchr(buf, '|');
+	if (!bar) {
+		return 2;
+	}
+	*bar = '\0';
+	snprintf(rec_name, sizeof(rec_name), "%s ", bar + 1);
+	rec_fd = open(buf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	(void) signal(SIGTERM, rec_term);
+	(void) tr_ready();
+	return sleeper(NULL, 0);
+}
+TR_ACTOR_FLAGS(recorder, recorder, TR_ACTOR_MANUAL_READY)
+
+/* ---- helpers ----------------------------------------------------------------
+ */
+
+#define MAX_SUPS 8
+static tr_supervisor *sups[MAX_SUPS];
+static char           tmpdir[64];
+
+static int
+setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/trsup-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+/* After each test, clean up by pid: SIGKILL whatever supervisor is left
+ * (their children die with them), then reap. */
+static int
+kill_leftovers(void **state)
+{
+	for (int i = 0; i < MAX_SUPS; i++) {
+		if (sups[i]) {
+			(void) kill(tr_supervisor_pid(sups[i]), SIGKILL);
+			tr_supervisor_destroy(&sups[i]);
+		}
+	}
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static tr_supervisor *
+track(tr_supervisor *s)
+{
+	for (int i = 0; i < MAX_SUPS; i++) {
+		if (!sups[i]) {
+			sups[i] = s;
+			return s;
+		}
+	}
+	fail_msg("too many supervisors");
+	return NULL;
+}
+
+static void
+untrack(tr_supervisor **sp)
+{
+	for (int i = 0; i < MAX_SUPS; i++) {
+		if (sups[i] == *sp) {
+			sups[i] = NULL;
+		}
+	}
+	tr_supervisor_destroy(sp);
+}
+
+static tr_child_spec
+child(const char *id, const char *actor, int restart)
+{
+	tr_child_spec c;
+
+	tr_child_spec_init(&c, id, actor);
+	c.restart = restart;
+	return c;
+}
+
+static tr_supervisor *
+start_sup(int strategy, int intensity, tr_child_spec *cs, size_t n)
+{
+	tr_sup_spec    spec;
+	tr_supervisor *s;
+
+	tr_sup_spec_init(&spec);
+	spec.strategy  = strategy;
+	spec.intensity = intensity;
+	spec.period_ms = 10000;
+	spec.children  = cs;
+	spec.nchildren = n;
+	spec.quiet     = getenv("TROUPE_LOG") == NULL;
+	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, 10000));
+	return track(s);
+}
+
+/* The child's info; false if no such id. */
+static bool
+info_of(tr_supervisor *s, const char *id, tr_child_info *ret)
+{
+	tr_child_info *v;
+	size_t         n;
+	bool           found = false;
+
+	TR_ASSERT_OK(tr_supervisor_which_children(s, &v, &n, 5000));
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].id, id) == 0) {
+			*ret  = v[i];
+			found = true;
+		}
+	}
+	free(v);
+	return found;
+}
+
+/* pid of child id: 0 not running, -1 no such child. */
+static pid_t
+pid_of(tr_supervisor *s, const char *id)
+{
+	tr_child_info ci;
+
+	return info_of(s, id, &ci) ? ci.pid : -1;
+}
+
+static int
+nchildren(tr_supervisor *s)
+{
+	tr_child_counts c;
+
+	TR_ASSERT_OK(tr_supervisor_count_children(s, &c, 5000));
+	return c.specs;
+}
+
+/* Wait until child id runs with a pid other than old. */
+static pid_t
+wait_new_pid(tr_supervisor *s, const char *id, pid_t old, int ms)
+{
+	for (int t = 0; t < ms; t += 5) {
+		pid_t p = pid_of(s, id);
+
+		if (p > 0 && p != old) {
+			return p;
+		}
+		usleep(5000);
+	}
+	fail_msg("child %s was not restarted", id);
+	return -1;
+}
+
+static void
+kill_and_wait_gone(pid_t pid, int sig)
+{
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, sig), 0);
+	assert_true(tr_test_wait_gone(pid, 5000));
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- strategies x restart types ------------------------------------------ */
+
+static tr_supervisor *
+start_four(int strategy, pid_t pids[4])
+{
+	static const char *ids[4] = { "a", "b", "c", "d" };
+	tr_child_spec      cs[4]  = {
+		      child("a", "sleeper", TR_RESTART_PERMANENT),
+		      child("b", "sleeper", TR_RESTART_TRANSIENT),
+		      child("c", "sleeper", TR_RESTART_TEMPORARY),
+		      child("d", "sleeper", TR_RESTART_PERMANENT),
+	};
+	tr_supervisor *s = start_sup(strategy, 20, cs, 4);
+
+	for (int i = 0; i < 4; i++) {
+		pids[i] = pid_of(s, ids[i]);
+		assert_true(pids[i] > 0);
+	}
+	return s;
+}
+
+static void
+test_one_for_one(void **state)
+{
+	pid_t          p[4];
+	tr_supervisor *s = start_four(TR_SUP_ONE_FOR_ONE, p);
+	tr_child_info  ci;
+
+	/* transient, abnormal death: restarted alone */
+	kill_and_wait_gone(p[1], SIGKILL);
+	wait_new_pid(s, "b", p[1], 5000);
+	assert_int_equal(pid_of(s, "a"), p[0]);
+	assert_int_equal(pid_of(s, "c"), p[2]);
+	assert_int_equal(pid_of(s, "d"), p[3]);
+	assert_true(info_of(s, "b", &ci));
+	assert_int_equal(ci.restarts, 1);
+	assert_true(ci.exited);
+	assert_int_equal(ci.last_exitcode, -SIGKILL);
+	/* temporary: never restarted, removed */
+	kill_and_wait_gone(p[2], SIGKILL);
+	for (int t = 0; t < 200 && pid_of(s, "c") != -1; t++) {
+		usleep(10000);
+	}
+	assert_int_equal(pid_of(s, "c"), -1);
+	/* permanent, even after a shutdown-class death */
+	kill_and_wait_gone(p[0], SIGTERM);
+	wait_new_pid(s, "a", p[0], 5000);
+	assert_int_equal(pid_of(s, "d"), p[3]);
+	assert_int_equal(nchildren(s), 3);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+static void
+test_one_for_all(void **state)
+{
+	pid_t          p[4], q;
+	tr_supervisor *s = start_four(TR_SUP_ONE_FOR_ALL, p);
+
+	kill_and_wait_gone(p[1], SIGKILL);
+	q = wait_new_pid(s, "d", p[3], 5000);
+	assert_true(tr_test_wait_gone(p[0], 2000));
+	assert_true(tr_test_wait_gone(p[2], 2000));
+	assert_true(pid_of(s, "a") > 0 && pid_of(s, "a") != p[0]);
+	assert_true(pid_of(s, "b") > 0 && pid_of(s, "b") != p[1]);
+	assert_int_equal(pid_of(s, "c"), -1); /* temporary: gone for good */
+	assert_int_equal(nchildren(s), 3);
+	/* a transient child ending normally sets off nothing */
+	p[0] = pid_of(s, "a");
+	kill_and_wait_gone(pid_of(s, "b"), SIGTERM);
+	usleep(100000);
+	assert_int_equal(pid_of(s, "b"), 0);
+	assert_int_equal(pid_of(s, "a"), p[0]);
+	assert_int_equal(pid_of(s, "d"), q);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+static void
+test_rest_for_one(void **state)
+{
+	pid_t          p[4];
+	tr_supervisor *s = start_four(TR_SUP_REST_FOR_ONE, p);
+
+	kill_and_wait_gone(p[1], SIGKILL);
+	wait_new_pid(s, "d", p[3], 5000);
+	assert_true(pid_of(s, "b") > 0 && pid_of(s, "b") != p[1]);
+	assert_int_equal(pid_of(s, "a"), p[0]); /* before it: untouched */
+	assert_int_equal(pid_of(s, "c"), -1);
+	assert_true(tr_test_wait_gone(p[2], 2000));
+	/* the last one dies: only it is restarted */
+	p[0] = pid_of(s, "a");
+	p[1] = pid_of(s, "b");
+	p[3] = pid_of(s, "d");
+	kill_and_wait_gone(p[3], SIGKILL);
+	wait_new_pid(s, "d", p[3], 5000);
+	assert_int_equal(pid_of(s, "a"), p[0]);
+	assert_int_equal(pid_of(s, "b"), p[1]);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+static void
+test_simple_one_for_one(void **state)
+{
+	static const int restarts[3] = { TR_RESTART_PERMANENT,
+		TR_RESTART_TRANSIENT, TR_RESTART_TEMPORARY };
+
+	for (int k = 0; k < 3; k++) {
+		tr_child_spec  tmpl;
+		tr_supervisor *s;
+		tr_child_info  ci[3];
+		pid_t          old;
+
+		tmpl = child("w", "sleeper", restarts[k]);
+		s    = start_sup(TR_SUP_SIMPLE_ONE_FOR_ONE, 20, &tmpl, 1);
+		assert_int_equal(nchildren(s), 0);
+		for (int i = 0; i < 3; i++) {
+			TR_ASSERT_OK(tr_supervisor_start_simple(
+			    s, "x", 1, &ci[i], 5000));
+			assert_true(ci[i].pid > 0);
+		}
+		assert_string_equal(ci[0].id, "w.1");
+		assert_string_equal(ci[2].id, "w.3");
+		TR_ASSERT_ERR(
+		    tr_supervisor_delete_child(s, "w.1", 5000), -EOPNOTSUPP);
+		/* killed: permanent and transient come back, temporary not */
+		old = ci[1].pid;
+		kill_and_wait_gone(old, SIGKILL);
+		if (restarts[k] == TR_RESTART_TEMPORARY) {
+			for (int t = 0; t < 200 && nchildren(s) != 2; t++) {
+				usleep(10000);
+			}
+			assert_int_equal(nchildren(s), 2);
+		} else {
+			wait_new_pid(s, "w.2", old, 5000);
+		}
+		/* terminate_child removes an instance */
+		TR_ASSERT_OK(tr_supervisor_terminate_child(s, "w.1", 5000));
+		assert_true(tr_test_wait_gone(ci[0].pid, 1000));
+		assert_int_equal(pid_of(s, "w.1"), -1);
+		TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+		assert_true(tr_test_wait_gone(ci[2].pid, 1000));
+		untrack(&s);
+	}
+}
+
+/* ---- transient exit codes
+ * ----------------------------------------------------- */
+
+static void
+test_transient_exit_codes(void **state)
+{
+	char           marker[128];
+	tr_child_spec  cs[2];
+	tr_supervisor *s;
+	tr_child_info  ci;
+
+	snprintf(marker, sizeof(marker), "%s/fail-once", tmpdir);
+	cs[0]      = child("ok", "exit_code", TR_RESTART_TRANSIENT);
+	cs[0].args = "0";
+	cs[0].len  = 1;
+	cs[1]      = child("once", "fail_once", TR_RESTART_TRANSIENT);
+	cs[1].args = marker;
+	cs[1].len  = strlen(marker);
+	s          = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
+	/* exit 1: restarted (and then it runs) */
+	wait_new_pid(s, "once", 0, 5000);
+	assert_true(info_of(s, "once", &ci));
+	assert_int_equal(ci.restarts, 1);
+	assert_int_equal(ci.last_exitcode, 1);
+	/* exit 0: not restarted, its spec kept */
+	for (int t = 0; t < 200 && pid_of(s, "ok") != 0; t++) {
+		usleep(10000);
+	}
+	assert_true(info_of(s, "ok", &ci));
+	assert_int_equal(ci.pid, 0);
+	assert_true(ci.exited);
+	assert_int_equal(ci.last_exitcode, 0);
+	assert_int_equal(ci.restarts, 0);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+/* ---- intensity and escalation
+ * ------------------------------------------------- */
+
+static void
+test_intensity_escalates_to_parent(void **state)
+{
+	tr_child_spec  leaf = child("crasher", "sleeper", TR_RESTART_PERMANENT);
+	tr_child_spec  mid;
+	tr_sup_spec    inner;
+	tr_supervisor *s, *in;
+	tr_child_info  ci;
+	void          *buf;
+	size_t         len;
+	pid_t          inner_pid, p;
+	int            code;
+
+	tr_sup_spec_init(&inner);
+	inner.intensity = 2;
+	inner.children  = &leaf;
+	inner.nchildren = 1;
+	inner.quiet     = true;
+	TR_ASSERT_OK(tr_sup_spec_pack(&inner, &buf, &len));
+	mid      = child("inner", TR_SUP_ACTOR, TR_RESTART_PERMANENT);
+	mid.type = TR_CHILD_SUPERVISOR;
+	mid.args = buf;
+	mid.len  = len;
+	s        = start_sup(TR_SUP_ONE_FOR_ONE, 3, &mid, 1);
+	free(buf);
+	assert_true(info_of(s, "inner", &ci));
+	inner_pid = ci.pid;
+	assert_int_equal(ci.type, TR_CHILD_SUPERVISOR);
+	TR_ASSERT_OK(tr_supervisor_open(&in, ci.addr));
+	/* two restarts are within the inner intensity... */
+	p = pid_of(in, "crasher");
+	for (int i = 0; i < 2; i++) {
+		kill_and_wait_gone(p, SIGKILL);
+		p = wait_new_pid(in, "crasher", p, 5000);
+	}
+	assert_int_equal(pid_of(s, "inner"), inner_pid);
+	/* ...the third is not: the inner one gives up as shutdown, and the
+	 * outer one restarts it */
+	kill_and_wait_gone(p, SIGKILL);
+	assert_true(tr_test_wait_gone(inner_pid, 5000));
+	wait_new_pid(s, "inner", inner_pid, 5000);
+	assert_true(info_of(s, "inner", &ci));
+	assert_int_equal(ci.restarts, 1);
+	assert_int_equal(ci.last_exitcode, -SIGTERM);
+	/* calls to the dead inner supervisor fail, at once */
+	assert_true(tr_supervisor_count_children(
+	                in, &(tr_child_counts) { 0 }, 5000) < 0);
+	tr_supervisor_destroy(&in);
+	/* the new inner one has a fresh crasher */
+	TR_ASSERT_OK(tr_supervisor_open(&in, ci.addr));
+	assert_true(pid_of(in, "crasher") > 0);
+	tr_supervisor_destroy(&in);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	TR_ASSERT_OK(tr_supervisor_exitcode(s, &code));
+	assert_int_equal(code, 0);
+	untrack(&s);
+}
+
+/* ---- shutdown
+ * ----------------------------------------------------------------- */
+
+static void
+test_brutal_kill_and_timeout(void **state)
+{
+	tr_child_spec  cs[2] = { child("stubborn", "stubborn",
+		                     TR_RESTART_PERMANENT),
+		 child("brutal", "stubborn", TR_RESTART_PERMANENT) };
+	tr_supervisor *s;
+	tr_child_info  ci;
+	pid_t          pid;
+	int64_t        t0;
+
+	cs[0].shutdown_ms = 300;
+	cs[1].shutdown_ms = TR_SHUTDOWN_BRUTAL_KILL;
+	s                 = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
+	/* ignores SIGTERM: killed after its 300 ms */
+	pid = pid_of(s, "stubborn");
+	t0  = now_ms();
+	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "stubborn", 5000));
+	assert_true(now_ms() - t0 >= 290);
+	assert_true(now_ms() - t0 < 2000);
+	assert_false(tr_test_pid_alive(pid));
+	assert_true(info_of(s, "stubborn", &ci));
+	assert_int_equal(ci.pid, 0);
+	assert_int_equal(ci.last_exitcode, -SIGKILL);
+	assert_int_equal(ci.restarts, 0); /* terminated, not restarted */
+	/* brutal kill: no wait at all */
+	pid = pid_of(s, "brutal");
+	t0  = now_ms();
+	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "brutal", 5000));
+	assert_true(now_ms() - t0 < 250);
+	assert_false(tr_test_pid_alive(pid));
+	assert_true(info_of(s, "brutal", &ci));
+	assert_int_equal(ci.last_exitcode, -SIGKILL);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+static void
+test_sigterm_ordered_shutdown(void **state)
+{
+	static const char *ids[3] = { "first", "second", "third" };
+	char               path[128], args[3][200], got[128] = "";
+	tr_child_spec      cs[4];
+	tr_supervisor     *s;
+	pid_t              pids[4];
+	int64_t            t0;
+	int                fd, code;
+
+	snprintf(path, sizeof(path), "%s/order", tmpdir);
+	for (int i = 0; i < 3; i++) {
+		snprintf(args[i], sizeof(args[i]), "%s|%s", path, ids[i]);
+		cs[i]      = child(ids[i], "recorder", TR_RESTART_PERMANENT);
+		cs[i].args = args[i];
+		cs[i].len  = strlen(args[i]);
+	}
+	/* and one that must be killed after its timeout */
+	cs[3]             = child("wedged", "stubborn", TR_RESTART_PERMANENT);
+	cs[3].shutdown_ms = 200;
+	s                 = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 4);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = pid_of(s, i < 3 ? ids[i] : "wedged");
+	}
+	t0 = now_ms();
+	assert_int_equal(kill(tr_supervisor_pid(s), SIGTERM), 0);
+	TR_ASSERT_OK(tr_supervisor_join(s, 10000));
+	assert_true(now_ms() - t0 < 200 + 3 * 5000);
+	assert_true(now_ms() - t0 >= 190);
+	TR_ASSERT_OK(tr_supervisor_exitcode(s, &code));
+	assert_int_equal(code, -SIGTERM);
+	for (int i = 0; i < 4; i++) {
+		assert_false(tr_test_pid_alive(pids[i]));
+	}
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, got, sizeof(got) - 1) > 0);
+	close(fd);
+	assert_string_equal(got, "third second first ");
+	untrack(&s);
+}
+
+/* ---- runtime calls ---------------------------------------------------------
+ */
+
+static void
+test_runtime_calls(void **state)
+{
+	tr_child_spec   a   = child("a", "sleeper", TR_RESTART_PERMANENT);
+	tr_child_spec   b   = child("b", "sleeper", TR_RESTART_TRANSIENT);
+	tr_child_spec   t   = child("t", "sleeper", TR_RESTART_TEMPORARY);
+	tr_child_spec   sup = child("sub", TR_SUP_ACTOR, TR_RESTART_PERMANENT);
+	tr_child_spec   bad = child("bad", "init_fails", TR_RESTART_PERMANENT);
+	tr_supervisor  *s   = start_sup(TR_SUP_ONE_FOR_ONE, 5, &a, 1);
+	tr_child_info   ci, *v;
+	tr_child_counts cnt;
+	tr_sup_spec     empty;
+	size_t          n;
+	pid_t           pid;
+
+	TR_ASSERT_OK(tr_supervisor_start_child(s, &b, &ci, 5000));
+	assert_string_equal(ci.id, "b");
+	assert_true(ci.pid > 0 && tr_test_pid_alive(ci.pid));
+	assert_false(tr_addr_is_null(ci.addr));
+	TR_ASSERT_ERR(tr_supervisor_start_child(s, &b, NULL, 5000), TR_EEXISTS);
+	TR_ASSERT_ERR(
+	    tr_supervisor_start_child(s, &bad, NULL, 5000), TR_ESTARTFAIL);
+	TR_ASSERT_OK(tr_supervisor_start_child(s, &t, NULL, 5000));
+	/* a nested supervisor with no children */
+	tr_sup_spec_init(&empty);
+	TR_ASSERT_OK(tr_sup_spec_pack(&empty, (void **) &sup.args, &sup.len));
+	sup.type = TR_CHILD_SUPERVISOR;
+	TR_ASSERT_OK(tr_supervisor_start_child(s, &sup, NULL, 5000));
+	free((void *) sup.args);
+
+	TR_ASSERT_OK(tr_supervisor_which_children(s, &v, &n, 5000));
+	assert_int_equal(n, 4);
+	assert_string_equal(v[0].id, "a");
+	assert_string_equal(v[1].id, "b");
+	assert_string_equal(v[2].id, "t");
+	assert_string_equal(v[3].id, "sub");
+	assert_string_equal(v[0].actor, "sleeper");
+	assert_int_equal(v[3].type, TR_CHILD_SUPERVISOR);
+	assert_int_equal(v[1].restart, TR_RESTART_TRANSIENT);
+	free(v);
+	TR_ASSERT_OK(tr_supervisor_count_children(s, &cnt, 5000));
+	assert_int_equal(cnt.specs, 4);
+	assert_int_equal(cnt.active, 4);
+	assert_int_equal(cnt.supervisors, 1);
+	assert_int_equal(cnt.workers, 3);
+
+	/* terminate keeps the spec; restart starts it again */
+	pid = pid_of(s, "b");
+	TR_ASSERT_ERR(tr_supervisor_delete_child(s, "b", 5000), TR_ERUNNING);
+	TR_ASSERT_ERR(
+	    tr_supervisor_restart_child(s, "b", NULL, 5000), TR_ERUNNING);
+	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "b", 5000));
+	assert_false(tr_test_pid_alive(pid));
+	assert_int_equal(pid_of(s, "b"), 0);
+	TR_ASSERT_OK(tr_supervisor_restart_child(s, "b", &ci, 5000));
+	assert_true(ci.pid > 0 && ci.pid != pid);
+	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "b", 5000));
+	TR_ASSERT_OK(tr_supervisor_delete_child(s, "b", 5000));
+	assert_int_equal(pid_of(s, "b"), -1);
+	/* a temporary child's spec goes with it */
+	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "t", 5000));
+	assert_int_equal(pid_of(s, "t"), -1);
+	TR_ASSERT_ERR(
+	    tr_supervisor_terminate_child(s, "nope", 5000), TR_ENOTFOUND);
+	TR_ASSERT_ERR(
+	    tr_supervisor_restart_child(s, "nope", NULL, 5000), TR_ENOTFOUND);
+	TR_ASSERT_ERR(
+	    tr_supervisor_delete_child(s, "nope", 5000), TR_ENOTFOUND);
+	TR_ASSERT_ERR(
+	    tr_supervisor_start_simple(s, "x", 1, NULL, 5000), -EOPNOTSUPP);
+	TR_ASSERT_OK(tr_supervisor_count_children(s, &cnt, 5000));
+	assert_int_equal(cnt.specs, 2);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+static void
+test_dead_supervisor_fails_fast(void **state)
+{
+	tr_child_spec   a = child("a", "sleeper", TR_RESTART_PERMANENT);
+	tr_supervisor  *s = start_sup(TR_SUP_ONE_FOR_ONE, 5, &a, 1);
+	tr_child_counts cnt;
+	tr_child_info  *v;
+	size_t          n;
+	pid_t           child_pid = pid_of(s, "a");
+	int64_t         t0;
+
+	kill_and_wait_gone(tr_supervisor_pid(s), SIGKILL);
+	assert_true(tr_test_wait_gone(child_pid, 2000)); /* PDEATHSIG */
+	t0 = now_ms();
+	assert_true(tr_supervisor_count_children(s, &cnt, 10000) < 0);
+	assert_true(tr_supervisor_which_children(s, &v, &n, 10000) < 0);
+	assert_true(tr_supervisor_terminate_child(s, "a", 10000) < 0);
+	assert_true(now_ms() - t0 < 1000);
+	TR_ASSERT_OK(tr_supervisor_stop(s, 1000)); /* already ended: fine */
+	untrack(&s);
+}
+
+static void
+test_start_failure(void **state)
+{
+	tr_child_spec  cs[2] = { child("good", "sleeper", TR_RESTART_PERMANENT),
+		 child("bad", "init_fails", TR_RESTART_PERMANENT) };
+	tr_sup_spec    spec;
+	tr_supervisor *s      = NULL;
+	int            before = tr_test_child_count();
+
+	tr_sup_spec_init(&spec);
+	spec.children  = cs;
+	spec.nchildren = 2;
+	spec.quiet     = true;
+	TR_ASSERT_ERR(tr_supervisor_start(&s, &spec, 10000), TR_ESTARTFAIL);
+	assert_null(s);
+	assert_int_equal(tr_test_child_count(), before);
+	/* a bad spec is refused before anything starts */
+	cs[1] = child("good", "sleeper", TR_RESTART_PERMANENT);
+	TR_ASSERT_ERR(tr_supervisor_start(&s, &spec, 10000), TR_ESTARTFAIL);
+	cs[1].id = "";
+	TR_ASSERT_ERR(tr_supervisor_start(&s, &spec, 10000), -EINVAL);
+}
+
+static void
+test_backoff(void **state)
+{
+	tr_child_spec  a = child("a", "sleeper", TR_RESTART_PERMANENT);
+	tr_sup_spec    spec;
+	tr_supervisor *s;
+	pid_t          p;
+	int64_t        t0, dt;
+
+	tr_sup_spec_init(&spec);
+	spec.intensity      = 10;
+	spec.backoff_min_ms = 200;
+	spec.backoff_max_ms = 400;
+	spec.children       = &a;
+	spec.nchildren      = 1;
+	spec.quiet          = true;
+	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, 10000));
+	track(s);
+	p = pid_of(s, "a");
+	for (int i = 0; i < 3; i++) {
+		t0 = now_ms();
+		kill_and_wait_gone(p, SIGKILL);
+		p  = wait_new_pid(s, "a", p, 5000);
+		dt = now_ms() - t0;
+		/* 200, then 400, then 400 (the max) */
+		assert_true(dt >= (i == 0 ? 190 : 390));
+		assert_true(dt < 2000);
+		/* calls are answered while a restart waits */
+	}
+	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
+	untrack(&s);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_one_for_one, kill_leftovers),
+		cmocka_unit_test_teardown(test_one_for_all, kill_leftovers),
+		cmocka_unit_test_teardown(test_rest_for_one, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_simple_one_for_one, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_transient_exit_codes, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_intensity_escalates_to_parent, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_brutal_kill_and_timeout, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_sigterm_ordered_shutdown, kill_leftovers),
+		cmocka_unit_test_teardown(test_runtime_calls, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_dead_supervisor_fails_fast, kill_leftovers),
+		cmocka_unit_test_teardown(test_start_failure, kill_leftovers),
+		cmocka_unit_test_teardown(test_backoff, kill_leftovers),
+	};
+
+	if (tr_init(argc, argv) < 0) {
+		return 99;
+	}
+	return cmocka_run_group_tests_name(
+	    "supervisor", tests, setup, teardown);
+}
