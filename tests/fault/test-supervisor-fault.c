@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/* Supervisor under kills and stress: SIGKILL of a mid-level supervisor
+ * or of the root leaves no descendant alive; 10,000 crash/restart cycles
+ * leave no zombie and no growth in descriptors or memory; SIGINT to the
+ * root stops the tree in order. */
+#include "tr-test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- actors (forked children: no cmocka here) ---------------------------- */
+
+static int
+sleeper(const void *args, size_t len)
+{
+	for (;;) {
+		pause();
+	}
+	return 0;
+}
+TR_ACTOR(sleeper, sleeper)
+
+static int
+crash_fast(const void *args, size_t len)
+{
+	return 1;
+}
+TR_ACTOR(crash_fast, crash_fast)
+
+/* ---- helpers
+ * ------------------------------------------------------------------ */
+
+static tr_supervisor *root;
+
+static int
+kill_leftovers(void **state)
+{
+	if (root) {
+		(void) kill(tr_supervisor_pid(root), SIGKILL);
+		tr_supervisor_destroy(&root);
+	}
+	return 0;
+}
+
+static tr_child_spec
+worker(const char *id, const char *actor)
+{
+	tr_child_spec c;
+
+	tr_child_spec_init(&c, id, actor);
+	return c;
+}
+
+/* A supervisor child spec; args packed into *buf (free it). */
+static tr_child_spec
+sup_child(const char *id, const tr_child_spec *cs, size_t n, void **buf)
+{
+	tr_child_spec c;
+	tr_sup_spec   spec;
+
+	tr_sup_spec_init(&spec);
+	spec.intensity = 10;
+	spec.children  = cs;
+	spec.nchildren = n;
+	spec.quiet     = getenv("TROUPE_LOG") == NULL;
+	tr_child_spec_init(&c, id, TR_SUP_ACTOR);
+	c.type = TR_CHILD_SUPERVISOR;
+	TR_ASSERT_OK(tr_sup_spec_pack(&spec, buf, &c.len));
+	c.args = *buf;
+	return c;
+}
+
+/* root -> mid -> { w1, leaf -> { w2, w3 } } */
+static void
+start_tree(void)
+{
+	tr_child_spec leaf_kids[2] = { worker("w2", "sleeper"),
+		worker("w3", "sleeper") };
+	tr_child_spec mid_kids[2], mid;
+	tr_sup_spec   spec;
+	void         *b1, *b2;
+
+	mid_kids[0] = worker("w1", "sleeper");
+	mid_kids[1] = sup_child("leaf", leaf_kids, 2, &b1);
+	mid         = sup_child("mid", mid_kids, 2, &b2);
+	tr_sup_spec_init(&spec);
+	spec.intensity = 10;
+	spec.children  = &mid;
+	spec.nchildren = 1;
+	spec.quiet     = getenv("TROUPE_LOG") == NULL;
+	TR_ASSERT_OK(tr_supervisor_start(&root, &spec, 10000));
+	free(b1);
+	free(b2);
+}
+
+/* Info of child id of s; false if none. */
+static bool
+info_of(tr_supervisor *s, const char *id, tr_child_info *ret)
+{
+	tr_child_info *v;
+	size_t         n;
+	bool           found = false;
+
+	if (tr_supervisor_which_children(s, &v, &n, 5000) < 0) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].id, id) == 0) {
+			*ret  = v[i];
+			found = true;
+		}
+	}
+	free(v);
+	return found;
+}
+
+/* The pids of the tree under root: mid, w1, leaf, w2, w3. */
+static void
+tree_pids(pid_t pids[5])
+{
+	tr_supervisor *mid, *leaf;
+	tr_child_info  ci;
+
+	assert_true(info_of(root, "mid", &ci));
+	pids[0] = ci.pid;
+	TR_ASSERT_OK(tr_supervisor_open(&mid, ci.addr));
+	assert_true(info_of(mid, "w1", &ci));
+	pids[1] = ci.pid;
+	assert_true(info_of(mid, "leaf", &ci));
+	pids[2] = ci.pid;
+	TR_ASSERT_OK(tr_supervisor_open(&leaf, ci.addr));
+	assert_true(info_of(leaf, "w2", &ci));
+	pids[3] = ci.pid;
+	assert_true(info_of(leaf, "w3", &ci));
+	pids[4] = ci.pid;
+	tr_supervisor_destroy(&mid);
+	tr_supervisor_destroy(&leaf);
+	for (int i = 0; i < 5; i++) {
+		assert_true(pids[i] > 0 && tr_test_pid_alive(pids[i]));
+	}
+}
+
+/* ---- kills
+ * ------------------------------------------------------------------- */
+
+static void
+test_sigkill_mid_level(void **state)
+{
+	pid_t         old[5], now[5];
+	tr_child_info ci;
+
+	start_tree();
+	tree_pids(old);
+	assert_int_equal(kill(old[0], SIGKILL), 0);
+	/* every descendant of mid goes (PR_SET_PDEATHSIG, level by level) */
+	for (int i = 0; i < 5; i++) {
+		assert_true(tr_test_wait_gone(old[i], 2000));
+	}
+	/* and root restarts mid with a whole new subtree */
+	for (int t = 0; t < 500; t++) {
+		if (info_of(root, "mid", &ci) && ci.pid > 0 &&
+		    ci.pid != old[0]) {
+			break;
+		}
+		usleep(10000);
+	}
+	assert_int_equal(ci.restarts, 1);
+	assert_int_equal(ci.last_exitcode, -SIGKILL);
+	tree_pids(now);
+	for (int i = 0; i < 5; i++) {
+		assert_true(now[i] != old[i]);
+	}
+	TR_ASSERT_OK(tr_supervisor_stop(root, 20000));
+	for (int i = 0; i < 5; i++) {
+		assert_false(tr_test_pid_alive(now[i]));
+	}
+	tr_supervisor_destroy(&root);
+}
+
+static void
+test_sigkill_root(void **state)
+{
+	pid_t pids[5];
+	pid_t rootpid;
+
+	start_tree();
+	tree_pids(pids);
+	rootpid = tr_supervisor_pid(root);
+	assert_int_equal(kill(rootpid, SIGKILL), 0);
+	TR_ASSERT_OK(tr_supervisor_join(root, 5000));
+	for (int i = 0; i < 5; i++) {
+		assert_true(tr_test_wait_gone(pids[i], 2000));
+	}
+	tr_supervisor_destroy(&root);
+}
+
+static void
+test_sigint_root_ordered(void **state)
+{
+	pid_t pids[5];
+	int   code;
+
+	start_tree();
+	tree_pids(pids);
+	assert_int_equal(kill(tr_supervisor_pid(root), SIGINT), 0);
+	TR_ASSERT_OK(tr_supervisor_join(root, 20000));
+	TR_ASSERT_OK(tr_supervisor_exitcode(root, &code));
+	assert_int_equal(code, -SIGINT);
+	for (int i = 0; i < 5; i++) {
+		assert_false(tr_test_pid_alive(pids[i]));
+	}
+	tr_supervisor_destroy(&root);
+}
+
+/* ---- 10,000 restarts
+ * -------------------------------------------------------------- */
+
+static int
+count_entries(const char *path)
+{
+	DIR           *d = opendir(path);
+	struct dirent *e;
+	int            n = 0;
+
+	while (d && (e = readdir(d))) {
+		n += e->d_name[0] != '.';
+	}
+	if (d) {
+		closedir(d);
+	}
+	return d ? n : -1;
+}
+
+static long
+rss_kb(pid_t pid)
+{
+	char  path[64], line[256];
+	FILE *f;
+	long  kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1) {
+			break;
+		}
+	}
+	if (f) {
+		fclose(f);
+	}
+	return kb;
+}
+
+/* Children of pid, or only its zombies. */
+static int
+children_of(pid_t pid, bool zombies)
+{
+	DIR           *d = opendir("/proc");
+	struct dirent *e;
+	int            n = 0;
+
+	while (d && (e = readdir(d))) {
+		char  path[300], buf[512], st, *p;
+		int   ppid;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = e->d_name[0] >= '0' && e->d_name[0] <= '9'
+		    ? fopen(path, "r")
+		    : NULL;
+		if (f && fgets(buf, sizeof(buf), f) &&
+		    (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%c %d", &st, &ppid) == 2 && ppid == pid &&
+		    (!zombies || st == 'Z')) {
+			n++;
+		}
+		if (f) {
+			fclose(f);
+		}
+	}
+	if (d) {
+		closedir(d);
+	}
+	return n;
+}
+
+static unsigned
+wait_restarts(unsigned target, int ms)
+{
+	tr_child_info ci = { .restarts = 0 };
+
+	for (int t = 0; t < ms; t += 20) {
+		if (info_of(root, "c", &ci) && ci.restarts >= target) {
+			break;
+		}
+		usleep(20000);
+	}
+	return ci.restarts;
+}
+
+static void
+test_10k_restarts(void **state)
+{
+	tr_child_spec c = worker("c", "crash_fast");
+	tr_sup_spec   spec;
+	char          fddir[64];
+	pid_t         sp;
+	int           fd0, fd1;
+	long          rss0, rss1;
+
+	tr_sup_spec_init(&spec);
+	spec.intensity = 1000000;
+	spec.period_ms = 1000;
+	spec.children  = &c;
+	spec.nchildren = 1;
+	spec.quiet     = true;
+	TR_ASSERT_OK(tr_supervisor_start(&root, &spec, 10000));
+	sp = tr_supervisor_pid(root);
+	snprintf(fddir, sizeof(fddir), "/proc/%d/fd", (int) sp);
+	/* warm up, then measure at rest (the child stopped) */
+	assert_true(wait_restarts(1000, 30000) >= 1000);
+	TR_ASSERT_OK(tr_supervisor_terminate_child(root, "c", 5000));
+	fd0  = count_entries(fddir);
+	rss0 = rss_kb(sp);
+	TR_ASSERT_OK(tr_supervisor_restart_child(root, "c", NULL, 5000));
+	assert_true(wait_restarts(11000, 50000) >= 11000);
+	TR_ASSERT_OK(tr_supervisor_terminate_child(root, "c", 5000));
+	fd1  = count_entries(fddir);
+	rss1 = rss_kb(sp);
+	print_message("supervisor fds %d -> %d, RSS %ld -> %ld kB\n", fd0, fd1,
+	    rss0, rss1);
+	assert_int_equal(fd1, fd0);
+	assert_true(rss1 - rss0 < 1024);
+	assert_int_equal(children_of(sp, false), 0);
+	assert_int_equal(children_of(sp, true), 0);
+	TR_ASSERT_OK(tr_supervisor_stop(root, 10000));
+	assert_int_equal(tr_test_zombie_count(), 0);
+	tr_supervisor_destroy(&root);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(
+		    test_sigkill_mid_level, kill_leftovers),
+		cmocka_unit_test_teardown(test_sigkill_root, kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_sigint_root_ordered, kill_leftovers),
+		cmocka_unit_test_teardown(test_10k_restarts, kill_leftovers),
+	};
+
+	if (tr_init(argc, argv) < 0) {
+		return 99;
+	}
+	return cmocka_run_group_tests_name(
+	    "supervisor-fault", tests, NULL, NULL);
+}
