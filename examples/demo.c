@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/* demo -- a supervised worker service.
+ *
+ *   root (rest_for_one)
+ *   |- dispatcher          hands out jobs, takes results back
+ *   `- pool (one_for_one)  a supervisor of workers
+ *      |- worker.1..3      take a job (tr_call), work, report it done
+ *      `- crashy           the same, but now and then dies mid-job
+ *
+ * The dispatcher monitors every worker it gives a job to; when one dies
+ * holding a job, the job goes back in the queue, so none is lost.  The
+ * pool supervisor restarts the crashy worker each time.  Every second
+ * the main program prints the tree (which_children) with restart counts;
+ * after --seconds N (default 5) it drains the queue, prints a summary and
+ * stops the tree.  Set TROUPE_LOG=info to also see the supervisors' own
+ * restart log. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "troupe.h"
+
+#define NWORKERS 3
+#define MAXW     64
+#define CALL_MS  1000
+
+/* ---- the dispatcher --------------------------------------------------------
+ */
+
+struct dispatcher {
+	struct {
+		tr_addr  addr;
+		uint64_t job; /* 0 = idle */
+	} w[MAXW];
+	uint64_t *requeued; /* jobs whose worker died */
+	size_t    nrequeued;
+	uint8_t  *done; /* done[id]: times reported done */
+	uint64_t  next, ndone, nrequeues, dups;
+	tr_msg   *parked[MAXW]; /* "get"s waiting for a job */
+	size_t    nparked;
+	bool      draining;
+};
+
+static void
+answer(const tr_msg *req, const char *fmt, unsigned long long v)
+{
+	char    text[64];
+	int     n = snprintf(text, sizeof(text), fmt, v);
+	tr_msg *m;
+
+	if (tr_msg_new_bytes(&m, text, (size_t) n) == 0) {
+		(void) tr_reply(req, &m, CALL_MS);
+		tr_msg_destroy(&m);
+	}
+}
+
+static int
+worker_slot(struct dispatcher *d, tr_addr a)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < MAXW; i++) {
+		if (tr_addr_eq(d->w[i].addr, a)) {
+			return i;
+		}
+		if (free_slot < 0 && tr_addr_is_null(d->w[i].addr)) {
+			free_slot = i;
+		}
+	}
+	if (free_slot >= 0 && tr_monitor(a, NULL) == 0) {
+		d->w[free_slot].addr = a;
+		d->w[free_slot].job  = 0;
+	}
+	return free_slot;
+}
+
+/* Give the requester a job; false if there is none to give now. */
+static bool
+give_job(struct dispatcher *d, const tr_msg *req)
+{
+	int      i = worker_slot(d, tr_msg_sender(req));
+	uint64_t job;
+
+	if (i < 0) {
+		return false;
+	}
+	if (d->nrequeued) {
+		job = d->requeued[--d->nrequeued];
+	} else if (!d->draining) {
+		job          = d->next++;
+		d->done      = realloc(d->done, d->next);
+		d->done[job] = 0;
+	} else {
+		return false;
+	}
+	d->w[i].job = job;
+	answer(req, "job %llu", (unsigned long long) job);
+	return true;
+}
+
+static void
+serve_parked(struct dispatcher *d)
+{
+	while (d->nparked && give_job(d, d->parked[d->nparked - 1])) {
+		tr_msg_destroy(&d->parked[--d->nparked]);
+	}
+}
+
+static void
+on_down(struct dispatcher *d, const tr_msg *m)
+{
+	tr_down down;
+
+	if (tr_msg_down(m, &down) < 0) {
+		return;
+	}
+	for (int i = 0; i < MAXW; i++) {
+		if (tr_addr_eq(d->w[i].addr, down.who)) {
+			if (d->w[i].job) {
+				d->requeued[d->nrequeued++] = d->w[i].job;
+				d->nrequeues++;
+			}
+			d->w[i].addr = TR_ADDR_NULL;
+		}
+	}
+	serve_parked(d);
+}
+
+static void
+on_request(struct dispatcher *d, tr_msg **mp)
+{
+	const char        *text = tr_msg_data(*mp);
+	size_t             len  = tr_msg_size(*mp);
+	unsigned long long job;
+	int                i;
+
+	if (len == 3 && memcmp(text, "get", 3) == 0) {
+		if (!give_job(d, *mp) && d->nparked < MAXW) {
+			d->parked[d->nparked++] = *mp;
+			*mp                     = NULL;
+		}
+	} else if (len > 5 && memcmp(text, "done ", 5) == 0) {
+		job = strtoull(text + 5, NULL, 10);
+		i   = worker_slot(d, tr_msg_sender(*mp));
+		if (job < d->next && d->done[job]++ == 0) {
+			d->ndone++;
+		} else {
+			d->dups++;
+		}
+		if (i >= 0) {
+			d->w[i].job = 0;
+		}
+		answer(*mp, "ok", 0);
+	} else if (len == 5 && memcmp(text, "drain", 5) == 0) {
+		d->draining = true;
+		answer(*mp, "ok", 0);
+	} else if (len == 5 && memcmp(text, "stats", 5) == 0) {
+		char    s[128];
+		int     n = snprintf(s, sizeof(s), "%llu %llu %llu %llu",
+		        (unsigned long long) d->next - 1,
+		        (unsigned long long) d->ndone,
+		        (unsigned long long) d->nrequeues,
+		        (unsigned long long) d->dups);
+		tr_msg *m;
+
+		if (tr_msg_new_bytes(&m, s, (size_t) n) == 0) {
+			(void) tr_reply(*mp, &m, CALL_MS);
+			tr_msg_destroy(&m);
+		}
+	}
+}
+
+static int
+dispatcher(const void *args, size_t len)
+{
+	static struct dispatcher d = { .next = 1 };
+	tr_msg                  *m;
+
+	d.requeued = calloc(MAXW * 4, sizeof(*d.requeued));
+	d.done     = calloc(1, 1);
+	if (!d.requeued || !d.done || tr_register("dispatcher") < 0) {
+		return tr_fail(-ENOMEM, "dispatcher: cannot start");
+	}
+	(void) tr_ready();
+	for (;;) {
+		if (tr_recv(&m, TR_TIMEOUT_INFINITE) < 0) {
+			continue;
+		}
+		if (tr_msg_is_system(m)) {
+			on_down(&d, m);
+		} else {
+			on_request(&d, &m);
+		}
+		tr_msg_destroy(&m);
+	}
+}
+TR_ACTOR_FLAGS(dispatcher, dispatcher, TR_ACTOR_MANUAL_READY)
+
+/* ---- workers ---------------------------------------------------------------
+ */
+
+/* tr_call the dispatcher (found by name, again after a failure) with
+ * text; the reply's text into buf. */
+static int
+call_dispatcher(const char *text, char *buf, size_t n, int timeout_ms)
+{
+	tr_addr to;
+	tr_msg *req, *rep;
+	size_t  len;
+	int     r = tr_whereis("dispatcher", &to);
+
+	if (r == 0) {
+		r = tr_msg_new_bytes(&req, text, strlen(text));
+	}
+	if (r < 0) {
+		return r;
+	}
+	r = tr_call(to, &req, &rep, timeout_ms);
+	tr_msg_destroy(&req);
+	if (r < 0) {
+		return r;
+	}
+	len = tr_msg_size(rep) < n - 1 ? tr_msg_size(rep) : n - 1;
+	memcpy(buf, tr_msg_data(rep), len);
+	buf[len] = '\0';
+	tr_msg_destroy(&rep);
+	return 0;
+}
+
+static int
+work(bool crashy)
+{
+	struct rlimit no_core = { 0, 0 };
+	char          buf[64], done[80];
+
+	srand((unsigned) getpid());
+	(void) setrlimit(RLIMIT_CORE, &no_core);
+	for (;;) {
+		if (call_dispatcher("get", buf, sizeof(buf), CALL_MS) < 0 ||
+		    strncmp(buf, "job ", 4) != 0) {
+			continue; /* no job yet, or the dispatcher restarts */
+		}
+		usleep((useconds_t) (10000 + rand() % 30000)); /* the work */
+		if (crashy && rand() % 8 == 0) {
+			abort(); /* dies holding the job */
+		}
+		snprintf(done, sizeof(done), "done %s", buf + 4);
+		while (call_dispatcher(done, buf, sizeof(buf), CALL_MS) < 0) {
+			usleep(10000);
+		}
+	}
+}
+
+static int
+worker(const void *args, size_t len)
+{
+	return work(false);
+}
+TR_ACTOR(worker, worker)
+
+static int
+crashy(const void *args, size_t len)
+{
+	return work(true);
+}
+TR_ACTOR(crashy, crashy)
+
+/* ---- the tree and its printout ------------------------------------------ */
+
+static int
+start_tree(tr_supervisor **ret)
+{
+	tr_child_spec ws[NWORKERS + 1], top[2];
+	tr_sup_spec   pool, root;
+	char          ids[NWORKERS][16];
+	void         *buf;
+	int           r;
+
+	for (int i = 0; i < NWORKERS; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "worker.%d", i + 1);
+		tr_child_spec_init(&ws[i], ids[i], "worker");
+	}
+	tr_child_spec_init(&ws[NWORKERS], "crashy", "crashy");
+	tr_sup_spec_init(&pool);
+	pool.intensity = 50;
+	pool.period_ms = 5000;
+	pool.name      = "pool";
+	pool.children  = ws;
+	pool.nchildren = NWORKERS + 1;
+	tr_child_spec_init(&top[0], "dispatcher", "dispatcher");
+	tr_child_spec_init(&top[1], "pool", TR_SUP_ACTOR);
+	top[1].type = TR_CHILD_SUPERVISOR;
+	r           = tr_sup_spec_pack(&pool, &buf, &top[1].len);
+	if (r < 0) {
+		return r;
+	}
+	top[1].args = buf;
+	tr_sup_spec_init(&root);
+	root.strategy  = TR_SUP_REST_FOR_ONE;
+	root.intensity = 5;
+	root.name      = "root";
+	root.children  = top;
+	root.nchildren = 2;
+	r              = tr_supervisor_start(ret, &root, 10000);
+	free(buf);
+	return r;
+}
+
+static void
+print_child(const tr_child_info *c, const char *indent, bool last)
+{
+	const char *sig =
+	    c->last_exitcode < 0 ? sigabbrev_np(-c->last_exitcode) : NULL;
+	char how[64] = "";
+
+	if (c->exited && sig) {
+		snprintf(how, sizeof(how), "  last death: SIG%s", sig);
+	} else if (c->exited) {
+		snprintf(how, sizeof(how), "  last exit: %d", c->last_exitcode);
+	}
+	printf("%s%s %-*s pid %-7d restarts %-3u%s%s\n", indent,
+	    last ? "`-" : "|-", 14 - (int) strlen(indent), c->id, (int) c->pid,
+	    c->restarts, c->type == TR_CHILD_SUPERVISOR ? " (supervisor)" : "",
+	    how);
+}
+
+/* Print the tree; the pool's restart total into *ret_restarts. */
+static void
+print_tree(tr_supervisor *root, unsigned *ret_restarts)
+{
+	tr_child_info *top = NULL, *ws = NULL;
+	size_t         ntop = 0, nws = 0;
+	tr_supervisor *pool = NULL;
+
+	*ret_restarts = 0;
+	if (tr_supervisor_which_children(root, &top, &ntop, CALL_MS) < 0) {
+		printf("root: not answering\n");
+		return;
+	}
+	printf("root              pid %d (supervisor)\n",
+	    (int) tr_supervisor_pid(root));
+	for (size_t i = 0; i < ntop; i++) {
+		print_child(&top[i], "", i + 1 == ntop);
+		*ret_restarts += top[i].restarts;
+		if (top[i].type != TR_CHILD_SUPERVISOR || top[i].pid == 0 ||
+		    tr_supervisor_open(&pool, top[i].addr) < 0) {
+			continue;
+		}
+		if (tr_supervisor_which_children(pool, &ws, &nws, CALL_MS) ==
+		    0) {
+			for (size_t k = 0; k < nws; k++) {
+				print_child(&ws[k], "   ", k + 1 == nws);
+				*ret_restarts += ws[k].restarts;
+			}
+		}
+		free(ws);
+		tr_supervisor_destroy(&pool);
+	}
+	free(top);
+}
+
+static int
+stats(unsigned long long v[4])
+{
+	char buf[128];
+	int  r = call_dispatcher("stats", buf, sizeof(buf), CALL_MS);
+
+	if (r == 0 &&
+	    sscanf(buf, "%llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) !=
+	        4) {
+		r = -EPROTO;
+	}
+	return r;
+}
+
+static int
+parse_seconds(int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0) {
+			return atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 5;
+		}
+	}
+	return 5;
+}
+
+/* Stop handing out new jobs and wait (up to 5 s) for those out. */
+static void
+drain(unsigned long long v[4])
+{
+	char buf[16];
+
+	(void) call_dispatcher("drain", buf, sizeof(buf), CALL_MS);
+	for (int t = 0; t < 100; t++) {
+		if (stats(v) == 0 && v[0] == v[1]) {
+			return;
+		}
+		usleep(50000);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	tr_supervisor     *root;
+	unsigned long long v[4]     = { 0 };
+	unsigned           restarts = 0;
+	int                seconds  = parse_seconds(argc, argv), r;
+
+	if (tr_init(argc, argv) < 0) {
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	r = start_tree(&root);
+	if (r < 0) {
+		fprintf(stderr, "demo: cannot start the tree: %s\n",
+		    tr_strerror(r));
+		return 1;
+	}
+	printf("A supervised worker service: %d workers and a crashy one, for "
+	       "%d s.\n",
+	    NWORKERS, seconds);
+	for (int t = 1; t <= seconds; t++) {
+		sleep(1);
+		(void) stats(v);
+		printf("\n-- t=%ds  jobs handed out %llu, done %llu, requeued "
+		       "after a crash %llu\n",
+		    t, v[0], v[1], v[2]);
+		print_tree(root, &restarts);
+	}
+	drain(v);
+	printf("\n-- drained: no new jobs, every job handed out is done\n");
+	print_tree(root, &restarts);
+	printf("\nSummary: %llu jobs done, %u restarts, %llu jobs requeued "
+	       "after a crash, "
+	       "%llu lost, %llu done twice.\n",
+	    v[1], restarts, v[2], v[0] - v[1], v[3]);
+	r = tr_supervisor_stop(root, 20000);
+	tr_supervisor_destroy(&root);
+	return r == 0 && v[0] == v[1] && v[3] == 0 ? 0 : 1;
+}
