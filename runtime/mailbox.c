@@ -107,11 +107,11 @@ tri_msg_forked(void)
 static void
 check_owner(void)
 {
-	if (mb.owner != getpid()) {
+	if (mb.owner != tri_getpid()) {
 		if (mb.owner != 0) {
 			tri_msg_forked(); /* raw fork() child */
 		}
-		mb.owner = getpid();
+		mb.owner = tri_getpid();
 	}
 }
 
@@ -122,8 +122,8 @@ tr_self(void)
 	if (mb.self.pid == 0 && tri_rt.inited) {
 		uint64_t st = 0;
 
-		if (tri_proc_starttime(getpid(), &st, NULL) == 0) {
-			mb.self = (tr_addr) { 0, (uint32_t) getpid(), st };
+		if (tri_proc_starttime(tri_getpid(), &st, NULL) == 0) {
+			mb.self = (tr_addr) { 0, (uint32_t) tri_getpid(), st };
 		}
 	}
 	return mb.self;
@@ -161,7 +161,10 @@ tr_self_bind(void)
 {
 	char ep[PATH_MAX + 8];
 	int  zero = 0, r;
-	int64_t maxmsg = (int64_t) max_size + 65536;
+	/* payloads over max_size are dropped and counted by ingest_one();
+	 * libzmq's own limit, far above, only guards memory against a raw
+	 * peer (it closes that connection) */
+	int64_t maxmsg = (int64_t) max_size * 2 + ((int64_t) 1 << 20);
 
 	r = ensure_ctx();
 	if (r < 0 || mb.sock) {
@@ -198,8 +201,6 @@ tri_msg_bind_eager(void)
 int
 tr_process_addr(tr_process *p, tr_addr *ret)
 {
-	uint64_t tri_process_incarnation(tr_process * p);
-
 	tr_assert_return(p && ret, -EINVAL);
 	tr_assert_return(tr_process_pid(p) > 0, -EINVAL);
 	if (tri_process_incarnation(p) == 0) {
@@ -238,6 +239,21 @@ peer_drop(tr_addr a)
 	}
 }
 
+/* Close the sockets of peers that died, so that a long-lived actor called
+ * by many short-lived ones does not collect descriptors. */
+static void
+prune_bucket(unsigned b)
+{
+	struct peer *p = mb.peers[b], *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (tri_poll_fd(p->pidfd, POLLIN, 0) > 0) {
+			peer_drop(p->addr);
+		}
+	}
+}
+
 static int
 peer_get(tr_addr a, struct peer **ret)
 {
@@ -254,6 +270,7 @@ peer_get(tr_addr a, struct peer **ret)
 	if (a.node != 0) {
 		return TR_EBADADDR; /* remote nodes come with distribution */
 	}
+	prune_bucket(bucket(a));
 	r = endpoint_of(a, ep, sizeof(ep), true);
 	if (r < 0) {
 		return r;
@@ -379,6 +396,9 @@ send_msg(tr_addr to, tr_msg **msgp, int timeout_ms, struct peer **ret_peer)
 
 	tr_assert_return(msgp && *msgp, -EINVAL);
 	tr_assert_return(!tr_addr_is_null(to), -EINVAL);
+	if (zmq_msg_size(&(*msgp)->payload) > max_size) {
+		return TR_ETOOBIG;
+	}
 	r = ensure_ctx();
 	if (r < 0) {
 		return r;
@@ -894,6 +914,20 @@ drain_frames(void)
 	}
 }
 
+static bool
+wire_system_type(const char *type)
+{
+	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
+					  "trwire.Fin", "trwire.FinAck" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (strcmp(type, ok[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Why m must not be delivered, or NULL. */
 static const char *
 reject(tr_msg *m, uint64_t **counter)
@@ -907,9 +941,11 @@ reject(tr_msg *m, uint64_t **counter)
 		return "payload larger than the mailbox maximum";
 	}
 	if (m->env.flags & TRI_FLAG_SYSTEM) {
-		if (strncmp(m->env.type, "trwire.", 7) != 0) {
+		/* DOWN and EXIT are made locally; from the wire only the
+		 * runtime-to-runtime requests are accepted */
+		if (!wire_system_type(m->env.type)) {
 			*counter = &mb.st.dropped_badtype;
-			return "system flag on a non-system type";
+			return "system message type not accepted from the wire";
 		}
 	} else if (m->env.type[0] && !tri_type_known(m->env.type)) {
 		*counter = &mb.st.dropped_badtype;
@@ -979,11 +1015,7 @@ ingest_one(void)
 		mb.lamport = m->env.lamport;
 	}
 	mb.lamport++;
-	if ((m->env.flags & TRI_FLAG_SYSTEM) &&
-	    (strcmp(m->env.type, "trwire.Link") == 0 ||
-	     strcmp(m->env.type, "trwire.Unlink") == 0 ||
-	     strcmp(m->env.type, "trwire.Fin") == 0 ||
-	     strcmp(m->env.type, "trwire.FinAck") == 0)) {
+	if (m->env.flags & TRI_FLAG_SYSTEM) {
 		handle_system(m);
 		return 1;
 	}
@@ -1068,7 +1100,7 @@ tri_msg_wait_fd(int fd, int timeout_ms)
 {
 	int64_t deadline = tri_deadline(timeout_ms);
 
-	if (mb.owner != getpid() || !mb.sock) {
+	if (mb.owner != tri_getpid() || !mb.sock) {
 		return tri_poll_fd(fd, POLLIN, timeout_ms);
 	}
 	for (;;) {
@@ -1334,7 +1366,7 @@ exit_handshake(void)
 void
 tri_msg_shutdown(void)
 {
-	if (mb.owner != getpid()) {
+	if (mb.owner != tri_getpid()) {
 		return;
 	}
 	if (mb.ctx) {
@@ -1388,7 +1420,7 @@ tri_msg_on_exit(pid_t pid, uint64_t incarnation, int exitcode)
 		(void) unlink(path); /* left behind by a killed actor */
 	}
 	tri_names_drop_addr(a);
-	if (mb.owner == getpid()) {
+	if (mb.owner == tri_getpid()) {
 		peer_drop(a);
 	}
 }

@@ -99,7 +99,7 @@ tr_process_new(tr_process **ret, const char *actor, const void *args,
 		memcpy(p->args, args, len);
 	}
 	p->len	     = len;
-	p->owner     = getpid();
+	p->owner     = tri_getpid();
 	p->pidfd     = -1;
 	p->status_fd = -1;
 	tri_strlcpy(p->actor, actor, sizeof(p->actor));
@@ -121,7 +121,7 @@ tr_process_new(tr_process **ret, const char *actor, const void *args,
 #define CHECK_HANDLE(p)                                    \
 	do {                                               \
 		tr_assert_return(p, -EINVAL);              \
-		tr_assert_return((p)->owner == getpid(), -ECHILD); \
+		tr_assert_return((p)->owner == tri_getpid(), -ECHILD); \
 	} while (0)
 
 int
@@ -202,7 +202,7 @@ fill_boot(const tr_process *p, struct tri_boot *b)
 	b->daemon	 = p->daemon;
 	b->eager_mailbox = p->eager_mailbox;
 	b->log_level	 = tr_log_level();
-	b->parent	 = getpid();
+	b->parent	 = tri_getpid();
 }
 
 static int
@@ -336,6 +336,9 @@ reap(tr_process *p)
 		}
 		p->exitcode = si.si_code == CLD_EXITED ? si.si_status
 						       : -si.si_status;
+		if (p->incarnation == 0) { /* the zombie still has /proc */
+			(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
+		}
 		tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
 		(void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
 		p->state = ST_EXITED;
@@ -486,7 +489,10 @@ tr_process_start(tr_process *p, int timeout_ms)
 		fail_cleanup(p, r);
 		return r;
 	}
-	(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
+	if (p->status_fd >= 0) {
+		/* the forkserver reaps it: learn the start time while we can */
+		(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
+	}
 	tri_debug("started %s (actor %s, pid %d, %s)", p->name, p->actor,
 		  (int) p->pid, method_names[p->method]);
 	return 0;
@@ -521,7 +527,7 @@ tr_process_join(tr_process *p, int timeout_ms)
 bool
 tr_process_is_alive(tr_process *p)
 {
-	if (!p || p->owner != getpid() || p->state != ST_RUNNING) {
+	if (!p || p->owner != tri_getpid() || p->state != ST_RUNNING) {
 		return false;
 	}
 	return reap(p) == 0;
@@ -613,10 +619,12 @@ tr_process_sentinel(tr_process *p)
 	return sentinel(p);
 }
 
-uint64_t tri_process_incarnation(tr_process *p);
 uint64_t
 tri_process_incarnation(tr_process *p)
 {
+	if (p->incarnation == 0 && p->state == ST_RUNNING) {
+		(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
+	}
 	return p->incarnation;
 }
 
@@ -659,15 +667,33 @@ tr_process_destroy(tr_process **pp)
 	}
 	p = *pp;
 	*pp = NULL;
-	if (p->owner == getpid() && p->state == ST_RUNNING) {
+	if (p->owner == tri_getpid() && p->state == ST_RUNNING) {
 		(void) tr_process_kill(p);
 		(void) tr_process_join(p, TR_TIMEOUT_INFINITE);
 		list_del(p);
-	} else if (p->owner != getpid()) {
+	} else if (p->owner != tri_getpid()) {
 		/* a fork child's copy: the parent owns the real child */
 		p->pidfd = p->status_fd = -1;
 	}
 	release(p);
+}
+
+/* In a new child: the parent's children are not ours.  Close our copies
+ * of their descriptors (without touching the processes) and forget them;
+ * the handles themselves stay with whoever owns them. */
+void
+tri_process_forget_all(void)
+{
+	for (tr_process *p = tri_rt.children; p; p = p->next) {
+		if (p->pidfd >= 0) {
+			close(p->pidfd);
+		}
+		if (p->status_fd >= 0) {
+			close(p->status_fd);
+		}
+		p->pidfd = p->status_fd = -1;
+	}
+	tri_rt.children = NULL;
 }
 
 void

@@ -90,6 +90,8 @@ void tri_boot_free(struct tri_boot *b);
 
 /* process.c */
 void tri_process_reap_all_nowait(void);
+void tri_process_forget_all(void); /* in a fork child: drop the parent's */
+uint64_t tri_process_incarnation(tr_process *p);
 
 /* forkserver.c */
 _Noreturn void tri_forkserver_main(int sock);
@@ -103,6 +105,7 @@ void tri_exitlog_put(pid_t pid, uint64_t inc, int exitcode);
 int tri_exitlog_get(pid_t pid, uint64_t inc, int *ret_code);
 
 /* util.c */
+pid_t tri_getpid(void); /* cached; renewed in fork children */
 int64_t tri_now_ms(void);
 int tri_poll_fd(int fd, short events, int timeout_ms);
 int tri_remaining(int64_t deadline, int timeout_ms);

@@ -345,9 +345,9 @@ tr_fail(int err, const char *fmt, ...)
 void
 tri_child_reset(void)
 {
-	sigset_t all;
+	sigset_t none;
 
-	tri_rt.children	     = NULL;
+	tri_process_forget_all();
 	tri_rt.child_counter = 0;
 	if (tri_rt.forkserver_fd >= 0) {
 		close(tri_rt.forkserver_fd);
@@ -356,16 +356,19 @@ tri_child_reset(void)
 	tri_rt.forkserver_pid = 0;
 	tri_rt.own_rundir     = false;
 	tri_rt.is_child	      = true;
-	tri_rt.pid	      = getpid();
+	tri_rt.pid	      = tri_getpid();
 	tri_msg_forked();
-	/* the parent's handlers (a supervisor's SIGTERM, say) are not ours */
+	/* The parent's handlers and mask are not the actor's: a crash
+	 * handler (a test harness's, say) would change a SIGSEGV's exit
+	 * code, a supervisor blocks SIGTERM for its signalfd.  All of them,
+	 * though it costs a system call each. */
 	for (int s = 1; s < NSIG; s++) {
 		if (s != SIGKILL && s != SIGSTOP) {
 			(void) signal(s, SIG_DFL);
 		}
 	}
-	sigemptyset(&all);
-	(void) sigprocmask(SIG_SETMASK, &all, NULL);
+	sigemptyset(&none);
+	(void) sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 static _Noreturn void

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,30 @@
 #include <unistd.h>
 
 #include "troupe.pb-c.h"
+
+/* getpid() is a system call since glibc 2.25 and the handle checks ask on
+ * every call: cache it, and renew it in every fork child (raw fork()s
+ * included, through pthread_atfork). */
+static pid_t cached_pid;
+
+static void
+renew_pid(void)
+{
+	cached_pid = getpid();
+}
+
+__attribute__((constructor)) static void
+pid_cache_init(void)
+{
+	renew_pid();
+	(void) pthread_atfork(NULL, NULL, renew_pid);
+}
+
+pid_t
+tri_getpid(void)
+{
+	return cached_pid;
+}
 
 int64_t
 tri_now_ms(void)

@@ -105,7 +105,8 @@ TR_API int tr_msg_type_register(const struct ProtobufCMessageDescriptor *d);
  * NULL; on failure the caller still owns it.  Errors: -ESRCH (no such
  * actor, or it died), TR_EFULL (its mailbox stayed full), -ETIMEDOUT (it
  * never bound its mailbox), -EAGAIN (timeout 0 and it would block),
- * -EINVAL, TR_EBADADDR (a remote node), -ECHILD. */
+ * -EINVAL, TR_EBADADDR (a remote node), TR_ETOOBIG (payload over the
+ * maximum set with tr_mailbox_set_max_size()). */
 TR_API int tr_send(tr_addr to, tr_msg **msgp, int timeout_ms);
 /* tr_send() of a copy of data as raw bytes. */
 TR_API int tr_send_bytes(tr_addr to, const void *data, size_t len,
@@ -196,8 +197,10 @@ TR_API int tr_whereis(const char *name, tr_addr *ret);
 /* Mailbox capacity in messages (ZeroMQ high-water mark on both ends;
  * default 1000).  In force for sockets made after the call. */
 TR_API int tr_mailbox_set_capacity(int messages);
-/* Largest payload accepted (default 64 MiB); larger ones are dropped
- * and counted. */
+/* Largest payload accepted (default 64 MiB): larger ones arriving are
+ * dropped, counted and logged; tr_send() refuses to send them.  As a
+ * memory guard against raw peers, libzmq closes the connection of a peer
+ * that sends more than twice this plus 1 MiB in one frame. */
 TR_API int tr_mailbox_set_max_size(size_t bytes);
 /* How long exit waits to hand over queued outgoing messages (default
  * 2000 ms). */
