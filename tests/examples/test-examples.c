@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/* Runs each example program (from the build tree) and checks its output
+ * line by line, under each start method where the example leaves the
+ * choice to TROUPE_START_METHOD.  The driver is a child subreaper, so any
+ * process an example leaves behind becomes our child: after each run
+ * there must be none (they are killed by pid if there are).
+ *
+ * Usage: test-examples [TEST-NAME-PATTERN]  (cmocka's test filter) */
+#include "tr-test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_LINES      64
+#define RUN_TIMEOUT_MS 30000
+
+struct run {
+	char  out[16384], err[16384];
+	char *lines[MAX_LINES]; /* stdout split into lines (in out) */
+	int   nlines;
+	int   status; /* exit code, or 128 + signal */
+};
+
+static struct run run_;
+
+static const char *const methods[] = { "fork", "spawn", "forkserver" };
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* environ without TROUPE_* (a developer's TROUPE_LOG would change the
+ * output), plus TROUPE_START_METHOD=method when method is set. */
+static char **
+child_env(const char *method)
+{
+	static char sm[64];
+	size_t      n = 0, j = 0;
+	char      **env;
+
+	while (environ[n]) {
+		n++;
+	}
+	env = calloc(n + 2, sizeof(*env));
+	assert_non_null(env);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(environ[i], "TROUPE_", 7) != 0) {
+			env[j++] = environ[i];
+		}
+	}
+	if (method) {
+		snprintf(sm, sizeof(sm), "TROUPE_START_METHOD=%s", method);
+		env[j++] = sm;
+	}
+	return env;
+}
+
+static pid_t
+spawn_example(char *const argv[], const char *method, int out[2], int err[2])
+{
+	posix_spawn_file_actions_t fa;
+	char                     **env = child_env(method);
+	pid_t                      pid;
+
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+	assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, env), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	close(out[1]);
+	close(err[1]);
+	return pid;
+}
+
+/* Read both pipes until EOF; returns 0 on EOF, -1 at the deadline, which
+ * is 2 s after the example exited if something it left holds a pipe. */
+static int
+collect(pid_t pid, int ofd, int efd, int64_t deadline)
+{
+	struct pollfd pfd[3] = { { .fd = ofd, .events = POLLIN },
+		{ .fd = efd, .events = POLLIN },
+		{ .fd       = (int) syscall(SYS_pidfd_open, pid, 0),
+		    .events = POLLIN } };
+	char         *buf[2] = { run_.out, run_.err };
+	size_t        got[2] = { 0, 0 };
+	int           r      = 0;
+
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		int left = (int) (deadline - now_ms());
+
+		if (left <= 0 || poll(pfd, 3, left) < 0) {
+			r = -1;
+			break;
+		}
+		if (pfd[2].revents) { /* exited */
+			close(pfd[2].fd);
+			pfd[2].fd = -1;
+			deadline  = now_ms() + 2000;
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (pfd[i].fd < 0 || !pfd[i].revents) {
+				continue;
+			}
+			n = read(pfd[i].fd, buf[i] + got[i],
+			    sizeof(run_.out) - 1 - got[i]);
+			if (n > 0) {
+				got[i] += (size_t) n;
+				continue;
+			}
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		if (pfd[i].fd >= 0) {
+			close(pfd[i].fd);
+		}
+	}
+	return r;
+}
+
+static void
+split_lines(void)
+{
+	char *save = NULL, *line;
+
+	run_.nlines = 0;
+	for (line = strtok_r(run_.out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		assert_true(run_.nlines < MAX_LINES);
+		run_.lines[run_.nlines++] = line;
+	}
+}
+
+/* Pids of our children (alive or zombie), from /proc. */
+static int
+list_children(pid_t *pids, int max)
+{
+	DIR           *d = opendir("/proc");
+	struct dirent *e;
+	int            n = 0;
+
+	while (d && (e = readdir(d)) && n < max) {
+		char  path[300], buf[512], *p;
+		FILE *f;
+		int   ppid;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9') {
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(buf, sizeof(buf), f) &&
+		    (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid()) {
+			pids[n++] = (pid_t) atoi(e->d_name);
+		}
+		if (f) {
+			fclose(f);
+		}
+	}
+	if (d) {
+		closedir(d);
+	}
+	return n;
+}
+
+/* Reap whatever the example left behind; kill (by pid) what still runs
+ * after a grace period.  Returns how many had to be killed. */
+static int
+reap_leftovers(void)
+{
+	pid_t pids[64];
+	int   n = 0;
+
+	for (int waited = 0; waited <= 2000; waited += 10) {
+		while (waitpid(-1, NULL, WNOHANG) > 0) { }
+		n = list_children(pids, 64);
+		if (n == 0) {
+			return 0;
+		}
+		usleep(10000);
+	}
+	for (int i = 0; i < n; i++) {
+		print_error("leftover process %d: killing it\n", (int) pids[i]);
+		(void) kill(pids[i], SIGKILL);
+		(void) waitpid(pids[i], NULL, 0);
+	}
+	return n;
+}
+
+/* Run build/examples/<program> [arg] with TROUPE_START_METHOD=method
+ * (unless NULL) into run_; asserts it ended in time and left nothing. */
+static void
+run_example(const char *method, const char *program, const char *arg)
+{
+	char    path[4096];
+	char   *argv[] = { path, (char *) arg, NULL };
+	int     out[2], err[2], status = 0, timed_out, leftovers;
+	int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+	pid_t   pid;
+
+	snprintf(path, sizeof(path), "%s/%s", tr_test_build_path("examples"),
+	    program);
+	memset(&run_, 0, sizeof(run_));
+	pid       = spawn_example(argv, method, out, err);
+	timed_out = collect(pid, out[0], err[0], deadline) < 0;
+	if (timed_out) {
+		print_error("%s %s: no end of output in time\n", program,
+		    arg ? arg : "");
+		(void) kill(pid, SIGKILL);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	run_.status =
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	split_lines();
+	if (run_.status != 0 || run_.err[0]) {
+		print_message("[%s %s %s] stderr:\n%s", program, arg ? arg : "",
+		    method ? method : "", run_.err);
+	}
+	leftovers = reap_leftovers();
+	assert_false(timed_out);
+	assert_int_equal(leftovers, 0);
+}
+
+/* Does line match the extended regex re (anchored)?  If cap, *cap is the
+ * first group as a number. */
+static int
+matches(const char *line, const char *re, long *cap)
+{
+	regex_t    rx;
+	regmatch_t m[2];
+	char       anchored[512];
+	int        ok;
+
+	snprintf(anchored, sizeof(anchored), "^%s$", re);
+	assert_int_equal(regcomp(&rx, anchored, REG_EXTENDED), 0);
+	ok = regexec(&rx, line, 2, m, 0) == 0;
+	if (ok && cap && m[1].rm_so >= 0) {
+		*cap = strtol(line + m[1].rm_so, NULL, 10);
+	}
+	regfree(&rx);
+	return ok;
+}
+
+static void
+expect_lines(const char *const *re, int n)
+{
+	for (int i = 0; i < run_.nlines && i < n; i++) {
+		if (!matches(run_.lines[i], re[i], NULL)) {
+			print_error("line %d: '%s' does not match '%s'\n",
+			    i + 1, run_.lines[i], re[i]);
+		}
+		assert_true(matches(run_.lines[i], re[i], NULL));
+	}
+	assert_int_equal(run_.nlines, n);
+}
+
+#define EXPECT_LINES(...)                                         \
+	do {                                                      \
+		static const char *const re_[] = { __VA_ARGS__ }; \
+		expect_lines(re_, sizeof(re_) / sizeof(re_[0]));  \
+	} while (0)
+
+static void
+expect_clean_exit(void)
+{
+	assert_int_equal(run_.status, 0);
+	assert_string_equal(run_.err, "");
+}
+
+static void
+test_hello(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "hello", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("hello bob");
+	}
+}
+
+static void
+test_workers(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "workers", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("Worker: 0", "Worker: 1", "Worker: 2", "Worker: 3",
+		    "Worker: 4");
+	}
+}
+
+static void
+test_naming(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "naming", NULL);
+		expect_clean_exit();
+		/* the two workers sleep equally long: either may end first */
+		EXPECT_LINES("worker 1 Starting", "Process-3 Starting",
+		    "my_service Starting", "(worker 1|Process-3) Exiting",
+		    "(worker 1|Process-3) Exiting", "my_service Exiting");
+		assert_string_not_equal(run_.lines[3], run_.lines[4]);
+	}
+}
+
+static void
+test_daemon_terminated_at_exit(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		long daemon = 0, non_daemon = 0, again = 0;
+
+		run_example(methods[m], "daemon", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("Starting: daemon [0-9]+",
+		    "Starting: non-daemon [0-9]+",
+		    "Exiting : non-daemon [0-9]+");
+		assert_true(matches(
+		    run_.lines[0], "Starting: daemon ([0-9]+)", &daemon));
+		assert_true(matches(run_.lines[1],
+		    "Starting: non-daemon ([0-9]+)", &non_daemon));
+		assert_true(matches(
+		    run_.lines[2], "Exiting : non-daemon ([0-9]+)", &again));
+		assert_int_equal(non_daemon, again);
+		assert_int_not_equal(daemon, non_daemon);
+		/* gone, not merely orphaned */
+		assert_false(tr_test_pid_alive((pid_t) daemon));
+	}
+}
+
+static void
+test_daemon_join(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "daemon", "join");
+		expect_clean_exit();
+		EXPECT_LINES("Starting: daemon", "Starting: non-daemon",
+		    "Exiting : non-daemon", "Exiting : daemon");
+	}
+}
+
+static void
+test_daemon_join_timeout(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "daemon", "timeout");
+		expect_clean_exit();
+		EXPECT_LINES("Starting: daemon", "Starting: non-daemon",
+		    "Exiting : non-daemon", "d\\.is_alive\\(\\) True");
+	}
+}
+
+static void
+test_terminate(void **state)
+{
+#define PROC "<Process name='Process-1' pid=[0-9]+ parent=[0-9]+ "
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "terminate", NULL);
+		expect_clean_exit();
+		/* right after terminate() the child may already be gone */
+		EXPECT_LINES("BEFORE: <Process name='Process-1' parent=[0-9]+ "
+		             "initial> False",
+		    "Starting worker", "DURING: " PROC "started> True",
+		    "TERMINATED: " PROC "(started> True|stopped "
+		    "exitcode=-SIGTERM> False)",
+		    "JOINED: " PROC "stopped exitcode=-SIGTERM> False");
+	}
+#undef PROC
+}
+
+static void
+test_exitcode(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "exitcode", NULL);
+		assert_int_equal(run_.status, 0);
+		EXPECT_LINES("Starting process for exit_error",
+		    "Starting process for exit_ok",
+		    "Starting process for return_value",
+		    "Starting process for raises",
+		    "Starting process for terminated",
+		    "     exit_error\\.exitcode = 1",
+		    "        exit_ok\\.exitcode = 0",
+		    "   return_value\\.exitcode = 1",
+		    "         raises\\.exitcode = 1",
+		    "     terminated\\.exitcode = -15");
+		/* the error is logged, as Python prints the traceback */
+		assert_non_null(strstr(run_.err, "[ERROR/raises] "));
+		assert_non_null(strstr(run_.err, "There was an error!\n"));
+	}
+}
+
+static void
+test_subclass(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "subclass", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("In Process-1", "In Process-2", "In Process-3",
+		    "In Process-4", "In Process-5");
+	}
+}
+
+/* Every stderr line is a log line; returns how many are at level. */
+static int
+count_log_lines(const char *level)
+{
+	char  re[64];
+	char *save = NULL, *line;
+	int   n    = 0;
+
+	snprintf(re, sizeof(re), "\\[%s/[^]]+\\] .*", level);
+	for (line = strtok_r(run_.err, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		assert_true(matches(line, "\\[(DEBUG|INFO)/[^]]+\\] .+", NULL));
+		n += matches(line, re, NULL);
+	}
+	return n;
+}
+
+static void
+test_logging(void **state)
+{
+	static const char done[] =
+	    "[INFO/MainProcess] Process-1 exited with exitcode 0\n";
+
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "logging", NULL);
+		assert_int_equal(run_.status, 0);
+		EXPECT_LINES("Doing some work");
+		assert_non_null(strstr(run_.err, done));
+		assert_true(count_log_lines("DEBUG") >= 1);
+
+		run_example(methods[m], "logging", "info");
+		assert_int_equal(run_.status, 0);
+		EXPECT_LINES("Doing some work");
+		assert_string_equal(run_.err, done);
+
+		run_example(methods[m], "logging", "none");
+		expect_clean_exit();
+		EXPECT_LINES("Doing some work");
+	}
+}
+
+static void
+test_start_methods(void **state)
+{
+	run_example(NULL, "start-methods", NULL);
+	expect_clean_exit();
+	EXPECT_LINES("fork      : Process-1 sees value = 42, its parent is the "
+	             "main program",
+	    "fork      : Process-1 exited with exitcode 0",
+	    "spawn     : Process-2 sees value = 0, its parent is the "
+	    "main program",
+	    "spawn     : Process-2 exited with exitcode 0",
+	    "forkserver: Process-3 sees value = 0, its parent is the "
+	    "forkserver",
+	    "forkserver: Process-3 exited with exitcode 0");
+}
+
+static void
+test_tour(void **state)
+{
+	const char *want[] = { "== hello: ", "hello bob",
+		"== exitcode: ", "terminated.exitcode = -15",
+		"== start-methods: ",
+		"forkserver: Process-3 exited with exitcode 0" };
+	int         at     = 0;
+
+	run_example(NULL, "tour", NULL);
+	assert_int_equal(run_.status, 0);
+	/* each of these, in this order */
+	for (int i = 0; i < run_.nlines && at < 6; i++) {
+		at += strstr(run_.lines[i], want[at]) != NULL;
+	}
+	assert_int_equal(at, 6);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_workers),
+		cmocka_unit_test(test_naming),
+		cmocka_unit_test(test_daemon_terminated_at_exit),
+		cmocka_unit_test(test_daemon_join),
+		cmocka_unit_test(test_daemon_join_timeout),
+		cmocka_unit_test(test_terminate),
+		cmocka_unit_test(test_exitcode),
+		cmocka_unit_test(test_subclass),
+		cmocka_unit_test(test_logging),
+		cmocka_unit_test(test_start_methods),
+		cmocka_unit_test(test_tour),
+	};
+
+	/* orphans of the examples come to us, to be counted and reaped */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		return 99;
+	}
+	if (argc > 1) {
+		cmocka_set_test_filter(argv[1]);
+	}
+	return cmocka_run_group_tests_name("examples", tests, NULL, NULL);
+}
