@@ -284,126 +284,362 @@ tr_msg_unpack(const tr_msg *m, const ProtobufCMessageDescriptor *d,
 	return 0;
 }
 
-/* ---- envelope codec ------------------------------------------------------- */
+/* ---- envelope codec -------------------------------------------------------
+ * Written by hand: the bytes are plain protobuf (proto3) of
+ * trwire.Envelope, as protobuf-c would write them, but the generic
+ * reflection-driven pack/unpack cost about 3,000 instructions a message
+ * each way.  tests/unit/test-codec.c checks both directions against
+ * protobuf-c and feeds the decoder garbage. */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+struct wbuf {
+	uint8_t *p, *end;
+	bool	 overflow;
+};
 
 static void
-addr_to_pb(const tr_addr *a, Trwire__Addr *pb)
+put_byte(struct wbuf *w, uint8_t b)
 {
-	trwire__addr__init(pb);
-	pb->node	= a->node;
-	pb->pid		= a->pid;
-	pb->incarnation = a->incarnation;
+	if (w->p < w->end) {
+		*w->p++ = b;
+	} else {
+		w->overflow = true;
+	}
 }
 
 static void
-addr_from_pb(const Trwire__Addr *pb, tr_addr *a)
+put_varint(struct wbuf *w, uint64_t v)
 {
-	if (pb) {
-		*a = (tr_addr) { pb->node, pb->pid, pb->incarnation };
-	} else {
-		*a = TR_ADDR_NULL;
+	while (v >= 0x80) {
+		put_byte(w, (uint8_t) (v | 0x80));
+		v >>= 7;
 	}
+	put_byte(w, (uint8_t) v);
+}
+
+static void
+put_tag(struct wbuf *w, unsigned field, unsigned wt)
+{
+	put_varint(w, (uint64_t) field << 3 | wt);
+}
+
+static void
+put_uint(struct wbuf *w, unsigned field, uint64_t v)
+{
+	if (v) { /* proto3: zero is the default and is not written */
+		put_tag(w, field, WT_VARINT);
+		put_varint(w, v);
+	}
+}
+
+static void
+put_bytes(struct wbuf *w, unsigned field, const void *data, size_t n)
+{
+	put_tag(w, field, WT_LEN);
+	put_varint(w, n);
+	for (size_t i = 0; i < n; i++) {
+		put_byte(w, ((const uint8_t *) data)[i]);
+	}
+}
+
+static size_t
+varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t
+uint_len(unsigned field, uint64_t v)
+{
+	return v ? varint_len((uint64_t) field << 3) + varint_len(v) : 0;
+}
+
+static void
+put_addr(struct wbuf *w, unsigned field, const tr_addr *a)
+{
+	size_t n = uint_len(1, a->node) + uint_len(2, a->pid) +
+		   uint_len(3, a->incarnation);
+
+	put_tag(w, field, WT_LEN);
+	put_varint(w, n);
+	put_uint(w, 1, a->node);
+	put_uint(w, 2, a->pid);
+	put_uint(w, 3, a->incarnation);
+}
+
+static bool
+trace_set(const struct tri_env *e)
+{
+	static const uint8_t zero_id[16];
+
+	return e->span_id || memcmp(e->trace_id, zero_id, 16) != 0;
 }
 
 /* Packed size, or -ENOBUFS when cap is too small. */
 int
 tri_env_encode(const struct tri_env *e, uint8_t *buf, size_t cap)
 {
-	Trwire__Envelope     pb = TRWIRE__ENVELOPE__INIT;
-	Trwire__Addr	     s, r, rt;
-	Trwire__TraceContext tc = TRWIRE__TRACE_CONTEXT__INIT;
-	static const uint8_t zero_id[16];
-	size_t		     n;
+	struct wbuf w = { buf, buf + cap, false };
 
-	addr_to_pb(&e->sender, &s);
-	addr_to_pb(&e->recipient, &r);
-	pb.sender	  = &s;
-	pb.recipient	  = &r;
+	put_addr(&w, 1, &e->sender);
+	put_addr(&w, 2, &e->recipient);
 	if (!tr_addr_is_null(e->reply_to)) {
-		addr_to_pb(&e->reply_to, &rt);
-		pb.reply_to = &rt;
+		put_addr(&w, 3, &e->reply_to);
 	}
-	pb.msg_id	  = e->id;
-	pb.correlation_id = e->correlation;
-	pb.type		  = (char *) e->type;
-	pb.flags	  = e->flags;
-	pb.send_time_ns	  = e->send_time_ns;
-	if (e->lamport || e->span_id || memcmp(e->trace_id, zero_id, 16)) {
-		tc.trace_id.data = (uint8_t *) e->trace_id;
-		tc.trace_id.len	 = 16;
-		tc.span_id	 = e->span_id;
-		tc.lamport	 = e->lamport;
-		pb.trace	 = &tc;
+	put_uint(&w, 4, e->id);
+	put_uint(&w, 5, e->correlation);
+	if (e->type[0]) {
+		put_bytes(&w, 6, e->type, strlen(e->type));
 	}
-	n = trwire__envelope__get_packed_size(&pb);
-	if (n > cap) {
+	put_uint(&w, 7, e->flags);
+	if (trace_set(e)) {
+		put_tag(&w, 8, WT_LEN);
+		put_varint(&w, 2 + 16 + (e->span_id ? 9 : 0));
+		put_bytes(&w, 1, e->trace_id, 16);
+		if (e->span_id) {
+			put_tag(&w, 2, WT_I64);
+			for (int i = 0; i < 8; i++) {
+				put_byte(&w, (uint8_t) (e->span_id >> (8 * i)));
+			}
+		}
+	}
+	/* int64 is written as its two's complement, ten bytes if negative */
+	put_uint(&w, 9, (uint64_t) e->send_time_ns);
+	put_uint(&w, 10, e->lamport);
+	if (w.overflow) {
 		return -ENOBUFS;
 	}
-	return (int) trwire__envelope__pack(&pb, buf);
+	return (int) (w.p - buf);
 }
 
-/* protobuf-c allocates while unpacking; an envelope is small, so a bump
- * arena on the stack serves it and is dropped whole. */
-struct arena {
-	uint8_t buf[4 * TRI_ENV_MAX];
-	size_t	used;
+struct rbuf {
+	const uint8_t *p, *end;
 };
 
-static void *
-arena_alloc(void *data, size_t size)
+static bool
+get_varint(struct rbuf *r, uint64_t *ret)
 {
-	struct arena *a = data;
-	void	     *p;
+	uint64_t v = 0;
 
-	size = (size + 15) & ~(size_t) 15;
-	if (size > sizeof(a->buf) - a->used) {
-		return NULL;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t b;
+
+		if (r->p >= r->end) {
+			return false;
+		}
+		b = *r->p++;
+		if (shift == 63 && b > 1) {
+			return false; /* more than 64 bits */
+		}
+		v |= (uint64_t) (b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*ret = v;
+			return true;
+		}
 	}
-	p = a->buf + a->used;
-	a->used += size;
-	return p;
+	return false;
 }
 
-static void
-arena_free(void *data, void *p)
+/* Skip a field of wire type wt; false if it runs past the end or the
+ * wire type is not one proto3 writes (groups). */
+static bool
+skip_field(struct rbuf *r, unsigned wt)
 {
-	(void) data;
-	(void) p;
+	uint64_t n;
+
+	switch (wt) {
+	case WT_VARINT:
+		return get_varint(r, &n);
+	case WT_I64:
+		n = 8;
+		break;
+	case WT_I32:
+		n = 4;
+		break;
+	case WT_LEN:
+		if (!get_varint(r, &n)) {
+			return false;
+		}
+		break;
+	default:
+		return false;
+	}
+	if (n > (uint64_t) (r->end - r->p)) {
+		return false;
+	}
+	r->p += n;
+	return true;
 }
 
-/* 0, or TR_EBADFRAME for anything that is not a well-formed envelope. */
+/* Next field: its number, wire type, and for WT_LEN a sub-buffer. */
+static bool
+get_field(struct rbuf *r, unsigned *field, unsigned *wt, uint64_t *v,
+	  struct rbuf *sub)
+{
+	uint64_t tag, n;
+
+	if (!get_varint(r, &tag) || tag >> 3 == 0 || tag >> 3 > UINT32_MAX) {
+		return false;
+	}
+	*field = (unsigned) (tag >> 3);
+	*wt    = (unsigned) (tag & 7);
+	if (*wt == WT_VARINT) {
+		return get_varint(r, v);
+	}
+	if (*wt == WT_LEN) {
+		if (!get_varint(r, &n) || n > (uint64_t) (r->end - r->p)) {
+			return false;
+		}
+		sub->p	 = r->p;
+		sub->end = r->p + n;
+		r->p += n;
+		return true;
+	}
+	if (*wt == WT_I64 && r->end - r->p >= 8) {
+		*v = 0;
+		for (int i = 0; i < 8; i++) {
+			*v |= (uint64_t) r->p[i] << (8 * i);
+		}
+		r->p += 8;
+		return true;
+	}
+	return skip_field(r, *wt);
+}
+
+static bool
+get_addr(struct rbuf r, tr_addr *a)
+{
+	*a = TR_ADDR_NULL;
+	while (r.p < r.end) {
+		struct rbuf sub;
+		unsigned    f, wt;
+		uint64_t    v = 0;
+
+		if (!get_field(&r, &f, &wt, &v, &sub)) {
+			return false;
+		}
+		if ((f >= 1 && f <= 3) && wt != WT_VARINT) {
+			return false;
+		}
+		if (f == 1) {
+			a->node = (uint32_t) v;
+		} else if (f == 2) {
+			a->pid = (uint32_t) v;
+		} else if (f == 3) {
+			a->incarnation = v;
+		}
+	}
+	return true;
+}
+
+static bool
+get_trace(struct rbuf r, struct tri_env *e)
+{
+	while (r.p < r.end) {
+		struct rbuf sub;
+		unsigned    f, wt;
+		uint64_t    v = 0;
+
+		if (!get_field(&r, &f, &wt, &v, &sub)) {
+			return false;
+		}
+		if (f == 1 && wt == WT_LEN) {
+			if (sub.end - sub.p == 16) {
+				memcpy(e->trace_id, sub.p, 16);
+			}
+		} else if (f == 2 && wt == WT_I64) {
+			e->span_id = v;
+		} else if (f == 3 && wt == WT_VARINT) {
+			e->lamport = v; /* older senders */
+		} else if (f <= 3) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+env_field(struct tri_env *e, unsigned f, unsigned wt, uint64_t v,
+	  struct rbuf sub, unsigned *seen)
+{
+	static const uint8_t want[11] = { 0, WT_LEN, WT_LEN, WT_LEN,
+					  WT_VARINT, WT_VARINT, WT_LEN,
+					  WT_VARINT, WT_LEN, WT_VARINT,
+					  WT_VARINT };
+
+	if (f > 10) {
+		return true; /* unknown field from a newer sender: skipped */
+	}
+	if (wt != want[f]) {
+		return false;
+	}
+	*seen |= 1u << f;
+	switch (f) {
+	case 1:
+		return get_addr(sub, &e->sender);
+	case 2:
+		return get_addr(sub, &e->recipient);
+	case 3:
+		return get_addr(sub, &e->reply_to);
+	case 4:
+		e->id = v;
+		return true;
+	case 5:
+		e->correlation = v;
+		return true;
+	case 6:
+		if ((size_t) (sub.end - sub.p) >= TRI_TYPE_MAX ||
+		    memchr(sub.p, '\0', (size_t) (sub.end - sub.p))) {
+			return false;
+		}
+		memcpy(e->type, sub.p, (size_t) (sub.end - sub.p));
+		e->type[sub.end - sub.p] = '\0';
+		return true;
+	case 7:
+		e->flags = (uint32_t) v;
+		return true;
+	case 8:
+		return get_trace(sub, e);
+	case 9:
+		e->send_time_ns = (int64_t) v;
+		return true;
+	default:
+		e->lamport = v;
+		return true;
+	}
+}
+
+/* 0, or TR_EBADFRAME for anything that is not a well-formed envelope
+ * with a sender and a recipient. */
 int
 tri_env_decode(const uint8_t *buf, size_t len, struct tri_env *ret)
 {
-	struct arena	   a;
-	ProtobufCAllocator al = { arena_alloc, arena_free, &a };
-	Trwire__Envelope  *pb;
+	struct rbuf r	 = { buf, buf + len };
+	unsigned    seen = 0;
 
 	if (len == 0 || len > TRI_ENV_MAX) {
 		return TR_EBADFRAME;
 	}
-	a.used = 0;
-	pb     = trwire__envelope__unpack(&al, len, buf);
-	if (!pb || !pb->sender || !pb->recipient ||
-	    strlen(pb->type) >= TRI_TYPE_MAX) {
-		return TR_EBADFRAME;
-	}
-	addr_from_pb(pb->sender, &ret->sender);
-	addr_from_pb(pb->recipient, &ret->recipient);
-	addr_from_pb(pb->reply_to, &ret->reply_to);
-	ret->id		  = pb->msg_id;
-	ret->correlation  = pb->correlation_id;
-	ret->flags	  = pb->flags;
-	ret->send_time_ns = pb->send_time_ns;
-	tri_strlcpy(ret->type, pb->type, sizeof(ret->type));
-	memset(ret->trace_id, 0, sizeof(ret->trace_id));
-	ret->span_id = ret->lamport = 0;
-	if (pb->trace) {
-		if (pb->trace->trace_id.len == 16) {
-			memcpy(ret->trace_id, pb->trace->trace_id.data, 16);
+	memset(ret, 0, sizeof(*ret));
+	while (r.p < r.end) {
+		struct rbuf sub = { NULL, NULL };
+		unsigned    f, wt;
+		uint64_t    v = 0;
+
+		if (!get_field(&r, &f, &wt, &v, &sub) ||
+		    !env_field(ret, f, wt, v, sub, &seen)) {
+			return TR_EBADFRAME;
 		}
-		ret->span_id = pb->trace->span_id;
-		ret->lamport = pb->trace->lamport;
+	}
+	if (!(seen & (1u << 1)) || !(seen & (1u << 2))) {
+		return TR_EBADFRAME;
 	}
 	return 0;
 }
