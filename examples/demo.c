@@ -378,15 +378,36 @@ stats(unsigned long long v[4])
 	return r;
 }
 
+/* --seconds N or --seconds=N, 1..3600; anything else is refused. */
 static int
 parse_seconds(int argc, char **argv)
 {
-	for (int i = 1; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "--seconds") == 0) {
-			return atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : 5;
+	const char *v = NULL;
+	char	   *end;
+	long	    n;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+			v = argv[++i];
+		} else if (strncmp(argv[i], "--seconds=", 10) == 0) {
+			v = argv[i] + 10;
+		} else {
+			fprintf(stderr, "demo: unknown argument '%s'\n"
+					"usage: demo [--seconds N]  (1..3600, default 5)\n",
+				argv[i]);
+			return -1;
 		}
 	}
-	return 5;
+	if (!v) {
+		return 5;
+	}
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < 1 || n > 3600) {
+		fprintf(stderr, "demo: --seconds wants a whole number from 1 to "
+				"3600, not '%s'\n", v);
+		return -1;
+	}
+	return (int) n;
 }
 
 /* Stop handing out new jobs and wait (up to 5 s) for those out. */
@@ -410,10 +431,15 @@ main(int argc, char **argv)
 	tr_supervisor     *root;
 	unsigned long long v[4]     = { 0 };
 	unsigned           restarts = 0;
-	int                seconds  = parse_seconds(argc, argv), r;
+	int                seconds, r;
 
+	/* first: in a spawned or forkserver child this runs the actor */
 	if (tr_init(argc, argv) < 0) {
 		return 1;
+	}
+	seconds = parse_seconds(argc, argv);
+	if (seconds < 0) {
+		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	r = start_tree(&root);

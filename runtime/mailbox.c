@@ -1301,6 +1301,12 @@ tr_mailbox_set_linger(int ms)
 }
 
 int
+tri_msg_linger_ms(void)
+{
+	return linger_ms;
+}
+
+int
 tr_mailbox_stats_get(tr_mailbox_stats *ret)
 {
 	tr_assert_return(ret, -EINVAL);

@@ -90,7 +90,8 @@ tr_process_new(tr_process **ret, const char *actor, const void *args,
 	if (!p) {
 		return -ENOMEM;
 	}
-	p->args = tri_alloc(len ? len : 1);
+	/* one byte more, always 0: text arguments are C strings */
+	p->args = tri_alloc(len + 1);
 	if (!p->args) {
 		tri_free(p);
 		return -ENOMEM;
@@ -98,6 +99,7 @@ tr_process_new(tr_process **ret, const char *actor, const void *args,
 	if (len) {
 		memcpy(p->args, args, len);
 	}
+	((char *) p->args)[len] = '\0';
 	p->len	     = len;
 	p->owner     = tri_getpid();
 	p->pidfd     = -1;

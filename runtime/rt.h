@@ -139,5 +139,6 @@ int tri_msg_bind_eager(void);	   /* bind the mailbox now */
 void tri_msg_shutdown(void);	   /* at exit: close, linger, term */
 void tri_msg_on_exit(pid_t pid, uint64_t incarnation, int exitcode);
 int tri_msg_wait_fd(int fd, int timeout_ms); /* poll fd, serving mail */
+int tri_msg_linger_ms(void);
 
 #endif /* TRI_RT_H */

@@ -248,7 +248,7 @@ tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 	b->log_level	 = m->log_level;
 	b->eager_mailbox = m->eager_mailbox;
 	b->len		 = m->args.len;
-	b->args		 = tri_alloc(b->len ? b->len : 1);
+	b->args		 = tri_alloc(b->len + 1);
 	if (!b->args) {
 		r = -ENOMEM;
 		goto out;
@@ -256,6 +256,7 @@ tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 	if (b->len) {
 		memcpy(b->args, m->args.data, b->len);
 	}
+	((char *) b->args)[b->len] = '\0'; /* as tr_process_new() */
 out:
 	trwire__boot__free_unpacked(m, &tri_pb_allocator);
 	return r;
@@ -374,7 +375,12 @@ tri_child_reset(void)
 static _Noreturn void
 child_exit(int code)
 {
+	/* Exit must not hang: joining non-daemon children is the user's
+	 * contract, but the mailbox's linger is bounded, so once the children
+	 * are gone a watchdog ends a shutdown wedged past linger + 5 s. */
 	tri_children_cleanup();
+	(void) signal(SIGALRM, SIG_DFL);
+	alarm((unsigned) (tri_msg_linger_ms() / 1000) + 5);
 	tri_msg_shutdown();
 	fflush(NULL);
 	_exit(code);

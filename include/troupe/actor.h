@@ -20,7 +20,8 @@ extern "C" {
  * An actor body returns 0 for success (exit code 0), a positive n for exit
  * code n (like main), or a negative error code, which is logged and gives
  * exit code 1.  It may also end with tr_exit(n).  args is borrowed and
- * valid for the whole life of the process. */
+ * valid for the whole life of the process; args[len] is always '\0', so
+ * text arguments can be read as C strings. */
 typedef int (*tr_actor_fn)(const void *args, size_t len);
 
 enum tr_actor_flags {
@@ -58,7 +59,9 @@ TR_API int tr_fail(int err, const char *fmt, ...) TR_PRINTF(2, 3);
 /* End this process with exit code code (0..255): closes the mailbox
  * (waiting at most the linger time for queued outgoing messages),
  * terminates daemon children, joins the others, flushes stdio and exits.
- * In the main program it calls exit(code).  Does not return. */
+ * In the main program it calls exit(code).  Does not return.  The exit
+ * of an actor is bounded: once its children are joined, a shutdown still
+ * wedged after the linger time + 5 s is ended by SIGALRM (exit code -14). */
 TR_API _Noreturn void tr_exit(int code);
 
 /* ---- the current process (multiprocessing.current_process()) ----------- */

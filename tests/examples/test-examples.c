@@ -501,10 +501,43 @@ test_tour(void **state)
 	assert_int_equal(at, 6);
 }
 
+/* The main demo: a supervision tree that restarts a crashing worker and
+ * loses no job; bad arguments get a usage message. */
+static void
+test_demo(void **state)
+{
+	long jobs = 0, restarts = 0;
+	int  found = 0;
+
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "demo", "--seconds=2");
+		expect_clean_exit();
+		assert_true(run_.nlines > 10);
+		for (int i = 0; i < run_.nlines; i++) {
+			if (sscanf(run_.lines[i], "Summary: %ld jobs done, %ld restarts",
+				   &jobs, &restarts) == 2) {
+				found = 1;
+				assert_non_null(strstr(run_.lines[i],
+						       " 0 lost, 0 done twice."));
+			}
+		}
+		assert_true(found);
+		assert_true(jobs > 0);
+		assert_true(restarts > 0);
+	}
+	run_example(NULL, "demo", "--seconds=soon");
+	assert_int_equal(run_.status, 2);
+	assert_non_null(strstr(run_.err, "--seconds wants a whole number"));
+	run_example(NULL, "demo", "--bogus");
+	assert_int_equal(run_.status, 2);
+	assert_non_null(strstr(run_.err, "usage: demo"));
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_demo),
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_naming),

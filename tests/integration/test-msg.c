@@ -661,6 +661,8 @@ main(int argc, char **argv)
 	if (tr_init(argc, argv) < 0) {
 		return 99;
 	}
-	if (getenv("LINGER")) tr_mailbox_set_linger(atoi(getenv("LINGER")));
+	if (getenv("TR_TEST_FILTER")) {
+		cmocka_set_test_filter(getenv("TR_TEST_FILTER"));
+	}
 	return cmocka_run_group_tests_name("msg", tests, NULL, NULL);
 }

@@ -13,6 +13,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Arguments arrive NUL-terminated (args[len] == 0) by every method. */
+static int
+args_terminated(const void *args, size_t len)
+{
+	return ((const char *) args)[len] == '\0' && len == 5 &&
+			       strcmp(args, "hello") == 0
+		       ? 0
+		       : 9;
+}
+TR_ACTOR(args_terminated, args_terminated)
+
 static int
 sleeper(const void *args, size_t len)
 {
@@ -268,6 +279,13 @@ test_all_start_methods_run_the_same_actor(void **state)
 		tr_process_destroy(&p);
 		assert_int_equal(run_code("segfaults", m, &code), 0);
 		assert_int_equal(code, -SIGSEGV);
+		TR_ASSERT_OK(tr_process_new(&p, "args_terminated", "hello", 5));
+		TR_ASSERT_OK(tr_process_set_start_method(p, m));
+		TR_ASSERT_OK(tr_process_start(p, 10000));
+		TR_ASSERT_OK(tr_process_join(p, 10000));
+		TR_ASSERT_OK(tr_process_exitcode(p, &code));
+		assert_int_equal(code, 0);
+		tr_process_destroy(&p);
 	}
 }
 
