@@ -24,6 +24,10 @@ extern "C" {
  * text arguments can be read as C strings. */
 typedef int (*tr_actor_fn)(const void *args, size_t len);
 
+/* A child starts with the signal handlers it inherited reset to the
+ * default and an empty signal mask; signals its parent ignored stay
+ * ignored (as across exec).  It dies with its parent (PR_SET_PDEATHSIG). */
+
 enum tr_actor_flags {
 	/* The body reports readiness itself with tr_ready(); the starter's
 	 * start call waits for that, and if the body returns first, start

@@ -88,10 +88,15 @@ noop(const void *args, size_t len)
 }
 TR_ACTOR(noop, noop)
 
+/* Idle as an actor is idle: mailbox bound, blocked in tr_recv(). */
 static int
 idle(const void *args, size_t len)
 {
-	while (pause() < 0) { }
+	tr_msg *m;
+
+	while (tr_recv(&m, TR_TIMEOUT_INFINITE) == 0) {
+		tr_msg_destroy(&m);
+	}
 	return 0;
 }
 TR_ACTOR(idle, idle)
