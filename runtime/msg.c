@@ -423,24 +423,27 @@ struct rbuf {
 	const uint8_t *p, *end;
 };
 
-static bool
+static inline bool
 get_varint(struct rbuf *r, uint64_t *ret)
 {
-	uint64_t v = 0;
+	const uint8_t *p = r->p;
+	uint64_t       v = 0;
 
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		uint8_t b;
+	if (p < r->end && *p < 0x80) { /* tags and small values: one byte */
+		*ret = *p;
+		r->p = p + 1;
+		return true;
+	}
+	for (unsigned shift = 0; shift < 64 && p < r->end; shift += 7) {
+		uint8_t b = *p++;
 
-		if (r->p >= r->end) {
-			return false;
-		}
-		b = *r->p++;
-		if (shift == 63 && b > 1) {
-			return false; /* more than 64 bits */
-		}
 		v |= (uint64_t) (b & 0x7f) << shift;
 		if (!(b & 0x80)) {
+			if (shift == 63 && b > 1) {
+				return false; /* more than 64 bits */
+			}
 			*ret = v;
+			r->p = p;
 			return true;
 		}
 	}
@@ -479,7 +482,7 @@ skip_field(struct rbuf *r, unsigned wt)
 }
 
 /* Next field: its number, wire type, and for WT_LEN a sub-buffer. */
-static bool
+static inline bool
 get_field(struct rbuf *r, unsigned *field, unsigned *wt, uint64_t *v,
 	  struct rbuf *sub)
 {
