@@ -33,6 +33,8 @@ struct peer {
 	int	     pidfd;
 	uint64_t     sent;    /* messages handed to this peer's socket */
 	bool	     fin_ack; /* exit handshake done */
+	uint8_t	     prefix[48]; /* envelope fields 1-2: us, then this peer */
+	int	     prefix_len;
 	struct peer *next;
 };
 
@@ -308,6 +310,8 @@ peer_get(tr_addr a, struct peer **ret)
 		return r;
 	}
 	p->addr			 = a;
+	p->prefix_len = tri_env_encode_addrs(mb.self, a, p->prefix,
+					     sizeof(p->prefix));
 	p->next			 = mb.peers[bucket(a)];
 	mb.peers[bucket(a)]	 = p;
 	*ret			 = p;
@@ -419,10 +423,13 @@ send_msg(tr_addr to, tr_msg **msgp, int timeout_ms, struct peer **ret_peer)
 	m->env.id	    = ++mb.next_id;
 	m->env.lamport	    = ++mb.lamport;
 	m->env.send_time_ns = realtime_ns();
-	n		    = tri_env_encode(&m->env, env, sizeof(env));
+	memcpy(env, p->prefix, (size_t) p->prefix_len);
+	n = tri_env_encode_rest(&m->env, env + p->prefix_len,
+				sizeof(env) - (size_t) p->prefix_len);
 	if (n < 0) {
 		return n;
 	}
+	n += p->prefix_len;
 	r = send_frames(p, env, (size_t) n, m, timeout_ms);
 	if (r < 0) {
 		mb.next_id--;

@@ -382,14 +382,39 @@ trace_set(const struct tri_env *e)
 	return e->span_id || memcmp(e->trace_id, zero_id, 16) != 0;
 }
 
+/* Fields 1 and 2 (sender, recipient): the same for every message of one
+ * sender to one peer, so the mailbox encodes them once per peer. */
+int
+tri_env_encode_addrs(tr_addr sender, tr_addr recipient, uint8_t *buf,
+		     size_t cap)
+{
+	struct wbuf w = { buf, buf + cap, false };
+
+	put_addr(&w, 1, &sender);
+	put_addr(&w, 2, &recipient);
+	return w.overflow ? -ENOBUFS : (int) (w.p - buf);
+}
+
 /* Packed size, or -ENOBUFS when cap is too small. */
 int
 tri_env_encode(const struct tri_env *e, uint8_t *buf, size_t cap)
 {
+	int n = tri_env_encode_addrs(e->sender, e->recipient, buf, cap);
+	int m;
+
+	if (n < 0) {
+		return n;
+	}
+	m = tri_env_encode_rest(e, buf + n, cap - (size_t) n);
+	return m < 0 ? m : n + m;
+}
+
+/* Fields 3 to 10, to follow tri_env_encode_addrs()'s bytes. */
+int
+tri_env_encode_rest(const struct tri_env *e, uint8_t *buf, size_t cap)
+{
 	struct wbuf w = { buf, buf + cap, false };
 
-	put_addr(&w, 1, &e->sender);
-	put_addr(&w, 2, &e->recipient);
 	if (!tr_addr_is_null(e->reply_to)) {
 		put_addr(&w, 3, &e->reply_to);
 	}

@@ -33,6 +33,11 @@ struct tr_msg {
 
 /* Pure codec (no I/O, no global state): fuzzable. */
 int tri_env_encode(const struct tri_env *e, uint8_t *buf, size_t cap);
+/* The same bytes in two parts: fields 1-2, then 3-10 (a sender caches the
+ * first part per peer). */
+int tri_env_encode_addrs(tr_addr sender, tr_addr recipient, uint8_t *buf,
+			 size_t cap);
+int tri_env_encode_rest(const struct tri_env *e, uint8_t *buf, size_t cap);
 int tri_env_decode(const uint8_t *buf, size_t len, struct tri_env *ret);
 
 tr_msg *tri_msg_alloc(void);
