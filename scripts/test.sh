@@ -17,7 +17,7 @@ build() {  # dir, extra meson options...
 build build || exit 1
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 
-build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled \
+build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dfault_injection=true \
   -Dc_args=-fno-sanitize-recover=all || exit 1
 # GCC 12's sanitizer allocator takes no locks around fork(): a child forked
 # while another thread of the parent (a ZeroMQ I/O thread) holds one of its
