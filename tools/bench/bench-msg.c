@@ -68,6 +68,7 @@ struct job {
 /* Figures of one system: NaN when not measured. */
 struct figures {
 	double small_msgs_s, large_mb_s, rt_us, rt_p99_us;
+	double small_pickle_s; /* Python only: Pipe.send() of 256 B, pickled */
 };
 
 static double
@@ -473,6 +474,8 @@ measure_pipe(struct figures *f)
 		}
 		if (strcmp(name, "pipe_send_bytes_256B_msgs_per_s") == 0) {
 			f->small_msgs_s = v;
+		} else if (strcmp(name, "pipe_pickle_256B_msgs_per_s") == 0) {
+			f->small_pickle_s = v;
 		} else if (strcmp(name, "pipe_send_bytes_64KiB_MB_per_s") ==
 		    0) {
 			f->large_mb_s = v;
@@ -533,7 +536,7 @@ static void
 report(bool pinned, const struct figures *tr, const struct figures *zq,
     const struct figures *py)
 {
-	char a[64], b[64], c[64];
+	char a[64], b[64], c[64], d[64];
 
 	printf("\nbench-msg: %s, %d CPU(s) usable, --time %g s\n",
 	    pinned ? "pinned to CPU 0" : "unpinned", tr_cpu_count(), target_s);
@@ -543,12 +546,18 @@ report(bool pinned, const struct figures *tr, const struct figures *zq,
 	printf("|%.24s|%.14s|%.14s|%.14s|%.14s|%.14s|---|\n",
 	    "--------------------------", "--------------:", "--------------:",
 	    "--------------:", "--------------:", "--------------:");
+	/* the issue's Python anchor (0.28 M msg/s) is Pipe.send(), pickled;
+	 * send_bytes() is shown too, as the harder comparison */
 	row("256 B msg/s", tr->small_msgs_s, zq->small_msgs_s, py->small_msgs_s,
 	    true,
-	    verdict(tr->small_msgs_s, zq->small_msgs_s * py->small_msgs_s,
-	        tr->small_msgs_s >= 5 * py->small_msgs_s &&
-	            tr->small_msgs_s >= 0.6 * zq->small_msgs_s,
-	        a, sizeof(a), ">=5x py, >=0.60 zmq:"));
+	    verdict(tr->small_msgs_s, zq->small_msgs_s,
+	        tr->small_msgs_s >= 0.6 * zq->small_msgs_s, a, sizeof(a),
+	        ">=0.60 zmq:"));
+	row("256 B, py send() msg/s", tr->small_msgs_s, zq->small_msgs_s,
+	    py->small_pickle_s, true,
+	    verdict(tr->small_msgs_s, py->small_pickle_s,
+	        tr->small_msgs_s >= 5 * py->small_pickle_s, d, sizeof(d),
+	        ">=5x py send():"));
 	row("64 KiB MB/s", tr->large_mb_s, zq->large_mb_s, py->large_mb_s, true,
 	    verdict(tr->large_mb_s, zq->large_mb_s,
 	        tr->large_mb_s >= 0.9 * zq->large_mb_s, b, sizeof(b),
@@ -559,7 +568,8 @@ report(bool pinned, const struct figures *tr, const struct figures *zq,
 	row("64 B round trip p99 us", tr->rt_p99_us, zq->rt_p99_us,
 	    py->rt_p99_us, false, "");
 	printf("(\"vs py Pipe\": how many times better troupe is; "
-	       "round trips: py time / troupe time)\n");
+	       "round trips: py time / troupe time; py Pipe is send_bytes() "
+	       "unless the row says send())\n");
 	fflush(stdout);
 }
 
@@ -607,7 +617,7 @@ pin_cpu0(void)
 int
 main(int argc, char **argv)
 {
-	struct figures tr = { NAN, NAN, NAN, NAN }, zq = tr, py = tr;
+	struct figures tr = { NAN, NAN, NAN, NAN, NAN }, zq = tr, py = tr;
 	bool           pin = false;
 
 	/* before tr_init(): its children and every zmq thread inherit it */

@@ -13,6 +13,7 @@ Prints one figure per line, name<TAB>value<TAB>unit:
                                    recv_bytes() of its answer: median and 99th percentile
                                    of one round trip, sampled for --time s after 1000
                                    warm-ups.
+  pipe_pickle_256B_msgs_per_s      256 B one way with send()/recv() (pickled), as the anchor
   pipe_pickle_64B_rt_us, _p99      the same with send()/recv() (pickled), as the anchor
                                    shared/bench/anchors/mp_baseline.py measures it.
 N is calibrated and sized to about --time seconds (default 1.5) unless --count is given.
@@ -27,10 +28,11 @@ ctx = mp.get_context('fork')
 now, ns = time.perf_counter, time.perf_counter_ns
 
 
-def _sender(conn, n, size):
+def _sender(conn, n, size, raw=True):
     msg = b'x' * size
+    send = conn.send_bytes if raw else conn.send
     for _ in range(n):
-        conn.send_bytes(msg)
+        send(msg)
     conn.close()
 
 
@@ -43,12 +45,12 @@ def _echo(conn, raw):
             return
 
 
-def oneway(n, size):
+def oneway(n, size, raw=True):
     r, w = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_sender, args=(w, n, size))
+    p = ctx.Process(target=_sender, args=(w, n, size, raw))
     p.start()
     w.close()
-    recv = r.recv_bytes
+    recv = r.recv_bytes if raw else r.recv
     m = recv()
     t0 = now()
     for _ in range(n - 1):
@@ -60,9 +62,9 @@ def oneway(n, size):
     return el
 
 
-def throughput(size, n0, target, count):
-    n = count or max(n0, int(n0 * target / oneway(n0, size)))
-    return (n - 1) / oneway(n, size)
+def throughput(size, n0, target, count, raw=True):
+    n = count or max(n0, int(n0 * target / oneway(n0, size, raw)))
+    return (n - 1) / oneway(n, size, raw)
 
 
 def roundtrip(raw, target, count):
@@ -95,6 +97,8 @@ def main(argv):
         elif a == '--count':
             count = int(argv[i + 1])
     figures = [('pipe_send_bytes_256B_msgs_per_s', throughput(256, 20_000, target, count), 'msg/s'),
+               # send()/recv() pickle: the anchor's pipe_256B_msgs_per_s
+               ('pipe_pickle_256B_msgs_per_s', throughput(256, 20_000, target, count, False), 'msg/s'),
                ('pipe_send_bytes_64KiB_MB_per_s',
                 throughput(65536, 2_000, target, count) * 65536 / 1e6, 'MB/s')]
     for raw, name in ((True, 'send_bytes'), (False, 'pickle')):
