@@ -383,8 +383,8 @@ static int
 parse_seconds(int argc, char **argv)
 {
 	const char *v = NULL;
-	char	   *end;
-	long	    n;
+	char       *end;
+	long        n;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
@@ -392,9 +392,10 @@ parse_seconds(int argc, char **argv)
 		} else if (strncmp(argv[i], "--seconds=", 10) == 0) {
 			v = argv[i] + 10;
 		} else {
-			fprintf(stderr, "demo: unknown argument '%s'\n"
-					"usage: demo [--seconds N]  (1..3600, default 5)\n",
-				argv[i]);
+			fprintf(stderr,
+			    "demo: unknown argument '%s'\n"
+			    "usage: demo [--seconds N]  (1..3600, default 5)\n",
+			    argv[i]);
 			return -1;
 		}
 	}
@@ -403,8 +404,10 @@ parse_seconds(int argc, char **argv)
 	}
 	n = strtol(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || n < 1 || n > 3600) {
-		fprintf(stderr, "demo: --seconds wants a whole number from 1 to "
-				"3600, not '%s'\n", v);
+		fprintf(stderr,
+		    "demo: --seconds wants a whole number from 1 to "
+		    "3600, not '%s'\n",
+		    v);
 		return -1;
 	}
 	return (int) n;

@@ -4,10 +4,10 @@
 #ifndef TROUPE_H
 #define TROUPE_H
 
-#include "troupe/common.h"
 #include "troupe/actor.h"
-#include "troupe/process.h"
+#include "troupe/common.h"
 #include "troupe/msg.h"
+#include "troupe/process.h"
 #include "troupe/supervisor.h"
 
 #endif /* TROUPE_H */

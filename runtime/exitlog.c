@@ -17,25 +17,25 @@
 
 struct slot {
 	_Atomic uint32_t pid; /* written last: 0 = empty or being written */
-	int32_t		 exitcode;
-	uint64_t	 incarnation;
+	int32_t          exitcode;
+	uint64_t         incarnation;
 };
 
 struct log {
 	_Atomic uint64_t next;
-	struct slot	 slots[SLOTS];
+	struct slot      slots[SLOTS];
 };
 
 static struct log *map;
-static char	   map_dir[PATH_MAX];
+static char        map_dir[PATH_MAX];
 
 static struct log *
 open_log(void)
 {
-	char	    path[PATH_MAX + 8];
+	char        path[PATH_MAX + 8];
 	struct stat st;
-	void	   *p;
-	int	    fd;
+	void       *p;
+	int         fd;
 
 	if (map && strcmp(map_dir, tri_rt.rundir) == 0) {
 		return map;
@@ -50,12 +50,12 @@ open_log(void)
 	}
 	if (fstat(fd, &st) < 0 ||
 	    (st.st_size < (off_t) sizeof(struct log) &&
-	     ftruncate(fd, sizeof(struct log)) < 0)) {
+	        ftruncate(fd, sizeof(struct log)) < 0)) {
 		close(fd);
 		return NULL;
 	}
 	p = mmap(NULL, sizeof(struct log), PROT_READ | PROT_WRITE, MAP_SHARED,
-		 fd, 0);
+	    fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
 		return NULL;
@@ -102,7 +102,7 @@ tri_exitlog_get(pid_t pid, uint64_t inc, int *ret_code)
 		struct slot *s = &l->slots[i];
 
 		if (atomic_load_explicit(&s->pid, memory_order_acquire) ==
-			    (uint32_t) pid &&
+		        (uint32_t) pid &&
 		    s->incarnation == inc) {
 			*ret_code = s->exitcode;
 			return 0;

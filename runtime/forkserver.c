@@ -33,18 +33,20 @@ struct kid {
 };
 
 static struct kid *kids;
-static size_t	   nkids, capkids;
+static size_t      nkids, capkids;
 
 static int
 recv_request(int sock, int fds[3])
 {
-	char		buf[8];
-	char		cbuf[CMSG_SPACE(3 * sizeof(int))];
-	struct iovec	iov = { buf, sizeof(buf) };
-	struct msghdr	mh  = { .msg_iov = &iov, .msg_iovlen = 1,
-				.msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	char            buf[8];
+	char            cbuf[CMSG_SPACE(3 * sizeof(int))];
+	struct iovec    iov = { buf, sizeof(buf) };
+	struct msghdr   mh  = { .msg_iov = &iov,
+		   .msg_iovlen           = 1,
+		   .msg_control          = cbuf,
+		   .msg_controllen       = sizeof(cbuf) };
 	struct cmsghdr *c;
-	ssize_t		n;
+	ssize_t         n;
 
 	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	if (n <= 0) {
@@ -67,7 +69,7 @@ reap_kids(void)
 	for (;;) {
 		siginfo_t si;
 		uint64_t  inc = 0;
-		int	  status;
+		int       status;
 
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
@@ -75,15 +77,15 @@ reap_kids(void)
 			return;
 		}
 		(void) tri_proc_starttime(si.si_pid, &inc, NULL);
-		status = si.si_code == CLD_EXITED ? si.si_status << 8
-						  : si.si_status;
-		tri_exitlog_put(si.si_pid, inc,
-				tri_exitcode_from_status(status));
+		status =
+		    si.si_code == CLD_EXITED ? si.si_status << 8 : si.si_status;
+		tri_exitlog_put(
+		    si.si_pid, inc, tri_exitcode_from_status(status));
 		(void) waitpid(si.si_pid, &status, 0);
 		for (size_t i = 0; i < nkids; i++) {
 			if (kids[i].pid == si.si_pid) {
-				(void) tri_write_all(kids[i].status_fd, &status,
-						     sizeof(status));
+				(void) tri_write_all(
+				    kids[i].status_fd, &status, sizeof(status));
 				close(kids[i].status_fd);
 				kids[i] = kids[--nkids];
 				break;
@@ -96,9 +98,9 @@ static int
 serve_one(int sock, int sfd)
 {
 	struct tri_boot b;
-	int		fds[3], r;
-	int32_t		reply;
-	pid_t		pid;
+	int             fds[3], r;
+	int32_t         reply;
+	pid_t           pid;
 
 	r = recv_request(sock, fds);
 	if (r == -EPIPE || r == -ECONNRESET) {
@@ -110,11 +112,11 @@ serve_one(int sock, int sfd)
 	r = tri_boot_read_fd(fds[0], &b);
 	close(fds[0]);
 	if (r == 0 && nkids == capkids) {
-		size_t	    ncap = capkids ? capkids * 2 : 16;
-		struct kid *k	 = tri_realloc(kids, ncap * sizeof(*k));
+		size_t      ncap = capkids ? capkids * 2 : 16;
+		struct kid *k    = tri_realloc(kids, ncap * sizeof(*k));
 
 		if (k) {
-			kids	= k;
+			kids    = k;
 			capkids = ncap;
 		} else {
 			r = -ENOMEM;
@@ -125,7 +127,7 @@ serve_one(int sock, int sfd)
 		b.parent = getpid();
 		/* the exit log lives in the requester's run directory */
 		tri_strlcpy(tri_rt.rundir, b.rundir, sizeof(tri_rt.rundir));
-		pid	 = fork();
+		pid = fork();
 		if (pid == 0) {
 			sigset_t none;
 
@@ -141,7 +143,7 @@ serve_one(int sock, int sfd)
 	}
 	close(fds[1]);
 	if (r == 0) {
-		kids[nkids].pid	      = pid;
+		kids[nkids].pid       = pid;
 		kids[nkids].status_fd = fds[2];
 		nkids++;
 	} else {
@@ -157,7 +159,7 @@ tri_forkserver_main(int sock)
 {
 	sigset_t      chld;
 	struct pollfd pfd[2];
-	int	      sfd;
+	int           sfd;
 
 	(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 	(void) prctl(PR_SET_NAME, "troupe-fksrv");
@@ -178,8 +180,7 @@ tri_forkserver_main(int sock)
 			continue;
 		}
 		if (pfd[1].revents) {
-			while (read(sfd, &si, sizeof(si)) > 0) {
-			}
+			while (read(sfd, &si, sizeof(si)) > 0) { }
 			reap_kids();
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -202,12 +203,12 @@ static int
 ensure_server(void)
 {
 	posix_spawn_file_actions_t fa;
-	char			   env0[48];
-	char			  *fallback_argv[] = { "troupe-forkserver", NULL };
-	char			 **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
-	char			 **envp;
-	size_t			   nenv = 0;
-	int			   sv[2], r;
+	char                       env0[48];
+	char  *fallback_argv[] = { "troupe-forkserver", NULL };
+	char **argv            = tri_rt.argv ? tri_rt.argv : fallback_argv;
+	char **envp;
+	size_t nenv = 0;
+	int    sv[2], r;
 
 	if (tri_rt.forkserver_fd >= 0) {
 		return 0;
@@ -234,8 +235,8 @@ ensure_server(void)
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
-	r = -posix_spawn(&tri_rt.forkserver_pid, "/proc/self/exe", &fa, NULL,
-			 argv, envp);
+	r = -posix_spawn(
+	    &tri_rt.forkserver_pid, "/proc/self/exe", &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	tri_free(envp);
 	close(sv[1]);
@@ -264,17 +265,19 @@ tri_forkserver_forget(void)
 
 int
 tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
-			   int status_wfd, pid_t *ret_pid, int timeout_ms)
+    int status_wfd, pid_t *ret_pid, int timeout_ms)
 {
-	char		fdbuf[CMSG_SPACE(3 * sizeof(int))];
-	struct iovec	iov = { "S", 1 };
-	struct msghdr	mh  = { .msg_iov = &iov, .msg_iovlen = 1,
-				.msg_control = fdbuf, .msg_controllen = sizeof(fdbuf) };
+	char            fdbuf[CMSG_SPACE(3 * sizeof(int))];
+	struct iovec    iov = { "S", 1 };
+	struct msghdr   mh  = { .msg_iov = &iov,
+		   .msg_iovlen           = 1,
+		   .msg_control          = fdbuf,
+		   .msg_controllen       = sizeof(fdbuf) };
 	struct cmsghdr *c;
-	uint8_t	       *buf;
-	size_t		n;
-	int32_t		reply;
-	int		boot_fd, r, fds[3];
+	uint8_t        *buf;
+	size_t          n;
+	int32_t         reply;
+	int             boot_fd, r, fds[3];
 
 	r = ensure_server();
 	if (r < 0) {
@@ -290,13 +293,13 @@ tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
 		return boot_fd;
 	}
 	memset(fdbuf, 0, sizeof(fdbuf));
-	c	       = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level  = SOL_SOCKET;
-	c->cmsg_type   = SCM_RIGHTS;
-	c->cmsg_len    = CMSG_LEN(sizeof(fds));
-	fds[0]	       = boot_fd;
-	fds[1]	       = ready_wfd;
-	fds[2]	       = status_wfd;
+	c             = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type  = SCM_RIGHTS;
+	c->cmsg_len   = CMSG_LEN(sizeof(fds));
+	fds[0]        = boot_fd;
+	fds[1]        = ready_wfd;
+	fds[2]        = status_wfd;
 	memcpy(CMSG_DATA(c), fds, sizeof(fds));
 	r = sendmsg(tri_rt.forkserver_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 	close(boot_fd);
@@ -305,8 +308,8 @@ tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
 		if (r == 0) {
 			r = -ETIMEDOUT;
 		} else if (r > 0) {
-			ssize_t got = recv(tri_rt.forkserver_fd, &reply,
-					   sizeof(reply), 0);
+			ssize_t got = recv(
+			    tri_rt.forkserver_fd, &reply, sizeof(reply), 0);
 
 			r = got == sizeof(reply) ? 0 : TR_EFORKSERVER;
 		}

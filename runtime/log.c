@@ -12,8 +12,8 @@
 
 static int log_level = -1;
 
-static const char *const level_names[] = { "NONE", "ERROR", "WARNING",
-					   "INFO", "DEBUG" };
+static const char *const level_names[] = { "NONE", "ERROR", "WARNING", "INFO",
+	"DEBUG" };
 
 int
 tr_log_level_parse(const char *text)
@@ -69,7 +69,7 @@ tr_logv(int level, const char *fmt, va_list ap)
 		return;
 	}
 	n = snprintf(line, sizeof(line), "[%s/%s] ", level_names[level],
-		     tri_rt.name[0] ? tri_rt.name : "MainProcess");
+	    tri_rt.name[0] ? tri_rt.name : "MainProcess");
 	m = vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
 	if (m < 0) {
 		m = 0;

@@ -22,48 +22,48 @@
 #include "rt.h"
 #include "troupe.pb-c.h"
 
-#define PEER_BUCKETS 64
+#define PEER_BUCKETS  64
 #define SEND_SLICE_MS 100 /* re-check a silent peer's liveness this often */
 
 enum watch_kind { W_MONITOR, W_LINK };
 
 struct peer {
-	tr_addr	     addr;
-	void	    *sock;
-	int	     pidfd;
-	uint64_t     sent;    /* messages handed to this peer's socket */
-	bool	     fin_ack; /* exit handshake done */
-	uint8_t	     prefix[48]; /* envelope fields 1-2: us, then this peer */
-	int	     prefix_len;
+	tr_addr      addr;
+	void        *sock;
+	int          pidfd;
+	uint64_t     sent;       /* messages handed to this peer's socket */
+	bool         fin_ack;    /* exit handshake done */
+	uint8_t      prefix[48]; /* envelope fields 1-2: us, then this peer */
+	int          prefix_len;
 	struct peer *next;
 };
 
 struct watch {
-	uint64_t	ref;
-	tr_addr		who;
-	int		pidfd;
+	uint64_t        ref;
+	tr_addr         who;
+	int             pidfd;
 	enum watch_kind kind;
 };
 
 static struct mb {
-	pid_t		 owner; /* the process this state belongs to */
-	void		*ctx, *sock;
-	tr_addr		 self;
-	char		 path[PATH_MAX];
-	struct peer	*peers[PEER_BUCKETS];
-	tr_msg		*qhead, *qtail;
-	struct watch	*watches;
-	size_t		 nwatch, capwatch;
-	uint64_t	 next_ref, next_id, next_corr, lamport;
-	uint64_t	 awaiting; /* correlation id of the call in progress */
-	bool		 trap_exit;
-	unsigned	 since_watch_check;
+	pid_t            owner; /* the process this state belongs to */
+	void            *ctx, *sock;
+	tr_addr          self;
+	char             path[PATH_MAX];
+	struct peer     *peers[PEER_BUCKETS];
+	tr_msg          *qhead, *qtail;
+	struct watch    *watches;
+	size_t           nwatch, capwatch;
+	uint64_t         next_ref, next_id, next_corr, lamport;
+	uint64_t         awaiting; /* correlation id of the call in progress */
+	bool             trap_exit;
+	unsigned         since_watch_check;
 	tr_mailbox_stats st;
 } mb;
 
-static int    capacity = 1000;
+static int    capacity  = 1000;
 static int    linger_ms = 2000;
-static size_t max_size = (size_t) 64 << 20;
+static size_t max_size  = (size_t) 64 << 20;
 
 /* Names this process registered (names.c removes them at exit). */
 void tri_names_release_own(void);
@@ -74,7 +74,7 @@ static void
 drop_log(const char *what, const struct tri_env *e)
 {
 	static unsigned n;
-	char		a[TR_ADDR_STRLEN] = "?";
+	char            a[TR_ADDR_STRLEN] = "?";
 
 	/* hostile peers must not flood the log: the first 10, then 1/1000 */
 	if (++n > 10 && n % 1000 != 0) {
@@ -83,11 +83,12 @@ drop_log(const char *what, const struct tri_env *e)
 	if (e) {
 		tr_addr_format(e->sender, a, sizeof(a));
 	}
-	tr_log(TR_LOG_ERROR, "mailbox: dropped a message from %s: %s (%u so far)",
-	       a, what, n);
+	tr_log(TR_LOG_ERROR,
+	    "mailbox: dropped a message from %s: %s (%u so far)", a, what, n);
 }
 
-/* ---- state across fork ---------------------------------------------------- */
+/* ---- state across fork ----------------------------------------------------
+ */
 
 void
 tri_msg_forked(void)
@@ -135,8 +136,7 @@ static int
 endpoint_of(tr_addr a, char *buf, size_t n, bool with_scheme)
 {
 	int r = snprintf(buf, n, "%s%s/%" PRIu32 ".%" PRIu64,
-			 with_scheme ? "ipc://" : "", tri_rt.rundir, a.pid,
-			 a.incarnation);
+	    with_scheme ? "ipc://" : "", tri_rt.rundir, a.pid, a.incarnation);
 
 	return r < 0 || (size_t) r >= n ? -ENAMETOOLONG : 0;
 }
@@ -209,16 +209,18 @@ tr_process_addr(tr_process *p, tr_addr *ret)
 		return -ESRCH;
 	}
 	*ret = (tr_addr) { 0, (uint32_t) tr_process_pid(p),
-			   tri_process_incarnation(p) };
+		tri_process_incarnation(p) };
 	return 0;
 }
 
-/* ---- peers ---------------------------------------------------------------- */
+/* ---- peers ----------------------------------------------------------------
+ */
 
 static unsigned
 bucket(tr_addr a)
 {
-	return (unsigned) ((a.pid * 2654435761u) ^ a.incarnation) % PEER_BUCKETS;
+	return (unsigned) ((a.pid * 2654435761u) ^ a.incarnation) %
+	    PEER_BUCKETS;
 }
 
 static void
@@ -228,11 +230,12 @@ peer_drop(tr_addr a)
 
 	for (; *pp; pp = &(*pp)->next) {
 		if (tr_addr_eq((*pp)->addr, a)) {
-			struct peer *p = *pp;
-			int	     zero = 0;
+			struct peer *p    = *pp;
+			int          zero = 0;
 
 			*pp = p->next;
-			zmq_setsockopt(p->sock, ZMQ_LINGER, &zero, sizeof(zero));
+			zmq_setsockopt(
+			    p->sock, ZMQ_LINGER, &zero, sizeof(zero));
 			zmq_close(p->sock);
 			close(p->pidfd);
 			tri_free(p);
@@ -260,8 +263,8 @@ static int
 peer_get(tr_addr a, struct peer **ret)
 {
 	struct peer *p;
-	char	     ep[PATH_MAX + 8];
-	int	     one = 1, ivl = 10, r;
+	char         ep[PATH_MAX + 8];
+	int          one = 1, ivl = 10, r;
 
 	for (p = mb.peers[bucket(a)]; p; p = p->next) {
 		if (tr_addr_eq(p->addr, a)) {
@@ -309,16 +312,17 @@ peer_get(tr_addr a, struct peer **ret)
 		tri_free(p);
 		return r;
 	}
-	p->addr			 = a;
-	p->prefix_len = tri_env_encode_addrs(mb.self, a, p->prefix,
-					     sizeof(p->prefix));
-	p->next			 = mb.peers[bucket(a)];
-	mb.peers[bucket(a)]	 = p;
-	*ret			 = p;
+	p->addr = a;
+	p->prefix_len =
+	    tri_env_encode_addrs(mb.self, a, p->prefix, sizeof(p->prefix));
+	p->next             = mb.peers[bucket(a)];
+	mb.peers[bucket(a)] = p;
+	*ret                = p;
 	return 0;
 }
 
-/* ---- sending -------------------------------------------------------------- */
+/* ---- sending --------------------------------------------------------------
+ */
 
 static int64_t
 realtime_ns(void)
@@ -333,7 +337,7 @@ realtime_ns(void)
 static int
 send_failure(struct peer *p)
 {
-	char	    path[PATH_MAX];
+	char        path[PATH_MAX];
 	struct stat st;
 
 	if (!tr_addr_is_alive(p->addr)) {
@@ -349,7 +353,7 @@ send_failure(struct peer *p)
 
 static int
 send_frames(struct peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
-	    int timeout_ms)
+    int timeout_ms)
 {
 	int64_t deadline = tri_deadline(timeout_ms);
 
@@ -360,7 +364,8 @@ send_frames(struct peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
 		};
 		int left, slice, r;
 
-		if (zmq_send(p->sock, env, envlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+		if (zmq_send(p->sock, env, envlen,
+		        ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
 			/* the high-water mark is checked at the first frame
 			 * only: the payload cannot be refused now */
 			if (zmq_msg_send(&m->payload, p->sock, 0) < 0) {
@@ -393,10 +398,10 @@ send_frames(struct peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
 static int
 send_msg(tr_addr to, tr_msg **msgp, int timeout_ms, struct peer **ret_peer)
 {
-	uint8_t	     env[TRI_ENV_MAX];
-	tr_msg	    *m;
+	uint8_t      env[TRI_ENV_MAX];
+	tr_msg      *m;
 	struct peer *p = NULL;
-	int	     n, r;
+	int          n, r;
 
 	tr_assert_return(msgp && *msgp, -EINVAL);
 	tr_assert_return(!tr_addr_is_null(to), -EINVAL);
@@ -417,15 +422,15 @@ send_msg(tr_addr to, tr_msg **msgp, int timeout_ms, struct peer **ret_peer)
 	if (r < 0) {
 		return r;
 	}
-	m		    = *msgp;
-	m->env.sender	    = mb.self;
+	m                   = *msgp;
+	m->env.sender       = mb.self;
 	m->env.recipient    = to;
-	m->env.id	    = ++mb.next_id;
-	m->env.lamport	    = ++mb.lamport;
+	m->env.id           = ++mb.next_id;
+	m->env.lamport      = ++mb.lamport;
 	m->env.send_time_ns = realtime_ns();
 	memcpy(env, p->prefix, (size_t) p->prefix_len);
-	n = tri_env_encode_rest(&m->env, env + p->prefix_len,
-				sizeof(env) - (size_t) p->prefix_len);
+	n = tri_env_encode_rest(
+	    &m->env, env + p->prefix_len, sizeof(env) - (size_t) p->prefix_len);
 	if (n < 0) {
 		return n;
 	}
@@ -448,7 +453,8 @@ int
 tr_send(tr_addr to, tr_msg **msgp, int timeout_ms)
 {
 	if (msgp && *msgp) {
-		(*msgp)->env.flags &= ~(uint32_t) (TRI_FLAG_REPLY | TRI_FLAG_SYSTEM);
+		(*msgp)->env.flags &=
+		    ~(uint32_t) (TRI_FLAG_REPLY | TRI_FLAG_SYSTEM);
 	}
 	return send_msg(to, msgp, timeout_ms, NULL);
 }
@@ -457,7 +463,7 @@ int
 tr_send_bytes(tr_addr to, const void *data, size_t len, int timeout_ms)
 {
 	tr_msg *m;
-	int	r = tr_msg_new_bytes(&m, data, len);
+	int     r = tr_msg_new_bytes(&m, data, len);
 
 	if (r < 0) {
 		return r;
@@ -475,13 +481,14 @@ send_system(tr_addr to, const ProtobufCMessage *pb)
 	if (tri_msg_new_system(&m, pb) == 0) {
 		if (send_msg(to, &m, 1000, NULL) < 0) {
 			tri_debug("system message %s not delivered",
-				  pb->descriptor->name);
+			    pb->descriptor->name);
 		}
 		tr_msg_destroy(&m);
 	}
 }
 
-/* ---- the receive queue ---------------------------------------------------- */
+/* ---- the receive queue ----------------------------------------------------
+ */
 
 static void
 enqueue(tr_msg *m)
@@ -513,7 +520,8 @@ dequeue(tr_msg *prev, tr_msg *m)
 	mb.st.queued--;
 }
 
-/* ---- monitors and links --------------------------------------------------- */
+/* ---- monitors and links ---------------------------------------------------
+ */
 
 int
 tr_exit_classify(int exitcode)
@@ -525,7 +533,7 @@ const char *
 tr_exit_class_name(int c)
 {
 	static const char *const names[] = { "normal", "shutdown", "abnormal",
-					     "noproc", "unknown" };
+		"noproc", "unknown" };
 
 	return c >= 0 && c <= TR_EXIT_UNKNOWN ? names[c] : "?";
 }
@@ -534,11 +542,11 @@ tr_exit_class_name(int c)
 static int
 zombie_status(tr_addr a, int *ret_code)
 {
-	char	  path[64], buf[1024], *p;
-	FILE	 *f;
-	uint64_t  st;
-	char	  state;
-	int	  status, field;
+	char     path[64], buf[1024], *p;
+	FILE    *f;
+	uint64_t st;
+	char     state;
+	int      status, field;
 
 	if (tri_proc_starttime((pid_t) a.pid, &st, &state) < 0 ||
 	    st != a.incarnation || state != 'Z') {
@@ -571,15 +579,18 @@ learn_exit(tr_addr who, int pidfd, int *ret_code, int *ret_class)
 	siginfo_t si;
 
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	if (waitid(P_PIDFD, (id_t) pidfd, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	        0 &&
 	    si.si_pid != 0) {
-		*ret_code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+		*ret_code =
+		    si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
 		*ret_class = tri_exit_class(*ret_code);
 		return;
 	}
 	for (int i = 0; i < 50; i++) {
 		if (zombie_status(who, ret_code) == 0 ||
-		    tri_exitlog_get((pid_t) who.pid, who.incarnation, ret_code) == 0) {
+		    tri_exitlog_get(
+		        (pid_t) who.pid, who.incarnation, ret_code) == 0) {
 			*ret_class = tri_exit_class(*ret_code);
 			return;
 		}
@@ -595,29 +606,29 @@ enqueue_notice(bool is_exit, uint64_t ref, tr_addr who, int code, int cls)
 	Trwire__Addr a = TRWIRE__ADDR__INIT;
 	Trwire__Down d = TRWIRE__DOWN__INIT;
 	Trwire__Exit e = TRWIRE__EXIT__INIT;
-	tr_msg	    *m;
-	int	     r;
+	tr_msg      *m;
+	int          r;
 
-	a.node	      = who.node;
-	a.pid	      = who.pid;
+	a.node        = who.node;
+	a.pid         = who.pid;
 	a.incarnation = who.incarnation;
 	if (is_exit) {
-		e.who	   = &a;
-		e.exitcode = code;
-		e.exit_class   = (Trwire__ExitClass) cls;
-		r	   = tri_msg_new_system(&m, &e.base);
+		e.who        = &a;
+		e.exitcode   = code;
+		e.exit_class = (Trwire__ExitClass) cls;
+		r            = tri_msg_new_system(&m, &e.base);
 	} else {
-		d.ref	   = ref;
-		d.who	   = &a;
-		d.exitcode = code;
-		d.exit_class   = (Trwire__ExitClass) cls;
-		r	   = tri_msg_new_system(&m, &d.base);
+		d.ref        = ref;
+		d.who        = &a;
+		d.exitcode   = code;
+		d.exit_class = (Trwire__ExitClass) cls;
+		r            = tri_msg_new_system(&m, &d.base);
 	}
 	if (r < 0) {
 		tr_log(TR_LOG_ERROR, "out of memory: a DOWN notice was lost");
 		return;
 	}
-	m->env.sender	   = who;
+	m->env.sender      = who;
 	m->env.recipient   = mb.self;
 	m->env.correlation = ref; /* lets tr_demonitor() find it */
 	enqueue(m);
@@ -636,8 +647,8 @@ watch_add(tr_addr who, enum watch_kind kind, uint64_t ref)
 	int fd;
 
 	if (mb.nwatch == mb.capwatch) {
-		size_t	      ncap = mb.capwatch ? mb.capwatch * 2 : 8;
-		struct watch *w	   = tri_realloc(mb.watches, ncap * sizeof(*w));
+		size_t        ncap = mb.capwatch ? mb.capwatch * 2 : 8;
+		struct watch *w    = tri_realloc(mb.watches, ncap * sizeof(*w));
 
 		if (!w) {
 			return -ENOMEM;
@@ -671,7 +682,7 @@ link_exit(tr_addr who, int code, int cls)
 	}
 	tr_addr_format(who, a, sizeof(a));
 	tri_debug("linked actor %s ended (%s, %d): exiting too", a,
-		  tr_exit_class_name(cls), code);
+	    tr_exit_class_name(cls), code);
 	if (cls == TR_EXIT_SHUTDOWN) {
 		signal(SIGTERM, SIG_DFL);
 		raise(SIGTERM);
@@ -683,7 +694,7 @@ static void
 watch_fired(size_t i)
 {
 	struct watch w = mb.watches[i];
-	int	     code, cls;
+	int          code, cls;
 
 	learn_exit(w.who, w.pidfd, &code, &cls);
 	watch_remove(i);
@@ -711,7 +722,7 @@ int
 tr_monitor(tr_addr who, uint64_t *ret_ref)
 {
 	uint64_t ref;
-	int	 r;
+	int      r;
 
 	tr_assert_return(!tr_addr_is_null(who), -EINVAL);
 	r = ensure_ctx();
@@ -738,7 +749,8 @@ tr_demonitor(uint64_t ref)
 	tr_msg *prev = NULL;
 
 	for (size_t i = 0; i < mb.nwatch; i++) {
-		if (mb.watches[i].kind == W_MONITOR && mb.watches[i].ref == ref) {
+		if (mb.watches[i].kind == W_MONITOR &&
+		    mb.watches[i].ref == ref) {
 			watch_remove(i);
 			return 0;
 		}
@@ -761,11 +773,11 @@ link_msg(tr_addr to, bool link)
 	Trwire__Link   l = TRWIRE__LINK__INIT;
 	Trwire__Unlink u = TRWIRE__UNLINK__INIT;
 
-	a.node	      = mb.self.node;
-	a.pid	      = mb.self.pid;
+	a.node        = mb.self.node;
+	a.pid         = mb.self.pid;
 	a.incarnation = mb.self.incarnation;
-	l.from	      = &a;
-	u.from	      = &a;
+	l.from        = &a;
+	u.from        = &a;
 	send_system(to, link ? &l.base : &u.base);
 }
 
@@ -829,9 +841,9 @@ tr_trap_exit(bool on)
 int
 tr_msg_down(const tr_msg *m, tr_down *ret)
 {
-	ProtobufCMessage *pb;
+	ProtobufCMessage   *pb;
 	const Trwire__Addr *a;
-	int		  r;
+	int                 r;
 
 	tr_assert_return(m && ret, -EINVAL);
 	if (!tr_msg_is_system(m)) {
@@ -840,21 +852,23 @@ tr_msg_down(const tr_msg *m, tr_down *ret)
 	if (tr_msg_unpack(m, &trwire__down__descriptor, &pb) == 0) {
 		Trwire__Down *d = (Trwire__Down *) pb;
 
-		a	       = d->who;
-		ret->ref       = d->ref;
-		ret->exitcode  = d->exitcode;
+		a               = d->who;
+		ret->ref        = d->ref;
+		ret->exitcode   = d->exitcode;
 		ret->exit_class = d->exit_class;
-	} else if ((r = tr_msg_unpack(m, &trwire__exit__descriptor, &pb)) == 0) {
+	} else if ((r = tr_msg_unpack(m, &trwire__exit__descriptor, &pb)) ==
+	    0) {
 		Trwire__Exit *e = (Trwire__Exit *) pb;
 
-		a	       = e->who;
-		ret->ref       = 0;
-		ret->exitcode  = e->exitcode;
+		a               = e->who;
+		ret->ref        = 0;
+		ret->exitcode   = e->exitcode;
 		ret->exit_class = e->exit_class;
 	} else {
 		return r;
 	}
-	ret->who = a ? (tr_addr) { a->node, a->pid, a->incarnation } : TR_ADDR_NULL;
+	ret->who =
+	    a ? (tr_addr) { a->node, a->pid, a->incarnation } : TR_ADDR_NULL;
 	protobuf_c_message_free_unpacked(pb, NULL);
 	return 0;
 }
@@ -866,9 +880,9 @@ handle_system(tr_msg *m)
 	ProtobufCMessage *pb;
 
 	if (tr_msg_unpack(m, &trwire__link__descriptor, &pb) == 0) {
-		Trwire__Addr *a	 = ((Trwire__Link *) pb)->from;
-		tr_addr	      who = a ? (tr_addr) { a->node, a->pid, a->incarnation }
-				      : TR_ADDR_NULL;
+		Trwire__Addr *a = ((Trwire__Link *) pb)->from;
+		tr_addr who = a ? (tr_addr) { a->node, a->pid, a->incarnation }
+		                : TR_ADDR_NULL;
 
 		if (!tr_addr_is_null(who) && !linked(who) &&
 		    watch_add(who, W_LINK, 0) == -ESRCH) {
@@ -893,7 +907,8 @@ handle_system(tr_msg *m)
 
 		send_system(m->env.sender, &ack.base);
 	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {
-		for (struct peer *p = mb.peers[bucket(m->env.sender)]; p; p = p->next) {
+		for (struct peer *p = mb.peers[bucket(m->env.sender)]; p;
+		     p              = p->next) {
 			if (tr_addr_eq(p->addr, m->env.sender)) {
 				p->fin_ack = true;
 			}
@@ -905,14 +920,15 @@ handle_system(tr_msg *m)
 	tr_msg_destroy(&m);
 }
 
-/* ---- receiving ------------------------------------------------------------ */
+/* ---- receiving ------------------------------------------------------------
+ */
 
 static void
 drain_frames(void)
 {
 	zmq_msg_t f;
-	int	  more = 1;
-	size_t	  l    = sizeof(more);
+	int       more = 1;
+	size_t    l    = sizeof(more);
 
 	while (zmq_getsockopt(mb.sock, ZMQ_RCVMORE, &more, &l) == 0 && more) {
 		zmq_msg_init(&f);
@@ -925,7 +941,7 @@ static bool
 wire_system_type(const char *type)
 {
 	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
-					  "trwire.Fin", "trwire.FinAck" };
+		"trwire.Fin", "trwire.FinAck" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strcmp(type, ok[i]) == 0) {
@@ -961,7 +977,8 @@ reject(tr_msg *m, uint64_t **counter)
 	if ((m->env.flags & TRI_FLAG_REPLY) &&
 	    (mb.awaiting == 0 || m->env.correlation != mb.awaiting)) {
 		*counter = &mb.st.dropped_late_reply;
-		return NULL; /* a late reply is expected traffic, not an error */
+		return NULL; /* a late reply is expected traffic, not an error
+		              */
 	}
 	return NULL;
 }
@@ -972,10 +989,10 @@ static int
 ingest_one(void)
 {
 	zmq_msg_t   f;
-	tr_msg	   *m;
-	const char *why	    = NULL;
+	tr_msg     *m;
+	const char *why     = NULL;
 	uint64_t   *counter = NULL;
-	int	    r, more;
+	int         r, more;
 
 	zmq_msg_init(&f);
 	if (zmq_msg_recv(&f, mb.sock, ZMQ_DONTWAIT) < 0) {
@@ -988,12 +1005,15 @@ ingest_one(void)
 	if (!m) {
 		zmq_msg_close(&f);
 		drain_frames();
-		tr_log(TR_LOG_ERROR, "mailbox: out of memory, a message was lost");
+		tr_log(
+		    TR_LOG_ERROR, "mailbox: out of memory, a message was lost");
 		return -ENOMEM;
 	}
 	zmq_msg_init(&m->payload);
-	if (!more || tri_env_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->env) < 0) {
-		why	= more ? "envelope does not decode" : "single frame, no payload";
+	if (!more ||
+	    tri_env_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->env) < 0) {
+		why     = more ? "envelope does not decode"
+		               : "single frame, no payload";
 		counter = &mb.st.dropped_malformed;
 		memset(&m->env, 0, sizeof(m->env));
 	}
@@ -1003,7 +1023,7 @@ ingest_one(void)
 		return -zmq_errno();
 	}
 	if (!why && zmq_msg_more(&m->payload)) {
-		why	= "more than two frames";
+		why     = "more than two frames";
 		counter = &mb.st.dropped_malformed;
 	}
 	drain_frames();
@@ -1049,12 +1069,12 @@ ingest_all(void)
  * Returns the number of ready user fds, sets *ret_extra if extra_fd fired;
  * -errno on failure. */
 static int
-wait_events(int timeout_ms, int extra_fd, bool *ret_extra,
-	    struct pollfd *fds, size_t nfds)
+wait_events(int timeout_ms, int extra_fd, bool *ret_extra, struct pollfd *fds,
+    size_t nfds)
 {
-	zmq_pollitem_t	stack_items[32], *it = stack_items;
-	size_t		n = 1 + mb.nwatch + (extra_fd >= 0) + nfds, k = 0;
-	int		r, nuser = 0;
+	zmq_pollitem_t stack_items[32], *it = stack_items;
+	size_t         n = 1 + mb.nwatch + (extra_fd >= 0) + nfds, k = 0;
+	int            r, nuser                                      = 0;
 
 	if (n > 32) {
 		it = tri_calloc(n, sizeof(*it));
@@ -1065,13 +1085,15 @@ wait_events(int timeout_ms, int extra_fd, bool *ret_extra,
 	it[k++] = (zmq_pollitem_t) { .socket = mb.sock, .events = ZMQ_POLLIN };
 	for (size_t i = 0; i < mb.nwatch; i++) {
 		it[k++] = (zmq_pollitem_t) { .fd = mb.watches[i].pidfd,
-					     .events = ZMQ_POLLIN };
+			.events                  = ZMQ_POLLIN };
 	}
 	if (extra_fd >= 0) {
-		it[k++] = (zmq_pollitem_t) { .fd = extra_fd, .events = ZMQ_POLLIN };
+		it[k++] =
+		    (zmq_pollitem_t) { .fd = extra_fd, .events = ZMQ_POLLIN };
 	}
 	for (size_t i = 0; i < nfds; i++) {
-		it[k++] = (zmq_pollitem_t) { .fd = fds[i].fd, .events = fds[i].events };
+		it[k++] = (zmq_pollitem_t) { .fd = fds[i].fd,
+			.events                  = fds[i].events };
 	}
 	r = zmq_poll(it, (int) n, timeout_ms);
 	if (r < 0) {
@@ -1111,9 +1133,10 @@ tri_msg_wait_fd(int fd, int timeout_ms)
 		return tri_poll_fd(fd, POLLIN, timeout_ms);
 	}
 	for (;;) {
-		zmq_pollitem_t it[2] = { { .socket = mb.sock, .events = ZMQ_POLLIN },
-					 { .fd = fd, .events = ZMQ_POLLIN } };
-		int	       r = zmq_poll(it, 2, tri_remaining(deadline, timeout_ms));
+		zmq_pollitem_t it[2] = { { .socket   = mb.sock,
+			                     .events = ZMQ_POLLIN },
+			{ .fd = fd, .events = ZMQ_POLLIN } };
+		int r = zmq_poll(it, 2, tri_remaining(deadline, timeout_ms));
 
 		if (r < 0 && zmq_errno() != EINTR) {
 			return -zmq_errno();
@@ -1122,7 +1145,8 @@ tri_msg_wait_fd(int fd, int timeout_ms)
 			return 1;
 		}
 		if (it[0].revents && ingest_all() < 0) {
-			return tri_poll_fd(fd, POLLIN, tri_remaining(deadline, timeout_ms));
+			return tri_poll_fd(
+			    fd, POLLIN, tri_remaining(deadline, timeout_ms));
 		}
 		if (tri_remaining(deadline, timeout_ms) == 0) {
 			return 0;
@@ -1132,13 +1156,13 @@ tri_msg_wait_fd(int fd, int timeout_ms)
 
 static int
 recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
-	   int extra_fd, bool *ret_extra)
+    int extra_fd, bool *ret_extra)
 {
 	int64_t deadline = tri_deadline(timeout_ms);
-	int64_t grace	 = 0; /* after the peer died: collect in-flight mail */
-	tr_msg *prev	 = NULL, *m;
-	bool	last	 = false;
-	int	r, left;
+	int64_t grace    = 0; /* after the peer died: collect in-flight mail */
+	tr_msg *prev     = NULL, *m;
+	bool    last     = false;
+	int     r, left;
 
 	tr_assert_return(ret, -EINVAL);
 	r = tr_self_bind();
@@ -1176,9 +1200,11 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 		if (grace && (left < 0 || left > grace - tri_now_ms())) {
 			left = (int) (grace - tri_now_ms());
 		} else if (left == 0) {
-			last = true; /* one look at the watches before giving up */
+			last =
+			    true; /* one look at the watches before giving up */
 		}
-		r = wait_events(left, grace ? -1 : extra_fd, ret_extra, NULL, 0);
+		r = wait_events(
+		    left, grace ? -1 : extra_fd, ret_extra, NULL, 0);
 		if (r < 0) {
 			return r;
 		}
@@ -1206,17 +1232,17 @@ static bool
 is_reply_to(const tr_msg *m, void *arg)
 {
 	return (m->env.flags & TRI_FLAG_REPLY) &&
-	       m->env.correlation == *(uint64_t *) arg;
+	    m->env.correlation == *(uint64_t *) arg;
 }
 
 int
 tr_call(tr_addr to, tr_msg **reqp, tr_msg **ret_reply, int timeout_ms)
 {
-	int64_t	     deadline = tri_deadline(timeout_ms);
+	int64_t      deadline = tri_deadline(timeout_ms);
 	struct peer *p;
 	uint64_t     corr;
-	bool	     died = false;
-	int	     r;
+	bool         died = false;
+	int          r;
 
 	tr_assert_return(reqp && *reqp && ret_reply, -EINVAL);
 	r = tr_self_bind();
@@ -1224,16 +1250,15 @@ tr_call(tr_addr to, tr_msg **reqp, tr_msg **ret_reply, int timeout_ms)
 		return r;
 	}
 	/* unique across this process's life; replies carry it back */
-	corr			  = ++mb.next_corr;
-	(*reqp)->env.correlation  = corr;
-	(*reqp)->env.reply_to	  = mb.self;
-	(*reqp)->env.flags	  = 0;
-	mb.awaiting		  = corr;
-	r = send_msg(to, reqp, timeout_ms, &p);
+	corr                     = ++mb.next_corr;
+	(*reqp)->env.correlation = corr;
+	(*reqp)->env.reply_to    = mb.self;
+	(*reqp)->env.flags       = 0;
+	mb.awaiting              = corr;
+	r                        = send_msg(to, reqp, timeout_ms, &p);
 	if (r == 0) {
 		r = recv_match(ret_reply, is_reply_to, &corr,
-			       tri_remaining(deadline, timeout_ms), p->pidfd,
-			       &died);
+		    tri_remaining(deadline, timeout_ms), p->pidfd, &died);
 		if (r == TR_EDEAD) {
 			peer_drop(to);
 		}
@@ -1249,8 +1274,8 @@ tr_reply(const tr_msg *req, tr_msg **replyp, int timeout_ms)
 
 	tr_assert_return(req && replyp && *replyp, -EINVAL);
 	to = tr_addr_is_null(req->env.reply_to) ? req->env.sender
-						: req->env.reply_to;
-	(*replyp)->env.flags	   = TRI_FLAG_REPLY;
+	                                        : req->env.reply_to;
+	(*replyp)->env.flags       = TRI_FLAG_REPLY;
 	(*replyp)->env.correlation = req->env.correlation;
 	return send_msg(to, replyp, timeout_ms, NULL);
 }
@@ -1281,7 +1306,8 @@ tr_poll(struct pollfd *fds, size_t nfds, bool *ret_mailbox, int timeout_ms)
 	return r + (*ret_mailbox ? 1 : 0);
 }
 
-/* ---- limits, stats, exit -------------------------------------------------- */
+/* ---- limits, stats, exit --------------------------------------------------
+ */
 
 int
 tr_mailbox_set_capacity(int messages)
@@ -1330,11 +1356,13 @@ unconfirmed(bool send_fin)
 
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		for (struct peer *p = mb.peers[b]; p; p = p->next) {
-			if (!p->sent || p->fin_ack || tr_addr_eq(p->addr, mb.self)) {
+			if (!p->sent || p->fin_ack ||
+			    tr_addr_eq(p->addr, mb.self)) {
 				continue;
 			}
 			if (tri_poll_fd(p->pidfd, POLLIN, 0) > 0) {
-				p->fin_ack = true; /* dead: nobody to deliver to */
+				p->fin_ack =
+				    true; /* dead: nobody to deliver to */
 				continue;
 			}
 			if (send_fin) {
@@ -1355,7 +1383,7 @@ static void
 exit_handshake(void)
 {
 	int64_t deadline = tri_deadline(linger_ms);
-	int	left;
+	int     left;
 
 	if (unconfirmed(false) == 0 || tr_self_bind() < 0) {
 		return;
@@ -1365,9 +1393,9 @@ exit_handshake(void)
 		left = tri_remaining(deadline, linger_ms);
 		if (left == 0) {
 			tr_log(TR_LOG_ERROR,
-			       "exit: %d peer(s) did not confirm receipt within "
-			       "%d ms; messages to them may be lost",
-			       unconfirmed(false), linger_ms);
+			    "exit: %d peer(s) did not confirm receipt within "
+			    "%d ms; messages to them may be lost",
+			    unconfirmed(false), linger_ms);
 			return;
 		}
 		if (wait_events(left > 50 ? 50 : left, -1, NULL, NULL, 0) < 0) {
@@ -1410,7 +1438,7 @@ tri_msg_shutdown(void)
 		watch_remove(mb.nwatch - 1);
 	}
 	tri_free(mb.watches);
-	mb.watches = NULL;
+	mb.watches  = NULL;
 	mb.capwatch = 0;
 	if (mb.ctx) {
 		zmq_ctx_term(mb.ctx); /* waits up to the linger for sends */
@@ -1426,7 +1454,7 @@ void
 tri_msg_on_exit(pid_t pid, uint64_t incarnation, int exitcode)
 {
 	tr_addr a = { 0, (uint32_t) pid, incarnation };
-	char	path[PATH_MAX];
+	char    path[PATH_MAX];
 
 	tri_exitlog_put(pid, incarnation, exitcode);
 	if (incarnation && endpoint_of(a, path, sizeof(path), false) == 0) {

@@ -13,14 +13,15 @@
 #include "rt.h"
 #include "troupe.pb-c.h"
 
-/* ---- addresses ------------------------------------------------------------ */
+/* ---- addresses ------------------------------------------------------------
+ */
 
 char *
 tr_addr_format(tr_addr a, char *buf, size_t n)
 {
 	if (buf && n) {
 		snprintf(buf, n, "%" PRIu32 ".%" PRIu32 ".%" PRIu64, a.node,
-			 a.pid, a.incarnation);
+		    a.pid, a.incarnation);
 	}
 	return buf;
 }
@@ -29,7 +30,7 @@ int
 tr_addr_parse(const char *text, tr_addr *ret)
 {
 	unsigned long long node, pid, inc;
-	int		   used = 0;
+	int                used = 0;
 
 	tr_assert_return(text && ret, -EINVAL);
 	if (text[0] < '0' || text[0] > '9' ||
@@ -45,7 +46,8 @@ tr_addr_parse(const char *text, tr_addr *ret)
 bool
 tr_addr_eq(tr_addr a, tr_addr b)
 {
-	return a.node == b.node && a.pid == b.pid && a.incarnation == b.incarnation;
+	return a.node == b.node && a.pid == b.pid &&
+	    a.incarnation == b.incarnation;
 }
 
 bool
@@ -58,25 +60,26 @@ bool
 tr_addr_is_alive(tr_addr a)
 {
 	uint64_t st;
-	char	 state;
+	char     state;
 
 	if (a.node != 0 || a.pid == 0) {
 		return false;
 	}
 	return tri_proc_starttime((pid_t) a.pid, &st, &state) == 0 &&
-	       st == a.incarnation && state != 'Z' && state != 'X';
+	    st == a.incarnation && state != 'Z' && state != 'X';
 }
 
-/* ---- payload types -------------------------------------------------------- */
+/* ---- payload types --------------------------------------------------------
+ */
 
 static const ProtobufCMessageDescriptor **types;
-static size_t				  ntypes, captypes;
+static size_t                             ntypes, captypes;
 
 int
 tr_msg_type_register(const ProtobufCMessageDescriptor *d)
 {
-	tr_assert_return(d && d->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-			 -EINVAL);
+	tr_assert_return(
+	    d && d->magic == PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC, -EINVAL);
 	tr_assert_return(strlen(d->name) < TRI_TYPE_MAX, -EINVAL);
 	if (tri_type_known(d->name)) {
 		return 0;
@@ -84,12 +87,12 @@ tr_msg_type_register(const ProtobufCMessageDescriptor *d)
 	if (ntypes == captypes) {
 		size_t ncap = captypes ? captypes * 2 : 16;
 		const ProtobufCMessageDescriptor **t =
-			tri_realloc(types, ncap * sizeof(*t));
+		    tri_realloc(types, ncap * sizeof(*t));
 
 		if (!t) {
 			return -ENOMEM;
 		}
-		types	 = t;
+		types    = t;
 		captypes = ncap;
 	}
 	types[ntypes++] = d;
@@ -107,7 +110,8 @@ tri_type_known(const char *type)
 	return false;
 }
 
-/* ---- messages ------------------------------------------------------------- */
+/* ---- messages -------------------------------------------------------------
+ */
 
 tr_msg *
 tri_msg_alloc(void)
@@ -144,7 +148,7 @@ tr_msg_new_bytes(tr_msg **ret, const void *data, size_t len)
 
 int
 tr_msg_new_take(tr_msg **ret, void *data, size_t len,
-		void (*free_fn)(void *data, void *hint), void *hint)
+    void (*free_fn)(void *data, void *hint), void *hint)
 {
 	tr_msg *m;
 
@@ -165,12 +169,12 @@ static int
 new_pb(tr_msg **ret, const ProtobufCMessage *pb, uint32_t flags)
 {
 	tr_msg *m;
-	size_t	n;
+	size_t  n;
 
 	tr_assert_return(ret && pb, -EINVAL);
-	tr_assert_return(pb->descriptor &&
-				 strlen(pb->descriptor->name) < TRI_TYPE_MAX,
-			 -EINVAL);
+	tr_assert_return(
+	    pb->descriptor && strlen(pb->descriptor->name) < TRI_TYPE_MAX,
+	    -EINVAL);
 	n = protobuf_c_message_get_packed_size(pb);
 	m = tri_msg_alloc();
 	if (!m) {
@@ -183,7 +187,7 @@ new_pb(tr_msg **ret, const ProtobufCMessage *pb, uint32_t flags)
 	(void) protobuf_c_message_pack(pb, zmq_msg_data(&m->payload));
 	tri_strlcpy(m->env.type, pb->descriptor->name, sizeof(m->env.type));
 	m->env.flags = flags;
-	*ret	     = m;
+	*ret         = m;
 	return 0;
 }
 
@@ -268,7 +272,7 @@ tr_msg_is_system(const tr_msg *m)
 
 int
 tr_msg_unpack(const tr_msg *m, const ProtobufCMessageDescriptor *d,
-	      ProtobufCMessage **ret)
+    ProtobufCMessage **ret)
 {
 	ProtobufCMessage *pb;
 
@@ -295,7 +299,7 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 struct wbuf {
 	uint8_t *p, *end;
-	bool	 overflow;
+	bool     overflow;
 };
 
 static void
@@ -365,7 +369,7 @@ static void
 put_addr(struct wbuf *w, unsigned field, const tr_addr *a)
 {
 	size_t n = uint_len(1, a->node) + uint_len(2, a->pid) +
-		   uint_len(3, a->incarnation);
+	    uint_len(3, a->incarnation);
 
 	put_tag(w, field, WT_LEN);
 	put_varint(w, n);
@@ -385,8 +389,8 @@ trace_set(const struct tri_env *e)
 /* Fields 1 and 2 (sender, recipient): the same for every message of one
  * sender to one peer, so the mailbox encodes them once per peer. */
 int
-tri_env_encode_addrs(tr_addr sender, tr_addr recipient, uint8_t *buf,
-		     size_t cap)
+tri_env_encode_addrs(
+    tr_addr sender, tr_addr recipient, uint8_t *buf, size_t cap)
 {
 	struct wbuf w = { buf, buf + cap, false };
 
@@ -509,7 +513,7 @@ skip_field(struct rbuf *r, unsigned wt)
 /* Next field: its number, wire type, and for WT_LEN a sub-buffer. */
 static inline bool
 get_field(struct rbuf *r, unsigned *field, unsigned *wt, uint64_t *v,
-	  struct rbuf *sub)
+    struct rbuf *sub)
 {
 	uint64_t tag, n;
 
@@ -525,7 +529,7 @@ get_field(struct rbuf *r, unsigned *field, unsigned *wt, uint64_t *v,
 		if (!get_varint(r, &n) || n > (uint64_t) (r->end - r->p)) {
 			return false;
 		}
-		sub->p	 = r->p;
+		sub->p   = r->p;
 		sub->end = r->p + n;
 		r->p += n;
 		return true;
@@ -595,12 +599,10 @@ get_trace(struct rbuf r, struct tri_env *e)
 
 static bool
 env_field(struct tri_env *e, unsigned f, unsigned wt, uint64_t v,
-	  struct rbuf sub, unsigned *seen)
+    struct rbuf sub, unsigned *seen)
 {
-	static const uint8_t want[11] = { 0, WT_LEN, WT_LEN, WT_LEN,
-					  WT_VARINT, WT_VARINT, WT_LEN,
-					  WT_VARINT, WT_LEN, WT_VARINT,
-					  WT_VARINT };
+	static const uint8_t want[11] = { 0, WT_LEN, WT_LEN, WT_LEN, WT_VARINT,
+		WT_VARINT, WT_LEN, WT_VARINT, WT_LEN, WT_VARINT, WT_VARINT };
 
 	if (f > 10) {
 		return true; /* unknown field from a newer sender: skipped */
@@ -649,7 +651,7 @@ env_field(struct tri_env *e, unsigned f, unsigned wt, uint64_t v,
 int
 tri_env_decode(const uint8_t *buf, size_t len, struct tri_env *ret)
 {
-	struct rbuf r	 = { buf, buf + len };
+	struct rbuf r    = { buf, buf + len };
 	unsigned    seen = 0;
 
 	if (len == 0 || len > TRI_ENV_MAX) {

@@ -31,7 +31,8 @@ valid_name(const char *name)
 		char c = name[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')) {
+		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		        c == '.')) {
 			return false;
 		}
 	}
@@ -49,7 +50,7 @@ name_path(const char *name, char *buf, size_t n)
 static int
 read_holder(const char *path, tr_addr *ret)
 {
-	char	txt[TR_ADDR_STRLEN];
+	char    txt[TR_ADDR_STRLEN];
 	ssize_t n = readlink(path, txt, sizeof(txt) - 1);
 
 	if (n < 0) {
@@ -62,7 +63,7 @@ read_holder(const char *path, tr_addr *ret)
 int
 tr_register(const char *name)
 {
-	char	path[PATH_MAX], dir[PATH_MAX + 16], txt[TR_ADDR_STRLEN];
+	char    path[PATH_MAX], dir[PATH_MAX + 16], txt[TR_ADDR_STRLEN];
 	tr_addr self = tr_self(), holder;
 
 	tr_assert_return(name && valid_name(name), -EINVAL);
@@ -84,7 +85,8 @@ tr_register(const char *name)
 		if (errno != EEXIST) {
 			return -errno;
 		}
-		if (read_holder(path, &holder) == 0 && tr_addr_is_alive(holder)) {
+		if (read_holder(path, &holder) == 0 &&
+		    tr_addr_is_alive(holder)) {
 			return tr_addr_eq(holder, self) ? 0 : TR_EEXISTS;
 		}
 		(void) unlink(path); /* stale: its holder is gone */
@@ -95,7 +97,7 @@ tr_register(const char *name)
 int
 tr_unregister(const char *name)
 {
-	char	path[PATH_MAX];
+	char    path[PATH_MAX];
 	tr_addr holder;
 
 	tr_assert_return(name && valid_name(name), -EINVAL);
@@ -116,9 +118,9 @@ tr_unregister(const char *name)
 int
 tr_whereis(const char *name, tr_addr *ret)
 {
-	char	path[PATH_MAX];
+	char    path[PATH_MAX];
 	tr_addr holder;
-	int	r;
+	int     r;
 
 	tr_assert_return(name && ret && valid_name(name), -EINVAL);
 	tr_assert_return(tri_rt.inited, TR_ENOTINIT);
@@ -159,10 +161,10 @@ void tri_names_drop_addr(tr_addr a);
 void
 tri_names_drop_addr(tr_addr a)
 {
-	char	       dir[PATH_MAX + 16], path[PATH_MAX + 300];
-	DIR	      *d;
+	char           dir[PATH_MAX + 16], path[PATH_MAX + 300];
+	DIR           *d;
 	struct dirent *e;
-	tr_addr	       holder;
+	tr_addr        holder;
 
 	snprintf(dir, sizeof(dir), "%s/names", tri_rt.rundir);
 	d = opendir(dir);
@@ -175,7 +177,8 @@ tri_names_drop_addr(tr_addr a)
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		if (read_holder(path, &holder) == 0 && holder.pid == a.pid &&
-		    (a.incarnation == 0 || holder.incarnation == a.incarnation)) {
+		    (a.incarnation == 0 ||
+		        holder.incarnation == a.incarnation)) {
 			(void) unlink(path);
 		}
 	}

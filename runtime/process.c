@@ -22,28 +22,28 @@ extern char **environ;
 enum state { ST_NEW, ST_RUNNING, ST_EXITED };
 
 struct tr_process {
-	pid_t	    owner; /* creating process: other pids get -ECHILD */
+	pid_t       owner; /* creating process: other pids get -ECHILD */
 	enum state  state;
-	char	    actor[TRI_NAME_MAX];
-	char	    name[TRI_NAME_MAX];
-	char	    identity[TRI_NAME_MAX];
-	void	   *args;
-	size_t	    len;
-	bool	    daemon;
-	bool	    eager_mailbox;
-	int	    method;
-	pid_t	    pid;
+	char        actor[TRI_NAME_MAX];
+	char        name[TRI_NAME_MAX];
+	char        identity[TRI_NAME_MAX];
+	void       *args;
+	size_t      len;
+	bool        daemon;
+	bool        eager_mailbox;
+	int         method;
+	pid_t       pid;
 	uint64_t    incarnation; /* start time in ticks; 0 if unknown */
-	int	    pidfd;	 /* -1 if none */
-	int	    status_fd;	 /* forkserver children: exit status pipe */
-	int	    exitcode;
-	int	    start_error;
-	char	    reason[TRI_REASON_MAX];
+	int         pidfd;       /* -1 if none */
+	int         status_fd;   /* forkserver children: exit status pipe */
+	int         exitcode;
+	int         start_error;
+	char        reason[TRI_REASON_MAX];
 	tr_process *next, *prev; /* tri_rt.children while running */
 };
 
 static const char *const method_names[] = { "default", "fork", "spawn",
-					    "forkserver" };
+	"forkserver" };
 
 const char *
 tr_start_method_name(int method)
@@ -70,14 +70,14 @@ static int
 default_method(void)
 {
 	const char *env = getenv("TROUPE_START_METHOD");
-	int	    m	= env ? tr_start_method_parse(env) : -EINVAL;
+	int         m   = env ? tr_start_method_parse(env) : -EINVAL;
 
 	return m > 0 ? m : TR_START_FORK;
 }
 
 int
-tr_process_new(tr_process **ret, const char *actor, const void *args,
-	       size_t len)
+tr_process_new(
+    tr_process **ret, const char *actor, const void *args, size_t len)
 {
 	tr_process *p;
 
@@ -100,19 +100,19 @@ tr_process_new(tr_process **ret, const char *actor, const void *args,
 		memcpy(p->args, args, len);
 	}
 	((char *) p->args)[len] = '\0';
-	p->len	     = len;
-	p->owner     = tri_getpid();
-	p->pidfd     = -1;
-	p->status_fd = -1;
+	p->len                  = len;
+	p->owner                = tri_getpid();
+	p->pidfd                = -1;
+	p->status_fd            = -1;
 	tri_strlcpy(p->actor, actor, sizeof(p->actor));
 	/* Python numbers children per parent: Process-1, and Process-1:1 for
 	 * the first child of that one */
 	tri_rt.child_counter++;
 	if (snprintf(p->identity, sizeof(p->identity), "%s%s%u",
-		     tri_rt.identity, tri_rt.identity[0] ? ":" : "",
-		     tri_rt.child_counter) >= (int) sizeof(p->identity) ||
+	        tri_rt.identity, tri_rt.identity[0] ? ":" : "",
+	        tri_rt.child_counter) >= (int) sizeof(p->identity) ||
 	    snprintf(p->name, sizeof(p->name), "Process-%s", p->identity) >=
-		    (int) sizeof(p->name)) {
+	        (int) sizeof(p->name)) {
 		/* a tree this deep keeps the truncated name; only a label */
 		tri_debug("process name truncated: %s", p->name);
 	}
@@ -120,9 +120,9 @@ tr_process_new(tr_process **ret, const char *actor, const void *args,
 	return 0;
 }
 
-#define CHECK_HANDLE(p)                                    \
-	do {                                               \
-		tr_assert_return(p, -EINVAL);              \
+#define CHECK_HANDLE(p)                                                \
+	do {                                                           \
+		tr_assert_return(p, -EINVAL);                          \
 		tr_assert_return((p)->owner == tri_getpid(), -ECHILD); \
 	} while (0)
 
@@ -149,9 +149,9 @@ int
 tr_process_set_start_method(tr_process *p, int method)
 {
 	CHECK_HANDLE(p);
-	tr_assert_return(method >= TR_START_DEFAULT &&
-				 method <= TR_START_FORKSERVER,
-			 -EINVAL);
+	tr_assert_return(
+	    method >= TR_START_DEFAULT && method <= TR_START_FORKSERVER,
+	    -EINVAL);
 	tr_assert_return(p->state == ST_NEW, -EBUSY);
 	p->method = method;
 	return 0;
@@ -199,12 +199,12 @@ fill_boot(const tr_process *p, struct tri_boot *b)
 	tri_strlcpy(b->name, p->name, sizeof(b->name));
 	tri_strlcpy(b->identity, p->identity, sizeof(b->identity));
 	tri_strlcpy(b->rundir, tri_rt.rundir, sizeof(b->rundir));
-	b->args		 = p->args;
-	b->len		 = p->len;
-	b->daemon	 = p->daemon;
+	b->args          = p->args;
+	b->len           = p->len;
+	b->daemon        = p->daemon;
 	b->eager_mailbox = p->eager_mailbox;
-	b->log_level	 = tr_log_level();
-	b->parent	 = tri_getpid();
+	b->log_level     = tr_log_level();
+	b->parent        = tri_getpid();
 }
 
 static int
@@ -232,13 +232,13 @@ static int
 start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 {
 	posix_spawn_file_actions_t fa;
-	char			   bootenv[64];
-	char			  *fallback_argv[] = { p->name, NULL };
-	char			 **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
-	char			 **envp;
-	uint8_t			  *buf;
-	size_t			   n, nenv = 0;
-	int			   boot_fd, r;
+	char                       bootenv[64];
+	char                      *fallback_argv[] = { p->name, NULL };
+	char   **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
+	char   **envp;
+	uint8_t *buf;
+	size_t   n, nenv = 0;
+	int      boot_fd, r;
 
 	r = tri_boot_encode(b, &buf, &n);
 	if (r < 0) {
@@ -257,7 +257,8 @@ start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 		close(boot_fd);
 		return -ENOMEM;
 	}
-	snprintf(bootenv, sizeof(bootenv), "TROUPE_BOOT=%d:%d", boot_fd, ready_wfd);
+	snprintf(
+	    bootenv, sizeof(bootenv), "TROUPE_BOOT=%d:%d", boot_fd, ready_wfd);
 	envp[0] = bootenv;
 	for (size_t i = 0, j = 1; i < nenv; i++) {
 		if (strncmp(environ[i], "TROUPE_BOOT=", 12) != 0) {
@@ -277,15 +278,16 @@ start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 }
 
 static int
-start_forkserver(tr_process *p, struct tri_boot *b, int ready_wfd,
-		 int timeout_ms)
+start_forkserver(
+    tr_process *p, struct tri_boot *b, int ready_wfd, int timeout_ms)
 {
 	int fds[2], r;
 
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		return -errno;
 	}
-	r = tri_forkserver_start_child(b, ready_wfd, fds[1], &p->pid, timeout_ms);
+	r = tri_forkserver_start_child(
+	    b, ready_wfd, fds[1], &p->pid, timeout_ms);
 	close(fds[1]);
 	if (r < 0) {
 		close(fds[0]);
@@ -309,7 +311,7 @@ reap(tr_process *p)
 		return 1;
 	}
 	if (p->status_fd >= 0) {
-		int	status, r;
+		int status, r;
 
 		r = tri_poll_fd(p->status_fd, POLLIN, 0);
 		if (r <= 0) {
@@ -320,7 +322,7 @@ reap(tr_process *p)
 			/* the forkserver died; it takes its children along */
 			status = SIGKILL;
 			snprintf(p->reason, sizeof(p->reason),
-				 "forkserver died: exit status unknown");
+			    "forkserver died: exit status unknown");
 		}
 		p->exitcode = tri_exitcode_from_status(status);
 	} else {
@@ -330,16 +332,17 @@ reap(tr_process *p)
 		 * whoever finds the zombie gone finds the log entry */
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t) p->pidfd, &si,
-			   WEXITED | WNOHANG | WNOWAIT) < 0) {
+		        WEXITED | WNOHANG | WNOWAIT) < 0) {
 			return errno == EINTR ? 0 : -errno;
 		}
 		if (si.si_pid == 0) {
 			return 0;
 		}
-		p->exitcode = si.si_code == CLD_EXITED ? si.si_status
-						       : -si.si_status;
+		p->exitcode =
+		    si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
 		if (p->incarnation == 0) { /* the zombie still has /proc */
-			(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
+			(void) tri_proc_starttime(
+			    p->pid, &p->incarnation, NULL);
 		}
 		tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
 		(void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
@@ -352,7 +355,7 @@ reap(tr_process *p)
 	tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
 out:
 	tri_debug("process %s (pid %d) exited with %d (%s)", p->name,
-		  (int) p->pid, p->exitcode, tri_exit_class_name(p->exitcode));
+	    (int) p->pid, p->exitcode, tri_exit_class_name(p->exitcode));
 	return 1;
 }
 
@@ -360,9 +363,9 @@ out:
 static int
 read_report(tr_process *p, int rfd)
 {
-	uint8_t	       buf[TRI_REASON_MAX + 64];
-	ssize_t	       n;
-	size_t	       got = 0;
+	uint8_t        buf[TRI_REASON_MAX + 64];
+	ssize_t        n;
+	size_t         got = 0;
 	Trwire__Ready *m;
 
 	while (got < sizeof(buf)) {
@@ -397,14 +400,14 @@ read_report(tr_process *p, int rfd)
 static int
 wait_ready(tr_process *p, int rfd, int timeout_ms)
 {
-	int64_t	      deadline = tri_deadline(timeout_ms);
+	int64_t       deadline = tri_deadline(timeout_ms);
 	struct pollfd pfd[2]   = { { .fd = rfd, .events = POLLIN },
-				   { .fd = sentinel(p), .events = POLLIN } };
-	int	      r;
+		  { .fd = sentinel(p), .events = POLLIN } };
+	int           r;
 
 	for (;;) {
 		r = poll(pfd, pfd[1].fd >= 0 ? 2 : 1,
-			 tri_remaining(deadline, timeout_ms));
+		    tri_remaining(deadline, timeout_ms));
 		if (r < 0 && errno == EINTR) {
 			continue;
 		}
@@ -425,13 +428,13 @@ fail_cleanup(tr_process *p, int r)
 	if (r == -ETIMEDOUT) {
 		(void) tr_process_kill(p);
 		snprintf(p->reason, sizeof(p->reason),
-			 "did not report running in time; killed");
+		    "did not report running in time; killed");
 	}
 	(void) tr_process_join(p, TR_TIMEOUT_INFINITE);
 	if (!p->reason[0]) {
 		snprintf(p->reason, sizeof(p->reason),
-			 "exited with code %d before it reported running",
-			 p->exitcode);
+		    "exited with code %d before it reported running",
+		    p->exitcode);
 	}
 	tri_debug("start of %s (%s) failed: %s", p->name, p->actor, p->reason);
 }
@@ -440,14 +443,14 @@ int
 tr_process_start(tr_process *p, int timeout_ms)
 {
 	struct tri_boot b;
-	int		fds[2], r;
+	int             fds[2], r;
 
 	CHECK_HANDLE(p);
 	tr_assert_return(p->state == ST_NEW && p->pid == 0, -EBUSY);
 	r = tri_actor_lookup(p->actor, NULL, NULL);
 	if (r < 0) {
 		snprintf(p->reason, sizeof(p->reason),
-			 "no actor registered as '%s'", p->actor);
+		    "no actor registered as '%s'", p->actor);
 		return r;
 	}
 	if (p->method == TR_START_DEFAULT) {
@@ -476,7 +479,7 @@ tr_process_start(tr_process *p, int timeout_ms)
 	p->pidfd = tri_pidfd_open(p->pid);
 	if (p->pidfd < 0 && p->status_fd < 0) {
 		/* our own child cannot be gone: it is not reaped yet */
-		r = p->pidfd;
+		r        = p->pidfd;
 		p->pidfd = -1;
 		close(fds[0]);
 		(void) kill(p->pid, SIGKILL);
@@ -496,7 +499,7 @@ tr_process_start(tr_process *p, int timeout_ms)
 		(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
 	}
 	tri_debug("started %s (actor %s, pid %d, %s)", p->name, p->actor,
-		  (int) p->pid, method_names[p->method]);
+	    (int) p->pid, method_names[p->method]);
 	return 0;
 }
 
@@ -521,7 +524,8 @@ tr_process_join(tr_process *p, int timeout_ms)
 	if (r == 0) {
 		/* sentinel fired but status not there yet: cannot happen for
 		 * pidfds; for the status pipe the write is atomic */
-		return timeout_ms == 0 ? -ETIMEDOUT : tr_process_join(p, timeout_ms);
+		return timeout_ms == 0 ? -ETIMEDOUT
+		                       : tr_process_join(p, timeout_ms);
 	}
 	return r < 0 ? r : 0;
 }
@@ -667,7 +671,7 @@ tr_process_destroy(tr_process **pp)
 	if (!pp || !*pp) {
 		return;
 	}
-	p = *pp;
+	p   = *pp;
 	*pp = NULL;
 	if (p->owner == tri_getpid() && p->state == ST_RUNNING) {
 		(void) tr_process_kill(p);

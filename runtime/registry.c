@@ -8,13 +8,13 @@
 #include <string.h>
 
 struct entry {
-	char	    name[TRI_NAME_MAX];
+	char        name[TRI_NAME_MAX];
 	tr_actor_fn fn;
-	int	    flags;
+	int         flags;
 };
 
 static struct entry *table;
-static size_t	     count, cap;
+static size_t        count, cap;
 
 int
 tr_actor_register(const char *name, tr_actor_fn fn, int flags)
@@ -28,8 +28,8 @@ tr_actor_register(const char *name, tr_actor_fn fn, int flags)
 		}
 	}
 	if (count == cap) {
-		size_t	      ncap = cap ? cap * 2 : 16;
-		struct entry *t	   = tri_realloc(table, ncap * sizeof(*t));
+		size_t        ncap = cap ? cap * 2 : 16;
+		struct entry *t    = tri_realloc(table, ncap * sizeof(*t));
 
 		if (!t) {
 			return -ENOMEM;
@@ -38,7 +38,7 @@ tr_actor_register(const char *name, tr_actor_fn fn, int flags)
 		cap   = ncap;
 	}
 	tri_strlcpy(table[count].name, name, TRI_NAME_MAX);
-	table[count].fn	   = fn;
+	table[count].fn    = fn;
 	table[count].flags = flags;
 	count++;
 	return 0;

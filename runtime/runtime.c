@@ -23,7 +23,7 @@ struct tri_rt tri_rt = { .ready_fd = -1, .forkserver_fd = -1 };
 static void
 rmdir_recursive(const char *path)
 {
-	DIR	      *d = opendir(path);
+	DIR           *d = opendir(path);
 	struct dirent *e;
 
 	if (!d) {
@@ -32,7 +32,8 @@ rmdir_recursive(const char *path)
 	while ((e = readdir(d))) {
 		char sub[PATH_MAX];
 
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+		if (strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0) {
 			continue;
 		}
 		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
@@ -72,7 +73,7 @@ static int
 make_rundir(void)
 {
 	const char *base = getenv("TROUPE_RUNTIME_DIR");
-	char	    tmpl[PATH_MAX];
+	char        tmpl[PATH_MAX];
 
 	if (!base || !base[0]) {
 		base = getenv("XDG_RUNTIME_DIR");
@@ -84,13 +85,14 @@ make_rundir(void)
 	if (strlen(base) > 60) {
 		base = "/tmp";
 	}
-	snprintf(tmpl, sizeof(tmpl), "%s/troupe-%d-XXXXXX", base, (int) getpid());
+	snprintf(
+	    tmpl, sizeof(tmpl), "%s/troupe-%d-XXXXXX", base, (int) getpid());
 	if (!mkdtemp(tmpl)) { /* mkdtemp creates it with mode 0700 */
 		return -errno;
 	}
 	tri_strlcpy(tri_rt.rundir, tmpl, sizeof(tri_rt.rundir));
 	tri_rt.own_rundir = true;
-	tri_rt.root	  = getpid();
+	tri_rt.root       = getpid();
 	return 0;
 }
 
@@ -110,7 +112,7 @@ static _Noreturn void
 spawn_child(const char *env)
 {
 	struct tri_boot b;
-	int		boot_fd, ready_fd, r;
+	int             boot_fd, ready_fd, r;
 
 	r = boot_fd_from_env(env, &boot_fd, &ready_fd);
 	if (r == 0) {
@@ -120,8 +122,9 @@ spawn_child(const char *env)
 		close(boot_fd);
 	}
 	if (r < 0) {
-		fprintf(stderr, "troupe: bad TROUPE_BOOT in spawned child: %s\n",
-			tr_strerror(r));
+		fprintf(stderr,
+		    "troupe: bad TROUPE_BOOT in spawned child: %s\n",
+		    tr_strerror(r));
 		_exit(70);
 	}
 	(void) unsetenv("TROUPE_BOOT");
@@ -132,7 +135,7 @@ int
 tr_init(int argc, char **argv)
 {
 	const char *env;
-	int	    r;
+	int         r;
 
 	(void) argc;
 	if (tri_rt.inited) {
@@ -181,7 +184,7 @@ int
 tr_cpu_count(void)
 {
 	cpu_set_t set;
-	int	  n;
+	int       n;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
 		n = CPU_COUNT(&set);
@@ -199,26 +202,26 @@ int
 tri_boot_encode(const struct tri_boot *b, uint8_t **ret, size_t *ret_len)
 {
 	Trwire__Boot m = TRWIRE__BOOT__INIT;
-	uint8_t	    *buf;
-	size_t	     n;
+	uint8_t     *buf;
+	size_t       n;
 
-	m.actor		= (char *) b->actor;
-	m.name		= (char *) b->name;
-	m.identity	= (char *) b->identity;
-	m.args.data	= b->args;
-	m.args.len	= b->len;
-	m.daemon	= b->daemon;
-	m.parent_pid	= (uint32_t) b->parent;
-	m.log_level	= b->log_level;
+	m.actor         = (char *) b->actor;
+	m.name          = (char *) b->name;
+	m.identity      = (char *) b->identity;
+	m.args.data     = b->args;
+	m.args.len      = b->len;
+	m.daemon        = b->daemon;
+	m.parent_pid    = (uint32_t) b->parent;
+	m.log_level     = b->log_level;
 	m.eager_mailbox = b->eager_mailbox;
-	m.rundir	= (char *) b->rundir;
-	n		= trwire__boot__get_packed_size(&m);
-	buf		= tri_alloc(n ? n : 1);
+	m.rundir        = (char *) b->rundir;
+	n               = trwire__boot__get_packed_size(&m);
+	buf             = tri_alloc(n ? n : 1);
 	if (!buf) {
 		return -ENOMEM;
 	}
 	trwire__boot__pack(&m, buf);
-	*ret	 = buf;
+	*ret     = buf;
 	*ret_len = n;
 	return 0;
 }
@@ -227,13 +230,14 @@ int
 tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 {
 	Trwire__Boot *m = trwire__boot__unpack(&tri_pb_allocator, len, buf);
-	int	      r	= 0;
+	int           r = 0;
 
 	if (!m) {
 		return TR_EBADFRAME;
 	}
 	memset(b, 0, sizeof(*b));
-	if (strlen(m->actor) >= TRI_NAME_MAX || strlen(m->name) >= TRI_NAME_MAX ||
+	if (strlen(m->actor) >= TRI_NAME_MAX ||
+	    strlen(m->name) >= TRI_NAME_MAX ||
 	    strlen(m->identity) >= TRI_NAME_MAX ||
 	    strlen(m->rundir) >= sizeof(b->rundir)) {
 		r = -ENAMETOOLONG;
@@ -243,12 +247,12 @@ tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 	tri_strlcpy(b->name, m->name, sizeof(b->name));
 	tri_strlcpy(b->identity, m->identity, sizeof(b->identity));
 	tri_strlcpy(b->rundir, m->rundir, sizeof(b->rundir));
-	b->daemon	 = m->daemon;
-	b->parent	 = (pid_t) m->parent_pid;
-	b->log_level	 = m->log_level;
+	b->daemon        = m->daemon;
+	b->parent        = (pid_t) m->parent_pid;
+	b->log_level     = m->log_level;
 	b->eager_mailbox = m->eager_mailbox;
-	b->len		 = m->args.len;
-	b->args		 = tri_alloc(b->len + 1);
+	b->len           = m->args.len;
+	b->args          = tri_alloc(b->len + 1);
 	if (!b->args) {
 		r = -ENOMEM;
 		goto out;
@@ -266,8 +270,8 @@ int
 tri_boot_read_fd(int fd, struct tri_boot *b)
 {
 	struct stat st;
-	uint8_t	   *buf;
-	int	    r;
+	uint8_t    *buf;
+	int         r;
 
 	if (fstat(fd, &st) < 0) {
 		return -errno;
@@ -302,9 +306,9 @@ static int
 report(int err, const char *reason)
 {
 	Trwire__Ready m = TRWIRE__READY__INIT;
-	uint8_t	      buf[TRI_REASON_MAX + 32];
-	size_t	      n;
-	int	      r;
+	uint8_t       buf[TRI_REASON_MAX + 32];
+	size_t        n;
+	int           r;
 
 	if (tri_rt.ready_fd < 0) {
 		return 0;
@@ -312,11 +316,11 @@ report(int err, const char *reason)
 	if (err == 0) {
 		r = tri_write_all(tri_rt.ready_fd, "R", 1);
 	} else {
-		m.error	 = err;
+		m.error  = err;
 		m.reason = (char *) reason;
-		buf[0]	 = 'E';
-		n	 = trwire__ready__pack(&m, buf + 1);
-		r	 = tri_write_all(tri_rt.ready_fd, buf, n + 1);
+		buf[0]   = 'E';
+		n        = trwire__ready__pack(&m, buf + 1);
+		r        = tri_write_all(tri_rt.ready_fd, buf, n + 1);
 	}
 	close(tri_rt.ready_fd);
 	tri_rt.ready_fd = -1;
@@ -348,10 +352,10 @@ tr_fail(int err, const char *fmt, ...)
 static uint64_t
 caught_signals(void)
 {
-	char		   buf[2048], *p;
+	char               buf[2048], *p;
 	unsigned long long mask;
-	ssize_t		   n;
-	int		   fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t            n;
+	int                fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
 		return ~(uint64_t) 0;
@@ -362,7 +366,7 @@ caught_signals(void)
 		return ~(uint64_t) 0;
 	}
 	buf[n] = '\0';
-	p = strstr(buf, "SigCgt:");
+	p      = strstr(buf, "SigCgt:");
 	if (!p || sscanf(p + 7, "%llx", &mask) != 1) {
 		return ~(uint64_t) 0;
 	}
@@ -394,8 +398,8 @@ tri_child_reset(void)
 	tri_rt.forkserver_fd  = -1;
 	tri_rt.forkserver_pid = 0;
 	tri_rt.own_rundir     = false;
-	tri_rt.is_child	      = true;
-	tri_rt.pid	      = tri_getpid();
+	tri_rt.is_child       = true;
+	tri_rt.pid            = tri_getpid();
 	tri_msg_forked();
 	/* The parent's handlers and mask are not the actor's: a crash
 	 * handler (a test harness's, say) would change a SIGSEGV's exit
@@ -426,7 +430,7 @@ _Noreturn void
 tri_child_main(struct tri_boot *b, int ready_fd)
 {
 	tr_actor_fn fn;
-	int	    flags = 0, r;
+	int         flags = 0, r;
 
 	/* Order matters: die with the parent first (and catch a parent that
 	 * died before prctl), then take on the child's identity, then find
@@ -436,9 +440,9 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 		_exit(128 + SIGKILL);
 	}
 	tri_child_reset();
-	tri_rt.ppid	= b->parent;
+	tri_rt.ppid     = b->parent;
 	tri_rt.ready_fd = ready_fd;
-	tri_rt.daemon	= b->daemon;
+	tri_rt.daemon   = b->daemon;
 	tri_strlcpy(tri_rt.name, b->name, sizeof(tri_rt.name));
 	tri_strlcpy(tri_rt.identity, b->identity, sizeof(tri_rt.identity));
 	tri_strlcpy(tri_rt.actor, b->actor, sizeof(tri_rt.actor));
@@ -447,14 +451,15 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 	}
 	tr_log_set_level(b->log_level);
 	(void) prctl(PR_SET_NAME, b->name);
-	tri_rt.args	= b->args;
+	tri_rt.args     = b->args;
 	tri_rt.args_len = b->len;
 
 	r = tri_actor_lookup(b->actor, &fn, &flags);
 	if (r < 0) {
 		char why[TRI_REASON_MAX];
 
-		snprintf(why, sizeof(why), "no actor registered as '%s'", b->actor);
+		snprintf(
+		    why, sizeof(why), "no actor registered as '%s'", b->actor);
 		(void) report(r, why);
 		child_exit(1);
 	}
@@ -473,14 +478,14 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 	if (tri_rt.ready_fd >= 0) {
 		/* returned before reporting readiness: init failed */
 		(void) report(r < 0 ? r : TR_ESTARTFAIL,
-			      tri_rt.fail_reason[0] ? tri_rt.fail_reason
-						    : tr_strerror(r));
+		    tri_rt.fail_reason[0] ? tri_rt.fail_reason
+		                          : tr_strerror(r));
 		child_exit(r == 0 ? 0 : 1);
 	}
 	if (r < 0) {
 		tr_log(TR_LOG_ERROR, "actor '%s' failed: %s", b->actor,
-		       tri_rt.fail_reason[0] ? tri_rt.fail_reason
-					     : tr_strerror(r));
+		    tri_rt.fail_reason[0] ? tri_rt.fail_reason
+		                          : tr_strerror(r));
 		child_exit(1);
 	}
 	child_exit(r > 255 ? 255 : r);
@@ -495,7 +500,8 @@ tr_exit(int code)
 	if (tri_rt.is_child && getpid() == tri_rt.pid) {
 		char why[64];
 
-		snprintf(why, sizeof(why), "actor exited with code %d before it was ready", code);
+		snprintf(why, sizeof(why),
+		    "actor exited with code %d before it was ready", code);
 		(void) report(TR_ESTARTFAIL, why);
 		child_exit(code);
 	}

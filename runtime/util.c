@@ -74,9 +74,9 @@ tri_remaining(int64_t deadline, int timeout_ms)
 int
 tri_poll_fd(int fd, short events, int timeout_ms)
 {
-	int64_t	      deadline = tri_deadline(timeout_ms);
+	int64_t       deadline = tri_deadline(timeout_ms);
 	struct pollfd pfd      = { .fd = fd, .events = events };
-	int	      r;
+	int           r;
 
 	for (;;) {
 		r = poll(&pfd, 1, tri_remaining(deadline, timeout_ms));
@@ -111,11 +111,11 @@ tri_pidfd_signal(int pidfd, int sig)
 int
 tri_proc_starttime(pid_t pid, uint64_t *ret, char *ret_state)
 {
-	char		   path[64], buf[512];
-	const char	  *p;
+	char               path[64], buf[512];
+	const char        *p;
 	unsigned long long st;
-	ssize_t		   n;
-	int		   fd;
+	ssize_t            n;
+	int                fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);

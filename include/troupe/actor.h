@@ -41,10 +41,10 @@ TR_API int tr_actor_register(const char *name, tr_actor_fn fn, int flags);
 
 /* Register at program load: TR_ACTOR(worker, worker_fn) registers
  * worker_fn as "worker". */
-#define TR_ACTOR_FLAGS(name, fn, flags)                                    \
+#define TR_ACTOR_FLAGS(name, fn, flags)                                     \
 	__attribute__((constructor)) static void tr_actor_ctor_##name(void) \
-	{                                                                  \
-		(void) tr_actor_register(#name, fn, flags);                \
+	{                                                                   \
+		(void) tr_actor_register(#name, fn, flags);                 \
 	}
 #define TR_ACTOR(name, fn) TR_ACTOR_FLAGS(name, fn, 0)
 
@@ -73,11 +73,11 @@ TR_API _Noreturn void tr_exit(int code);
 /* Name of this process ("MainProcess", "Process-1", "Process-2:1", or the
  * name it was given); borrowed. */
 TR_API const char *tr_self_name(void);
-TR_API pid_t tr_self_pid(void);
-TR_API pid_t tr_self_parent_pid(void);
+TR_API pid_t       tr_self_pid(void);
+TR_API pid_t       tr_self_parent_pid(void);
 /* Registered actor name this process runs, or NULL in the main program. */
 TR_API const char *tr_self_actor(void);
-TR_API bool tr_self_is_daemon(void);
+TR_API bool        tr_self_is_daemon(void);
 
 #ifdef __cplusplus
 }

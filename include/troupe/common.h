@@ -11,7 +11,7 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define TR_API __attribute__((visibility("default")))
+#define TR_API          __attribute__((visibility("default")))
 #define TR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define TR_API
@@ -72,11 +72,11 @@ TR_API int tr_cpu_count(void);
 /* ---- logging ------------------------------------------------------------ */
 
 enum tr_log_level {
-	TR_LOG_NONE = 0,
-	TR_LOG_ERROR = 1,
+	TR_LOG_NONE    = 0,
+	TR_LOG_ERROR   = 1,
 	TR_LOG_WARNING = 2,
-	TR_LOG_INFO = 3,
-	TR_LOG_DEBUG = 4,
+	TR_LOG_INFO    = 3,
+	TR_LOG_DEBUG   = 4,
 };
 
 /* Like multiprocessing.log_to_stderr(level): lines at or above level go to
@@ -85,9 +85,9 @@ enum tr_log_level {
  * environment: TROUPE_LOG=debug|info|warning|error|none (default: error).
  * Children inherit the level in force when they start. */
 TR_API void tr_log_set_level(int level);
-TR_API int tr_log_level(void);
+TR_API int  tr_log_level(void);
 /* Parse "debug", "info", ... into a level; -EINVAL for anything else. */
-TR_API int tr_log_level_parse(const char *text);
+TR_API int  tr_log_level_parse(const char *text);
 TR_API void tr_log(int level, const char *fmt, ...) TR_PRINTF(2, 3);
 TR_API void tr_logv(int level, const char *fmt, va_list ap);
 

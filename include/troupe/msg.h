@@ -36,7 +36,7 @@ typedef struct tr_addr {
 /* Text form, "0.4242.1234567": writes at most n bytes, returns buf. */
 TR_API char *tr_addr_format(tr_addr a, char *buf, size_t n);
 /* Parse the text form.  Errors: TR_EBADADDR, -EINVAL. */
-TR_API int tr_addr_parse(const char *text, tr_addr *ret);
+TR_API int  tr_addr_parse(const char *text, tr_addr *ret);
 TR_API bool tr_addr_eq(tr_addr a, tr_addr b);
 TR_API bool tr_addr_is_null(tr_addr a);
 /* True if the actor at a is running now (local actors only). */
@@ -64,7 +64,7 @@ TR_API int tr_msg_new_bytes(tr_msg **ret, const void *data, size_t len);
 /* New message holding data without copying; free_fn(data, hint) is called
  * when the transport is done with it (possibly from a ZeroMQ thread). */
 TR_API int tr_msg_new_take(tr_msg **ret, void *data, size_t len,
-			   void (*free_fn)(void *data, void *hint), void *hint);
+    void (*free_fn)(void *data, void *hint), void *hint);
 /* New message packing a protobuf-c message (packed once, straight into
  * the buffer that is sent).  Errors: -EINVAL, -ENOMEM, TR_ETOOBIG. */
 TR_API int tr_msg_new_pb(tr_msg **ret, const struct ProtobufCMessage *pb);
@@ -73,13 +73,13 @@ TR_API void tr_msg_destroy(tr_msg **mp);
 
 /* Payload bytes (borrowed, valid until destroy) and size. */
 TR_API const void *tr_msg_data(const tr_msg *m);
-TR_API size_t tr_msg_size(const tr_msg *m);
+TR_API size_t      tr_msg_size(const tr_msg *m);
 /* Payload type: "" for raw bytes, else the protobuf full name (borrowed). */
 TR_API const char *tr_msg_type(const tr_msg *m);
-TR_API tr_addr tr_msg_sender(const tr_msg *m);
-TR_API uint64_t tr_msg_id(const tr_msg *m);
-TR_API uint64_t tr_msg_correlation(const tr_msg *m);
-TR_API void tr_msg_set_correlation(tr_msg *m, uint64_t id);
+TR_API tr_addr     tr_msg_sender(const tr_msg *m);
+TR_API uint64_t    tr_msg_id(const tr_msg *m);
+TR_API uint64_t    tr_msg_correlation(const tr_msg *m);
+TR_API void        tr_msg_set_correlation(tr_msg *m, uint64_t id);
 /* Lamport clock value the message carried. */
 TR_API uint64_t tr_msg_lamport(const tr_msg *m);
 /* True for runtime messages (DOWN, EXIT): type "trwire.Down"/"trwire.Exit". */
@@ -87,9 +87,8 @@ TR_API bool tr_msg_is_system(const tr_msg *m);
 /* Unpack the payload with descriptor d into *ret (free it with
  * protobuf_c_message_free_unpacked(*ret, NULL)).  Errors: TR_EBADTYPE
  * (the type name is not d's), TR_EBADFRAME (does not decode), -ENOMEM. */
-TR_API int tr_msg_unpack(const tr_msg *m,
-			 const struct ProtobufCMessageDescriptor *d,
-			 struct ProtobufCMessage **ret);
+TR_API int tr_msg_unpack(const tr_msg       *m,
+    const struct ProtobufCMessageDescriptor *d, struct ProtobufCMessage **ret);
 
 /* Accept payloads of this protobuf type in this process's mailbox (and,
  * if called before tr_init() or at load time, in every child).  Messages
@@ -97,7 +96,8 @@ TR_API int tr_msg_unpack(const tr_msg *m,
  * -EINVAL, -ENOMEM. */
 TR_API int tr_msg_type_register(const struct ProtobufCMessageDescriptor *d);
 
-/* ---- sending and receiving ------------------------------------------------ */
+/* ---- sending and receiving ------------------------------------------------
+ */
 
 /* Send *msgp to `to`, waiting up to timeout_ms while its mailbox is full
  * or not yet bound.  Messages from one sender to one recipient arrive in
@@ -109,8 +109,8 @@ TR_API int tr_msg_type_register(const struct ProtobufCMessageDescriptor *d);
  * maximum set with tr_mailbox_set_max_size()). */
 TR_API int tr_send(tr_addr to, tr_msg **msgp, int timeout_ms);
 /* tr_send() of a copy of data as raw bytes. */
-TR_API int tr_send_bytes(tr_addr to, const void *data, size_t len,
-			 int timeout_ms);
+TR_API int tr_send_bytes(
+    tr_addr to, const void *data, size_t len, int timeout_ms);
 
 /* Take the oldest message into *ret (the caller owns it).  DOWN and EXIT
  * notices arrive here too.  Errors: -ETIMEDOUT (-EAGAIN for timeout 0),
@@ -120,42 +120,43 @@ TR_API int tr_recv(tr_msg **ret, int timeout_ms);
 /* Selective receive: take the first message for which match(m, arg) is
  * true, leaving the others queued in order.  Errors as tr_recv(). */
 typedef bool (*tr_match_fn)(const tr_msg *m, void *arg);
-TR_API int tr_recv_match(tr_msg **ret, tr_match_fn match, void *arg,
-			 int timeout_ms);
+TR_API int tr_recv_match(
+    tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms);
 
 /* Request/reply: send *reqp to `to` and wait for the reply (matched by a
  * fresh correlation id) up to timeout_ms, while watching `to` for death.
  * Ownership of *reqp as tr_send().  A reply arriving after the call gave
  * up is discarded (counted), never delivered to a later call.  Errors:
  * tr_send()'s, -ETIMEDOUT, TR_EDEAD (the callee died before replying). */
-TR_API int tr_call(tr_addr to, tr_msg **reqp, tr_msg **ret_reply,
-		   int timeout_ms);
+TR_API int tr_call(
+    tr_addr to, tr_msg **reqp, tr_msg **ret_reply, int timeout_ms);
 /* Answer request req with *replyp (ownership as tr_send()). */
 TR_API int tr_reply(const tr_msg *req, tr_msg **replyp, int timeout_ms);
 
 /* Wait up to timeout_ms until a message is waiting or one of fds is ready
  * (revents set as poll(2)).  Returns the number of ready sources, the
  * mailbox counting as one (and *ret_mailbox true), 0 on timeout. */
-TR_API int tr_poll(struct pollfd *fds, size_t nfds, bool *ret_mailbox,
-		   int timeout_ms);
+TR_API int tr_poll(
+    struct pollfd *fds, size_t nfds, bool *ret_mailbox, int timeout_ms);
 
-/* ---- monitors and links --------------------------------------------------- */
+/* ---- monitors and links ---------------------------------------------------
+ */
 
 /* How an actor ended (DESIGN.md): exit 0 is normal; SIGTERM, SIGINT,
  * SIGHUP, SIGPIPE are shutdown; anything else abnormal. */
 enum tr_exit_class {
-	TR_EXIT_NORMAL = 0,
+	TR_EXIT_NORMAL   = 0,
 	TR_EXIT_SHUTDOWN = 1,
 	TR_EXIT_ABNORMAL = 2,
-	TR_EXIT_NOPROC = 3,  /* was not alive when monitored */
-	TR_EXIT_UNKNOWN = 4, /* died; its status could not be learnt */
+	TR_EXIT_NOPROC   = 3, /* was not alive when monitored */
+	TR_EXIT_UNKNOWN  = 4, /* died; its status could not be learnt */
 };
 
 typedef struct tr_down {
-	uint64_t ref;	   /* the monitor's reference (0 for EXIT) */
-	tr_addr	 who;
-	int	 exitcode; /* Python's: >= 0 status, < 0 -signal */
-	int	 exit_class;
+	uint64_t ref; /* the monitor's reference (0 for EXIT) */
+	tr_addr  who;
+	int      exitcode; /* Python's: >= 0 status, < 0 -signal */
+	int      exit_class;
 } tr_down;
 
 /* Monitor `who`: when it ends (even by SIGKILL) a "trwire.Down" message
@@ -171,8 +172,8 @@ TR_API int tr_demonitor(uint64_t ref);
  * unless it traps exits: then it gets a "trwire.Exit" message.  Exits are
  * acted on whenever the process waits in tr_recv/tr_poll/tr_call.  Errors:
  * -ESRCH (not alive), -EINVAL, -ENOMEM. */
-TR_API int tr_link(tr_addr who);
-TR_API int tr_unlink(tr_addr who);
+TR_API int  tr_link(tr_addr who);
+TR_API int  tr_unlink(tr_addr who);
 TR_API void tr_trap_exit(bool on);
 
 /* Decode a DOWN or EXIT message.  Errors: TR_EBADTYPE. */
@@ -182,7 +183,8 @@ TR_API const char *tr_exit_class_name(int exit_class);
 /* Classify a Python-style exit code. */
 TR_API int tr_exit_classify(int exitcode);
 
-/* ---- names ---------------------------------------------------------------- */
+/* ---- names ----------------------------------------------------------------
+ */
 
 /* Register this process under name (letters, digits, "._-", at most 63
  * bytes) in this run.  The name is freed when the process ends, however
@@ -192,7 +194,8 @@ TR_API int tr_unregister(const char *name);
 /* Address registered under name.  Errors: TR_ENOTFOUND, -EINVAL. */
 TR_API int tr_whereis(const char *name, tr_addr *ret);
 
-/* ---- limits and counters -------------------------------------------------- */
+/* ---- limits and counters --------------------------------------------------
+ */
 
 /* Mailbox capacity in messages (ZeroMQ high-water mark on both ends;
  * default 1000).  In force for sockets made after the call. */
@@ -208,13 +211,13 @@ TR_API int tr_mailbox_set_linger(int ms);
 
 typedef struct tr_mailbox_stats {
 	uint64_t sent;
-	uint64_t received;	    /* delivered into the queue */
+	uint64_t received;          /* delivered into the queue */
 	uint64_t dropped_malformed; /* bad frames or envelope */
 	uint64_t dropped_badtype;   /* unregistered payload type */
 	uint64_t dropped_toobig;
-	uint64_t dropped_stale;	    /* meant for another incarnation */
+	uint64_t dropped_stale; /* meant for another incarnation */
 	uint64_t dropped_late_reply;
-	uint64_t queued;	    /* waiting now in the receive queue */
+	uint64_t queued; /* waiting now in the receive queue */
 } tr_mailbox_stats;
 
 TR_API int tr_mailbox_stats_get(tr_mailbox_stats *ret);

@@ -22,12 +22,12 @@ extern "C" {
 typedef struct tr_process tr_process;
 
 enum tr_start_method {
-	TR_START_DEFAULT = 0,	 /* TR_START_FORK, or $TROUPE_START_METHOD */
-	TR_START_FORK = 1,	 /* fork(); the child never uses the parent's
-				  * ZeroMQ context */
-	TR_START_SPAWN = 2,	 /* fresh exec of this program's binary */
+	TR_START_DEFAULT = 0,    /* TR_START_FORK, or $TROUPE_START_METHOD */
+	TR_START_FORK    = 1,    /* fork(); the child never uses the parent's
+	                          * ZeroMQ context */
+	TR_START_SPAWN      = 2, /* fresh exec of this program's binary */
 	TR_START_FORKSERVER = 3, /* forked by a single-threaded zygote that
-				  * this process starts on first use */
+	                          * this process starts on first use */
 };
 
 /* Name of a start method ("fork", ...), or NULL if out of range. */
@@ -39,8 +39,8 @@ TR_API int tr_start_method_parse(const char *name);
  * NULL when len is 0).  Nothing starts until tr_process_start().  The name
  * defaults to "Process-N" (N counts this process's children, from 1), and
  * in a child to "Process-P:N".  Errors: -EINVAL, -ENOMEM, TR_ENOTINIT. */
-TR_API int tr_process_new(tr_process **ret, const char *actor,
-			  const void *args, size_t len);
+TR_API int tr_process_new(
+    tr_process **ret, const char *actor, const void *args, size_t len);
 
 /* Setters: only before start (-EBUSY after).  set_name copies name. */
 TR_API int tr_process_set_name(tr_process *p, const char *name);
@@ -78,11 +78,11 @@ TR_API int tr_process_signal(tr_process *p, int sig);
 TR_API int tr_process_exitcode(tr_process *p, int *ret);
 
 /* Child's pid; 0 before start. */
-TR_API pid_t tr_process_pid(tr_process *p);
-TR_API const char *tr_process_name(tr_process *p);	/* borrowed */
-TR_API const char *tr_process_actor(tr_process *p);	/* borrowed */
-TR_API bool tr_process_is_daemon(tr_process *p);
-TR_API int tr_process_start_method(tr_process *p);
+TR_API pid_t       tr_process_pid(tr_process *p);
+TR_API const char *tr_process_name(tr_process *p);  /* borrowed */
+TR_API const char *tr_process_actor(tr_process *p); /* borrowed */
+TR_API bool        tr_process_is_daemon(tr_process *p);
+TR_API int         tr_process_start_method(tr_process *p);
 /* Why start failed (child's tr_fail() text or a description); borrowed,
  * "" when there is nothing to say. */
 TR_API const char *tr_process_reason(tr_process *p);

@@ -514,11 +514,12 @@ test_demo(void **state)
 		expect_clean_exit();
 		assert_true(run_.nlines > 10);
 		for (int i = 0; i < run_.nlines; i++) {
-			if (sscanf(run_.lines[i], "Summary: %ld jobs done, %ld restarts",
-				   &jobs, &restarts) == 2) {
+			if (sscanf(run_.lines[i],
+			        "Summary: %ld jobs done, %ld restarts", &jobs,
+			        &restarts) == 2) {
 				found = 1;
-				assert_non_null(strstr(run_.lines[i],
-						       " 0 lost, 0 done twice."));
+				assert_non_null(strstr(
+				    run_.lines[i], " 0 lost, 0 done twice."));
 			}
 		}
 		assert_true(found);

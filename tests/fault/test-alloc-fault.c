@@ -28,10 +28,10 @@ ok_or_oom(int r)
 static void
 one_round(long n)
 {
-	tr_msg	   *m = NULL, *in = NULL;
+	tr_msg     *m = NULL, *in = NULL;
 	tr_process *p = NULL;
-	char	    name[32];
-	int	    r;
+	char        name[32];
+	int         r;
 
 	tri_alloc_fail_after(n);
 	r = tr_msg_new_bytes(&m, "payload", 7);
@@ -78,7 +78,8 @@ main(int argc, char **argv)
 	};
 
 	if (!tri_alloc_fail_after) {
-		fprintf(stderr, "skipped: built without -Dfault_injection=true\n");
+		fprintf(
+		    stderr, "skipped: built without -Dfault_injection=true\n");
 		return 77;
 	}
 	if (tr_init(argc, argv) < 0) {

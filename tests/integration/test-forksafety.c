@@ -24,11 +24,12 @@ zmq_child(const void *args, size_t len)
 	for (int i = 0; i < 100; i++) {
 		free(malloc((size_t) (i * 97) + 1));
 	}
-	a = zmq_socket(ctx, ZMQ_PAIR);
-	b = zmq_socket(ctx, ZMQ_PAIR);
+	a  = zmq_socket(ctx, ZMQ_PAIR);
+	b  = zmq_socket(ctx, ZMQ_PAIR);
 	ok = zmq_bind(a, "inproc://child") == 0 &&
-	     zmq_connect(b, "inproc://child") == 0 &&
-	     zmq_send(b, "hello", 5, 0) == 5 && zmq_recv(a, buf, sizeof(buf), 0) == 5;
+	    zmq_connect(b, "inproc://child") == 0 &&
+	    zmq_send(b, "hello", 5, 0) == 5 &&
+	    zmq_recv(a, buf, sizeof(buf), 0) == 5;
 	zmq_close(a);
 	zmq_close(b);
 	zmq_ctx_term(ctx);
@@ -64,10 +65,11 @@ pump(void *sock)
 static void
 test_fork_200_children_from_busy_parent(void **state)
 {
-	void	 *ctx = zmq_ctx_new();
-	void	 *push = zmq_socket(ctx, ZMQ_PUSH), *pull = zmq_socket(ctx, ZMQ_PULL);
+	void *ctx  = zmq_ctx_new();
+	void *push = zmq_socket(ctx, ZMQ_PUSH),
+	     *pull = zmq_socket(ctx, ZMQ_PULL);
 	pthread_t th[5];
-	int	  linger = 0, hwm = 100;
+	int       linger = 0, hwm = 100;
 
 	zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(pull, ZMQ_LINGER, &linger, sizeof(linger));
@@ -81,13 +83,14 @@ test_fork_200_children_from_busy_parent(void **state)
 
 	for (int i = 0; i < 200; i++) {
 		tr_process *p;
-		int	    code = -1;
+		int         code = -1;
 
 		TR_ASSERT_OK(tr_process_new(&p, "zmq_child", NULL, 0));
 		TR_ASSERT_OK(tr_process_set_start_method(p, TR_START_FORK));
 		TR_ASSERT_OK(tr_process_start(p, 10000));
 		if (tr_process_join(p, 10000) < 0) {
-			print_error("child %d (pid %d) hung\n", i, (int) tr_process_pid(p));
+			print_error("child %d (pid %d) hung\n", i,
+			    (int) tr_process_pid(p));
 			tr_process_destroy(&p);
 			fail();
 		}
@@ -116,8 +119,9 @@ main(int argc, char **argv)
 	/* The property under test belongs to the allocator: jemalloc and
 	 * glibc lock their arenas around fork(); GCC 12's ASan allocator
 	 * does not, so a child can inherit one of its mutexes locked. */
-	fprintf(stderr, "skipped: the ASan allocator is not fork-safe with "
-			"other threads running\n");
+	fprintf(stderr,
+	    "skipped: the ASan allocator is not fork-safe with "
+	    "other threads running\n");
 	return 77;
 #endif
 	if (tr_init(argc, argv) < 0) {

@@ -28,11 +28,11 @@ echo(const void *args, size_t len)
 {
 	TR_ASSERT_OK(tr_msg_type_register(&trwire__child_info__descriptor));
 	for (;;) {
-		tr_msg	   *m, *rep;
+		tr_msg     *m, *rep;
 		const char *d;
-		size_t	    n;
-		char	    buf[256];
-		int	    r = tr_recv(&m, 20000);
+		size_t      n;
+		char        buf[256];
+		int         r = tr_recv(&m, 20000);
 
 		if (r < 0) {
 			return r;
@@ -57,9 +57,9 @@ echo(const void *args, size_t len)
 
 			tr_mailbox_stats_get(&st);
 			n = (size_t) snprintf(buf, sizeof(buf),
-					      "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
-					      st.dropped_malformed, st.dropped_badtype,
-					      st.dropped_toobig, st.dropped_stale);
+			    "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+			    st.dropped_malformed, st.dropped_badtype,
+			    st.dropped_toobig, st.dropped_stale);
 			d = buf;
 		}
 		r = tr_msg_new_bytes(&rep, d, n);
@@ -79,9 +79,9 @@ TR_ACTOR(echo, echo)
 static int
 sender(const void *args, size_t len)
 {
-	char	txt[128] = "";
+	char    txt[128] = "";
 	tr_addr to;
-	int	index, count;
+	int     index, count;
 
 	memcpy(txt, args, len < 127 ? len : 127);
 	if (sscanf(txt, "%d %d", &index, &count) != 2) {
@@ -106,7 +106,7 @@ static int
 slow_reader(const void *args, size_t len)
 {
 	tr_msg *m;
-	int	n = 0;
+	int     n = 0;
 
 	TR_ASSERT_OK(tr_self_bind());
 	tr_ready();
@@ -124,7 +124,7 @@ TR_ACTOR_FLAGS(slow_reader, slow_reader, TR_ACTOR_MANUAL_READY)
 static int
 linker(const void *args, size_t len)
 {
-	char	txt[64] = "";
+	char    txt[64] = "";
 	tr_addr peer;
 	tr_msg *m;
 	tr_down d;
@@ -169,7 +169,7 @@ TR_ACTOR_FLAGS(named, named, TR_ACTOR_MANUAL_READY)
 static int
 sibling_watcher(const void *args, size_t len)
 {
-	char	txt[64] = "";
+	char    txt[64] = "";
 	tr_addr peer;
 	tr_msg *m;
 	tr_down d;
@@ -218,7 +218,7 @@ static void
 call_text(tr_addr to, const char *text, char *out, size_t outlen)
 {
 	tr_msg *m, *rep;
-	size_t	n;
+	size_t  n;
 
 	TR_ASSERT_OK(tr_msg_new_bytes(&m, text, strlen(text)));
 	TR_ASSERT_OK(tr_call(to, &m, &rep, 10000));
@@ -232,17 +232,17 @@ call_text(tr_addr to, const char *text, char *out, size_t outlen)
 static void
 test_call_and_protobuf_payload(void **state)
 {
-	tr_addr		   a;
-	tr_process	  *p = start("echo", NULL, &a);
-	char		   out[64];
-	Trwire__ChildInfo  ci = TRWIRE__CHILD_INFO__INIT, *back;
-	ProtobufCMessage  *pb;
-	tr_msg		  *m, *rep;
+	tr_addr           a;
+	tr_process       *p = start("echo", NULL, &a);
+	char              out[64];
+	Trwire__ChildInfo ci = TRWIRE__CHILD_INFO__INIT, *back;
+	ProtobufCMessage *pb;
+	tr_msg           *m, *rep;
 
 	call_text(a, "hello", out, sizeof(out));
 	assert_string_equal(out, "hello");
 	TR_ASSERT_OK(tr_msg_type_register(&trwire__child_info__descriptor));
-	ci.id	    = "worker-7";
+	ci.id       = "worker-7";
 	ci.restarts = 3;
 	TR_ASSERT_OK(tr_msg_new_pb(&m, &ci.base));
 	assert_string_equal(tr_msg_type(m), "trwire.ChildInfo");
@@ -250,8 +250,9 @@ test_call_and_protobuf_payload(void **state)
 	/* echo answers with the same bytes as a raw message */
 	assert_string_equal(tr_msg_type(rep), "");
 	TR_ASSERT_ERR(tr_msg_unpack(rep, &trwire__child_info__descriptor, &pb),
-		      TR_EBADTYPE);
-	back = trwire__child_info__unpack(NULL, tr_msg_size(rep), tr_msg_data(rep));
+	    TR_EBADTYPE);
+	back = trwire__child_info__unpack(
+	    NULL, tr_msg_size(rep), tr_msg_data(rep));
 	assert_non_null(back);
 	assert_string_equal(back->id, "worker-7");
 	assert_int_equal(back->restarts, 3);
@@ -267,8 +268,8 @@ test_ten_senders_in_order(void **state)
 	enum { SENDERS = 10, COUNT = 100000 };
 	tr_process *s[SENDERS];
 	uint32_t    next[SENDERS] = { 0 };
-	char	    self[TR_ADDR_STRLEN], args[128];
-	long	    total = 0;
+	char        self[TR_ADDR_STRLEN], args[128];
+	long        total = 0;
 
 	tr_addr_format(tr_self(), self, sizeof(self));
 	TR_ASSERT_OK(tr_self_bind());
@@ -277,14 +278,14 @@ test_ten_senders_in_order(void **state)
 		s[i] = start("sender", args, NULL);
 	}
 	while (total < (long) SENDERS * COUNT) {
-		tr_msg		 *m;
+		tr_msg         *m;
 		const uint32_t *pl;
 
 		if (tr_recv(&m, 20000) < 0) {
 			print_error("stalled after %ld messages\n", total);
 			for (int i = 0; i < SENDERS; i++) {
-				print_error("sender %d: next %u alive %d\n", i, next[i],
-					    tr_process_is_alive(s[i]));
+				print_error("sender %d: next %u alive %d\n", i,
+				    next[i], tr_process_is_alive(s[i]));
 			}
 			fail();
 		}
@@ -306,9 +307,9 @@ static void
 test_full_mailbox_blocks_then_fails_and_loses_nothing(void **state)
 {
 	tr_process *p;
-	tr_addr	    a;
-	int	    sent = 0, r, got;
-	char	    pl[1024] = { 0 };
+	tr_addr     a;
+	int         sent     = 0, r, got;
+	char        pl[1024] = { 0 };
 
 	TR_ASSERT_OK(tr_mailbox_set_capacity(10));
 	p = start("slow_reader", "3000", &a);
@@ -331,7 +332,7 @@ test_full_mailbox_blocks_then_fails_and_loses_nothing(void **state)
 static void
 test_send_to_dead_actor_fails(void **state)
 {
-	tr_addr	    a, never = { 0, 1, 1 };
+	tr_addr     a, never = { 0, 1, 1 };
 	tr_process *p = start("echo", NULL, &a);
 
 	TR_ASSERT_OK(tr_process_kill(p));
@@ -340,11 +341,11 @@ test_send_to_dead_actor_fails(void **state)
 	TR_ASSERT_ERR(tr_send_bytes(never, "x", 1, 1000), -ESRCH);
 	/* the killed actor's mailbox file is gone from the runtime dir */
 	{
-		char path[PATH_MAX];
+		char        path[PATH_MAX];
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/%" PRIu32 ".%" PRIu64,
-			 tr_runtime_dir(), a.pid, a.incarnation);
+		    tr_runtime_dir(), a.pid, a.incarnation);
 		assert_int_equal(stat(path, &st), -1);
 	}
 	tr_process_destroy(&p);
@@ -352,7 +353,7 @@ test_send_to_dead_actor_fails(void **state)
 
 static void
 raw_send(void *sock, const void *f1, size_t n1, const void *f2, size_t n2,
-	 int frames)
+    int frames)
 {
 	if (frames == 1) {
 		assert_true(zmq_send(sock, f1, n1, 0) >= 0);
@@ -368,36 +369,36 @@ raw_send(void *sock, const void *f1, size_t n1, const void *f2, size_t n2,
 static void
 test_bad_input_is_dropped_counted_and_survived(void **state)
 {
-	tr_addr	       a;
-	tr_process    *p = start("echo", NULL, &a);
-	void	      *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_PUSH);
-	char	       ep[PATH_MAX + 8], out[128];
-	uint8_t	       env[TRI_ENV_MAX], big[4096] = { 0 };
+	tr_addr        a;
+	tr_process    *p   = start("echo", NULL, &a);
+	void          *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_PUSH);
+	char           ep[PATH_MAX + 8], out[128];
+	uint8_t        env[TRI_ENV_MAX], big[4096] = { 0 };
 	struct tri_env e;
-	int	       n, zero = 0;
+	int            n, zero = 0;
 	unsigned long  malformed, badtype, toobig, stale;
 
 	call_text(a, "max:1000", out, sizeof(out));
 	snprintf(ep, sizeof(ep), "ipc://%s/%" PRIu32 ".%" PRIu64,
-		 tr_runtime_dir(), a.pid, a.incarnation);
+	    tr_runtime_dir(), a.pid, a.incarnation);
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
 	assert_int_equal(zmq_connect(sock, ep), 0);
 	memset(&e, 0, sizeof(e));
 	e.sender    = (tr_addr) { 0, 1, 1 };
 	e.recipient = a;
-	n	    = tri_env_encode(&e, env, sizeof(env));
-	raw_send(sock, "garbage", 7, NULL, 0, 1);		/* one frame */
-	raw_send(sock, "\xff\xff\xff", 3, "x", 1, 2);		/* bad envelope */
-	raw_send(sock, env, (size_t) n - 3, "x", 1, 2);		/* truncated */
-	raw_send(sock, env, (size_t) n, "x", 1, 3);		/* three frames */
-	raw_send(sock, env, (size_t) n, big, sizeof(big), 2);	/* too big */
+	n           = tri_env_encode(&e, env, sizeof(env));
+	raw_send(sock, "garbage", 7, NULL, 0, 1);             /* one frame */
+	raw_send(sock, "\xff\xff\xff", 3, "x", 1, 2);         /* bad envelope */
+	raw_send(sock, env, (size_t) n - 3, "x", 1, 2);       /* truncated */
+	raw_send(sock, env, (size_t) n, "x", 1, 3);           /* three frames */
+	raw_send(sock, env, (size_t) n, big, sizeof(big), 2); /* too big */
 	strcpy(e.type, "no.such.Type");
 	n = tri_env_encode(&e, env, sizeof(env));
-	raw_send(sock, env, (size_t) n, "x", 1, 2);		/* bad type */
+	raw_send(sock, env, (size_t) n, "x", 1, 2); /* bad type */
 	strcpy(e.type, "");
 	e.recipient.incarnation++;
 	n = tri_env_encode(&e, env, sizeof(env));
-	raw_send(sock, env, (size_t) n, "x", 1, 2);		/* stale */
+	raw_send(sock, env, (size_t) n, "x", 1, 2); /* stale */
 	/* the actor keeps serving, and counted every drop */
 	call_text(a, "still there?", out, sizeof(out));
 	assert_string_equal(out, "still there?");
@@ -405,7 +406,8 @@ test_bad_input_is_dropped_counted_and_survived(void **state)
 	for (int i = 0; i < 200; i++) {
 		call_text(a, "stats", out, sizeof(out));
 		assert_int_equal(sscanf(out, "%lu %lu %lu %lu", &malformed,
-					&badtype, &toobig, &stale), 4);
+		                     &badtype, &toobig, &stale),
+		    4);
 		if (malformed + badtype + toobig + stale >= 7) {
 			break;
 		}
@@ -424,7 +426,8 @@ test_bad_input_is_dropped_counted_and_survived(void **state)
 static bool
 starts_with_c(const tr_msg *m, void *arg)
 {
-	return tr_msg_size(m) > 0 && *(const char *) tr_msg_data(m) == *(char *) arg;
+	return tr_msg_size(m) > 0 &&
+	    *(const char *) tr_msg_data(m) == *(char *) arg;
 }
 
 static void
@@ -432,7 +435,7 @@ test_selective_receive_keeps_order(void **state)
 {
 	tr_addr self = tr_self();
 	tr_msg *m;
-	char	c    = 'C';
+	char    c = 'C';
 
 	TR_ASSERT_OK(tr_send_bytes(self, "A1", 2, 1000));
 	TR_ASSERT_OK(tr_send_bytes(self, "B", 1, 1000));
@@ -445,7 +448,8 @@ test_selective_receive_keeps_order(void **state)
 	c = 'Z';
 	TR_ASSERT_ERR(tr_recv_match(&m, starts_with_c, &c, 0), -EAGAIN);
 	TR_ASSERT_ERR(tr_recv_match(&m, starts_with_c, &c, 50), -ETIMEDOUT);
-	for (const char *want[] = { "A1", "B", "A2" }, **w = want; w < want + 3; w++) {
+	for (const char *want[] = { "A1", "B", "A2" }, **w = want; w < want + 3;
+	     w++) {
 		TR_ASSERT_OK(tr_recv(&m, 1000));
 		assert_int_equal(tr_msg_size(m), strlen(*w));
 		assert_memory_equal(tr_msg_data(m), *w, strlen(*w));
@@ -457,10 +461,10 @@ test_selective_receive_keeps_order(void **state)
 static void
 test_late_reply_never_reaches_next_call(void **state)
 {
-	tr_addr		 a;
-	tr_process	*p = start("echo", NULL, &a);
-	tr_msg		*m, *rep;
-	char		 out[64];
+	tr_addr          a;
+	tr_process      *p = start("echo", NULL, &a);
+	tr_msg          *m, *rep;
+	char             out[64];
 	tr_mailbox_stats st;
 
 	TR_ASSERT_OK(tr_msg_new_bytes(&m, "sleep:300", 9));
@@ -470,8 +474,9 @@ test_late_reply_never_reaches_next_call(void **state)
 	TR_ASSERT_OK(tr_mailbox_stats_get(&st));
 	assert_int_equal(st.dropped_late_reply, 1);
 	if (tr_recv(&m, 0) == 0) {
-		print_error("unexpected message type '%s' size %zu flags sys %d\n",
-			    tr_msg_type(m), tr_msg_size(m), tr_msg_is_system(m));
+		print_error(
+		    "unexpected message type '%s' size %zu flags sys %d\n",
+		    tr_msg_type(m), tr_msg_size(m), tr_msg_is_system(m));
 		fail();
 	}
 	TR_ASSERT_OK(tr_send_bytes(a, "stop", 4, 1000));
@@ -481,10 +486,10 @@ test_late_reply_never_reaches_next_call(void **state)
 static void
 test_call_to_dying_actor_returns_dead(void **state)
 {
-	tr_addr	    a;
+	tr_addr     a;
 	tr_process *p = start("echo", NULL, &a);
-	tr_msg	   *m, *rep = NULL;
-	int64_t	    t0;
+	tr_msg     *m, *rep = NULL;
+	int64_t     t0;
 
 	TR_ASSERT_OK(tr_msg_new_bytes(&m, "crash", 5));
 	t0 = tri_now_ms();
@@ -497,11 +502,11 @@ test_call_to_dying_actor_returns_dead(void **state)
 static void
 test_monitor_reports_down_with_reason(void **state)
 {
-	tr_addr	    a;
+	tr_addr     a;
 	tr_process *p = start("echo", NULL, &a);
 	uint64_t    ref, ref2;
-	tr_msg	   *m;
-	tr_down	    d;
+	tr_msg     *m;
+	tr_down     d;
 
 	TR_ASSERT_OK(tr_monitor(a, &ref));
 	TR_ASSERT_OK(tr_monitor(a, &ref2));
@@ -534,12 +539,12 @@ test_monitor_reports_down_with_reason(void **state)
 static void
 test_normal_exit_down_and_sibling_monitor(void **state)
 {
-	tr_addr	    a, w;
+	tr_addr     a, w;
 	tr_process *p = start("echo", NULL, &a), *watcher;
-	char	    txt[TR_ADDR_STRLEN];
+	char        txt[TR_ADDR_STRLEN];
 	uint64_t    ref;
-	tr_msg	   *m;
-	tr_down	    d;
+	tr_msg     *m;
+	tr_down     d;
 
 	/* a sibling (not the parent) learns the exit code too */
 	tr_addr_format(a, txt, sizeof(txt));
@@ -558,9 +563,9 @@ test_normal_exit_down_and_sibling_monitor(void **state)
 static void
 test_links(void **state)
 {
-	tr_addr	    a;
+	tr_addr     a;
 	tr_process *p, *l;
-	char	    arg[64];
+	char        arg[64];
 
 	/* trapping: the linker gets an EXIT message */
 	p      = start("echo", NULL, &a);
@@ -584,7 +589,7 @@ static void
 test_names_are_freed_when_holder_dies(void **state)
 {
 	tr_process *p = start("named", "registry", NULL), *q;
-	tr_addr	    a, b;
+	tr_addr     a, b;
 
 	TR_ASSERT_OK(tr_whereis("registry", &a));
 	assert_int_equal(a.pid, (uint32_t) tr_process_pid(p));
@@ -606,10 +611,10 @@ test_names_are_freed_when_holder_dies(void **state)
 static void
 test_poll_mailbox_with_fds(void **state)
 {
-	int	      fds[2];
+	int           fds[2];
 	struct pollfd pfd;
-	bool	      mbx;
-	tr_msg	     *m;
+	bool          mbx;
+	tr_msg       *m;
 
 	assert_int_equal(pipe(fds), 0);
 	pfd = (struct pollfd) { .fd = fds[0], .events = POLLIN };
@@ -647,14 +652,16 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_selective_receive_keeps_order),
 		cmocka_unit_test(test_poll_mailbox_with_fds),
 		cmocka_unit_test(test_send_to_dead_actor_fails),
-		cmocka_unit_test(test_bad_input_is_dropped_counted_and_survived),
+		cmocka_unit_test(
+		    test_bad_input_is_dropped_counted_and_survived),
 		cmocka_unit_test(test_late_reply_never_reaches_next_call),
 		cmocka_unit_test(test_call_to_dying_actor_returns_dead),
 		cmocka_unit_test(test_monitor_reports_down_with_reason),
 		cmocka_unit_test(test_normal_exit_down_and_sibling_monitor),
 		cmocka_unit_test(test_links),
 		cmocka_unit_test(test_names_are_freed_when_holder_dies),
-		cmocka_unit_test(test_full_mailbox_blocks_then_fails_and_loses_nothing),
+		cmocka_unit_test(
+		    test_full_mailbox_blocks_then_fails_and_loses_nothing),
 		cmocka_unit_test(test_ten_senders_in_order),
 	};
 

@@ -18,9 +18,9 @@ static int
 args_terminated(const void *args, size_t len)
 {
 	return ((const char *) args)[len] == '\0' && len == 5 &&
-			       strcmp(args, "hello") == 0
-		       ? 0
-		       : 9;
+	        strcmp(args, "hello") == 0
+	    ? 0
+	    : 9;
 }
 TR_ACTOR(args_terminated, args_terminated)
 
@@ -94,8 +94,8 @@ echo_code(const void *args, size_t len)
 	char buf[64] = "";
 
 	memcpy(buf, args, len < 63 ? len : 63);
-	if (strcmp(tr_self_name(), "named") != 0 ||
-	    tr_self_parent_pid() <= 1 || strcmp(tr_self_actor(), "echo_code")) {
+	if (strcmp(tr_self_name(), "named") != 0 || tr_self_parent_pid() <= 1 ||
+	    strcmp(tr_self_actor(), "echo_code")) {
 		return 99;
 	}
 	return atoi(buf) + 1;
@@ -109,8 +109,8 @@ parent_of(const void *args, size_t len)
 {
 	const char *a = args;
 	tr_process *c;
-	char	    buf[32];
-	int	    fd, r;
+	char        buf[32];
+	int         fd, r;
 
 	if (tr_process_new(&c, "sleeper", NULL, 0) < 0) {
 		return 10;
@@ -134,7 +134,7 @@ static int
 run_code(const char *actor, int method, int *code)
 {
 	tr_process *p;
-	int	    r;
+	int         r;
 
 	TR_ASSERT_OK(tr_process_new(&p, actor, NULL, 0));
 	TR_ASSERT_OK(tr_process_set_start_method(p, method));
@@ -152,10 +152,10 @@ test_exitcode_table(void **state)
 {
 	static const struct {
 		const char *actor;
-		int	    code;
+		int         code;
 	} table[] = { { "exit_error", 1 }, { "exit_ok", 0 },
-		      { "return_value", 3 }, { "raises", 1 },
-		      { "segfaults", -SIGSEGV } };
+		{ "return_value", 3 }, { "raises", 1 },
+		{ "segfaults", -SIGSEGV } };
 	int code;
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -168,14 +168,15 @@ static void
 test_terminate_and_kill(void **state)
 {
 	tr_process *p;
-	int	    code, sig[2] = { SIGTERM, SIGKILL };
+	int         code, sig[2] = { SIGTERM, SIGKILL };
 
 	for (int i = 0; i < 2; i++) {
 		TR_ASSERT_OK(tr_process_new(&p, "sleeper", NULL, 0));
 		TR_ASSERT_OK(tr_process_start(p, 5000));
 		assert_true(tr_process_is_alive(p));
 		TR_ASSERT_ERR(tr_process_exitcode(p, &code), TR_ERUNNING);
-		TR_ASSERT_OK(i == 0 ? tr_process_terminate(p) : tr_process_kill(p));
+		TR_ASSERT_OK(
+		    i == 0 ? tr_process_terminate(p) : tr_process_kill(p));
 		TR_ASSERT_OK(tr_process_join(p, 5000));
 		assert_false(tr_process_is_alive(p));
 		TR_ASSERT_OK(tr_process_exitcode(p, &code));
@@ -191,7 +192,7 @@ test_terminate_and_kill(void **state)
 static void
 test_join_timeout_leaves_child_alive(void **state)
 {
-	tr_process *p;
+	tr_process   *p;
 	struct pollfd pfd;
 
 	TR_ASSERT_OK(tr_process_new(&p, "sleeper", "300", 3));
@@ -203,7 +204,8 @@ test_join_timeout_leaves_child_alive(void **state)
 	TR_ASSERT_ERR(tr_process_close(&p), TR_ERUNNING);
 	assert_non_null(p);
 	/* the sentinel becomes readable when it exits */
-	pfd = (struct pollfd) { .fd = tr_process_sentinel(p), .events = POLLIN };
+	pfd =
+	    (struct pollfd) { .fd = tr_process_sentinel(p), .events = POLLIN };
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
 	TR_ASSERT_OK(tr_process_join(p, TR_TIMEOUT_INFINITE));
 	tr_process_destroy(&p);
@@ -214,7 +216,7 @@ static void
 test_shutdown_ignoring_child_needs_kill(void **state)
 {
 	tr_process *p;
-	int	    code;
+	int         code;
 
 	TR_ASSERT_OK(tr_process_new(&p, "ignores_term", NULL, 0));
 	TR_ASSERT_OK(tr_process_start(p, 5000));
@@ -237,8 +239,8 @@ test_start_failures(void **state)
 		TR_ASSERT_OK(tr_process_set_start_method(p, m));
 		TR_ASSERT_ERR(tr_process_start(p, 5000), TR_ESTARTFAIL);
 		assert_int_equal(tr_process_start_error(p), -ENOENT);
-		assert_string_equal(tr_process_reason(p),
-				    "config file /nonexistent not found");
+		assert_string_equal(
+		    tr_process_reason(p), "config file /nonexistent not found");
 		assert_false(tr_process_is_alive(p));
 		TR_ASSERT_ERR(tr_process_start(p, 5000), -EBUSY);
 		tr_process_destroy(&p);
@@ -256,7 +258,7 @@ test_all_start_methods_run_the_same_actor(void **state)
 {
 	for (int m = TR_START_FORK; m <= TR_START_FORKSERVER; m++) {
 		tr_process *p;
-		int	    code;
+		int         code;
 
 		TR_ASSERT_OK(tr_process_new(&p, "echo_code", "41", 2));
 		TR_ASSERT_OK(tr_process_set_name(p, "named"));
@@ -293,7 +295,7 @@ static void
 test_default_names_count_up(void **state)
 {
 	tr_process *a, *b;
-	int	    na, nb;
+	int         na, nb;
 
 	TR_ASSERT_OK(tr_process_new(&a, "exit_ok", NULL, 0));
 	TR_ASSERT_OK(tr_process_new(&b, "exit_ok", NULL, 0));
@@ -309,7 +311,7 @@ test_default_names_count_up(void **state)
 static void
 test_cycles_leave_no_zombie_fd_or_file(void **state)
 {
-	int fds = tr_test_fd_count();
+	int fds   = tr_test_fd_count();
 	int files = tr_test_rundir_count();
 
 	for (int i = 0; i < 1000; i++) {
@@ -350,10 +352,10 @@ read_pid_file(const char *path)
 static void
 test_daemon_child_gone_after_parent_exits(void **state)
 {
-	char	    arg[256], *path = arg + 1;
+	char        arg[256], *path = arg + 1;
 	tr_process *p;
-	pid_t	    grandchild;
-	int	    code;
+	pid_t       grandchild;
+	int         code;
 
 	arg[0] = 'd';
 	snprintf(path, sizeof(arg) - 1, "%s/daemon-pid", tr_runtime_dir());
@@ -373,14 +375,15 @@ static void
 test_no_child_outlives_sigkilled_parent(void **state)
 {
 	for (int m = TR_START_FORK; m <= TR_START_FORKSERVER; m++) {
-		char	    arg[256], *path = arg + 1;
+		char        arg[256], *path = arg + 1;
 		tr_process *p;
-		pid_t	    grandchild;
+		pid_t       grandchild;
 
 		arg[0] = 'w';
 		snprintf(path, sizeof(arg) - 1, "%s/child-pid-%d",
-			 tr_runtime_dir(), m);
-		TR_ASSERT_OK(tr_process_new(&p, "parent_of", arg, strlen(arg) + 1));
+		    tr_runtime_dir(), m);
+		TR_ASSERT_OK(
+		    tr_process_new(&p, "parent_of", arg, strlen(arg) + 1));
 		TR_ASSERT_OK(tr_process_set_start_method(p, m));
 		TR_ASSERT_OK(tr_process_start(p, 10000));
 		grandchild = read_pid_file(path);
@@ -398,7 +401,7 @@ static void
 test_active_children_and_destroy_running(void **state)
 {
 	tr_process *p[3];
-	pid_t	    pid;
+	pid_t       pid;
 
 	for (int i = 0; i < 3; i++) {
 		TR_ASSERT_OK(tr_process_new(&p[i], "sleeper", NULL, 0));

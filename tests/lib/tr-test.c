@@ -13,9 +13,9 @@
 static int
 count_dir(const char *path)
 {
-	DIR	      *d = opendir(path);
+	DIR           *d = opendir(path);
 	struct dirent *e;
-	int	       n = 0;
+	int            n = 0;
 
 	if (!d) {
 		return -1;
@@ -45,9 +45,9 @@ tr_test_rundir_count(void)
 static int
 scan_children(int zombies)
 {
-	DIR	      *d = opendir("/proc");
+	DIR           *d = opendir("/proc");
 	struct dirent *e;
-	int	       n = 0;
+	int            n = 0;
 
 	while (d && (e = readdir(d))) {
 		char  path[300], buf[512], state;
@@ -66,7 +66,8 @@ scan_children(int zombies)
 			char *p = strrchr(buf, ')');
 
 			if (p && sscanf(p + 2, "%c %d", &state, &ppid) == 2 &&
-			    ppid == getpid() && (zombies ? state == 'Z' : state != 'Z')) {
+			    ppid == getpid() &&
+			    (zombies ? state == 'Z' : state != 'Z')) {
 				n++;
 			}
 		}
@@ -129,7 +130,7 @@ const char *
 tr_test_endpoint(void)
 {
 	static char ep[256];
-	char	    tmpl[] = "/tmp/tr-test-XXXXXX";
+	char        tmpl[] = "/tmp/tr-test-XXXXXX";
 
 	if (!mkdtemp(tmpl)) {
 		return NULL;

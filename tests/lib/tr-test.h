@@ -14,14 +14,14 @@
 #include "troupe.h"
 
 /* Assert that expr returned >= 0, printing tr_strerror() if not. */
-#define TR_ASSERT_OK(expr)                                                \
-	do {                                                              \
-		int tr_test_rc_ = (int) (expr);                           \
-		if (tr_test_rc_ < 0) {                                    \
-			print_error("%s failed: %d (%s)\n", #expr,        \
-				    tr_test_rc_, tr_strerror(tr_test_rc_)); \
-		}                                                         \
-		assert_true(tr_test_rc_ >= 0);                            \
+#define TR_ASSERT_OK(expr)                                          \
+	do {                                                        \
+		int tr_test_rc_ = (int) (expr);                     \
+		if (tr_test_rc_ < 0) {                              \
+			print_error("%s failed: %d (%s)\n", #expr,  \
+			    tr_test_rc_, tr_strerror(tr_test_rc_)); \
+		}                                                   \
+		assert_true(tr_test_rc_ >= 0);                      \
 	} while (0)
 
 #define TR_ASSERT_ERR(expr, err) assert_int_equal((int) (expr), (int) (err))

@@ -20,8 +20,8 @@ fn_b(const void *args, size_t len)
 static void
 test_strerror_names_every_code(void **state)
 {
-#define CHECK(name, num, text)                                     \
-	assert_string_equal(tr_strerror(TR_E##name), text);        \
+#define CHECK(name, num, text)                              \
+	assert_string_equal(tr_strerror(TR_E##name), text); \
 	assert_int_equal(TR_E##name, -(num));
 	TR_ERRNO_MAP(CHECK)
 #undef CHECK
@@ -50,7 +50,8 @@ test_start_methods_parse(void **state)
 {
 	assert_int_equal(tr_start_method_parse("fork"), TR_START_FORK);
 	assert_int_equal(tr_start_method_parse("spawn"), TR_START_SPAWN);
-	assert_int_equal(tr_start_method_parse("forkserver"), TR_START_FORKSERVER);
+	assert_int_equal(
+	    tr_start_method_parse("forkserver"), TR_START_FORKSERVER);
 	assert_int_equal(tr_start_method_parse("vfork"), -EINVAL);
 	assert_string_equal(tr_start_method_name(TR_START_SPAWN), "spawn");
 	assert_null(tr_start_method_name(17));

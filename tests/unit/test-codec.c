@@ -13,10 +13,10 @@ static void
 test_addr_round_trip(void **state)
 {
 	tr_addr a = { 0, 4242, 1234567890123ull }, b;
-	char	txt[TR_ADDR_STRLEN];
+	char    txt[TR_ADDR_STRLEN];
 
-	assert_string_equal(tr_addr_format(a, txt, sizeof(txt)),
-			    "0.4242.1234567890123");
+	assert_string_equal(
+	    tr_addr_format(a, txt, sizeof(txt)), "0.4242.1234567890123");
 	TR_ASSERT_OK(tr_addr_parse(txt, &b));
 	assert_true(tr_addr_eq(a, b));
 	assert_false(tr_addr_is_null(b));
@@ -27,9 +27,9 @@ static void
 test_addr_rejects_garbage(void **state)
 {
 	static const char *bad[] = { "", "x", "1.2", "1.2.3.4", "0.0.5",
-				     "0.-1.5", " 0.1.2", "0.1.2 ", "0.1.2x",
-				     "99999999999.1.2", "0.4294967296.1" };
-	tr_addr a;
+		"0.-1.5", " 0.1.2", "0.1.2 ", "0.1.2x", "99999999999.1.2",
+		"0.4294967296.1" };
+	tr_addr            a;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		TR_ASSERT_ERR(tr_addr_parse(bad[i], &a), TR_EBADADDR);
@@ -41,22 +41,22 @@ static void
 test_envelope_round_trip(void **state)
 {
 	struct tri_env e, d;
-	uint8_t	       buf[TRI_ENV_MAX];
-	int	       n;
+	uint8_t        buf[TRI_ENV_MAX];
+	int            n;
 
 	memset(&e, 0, sizeof(e));
 	e.sender      = (tr_addr) { 0, 10, 20 };
 	e.recipient   = (tr_addr) { 0, 11, 21 };
 	e.reply_to    = (tr_addr) { 0, 12, 22 };
-	e.id	      = 7;
+	e.id          = 7;
 	e.correlation = 99;
-	e.flags	      = TRI_FLAG_REPLY;
+	e.flags       = TRI_FLAG_REPLY;
 	strcpy(e.type, "pkg.Type");
 	memset(e.trace_id, 0xab, 16);
 	e.span_id      = 5;
 	e.lamport      = 6;
 	e.send_time_ns = 123456789;
-	n	       = tri_env_encode(&e, buf, sizeof(buf));
+	n              = tri_env_encode(&e, buf, sizeof(buf));
 	assert_true(n > 0);
 	TR_ASSERT_OK(tri_env_decode(buf, (size_t) n, &d));
 	assert_true(tr_addr_eq(d.sender, e.sender));
@@ -77,19 +77,20 @@ static void
 test_envelope_decoder_survives_garbage(void **state)
 {
 	struct tri_env e, d;
-	uint8_t	       buf[TRI_ENV_MAX], junk[TRI_ENV_MAX + 8];
-	int	       n;
+	uint8_t        buf[TRI_ENV_MAX], junk[TRI_ENV_MAX + 8];
+	int            n;
 
 	memset(&e, 0, sizeof(e));
 	e.sender    = (tr_addr) { 0, 1, 2 };
 	e.recipient = (tr_addr) { 0, 3, 4 };
-	n	    = tri_env_encode(&e, buf, sizeof(buf));
+	n           = tri_env_encode(&e, buf, sizeof(buf));
 	/* every truncation of a valid envelope */
 	for (int cut = 0; cut < n; cut++) {
 		(void) tri_env_decode(buf, (size_t) cut, &d);
 	}
 	/* missing sender/recipient is malformed */
-	TR_ASSERT_ERR(tri_env_decode((const uint8_t *) "", 0, &d), TR_EBADFRAME);
+	TR_ASSERT_ERR(
+	    tri_env_decode((const uint8_t *) "", 0, &d), TR_EBADFRAME);
 	TR_ASSERT_ERR(tri_env_decode(junk, sizeof(junk), &d), TR_EBADFRAME);
 	/* random bytes: must never crash, decode or fail cleanly */
 	srand(42);
@@ -112,12 +113,12 @@ static void
 fill_env(struct tri_env *e, unsigned seed)
 {
 	memset(e, 0, sizeof(*e));
-	e->sender      = (tr_addr) { seed % 3, 100 + seed, 1ull << (seed % 64) };
-	e->recipient   = (tr_addr) { 0, 7, 123456789ull * seed };
+	e->sender    = (tr_addr) { seed % 3, 100 + seed, 1ull << (seed % 64) };
+	e->recipient = (tr_addr) { 0, 7, 123456789ull * seed };
 	if (seed % 2) {
 		e->reply_to = (tr_addr) { 0, 9, 99 };
 	}
-	e->id	       = seed * 1000003ull;
+	e->id          = seed * 1000003ull;
 	e->correlation = seed % 5 ? seed : 0;
 	e->flags       = seed % 4;
 	snprintf(e->type, sizeof(e->type), "%s", seed % 3 ? "pkg.Msg" : "");
@@ -126,7 +127,7 @@ fill_env(struct tri_env *e, unsigned seed)
 		e->span_id = seed * 77ull;
 	}
 	e->send_time_ns = seed % 11 == 0 ? -5 : (int64_t) seed * 1000000007ll;
-	e->lamport	= seed * 3ull;
+	e->lamport      = seed * 3ull;
 }
 
 static void
@@ -148,7 +149,8 @@ assert_env_equal(const struct tri_env *a, const struct tri_env *b)
 static void
 from_pb_addr(const Trwire__Addr *pb, tr_addr *a)
 {
-	*a = pb ? (tr_addr) { pb->node, pb->pid, pb->incarnation } : TR_ADDR_NULL;
+	*a = pb ? (tr_addr) { pb->node, pb->pid, pb->incarnation }
+	        : TR_ADDR_NULL;
 }
 
 /* The hand-written codec speaks protobuf: protobuf-c reads what it
@@ -157,9 +159,9 @@ static void
 test_codec_agrees_with_protobuf_c(void **state)
 {
 	for (unsigned seed = 1; seed < 500; seed++) {
-		struct tri_env	  e, d;
-		uint8_t		  buf[TRI_ENV_MAX];
-		int		  n;
+		struct tri_env    e, d;
+		uint8_t           buf[TRI_ENV_MAX];
+		int               n;
 		Trwire__Envelope *pb;
 
 		fill_env(&e, seed);
@@ -171,9 +173,9 @@ test_codec_agrees_with_protobuf_c(void **state)
 		from_pb_addr(pb->sender, &d.sender);
 		from_pb_addr(pb->recipient, &d.recipient);
 		from_pb_addr(pb->reply_to, &d.reply_to);
-		d.id	       = pb->msg_id;
+		d.id           = pb->msg_id;
 		d.correlation  = pb->correlation_id;
-		d.flags	       = pb->flags;
+		d.flags        = pb->flags;
 		d.send_time_ns = pb->send_time_ns;
 		d.lamport      = pb->lamport;
 		snprintf(d.type, sizeof(d.type), "%s", pb->type);
@@ -195,15 +197,15 @@ static void
 test_decoder_no_more_lenient_than_protobuf_c(void **state)
 {
 	struct tri_env e, d;
-	uint8_t	       valid[TRI_ENV_MAX], junk[TRI_ENV_MAX];
-	int	       n;
+	uint8_t        valid[TRI_ENV_MAX], junk[TRI_ENV_MAX];
+	int            n;
 
 	fill_env(&e, 7);
 	n = tri_env_encode(&e, valid, sizeof(valid));
 	srand(7);
 	for (int i = 0; i < 100000; i++) {
 		Trwire__Envelope *pb;
-		size_t		  len = (size_t) n;
+		size_t            len = (size_t) n;
 
 		memcpy(junk, valid, (size_t) n);
 		for (int k = rand() % 3; k >= 0; k--) {
