@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 struct kid {
 	pid_t pid;
@@ -202,13 +199,8 @@ tri_forkserver_main(int sock)
 static int
 ensure_server(void)
 {
-	posix_spawn_file_actions_t fa;
-	char                       env0[48];
-	char  *fallback_argv[] = { "troupe-forkserver", NULL };
-	char **argv            = tri_rt.argv ? tri_rt.argv : fallback_argv;
-	char **envp;
-	size_t nenv = 0;
-	int    sv[2], r;
+	char env0[48];
+	int  sv[2], r;
 
 	if (tri_rt.forkserver_fd >= 0) {
 		return 0;
@@ -216,29 +208,8 @@ ensure_server(void)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		return -errno;
 	}
-	while (environ[nenv]) {
-		nenv++;
-	}
-	envp = tri_calloc(nenv + 2, sizeof(*envp));
-	if (!envp) {
-		close(sv[0]);
-		close(sv[1]);
-		return -ENOMEM;
-	}
 	snprintf(env0, sizeof(env0), "TROUPE_FORKSERVER=%d", sv[1]);
-	envp[0] = env0;
-	for (size_t i = 0, j = 1; i < nenv; i++) {
-		if (strncmp(environ[i], "TROUPE_", 7) != 0 ||
-		    strncmp(environ[i], "TROUPE_LOG=", 11) == 0) {
-			envp[j++] = environ[i];
-		}
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], sv[1]);
-	r = -posix_spawn(
-	    &tri_rt.forkserver_pid, "/proc/self/exe", &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	tri_free(envp);
+	r = tri_spawn_self(env0, &sv[1], 1, &tri_rt.forkserver_pid);
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);

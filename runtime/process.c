@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,6 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "troupe.pb-c.h"
-
-extern char **environ;
 
 enum state { ST_NEW, ST_RUNNING, ST_EXITED };
 
@@ -231,49 +228,24 @@ start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
 static int
 start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 {
-	posix_spawn_file_actions_t fa;
-	char                       bootenv[64];
-	char                      *fallback_argv[] = { p->name, NULL };
-	char   **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
-	char   **envp;
+	char     bootenv[64];
 	uint8_t *buf;
-	size_t   n, nenv = 0;
-	int      boot_fd, r;
+	size_t   n;
+	int      fds[2], r;
 
 	r = tri_boot_encode(b, &buf, &n);
 	if (r < 0) {
 		return r;
 	}
-	boot_fd = tri_memfd_with(buf, n);
+	fds[0] = tri_memfd_with(buf, n);
 	tri_free(buf);
-	if (boot_fd < 0) {
-		return boot_fd;
+	if (fds[0] < 0) {
+		return fds[0];
 	}
-	while (environ[nenv]) {
-		nenv++;
-	}
-	envp = tri_calloc(nenv + 2, sizeof(*envp));
-	if (!envp) {
-		close(boot_fd);
-		return -ENOMEM;
-	}
-	snprintf(
-	    bootenv, sizeof(bootenv), "TROUPE_BOOT=%d:%d", boot_fd, ready_wfd);
-	envp[0] = bootenv;
-	for (size_t i = 0, j = 1; i < nenv; i++) {
-		if (strncmp(environ[i], "TROUPE_BOOT=", 12) != 0) {
-			envp[j++] = environ[i];
-		}
-	}
-	/* dup2(fd, fd) in file actions clears FD_CLOEXEC (glibc >= 2.29) */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, boot_fd, boot_fd);
-	posix_spawn_file_actions_adddup2(&fa, ready_wfd, ready_wfd);
-	fflush(NULL);
-	r = -posix_spawn(&p->pid, "/proc/self/exe", &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	tri_free(envp);
-	close(boot_fd);
+	fds[1] = ready_wfd;
+	snprintf(bootenv, sizeof(bootenv), "TROUPE_BOOT=%d:%d", fds[0], fds[1]);
+	r = tri_spawn_self(bootenv, fds, 2, &p->pid);
+	close(fds[0]);
 	return r;
 }
 

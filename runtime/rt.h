@@ -106,6 +106,8 @@ int  tri_exitlog_get(pid_t pid, uint64_t inc, int *ret_code);
 
 /* util.c */
 pid_t       tri_getpid(void); /* cached; renewed in fork children */
+int         tri_spawn_self(const char *extra_env, const int *keep, size_t nkeep,
+            pid_t *ret_pid); /* exec this binary again */
 int64_t     tri_now_ms(void);
 int         tri_poll_fd(int fd, short events, int timeout_ms);
 int         tri_remaining(int64_t deadline, int timeout_ms);

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -260,4 +261,46 @@ tri_strlcpy(char *dst, const char *src, size_t n)
 
 	memcpy(dst, src, l);
 	dst[l] = '\0';
+}
+
+extern char **environ;
+
+/* Run this program's binary again (spawn and the forkserver): the
+ * environment is ours plus extra_env ("NAME=value"), less any earlier
+ * TROUPE_BOOT / TROUPE_FORKSERVER; the descriptors in keep survive the
+ * exec (dup2(fd, fd) in file actions clears FD_CLOEXEC, glibc >= 2.29). */
+int
+tri_spawn_self(
+    const char *extra_env, const int *keep, size_t nkeep, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	char                      *fallback_argv[] = { "troupe-child", NULL };
+	char **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
+	char **envp;
+	size_t nenv = 0, j = 0;
+	int    r;
+
+	while (environ[nenv]) {
+		nenv++;
+	}
+	envp = tri_calloc(nenv + 2, sizeof(*envp));
+	if (!envp) {
+		return -ENOMEM;
+	}
+	envp[j++] = (char *) extra_env;
+	for (size_t i = 0; i < nenv; i++) {
+		if (strncmp(environ[i], "TROUPE_BOOT=", 12) != 0 &&
+		    strncmp(environ[i], "TROUPE_FORKSERVER=", 18) != 0) {
+			envp[j++] = environ[i];
+		}
+	}
+	posix_spawn_file_actions_init(&fa);
+	for (size_t i = 0; i < nkeep; i++) {
+		posix_spawn_file_actions_adddup2(&fa, keep[i], keep[i]);
+	}
+	fflush(NULL);
+	r = -posix_spawn(ret_pid, "/proc/self/exe", &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	tri_free(envp);
+	return r;
 }
