@@ -274,10 +274,12 @@ children_of(pid_t pid, bool zombies)
 		f = e->d_name[0] >= '0' && e->d_name[0] <= '9'
 		    ? fopen(path, "r")
 		    : NULL;
+		/* the forkserver (when it is the start method) is the
+		 * supervisor's helper, not one of its children */
 		if (f && fgets(buf, sizeof(buf), f) &&
 		    (p = strrchr(buf, ')')) &&
 		    sscanf(p + 2, "%c %d", &st, &ppid) == 2 && ppid == pid &&
-		    (!zombies || st == 'Z')) {
+		    (!zombies || st == 'Z') && !strstr(buf, "(troupe-fksrv)")) {
 			n++;
 		}
 		if (f) {
