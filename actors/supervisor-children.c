@@ -86,6 +86,26 @@ tri_sup_child_free(struct tri_sup_child *c)
 	c->args = NULL;
 }
 
+/* Add the child pb describes, refusing a duplicate id; on failure nothing
+ * is added and nothing leaks. */
+int
+tri_sup_add_pb(struct tri_sup *s, const Trwire__ChildSpec *pb)
+{
+	struct tri_sup_child c;
+	int                  r = tri_sup_child_from_pb(&c, pb);
+
+	if (r == 0 && tri_sup_find(s, c.id) >= 0) {
+		r = TR_EEXISTS;
+	}
+	if (r == 0) {
+		r = tri_sup_add(s, &c);
+	}
+	if (r < 0) {
+		tri_sup_child_free(&c);
+	}
+	return r;
+}
+
 int
 tri_sup_add(struct tri_sup *s, struct tri_sup_child *c)
 {

@@ -59,6 +59,7 @@ int64_t tri_sup_now_ms(void);
 int tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb);
 void        tri_sup_child_free(struct tri_sup_child *c);
 int         tri_sup_add(struct tri_sup *s, struct tri_sup_child *c);
+int         tri_sup_add_pb(struct tri_sup *s, const Trwire__ChildSpec *pb);
 void        tri_sup_remove(struct tri_sup *s, size_t i);
 ssize_t     tri_sup_find(const struct tri_sup *s, const char *id);
 int         tri_sup_start_child(struct tri_sup *s, size_t i);

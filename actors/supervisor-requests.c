@@ -124,19 +124,16 @@ op_start(struct tri_sup *s, const Trwire__SupRequest *q, struct answer *a)
 
 	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
 		r = instance_of_template(s, &q->extra_args, &c);
+		if (r == 0) {
+			r = tri_sup_add(s, &c);
+		}
+		if (r < 0) {
+			tri_sup_child_free(&c);
+			return r;
+		}
 	} else if (!q->spec) {
 		return -EINVAL;
-	} else {
-		r = tri_sup_child_from_pb(&c, q->spec);
-		if (r == 0 && tri_sup_find(s, c.id) >= 0) {
-			r = TR_EEXISTS;
-		}
-	}
-	if (r == 0) {
-		r = tri_sup_add(s, &c);
-	}
-	if (r < 0) {
-		tri_sup_child_free(&c);
+	} else if ((r = tri_sup_add_pb(s, q->spec)) < 0) {
 		return r;
 	}
 	return start_new(s, s->n - 1, a);

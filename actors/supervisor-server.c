@@ -18,8 +18,7 @@
 static int
 init_children(struct tri_sup *s, const Trwire__SupSpec *pb)
 {
-	struct tri_sup_child c;
-	int                  r;
+	int r;
 
 	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
 		if (pb->n_children != 1) {
@@ -31,15 +30,8 @@ init_children(struct tri_sup *s, const Trwire__SupSpec *pb)
 		return r < 0 ? tr_fail(r, "bad child spec") : 0;
 	}
 	for (size_t i = 0; i < pb->n_children; i++) {
-		r = tri_sup_child_from_pb(&c, pb->children[i]);
-		if (r == 0 && tri_sup_find(s, c.id) >= 0) {
-			r = TR_EEXISTS;
-		}
-		if (r == 0) {
-			r = tri_sup_add(s, &c);
-		}
+		r = tri_sup_add_pb(s, pb->children[i]);
 		if (r < 0) {
-			tri_sup_child_free(&c);
 			return tr_fail(r, "bad child spec %zu (%s)", i,
 			    pb->children[i]->id);
 		}
