@@ -14,6 +14,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "loop.h"
 #include "troupe.pb-c.h"
 
 enum state { ST_NEW, ST_RUNNING, ST_EXITED };
@@ -204,25 +205,44 @@ fill_boot(const tr_process *p, struct tri_boot *b)
 	b->parent        = tri_getpid();
 }
 
+struct fork_req {
+	struct tri_boot *b;
+	int              ready_wfd, ready_rfd;
+	pid_t            pid;
+};
+
+/* In the runtime thread, which lives as long as this process: the
+ * child's PR_SET_PDEATHSIG fires when the thread that forked it ends. */
 static int
-start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
+fork_in_loop(void *arg)
 {
-	pid_t pid;
+	struct fork_req *f = arg;
 
 	/* unflushed stdio would be written twice, by parent and child */
 	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
+	f->pid = fork();
+	if (f->pid < 0) {
 		return -errno;
 	}
-	if (pid == 0) {
+	if (f->pid == 0) {
 		/* child: no ZeroMQ call until tri_child_reset() has dropped
 		 * the parent's context (never closed or terminated here) */
-		close(ready_rfd);
-		tri_child_main(b, ready_wfd);
+		close(f->ready_rfd);
+		tri_child_main(f->b, f->ready_wfd);
 	}
-	p->pid = pid;
 	return 0;
+}
+
+static int
+start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
+{
+	struct fork_req f = { b, ready_wfd, ready_rfd, 0 };
+	int             r = tri_loop_run(fork_in_loop, &f);
+
+	if (r == 0) {
+		p->pid = f.pid;
+	}
+	return r;
 }
 
 static int

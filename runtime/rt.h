@@ -83,6 +83,9 @@ int tri_actor_lookup(const char *name, tr_actor_fn *ret_fn, int *ret_flags);
 _Noreturn void tri_child_main(struct tri_boot *b, int ready_fd);
 void           tri_child_reset(void);
 void           tri_children_cleanup(void);
+/* The process is about to _exit() from the runtime thread (a linked
+ * actor's death): remove what must not outlive it.  Filesystem only. */
+void tri_runtime_abort_cleanup(void);
 int  tri_boot_encode(const struct tri_boot *b, uint8_t **ret, size_t *ret_len);
 int  tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b);
 int  tri_boot_read_fd(int fd, struct tri_boot *b);
@@ -136,9 +139,10 @@ void tri_alloc_fail_after(long n); /* -1 = never */
 #endif
 
 /* mailbox.c: hooks the process layer calls */
-void tri_msg_forked(void);     /* in a new child: forget parent's zmq */
-int  tri_msg_bind_eager(void); /* bind the mailbox now */
-void tri_msg_shutdown(void);   /* at exit: close, linger, term */
+void tri_msg_forked(void);         /* in a new child: forget parent's zmq */
+int  tri_msg_bind_eager(void);     /* bind the mailbox now */
+void tri_msg_exit_handshake(void); /* at exit: peers took our mail */
+void tri_msg_shutdown(void);       /* at exit: close, linger, term */
 void tri_msg_on_exit(pid_t pid, uint64_t incarnation, int exitcode);
 int  tri_msg_wait_fd(int fd, int timeout_ms); /* poll fd, serving mail */
 int  tri_msg_linger_ms(void);

@@ -69,6 +69,14 @@ at_exit(void)
 	}
 }
 
+void
+tri_runtime_abort_cleanup(void)
+{
+	if (tri_rt.own_rundir && getpid() == tri_rt.root) {
+		rmdir_recursive(tri_rt.rundir);
+	}
+}
+
 static int
 make_rundir(void)
 {
@@ -419,8 +427,9 @@ child_exit(int code)
 	 * contract, but the mailbox's linger is bounded, so once the children
 	 * are gone a watchdog ends a shutdown wedged past linger + 5 s. */
 	tri_children_cleanup();
+	tri_msg_exit_handshake(); /* bounded by the linger, if one is set */
 	(void) signal(SIGALRM, SIG_DFL);
-	alarm((unsigned) (tri_msg_linger_ms() / 1000) + 5);
+	alarm(5);
 	tri_msg_shutdown();
 	fflush(NULL);
 	_exit(code);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Small helpers: time, poll, pidfds, /proc, whole reads and writes. */
+#include "loop.h"
 #include "rt.h"
 
 #include <errno.h>
@@ -269,9 +270,29 @@ extern char **environ;
  * environment is ours plus extra_env ("NAME=value"), less any earlier
  * TROUPE_BOOT / TROUPE_FORKSERVER; the descriptors in keep survive the
  * exec (dup2(fd, fd) in file actions clears FD_CLOEXEC, glibc >= 2.29). */
+struct spawn_req {
+	const char *extra_env;
+	const int  *keep;
+	size_t      nkeep;
+	pid_t      *ret_pid;
+};
+
+static int spawn_in_loop(void *arg);
+
+/* The exec happens in the runtime thread, which lives as long as this
+ * process: the child's PR_SET_PDEATHSIG fires when its forking thread
+ * ends, not when the process does. */
 int
 tri_spawn_self(
     const char *extra_env, const int *keep, size_t nkeep, pid_t *ret_pid)
+{
+	struct spawn_req s = { extra_env, keep, nkeep, ret_pid };
+
+	return tri_loop_run(spawn_in_loop, &s);
+}
+
+static int
+spawn_self(const char *extra_env, const int *keep, size_t nkeep, pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	char                      *fallback_argv[] = { "troupe-child", NULL };
@@ -303,4 +324,12 @@ tri_spawn_self(
 	posix_spawn_file_actions_destroy(&fa);
 	tri_free(envp);
 	return r;
+}
+
+static int
+spawn_in_loop(void *arg)
+{
+	struct spawn_req *s = arg;
+
+	return spawn_self(s->extra_env, s->keep, s->nkeep, s->ret_pid);
 }

@@ -1,0 +1,789 @@
+/* SPDX-License-Identifier: MIT */
+/* The inbox: socket, validation, protocol answers and the bounded queue. */
+#include "inbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "event.h"
+#include "loop.h"
+#include "mailbox.h"
+#include "rt.h"
+#include "transport.h"
+#include "troupe.pb-c.h"
+#include "watch.h"
+
+#define BATCH    256 /* messages taken per lock of the queue */
+#define MAX_ACKS 64
+
+_Atomic int    tri_inbox_capacity = 1000;
+_Atomic size_t tri_inbox_max_size = (size_t) 64 << 20;
+
+struct conn {
+	int      fd;
+	uint32_t pid;
+};
+
+static struct inbox {
+	pthread_mutex_t  lock; /* queue, stats, acks, waiting */
+	tr_msg          *head, *tail;
+	_Atomic size_t   queued; /* shared queue + what the actor holds */
+	_Atomic uint64_t awaiting;
+	_Atomic uint64_t lamport;
+	int              wake_fd;
+	bool             waiting, signaled;
+	tr_mailbox_stats st;
+	tr_addr         *acks;
+	size_t           nacks, capacks;
+	/* runtime thread only */
+	void        *sock, *mon;
+	char         path[PATH_MAX];
+	bool         drained;
+	struct conn *conns;
+	size_t       nconns, capconns;
+	pid_t        owner;
+} in = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
+
+int
+tri_inbox_init(void)
+{
+	if (in.owner == tri_getpid() && in.wake_fd >= 0) {
+		return 0;
+	}
+	in.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (in.wake_fd < 0) {
+		return -errno;
+	}
+	in.owner   = tri_getpid();
+	in.drained = true;
+	return 0;
+}
+
+uint64_t
+tri_lamport_next(void)
+{
+	return atomic_fetch_add(&in.lamport, 1) + 1;
+}
+
+static void
+lamport_seen(uint64_t v)
+{
+	uint64_t cur = atomic_load(&in.lamport);
+
+	while (v > cur && !atomic_compare_exchange_weak(&in.lamport, &cur, v)) {
+	}
+	atomic_fetch_add(&in.lamport, 1);
+}
+
+static void
+drop_log(const char *what, const struct tri_env *e)
+{
+	static unsigned n;
+	char            a[TR_ADDR_STRLEN] = "?";
+
+	/* hostile peers must not flood the log: the first 10, then 1/1000 */
+	if (++n > 10 && n % 1000 != 0) {
+		return;
+	}
+	if (e) {
+		tr_addr_format(e->sender, a, sizeof(a));
+	}
+	tr_log(TR_LOG_ERROR,
+	    "mailbox: dropped a message from %s: %s (%u so far)", a, what, n);
+}
+
+/* ---- binding ------------------------------------------------------------ */
+
+static int
+monitor_open(void *ctx)
+{
+	char ep[64];
+
+	snprintf(
+	    ep, sizeof(ep), "inproc://troupe-conns-%d", (int) tri_getpid());
+	if (zmq_socket_monitor(
+	        in.sock, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0) {
+		return -zmq_errno();
+	}
+	in.mon = zmq_socket(ctx, ZMQ_PAIR);
+	if (!in.mon || zmq_connect(in.mon, ep) < 0) {
+		return -zmq_errno();
+	}
+	return 0;
+}
+
+int
+tri_inbox_bind(void)
+{
+	char  ep[PATH_MAX + 8];
+	int   zero = 0, hwm = atomic_load(&tri_inbox_capacity), r;
+	void *ctx = tri_mailbox_ctx();
+	/* payloads over the maximum are dropped and counted by ingest_one();
+	 * libzmq's own limit, far above, only guards memory against a raw
+	 * peer (it closes that connection) */
+	int64_t maxmsg = (int64_t) atomic_load(&tri_inbox_max_size) * 2 +
+	    ((int64_t) 1 << 20);
+
+	if (in.sock) {
+		return 0;
+	}
+	r = tri_transport_endpoint(tri_self_cached(), ep, sizeof(ep), true);
+	if (r < 0) {
+		return r;
+	}
+	in.sock = zmq_socket(ctx, ZMQ_PULL);
+	if (!in.sock) {
+		return -zmq_errno();
+	}
+	zmq_setsockopt(in.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(in.sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(in.sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	r = monitor_open(ctx);
+	if (r == 0 && zmq_bind(in.sock, ep) < 0) {
+		r = -zmq_errno();
+	}
+	if (r < 0) {
+		if (in.mon) {
+			zmq_close(in.mon);
+		}
+		zmq_close(in.sock);
+		in.sock = in.mon = NULL;
+		return r;
+	}
+	tri_strlcpy(in.path, ep + 6, sizeof(in.path));
+	in.drained = true;
+	tri_debug("mailbox bound at %s", ep);
+	return 0;
+}
+
+bool
+tri_inbox_bound(void)
+{
+	return in.sock != NULL;
+}
+
+/* ---- connections ---------------------------------------------------------
+ * Every accepted connection is tied to its peer's pid (SO_PEERCRED), so
+ * the runtime thread knows when a dead actor's last bytes have been read:
+ * its connections are gone and the socket has been drained after. */
+
+static void
+conn_add(int fd)
+{
+	struct ucred cred;
+	socklen_t    len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		return;
+	}
+	if (in.nconns == in.capconns) {
+		size_t       ncap = in.capconns ? in.capconns * 2 : 16;
+		struct conn *c    = tri_realloc(in.conns, ncap * sizeof(*c));
+
+		if (!c) {
+			return;
+		}
+		in.conns    = c;
+		in.capconns = ncap;
+	}
+	in.conns[in.nconns++] = (struct conn) { fd, (uint32_t) cred.pid };
+}
+
+static void
+conn_del(int fd)
+{
+	for (size_t i = 0; i < in.nconns; i++) {
+		if (in.conns[i].fd == fd) {
+			in.conns[i] = in.conns[--in.nconns];
+			return;
+		}
+	}
+}
+
+bool
+tri_inbox_conn_live(uint32_t pid)
+{
+	for (size_t i = 0; i < in.nconns; i++) {
+		if (in.conns[i].pid == pid) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+serve_monitor(void)
+{
+	for (;;) {
+		zmq_msg_t f;
+		uint16_t  ev;
+		uint32_t  val;
+		int       more;
+
+		zmq_msg_init(&f);
+		if (zmq_msg_recv(&f, in.mon, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&f);
+			return;
+		}
+		more = zmq_msg_more(&f);
+		if (zmq_msg_size(&f) >= 6) {
+			memcpy(&ev, zmq_msg_data(&f), 2);
+			memcpy(&val, (char *) zmq_msg_data(&f) + 2, 4);
+			if (ev == ZMQ_EVENT_ACCEPTED) {
+				conn_add((int) val);
+			} else if (ev == ZMQ_EVENT_DISCONNECTED) {
+				conn_del((int) val);
+			}
+		}
+		zmq_msg_close(&f);
+		while (more) { /* the endpoint frame */
+			zmq_msg_init(&f);
+			if (zmq_msg_recv(&f, in.mon, 0) < 0) {
+				more = 0;
+			} else {
+				more = zmq_msg_more(&f);
+			}
+			zmq_msg_close(&f);
+		}
+	}
+}
+
+/* ---- taking messages off the socket ------------------------------------- */
+
+static void
+drain_frames(void)
+{
+	zmq_msg_t f;
+	int       more = 1;
+	size_t    l    = sizeof(more);
+
+	while (zmq_getsockopt(in.sock, ZMQ_RCVMORE, &more, &l) == 0 && more) {
+		zmq_msg_init(&f);
+		(void) zmq_msg_recv(&f, in.sock, 0);
+		zmq_msg_close(&f);
+	}
+}
+
+static bool
+wire_system_type(const char *type)
+{
+	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
+		"trwire.Fin", "trwire.FinAck" };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (strcmp(type, ok[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Why m must not be delivered (and which counter says so), or NULL. */
+static const char *
+reject(tr_msg *m, uint64_t **counter, tr_mailbox_stats *st)
+{
+	if (!tr_addr_eq(m->env.recipient, tri_self_cached())) {
+		*counter = &st->dropped_stale;
+		return "addressed to another incarnation";
+	}
+	if (zmq_msg_size(&m->payload) > atomic_load(&tri_inbox_max_size)) {
+		*counter = &st->dropped_toobig;
+		return "payload larger than the mailbox maximum";
+	}
+	if (m->env.flags & TRI_FLAG_SYSTEM) {
+		/* DOWN and EXIT are made locally; from the wire only the
+		 * runtime-to-runtime requests are accepted */
+		if (!wire_system_type(m->env.type)) {
+			*counter = &st->dropped_badtype;
+			return "system message type not accepted from the wire";
+		}
+	} else if (m->env.type[0] && !tri_type_known(m->env.type)) {
+		*counter = &st->dropped_badtype;
+		return "unregistered payload type";
+	}
+	return NULL;
+}
+
+/* One message off the socket into *ret (NULL if it was dropped): 1 if one
+ * was taken, 0 if none was waiting, -errno on failure. */
+static int
+ingest_one(tr_msg **ret, tr_mailbox_stats *st)
+{
+	zmq_msg_t   f;
+	tr_msg     *m;
+	const char *why     = NULL;
+	uint64_t   *counter = NULL;
+	int         r, more;
+
+	*ret = NULL;
+	zmq_msg_init(&f);
+	if (zmq_msg_recv(&f, in.sock, ZMQ_DONTWAIT) < 0) {
+		r = zmq_errno();
+		zmq_msg_close(&f);
+		return r == EAGAIN ? 0 : -r;
+	}
+	more = zmq_msg_more(&f);
+	m    = tri_msg_alloc();
+	if (!m) {
+		zmq_msg_close(&f);
+		drain_frames();
+		tr_log(
+		    TR_LOG_ERROR, "mailbox: out of memory, a message was lost");
+		return 1;
+	}
+	zmq_msg_init(&m->payload);
+	if (!more ||
+	    tri_env_decode(zmq_msg_data(&f), zmq_msg_size(&f), &m->env) < 0) {
+		why     = more ? "envelope does not decode"
+		               : "single frame, no payload";
+		counter = &st->dropped_malformed;
+		memset(&m->env, 0, sizeof(m->env));
+	}
+	zmq_msg_close(&f);
+	if (more && zmq_msg_recv(&m->payload, in.sock, 0) < 0) {
+		tr_msg_destroy(&m);
+		return -zmq_errno();
+	}
+	if (!why && zmq_msg_more(&m->payload)) {
+		why     = "more than two frames";
+		counter = &st->dropped_malformed;
+	}
+	drain_frames();
+	if (!why) {
+		why = reject(m, &counter, st);
+	}
+	if (counter) {
+		(*counter)++;
+		drop_log(why, &m->env);
+		tri_event(
+		    { TRI_EV_DEAD_LETTER, m->env.sender, m->env.id, 0, why });
+		tr_msg_destroy(&m);
+		return 1;
+	}
+	lamport_seen(m->env.lamport);
+	*ret = m;
+	return 1;
+}
+
+/* ---- protocol messages (runtime thread) --------------------------------- */
+
+static tr_addr
+addr_of(const Trwire__Addr *a)
+{
+	return a ? (tr_addr) { a->node, a->pid, a->incarnation } : TR_ADDR_NULL;
+}
+
+/* FinAck goes out on a socket of its own that is closed at once: the
+ * reaper delivers it in the background, so a Fin naming a process that
+ * never binds (forged) costs nothing but a socket lingering 1 s. */
+static void
+send_finack(tr_addr to)
+{
+	Trwire__FinAck ack = TRWIRE__FIN_ACK__INIT;
+	uint8_t        env[TRI_ENV_MAX];
+	char           ep[PATH_MAX + 8];
+	tr_msg        *m;
+	void          *s;
+	int            n, linger = 1000;
+
+	if (tri_transport_endpoint(to, ep, sizeof(ep), true) < 0 ||
+	    tri_msg_new_system(&m, &ack.base) < 0) {
+		return;
+	}
+	m->env.sender    = tri_self_cached();
+	m->env.recipient = to;
+	m->env.lamport   = tri_lamport_next();
+	n                = tri_env_encode(&m->env, env, sizeof(env));
+	s                = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH);
+	if (s && n > 0) {
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+		if (zmq_connect(s, ep) == 0 &&
+		    zmq_send(s, env, (size_t) n, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+		        n) {
+			(void) zmq_msg_send(&m->payload, s, ZMQ_DONTWAIT);
+		}
+	}
+	if (s) {
+		zmq_close(s);
+	}
+	tr_msg_destroy(&m);
+}
+
+static void
+record_ack(tr_addr from)
+{
+	pthread_mutex_lock(&in.lock);
+	if (in.nacks == in.capacks) {
+		size_t   ncap = in.capacks ? in.capacks * 2 : 8;
+		tr_addr *a    = tri_realloc(in.acks, ncap * sizeof(*a));
+
+		if (!a) {
+			pthread_mutex_unlock(&in.lock);
+			return;
+		}
+		in.acks    = a;
+		in.capacks = ncap;
+	}
+	in.acks[in.nacks++] = from;
+	if (in.waiting && !in.signaled) {
+		uint64_t one = 1;
+
+		in.signaled = true;
+		(void) write(in.wake_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&in.lock);
+}
+
+/* Handle a system message from the wire; finacks collects Fin senders,
+ * to be answered once what came before is in the queue. */
+static void
+handle_system(tr_msg *m, tr_addr *finacks, size_t *nfin)
+{
+	ProtobufCMessage *pb;
+
+	if (strcmp(m->env.type, "trwire.Fin") == 0) {
+		finacks[(*nfin)++] = m->env.sender;
+	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {
+		record_ack(m->env.sender);
+	} else if (tr_msg_unpack(m, &trwire__link__descriptor, &pb) == 0) {
+		tri_watch_link_in(addr_of(((Trwire__Link *) pb)->from));
+		protobuf_c_message_free_unpacked(pb, NULL);
+	} else if (tr_msg_unpack(m, &trwire__unlink__descriptor, &pb) == 0) {
+		tri_watch_unlink_in(addr_of(((Trwire__Unlink *) pb)->from));
+		protobuf_c_message_free_unpacked(pb, NULL);
+	} else {
+		pthread_mutex_lock(&in.lock);
+		in.st.dropped_malformed++;
+		pthread_mutex_unlock(&in.lock);
+		drop_log("system message does not decode", &m->env);
+	}
+	tr_msg_destroy(&m);
+}
+
+/* Append the list h..t of n messages (caller holds the lock). */
+static void
+append_locked(tr_msg *h, tr_msg *t, size_t n)
+{
+	if (!h) {
+		return;
+	}
+	if (in.tail) {
+		in.tail->next = h;
+	} else {
+		in.head = h;
+	}
+	in.tail = t;
+	atomic_fetch_add(&in.queued, n);
+	in.st.received += n;
+	if (in.waiting && !in.signaled) {
+		uint64_t one = 1;
+
+		in.signaled = true;
+		(void) write(in.wake_fd, &one, sizeof(one));
+	}
+}
+
+static size_t
+room(void)
+{
+	size_t cap = (size_t) atomic_load(&tri_inbox_capacity);
+	size_t q   = atomic_load(&in.queued);
+
+	if (atomic_load(&in.awaiting)) {
+		cap *= 2; /* a reply must not be stuck behind a flood */
+	}
+	return q >= cap ? 0 : cap - q;
+}
+
+/* Take up to one batch off the socket; in.drained tells whether the
+ * socket came up empty. */
+static void
+ingest_batch(void)
+{
+	tr_mailbox_stats st;
+	tr_msg          *h = NULL, *t = NULL, *m;
+	tr_addr          fins[MAX_ACKS];
+	size_t           n = 0, nfin = 0, left = room();
+	int              r = 1;
+
+	memset(&st, 0, sizeof(st));
+	while (n < BATCH && n < left && nfin < MAX_ACKS) {
+		r = ingest_one(&m, &st);
+		if (r <= 0) {
+			break;
+		}
+		if (!m) {
+			continue;
+		}
+		if (m->env.flags & TRI_FLAG_SYSTEM) {
+			handle_system(m, fins, &nfin);
+			continue;
+		}
+		tri_event({ TRI_EV_RECEIVE, m->env.sender, m->env.id,
+		    (int64_t) zmq_msg_size(&m->payload), m->env.type });
+		m->next = NULL;
+		if (t) {
+			t->next = m;
+		} else {
+			h = m;
+		}
+		t = m;
+		n++;
+	}
+	in.drained = r == 0;
+	pthread_mutex_lock(&in.lock);
+	append_locked(h, t, n);
+	in.st.dropped_malformed += st.dropped_malformed;
+	in.st.dropped_badtype += st.dropped_badtype;
+	in.st.dropped_toobig += st.dropped_toobig;
+	in.st.dropped_stale += st.dropped_stale;
+	pthread_mutex_unlock(&in.lock);
+	for (size_t i = 0; i < nfin; i++) {
+		send_finack(fins[i]); /* what each sent before is queued */
+	}
+}
+
+size_t
+tri_inbox_nitems(void)
+{
+	return 2;
+}
+
+size_t
+tri_inbox_pollitems(zmq_pollitem_t *it)
+{
+	size_t n = 0;
+
+	if (!in.sock) {
+		return 0;
+	}
+	it[n++] = (zmq_pollitem_t) { .socket = in.mon, .events = ZMQ_POLLIN };
+	if (room() > 0) {
+		it[n++] = (zmq_pollitem_t) { .socket = in.sock,
+			.events                      = ZMQ_POLLIN };
+	} else {
+		in.drained = false;
+	}
+	return n;
+}
+
+void
+tri_inbox_serve(void)
+{
+	if (!in.sock) {
+		return;
+	}
+	/* connections first: a DISCONNECTED seen here means its last
+	 * messages are readable below */
+	serve_monitor();
+	if (room() > 0) {
+		ingest_batch();
+	}
+}
+
+bool
+tri_inbox_drained(void)
+{
+	return !in.sock || in.drained;
+}
+
+void
+tri_inbox_put_local(tr_msg *m)
+{
+	m->next = NULL;
+	pthread_mutex_lock(&in.lock);
+	append_locked(m, m, 1);
+	pthread_mutex_unlock(&in.lock);
+}
+
+void
+tri_inbox_thread_exit(void)
+{
+	/* the actor's thread takes the sockets over after the join */
+}
+
+/* ---- the actor's side ---------------------------------------------------- */
+
+void
+tri_inbox_take(tr_msg **head, tr_msg **tail)
+{
+	pthread_mutex_lock(&in.lock);
+	if (in.head) {
+		if (*tail) {
+			(*tail)->next = in.head;
+		} else {
+			*head = in.head;
+		}
+		*tail   = in.tail;
+		in.head = in.tail = NULL;
+	}
+	pthread_mutex_unlock(&in.lock);
+}
+
+void
+tri_inbox_consumed(size_t n)
+{
+	size_t cap    = (size_t) atomic_load(&tri_inbox_capacity);
+	size_t before = atomic_fetch_sub(&in.queued, n);
+
+	/* the runtime thread stopped reading at a bound: wake it */
+	if ((before >= cap && before - n < cap) ||
+	    (before >= 2 * cap && before - n < 2 * cap)) {
+		tri_loop_kick();
+	}
+}
+
+bool
+tri_inbox_has_mail(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&in.lock);
+	r = in.head != NULL;
+	pthread_mutex_unlock(&in.lock);
+	return r;
+}
+
+int
+tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
+{
+	struct pollfd stack[8], *p = stack;
+	int64_t       deadline = tri_deadline(timeout_ms);
+	uint64_t      v;
+	int           r;
+
+	if (nfds + 1 > sizeof(stack) / sizeof(stack[0])) {
+		p = tri_calloc(nfds + 1, sizeof(*p));
+		if (!p) {
+			return -ENOMEM;
+		}
+	}
+	pthread_mutex_lock(&in.lock);
+	if (in.head) {
+		pthread_mutex_unlock(&in.lock);
+		r = 1;
+		goto out;
+	}
+	in.waiting = true;
+	pthread_mutex_unlock(&in.lock);
+	p[0] = (struct pollfd) { .fd = in.wake_fd, .events = POLLIN };
+	for (size_t i = 0; i < nfds; i++) {
+		p[i + 1] = fds[i];
+	}
+	do {
+		r = poll(p, nfds + 1, tri_remaining(deadline, timeout_ms));
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		r = -errno;
+	}
+	pthread_mutex_lock(&in.lock);
+	in.waiting = false;
+	if (in.signaled) {
+		(void) read(in.wake_fd, &v, sizeof(v));
+		in.signaled = false;
+	}
+	pthread_mutex_unlock(&in.lock);
+	for (size_t i = 0; r > 0 && i < nfds; i++) {
+		fds[i].revents = p[i + 1].revents;
+	}
+out:
+	if (p != stack) {
+		tri_free(p);
+	}
+	return r;
+}
+
+void
+tri_inbox_set_awaiting(uint64_t corr)
+{
+	bool was = atomic_exchange(&in.awaiting, corr) != 0;
+
+	if (corr && !was && room() > 0) {
+		tri_loop_kick(); /* it may have stopped at the plain bound */
+	}
+}
+
+bool
+tri_inbox_acked(tr_addr a)
+{
+	bool r = false;
+
+	pthread_mutex_lock(&in.lock);
+	for (size_t i = 0; i < in.nacks && !r; i++) {
+		r = tr_addr_eq(in.acks[i], a);
+	}
+	pthread_mutex_unlock(&in.lock);
+	return r;
+}
+
+void
+tri_inbox_stats(tr_mailbox_stats *ret)
+{
+	pthread_mutex_lock(&in.lock);
+	*ret = in.st;
+	pthread_mutex_unlock(&in.lock);
+	ret->queued = atomic_load(&in.queued);
+}
+
+void
+tri_inbox_count_late_reply(void)
+{
+	pthread_mutex_lock(&in.lock);
+	in.st.dropped_late_reply++;
+	pthread_mutex_unlock(&in.lock);
+}
+
+void
+tri_inbox_close(void)
+{
+	if (in.owner != tri_getpid()) {
+		return;
+	}
+	if (in.mon) {
+		zmq_close(in.mon);
+		in.mon = NULL;
+	}
+	if (in.sock) {
+		zmq_close(in.sock);
+		in.sock = NULL;
+	}
+	while (in.head) {
+		tr_msg *m = in.head;
+
+		in.head = m->next;
+		tr_msg_destroy(&m);
+	}
+	in.tail = NULL;
+	atomic_store(&in.queued, 0);
+	if (in.path[0]) {
+		(void) unlink(in.path);
+		in.path[0] = '\0';
+	}
+	tri_free(in.conns);
+	in.conns  = NULL;
+	in.nconns = in.capconns = 0;
+	tri_free(in.acks);
+	in.acks  = NULL;
+	in.nacks = in.capacks = 0;
+}
+
+void
+tri_inbox_forked(void)
+{
+	if (in.wake_fd >= 0) {
+		close(in.wake_fd);
+	}
+	/* the parent's queue and sockets are not ours: forget them */
+	memset(&in, 0, sizeof(in));
+	pthread_mutex_init(&in.lock, NULL);
+	in.wake_fd = -1;
+	in.drained = true;
+}

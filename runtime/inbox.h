@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* The inbox: the mailbox socket, served by the runtime thread, and the
+ * bounded queue between that thread and the actor's code.  The runtime
+ * thread takes messages off the socket as they arrive (while the queue
+ * holds fewer than the capacity; then ZeroMQ's high-water marks push back
+ * on the senders), validates them, answers the protocol (Fin, Link,
+ * Unlink) and appends the rest; the actor takes them with tr_recv() and
+ * friends.  It also tracks which processes have connections open to the
+ * mailbox, so that a DOWN is queued only after everything its actor sent
+ * that reached this process. */
+#ifndef TRI_INBOX_H
+#define TRI_INBOX_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <zmq.h>
+
+#include "msg.h"
+
+extern _Atomic int    tri_inbox_capacity; /* messages, default 1000 */
+extern _Atomic size_t tri_inbox_max_size; /* payload bytes */
+
+/* Once per process, any thread: the actor's wake descriptor. */
+int tri_inbox_init(void);
+/* Bind the mailbox at self's endpoint (runtime thread). */
+int  tri_inbox_bind(void);
+bool tri_inbox_bound(void);
+
+/* ---- runtime thread ---- */
+size_t tri_inbox_nitems(void);
+size_t tri_inbox_pollitems(zmq_pollitem_t *it);
+/* Read connection events, then take what the socket holds (up to the
+ * room in the queue). */
+void tri_inbox_serve(void);
+/* The socket held nothing at the last look (or there is no socket). */
+bool tri_inbox_drained(void);
+/* A process with this pid has a connection to the mailbox open. */
+bool tri_inbox_conn_live(uint32_t pid);
+/* Append a locally made notice (DOWN, EXIT); not bounded. */
+void tri_inbox_put_local(tr_msg *m);
+void tri_inbox_thread_exit(void);
+
+/* ---- the actor's side ---- */
+/* Move every queued message onto the list head..tail (in order). */
+void tri_inbox_take(tr_msg **head, tr_msg **tail);
+/* The actor has disposed of n messages it took. */
+void tri_inbox_consumed(size_t n);
+/* Wait up to timeout_ms for mail, a FinAck, or one of fds (revents
+ * set).  Returns > 0 when something came, 0 on timeout, -errno. */
+int  tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms);
+bool tri_inbox_has_mail(void);
+/* A call waits for this correlation id (0: none): while it does, the
+ * runtime thread reads past a full queue, up to twice the capacity, so
+ * that a reply is not stuck behind a flood. */
+void tri_inbox_set_awaiting(uint64_t corr);
+/* The peer at a confirmed our Fin (the exit handshake). */
+bool tri_inbox_acked(tr_addr a);
+void tri_inbox_stats(tr_mailbox_stats *ret);
+void tri_inbox_count_late_reply(void);
+/* Lamport clock: the next value for a message we send. */
+uint64_t tri_lamport_next(void);
+/* After the runtime thread stopped: close the socket, free the queue. */
+void tri_inbox_close(void);
+/* In a fork child: forget the parent's (never touching its sockets). */
+void tri_inbox_forked(void);
+
+#endif /* TRI_INBOX_H */

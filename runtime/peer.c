@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/* Peers: sockets to recipients, the send path, the exit handshake. */
+#include "peer.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "inbox.h"
+#include "liveness.h"
+#include "mailbox.h"
+#include "rt.h"
+#include "transport.h"
+#include "troupe.pb-c.h"
+
+#define PEER_BUCKETS  64
+#define SEND_SLICE_MS 100 /* re-check a silent peer's liveness this often */
+
+struct tri_peer {
+	tr_addr          addr;
+	void            *sock;
+	int              live_fd;
+	uint64_t         sent;       /* messages handed to this peer's socket */
+	uint8_t          prefix[48]; /* envelope fields 1-2: us, then peer */
+	int              prefix_len;
+	struct tri_peer *next;
+};
+
+static struct tri_peer *peers[PEER_BUCKETS];
+static uint64_t         next_id, sent_total;
+static int              linger_ms = TR_TIMEOUT_INFINITE;
+
+static unsigned
+bucket(tr_addr a)
+{
+	return (unsigned) ((a.pid * 2654435761u) ^ a.incarnation) %
+	    PEER_BUCKETS;
+}
+
+static void
+peer_free(struct tri_peer *p, int linger)
+{
+	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(p->sock);
+	if (p->live_fd >= 0) {
+		close(p->live_fd);
+	}
+	tri_free(p);
+}
+
+void
+tri_peer_drop(tr_addr a)
+{
+	struct tri_peer **pp = &peers[bucket(a)];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if (tr_addr_eq((*pp)->addr, a)) {
+			struct tri_peer *p = *pp;
+
+			*pp = p->next;
+			peer_free(p, 0);
+			return;
+		}
+	}
+}
+
+/* Close the sockets of peers that died, so that a long-lived actor called
+ * by many short-lived ones does not collect descriptors. */
+static void
+prune_bucket(unsigned b)
+{
+	struct tri_peer *p = peers[b], *next;
+
+	for (; p; p = next) {
+		next = p->next;
+		if (tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
+			tri_peer_drop(p->addr);
+		}
+	}
+}
+
+static int
+peer_new(tr_addr a, struct tri_peer **ret)
+{
+	const struct tri_transport *t = tri_transport_for(a.node);
+	struct tri_peer            *p;
+	char                        ep[PATH_MAX + 8];
+	int hwm = atomic_load(&tri_inbox_capacity), one = 1, ivl = 10, r;
+
+	if (!t) {
+		return TR_EBADADDR;
+	}
+	r = t->endpoint(a, ep, sizeof(ep), true);
+	if (r < 0) {
+		return r;
+	}
+	p = tri_calloc(1, sizeof(*p));
+	if (!p) {
+		return -ENOMEM;
+	}
+	p->live_fd = tri_live_open(a);
+	if (p->live_fd < 0) {
+		r = p->live_fd;
+		tri_free(p);
+		return r;
+	}
+	p->sock = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH);
+	if (!p->sock) {
+		r = -zmq_errno();
+		close(p->live_fd);
+		tri_free(p);
+		return r;
+	}
+	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+	zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+	r = t->setup_sender(p->sock, a);
+	if (r == 0 && zmq_connect(p->sock, ep) < 0) {
+		r = -zmq_errno();
+	}
+	if (r < 0) {
+		peer_free(p, 0);
+		return r;
+	}
+	p->addr       = a;
+	p->prefix_len = tri_env_encode_addrs(
+	    tri_self_cached(), a, p->prefix, sizeof(p->prefix));
+	*ret = p;
+	return 0;
+}
+
+static int
+peer_get(tr_addr a, struct tri_peer **ret)
+{
+	struct tri_peer *p;
+	unsigned         b = bucket(a);
+	int              r;
+
+	for (p = peers[b]; p; p = p->next) {
+		if (tr_addr_eq(p->addr, a)) {
+			*ret = p;
+			return 0;
+		}
+	}
+	prune_bucket(b);
+	r = peer_new(a, &p);
+	if (r < 0) {
+		return r;
+	}
+	p->next  = peers[b];
+	peers[b] = p;
+	*ret     = p;
+	return 0;
+}
+
+static int64_t
+realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Why a send that could not go out gave up. */
+static int
+send_failure(struct tri_peer *p)
+{
+	char        path[PATH_MAX];
+	struct stat st;
+
+	if (!tr_addr_is_alive(p->addr)) {
+		tri_peer_drop(p->addr);
+		return -ESRCH;
+	}
+	if (tri_transport_endpoint(p->addr, path, sizeof(path), false) == 0 &&
+	    stat(path, &st) == 0) {
+		return TR_EFULL;
+	}
+	return -ETIMEDOUT; /* alive, but its mailbox was never bound */
+}
+
+static int
+send_frames(struct tri_peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
+    int timeout_ms)
+{
+	int64_t deadline = tri_deadline(timeout_ms);
+
+	for (;;) {
+		zmq_pollitem_t it[2] = {
+			{ .socket = p->sock, .events = ZMQ_POLLOUT },
+			{ .fd = p->live_fd, .events = ZMQ_POLLIN },
+		};
+		int left, slice, r;
+
+		if (zmq_send(p->sock, env, envlen,
+		        ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+			/* the high-water mark is checked at the first frame
+			 * only: the payload cannot be refused now */
+			if (zmq_msg_send(&m->payload, p->sock, 0) < 0) {
+				return -zmq_errno();
+			}
+			return 0;
+		}
+		if (zmq_errno() != EAGAIN) {
+			return -zmq_errno();
+		}
+		if (timeout_ms == 0) {
+			return -EAGAIN;
+		}
+		left = tri_remaining(deadline, timeout_ms);
+		if (left == 0) {
+			return send_failure(p);
+		}
+		slice = left < 0 || left > SEND_SLICE_MS ? SEND_SLICE_MS : left;
+		r     = zmq_poll(it, 2, slice);
+		if (r < 0 && zmq_errno() != EINTR) {
+			return -zmq_errno();
+		}
+		if (r > 0 && (it[1].revents & ZMQ_POLLIN)) {
+			tri_peer_drop(p->addr);
+			return -ESRCH;
+		}
+	}
+}
+
+int
+tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
+{
+	uint8_t          env[TRI_ENV_MAX];
+	tr_msg          *m = *msgp;
+	struct tri_peer *p = NULL;
+	int              n, r;
+
+	r = peer_get(to, &p);
+	if (r < 0) {
+		return r;
+	}
+	m->env.sender       = tri_self_cached();
+	m->env.recipient    = to;
+	m->env.id           = ++next_id;
+	m->env.lamport      = tri_lamport_next();
+	m->env.send_time_ns = realtime_ns();
+	memcpy(env, p->prefix, (size_t) p->prefix_len);
+	n = tri_env_encode_rest(
+	    &m->env, env + p->prefix_len, sizeof(env) - (size_t) p->prefix_len);
+	if (n < 0) {
+		next_id--;
+		return n;
+	}
+	n += p->prefix_len;
+	tri_event({ TRI_EV_SEND, to, m->env.id,
+	    (int64_t) zmq_msg_size(&m->payload), m->env.type });
+	r = send_frames(p, env, (size_t) n, m, timeout_ms);
+	if (r < 0) {
+		next_id--;
+		return r;
+	}
+	sent_total++;
+	p->sent++;
+	if (ret_live_fd) {
+		*ret_live_fd = p->live_fd;
+	}
+	tr_msg_destroy(msgp);
+	return 0;
+}
+
+int
+tri_peer_linger_ms(void)
+{
+	return linger_ms;
+}
+
+void
+tri_peer_set_linger(int ms)
+{
+	linger_ms = ms;
+}
+
+uint64_t
+tri_peer_sent_total(void)
+{
+	return sent_total;
+}
+
+/* Send Fin to each peer that has our messages and lives. */
+static void
+send_fins(void)
+{
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		for (struct tri_peer *p = peers[b]; p; p = p->next) {
+			Trwire__Fin fin = TRWIRE__FIN__INIT;
+			tr_msg     *m;
+
+			if (!p->sent ||
+			    tr_addr_eq(p->addr, tri_self_cached()) ||
+			    tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
+				p->sent = 0;
+				continue;
+			}
+			fin.sent = p->sent;
+			m        = NULL;
+			/* behind our messages: waits while the peer's queue
+			 * is full, as long as it lives (or the linger) */
+			if (tri_msg_new_system(&m, &fin.base) < 0 ||
+			    tri_peer_send(p->addr, &m, linger_ms, NULL) < 0) {
+				p->sent = 0; /* cannot ask: do not wait */
+			}
+			tr_msg_destroy(&m);
+		}
+	}
+}
+
+/* Peers that have not confirmed; their liveness descriptors in fds. */
+static size_t
+unconfirmed(struct pollfd *fds, size_t cap)
+{
+	size_t n = 0;
+
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		for (struct tri_peer *p = peers[b]; p; p = p->next) {
+			if (!p->sent || tri_inbox_acked(p->addr)) {
+				continue;
+			}
+			if (tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
+				p->sent = 0; /* dead: nobody to deliver to */
+				continue;
+			}
+			if (n < cap) {
+				fds[n] = (struct pollfd) { .fd = p->live_fd,
+					.events                = POLLIN };
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
+int
+tri_peer_exit_handshake(void)
+{
+	int64_t       deadline = tri_deadline(linger_ms);
+	struct pollfd fds[32];
+	size_t        n;
+
+	if (unconfirmed(fds, 0) == 0) {
+		return 0;
+	}
+	/* the FinAcks come to our mailbox */
+	if (tr_self_bind() < 0) {
+		return (int) unconfirmed(fds, 0);
+	}
+	send_fins();
+	while ((n = unconfirmed(fds, 32)) > 0) {
+		int left = tri_remaining(deadline, linger_ms);
+
+		if (left == 0) {
+			tr_log(TR_LOG_ERROR,
+			    "exit: %zu peer(s) did not confirm receipt within "
+			    "%d ms; messages to them may be lost",
+			    n, linger_ms);
+			return (int) n;
+		}
+		/* with more peers than fds, look again every 100 ms */
+		if (n > 32 && (left < 0 || left > 100)) {
+			left = 100;
+		}
+		if (tri_inbox_wait(fds, n > 32 ? 32 : n, left) < 0) {
+			return (int) n;
+		}
+	}
+	return 0;
+}
+
+void
+tri_peer_close_all(void)
+{
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		while (peers[b]) {
+			struct tri_peer *p = peers[b];
+
+			peers[b] = p->next;
+			/* after the handshake: what was confirmed is across;
+			 * the rest has no live reader */
+			peer_free(p, 0);
+		}
+	}
+}
+
+void
+tri_peer_forked(void)
+{
+	/* the parent's sockets are not ours; our copies of its descriptors
+	 * are ours to close */
+	for (int b = 0; b < PEER_BUCKETS; b++) {
+		for (struct tri_peer *p = peers[b]; p; p = p->next) {
+			if (p->live_fd >= 0) {
+				close(p->live_fd);
+			}
+		}
+		peers[b] = NULL;
+	}
+	next_id = sent_total = 0;
+}
