@@ -96,7 +96,8 @@ spawn_example(char *const argv[], const char *method, int out[2], int err[2])
 }
 
 /* Read both pipes until EOF; returns 0 on EOF, -1 at the deadline, which
- * is 2 s after the example exited if something it left holds a pipe. */
+ * is TR_TEST_HANG_MS after the example exited if something it left holds
+ * a pipe. */
 static int
 collect(pid_t pid, int ofd, int efd, int64_t deadline)
 {
@@ -118,7 +119,7 @@ collect(pid_t pid, int ofd, int efd, int64_t deadline)
 		if (pfd[2].revents) { /* exited */
 			close(pfd[2].fd);
 			pfd[2].fd = -1;
-			deadline  = now_ms() + 2000;
+			deadline  = now_ms() + TR_TEST_HANG_MS;
 		}
 		for (int i = 0; i < 2; i++) {
 			ssize_t n;
@@ -198,7 +199,7 @@ reap_leftovers(void)
 	pid_t pids[64];
 	int   n = 0;
 
-	for (int waited = 0; waited <= 2000; waited += 10) {
+	for (int waited = 0; waited <= TR_TEST_HANG_MS; waited += 10) {
 		while (waitpid(-1, NULL, WNOHANG) > 0) { }
 		n = list_children(pids, 64);
 		if (n == 0) {

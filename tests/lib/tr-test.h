@@ -26,6 +26,11 @@
 
 #define TR_ASSERT_ERR(expr, err) assert_int_equal((int) (expr), (int) (err))
 
+/* Timeout for waits that end as soon as what they wait for happens: it
+ * only guards against a hang, and says nothing about speed (that belongs
+ * to tools/bench/), so a loaded machine never fails a test. */
+#define TR_TEST_HANG_MS 30000
+
 /* Open descriptors of this process. */
 int tr_test_fd_count(void);
 /* Children of this process that are zombies / alive (from /proc). */
