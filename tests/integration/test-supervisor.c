@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- actors (forked children: no cmocka here) ---------------------------- */
@@ -204,23 +203,14 @@ start_sup(int strategy, int intensity, tr_child_spec *cs, size_t n)
 	return track(s);
 }
 
-/* The child's info; false if no such id. */
+/* The child's info; false if no such id (the call must succeed). */
 static bool
 info_of(tr_supervisor *s, const char *id, tr_child_info *ret)
 {
-	tr_child_info *v;
-	size_t         n;
-	bool           found = false;
+	int r = tr_test_child_info(s, id, ret);
 
-	TR_ASSERT_OK(tr_supervisor_which_children(s, &v, &n, 5000));
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i].id, id) == 0) {
-			*ret  = v[i];
-			found = true;
-		}
-	}
-	free(v);
-	return found;
+	TR_ASSERT_OK(r);
+	return r > 0;
 }
 
 /* pid of child id: 0 not running, -1 no such child. */
@@ -263,15 +253,6 @@ kill_and_wait_gone(pid_t pid, int sig)
 	assert_true(pid > 0);
 	assert_int_equal(kill(pid, sig), 0);
 	assert_true(tr_test_wait_gone(pid, 5000));
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- strategies x restart types ------------------------------------------ */
@@ -548,10 +529,10 @@ test_brutal_kill_and_timeout(void **state)
 	s                 = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
 	/* ignores SIGTERM: killed after its 300 ms, not before */
 	pid = pid_of(s, "stubborn");
-	t0  = now_ms();
+	t0  = tr_test_now_ms();
 	TR_ASSERT_OK(
 	    tr_supervisor_terminate_child(s, "stubborn", TR_TEST_HANG_MS));
-	assert_true(now_ms() - t0 >= 290);
+	assert_true(tr_test_now_ms() - t0 >= 290);
 	assert_false(tr_test_pid_alive(pid));
 	assert_true(info_of(s, "stubborn", &ci));
 	assert_int_equal(ci.pid, 0);
@@ -595,10 +576,10 @@ test_sigterm_ordered_shutdown(void **state)
 	for (int i = 0; i < 4; i++) {
 		pids[i] = pid_of(s, i < 3 ? ids[i] : "wedged");
 	}
-	t0 = now_ms();
+	t0 = tr_test_now_ms();
 	assert_int_equal(kill(tr_supervisor_pid(s), SIGTERM), 0);
 	TR_ASSERT_OK(tr_supervisor_join(s, TR_TEST_HANG_MS));
-	assert_true(now_ms() - t0 >= 190); /* wedged got its 200 ms */
+	assert_true(tr_test_now_ms() - t0 >= 190); /* wedged got its 200 ms */
 	TR_ASSERT_OK(tr_supervisor_exitcode(s, &code));
 	assert_int_equal(code, -SIGTERM);
 	for (int i = 0; i < 4; i++) {
@@ -769,10 +750,10 @@ test_backoff(void **state)
 	 * delay doubles, and the ninth (200 ms << 8 = 51 s) would outlast the
 	 * hang guard. */
 	for (int i = 0; i < 10; i++) {
-		t0 = now_ms();
+		t0 = tr_test_now_ms();
 		kill_and_wait_gone(p, SIGKILL);
 		p  = wait_new_pid(s, "a", p, TR_TEST_HANG_MS);
-		dt = now_ms() - t0;
+		dt = tr_test_now_ms() - t0;
 		assert_true(dt >= (i == 0 ? 190 : 390));
 		/* calls are answered while a restart waits */
 	}
