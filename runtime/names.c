@@ -1,22 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /* Local names: <rundir>/names/<name> is a symbolic link whose target is
- * the holder's address text.  symlink(2) is atomic, so two actors cannot
- * both take a name; a name whose holder died is stale and is taken over
- * (and removed by the holder's reaper). */
+ * the holder's address text.  A name whose holder died is stale and is
+ * taken over (and removed by the holder's reaper).
+ *
+ * Every change to names/ (create, take over, unregister, the reaper's
+ * removal) is made holding an exclusive flock(2) on the names/ directory
+ * itself; only tr_whereis() reads without it.  The lock is what makes the
+ * takeover of a stale name safe: "read the link, see its holder is dead,
+ * replace it" is a read-modify-write that no single call does atomically
+ * (symlink(2) only creates, rename(2) replaces unconditionally, and
+ * renameat2(RENAME_EXCHANGE) plus a swap-back lets a second racer see and
+ * keep the first one's link in between).  Under the lock a racer that
+ * read the dead holder is the only one acting until it has put its own
+ * link in place, so the next racer reads a live holder and gets
+ * TR_EEXISTS: exactly one winner, however many read the stale link at the
+ * same instant.  The kernel drops the lock when its holder dies, even by
+ * SIGKILL, so a dead racer never blocks the others.  One lock for the
+ * directory, not one per name: registering is rare and the critical
+ * section is a few system calls, and it leaves no lock files behind. */
 #include "rt.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "troupe/msg.h"
 
-#define OWN_MAX 16
-
-static char own[OWN_MAX][TRI_NAME_MAX];
+static char own[TR_REGISTER_MAX][TRI_NAME_MAX];
 static int  nown;
 
 static bool
@@ -48,10 +63,19 @@ name_path(const char *name, char *buf, size_t n)
 }
 
 static int
-read_holder(const char *path, tr_addr *ret)
+names_dir(char *buf, size_t n)
+{
+	int r = snprintf(buf, n, "%s/names", tri_rt.rundir);
+
+	return r < 0 || (size_t) r >= n ? -ENAMETOOLONG : 0;
+}
+
+/* Holder of the name `name` in directory dfd (AT_FDCWD: a full path). */
+static int
+read_holder_at(int dfd, const char *name, tr_addr *ret)
 {
 	char    txt[TR_ADDR_STRLEN];
-	ssize_t n = readlink(path, txt, sizeof(txt) - 1);
+	ssize_t n = readlinkat(dfd, name, txt, sizeof(txt) - 1);
 
 	if (n < 0) {
 		return errno == ENOENT ? TR_ENOTFOUND : -errno;
@@ -60,59 +84,122 @@ read_holder(const char *path, tr_addr *ret)
 	return tr_addr_parse(txt, ret);
 }
 
-int
-tr_register(const char *name)
+static int
+lock_fd(int fd)
 {
-	char    path[PATH_MAX], dir[PATH_MAX + 16], txt[TR_ADDR_STRLEN];
-	tr_addr self = tr_self(), holder;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			return -errno;
+		}
+	}
+	return 0;
+}
 
-	tr_assert_return(name && valid_name(name), -EINVAL);
-	tr_assert_return(tri_rt.inited, TR_ENOTINIT);
-	tr_assert_return(nown < OWN_MAX, -ENOSPC);
-	if (name_path(name, path, sizeof(path)) < 0) {
+/* Open names/ (made if missing) and take its lock: returns the descriptor
+ * to pass to the *at() calls; closing it releases the lock. */
+static int
+names_lock(void)
+{
+	char dir[PATH_MAX];
+	int  fd, r;
+
+	if (names_dir(dir, sizeof(dir)) < 0) {
 		return -ENAMETOOLONG;
 	}
-	snprintf(dir, sizeof(dir), "%s/names", tri_rt.rundir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		return -errno;
 	}
-	tr_addr_format(self, txt, sizeof(txt));
-	for (int tries = 0; tries < 3; tries++) {
-		if (symlink(txt, path) == 0) {
-			tri_strlcpy(own[nown++], name, TRI_NAME_MAX);
-			return 0;
-		}
-		if (errno != EEXIST) {
-			return -errno;
-		}
-		if (read_holder(path, &holder) == 0 &&
-		    tr_addr_is_alive(holder)) {
-			return tr_addr_eq(holder, self) ? 0 : TR_EEXISTS;
-		}
-		(void) unlink(path); /* stale: its holder is gone */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
 	}
-	return TR_EEXISTS;
+	r = lock_fd(fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int
+own_find(const char *name)
+{
+	for (int i = 0; i < nown; i++) {
+		if (strcmp(own[i], name) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* tr_register() with the lock held on dfd. */
+static int
+register_locked(int dfd, const char *name, const char *txt)
+{
+	tr_addr holder;
+	int     r = read_holder_at(dfd, name, &holder);
+
+	if (r == 0 && tr_addr_is_alive(holder)) {
+		return tr_addr_eq(holder, tr_self()) ? 0 : TR_EEXISTS;
+	}
+	if (r < 0 && r != TR_ENOTFOUND && r != TR_EBADADDR) {
+		return r;
+	}
+	if (nown >= TR_REGISTER_MAX) {
+		return -ENOSPC;
+	}
+	/* Free, or stale (dead holder, unreadable target): nobody else can
+	 * change the entry while we hold the lock. */
+	if (r != TR_ENOTFOUND && unlinkat(dfd, name, 0) < 0 &&
+	    errno != ENOENT) {
+		return -errno;
+	}
+	if (symlinkat(txt, dfd, name) < 0) {
+		return -errno;
+	}
+	tri_strlcpy(own[nown++], name, TRI_NAME_MAX);
+	return 0;
+}
+
+int
+tr_register(const char *name)
+{
+	char txt[TR_ADDR_STRLEN];
+	int  dfd, r;
+
+	tr_assert_return(name && valid_name(name), -EINVAL);
+	tr_assert_return(tri_rt.inited, TR_ENOTINIT);
+	tr_addr_format(tr_self(), txt, sizeof(txt));
+	dfd = names_lock();
+	if (dfd < 0) {
+		return dfd;
+	}
+	r = register_locked(dfd, name, txt);
+	close(dfd);
+	return r;
 }
 
 int
 tr_unregister(const char *name)
 {
-	char    path[PATH_MAX];
 	tr_addr holder;
+	int     dfd, i, r = TR_ENOTFOUND;
 
 	tr_assert_return(name && valid_name(name), -EINVAL);
-	if (name_path(name, path, sizeof(path)) < 0 ||
-	    read_holder(path, &holder) < 0 || !tr_addr_eq(holder, tr_self())) {
-		return TR_ENOTFOUND;
+	dfd = names_lock();
+	if (dfd < 0) {
+		return dfd;
 	}
-	(void) unlink(path);
-	for (int i = 0; i < nown; i++) {
-		if (strcmp(own[i], name) == 0) {
-			memmove(own[i], own[--nown], TRI_NAME_MAX);
-			break;
-		}
+	if (read_holder_at(dfd, name, &holder) == 0 &&
+	    tr_addr_eq(holder, tr_self())) {
+		(void) unlinkat(dfd, name, 0);
+		r = 0;
 	}
-	return 0;
+	close(dfd);
+	if (r == 0 && (i = own_find(name)) >= 0) {
+		memmove(own[i], own[--nown], TRI_NAME_MAX);
+	}
+	return r;
 }
 
 int
@@ -127,7 +214,7 @@ tr_whereis(const char *name, tr_addr *ret)
 	if (name_path(name, path, sizeof(path)) < 0) {
 		return -ENAMETOOLONG;
 	}
-	r = read_holder(path, &holder);
+	r = read_holder_at(AT_FDCWD, path, &holder);
 	if (r < 0) {
 		return r == TR_EBADADDR ? TR_ENOTFOUND : r;
 	}
@@ -161,26 +248,32 @@ void tri_names_drop_addr(tr_addr a);
 void
 tri_names_drop_addr(tr_addr a)
 {
-	char           dir[PATH_MAX + 16], path[PATH_MAX + 300];
+	char           dir[PATH_MAX];
 	DIR           *d;
 	struct dirent *e;
 	tr_addr        holder;
 
-	snprintf(dir, sizeof(dir), "%s/names", tri_rt.rundir);
+	if (names_dir(dir, sizeof(dir)) < 0) {
+		return;
+	}
 	d = opendir(dir);
 	if (!d) {
+		return;
+	}
+	if (lock_fd(dirfd(d)) < 0) {
+		closedir(d);
 		return;
 	}
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.') {
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (read_holder(path, &holder) == 0 && holder.pid == a.pid &&
+		if (read_holder_at(dirfd(d), e->d_name, &holder) == 0 &&
+		    holder.pid == a.pid &&
 		    (a.incarnation == 0 ||
 		        holder.incarnation == a.incarnation)) {
-			(void) unlink(path);
+			(void) unlinkat(dirfd(d), e->d_name, 0);
 		}
 	}
-	closedir(d);
+	closedir(d); /* releases the lock */
 }

@@ -186,10 +186,24 @@ TR_API int tr_exit_classify(int exitcode);
 /* ---- names ----------------------------------------------------------------
  */
 
+/* Most names one process may hold at once.  Erlang allows one name per
+ * process; a handful covers an actor known by a role and an alias or two,
+ * and a process that needs more is a registry and should keep its own
+ * table.  The names live in a fixed table, so it costs no allocation. */
+#define TR_REGISTER_MAX 16
+
 /* Register this process under name (letters, digits, "._-", at most 63
  * bytes) in this run.  The name is freed when the process ends, however
- * it ends.  Errors: TR_EEXISTS (held by a live actor), -EINVAL. */
+ * it ends.  A name whose holder has died is taken over; when many actors
+ * race for a free or stale name, exactly one wins and the others get
+ * TR_EEXISTS.  Registering a name this process already holds returns 0.
+ * Does not block beyond a short file lock.  Errors: TR_EEXISTS (held by a
+ * live actor), -ENOSPC (this process already holds TR_REGISTER_MAX names;
+ * tr_unregister() one to free a slot), -EINVAL, TR_ENOTINIT, -errno from
+ * the runtime directory. */
 TR_API int tr_register(const char *name);
+/* Give up a name this process holds, freeing its slot.  Errors:
+ * TR_ENOTFOUND (not held by this process), -EINVAL. */
 TR_API int tr_unregister(const char *name);
 /* Address registered under name.  Errors: TR_ENOTFOUND, -EINVAL. */
 TR_API int tr_whereis(const char *name, tr_addr *ret);

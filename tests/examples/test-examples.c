@@ -8,7 +8,6 @@
  * Usage: test-examples [TEST-NAME-PATTERN]  (cmocka's test filter) */
 #include "tr-test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,7 +20,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -39,15 +37,6 @@ struct run {
 static struct run run_;
 
 static const char *const methods[] = { "fork", "spawn", "forkserver" };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* environ without TROUPE_* (a developer's TROUPE_LOG would change the
  * output), plus TROUPE_START_METHOD=method when method is set. */
@@ -96,7 +85,8 @@ spawn_example(char *const argv[], const char *method, int out[2], int err[2])
 }
 
 /* Read both pipes until EOF; returns 0 on EOF, -1 at the deadline, which
- * is 2 s after the example exited if something it left holds a pipe. */
+ * is TR_TEST_HANG_MS after the example exited if something it left holds
+ * a pipe. */
 static int
 collect(pid_t pid, int ofd, int efd, int64_t deadline)
 {
@@ -109,7 +99,7 @@ collect(pid_t pid, int ofd, int efd, int64_t deadline)
 	int           r      = 0;
 
 	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		int left = (int) (deadline - now_ms());
+		int left = (int) (deadline - tr_test_now_ms());
 
 		if (left <= 0 || poll(pfd, 3, left) < 0) {
 			r = -1;
@@ -118,7 +108,7 @@ collect(pid_t pid, int ofd, int efd, int64_t deadline)
 		if (pfd[2].revents) { /* exited */
 			close(pfd[2].fd);
 			pfd[2].fd = -1;
-			deadline  = now_ms() + 2000;
+			deadline  = tr_test_now_ms() + TR_TEST_HANG_MS;
 		}
 		for (int i = 0; i < 2; i++) {
 			ssize_t n;
@@ -157,39 +147,6 @@ split_lines(void)
 	}
 }
 
-/* Pids of our children (alive or zombie), from /proc. */
-static int
-list_children(pid_t *pids, int max)
-{
-	DIR           *d = opendir("/proc");
-	struct dirent *e;
-	int            n = 0;
-
-	while (d && (e = readdir(d)) && n < max) {
-		char  path[300], buf[512], *p;
-		FILE *f;
-		int   ppid;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9') {
-			continue;
-		}
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (f && fgets(buf, sizeof(buf), f) &&
-		    (p = strrchr(buf, ')')) &&
-		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid()) {
-			pids[n++] = (pid_t) atoi(e->d_name);
-		}
-		if (f) {
-			fclose(f);
-		}
-	}
-	if (d) {
-		closedir(d);
-	}
-	return n;
-}
-
 /* Reap whatever the example left behind; kill (by pid) what still runs
  * after a grace period.  Returns how many had to be killed. */
 static int
@@ -198,9 +155,10 @@ reap_leftovers(void)
 	pid_t pids[64];
 	int   n = 0;
 
-	for (int waited = 0; waited <= 2000; waited += 10) {
+	for (int waited = 0; waited <= TR_TEST_HANG_MS; waited += 10) {
 		while (waitpid(-1, NULL, WNOHANG) > 0) { }
-		n = list_children(pids, 64);
+		n = tr_test_children(getpid(),
+		    TR_TEST_CHILD_RUNNING | TR_TEST_CHILD_ZOMBIE, pids, 64);
 		if (n == 0) {
 			return 0;
 		}
@@ -222,7 +180,7 @@ run_example(const char *method, const char *program, const char *arg)
 	char    path[4096];
 	char   *argv[] = { path, (char *) arg, NULL };
 	int     out[2], err[2], status = 0, timed_out, leftovers;
-	int64_t deadline = now_ms() + RUN_TIMEOUT_MS;
+	int64_t deadline = tr_test_now_ms() + RUN_TIMEOUT_MS;
 	pid_t   pid;
 
 	snprintf(path, sizeof(path), "%s/%s", tr_test_build_path("examples"),

@@ -65,7 +65,7 @@ test_every_allocation_failure_is_clean(void **state)
 		tr_msg_destroy(&m);
 	}
 	TR_ASSERT_OK(tr_send_bytes(tr_self(), "after", 5, 1000));
-	TR_ASSERT_OK(tr_recv(&m, 1000));
+	TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
 	assert_int_equal(tr_msg_size(m), 5);
 	tr_msg_destroy(&m);
 }

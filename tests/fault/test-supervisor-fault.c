@@ -5,13 +5,11 @@
  * root stops the tree in order. */
 #include "tr-test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- actors (forked children: no cmocka here) ---------------------------- */
@@ -99,25 +97,11 @@ start_tree(void)
 	free(b2);
 }
 
-/* Info of child id of s; false if none. */
+/* Info of child id of s; false if none or the call failed. */
 static bool
 info_of(tr_supervisor *s, const char *id, tr_child_info *ret)
 {
-	tr_child_info *v;
-	size_t         n;
-	bool           found = false;
-
-	if (tr_supervisor_which_children(s, &v, &n, 5000) < 0) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i].id, id) == 0) {
-			*ret  = v[i];
-			found = true;
-		}
-	}
-	free(v);
-	return found;
+	return tr_test_child_info(s, id, ret) > 0;
 }
 
 /* The pids of the tree under root: mid, w1, leaf, w2, w3. */
@@ -160,10 +144,10 @@ test_sigkill_mid_level(void **state)
 	assert_int_equal(kill(old[0], SIGKILL), 0);
 	/* every descendant of mid goes (PR_SET_PDEATHSIG, level by level) */
 	for (int i = 0; i < 5; i++) {
-		assert_true(tr_test_wait_gone(old[i], 2000));
+		assert_true(tr_test_wait_gone(old[i], TR_TEST_HANG_MS));
 	}
 	/* and root restarts mid with a whole new subtree */
-	for (int t = 0; t < 500; t++) {
+	for (int t = 0; t < TR_TEST_HANG_MS / 10; t++) {
 		if (info_of(root, "mid", &ci) && ci.pid > 0 &&
 		    ci.pid != old[0]) {
 			break;
@@ -195,7 +179,7 @@ test_sigkill_root(void **state)
 	assert_int_equal(kill(rootpid, SIGKILL), 0);
 	TR_ASSERT_OK(tr_supervisor_join(root, 5000));
 	for (int i = 0; i < 5; i++) {
-		assert_true(tr_test_wait_gone(pids[i], 2000));
+		assert_true(tr_test_wait_gone(pids[i], TR_TEST_HANG_MS));
 	}
 	tr_supervisor_destroy(&root);
 }
@@ -221,22 +205,6 @@ test_sigint_root_ordered(void **state)
 /* ---- 10,000 restarts
  * -------------------------------------------------------------- */
 
-static int
-count_entries(const char *path)
-{
-	DIR           *d = opendir(path);
-	struct dirent *e;
-	int            n = 0;
-
-	while (d && (e = readdir(d))) {
-		n += e->d_name[0] != '.';
-	}
-	if (d) {
-		closedir(d);
-	}
-	return d ? n : -1;
-}
-
 static long
 rss_kb(pid_t pid)
 {
@@ -257,41 +225,6 @@ rss_kb(pid_t pid)
 	return kb;
 }
 
-/* Children of pid, or only its zombies. */
-static int
-children_of(pid_t pid, bool zombies)
-{
-	DIR           *d = opendir("/proc");
-	struct dirent *e;
-	int            n = 0;
-
-	while (d && (e = readdir(d))) {
-		char  path[300], buf[512], st, *p;
-		int   ppid;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = e->d_name[0] >= '0' && e->d_name[0] <= '9'
-		    ? fopen(path, "r")
-		    : NULL;
-		/* the forkserver (when it is the start method) is the
-		 * supervisor's helper, not one of its children */
-		if (f && fgets(buf, sizeof(buf), f) &&
-		    (p = strrchr(buf, ')')) &&
-		    sscanf(p + 2, "%c %d", &st, &ppid) == 2 && ppid == pid &&
-		    (!zombies || st == 'Z') && !strstr(buf, "(troupe-fksrv)")) {
-			n++;
-		}
-		if (f) {
-			fclose(f);
-		}
-	}
-	if (d) {
-		closedir(d);
-	}
-	return n;
-}
-
 /* RSS growth allowed over 10,000 restarts.  ASan keeps freed blocks in a
  * quarantine (256 MB by default) instead of reusing them, so RSS grows
  * there without a leak; LeakSanitizer covers that build instead. */
@@ -301,14 +234,22 @@ children_of(pid_t pid, bool zombies)
 #define RSS_SLACK_KB 1024L
 #endif
 
+/* Wait until child c has been restarted target times in all, however
+ * long that takes: give up only when restarts stop (none for
+ * TR_TEST_HANG_MS), which is a hang, not slowness. */
 static unsigned
-wait_restarts(unsigned target, int ms)
+wait_restarts(unsigned target)
 {
-	tr_child_info ci = { .restarts = 0 };
+	tr_child_info ci   = { .restarts = 0 };
+	unsigned      last = 0;
 
-	for (int t = 0; t < ms; t += 20) {
+	for (int idle = 0; idle < TR_TEST_HANG_MS; idle += 20) {
 		if (info_of(root, "c", &ci) && ci.restarts >= target) {
 			break;
+		}
+		if (ci.restarts != last) {
+			last = ci.restarts;
+			idle = 0;
 		}
 		usleep(20000);
 	}
@@ -335,21 +276,30 @@ test_10k_restarts(void **state)
 	sp = tr_supervisor_pid(root);
 	snprintf(fddir, sizeof(fddir), "/proc/%d/fd", (int) sp);
 	/* warm up, then measure at rest (the child stopped) */
-	assert_true(wait_restarts(1000, 30000) >= 1000);
+	assert_true(wait_restarts(1000) >= 1000);
 	TR_ASSERT_OK(tr_supervisor_terminate_child(root, "c", 5000));
-	fd0  = count_entries(fddir);
+	fd0  = tr_test_dir_count(fddir);
 	rss0 = rss_kb(sp);
 	TR_ASSERT_OK(tr_supervisor_restart_child(root, "c", NULL, 5000));
-	assert_true(wait_restarts(11000, 50000) >= 11000);
+	assert_true(wait_restarts(11000) >= 11000);
 	TR_ASSERT_OK(tr_supervisor_terminate_child(root, "c", 5000));
-	fd1  = count_entries(fddir);
+	fd1  = tr_test_dir_count(fddir);
 	rss1 = rss_kb(sp);
 	print_message("supervisor fds %d -> %d, RSS %ld -> %ld kB\n", fd0, fd1,
 	    rss0, rss1);
 	assert_int_equal(fd1, fd0);
 	assert_true(rss1 - rss0 < RSS_SLACK_KB);
-	assert_int_equal(children_of(sp, false), 0);
-	assert_int_equal(children_of(sp, true), 0);
+	/* the forkserver (when it is the start method) is the supervisor's
+	 * helper, not one of its children */
+	assert_int_equal(tr_test_children(sp,
+	                     TR_TEST_CHILD_RUNNING | TR_TEST_CHILD_ZOMBIE |
+	                         TR_TEST_CHILD_NO_FORKSERVER,
+	                     NULL, 0),
+	    0);
+	assert_int_equal(
+	    tr_test_children(sp,
+	        TR_TEST_CHILD_ZOMBIE | TR_TEST_CHILD_NO_FORKSERVER, NULL, 0),
+	    0);
 	TR_ASSERT_OK(tr_supervisor_stop(root, 10000));
 	assert_int_equal(tr_test_zombie_count(), 0);
 	tr_supervisor_destroy(&root);

@@ -403,7 +403,7 @@ test_bad_input_is_dropped_counted_and_survived(void **state)
 	call_text(a, "still there?", out, sizeof(out));
 	assert_string_equal(out, "still there?");
 	/* the raw socket is another connection: its frames may trail ours */
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < TR_TEST_HANG_MS / 10; i++) {
 		call_text(a, "stats", out, sizeof(out));
 		assert_int_equal(sscanf(out, "%lu %lu %lu %lu", &malformed,
 		                     &badtype, &toobig, &stale),
@@ -441,7 +441,7 @@ test_selective_receive_keeps_order(void **state)
 	TR_ASSERT_OK(tr_send_bytes(self, "B", 1, 1000));
 	TR_ASSERT_OK(tr_send_bytes(self, "A2", 2, 1000));
 	TR_ASSERT_OK(tr_send_bytes(self, "C", 1, 1000));
-	TR_ASSERT_OK(tr_recv_match(&m, starts_with_c, &c, 1000));
+	TR_ASSERT_OK(tr_recv_match(&m, starts_with_c, &c, TR_TEST_HANG_MS));
 	assert_memory_equal(tr_msg_data(m), "C", 1);
 	assert_true(tr_addr_eq(tr_msg_sender(m), self));
 	tr_msg_destroy(&m);
@@ -450,7 +450,7 @@ test_selective_receive_keeps_order(void **state)
 	TR_ASSERT_ERR(tr_recv_match(&m, starts_with_c, &c, 50), -ETIMEDOUT);
 	for (const char *want[] = { "A1", "B", "A2" }, **w = want; w < want + 3;
 	     w++) {
-		TR_ASSERT_OK(tr_recv(&m, 1000));
+		TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
 		assert_int_equal(tr_msg_size(m), strlen(*w));
 		assert_memory_equal(tr_msg_data(m), *w, strlen(*w));
 		tr_msg_destroy(&m);
@@ -489,12 +489,10 @@ test_call_to_dying_actor_returns_dead(void **state)
 	tr_addr     a;
 	tr_process *p = start("echo", NULL, &a);
 	tr_msg     *m, *rep = NULL;
-	int64_t     t0;
 
 	TR_ASSERT_OK(tr_msg_new_bytes(&m, "crash", 5));
-	t0 = tri_now_ms();
-	TR_ASSERT_ERR(tr_call(a, &m, &rep, 10000), TR_EDEAD);
-	assert_true(tri_now_ms() - t0 < 5000);
+	/* TR_EDEAD, not -ETIMEDOUT: the call ended because the callee died */
+	TR_ASSERT_ERR(tr_call(a, &m, &rep, TR_TEST_HANG_MS), TR_EDEAD);
 	assert_null(rep);
 	assert_int_equal(finish(&p), -SIGABRT);
 }
@@ -620,13 +618,13 @@ test_poll_mailbox_with_fds(void **state)
 	pfd = (struct pollfd) { .fd = fds[0], .events = POLLIN };
 	assert_int_equal(tr_poll(&pfd, 1, &mbx, 50), 0);
 	assert_int_equal(write(fds[1], "x", 1), 1);
-	assert_int_equal(tr_poll(&pfd, 1, &mbx, 1000), 1);
+	assert_int_equal(tr_poll(&pfd, 1, &mbx, TR_TEST_HANG_MS), 1);
 	assert_false(mbx);
 	assert_true(pfd.revents & POLLIN);
 	TR_ASSERT_OK(tr_send_bytes(tr_self(), "m", 1, 1000));
-	assert_int_equal(tr_poll(NULL, 0, &mbx, 1000), 1);
+	assert_int_equal(tr_poll(NULL, 0, &mbx, TR_TEST_HANG_MS), 1);
 	assert_true(mbx);
-	assert_int_equal(tr_poll(&pfd, 1, &mbx, 1000), 2);
+	assert_int_equal(tr_poll(&pfd, 1, &mbx, TR_TEST_HANG_MS), 2);
 	assert_true(mbx);
 	TR_ASSERT_OK(tr_recv(&m, 0));
 	tr_msg_destroy(&m);

@@ -333,7 +333,7 @@ read_pid_file(const char *path)
 {
 	char buf[32] = "";
 
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < TR_TEST_HANG_MS / 10; i++) {
 		int fd = open(path, O_RDONLY);
 
 		if (fd >= 0) {

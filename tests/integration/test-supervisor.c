@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- actors (forked children: no cmocka here) ---------------------------- */
@@ -55,10 +55,25 @@ fail_once(const void *args, size_t len)
 }
 TR_ACTOR(fail_once, fail_once)
 
+/* Ignores SIGTERM.  With args, a path: creates that file and appends "T"
+ * to it for each SIGTERM it gets. */
+static int term_mark_fd = -1;
+static void
+term_mark(int sig)
+{
+	(void) !write(term_mark_fd, "T", 1);
+}
+
 static int
 stubborn(const void *args, size_t len)
 {
-	(void) signal(SIGTERM, SIG_IGN);
+	if (len > 0) {
+		term_mark_fd =
+		    open(args, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		(void) signal(SIGTERM, term_mark);
+	} else {
+		(void) signal(SIGTERM, SIG_IGN);
+	}
 	(void) tr_ready();
 	return sleeper(NULL, 0);
 }
@@ -188,23 +203,14 @@ start_sup(int strategy, int intensity, tr_child_spec *cs, size_t n)
 	return track(s);
 }
 
-/* The child's info; false if no such id. */
+/* The child's info; false if no such id (the call must succeed). */
 static bool
 info_of(tr_supervisor *s, const char *id, tr_child_info *ret)
 {
-	tr_child_info *v;
-	size_t         n;
-	bool           found = false;
+	int r = tr_test_child_info(s, id, ret);
 
-	TR_ASSERT_OK(tr_supervisor_which_children(s, &v, &n, 5000));
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i].id, id) == 0) {
-			*ret  = v[i];
-			found = true;
-		}
-	}
-	free(v);
-	return found;
+	TR_ASSERT_OK(r);
+	return r > 0;
 }
 
 /* pid of child id: 0 not running, -1 no such child. */
@@ -249,15 +255,6 @@ kill_and_wait_gone(pid_t pid, int sig)
 	assert_true(tr_test_wait_gone(pid, 5000));
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- strategies x restart types ------------------------------------------ */
 
 static tr_supervisor *
@@ -298,7 +295,7 @@ test_one_for_one(void **state)
 	assert_int_equal(ci.last_exitcode, -SIGKILL);
 	/* temporary: never restarted, removed */
 	kill_and_wait_gone(p[2], SIGKILL);
-	for (int t = 0; t < 200 && pid_of(s, "c") != -1; t++) {
+	for (int t = 0; t < TR_TEST_HANG_MS / 10 && pid_of(s, "c") != -1; t++) {
 		usleep(10000);
 	}
 	assert_int_equal(pid_of(s, "c"), -1);
@@ -319,8 +316,8 @@ test_one_for_all(void **state)
 
 	kill_and_wait_gone(p[1], SIGKILL);
 	q = wait_new_pid(s, "d", p[3], 5000);
-	assert_true(tr_test_wait_gone(p[0], 2000));
-	assert_true(tr_test_wait_gone(p[2], 2000));
+	assert_true(tr_test_wait_gone(p[0], TR_TEST_HANG_MS));
+	assert_true(tr_test_wait_gone(p[2], TR_TEST_HANG_MS));
 	assert_true(pid_of(s, "a") > 0 && pid_of(s, "a") != p[0]);
 	assert_true(pid_of(s, "b") > 0 && pid_of(s, "b") != p[1]);
 	assert_int_equal(pid_of(s, "c"), -1); /* temporary: gone for good */
@@ -328,7 +325,10 @@ test_one_for_all(void **state)
 	/* a transient child ending normally sets off nothing */
 	p[0] = pid_of(s, "a");
 	kill_and_wait_gone(pid_of(s, "b"), SIGTERM);
-	usleep(100000);
+	/* once the supervisor has seen b end, a and d are still the same */
+	for (int t = 0; t < TR_TEST_HANG_MS / 10 && pid_of(s, "b") != 0; t++) {
+		usleep(10000);
+	}
 	assert_int_equal(pid_of(s, "b"), 0);
 	assert_int_equal(pid_of(s, "a"), p[0]);
 	assert_int_equal(pid_of(s, "d"), q);
@@ -347,7 +347,7 @@ test_rest_for_one(void **state)
 	assert_true(pid_of(s, "b") > 0 && pid_of(s, "b") != p[1]);
 	assert_int_equal(pid_of(s, "a"), p[0]); /* before it: untouched */
 	assert_int_equal(pid_of(s, "c"), -1);
-	assert_true(tr_test_wait_gone(p[2], 2000));
+	assert_true(tr_test_wait_gone(p[2], TR_TEST_HANG_MS));
 	/* the last one dies: only it is restarted */
 	p[0] = pid_of(s, "a");
 	p[1] = pid_of(s, "b");
@@ -388,7 +388,9 @@ test_simple_one_for_one(void **state)
 		old = ci[1].pid;
 		kill_and_wait_gone(old, SIGKILL);
 		if (restarts[k] == TR_RESTART_TEMPORARY) {
-			for (int t = 0; t < 200 && nchildren(s) != 2; t++) {
+			for (int t = 0;
+			     t < TR_TEST_HANG_MS / 10 && nchildren(s) != 2;
+			     t++) {
 				usleep(10000);
 			}
 			assert_int_equal(nchildren(s), 2);
@@ -397,10 +399,10 @@ test_simple_one_for_one(void **state)
 		}
 		/* terminate_child removes an instance */
 		TR_ASSERT_OK(tr_supervisor_terminate_child(s, "w.1", 5000));
-		assert_true(tr_test_wait_gone(ci[0].pid, 1000));
+		assert_true(tr_test_wait_gone(ci[0].pid, TR_TEST_HANG_MS));
 		assert_int_equal(pid_of(s, "w.1"), -1);
 		TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-		assert_true(tr_test_wait_gone(ci[2].pid, 1000));
+		assert_true(tr_test_wait_gone(ci[2].pid, TR_TEST_HANG_MS));
 		untrack(&s);
 	}
 }
@@ -430,7 +432,7 @@ test_transient_exit_codes(void **state)
 	assert_int_equal(ci.restarts, 1);
 	assert_int_equal(ci.last_exitcode, 1);
 	/* exit 0: not restarted, its spec kept */
-	for (int t = 0; t < 200 && pid_of(s, "ok") != 0; t++) {
+	for (int t = 0; t < TR_TEST_HANG_MS / 10 && pid_of(s, "ok") != 0; t++) {
 		usleep(10000);
 	}
 	assert_true(info_of(s, "ok", &ci));
@@ -516,27 +518,33 @@ test_brutal_kill_and_timeout(void **state)
 	tr_child_info  ci;
 	pid_t          pid;
 	int64_t        t0;
+	char           mark[128];
+	struct stat    st;
 
+	snprintf(mark, sizeof(mark), "%s/brutal-sigterms", tmpdir);
 	cs[0].shutdown_ms = 300;
 	cs[1].shutdown_ms = TR_SHUTDOWN_BRUTAL_KILL;
+	cs[1].args        = mark;
+	cs[1].len         = strlen(mark);
 	s                 = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
-	/* ignores SIGTERM: killed after its 300 ms */
+	/* ignores SIGTERM: killed after its 300 ms, not before */
 	pid = pid_of(s, "stubborn");
-	t0  = now_ms();
-	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "stubborn", 5000));
-	assert_true(now_ms() - t0 >= 290);
-	assert_true(now_ms() - t0 < 2000);
+	t0  = tr_test_now_ms();
+	TR_ASSERT_OK(
+	    tr_supervisor_terminate_child(s, "stubborn", TR_TEST_HANG_MS));
+	assert_true(tr_test_now_ms() - t0 >= 290);
 	assert_false(tr_test_pid_alive(pid));
 	assert_true(info_of(s, "stubborn", &ci));
 	assert_int_equal(ci.pid, 0);
 	assert_int_equal(ci.last_exitcode, -SIGKILL);
 	assert_int_equal(ci.restarts, 0); /* terminated, not restarted */
-	/* brutal kill: no wait at all */
+	/* brutal kill: SIGKILL at once, no SIGTERM and no wait for it */
 	pid = pid_of(s, "brutal");
-	t0  = now_ms();
-	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "brutal", 5000));
-	assert_true(now_ms() - t0 < 250);
+	TR_ASSERT_OK(
+	    tr_supervisor_terminate_child(s, "brutal", TR_TEST_HANG_MS));
 	assert_false(tr_test_pid_alive(pid));
+	assert_int_equal(stat(mark, &st), 0);
+	assert_int_equal(st.st_size, 0); /* it never got a SIGTERM */
 	assert_true(info_of(s, "brutal", &ci));
 	assert_int_equal(ci.last_exitcode, -SIGKILL);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
@@ -568,11 +576,10 @@ test_sigterm_ordered_shutdown(void **state)
 	for (int i = 0; i < 4; i++) {
 		pids[i] = pid_of(s, i < 3 ? ids[i] : "wedged");
 	}
-	t0 = now_ms();
+	t0 = tr_test_now_ms();
 	assert_int_equal(kill(tr_supervisor_pid(s), SIGTERM), 0);
-	TR_ASSERT_OK(tr_supervisor_join(s, 10000));
-	assert_true(now_ms() - t0 < 200 + 3 * 5000);
-	assert_true(now_ms() - t0 >= 190);
+	TR_ASSERT_OK(tr_supervisor_join(s, TR_TEST_HANG_MS));
+	assert_true(tr_test_now_ms() - t0 >= 190); /* wedged got its 200 ms */
 	TR_ASSERT_OK(tr_supervisor_exitcode(s, &code));
 	assert_int_equal(code, -SIGTERM);
 	for (int i = 0; i < 4; i++) {
@@ -665,6 +672,12 @@ test_runtime_calls(void **state)
 	untrack(&s);
 }
 
+static bool
+is_dead_error(int r)
+{
+	return r == -ESRCH || r == TR_EDEAD;
+}
+
 static void
 test_dead_supervisor_fails_fast(void **state)
 {
@@ -674,16 +687,19 @@ test_dead_supervisor_fails_fast(void **state)
 	tr_child_info  *v;
 	size_t          n;
 	pid_t           child_pid = pid_of(s, "a");
-	int64_t         t0;
 
 	kill_and_wait_gone(tr_supervisor_pid(s), SIGKILL);
-	assert_true(tr_test_wait_gone(child_pid, 2000)); /* PDEATHSIG */
-	t0 = now_ms();
-	assert_true(tr_supervisor_count_children(s, &cnt, 10000) < 0);
-	assert_true(tr_supervisor_which_children(s, &v, &n, 10000) < 0);
-	assert_true(tr_supervisor_terminate_child(s, "a", 10000) < 0);
-	assert_true(now_ms() - t0 < 1000);
-	TR_ASSERT_OK(tr_supervisor_stop(s, 1000)); /* already ended: fine */
+	/* PDEATHSIG */
+	assert_true(tr_test_wait_gone(child_pid, TR_TEST_HANG_MS));
+	/* each call sees the death (-ESRCH or TR_EDEAD), none times out */
+	assert_true(is_dead_error(
+	    tr_supervisor_count_children(s, &cnt, TR_TEST_HANG_MS)));
+	assert_true(is_dead_error(
+	    tr_supervisor_which_children(s, &v, &n, TR_TEST_HANG_MS)));
+	assert_true(is_dead_error(
+	    tr_supervisor_terminate_child(s, "a", TR_TEST_HANG_MS)));
+	/* already ended: fine */
+	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
 	untrack(&s);
 }
 
@@ -720,7 +736,7 @@ test_backoff(void **state)
 	int64_t        t0, dt;
 
 	tr_sup_spec_init(&spec);
-	spec.intensity      = 10;
+	spec.intensity      = 100;
 	spec.backoff_min_ms = 200;
 	spec.backoff_max_ms = 400;
 	spec.children       = &a;
@@ -729,14 +745,16 @@ test_backoff(void **state)
 	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, 10000));
 	track(s);
 	p = pid_of(s, "a");
-	for (int i = 0; i < 3; i++) {
-		t0 = now_ms();
+	/* 200, then 400, then 400 (the max) ...: each restart waits at least
+	 * that long.  The max is what keeps restarts coming: without it the
+	 * delay doubles, and the ninth (200 ms << 8 = 51 s) would outlast the
+	 * hang guard. */
+	for (int i = 0; i < 10; i++) {
+		t0 = tr_test_now_ms();
 		kill_and_wait_gone(p, SIGKILL);
-		p  = wait_new_pid(s, "a", p, 5000);
-		dt = now_ms() - t0;
-		/* 200, then 400, then 400 (the max) */
+		p  = wait_new_pid(s, "a", p, TR_TEST_HANG_MS);
+		dt = tr_test_now_ms() - t0;
 		assert_true(dt >= (i == 0 ? 190 : 390));
-		assert_true(dt < 2000);
 		/* calls are answered while a restart waits */
 	}
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));

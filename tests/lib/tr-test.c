@@ -4,14 +4,24 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static int
-count_dir(const char *path)
+int64_t
+tr_test_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+tr_test_dir_count(const char *path)
 {
 	DIR           *d = opendir(path);
 	struct dirent *e;
@@ -33,26 +43,46 @@ int
 tr_test_fd_count(void)
 {
 	/* minus the descriptor opendir() itself holds */
-	return count_dir("/proc/self/fd") - 1;
+	return tr_test_dir_count("/proc/self/fd") - 1;
 }
 
 int
 tr_test_rundir_count(void)
 {
-	return count_dir(tr_runtime_dir());
+	return tr_test_dir_count(tr_runtime_dir());
 }
 
-static int
-scan_children(int zombies)
+/* Whether the /proc/<pid>/stat line buf is a child of parent that flags
+ * asks for. */
+static bool
+child_matches(const char *buf, pid_t parent, int flags)
+{
+	const char *p = strrchr(buf, ')');
+	char        state;
+	int         ppid;
+
+	if (!p || sscanf(p + 2, "%c %d", &state, &ppid) != 2 ||
+	    ppid != parent) {
+		return false;
+	}
+	if ((flags & TR_TEST_CHILD_NO_FORKSERVER) &&
+	    strstr(buf, "(troupe-fksrv)")) {
+		return false;
+	}
+	return (flags &
+	    (state == 'Z' ? TR_TEST_CHILD_ZOMBIE : TR_TEST_CHILD_RUNNING));
+}
+
+int
+tr_test_children(pid_t parent, int flags, pid_t *pids, int max)
 {
 	DIR           *d = opendir("/proc");
 	struct dirent *e;
 	int            n = 0;
 
-	while (d && (e = readdir(d))) {
-		char  path[300], buf[512], state;
+	while (d && (e = readdir(d)) && (!pids || n < max)) {
+		char  path[300], buf[512];
 		FILE *f;
-		int   ppid;
 
 		if (e->d_name[0] < '0' || e->d_name[0] > '9') {
 			continue;
@@ -62,14 +92,12 @@ scan_children(int zombies)
 		if (!f) {
 			continue;
 		}
-		if (fgets(buf, sizeof(buf), f)) {
-			char *p = strrchr(buf, ')');
-
-			if (p && sscanf(p + 2, "%c %d", &state, &ppid) == 2 &&
-			    ppid == getpid() &&
-			    (zombies ? state == 'Z' : state != 'Z')) {
-				n++;
+		if (fgets(buf, sizeof(buf), f) &&
+		    child_matches(buf, parent, flags)) {
+			if (pids) {
+				pids[n] = (pid_t) atoi(e->d_name);
 			}
+			n++;
 		}
 		fclose(f);
 	}
@@ -82,13 +110,34 @@ scan_children(int zombies)
 int
 tr_test_zombie_count(void)
 {
-	return scan_children(1);
+	return tr_test_children(getpid(), TR_TEST_CHILD_ZOMBIE, NULL, 0);
 }
 
 int
 tr_test_child_count(void)
 {
-	return scan_children(0);
+	return tr_test_children(getpid(), TR_TEST_CHILD_RUNNING, NULL, 0);
+}
+
+int
+tr_test_child_info(tr_supervisor *s, const char *id, tr_child_info *ret)
+{
+	tr_child_info *v;
+	size_t         n;
+	int            r = tr_supervisor_which_children(s, &v, &n, 5000);
+
+	if (r < 0) {
+		return r;
+	}
+	r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].id, id) == 0) {
+			*ret = v[i];
+			r    = 1;
+		}
+	}
+	free(v);
+	return r;
 }
 
 int
