@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "supervisor.pb-c.h"
 #include "troupe.h"
-#include "troupe.pb-c.h"
 
 #define TRI_SUP_START_TIMEOUT_MS   10000
 #define TRI_SUP_WORKER_SHUTDOWN_MS 5000
