@@ -55,7 +55,6 @@ struct tri_sup {
 };
 
 /* supervisor-children.c */
-int64_t tri_sup_now_ms(void);
 int tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb);
 void        tri_sup_child_free(struct tri_sup_child *c);
 int         tri_sup_add(struct tri_sup *s, struct tri_sup_child *c);
