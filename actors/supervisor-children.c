@@ -423,14 +423,13 @@ tri_sup_start_due(struct tri_sup *s, int *ret_timeout)
 		    "supervisor %s: restarted child %s as pid %d (restart %u)",
 		    s->name, c->id, (int) tr_process_pid(c->proc), c->restarts);
 	}
-	now = tr_now_ms();
 	for (size_t i = 0; i < s->n; i++) {
 		int64_t at = s->children[i].restart_at;
 
-		if (at && (next < 0 || at - now < next)) {
-			next = at - now < 0 ? 0 : at - now;
+		if (at && (next < 0 || at < next)) {
+			next = at;
 		}
 	}
-	*ret_timeout = next > INT32_MAX ? INT32_MAX : (int) next;
+	*ret_timeout = tr_deadline_left(next); /* none due: infinite */
 	return 0;
 }
