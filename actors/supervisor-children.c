@@ -9,16 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-int64_t
-tri_sup_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 tri_sup_describe(int exitcode, char *buf, size_t n)
@@ -171,7 +161,7 @@ tri_sup_start_child(struct tri_sup *s, size_t i)
 		return r;
 	}
 	c->proc       = p;
-	c->started_at = tri_sup_now_ms();
+	c->started_at = tr_now_ms();
 	c->restart_at = 0;
 	return 0;
 }
@@ -248,7 +238,7 @@ tri_sup_stop_all(struct tri_sup *s)
 static bool
 intensity_exceeded(struct tri_sup *s)
 {
-	int64_t now = tri_sup_now_ms();
+	int64_t now = tr_now_ms();
 
 	while (s->rst_n && s->rst[s->rst_head] <= now - s->period_ms) {
 		s->rst_head++;
@@ -282,7 +272,7 @@ backoff_delay(struct tri_sup *s, struct tri_sup_child *c)
 	if (s->backoff_min_ms <= 0) {
 		return 0;
 	}
-	if (tri_sup_now_ms() - c->started_at > s->period_ms) {
+	if (tr_now_ms() - c->started_at > s->period_ms) {
 		c->backoff_n = 0;
 	}
 	if (max < s->backoff_min_ms) {
@@ -380,7 +370,7 @@ tri_sup_on_death(struct tri_sup *s, size_t i)
 	    s->name, c->id, (int) pid, how,
 	    tr_exit_class_name(tr_exit_classify(c->last_exitcode)),
 	    c->restarts + 1);
-	at = tri_sup_now_ms() + backoff_delay(s, c);
+	at = tr_now_ms() + backoff_delay(s, c);
 	if (s->strategy == TR_SUP_ONE_FOR_ALL) {
 		restart_group(s, 0, i, at);
 	} else if (s->strategy == TR_SUP_REST_FOR_ONE) {
@@ -406,14 +396,14 @@ start_failed(struct tri_sup *s, struct tri_sup_child *c)
 		return TR_ESHUTDOWN;
 	}
 	d             = backoff_delay(s, c);
-	c->restart_at = tri_sup_now_ms() + (d < 10 ? 10 : d);
+	c->restart_at = tr_now_ms() + (d < 10 ? 10 : d);
 	return 0;
 }
 
 int
 tri_sup_start_due(struct tri_sup *s, int *ret_timeout)
 {
-	int64_t now = tri_sup_now_ms(), next = -1;
+	int64_t now = tr_now_ms(), next = -1;
 	int     r;
 
 	for (size_t i = 0; i < s->n; i++) {
@@ -433,14 +423,13 @@ tri_sup_start_due(struct tri_sup *s, int *ret_timeout)
 		    "supervisor %s: restarted child %s as pid %d (restart %u)",
 		    s->name, c->id, (int) tr_process_pid(c->proc), c->restarts);
 	}
-	now = tri_sup_now_ms();
 	for (size_t i = 0; i < s->n; i++) {
 		int64_t at = s->children[i].restart_at;
 
-		if (at && (next < 0 || at - now < next)) {
-			next = at - now < 0 ? 0 : at - now;
+		if (at && (next < 0 || at < next)) {
+			next = at;
 		}
 	}
-	*ret_timeout = next > INT32_MAX ? INT32_MAX : (int) next;
+	*ret_timeout = tr_deadline_left(next); /* none due: infinite */
 	return 0;
 }

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "supervisor.pb-c.h"
 #include "troupe.h"
-#include "troupe.pb-c.h"
 
 #define TRI_SUP_START_TIMEOUT_MS   10000
 #define TRI_SUP_WORKER_SHUTDOWN_MS 5000
@@ -55,7 +55,6 @@ struct tri_sup {
 };
 
 /* supervisor-children.c */
-int64_t tri_sup_now_ms(void);
 int tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb);
 void        tri_sup_child_free(struct tri_sup_child *c);
 int         tri_sup_add(struct tri_sup *s, struct tri_sup_child *c);

@@ -71,16 +71,10 @@ answer_add(struct answer *a, const struct tri_sup_child *c)
 static void
 send_answer(const tr_msg *req, struct answer *a)
 {
-	tr_msg *m;
-
 	a->rep.pid = (int32_t) getpid();
-	if (tr_msg_new_pb(&m, &a->rep.base) < 0) {
-		return;
-	}
-	if (tr_reply(req, &m, REPLY_TIMEOUT_MS) < 0) {
+	if (tr_reply_pb(req, &a->rep.base, REPLY_TIMEOUT_MS) < 0) {
 		tr_log(TR_LOG_DEBUG, "supervisor: could not answer a request");
 	}
-	tr_msg_destroy(&m);
 }
 
 /* Start child i (just added) or remove it again if it fails. */

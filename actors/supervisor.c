@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -235,7 +234,6 @@ call(tr_supervisor *s, Trwire__SupRequest *q, Trwire__SupReply **ret_rep,
     int timeout_ms)
 {
 	ProtobufCMessage *pb;
-	tr_msg           *m, *reply;
 	int               r;
 
 	if (!s) {
@@ -244,17 +242,8 @@ call(tr_supervisor *s, Trwire__SupRequest *q, Trwire__SupReply **ret_rep,
 	if (s->owner != getpid()) {
 		return -ECHILD;
 	}
-	r = tr_msg_new_pb(&m, &q->base);
-	if (r < 0) {
-		return r;
-	}
-	r = tr_call(s->addr, &m, &reply, timeout_ms);
-	tr_msg_destroy(&m);
-	if (r < 0) {
-		return r;
-	}
-	r = tr_msg_unpack(reply, &trwire__sup_reply__descriptor, &pb);
-	tr_msg_destroy(&reply);
+	r = tr_call_pb(
+	    s->addr, &q->base, &trwire__sup_reply__descriptor, &pb, timeout_ms);
 	if (r < 0) {
 		return r;
 	}
@@ -429,21 +418,12 @@ tr_supervisor_count_children(
 	return 0;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 tr_supervisor_stop(tr_supervisor *s, int timeout_ms)
 {
 	Trwire__SupRequest q        = TRWIRE__SUP_REQUEST__INIT;
-	int64_t            deadline = now_ms() + timeout_ms;
-	int                r, left;
+	int64_t            deadline = tr_deadline(timeout_ms);
+	int                r;
 
 	q.op = TRWIRE__SUP_REQUEST__OP__STOP;
 	r    = call(s, &q, NULL, timeout_ms);
@@ -453,11 +433,7 @@ tr_supervisor_stop(tr_supervisor *s, int timeout_ms)
 	if (r < 0 || !s->proc) {
 		return r;
 	}
-	if (timeout_ms < 0) {
-		return tr_process_join(s->proc, TR_TIMEOUT_INFINITE);
-	}
-	left = (int) (deadline - now_ms());
-	return tr_process_join(s->proc, left < 0 ? 0 : left);
+	return tr_process_join(s->proc, tr_deadline_left(deadline));
 }
 
 int

@@ -69,6 +69,25 @@ TR_API const char *tr_runtime_dir(void);
 /* Number of CPUs this process may run on (sched_getaffinity), >= 1. */
 TR_API int tr_cpu_count(void);
 
+/* ---- time ---------------------------------------------------------------
+ * For a wait made of several calls that must all fit in one timeout_ms:
+ * take a deadline once, then give each call tr_deadline_left(). */
+
+/* Milliseconds on CLOCK_MONOTONIC, the clock every troupe timeout runs on:
+ * never goes back and does not follow changes of the wall clock; its zero
+ * is arbitrary (boot), so only differences mean anything.  Never fails. */
+TR_API int64_t tr_now_ms(void);
+
+/* The tr_now_ms() time timeout_ms from now, or -1 (no deadline) for a
+ * negative timeout_ms such as TR_TIMEOUT_INFINITE.  Never fails. */
+TR_API int64_t tr_deadline(int timeout_ms);
+
+/* The timeout to pass on to the next call so that it ends by deadline (a
+ * tr_deadline() result): TR_TIMEOUT_INFINITE for a negative deadline, 0
+ * (poll) once it has passed, else the milliseconds left, at most INT_MAX.
+ * Never fails. */
+TR_API int tr_deadline_left(int64_t deadline);
+
 /* ---- logging ------------------------------------------------------------ */
 
 enum tr_log_level {

@@ -133,6 +133,25 @@ TR_API int tr_call(
 /* Answer request req with *replyp (ownership as tr_send()). */
 TR_API int tr_reply(const tr_msg *req, tr_msg **replyp, int timeout_ms);
 
+/* tr_call() with protobuf-c messages: pack req, call `to`, wait up to
+ * timeout_ms, and unpack the reply with reply_desc into *ret_reply (set
+ * only on success; the caller frees it with
+ * protobuf_c_message_free_unpacked(*ret_reply, NULL)).  req stays the
+ * caller's.  reply_desc is registered in this process first
+ * (tr_msg_type_register()), so its replies are not dropped.  Blocks and
+ * watches `to` for death as tr_call().  Errors: -EINVAL, -ENOMEM,
+ * TR_ETOOBIG, tr_call()'s (-ESRCH, TR_EFULL, -ETIMEDOUT, TR_EDEAD, ...),
+ * TR_EBADTYPE (the reply is not a reply_desc, e.g. raw bytes),
+ * TR_EBADFRAME (it does not decode). */
+TR_API int tr_call_pb(tr_addr to, const struct ProtobufCMessage *req,
+    const struct ProtobufCMessageDescriptor *reply_desc,
+    struct ProtobufCMessage **ret_reply, int timeout_ms);
+/* Answer request req with the protobuf-c message reply, packed into a new
+ * message (reply stays the caller's).  Blocks as tr_reply().  Errors:
+ * -EINVAL, -ENOMEM, TR_ETOOBIG, tr_reply()'s. */
+TR_API int tr_reply_pb(
+    const tr_msg *req, const struct ProtobufCMessage *reply, int timeout_ms);
+
 /* Wait up to timeout_ms until a message is waiting or one of fds is ready
  * (revents set as poll(2)).  Returns the number of ready sources, the
  * mailbox counting as one (and *ret_mailbox true), 0 on timeout. */

@@ -2,15 +2,16 @@
 """A troupe client in Python (pyzmq + protobuf), written from docs/protocol.md.
 
 Usage: pyclient.py PROTO RUNDIR ACTOR_ADDR
-  PROTO       path of proto/troupe.proto
+  PROTO       path of proto/supervisor.proto (it imports troupe.proto)
   RUNDIR      the run's runtime directory (tr_runtime_dir())
   ACTOR_ADDR  the echo actor's address, "node.pid.incarnation"
 
-The protobuf classes are built at run time from PROTO, without protoc: a
-tiny parser for the subset of proto3 that troupe.proto uses fills in a
-FileDescriptorProto.  The client binds its own mailbox like an actor does,
-sends the echo actor (tests/integration/test-pyclient.c) five bad messages
-that it must drop and count, then good requests, and checks the replies.
+The protobuf classes are built at run time from PROTO and the files it
+imports, without protoc: a tiny parser for the subset of proto3 that
+troupe's .proto files use fills in a FileDescriptorProto for each.  The
+client binds its own mailbox like an actor does, sends the echo actor
+(tests/integration/test-pyclient.c) five bad messages that it must drop and
+count, then good requests, and checks the replies.
 Exit 0 = all checks passed, 77 = pyzmq or protobuf missing (skip), 1 = a
 check failed.
 """
@@ -80,17 +81,27 @@ def parse_message(tok, i, msg, enums):
     return i + 1
 
 
-def load_proto(path):
-    """Message classes of every message in path, by full name."""
+def parse_file(path, files):
+    """Parse path, and first every file it imports (from its directory),
+    into files: name -> (FileDescriptorProto, enum names)."""
+    name = os.path.basename(path)
+    if name in files:
+        return
     tok = tokens(open(path).read())
-    fd = descriptor_pb2.FileDescriptorProto(name=os.path.basename(path), syntax='proto3')
+    fd = descriptor_pb2.FileDescriptorProto(name=name, syntax='proto3')
     enums, i = set(), 0
+    files[name] = None  # an import cycle stops here
     while i < len(tok):
         t = tok[i]
         if t == 'syntax':
             i += 4  # syntax = "proto3" ;
         elif t == 'package':
             fd.package, i = tok[i + 1], i + 3
+        elif t == 'import':  # import "other.proto" ;
+            dep = tok[i + 1].strip('"')
+            parse_file(os.path.join(os.path.dirname(path), dep), files)
+            fd.dependency.append(dep)
+            i += 3
         elif t == 'enum':
             e = fd.enum_type.add(name=tok[i + 1])
             enums.add(e.name)
@@ -99,21 +110,39 @@ def load_proto(path):
             i = parse_message(tok, i + 2, fd.message_type.add(name=tok[i + 1]), enums)
         else:
             raise ValueError(f'{path}: unexpected {t!r}')
+    files.pop(name)
+    files[name] = (fd, enums)  # after its imports: the order to add them in
+
+
+def resolve(fd, enums):
+    """Turn the bare type names of fd's fields into full names; enums holds
+    the enum names of fd and of the files it imports (all one package)."""
     for m in fd.message_type:
         for f in m.field:
             if f.type_name:
                 local = f'{m.name}.{f.type_name}' in enums
                 f.type = FDP.TYPE_ENUM if (local or f.type_name in enums) else FDP.TYPE_MESSAGE
                 f.type_name = f'.{fd.package}.' + (f'{m.name}.' if local else '') + f.type_name
+
+
+def load_proto(path):
+    """Message classes of every message in path and the files it imports,
+    by full name."""
+    files = {}
+    parse_file(path, files)
+    all_enums = set().union(*(e for _, e in files.values()))
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(fd)
     out = {}
-    for m in fd.message_type:
-        d = pool.FindMessageTypeByName(f'{fd.package}.{m.name}')
-        if hasattr(message_factory, 'GetMessageClass'):
-            out[d.full_name] = message_factory.GetMessageClass(d)
-        else:
-            out[d.full_name] = message_factory.MessageFactory(pool).GetPrototype(d)
+    for fd, _ in files.values():
+        resolve(fd, all_enums)
+        pool.Add(fd)
+    for fd, _ in files.values():
+        for m in fd.message_type:
+            d = pool.FindMessageTypeByName(f'{fd.package}.{m.name}')
+            if hasattr(message_factory, 'GetMessageClass'):
+                out[d.full_name] = message_factory.GetMessageClass(d)
+            else:
+                out[d.full_name] = message_factory.MessageFactory(pool).GetPrototype(d)
     return out
 
 

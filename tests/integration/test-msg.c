@@ -18,6 +18,7 @@
 
 #include "msg.h"
 #include "rt.h"
+#include "supervisor.pb-c.h"
 #include "troupe.pb-c.h"
 
 /* Echo: replies to each request with its payload; "stop" ends it,

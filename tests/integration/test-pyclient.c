@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* A client in another language: pyclient.py (pyzmq + protobuf, classes
- * built at run time from proto/troupe.proto) talks to an echo actor using
- * nothing but docs/protocol.md.  It first sends bad messages (one frame,
- * three frames, an undecodable envelope, an unregistered type, a wrong
- * incarnation), then requests; the actor must drop and count the bad ones
- * and still answer.  Passes only if python exits 0. */
+ * built at run time from proto/supervisor.proto and the troupe.proto it
+ * imports) talks to an echo actor using nothing but docs/protocol.md.  It
+ * first sends bad messages (one frame, three frames, an undecodable
+ * envelope, an unregistered type, a wrong incarnation), then requests;
+ * the actor must drop and count the bad ones and still answer.  Passes
+ * only if python exits 0. */
 #include "tr-test.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "supervisor.pb-c.h"
 #include "troupe.pb-c.h"
 
 #define PYTHON        "/usr/bin/python3"
@@ -161,7 +163,7 @@ test_python_client_talks_to_an_actor(void **state)
 	}
 	snprintf(
 	    script, sizeof(script), "%s/tests/integration/pyclient.py", root);
-	snprintf(proto, sizeof(proto), "%s/proto/troupe.proto", root);
+	snprintf(proto, sizeof(proto), "%s/proto/supervisor.proto", root);
 	TR_ASSERT_OK(tr_process_new(&p, "py_echo", NULL, 0));
 	TR_ASSERT_OK(tr_process_set_eager_mailbox(p, true));
 	TR_ASSERT_OK(tr_process_start(p, 10000));
