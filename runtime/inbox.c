@@ -27,6 +27,11 @@
 _Atomic int    tri_inbox_capacity = 1000;
 _Atomic size_t tri_inbox_max_size = (size_t) 64 << 20;
 
+struct ack {
+	tr_addr from;
+	int     kind; /* enum tri_ack_kind */
+};
+
 struct conn {
 	int      fd;
 	uint32_t pid;
@@ -41,7 +46,7 @@ static struct inbox {
 	int              wake_fd;
 	bool             waiting, signaled;
 	tr_mailbox_stats st;
-	tr_addr         *acks;
+	struct ack      *acks;
 	size_t           nacks, capacks;
 	/* runtime thread only */
 	void        *sock, *mon;
@@ -276,7 +281,7 @@ static bool
 wire_system_type(const char *type)
 {
 	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
-		"trwire.Fin", "trwire.FinAck" };
+		"trwire.Fin", "trwire.FinAck", "trwire.LinkAck" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strcmp(type, ok[i]) == 0) {
@@ -381,21 +386,21 @@ addr_of(const Trwire__Addr *a)
 	return a ? (tr_addr) { a->node, a->pid, a->incarnation } : TR_ADDR_NULL;
 }
 
-/* FinAck goes out on a socket of its own that is closed at once: the
- * reaper delivers it in the background, so a Fin naming a process that
- * never binds (forged) costs nothing but a socket lingering 1 s. */
+/* An answer (FinAck, LinkAck) goes out on a socket of its own that is
+ * closed at once: the reaper delivers it in the background, so a request
+ * naming a process that never binds (forged) costs nothing but a socket
+ * lingering 1 s. */
 static void
-send_finack(tr_addr to)
+send_ack(tr_addr to, const ProtobufCMessage *ack)
 {
-	Trwire__FinAck ack = TRWIRE__FIN_ACK__INIT;
-	uint8_t        env[TRI_ENV_MAX];
-	char           ep[PATH_MAX + 8];
-	tr_msg        *m;
-	void          *s;
-	int            n, linger = 1000;
+	uint8_t env[TRI_ENV_MAX];
+	char    ep[PATH_MAX + 8];
+	tr_msg *m;
+	void   *s;
+	int     n, linger = 1000;
 
 	if (tri_transport_endpoint(to, ep, sizeof(ep), true) < 0 ||
-	    tri_msg_new_system(&m, &ack.base) < 0) {
+	    tri_msg_new_system(&m, ack) < 0) {
 		return;
 	}
 	m->env.sender    = tri_self_cached();
@@ -418,12 +423,20 @@ send_finack(tr_addr to)
 }
 
 static void
-record_ack(tr_addr from)
+send_finack(tr_addr to)
+{
+	Trwire__FinAck ack = TRWIRE__FIN_ACK__INIT;
+
+	send_ack(to, &ack.base);
+}
+
+static void
+record_ack(tr_addr from, int kind)
 {
 	pthread_mutex_lock(&in.lock);
 	if (in.nacks == in.capacks) {
-		size_t   ncap = in.capacks ? in.capacks * 2 : 8;
-		tr_addr *a    = tri_realloc(in.acks, ncap * sizeof(*a));
+		size_t      ncap = in.capacks ? in.capacks * 2 : 8;
+		struct ack *a    = tri_realloc(in.acks, ncap * sizeof(*a));
 
 		if (!a) {
 			pthread_mutex_unlock(&in.lock);
@@ -432,7 +445,7 @@ record_ack(tr_addr from)
 		in.acks    = a;
 		in.capacks = ncap;
 	}
-	in.acks[in.nacks++] = from;
+	in.acks[in.nacks++] = (struct ack) { from, kind };
 	if (in.waiting && !in.signaled) {
 		uint64_t one = 1;
 
@@ -452,9 +465,17 @@ handle_system(tr_msg *m, tr_addr *finacks, size_t *nfin)
 	if (strcmp(m->env.type, "trwire.Fin") == 0) {
 		finacks[(*nfin)++] = m->env.sender;
 	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {
-		record_ack(m->env.sender);
+		record_ack(m->env.sender, TRI_ACK_FIN);
+	} else if (strcmp(m->env.type, "trwire.LinkAck") == 0) {
+		record_ack(m->env.sender, TRI_ACK_LINK);
 	} else if (tr_msg_unpack(m, &trwire__link__descriptor, &pb) == 0) {
-		tri_watch_link_in(addr_of(((Trwire__Link *) pb)->from));
+		Trwire__LinkAck ack  = TRWIRE__LINK_ACK__INIT;
+		tr_addr         from = addr_of(((Trwire__Link *) pb)->from);
+
+		tri_watch_link_in(from);
+		if (tr_addr_eq(from, m->env.sender)) {
+			send_ack(from, &ack.base);
+		}
 		protobuf_c_message_free_unpacked(pb, NULL);
 	} else if (tr_msg_unpack(m, &trwire__unlink__descriptor, &pb) == 0) {
 		tri_watch_unlink_in(addr_of(((Trwire__Unlink *) pb)->from));
@@ -712,13 +733,16 @@ tri_inbox_set_awaiting(uint64_t corr)
 }
 
 bool
-tri_inbox_acked(tr_addr a)
+tri_inbox_acked(tr_addr a, int kind, bool consume)
 {
 	bool r = false;
 
 	pthread_mutex_lock(&in.lock);
 	for (size_t i = 0; i < in.nacks && !r; i++) {
-		r = tr_addr_eq(in.acks[i], a);
+		r = in.acks[i].kind == kind && tr_addr_eq(in.acks[i].from, a);
+		if (r && consume) {
+			in.acks[i] = in.acks[--in.nacks];
+		}
 	}
 	pthread_mutex_unlock(&in.lock);
 	return r;

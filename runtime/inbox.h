@@ -56,8 +56,10 @@ bool tri_inbox_has_mail(void);
  * runtime thread reads past a full queue, up to twice the capacity, so
  * that a reply is not stuck behind a flood. */
 void tri_inbox_set_awaiting(uint64_t corr);
-/* The peer at a confirmed our Fin (the exit handshake). */
-bool tri_inbox_acked(tr_addr a);
+enum tri_ack_kind { TRI_ACK_FIN, TRI_ACK_LINK };
+/* The peer at a answered our Fin (the exit handshake) or Link; consume
+ * forgets the answer. */
+bool tri_inbox_acked(tr_addr a, int kind, bool consume);
 void tri_inbox_stats(tr_mailbox_stats *ret);
 void tri_inbox_count_late_reply(void);
 /* Lamport clock: the next value for a message we send. */

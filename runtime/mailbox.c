@@ -13,6 +13,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "inbox.h"
+#include "liveness.h"
 #include "loop.h"
 #include "peer.h"
 #include "rt.h"
@@ -198,18 +199,21 @@ tr_send_bytes(tr_addr to, const void *data, size_t len, int timeout_ms)
 	return r;
 }
 
-static void
+static int
 send_system(tr_addr to, const ProtobufCMessage *pb)
 {
 	tr_msg *m;
+	int     r = tri_msg_new_system(&m, pb);
 
-	if (tri_msg_new_system(&m, pb) == 0) {
-		if (send_msg(to, &m, 1000, NULL) < 0) {
+	if (r == 0) {
+		r = send_msg(to, &m, 1000, NULL);
+		if (r < 0) {
 			tri_debug("system message %s not delivered",
 			    pb->descriptor->name);
 		}
 		tr_msg_destroy(&m);
 	}
+	return r;
 }
 
 /* ---- the actor's queue -----------------------------------------------------
@@ -564,7 +568,7 @@ tr_demonitor(uint64_t ref)
 	return TR_ENOTFOUND;
 }
 
-static void
+static int
 link_msg(tr_addr to, bool link)
 {
 	Trwire__Addr   a = TRWIRE__ADDR__INIT;
@@ -576,7 +580,28 @@ link_msg(tr_addr to, bool link)
 	a.incarnation = mb.self.incarnation;
 	l.from        = &a;
 	u.from        = &a;
-	send_system(to, link ? &l.base : &u.base);
+	return send_system(to, link ? &l.base : &u.base);
+}
+
+/* Wait until the peer's runtime confirmed the link (or it died: then our
+ * own watch acts), so that a crash right after tr_link() reaches it. */
+static void
+link_wait_ack(tr_addr who)
+{
+	int64_t       deadline = tri_deadline(5000);
+	struct pollfd live     = { .fd = tri_live_open(who), .events = POLLIN };
+
+	while (live.fd >= 0 && !tri_inbox_acked(who, TRI_ACK_LINK, true)) {
+		int left = tri_remaining(deadline, 5000);
+
+		if (left == 0 || tri_inbox_wait(&live, 1, left) < 0 ||
+		    live.revents) {
+			break;
+		}
+	}
+	if (live.fd >= 0) {
+		close(live.fd);
+	}
 }
 
 int
@@ -595,8 +620,10 @@ tr_link(tr_addr who)
 	if (r == 0) {
 		r = tri_loop_run(watch_in_loop, &w);
 	}
-	if (r == 0) {
-		link_msg(who, true);
+	/* a peer without a mailbox cannot learn of the link: it stays one
+	 * way (we still act on its end) */
+	if (r == 0 && link_msg(who, true) == 0) {
+		link_wait_ack(who);
 	}
 	return r;
 }
@@ -616,7 +643,7 @@ tr_unlink(tr_addr who)
 		return 0;
 	}
 	(void) tri_loop_run(unlink_in_loop, &who);
-	link_msg(who, false);
+	(void) link_msg(who, false);
 	return 0;
 }
 

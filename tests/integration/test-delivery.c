@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/* What a send reported as sent becomes, with the receiver busy in its own
+ * code, the sender exiting or SIGKILLed, links and floods; and children
+ * that outlive the thread that started them.  Each runs under fork, spawn
+ * and the forkserver. */
+#include "tr-test.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "msg.h"
+#include "rt.h"
+#include "troupe.pb-c.h"
+
+static const int methods[] = { TR_START_FORK, TR_START_SPAWN,
+	TR_START_FORKSERVER };
+#define NMETHODS 3
+
+static int
+parse_addr(const void *args, size_t len, tr_addr *ret, int *ret_n)
+{
+	char txt[128] = "";
+
+	memcpy(txt, args, len < 127 ? len : 127);
+	*ret_n = atoi(txt);
+	return tr_addr_parse(
+	    strchr(txt, ' ') ? strchr(txt, ' ') + 1 : txt, ret);
+}
+
+/* "index count addr": sends count numbered messages, then returns. */
+static int
+sender(const void *args, size_t len)
+{
+	char    txt[128] = "";
+	tr_addr to;
+	int     index, count;
+
+	memcpy(txt, args, len < 127 ? len : 127);
+	if (sscanf(txt, "%d %d", &index, &count) != 2 ||
+	    tr_addr_parse(strrchr(txt, ' ') + 1, &to) < 0) {
+		return 2;
+	}
+	for (uint32_t seq = 0; seq < (uint32_t) count; seq++) {
+		uint32_t pl[2] = { (uint32_t) index, seq };
+
+		if (tr_send_bytes(to, pl, sizeof(pl), TR_TEST_HANG_MS) < 0) {
+			return 4;
+		}
+	}
+	return 0;
+}
+TR_ACTOR(sender, sender)
+
+/* "n addr": waits for "go", sends n numbered messages, then SIGKILLs
+ * itself. */
+static int
+spray_and_die(const void *args, size_t len)
+{
+	tr_addr to;
+	tr_msg *m;
+	int     n;
+
+	if (parse_addr(args, len, &to, &n) < 0) {
+		return 2;
+	}
+	TR_ASSERT_OK(tr_self_bind());
+	tr_ready();
+	if (tr_recv(&m, TR_TEST_HANG_MS) < 0) {
+		return 3;
+	}
+	tr_msg_destroy(&m);
+	for (uint32_t seq = 0; seq < (uint32_t) n; seq++) {
+		if (tr_send_bytes(to, &seq, sizeof(seq), TR_TEST_HANG_MS) < 0) {
+			return 4;
+		}
+	}
+	raise(SIGKILL);
+	return 5;
+}
+TR_ACTOR_FLAGS(spray_and_die, spray_and_die, TR_ACTOR_MANUAL_READY)
+
+/* "ms": binds, reports ready, is busy outside troupe for ms, then looks
+ * at its mailbox once and returns 7 (ended by a link: 1). */
+static int
+busy(const void *args, size_t len)
+{
+	tr_msg *m;
+	int     ms = atoi(args);
+
+	TR_ASSERT_OK(tr_self_bind());
+	tr_ready();
+	usleep((useconds_t) ms * 1000);
+	if (tr_recv(&m, 200) == 0) {
+		tr_msg_destroy(&m);
+	}
+	return 7;
+}
+TR_ACTOR_FLAGS(busy, busy, TR_ACTOR_MANUAL_READY)
+
+/* "c addr" links to addr then returns 0 (c = 'n') or aborts (c = 'a'). */
+static int
+link_then(const void *args, size_t len)
+{
+	const char *t = args;
+	tr_addr     peer;
+
+	if (len < 3 || tr_addr_parse(t + 2, &peer) < 0 || tr_link(peer) < 0) {
+		return 2;
+	}
+	if (t[0] == 'a') {
+		abort();
+	}
+	return 0;
+}
+TR_ACTOR(link_then, link_then)
+
+/* Sends its parent one message and returns. */
+static int
+hello_parent(const void *args, size_t len)
+{
+	tr_addr to;
+	int     n;
+
+	if (parse_addr(args, len, &to, &n) < 0) {
+		return 2;
+	}
+	return tr_send_bytes(to, "hi", 2, TR_TEST_HANG_MS) < 0 ? 3 : 0;
+}
+TR_ACTOR(hello_parent, hello_parent)
+
+/* Waits for one message and returns 0; 3 if none came. */
+static int
+waiter(const void *args, size_t len)
+{
+	tr_msg *m;
+
+	TR_ASSERT_OK(tr_self_bind());
+	if (tr_recv(&m, TR_TEST_HANG_MS) < 0) {
+		return 3;
+	}
+	tr_msg_destroy(&m);
+	return 0;
+}
+TR_ACTOR(waiter, waiter)
+
+/* "ms addr": sleeps ms, then floods addr with 1 KiB messages (100 ms
+ * timeout each) until one fails: 9 for TR_EFULL, 0 if all 200,000 went. */
+static int
+flooder(const void *args, size_t len)
+{
+	static char kb[1024];
+	tr_addr     to;
+	int         ms, r;
+
+	if (parse_addr(args, len, &to, &ms) < 0) {
+		return 2;
+	}
+	usleep((useconds_t) ms * 1000);
+	for (int i = 0; i < 200000; i++) {
+		r = tr_send_bytes(to, kb, sizeof(kb), 100);
+		if (r == TR_EFULL) {
+			return 9;
+		}
+		if (r < 0) {
+			return 4;
+		}
+	}
+	return 0;
+}
+TR_ACTOR(flooder, flooder)
+
+/* Answers each request after sleeping the ms it names. */
+static int
+slow_echo(const void *args, size_t len)
+{
+	tr_msg *m, *rep;
+
+	while (tr_recv(&m, TR_TEST_HANG_MS) == 0) {
+		char txt[32] = "";
+
+		memcpy(txt, tr_msg_data(m),
+		    tr_msg_size(m) < 31 ? tr_msg_size(m) : 31);
+		if (strcmp(txt, "stop") == 0) {
+			tr_msg_destroy(&m);
+			return 0;
+		}
+		usleep((useconds_t) atoi(txt) * 1000);
+		if (tr_msg_new_bytes(&rep, "ok", 2) == 0) {
+			(void) tr_reply(m, &rep, TR_TEST_HANG_MS);
+		}
+		tr_msg_destroy(&rep);
+		tr_msg_destroy(&m);
+	}
+	return 3;
+}
+TR_ACTOR(slow_echo, slow_echo)
+
+static tr_process *
+start_m(const char *actor, const char *args, int method, tr_addr *ret)
+{
+	tr_process *p;
+
+	TR_ASSERT_OK(tr_process_new(&p, actor, args, args ? strlen(args) : 0));
+	TR_ASSERT_OK(tr_process_set_start_method(p, method));
+	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
+	if (ret) {
+		TR_ASSERT_OK(tr_process_addr(p, ret));
+	}
+	return p;
+}
+
+static int
+finish(tr_process **pp)
+{
+	int code = -1000;
+
+	if (tr_process_join(*pp, TR_TEST_HANG_MS) < 0) {
+		tr_process_kill(*pp);
+		tr_process_join(*pp, TR_TEST_HANG_MS);
+	}
+	tr_process_exitcode(*pp, &code);
+	tr_process_destroy(pp);
+	return code;
+}
+
+static void
+self_text(char *buf, size_t n)
+{
+	tr_addr_format(tr_self(), buf, n);
+}
+
+/* 4 senders x 3,000 messages exit while the receiver is busy outside
+ * troupe for 3.5 s: all 12,000 arrive, each sender's in order. */
+static void
+test_busy_receiver_exiting_senders_lose_nothing(void **state)
+{
+	enum { SENDERS = 4, COUNT = 3000 };
+	char self[TR_ADDR_STRLEN], args[128];
+
+	self_text(self, sizeof(self));
+	TR_ASSERT_OK(tr_self_bind());
+	for (int k = 0; k < NMETHODS; k++) {
+		tr_process *s[SENDERS];
+		uint32_t    next[SENDERS] = { 0 };
+		long        total         = 0;
+
+		for (int i = 0; i < SENDERS; i++) {
+			snprintf(
+			    args, sizeof(args), "%d %d %s", i, COUNT, self);
+			s[i] = start_m("sender", args, methods[k], NULL);
+		}
+		usleep(3500 * 1000);
+		while (total < (long) SENDERS * COUNT) {
+			tr_msg         *m;
+			const uint32_t *pl;
+
+			TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
+			assert_int_equal(tr_msg_size(m), 8);
+			pl = tr_msg_data(m);
+			assert_true(pl[0] < SENDERS);
+			assert_int_equal(pl[1], next[pl[0]]);
+			next[pl[0]]++;
+			total++;
+			tr_msg_destroy(&m);
+		}
+		for (int i = 0; i < SENDERS; i++) {
+			assert_int_equal(finish(&s[i]), 0);
+		}
+	}
+}
+
+/* A child that sent its parent one message exits at once while the
+ * parent waits outside troupe, in poll() on the sentinel (a child waiting
+ * for a FinAck that never came would hang here). */
+static void
+test_child_exit_while_parent_polls_sentinel(void **state)
+{
+	char self[TR_ADDR_STRLEN];
+
+	self_text(self, sizeof(self));
+	TR_ASSERT_OK(tr_self_bind());
+	for (int k = 0; k < NMETHODS; k++) {
+		char          args[64];
+		tr_process   *p;
+		tr_msg       *m;
+		struct pollfd pfd = { .events = POLLIN };
+
+		snprintf(args, sizeof(args), "0 %s", self);
+		p      = start_m("hello_parent", args, methods[k], NULL);
+		pfd.fd = tr_process_sentinel(p);
+		assert_int_equal(poll(&pfd, 1, TR_TEST_HANG_MS), 1);
+		assert_int_equal(finish(&p), 0);
+		TR_ASSERT_OK(tr_recv(&m, 0));
+		assert_memory_equal(tr_msg_data(m), "hi", 2);
+		tr_msg_destroy(&m);
+	}
+}
+
+/* An actor sends 2,000 messages and is SIGKILLed; its monitor, reading a
+ * second later, gets what arrived in order, then the DOWN, then nothing. */
+static void
+test_down_comes_after_the_dead_actors_messages(void **state)
+{
+	char self[TR_ADDR_STRLEN];
+
+	self_text(self, sizeof(self));
+	for (int k = 0; k < NMETHODS; k++) {
+		char        args[64];
+		tr_process *p;
+		tr_addr     a;
+		uint64_t    ref;
+		uint32_t    next = 0;
+		tr_msg     *m;
+		tr_down     d;
+
+		snprintf(args, sizeof(args), "2000 %s", self);
+		p = start_m("spray_and_die", args, methods[k], &a);
+		TR_ASSERT_OK(tr_monitor(a, &ref));
+		TR_ASSERT_OK(tr_send_bytes(a, "go", 2, TR_TEST_HANG_MS));
+		usleep(1000 * 1000);
+		for (;;) {
+			TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
+			if (tr_msg_is_system(m)) {
+				break;
+			}
+			assert_int_equal(tr_msg_size(m), 4);
+			assert_int_equal(
+			    *(const uint32_t *) tr_msg_data(m), next);
+			next++;
+			tr_msg_destroy(&m);
+		}
+		TR_ASSERT_OK(tr_msg_down(m, &d));
+		tr_msg_destroy(&m);
+		assert_int_equal(d.ref, ref);
+		assert_int_equal(d.exitcode, -SIGKILL);
+		assert_true(next > 0);
+		TR_ASSERT_ERR(tr_recv(&m, 300), -ETIMEDOUT);
+		assert_int_equal(finish(&p), -SIGKILL);
+	}
+}
+
+/* A links to B while B is busy, then returns 0: a normal exit ends no
+ * one, even when B sees the link only after A has gone. */
+static void
+test_normal_exit_does_not_kill_a_linked_peer(void **state)
+{
+	for (int k = 0; k < NMETHODS; k++) {
+		char        args[64];
+		tr_process *b, *a;
+		tr_addr     ab;
+
+		b       = start_m("busy", "2000", methods[k], &ab);
+		args[0] = 'n';
+		args[1] = ' ';
+		tr_addr_format(ab, args + 2, sizeof(args) - 2);
+		a = start_m("link_then", args, methods[k], NULL);
+		assert_int_equal(finish(&a), 0);
+		assert_int_equal(finish(&b), 7);
+	}
+}
+
+/* B is busy in its own code for a minute; A links to it and crashes: B
+ * ends at once (exit 1), not at its next troupe call. */
+static void
+test_link_acts_while_the_peer_is_busy(void **state)
+{
+	for (int k = 0; k < NMETHODS; k++) {
+		char        args[64];
+		tr_process *b, *a;
+		tr_addr     ab;
+
+		b       = start_m("busy", "60000", methods[k], &ab);
+		args[0] = 'a';
+		args[1] = ' ';
+		tr_addr_format(ab, args + 2, sizeof(args) - 2);
+		a = start_m("link_then", args, methods[k], NULL);
+		assert_int_equal(finish(&a), -SIGABRT);
+		TR_ASSERT_OK(tr_process_join(b, TR_TEST_HANG_MS));
+		assert_int_equal(finish(&b), 1);
+	}
+}
+
+/* While this process waits in a call, a flood into its mailbox meets
+ * back-pressure (TR_EFULL) instead of piling up in memory. */
+static void
+test_flood_during_a_call_gets_backpressure(void **state)
+{
+	char             self[TR_ADDR_STRLEN], args[64];
+	tr_process      *echo, *fl;
+	tr_addr          e;
+	tr_msg          *m, *rep = NULL;
+	tr_mailbox_stats st;
+	int              r;
+
+	self_text(self, sizeof(self));
+	TR_ASSERT_OK(tr_self_bind());
+	echo = start_m("slow_echo", NULL, TR_START_FORK, &e);
+	snprintf(args, sizeof(args), "200 %s", self);
+	fl = start_m("flooder", args, TR_START_FORK, NULL);
+	TR_ASSERT_OK(tr_msg_new_bytes(&m, "4000", 4));
+	r = tr_call(e, &m, &rep, 10000);
+	/* the reply can be stuck behind twice the capacity of flood
+	 * (docs/guarantees.md); the flood itself must be pushed back */
+	assert_true(r == 0 || r == -ETIMEDOUT);
+	tr_msg_destroy(&rep);
+	tr_msg_destroy(&m);
+	TR_ASSERT_OK(tr_mailbox_stats_get(&st));
+	assert_true(st.queued <= 2000);
+	/* read while the flooder exits: its exit waits until what it sent
+	 * is in our queue */
+	while (tr_process_join(fl, 0) == -ETIMEDOUT) {
+		if (tr_recv(&m, 50) == 0) {
+			tr_msg_destroy(&m);
+		}
+	}
+	assert_int_equal(finish(&fl), 9);
+	TR_ASSERT_OK(tr_send_bytes(e, "stop", 4, TR_TEST_HANG_MS));
+	assert_int_equal(finish(&echo), 0);
+	while (tr_recv(&m, 100) == 0) {
+		tr_msg_destroy(&m);
+	}
+}
+
+/* Forged Fins naming a live process without a mailbox cost the actor
+ * nothing: 200 of them (1 s each before), then a call is answered. */
+static void
+test_forged_fin_does_not_stall_the_actor(void **state)
+{
+	Trwire__Fin    fin = TRWIRE__FIN__INIT;
+	struct tri_env env;
+	tr_process    *echo, *idle;
+	tr_addr        e, i;
+	uint8_t        buf[TRI_ENV_MAX], pl[16];
+	char           ep[PATH_MAX + 8];
+	tr_msg        *m, *rep;
+	void          *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PUSH);
+	int            n, pn, zero = 0;
+
+	echo = start_m("slow_echo", NULL, TR_START_FORK, &e);
+	idle = start_m("waiter", NULL, TR_START_FORK, &i);
+	memset(&env, 0, sizeof(env));
+	env.sender    = (tr_addr) { 0, i.pid, i.incarnation + 0 };
+	env.recipient = e;
+	env.flags     = TRI_FLAG_SYSTEM;
+	snprintf(env.type, sizeof(env.type), "trwire.Fin");
+	n  = tri_env_encode(&env, buf, sizeof(buf));
+	pn = (int) trwire__fin__pack(&fin, pl);
+	assert_true(n > 0);
+	snprintf(ep, sizeof(ep), "ipc://%s/%u.%llu", tr_runtime_dir(), e.pid,
+	    (unsigned long long) e.incarnation);
+	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	assert_int_equal(zmq_connect(s, ep), 0);
+	for (int k = 0; k < 200; k++) {
+		assert_int_equal(zmq_send(s, buf, (size_t) n, ZMQ_SNDMORE), n);
+		assert_int_equal(zmq_send(s, pl, (size_t) pn, 0), pn);
+	}
+	TR_ASSERT_OK(tr_msg_new_bytes(&m, "0", 1));
+	TR_ASSERT_OK(tr_call(e, &m, &rep, TR_TEST_HANG_MS));
+	tr_msg_destroy(&rep);
+	TR_ASSERT_OK(tr_send_bytes(e, "stop", 4, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_send_bytes(i, "bye", 3, TR_TEST_HANG_MS));
+	assert_int_equal(finish(&echo), 0);
+	assert_int_equal(finish(&idle), 0);
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+}
+
+/* Children started from a thread that then ends live on, under every
+ * method; the forkserver first started from such a thread too. */
+struct thread_start {
+	int         method;
+	tr_process *p;
+	int         r;
+};
+
+static void *
+start_in_thread(void *arg)
+{
+	struct thread_start *t = arg;
+
+	t->r = tr_process_new(&t->p, "waiter", NULL, 0);
+	if (t->r == 0) {
+		t->r = tr_process_set_start_method(t->p, t->method);
+	}
+	if (t->r == 0) {
+		t->r = tr_process_start(t->p, TR_TEST_HANG_MS);
+	}
+	return NULL;
+}
+
+static void
+test_children_outlive_their_starting_thread(void **state)
+{
+	/* the forkserver first: this is its first start in this binary */
+	const int order[NMETHODS] = { TR_START_FORKSERVER, TR_START_FORK,
+		TR_START_SPAWN };
+
+	for (int k = 0; k < NMETHODS; k++) {
+		struct thread_start t = { order[k], NULL, 0 };
+		pthread_t           th;
+		tr_process         *again;
+		tr_addr             a;
+
+		assert_int_equal(
+		    pthread_create(&th, NULL, start_in_thread, &t), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		TR_ASSERT_OK(t.r);
+		usleep(1500 * 1000); /* PR_SET_PDEATHSIG fired ~0.5 s after */
+		assert_true(tr_process_is_alive(t.p));
+		/* and the next start (the forkserver's, too) works */
+		again = start_m("waiter", NULL, order[k], &a);
+		TR_ASSERT_OK(tr_send_bytes(a, "bye", 3, TR_TEST_HANG_MS));
+		assert_int_equal(finish(&again), 0);
+		TR_ASSERT_OK(tr_process_addr(t.p, &a));
+		TR_ASSERT_OK(tr_send_bytes(a, "bye", 3, TR_TEST_HANG_MS));
+		assert_int_equal(finish(&t.p), 0);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_children_outlive_their_starting_thread),
+		cmocka_unit_test(test_child_exit_while_parent_polls_sentinel),
+		cmocka_unit_test(
+		    test_busy_receiver_exiting_senders_lose_nothing),
+		cmocka_unit_test(
+		    test_down_comes_after_the_dead_actors_messages),
+		cmocka_unit_test(test_normal_exit_does_not_kill_a_linked_peer),
+		cmocka_unit_test(test_link_acts_while_the_peer_is_busy),
+		cmocka_unit_test(test_flood_during_a_call_gets_backpressure),
+		cmocka_unit_test(test_forged_fin_does_not_stall_the_actor),
+	};
+
+	TR_ASSERT_OK(tr_init(argc, argv));
+	return cmocka_run_group_tests_name("delivery", tests, NULL, NULL);
+}
