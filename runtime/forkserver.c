@@ -265,13 +265,29 @@ tri_forkserver_reap(void)
 	}
 }
 
+/* At exit, once our children are joined: the current server ends when
+ * its socket closes; a retired one may still run a child that a failed
+ * request left behind, which would die with us anyway. */
 void
 tri_forkserver_forget(void)
 {
 	forget(true);
 	while (nretired > 0) {
-		(void) waitpid(retired[--nretired], NULL, 0);
+		(void) kill(retired[--nretired], SIGKILL);
+		(void) waitpid(retired[nretired], NULL, 0);
 	}
+}
+
+/* In a new child: the parent's servers are not ours to use or reap. */
+void
+tri_forkserver_drop(void)
+{
+	if (tri_rt.forkserver_fd >= 0) {
+		close(tri_rt.forkserver_fd);
+	}
+	tri_rt.forkserver_fd  = -1;
+	tri_rt.forkserver_pid = 0;
+	nretired              = 0;
 }
 
 /* True if the server we know has ended (it is reaped then). */

@@ -371,14 +371,10 @@ tri_child_reset(void)
 
 	tri_process_forget_all();
 	tri_rt.child_counter = 0;
-	if (tri_rt.forkserver_fd >= 0) {
-		close(tri_rt.forkserver_fd);
-	}
-	tri_rt.forkserver_fd  = -1;
-	tri_rt.forkserver_pid = 0;
-	tri_rt.own_rundir     = false;
-	tri_rt.is_child       = true;
-	tri_rt.pid            = tri_getpid();
+	tri_forkserver_drop();
+	tri_rt.own_rundir = false;
+	tri_rt.is_child   = true;
+	tri_rt.pid        = tri_getpid();
 	tri_msg_forked();
 	/* The parent's handlers and mask are not the actor's: a crash
 	 * handler (a test harness's, say) would change a SIGSEGV's exit
