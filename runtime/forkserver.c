@@ -253,9 +253,24 @@ forget(bool wait)
 	}
 }
 
+/* If the server we know has ended, reap it and forget it: the next
+ * request starts a new one. */
+static void
+forget_if_gone(void)
+{
+	if (tri_rt.forkserver_fd < 0 || tri_rt.forkserver_pid <= 0 ||
+	    waitpid(tri_rt.forkserver_pid, NULL, WNOHANG) == 0) {
+		return;
+	}
+	tri_debug("forkserver (pid %d) died", (int) tri_rt.forkserver_pid);
+	tri_rt.forkserver_pid = 0; /* reaped */
+	forget(false);
+}
+
 void
 tri_forkserver_reap(void)
 {
+	forget_if_gone();
 	for (size_t i = 0; i < nretired;) {
 		if (waitpid(retired[i], NULL, WNOHANG) != 0) {
 			retired[i] = retired[--nretired];
@@ -290,25 +305,12 @@ tri_forkserver_drop(void)
 	nretired              = 0;
 }
 
-/* True if the server we know has ended (it is reaped then). */
-static bool
-server_gone(void)
-{
-	return tri_rt.forkserver_fd >= 0 && tri_rt.forkserver_pid > 0 &&
-	    waitpid(tri_rt.forkserver_pid, NULL, WNOHANG) != 0;
-}
-
 static int
 ensure_server(void)
 {
 	int sv[2], r;
 
-	if (server_gone()) {
-		tri_debug("forkserver (pid %d) died; starting another",
-		    (int) tri_rt.forkserver_pid);
-		tri_rt.forkserver_pid = 0; /* reaped */
-		forget(false);
-	}
+	forget_if_gone();
 	if (tri_rt.forkserver_fd >= 0) {
 		return 0;
 	}

@@ -139,6 +139,32 @@ atexit_child(const void *args, size_t len)
 }
 TR_ACTOR_FLAGS(atexit_child, atexit_child, TR_ACTOR_MANUAL_READY)
 
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint(int sig)
+{
+	interrupted = 1;
+}
+
+/* Takes 100 ms to shut down after SIGINT, then exits 5. */
+static int
+graceful(const void *args, size_t len)
+{
+	struct sigaction sa = { .sa_handler = on_sigint };
+	sigset_t         none;
+
+	sigemptyset(&none);
+	(void) sigaction(SIGINT, &sa, NULL);
+	(void) tr_ready();
+	while (!interrupted) {
+		(void) sigsuspend(&none);
+	}
+	usleep(100 * 1000);
+	return 5;
+}
+TR_ACTOR_FLAGS(graceful, graceful, TR_ACTOR_MANUAL_READY)
+
 static int
 log_exit3(const void *args, size_t len)
 {
@@ -237,6 +263,36 @@ test_forkserver_survives_group_signals(void **state)
 	TR_ASSERT_OK(tr_process_terminate(a));
 	TR_ASSERT_OK(tr_process_join(a, 5000));
 	tr_process_destroy(&a);
+}
+
+/* Ctrl-C reaches the server and the actor: the actor's shutdown ends. */
+static void
+test_forkserver_child_finishes_graceful_shutdown(void **state)
+{
+	tr_process *a  = start("graceful", NULL, TR_START_FORKSERVER);
+	pid_t       fs = forkserver_pid();
+	int         code;
+
+	assert_true(fs > 0);
+	assert_int_equal(kill(fs, SIGINT), 0);
+	TR_ASSERT_OK(tr_process_signal(a, SIGINT));
+	TR_ASSERT_OK(tr_process_join(a, 5000));
+	TR_ASSERT_OK(tr_process_exitcode(a, &code));
+	assert_int_equal(code, 5);
+	assert_int_equal(forkserver_pid(), fs);
+	tr_process_destroy(&a);
+}
+
+/* Kill the forkserver; the next forkserver start makes a new one. */
+static void
+kill_forkserver(void)
+{
+	pid_t fs = forkserver_pid();
+
+	if (fs > 0) {
+		assert_int_equal(kill(fs, SIGKILL), 0);
+		assert_true(tr_test_wait_gone(fs, 5000));
+	}
 }
 
 static void
@@ -385,15 +441,18 @@ test_atexit_handlers_skipped_when_killed(void **state)
 	}
 }
 
-/* The forkserver's children write to the forkserver's stderr, which this
- * test cannot break: fork and spawn only. */
+/* The forkserver's children write to the server's stderr: a new server
+ * is started while stderr is broken, and another one afterwards. */
 static void
 test_log_to_broken_stderr_keeps_exit_code(void **state)
 {
-	for (int m = TR_START_FORK; m <= TR_START_SPAWN; m++) {
+	for (int m = TR_START_FORK; m <= TR_START_FORKSERVER; m++) {
 		int         pfd[2], saved = dup(STDERR_FILENO), code;
 		tr_process *p;
 
+		if (m == TR_START_FORKSERVER) {
+			kill_forkserver();
+		}
 		assert_int_equal(pipe(pfd), 0);
 		close(pfd[0]);
 		assert_int_equal(dup2(pfd[1], STDERR_FILENO), STDERR_FILENO);
@@ -406,6 +465,7 @@ test_log_to_broken_stderr_keeps_exit_code(void **state)
 		assert_int_equal(code, 3);
 		tr_process_destroy(&p);
 	}
+	kill_forkserver();
 }
 
 static void
@@ -431,13 +491,14 @@ test_finished_children_reaped_at_next_start(void **state)
 static void
 test_handle_in_daemon_defaults_to_daemon(void **state)
 {
-	for (int daemon = 0; daemon <= 1; daemon++) {
+	for (int i = 0; i < 6; i++) {
 		tr_process *p;
 		int         code;
 
 		TR_ASSERT_OK(tr_process_new(&p, "daemon_default", NULL, 0));
 		assert_false(tr_process_is_daemon(p));
-		TR_ASSERT_OK(tr_process_set_daemon(p, daemon));
+		TR_ASSERT_OK(tr_process_set_daemon(p, i & 1));
+		TR_ASSERT_OK(tr_process_set_start_method(p, 1 + i / 2));
 		TR_ASSERT_OK(tr_process_start(p, 10000));
 		TR_ASSERT_OK(tr_process_join(p, 10000));
 		TR_ASSERT_OK(tr_process_exitcode(p, &code));
@@ -451,6 +512,8 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forkserver_survives_group_signals),
+		cmocka_unit_test(
+		    test_forkserver_child_finishes_graceful_shutdown),
 		cmocka_unit_test(test_forkserver_restarts_after_death),
 		cmocka_unit_test(test_parent_pid_is_the_starter),
 		cmocka_unit_test(test_ignored_signals_stay_ignored),
