@@ -68,17 +68,17 @@ static void
 write_stderr(const char *line, size_t n)
 {
 	static const struct timespec zero = { 0, 0 };
-	sigset_t                     pipe, old, pending;
+	sigset_t                     blocked, old, pending;
 	int                          r;
 
-	sigemptyset(&pipe);
-	sigaddset(&pipe, SIGPIPE);
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGPIPE);
 	sigpending(&pending);
-	(void) pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	(void) pthread_sigmask(SIG_BLOCK, &blocked, &old);
 	r = tri_write_all(STDERR_FILENO, line, n);
 	if (r == -EPIPE && !sigismember(&pending, SIGPIPE)) {
-		while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR) {
-		}
+		while (sigtimedwait(&blocked, NULL, &zero) < 0 &&
+		    errno == EINTR) { }
 	}
 	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -41,9 +41,10 @@ enum tr_start_method {
  * start() ignored, every other signal at its default, and its
  * tr_self_parent_pid() is the starter (not the forkserver).  A spawn or
  * forkserver child starts with stdio and the runtime's own descriptors
- * only; a fork child inherits the caller's descriptors, as with fork(),
- * except the runtime's (the other children's pidfds and status pipes, the
- * forkserver socket). */
+ * only (a forkserver child's stdio is the server's: the starter's when the
+ * server started); a fork child inherits the caller's descriptors, as with
+ * fork(), except the runtime's (the other children's pidfds and status pipes,
+ * the forkserver socket). */
 
 /* Name of a start method ("fork", ...), or NULL if out of range. */
 TR_API const char *tr_start_method_name(int method);
