@@ -8,8 +8,10 @@
  *			memory as it was at load time, and its arguments.
  *	forkserver	forked by a server process (itself a fresh run of
  *			this program, started on first use): like spawn it
- *			sees only load-time memory, but it starts faster, and
- *			its parent is the server.
+ *			sees only load-time memory, but it starts faster.
+ *			Its parent, for tr_self_parent_pid(), is still the
+ *			starter (Python's parent_process()), though getppid()
+ *			names the server.
  *
  * `value` is set by main() after tr_init(), so only the fork child sees
  * it.  Arguments (here the method's name and main's pid) reach every
@@ -42,7 +44,7 @@ hello(const void *args, size_t len)
 	printf("%-10s: %s sees value = %d, its parent is %s\n", a.method,
 	    tr_self_name(), value,
 	    tr_self_parent_pid() == a.main_pid ? "the main program"
-	                                       : "the forkserver");
+	                                       : "another process");
 	fflush(stdout);
 	return 0;
 }

@@ -6,9 +6,14 @@
  * Request (SOCK_SEQPACKET): 1 byte 'S' with three descriptors attached:
  * the boot memfd, the child's ready pipe and an exit-status pipe.  Reply:
  * an int32 pid, or a negative error.  When a child exits the server writes
- * its wait status (int) to the status pipe.  When the requester goes (EOF
- * on the socket) the server kills its children and exits; it also dies
- * with the requester through PR_SET_PDEATHSIG. */
+ * its wait status (int) to the status pipe.
+ *
+ * The server ignores SIGINT, SIGTERM and SIGHUP: a Ctrl-C to the process
+ * group is for the actors, which may be shutting down gracefully, and they
+ * die with the server.  It never kills a child.  When the requester closes
+ * the socket (EOF), the server waits for its remaining children, still
+ * reporting their exits, and then ends; it dies with the requester through
+ * PR_SET_PDEATHSIG. */
 #include "rt.h"
 
 #include <errno.h>
@@ -31,6 +36,12 @@ struct kid {
 
 static struct kid *kids;
 static size_t      nkids, capkids;
+static uint64_t    ignored; /* the server's own SIG_IGN set */
+
+/* Servers given up on (the requester closed their socket) that still wait
+ * for their children; reaped when they end. */
+static pid_t  retired[16];
+static size_t nretired;
 
 static int
 recv_request(int sock, int fds[3])
@@ -91,8 +102,31 @@ reap_kids(void)
 	}
 }
 
+/* In a new child: only stdio and the ready pipe stay open (not the
+ * socket, nor the status pipes of older siblings), and the starter's
+ * signal dispositions replace the server's. */
+static void
+child_setup(const struct tri_boot *b, int ready_fd)
+{
+	sigset_t none;
+	uint64_t diff = ignored ^ b->ignored;
+
+	if (ready_fd > 3) {
+		(void) close_range(3, (unsigned) ready_fd - 1, 0);
+	}
+	(void) close_range((unsigned) ready_fd + 1, ~0U, 0);
+	for (int s = 1; s <= 64 && s < NSIG; s++) {
+		if ((diff >> (s - 1) & 1) && s != SIGKILL && s != SIGSTOP) {
+			(void) signal(
+			    s, (b->ignored >> (s - 1) & 1) ? SIG_IGN : SIG_DFL);
+		}
+	}
+	sigemptyset(&none);
+	(void) sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static int
-serve_one(int sock, int sfd)
+serve_one(int sock)
 {
 	struct tri_boot b;
 	int             fds[3], r;
@@ -126,13 +160,7 @@ serve_one(int sock, int sfd)
 		tri_strlcpy(tri_rt.rundir, b.rundir, sizeof(tri_rt.rundir));
 		pid = fork();
 		if (pid == 0) {
-			sigset_t none;
-
-			close(sock);
-			close(sfd);
-			close(fds[2]);
-			sigemptyset(&none);
-			(void) sigprocmask(SIG_SETMASK, &none, NULL);
+			child_setup(&b, fds[1]);
 			tri_child_main(&b, fds[1]);
 		}
 		r = pid < 0 ? -errno : 0;
@@ -151,6 +179,17 @@ serve_one(int sock, int sfd)
 	return 0;
 }
 
+static void
+ignore_group_signals(void)
+{
+	(void) signal(SIGINT, SIG_IGN);
+	(void) signal(SIGTERM, SIG_IGN);
+	(void) signal(SIGHUP, SIG_IGN);
+	if (tri_proc_sigmask("SigIgn", &ignored) < 0) {
+		ignored = ~(uint64_t) 0; /* unknown: set every signal */
+	}
+}
+
 _Noreturn void
 tri_forkserver_main(int sock)
 {
@@ -161,6 +200,7 @@ tri_forkserver_main(int sock)
 	(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
 	(void) prctl(PR_SET_NAME, "troupe-fksrv");
 	(void) fcntl(sock, F_SETFD, FD_CLOEXEC);
+	ignore_group_signals();
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	(void) sigprocmask(SIG_BLOCK, &chld, NULL);
@@ -170,7 +210,8 @@ tri_forkserver_main(int sock)
 	}
 	pfd[0] = (struct pollfd) { .fd = sock, .events = POLLIN };
 	pfd[1] = (struct pollfd) { .fd = sfd, .events = POLLIN };
-	for (;;) {
+	/* after EOF (pfd[0].fd < 0), serve exits until no child is left */
+	while (pfd[0].fd >= 0 || nkids > 0) {
 		struct signalfd_siginfo si;
 
 		if (poll(pfd, 2, -1) < 0) {
@@ -180,36 +221,104 @@ tri_forkserver_main(int sock)
 			while (read(sfd, &si, sizeof(si)) > 0) { }
 			reap_kids();
 		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (serve_one(sock, sfd) < 0) {
-				break;
-			}
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    serve_one(sock) < 0) {
+			close(sock);
+			pfd[0].fd = -1;
 		}
 	}
-	/* requester gone: no child outlives it */
-	for (size_t i = 0; i < nkids; i++) {
-		(void) kill(kids[i].pid, SIGKILL);
-	}
-	while (nkids > 0 && waitpid(-1, NULL, 0) > 0) {
-		nkids--;
-	}
 	_exit(0);
+}
+
+/* Close the socket to the server.  With wait, block until it has ended
+ * (at exit, once our children are joined); otherwise leave it to finish
+ * its children and reap it later. */
+static void
+forget(bool wait)
+{
+	pid_t pid = tri_rt.forkserver_pid;
+
+	if (tri_rt.forkserver_fd >= 0) {
+		close(tri_rt.forkserver_fd);
+	}
+	tri_rt.forkserver_fd  = -1;
+	tri_rt.forkserver_pid = 0;
+	if (pid <= 0) {
+		return;
+	}
+	if (wait || nretired == sizeof(retired) / sizeof(retired[0])) {
+		(void) waitpid(pid, NULL, 0);
+	} else if (waitpid(pid, NULL, WNOHANG) == 0) {
+		retired[nretired++] = pid;
+	}
+}
+
+/* If the server we know has ended, reap it and forget it: the next
+ * request starts a new one. */
+static void
+forget_if_gone(void)
+{
+	if (tri_rt.forkserver_fd < 0 || tri_rt.forkserver_pid <= 0 ||
+	    waitpid(tri_rt.forkserver_pid, NULL, WNOHANG) == 0) {
+		return;
+	}
+	tri_debug("forkserver (pid %d) died", (int) tri_rt.forkserver_pid);
+	tri_rt.forkserver_pid = 0; /* reaped */
+	forget(false);
+}
+
+void
+tri_forkserver_reap(void)
+{
+	forget_if_gone();
+	for (size_t i = 0; i < nretired;) {
+		if (waitpid(retired[i], NULL, WNOHANG) != 0) {
+			retired[i] = retired[--nretired];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* At exit, once our children are joined: the current server ends when
+ * its socket closes; a retired one may still run a child that a failed
+ * request left behind, which would die with us anyway. */
+void
+tri_forkserver_forget(void)
+{
+	forget(true);
+	while (nretired > 0) {
+		(void) kill(retired[--nretired], SIGKILL);
+		(void) waitpid(retired[nretired], NULL, 0);
+	}
+}
+
+/* In a new child: the parent's servers are not ours to use or reap. */
+void
+tri_forkserver_drop(void)
+{
+	if (tri_rt.forkserver_fd >= 0) {
+		close(tri_rt.forkserver_fd);
+	}
+	tri_rt.forkserver_fd  = -1;
+	tri_rt.forkserver_pid = 0;
+	nretired              = 0;
 }
 
 static int
 ensure_server(void)
 {
-	char env0[48];
-	int  sv[2], r;
+	int sv[2], r;
 
+	forget_if_gone();
 	if (tri_rt.forkserver_fd >= 0) {
 		return 0;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		return -errno;
 	}
-	snprintf(env0, sizeof(env0), "TROUPE_FORKSERVER=%d", sv[1]);
-	r = tri_spawn_self(env0, &sv[1], 1, &tri_rt.forkserver_pid);
+	r = tri_spawn_self(
+	    "TROUPE_FORKSERVER", &sv[1], 1, &tri_rt.forkserver_pid);
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);
@@ -220,23 +329,9 @@ ensure_server(void)
 	return 0;
 }
 
-void
-tri_forkserver_forget(void)
-{
-	if (tri_rt.forkserver_fd < 0) {
-		return;
-	}
-	close(tri_rt.forkserver_fd);
-	tri_rt.forkserver_fd = -1;
-	if (tri_rt.forkserver_pid > 0) {
-		(void) waitpid(tri_rt.forkserver_pid, NULL, 0);
-	}
-	tri_rt.forkserver_pid = 0;
-}
-
-int
-tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
-    int status_wfd, pid_t *ret_pid, int timeout_ms)
+/* Send the request with its three descriptors: 0, or -errno. */
+static int
+send_request(int boot_fd, int ready_wfd, int status_wfd)
 {
 	char            fdbuf[CMSG_SPACE(3 * sizeof(int))];
 	struct iovec    iov = { "S", 1 };
@@ -245,15 +340,60 @@ tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
 		   .msg_control          = fdbuf,
 		   .msg_controllen       = sizeof(fdbuf) };
 	struct cmsghdr *c;
-	uint8_t        *buf;
-	size_t          n;
-	int32_t         reply;
-	int             boot_fd, r, fds[3];
+	int             fds[3] = { boot_fd, ready_wfd, status_wfd };
 
-	r = ensure_server();
-	if (r < 0) {
-		return r;
+	memset(fdbuf, 0, sizeof(fdbuf));
+	c             = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type  = SCM_RIGHTS;
+	c->cmsg_len   = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	return sendmsg(tri_rt.forkserver_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno
+	                                                            : 0;
+}
+
+/* The server's reply: 0 with *reply, -ETIMEDOUT, -EPIPE if the server
+ * is gone, or another -errno. */
+static int
+recv_reply(int32_t *reply, int timeout_ms)
+{
+	ssize_t got;
+	int     r = tri_poll_fd(tri_rt.forkserver_fd, POLLIN, timeout_ms);
+
+	if (r <= 0) {
+		return r == 0 ? -ETIMEDOUT : r;
 	}
+	got = recv(tri_rt.forkserver_fd, reply, sizeof(*reply), 0);
+	if (got < 0) {
+		return -errno;
+	}
+	return got == sizeof(*reply) ? 0 : -EPIPE;
+}
+
+static int
+request(
+    int boot_fd, int ready_wfd, int status_wfd, int32_t *reply, int timeout_ms)
+{
+	int r = ensure_server();
+
+	if (r == 0) {
+		r = send_request(boot_fd, ready_wfd, status_wfd);
+	}
+	if (r == 0) {
+		r = recv_reply(reply, timeout_ms);
+	}
+	return r;
+}
+
+int
+tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
+    int status_wfd, pid_t *ret_pid, int timeout_ms)
+{
+	uint8_t *buf;
+	size_t   n;
+	int32_t  reply;
+	int      boot_fd, r;
+
 	r = tri_boot_encode(b, &buf, &n);
 	if (r < 0) {
 		return r;
@@ -263,31 +403,19 @@ tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
 	if (boot_fd < 0) {
 		return boot_fd;
 	}
-	memset(fdbuf, 0, sizeof(fdbuf));
-	c             = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type  = SCM_RIGHTS;
-	c->cmsg_len   = CMSG_LEN(sizeof(fds));
-	fds[0]        = boot_fd;
-	fds[1]        = ready_wfd;
-	fds[2]        = status_wfd;
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	r = sendmsg(tri_rt.forkserver_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-	close(boot_fd);
-	if (r == 0) {
-		r = tri_poll_fd(tri_rt.forkserver_fd, POLLIN, timeout_ms);
-		if (r == 0) {
-			r = -ETIMEDOUT;
-		} else if (r > 0) {
-			ssize_t got = recv(
-			    tri_rt.forkserver_fd, &reply, sizeof(reply), 0);
-
-			r = got == sizeof(reply) ? 0 : TR_EFORKSERVER;
-		}
+	r = request(boot_fd, ready_wfd, status_wfd, &reply, timeout_ms);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* the server died under us: once more with a new one */
+		forget(false);
+		r = lseek(boot_fd, 0, SEEK_SET) < 0
+		    ? -errno
+		    : request(
+		          boot_fd, ready_wfd, status_wfd, &reply, timeout_ms);
 	}
+	close(boot_fd);
 	if (r < 0) {
-		/* a server that failed us once is not trusted again */
-		tri_forkserver_forget();
+		/* a server that failed us is not trusted again */
+		forget(false);
 		return r == -ETIMEDOUT ? r : TR_EFORKSERVER;
 	}
 	if (reply < 0) {

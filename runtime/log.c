@@ -4,6 +4,8 @@
 #include "rt.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,29 @@ tri_log_on(int level)
 	return level <= tr_log_level() && level > TR_LOG_NONE;
 }
 
+/* Write to stderr without dying of SIGPIPE when nobody reads it: a log
+ * line must never kill the process or change how it exits.  SIGPIPE is
+ * blocked around the write, and one it raised is taken back, unless one
+ * was pending already. */
+static void
+write_stderr(const char *line, size_t n)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t                     blocked, old, pending;
+	int                          r;
+
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGPIPE);
+	sigpending(&pending);
+	(void) pthread_sigmask(SIG_BLOCK, &blocked, &old);
+	r = tri_write_all(STDERR_FILENO, line, n);
+	if (r == -EPIPE && !sigismember(&pending, SIGPIPE)) {
+		while (sigtimedwait(&blocked, NULL, &zero) < 0 &&
+		    errno == EINTR) { }
+	}
+	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void
 tr_logv(int level, const char *fmt, va_list ap)
 {
@@ -79,7 +104,7 @@ tr_logv(int level, const char *fmt, va_list ap)
 		n = (int) sizeof(line) - 2;
 	}
 	line[n++] = '\n';
-	(void) tri_write_all(STDERR_FILENO, line, (size_t) n);
+	write_stderr(line, (size_t) n);
 	errno = saved;
 }
 

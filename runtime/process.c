@@ -102,6 +102,7 @@ tr_process_new(
 	p->owner                = tri_getpid();
 	p->pidfd                = -1;
 	p->status_fd            = -1;
+	p->daemon               = tri_rt.daemon; /* as Python's */
 	tri_strlcpy(p->actor, actor, sizeof(p->actor));
 	/* Python numbers children per parent: Process-1, and Process-1:1 for
 	 * the first child of that one */
@@ -203,6 +204,7 @@ fill_boot(const tr_process *p, struct tri_boot *b)
 	b->eager_mailbox = p->eager_mailbox;
 	b->log_level     = tr_log_level();
 	b->parent        = tri_getpid();
+	b->starter       = b->parent;
 }
 
 struct fork_req {
@@ -248,7 +250,6 @@ start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
 static int
 start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 {
-	char     bootenv[64];
 	uint8_t *buf;
 	size_t   n;
 	int      fds[2], r;
@@ -263,8 +264,7 @@ start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 		return fds[0];
 	}
 	fds[1] = ready_wfd;
-	snprintf(bootenv, sizeof(bootenv), "TROUPE_BOOT=%d:%d", fds[0], fds[1]);
-	r = tri_spawn_self(bootenv, fds, 2, &p->pid);
+	r      = tri_spawn_self("TROUPE_BOOT", fds, 2, &p->pid);
 	close(fds[0]);
 	return r;
 }
@@ -275,6 +275,8 @@ start_forkserver(
 {
 	int fds[2], r;
 
+	/* the forkserver's dispositions are not ours: send what we ignore */
+	(void) tri_proc_sigmask("SigIgn", &b->ignored);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		return -errno;
 	}
@@ -448,6 +450,8 @@ tr_process_start(tr_process *p, int timeout_ms)
 	if (p->method == TR_START_DEFAULT) {
 		p->method = default_method();
 	}
+	/* as Python: finished children nobody joined are reaped here */
+	tri_process_reap_all_nowait();
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		return -errno;
 	}
@@ -703,6 +707,7 @@ tri_process_reap_all_nowait(void)
 		next = p->next;
 		(void) reap(p);
 	}
+	tri_forkserver_reap();
 }
 
 int

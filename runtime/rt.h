@@ -27,16 +27,18 @@
 /* Everything a child needs to become an actor; travels as trwire.Boot for
  * spawn and the forkserver. */
 struct tri_boot {
-	char   actor[TRI_NAME_MAX];
-	char   name[TRI_NAME_MAX];
-	char   identity[TRI_NAME_MAX];
-	char   rundir[PATH_MAX];
-	void  *args; /* owned */
-	size_t len;
-	bool   daemon;
-	bool   eager_mailbox;
-	int    log_level;
-	pid_t  parent;
+	char     actor[TRI_NAME_MAX];
+	char     name[TRI_NAME_MAX];
+	char     identity[TRI_NAME_MAX];
+	char     rundir[PATH_MAX];
+	void    *args; /* owned */
+	size_t   len;
+	bool     daemon;
+	bool     eager_mailbox;
+	int      log_level;
+	pid_t    parent; /* the child's parent: the starter or the forkserver */
+	pid_t    starter; /* the process that asked: tr_self_parent_pid() */
+	uint64_t ignored; /* starter's ignored signals, bit n-1 = signal n */
 };
 
 struct tri_rt {
@@ -101,6 +103,8 @@ _Noreturn void tri_forkserver_main(int sock);
 int  tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
      int status_wfd, pid_t *ret_pid, int timeout_ms);
 void tri_forkserver_forget(void);
+void tri_forkserver_reap(void); /* servers that have ended */
+void tri_forkserver_drop(void); /* in a new child: forget the parent's */
 
 /* exitlog.c */
 int  tri_exitlog_init(void);
@@ -109,8 +113,9 @@ int  tri_exitlog_get(pid_t pid, uint64_t inc, int *ret_code);
 
 /* util.c */
 pid_t       tri_getpid(void); /* cached; renewed in fork children */
-int         tri_spawn_self(const char *extra_env, const int *keep, size_t nkeep,
+int         tri_spawn_self(const char *name, const int *keep, size_t nkeep,
             pid_t *ret_pid); /* exec this binary again */
+int         tri_proc_sigmask(const char *field, uint64_t *ret);
 int64_t     tri_now_ms(void);
 int         tri_poll_fd(int fd, short events, int timeout_ms);
 int         tri_remaining(int64_t deadline, int timeout_ms);

@@ -213,18 +213,19 @@ tri_boot_encode(const struct tri_boot *b, uint8_t **ret, size_t *ret_len)
 	uint8_t     *buf;
 	size_t       n;
 
-	m.actor         = (char *) b->actor;
-	m.name          = (char *) b->name;
-	m.identity      = (char *) b->identity;
-	m.args.data     = b->args;
-	m.args.len      = b->len;
-	m.daemon        = b->daemon;
-	m.parent_pid    = (uint32_t) b->parent;
-	m.log_level     = b->log_level;
-	m.eager_mailbox = b->eager_mailbox;
-	m.rundir        = (char *) b->rundir;
-	n               = trwire__boot__get_packed_size(&m);
-	buf             = tri_alloc(n ? n : 1);
+	m.actor           = (char *) b->actor;
+	m.name            = (char *) b->name;
+	m.identity        = (char *) b->identity;
+	m.args.data       = b->args;
+	m.args.len        = b->len;
+	m.daemon          = b->daemon;
+	m.parent_pid      = (uint32_t) b->parent;
+	m.log_level       = b->log_level;
+	m.eager_mailbox   = b->eager_mailbox;
+	m.rundir          = (char *) b->rundir;
+	m.ignored_signals = b->ignored;
+	n                 = trwire__boot__get_packed_size(&m);
+	buf               = tri_alloc(n ? n : 1);
 	if (!buf) {
 		return -ENOMEM;
 	}
@@ -257,6 +258,8 @@ tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 	tri_strlcpy(b->rundir, m->rundir, sizeof(b->rundir));
 	b->daemon        = m->daemon;
 	b->parent        = (pid_t) m->parent_pid;
+	b->starter       = b->parent;
+	b->ignored       = m->ignored_signals;
 	b->log_level     = m->log_level;
 	b->eager_mailbox = m->eager_mailbox;
 	b->len           = m->args.len;
@@ -353,39 +356,13 @@ tr_fail(int err, const char *fmt, ...)
 	return err;
 }
 
-/* In a new child, whatever the start method: forget the parent's
- * children, forkserver and ZeroMQ state without touching them. */
-/* The signals this process has handlers for: SigCgt in /proc/self/status
- * (a hex mask, bit n-1 for signal n); all of them if it cannot be read. */
-static uint64_t
-caught_signals(void)
-{
-	char               buf[2048], *p;
-	unsigned long long mask;
-	ssize_t            n;
-	int                fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		return ~(uint64_t) 0;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0) {
-		return ~(uint64_t) 0;
-	}
-	buf[n] = '\0';
-	p      = strstr(buf, "SigCgt:");
-	if (!p || sscanf(p + 7, "%llx", &mask) != 1) {
-		return ~(uint64_t) 0;
-	}
-	return mask;
-}
-
+/* Every signal this process has a handler for goes back to the default. */
 static void
 reset_caught_signals(void)
 {
-	uint64_t mask = caught_signals();
+	uint64_t mask = ~(uint64_t) 0; /* all if /proc cannot tell */
 
+	(void) tri_proc_sigmask("SigCgt", &mask);
 	for (int s = 1; s < NSIG && s <= 64; s++) {
 		if ((mask >> (s - 1) & 1) && s != SIGKILL && s != SIGSTOP) {
 			(void) signal(s, SIG_DFL);
@@ -393,6 +370,8 @@ reset_caught_signals(void)
 	}
 }
 
+/* In a new child, whatever the start method: forget the parent's
+ * children, forkserver and ZeroMQ state without touching them. */
 void
 tri_child_reset(void)
 {
@@ -400,14 +379,10 @@ tri_child_reset(void)
 
 	tri_process_forget_all();
 	tri_rt.child_counter = 0;
-	if (tri_rt.forkserver_fd >= 0) {
-		close(tri_rt.forkserver_fd);
-	}
-	tri_rt.forkserver_fd  = -1;
-	tri_rt.forkserver_pid = 0;
-	tri_rt.own_rundir     = false;
-	tri_rt.is_child       = true;
-	tri_rt.pid            = tri_getpid();
+	tri_forkserver_drop();
+	tri_rt.own_rundir = false;
+	tri_rt.is_child   = true;
+	tri_rt.pid        = tri_getpid();
 	tri_msg_forked();
 	/* The parent's handlers and mask are not the actor's: a crash
 	 * handler (a test harness's, say) would change a SIGSEGV's exit
@@ -421,11 +396,12 @@ tri_child_reset(void)
 }
 
 static _Noreturn void
-child_exit(int code)
+child_finish(int code)
 {
-	/* Exit must not hang: joining non-daemon children is the user's
-	 * contract, but the mailbox's linger is bounded, so once the children
-	 * are gone a watchdog ends a shutdown wedged past linger + 5 s. */
+	/* Joining non-daemon children is the user's contract, and so is the
+	 * exit handshake (it waits while each recipient of our messages
+	 * lives, or up to the linger): after both, a watchdog ends a
+	 * teardown wedged for 5 s. */
 	tri_children_cleanup();
 	tri_msg_exit_handshake(); /* bounded by the linger, if one is set */
 	(void) signal(SIGALRM, SIG_DFL);
@@ -433,6 +409,33 @@ child_exit(int code)
 	tri_msg_shutdown();
 	fflush(NULL);
 	_exit(code);
+}
+
+static bool barrier_set, exiting;
+
+/* Registered first thing in a child, so exit() runs the handlers the
+ * actor registered (after this one) and then this, which ends the process
+ * before the handlers inherited from the parent or from main before
+ * tr_init() (registered earlier) can run.  A raw fork() child of the
+ * actor is not ours: its exit() goes on as usual. */
+static void
+child_exit_barrier(int status, void *arg)
+{
+	(void) arg;
+	if (tri_getpid() == tri_rt.pid) {
+		exiting = true;
+		child_finish(status);
+	}
+}
+
+static _Noreturn void
+child_exit(int code)
+{
+	if (barrier_set && !exiting) {
+		exiting = true; /* tr_exit() from a handler: no second exit() */
+		exit(code);
+	}
+	child_finish(code);
 }
 
 _Noreturn void
@@ -449,7 +452,8 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 		_exit(128 + SIGKILL);
 	}
 	tri_child_reset();
-	tri_rt.ppid     = b->parent;
+	barrier_set     = on_exit(child_exit_barrier, NULL) == 0;
+	tri_rt.ppid     = b->starter;
 	tri_rt.ready_fd = ready_fd;
 	tri_rt.daemon   = b->daemon;
 	tri_strlcpy(tri_rt.name, b->name, sizeof(tri_rt.name));
@@ -532,7 +536,8 @@ tr_self_pid(void)
 pid_t
 tr_self_parent_pid(void)
 {
-	return getppid();
+	/* a forkserver child's real parent is the forkserver */
+	return tri_rt.is_child ? tri_rt.ppid : getppid();
 }
 
 const char *

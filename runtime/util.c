@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Small helpers: time, poll, pidfds, /proc, whole reads and writes. */
-#include "loop.h"
 #include "rt.h"
+
+#include "loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -266,59 +267,76 @@ tri_strlcpy(char *dst, const char *src, size_t n)
 
 extern char **environ;
 
-/* Run this program's binary again (spawn and the forkserver): the
- * environment is ours plus extra_env ("NAME=value"), less any earlier
- * TROUPE_BOOT / TROUPE_FORKSERVER; the descriptors in keep survive the
- * exec (dup2(fd, fd) in file actions clears FD_CLOEXEC, glibc >= 2.29). */
-struct spawn_req {
-	const char *extra_env;
-	const int  *keep;
-	size_t      nkeep;
-	pid_t      *ret_pid;
-};
-
-static int spawn_in_loop(void *arg);
-
-/* The exec happens in the runtime thread, which lives as long as this
- * process: the child's PR_SET_PDEATHSIG fires when its forking thread
- * ends, not when the process does. */
-int
-tri_spawn_self(
-    const char *extra_env, const int *keep, size_t nkeep, pid_t *ret_pid)
+/* The environment for a re-exec'd child: ours less any earlier TROUPE_BOOT
+ * / TROUPE_FORKSERVER, plus extra ("NAME=value").  The strings are
+ * borrowed; free the array with tri_free(). */
+static char **
+child_env(char *extra)
 {
-	struct spawn_req s = { extra_env, keep, nkeep, ret_pid };
-
-	return tri_loop_run(spawn_in_loop, &s);
-}
-
-static int
-spawn_self(const char *extra_env, const int *keep, size_t nkeep, pid_t *ret_pid)
-{
-	posix_spawn_file_actions_t fa;
-	char                      *fallback_argv[] = { "troupe-child", NULL };
-	char **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
 	char **envp;
 	size_t nenv = 0, j = 0;
-	int    r;
 
 	while (environ[nenv]) {
 		nenv++;
 	}
 	envp = tri_calloc(nenv + 2, sizeof(*envp));
 	if (!envp) {
-		return -ENOMEM;
+		return NULL;
 	}
-	envp[j++] = (char *) extra_env;
+	envp[j++] = extra;
 	for (size_t i = 0; i < nenv; i++) {
 		if (strncmp(environ[i], "TROUPE_BOOT=", 12) != 0 &&
 		    strncmp(environ[i], "TROUPE_FORKSERVER=", 18) != 0) {
 			envp[j++] = environ[i];
 		}
 	}
-	posix_spawn_file_actions_init(&fa);
+	return envp;
+}
+
+/* The child gets stdio and keep[i] as descriptor 3 + i, nothing else.
+ * keep[] is first copied above every keep[i] and the target range, so
+ * that no copy overwrites a descriptor still to be moved. */
+static void
+keep_only(posix_spawn_file_actions_t *fa, const int *keep, size_t nkeep)
+{
+	int high = 3 + (int) nkeep;
+
 	for (size_t i = 0; i < nkeep; i++) {
-		posix_spawn_file_actions_adddup2(&fa, keep[i], keep[i]);
+		high = keep[i] >= high ? keep[i] + 1 : high;
 	}
+	for (size_t i = 0; i < nkeep; i++) {
+		posix_spawn_file_actions_adddup2(fa, keep[i], high + (int) i);
+	}
+	for (size_t i = 0; i < nkeep; i++) {
+		posix_spawn_file_actions_adddup2(
+		    fa, high + (int) i, 3 + (int) i);
+	}
+	posix_spawn_file_actions_addclosefrom_np(fa, 3 + (int) nkeep);
+}
+
+/* Run this program's binary again (spawn and the forkserver) with only
+ * stdio and the descriptors in keep, which the child finds as 3, 4, ...,
+ * as the environment variable name says: "name=3:4". */
+static int
+spawn_self(const char *name, const int *keep, size_t nkeep, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	char                      *fallback_argv[] = { "troupe-child", NULL };
+	char **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
+	char   var[64], **envp;
+	int    n, r;
+
+	n = snprintf(var, sizeof(var), "%s=", name);
+	for (size_t i = 0; i < nkeep && n < (int) sizeof(var); i++) {
+		n += snprintf(var + n, sizeof(var) - (size_t) n, "%s%d",
+		    i ? ":" : "", 3 + (int) i);
+	}
+	envp = child_env(var);
+	if (!envp) {
+		return -ENOMEM;
+	}
+	posix_spawn_file_actions_init(&fa);
+	keep_only(&fa, keep, nkeep);
 	fflush(NULL);
 	r = -posix_spawn(ret_pid, "/proc/self/exe", &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
@@ -326,10 +344,55 @@ spawn_self(const char *extra_env, const int *keep, size_t nkeep, pid_t *ret_pid)
 	return r;
 }
 
+struct spawn_req {
+	const char *name;
+	const int  *keep;
+	size_t      nkeep;
+	pid_t      *ret_pid;
+};
+
 static int
 spawn_in_loop(void *arg)
 {
 	struct spawn_req *s = arg;
 
-	return spawn_self(s->extra_env, s->keep, s->nkeep, s->ret_pid);
+	return spawn_self(s->name, s->keep, s->nkeep, s->ret_pid);
+}
+
+/* The exec happens in the runtime thread, which lives as long as this
+ * process: the child's PR_SET_PDEATHSIG fires when the thread that
+ * started it ends, not when the process does. */
+int
+tri_spawn_self(const char *name, const int *keep, size_t nkeep, pid_t *ret_pid)
+{
+	struct spawn_req s = { name, keep, nkeep, ret_pid };
+
+	return tri_loop_run(spawn_in_loop, &s);
+}
+
+/* A signal mask from /proc/self/status ("SigIgn", "SigCgt": hex, bit n-1
+ * for signal n).  -errno if it cannot be read. */
+int
+tri_proc_sigmask(const char *field, uint64_t *ret)
+{
+	char               buf[2048], *p;
+	unsigned long long mask;
+	ssize_t            n;
+	int                fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		return -errno;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return -EIO;
+	}
+	buf[n] = '\0';
+	p      = strstr(buf, field);
+	if (!p || sscanf(p + strlen(field), ":%llx", &mask) != 1) {
+		return -EIO;
+	}
+	*ret = mask;
+	return 0;
 }

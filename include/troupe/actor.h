@@ -25,8 +25,18 @@ extern "C" {
 typedef int (*tr_actor_fn)(const void *args, size_t len);
 
 /* A child starts with the signal handlers it inherited reset to the
- * default and an empty signal mask; signals its parent ignored stay
- * ignored (as across exec).  It dies with its parent (PR_SET_PDEATHSIG). */
+ * default and an empty signal mask; signals its starter ignored stay
+ * ignored (as across exec), under every start method.  It dies with its
+ * parent (PR_SET_PDEATHSIG).
+ *
+ * atexit() handlers: those the actor registers (in the child) run when it
+ * ends normally -- its body returns, it calls tr_exit() or exit() -- before
+ * its children are joined and its mailbox closed; none runs when it is
+ * killed by a signal.  Handlers registered before the child started do not
+ * run in it: the parent's (a fork child inherits the list, as a forked
+ * Python child that ends with os._exit() ignores it), nor, for spawn and
+ * the forkserver, those that main() registers again before tr_init() as the
+ * program runs afresh.  The main program's handlers run as usual. */
 
 enum tr_actor_flags {
 	/* The body reports readiness itself with tr_ready(); the starter's
@@ -74,7 +84,10 @@ TR_API _Noreturn void tr_exit(int code);
  * name it was given); borrowed. */
 TR_API const char *tr_self_name(void);
 TR_API pid_t       tr_self_pid(void);
-TR_API pid_t       tr_self_parent_pid(void);
+/* The process that started this one (for a forkserver child, the starter,
+ * not the server: Python's parent_process()); getppid() in the main
+ * program. */
+TR_API pid_t tr_self_parent_pid(void);
 /* Registered actor name this process runs, or NULL in the main program. */
 TR_API const char *tr_self_actor(void);
 TR_API bool        tr_self_is_daemon(void);

@@ -102,7 +102,8 @@ enum tr_log_level {
  * stderr as "[LEVEL/ProcessName] text", one write(2) per line so lines of
  * several processes never interleave.  The initial level comes from the
  * environment: TROUPE_LOG=debug|info|warning|error|none (default: error).
- * Children inherit the level in force when they start. */
+ * Children inherit the level in force when they start.  A line that cannot
+ * be written is lost: a closed stderr never raises SIGPIPE. */
 TR_API void tr_log_set_level(int level);
 TR_API int  tr_log_level(void);
 /* Parse "debug", "info", ... into a level; -EINVAL for anything else. */

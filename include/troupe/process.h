@@ -30,6 +30,22 @@ enum tr_start_method {
 	                          * this process starts on first use */
 };
 
+/* The forkserver ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C to the
+ * process group reaches the actors, not it) and never kills a child: it
+ * ends when its starter closes its socket (at exit, once the children are
+ * joined; it lets the remaining children finish first) or dies.  If it
+ * dies anyway, its children die with it (exit code -SIGKILL) and the next
+ * start starts a new server.
+ *
+ * Whatever the method, a child gets the signals its starter ignores at
+ * start() ignored, every other signal at its default, and its
+ * tr_self_parent_pid() is the starter (not the forkserver).  A spawn or
+ * forkserver child starts with stdio and the runtime's own descriptors
+ * only (a forkserver child's stdio is the server's: the starter's when the
+ * server started); a fork child inherits the caller's descriptors, as with
+ * fork(), except the runtime's (the other children's pidfds and status pipes,
+ * the forkserver socket). */
+
 /* Name of a start method ("fork", ...), or NULL if out of range. */
 TR_API const char *tr_start_method_name(int method);
 /* Parse "fork", "spawn" or "forkserver"; -EINVAL otherwise. */
@@ -38,7 +54,8 @@ TR_API int tr_start_method_parse(const char *name);
 /* Create a handle that will run actor `actor` with a copy of args (may be
  * NULL when len is 0).  Nothing starts until tr_process_start().  The name
  * defaults to "Process-N" (N counts this process's children, from 1), and
- * in a child to "Process-P:N".  Errors: -EINVAL, -ENOMEM, TR_ENOTINIT. */
+ * in a child to "Process-P:N".  In a daemon process the handle is a daemon
+ * by default, as in Python.  Errors: -EINVAL, -ENOMEM, TR_ENOTINIT. */
 TR_API int tr_process_new(
     tr_process **ret, const char *actor, const void *args, size_t len);
 
@@ -51,12 +68,15 @@ TR_API int tr_process_set_start_method(tr_process *p, int method);
 TR_API int tr_process_set_eager_mailbox(tr_process *p, bool eager);
 
 /* Start the child and wait up to timeout_ms for it to report it is
- * running.  Blocks.  At most once per handle (-EBUSY).  Errors:
+ * running.  Blocks.  At most once per handle (-EBUSY).  First reaps the
+ * children that have exited without being joined, as Python does, so
+ * none stays a zombie (their handles still give the exit code).  Errors:
  * TR_ENOACTOR (the name is not registered), TR_ESTARTFAIL (the child died
  * or its init failed: tr_process_reason() says why and
  * tr_process_start_error() gives the child's own error), -ETIMEDOUT (the
  * child was killed and reaped), -EAGAIN/-ENOMEM (fork failed),
- * TR_EFORKSERVER, -ECHILD. */
+ * TR_EFORKSERVER (no forkserver could be started or it failed the
+ * request), -ECHILD. */
 TR_API int tr_process_start(tr_process *p, int timeout_ms);
 
 /* Wait up to timeout_ms for the child to exit and reap it.  Returns 0

@@ -437,7 +437,7 @@ test_start_methods(void **state)
 	    "main program",
 	    "spawn     : Process-2 exited with exitcode 0",
 	    "forkserver: Process-3 sees value = 0, its parent is the "
-	    "forkserver",
+	    "main program",
 	    "forkserver: Process-3 exited with exitcode 0");
 }
 
