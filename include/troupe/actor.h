@@ -70,12 +70,12 @@ TR_API int tr_ready(void);
  * its error. */
 TR_API int tr_fail(int err, const char *fmt, ...) TR_PRINTF(2, 3);
 
-/* End this process with exit code code (0..255): closes the mailbox
- * (waiting at most the linger time for queued outgoing messages),
- * terminates daemon children, joins the others, flushes stdio and exits.
- * In the main program it calls exit(code).  Does not return.  The exit
- * of an actor is bounded: once its children are joined, a shutdown still
- * wedged after the linger time + 5 s is ended by SIGALRM (exit code -14). */
+/* End this process with exit code code (0..255): runs atexit handlers,
+ * terminates daemon children, joins the others, waits until every live
+ * recipient took in what it sent (up to the linger, if one is set),
+ * closes the mailbox, flushes stdio and exits.  In the main program it
+ * calls exit(code).  Does not return.  A teardown still wedged 5 s after
+ * that is ended by SIGALRM (exit code -14). */
 TR_API _Noreturn void tr_exit(int code);
 
 /* ---- the current process (multiprocessing.current_process()) ----------- */

@@ -189,8 +189,11 @@ TR_API int tr_demonitor(uint64_t ref);
 /* Link with `who`, both ways.  When either ends abnormally or by
  * shutdown, the other ends too (exit code 1, or SIGTERM for shutdown),
  * unless it traps exits: then it gets a "trwire.Exit" message.  Exits are
- * acted on whenever the process waits in tr_recv/tr_poll/tr_call.  Errors:
- * -ESRCH (not alive), -EINVAL, -ENOMEM. */
+ * acted on at once by the runtime thread, while the actor's code runs (a
+ * crash-like exit: no atexit handlers).  Blocks until the peer's runtime
+ * confirmed the link (at most 5 s; a peer without a mailbox cannot
+ * confirm: the link then acts on our side only).  Errors: -ESRCH (not
+ * alive), -EINVAL, -ENOMEM. */
 TR_API int  tr_link(tr_addr who);
 TR_API int  tr_unlink(tr_addr who);
 TR_API void tr_trap_exit(bool on);
@@ -230,16 +233,22 @@ TR_API int tr_whereis(const char *name, tr_addr *ret);
 /* ---- limits and counters --------------------------------------------------
  */
 
-/* Mailbox capacity in messages (ZeroMQ high-water mark on both ends;
- * default 1000).  In force for sockets made after the call. */
+/* Mailbox capacity in messages (default 1000): the actor's queue holds at
+ * most this many (twice that while it waits in tr_call()), then the
+ * runtime thread stops reading and senders block, then get TR_EFULL.
+ * Also the ZeroMQ high-water mark on both ends, for sockets made after
+ * the call. */
 TR_API int tr_mailbox_set_capacity(int messages);
 /* Largest payload accepted (default 64 MiB): larger ones arriving are
  * dropped, counted and logged; tr_send() refuses to send them.  As a
  * memory guard against raw peers, libzmq closes the connection of a peer
  * that sends more than twice this plus 1 MiB in one frame. */
 TR_API int tr_mailbox_set_max_size(size_t bytes);
-/* How long exit waits to hand over queued outgoing messages (default
- * 2000 ms). */
+/* How long exit waits for each live recipient to take in what this
+ * process sent (the exit handshake).  Default TR_TIMEOUT_INFINITE: as long
+ * as the recipient lives.  A finite linger may lose messages to a
+ * recipient whose queue stays full; the loss is logged.  -EINVAL for
+ * other negative values. */
 TR_API int tr_mailbox_set_linger(int ms);
 
 typedef struct tr_mailbox_stats {
