@@ -154,11 +154,10 @@ test_call_pb_round_trip(void **state)
 	ProtobufCMessage *pb;
 	tr_addr           a;
 	tr_process       *p = start_server(&a);
+	char              id[16];
 
 	(void) state;
 	for (uint32_t i = 0; i < 3; i++) {
-		char id[16];
-
 		snprintf(id, sizeof(id), "w%u", i);
 		q.id       = id;
 		q.restarts = 10 * i;
