@@ -727,8 +727,11 @@ tri_inbox_set_awaiting(uint64_t corr)
 {
 	bool was = atomic_exchange(&in.awaiting, corr) != 0;
 
-	if (corr && !was && room() > 0) {
-		tri_loop_kick(); /* it may have stopped at the plain bound */
+	/* it stopped at the plain bound: it may read on now */
+	if (corr && !was &&
+	    atomic_load(&in.queued) >=
+	        (size_t) atomic_load(&tri_inbox_capacity)) {
+		tri_loop_kick();
 	}
 }
 

@@ -90,33 +90,43 @@ loop_main(void *unused)
 {
 	(void) unused;
 	for (;;) {
-		size_t n = 1, nin, nw;
-		int    r, timeout;
+		zmq_pollitem_t few[4], *it;
+		size_t         n = 1, nin, nw = 0;
+		int            r, timeout = tri_watch_pending() ? 50 : -1;
 
-		if (ensure_items(2 + tri_inbox_nitems() + tri_watch_count()) <
+		if (ensure_items(2 + tri_inbox_nitems() + tri_watch_count()) ==
 		    0) {
-			usleep(10000); /* out of memory: try again shortly */
-			continue;
+			it = items;
+		} else {
+			/* out of memory: serve calls and mail, and look at
+			 * the watches again shortly */
+			it      = few;
+			timeout = 50;
 		}
-		items[0] =
+		it[0] =
 		    (zmq_pollitem_t) { .fd = L.ctl_fd, .events = ZMQ_POLLIN };
-		nin = tri_inbox_pollitems(items + n);
+		nin = tri_inbox_pollitems(it + n);
 		n += nin;
-		nw = tri_watch_pollitems(items + n);
-		n += nw;
-		timeout = tri_watch_pending() ? 50 : -1;
-		r       = zmq_poll(items, (int) n, timeout);
+		if (it == items) {
+			nw = tri_watch_pollitems(it + n);
+			n += nw;
+		}
+		r = zmq_poll(it, (int) n, timeout);
 		if (r < 0 && zmq_errno() != EINTR) {
 			tr_log(TR_LOG_ERROR, "runtime thread: poll failed: %s",
 			    zmq_strerror(zmq_errno()));
 			usleep(10000);
 			continue;
 		}
-		if ((items[0].revents & ZMQ_POLLIN) && serve_control()) {
+		if ((it[0].revents & ZMQ_POLLIN) && serve_control()) {
 			break;
 		}
 		tri_inbox_serve();
-		tri_watch_serve(items + 1 + nin, nw);
+		if (it == items) {
+			tri_watch_serve(it + 1 + nin, nw);
+		} else {
+			tri_watch_poll_all();
+		}
 	}
 	tri_inbox_thread_exit();
 	return NULL;

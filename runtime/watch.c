@@ -3,6 +3,7 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -240,6 +241,18 @@ tri_watch_serve(const zmq_pollitem_t *it, size_t n)
 				fire(&ws[i]);
 				break;
 			}
+		}
+	}
+	tri_watch_deliver();
+}
+
+void
+tri_watch_poll_all(void)
+{
+	for (size_t i = 0; i < nws; i++) {
+		if (ws[i].fd >= 0 && !ws[i].fired &&
+		    tri_poll_fd(ws[i].fd, POLLIN, 0) > 0) {
+			fire(&ws[i]);
 		}
 	}
 	tri_watch_deliver();

@@ -31,6 +31,8 @@ size_t tri_watch_count(void);
 size_t tri_watch_pollitems(zmq_pollitem_t *it);
 void   tri_watch_serve(const zmq_pollitem_t *it, size_t n);
 bool   tri_watch_pending(void);
+/* Look at every watch without a poll set (out of memory), then deliver. */
+void tri_watch_poll_all(void);
 /* Act on the fired watches whose actors' mail is all in. */
 void tri_watch_deliver(void);
 
