@@ -283,13 +283,19 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 	int     r, left;
 
 	tr_assert_return(ret, -EINVAL);
-	r = tr_self_bind();
-	if (r < 0) {
-		return r;
+	if (mb.owner != tri_getpid() || !tri_inbox_bound()) {
+		r = tr_self_bind();
+		if (r < 0) {
+			return r;
+		}
 	}
+	/* what was taken already first: no lock while it lasts */
+	m = scan(&prev, match, arg);
 	for (;;) {
-		tri_inbox_take(&mb.head, &mb.tail);
-		m = scan(&prev, match, arg);
+		if (!m) {
+			tri_inbox_take(&mb.head, &mb.tail);
+			m = scan(&prev, match, arg);
+		}
 		if (m) {
 			*ret = m;
 			return 0;
