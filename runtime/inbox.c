@@ -32,6 +32,11 @@ struct ack {
 	int     kind; /* enum tri_ack_kind */
 };
 
+struct deferred {
+	tr_addr from;
+	bool    link; /* else unlink */
+};
+
 struct conn {
 	int      fd;
 	uint32_t pid;
@@ -48,14 +53,28 @@ static struct inbox {
 	tr_mailbox_stats st;
 	struct ack      *acks;
 	size_t           nacks, capacks;
+	struct deferred *defer; /* Link/Unlink the actor's thread read */
+	size_t           ndefer, capdefer;
+	/* The socket: whoever holds sock_lock reads it, the actor's thread
+	 * while it waits for mail (no hand-off on the hot path), else the
+	 * runtime thread, which polls its ZMQ_FD to learn of new mail. */
+	pthread_mutex_t sock_lock;
+	void           *sock;
+	int             sock_fd;
+	bool            drained; /* the last read came up empty */
+	_Atomic bool    a_reading, t_parked, t_wants_sock;
+	_Atomic int64_t a_seen_ms; /* the actor last waited for mail */
 	/* runtime thread only */
-	void        *sock, *mon;
+	void        *mon;
 	char         path[PATH_MAX];
-	bool         drained;
 	struct conn *conns;
 	size_t       nconns, capconns;
 	pid_t        owner;
-} in = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
+} in = { .lock     = PTHREAD_MUTEX_INITIALIZER,
+	.sock_lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake_fd   = -1 };
+
+#define ACTOR_ACTIVE_MS 2 /* the runtime thread keeps off this long */
 
 int
 tri_inbox_init(void)
@@ -164,6 +183,11 @@ tri_inbox_bind(void)
 		return r;
 	}
 	tri_strlcpy(in.path, ep + 6, sizeof(in.path));
+	{
+		size_t len = sizeof(in.sock_fd);
+
+		zmq_getsockopt(in.sock, ZMQ_FD, &in.sock_fd, &len);
+	}
 	in.drained = true;
 	tri_debug("mailbox bound at %s", ep);
 	return 0;
@@ -455,6 +479,59 @@ record_ack(tr_addr from, int kind)
 	pthread_mutex_unlock(&in.lock);
 }
 
+/* Links are the runtime thread's: read by the actor's thread, they wait
+ * for it (it acts on a link from the dead as on any other: in order). */
+static void
+link_in(tr_addr from, bool link)
+{
+	if (tri_loop_in_thread()) {
+		if (link) {
+			tri_watch_link_in(from);
+		} else {
+			tri_watch_unlink_in(from);
+		}
+		return;
+	}
+	pthread_mutex_lock(&in.lock);
+	if (in.ndefer == in.capdefer) {
+		size_t           ncap = in.capdefer ? in.capdefer * 2 : 8;
+		struct deferred *d = tri_realloc(in.defer, ncap * sizeof(*d));
+
+		if (!d) {
+			pthread_mutex_unlock(&in.lock);
+			tr_log(TR_LOG_ERROR, "out of memory: a link was lost");
+			return;
+		}
+		in.defer    = d;
+		in.capdefer = ncap;
+	}
+	in.defer[in.ndefer++] = (struct deferred) { from, link };
+	pthread_mutex_unlock(&in.lock);
+	tri_loop_kick();
+}
+
+static void
+apply_deferred(void)
+{
+	struct deferred d;
+
+	for (;;) {
+		pthread_mutex_lock(&in.lock);
+		if (in.ndefer == 0) {
+			pthread_mutex_unlock(&in.lock);
+			return;
+		}
+		d = in.defer[0];
+		memmove(in.defer, in.defer + 1, --in.ndefer * sizeof(d));
+		pthread_mutex_unlock(&in.lock);
+		if (d.link) {
+			tri_watch_link_in(d.from);
+		} else {
+			tri_watch_unlink_in(d.from);
+		}
+	}
+}
+
 /* Handle a system message from the wire; finacks collects Fin senders,
  * to be answered once what came before is in the queue. */
 static void
@@ -472,13 +549,13 @@ handle_system(tr_msg *m, tr_addr *finacks, size_t *nfin)
 		Trwire__LinkAck ack  = TRWIRE__LINK_ACK__INIT;
 		tr_addr         from = addr_of(((Trwire__Link *) pb)->from);
 
-		tri_watch_link_in(from);
+		link_in(from, true);
 		if (tr_addr_eq(from, m->env.sender)) {
 			send_ack(from, &ack.base);
 		}
 		protobuf_c_message_free_unpacked(pb, NULL);
 	} else if (tr_msg_unpack(m, &trwire__unlink__descriptor, &pb) == 0) {
-		tri_watch_unlink_in(addr_of(((Trwire__Unlink *) pb)->from));
+		link_in(addr_of(((Trwire__Unlink *) pb)->from), false);
 		protobuf_c_message_free_unpacked(pb, NULL);
 	} else {
 		pthread_mutex_lock(&in.lock);
@@ -512,6 +589,12 @@ append_locked(tr_msg *h, tr_msg *t, size_t n)
 	}
 }
 
+static int64_t
+mono_ms(void)
+{
+	return tri_now_ms();
+}
+
 static size_t
 room(void)
 {
@@ -524,10 +607,11 @@ room(void)
 	return q >= cap ? 0 : cap - q;
 }
 
-/* Take up to one batch off the socket; in.drained tells whether the
- * socket came up empty. */
-static void
-ingest_batch(void)
+/* Take up to one batch off the socket (sock_lock held) onto the shared
+ * queue, or with dh the actor's own list dh..dt; in.drained tells whether
+ * the socket came up empty.  Returns how many were queued. */
+static size_t
+ingest_to(tr_msg **dh, tr_msg **dt)
 {
 	tr_mailbox_stats st;
 	tr_msg          *h = NULL, *t = NULL, *m;
@@ -560,8 +644,22 @@ ingest_batch(void)
 		n++;
 	}
 	in.drained = r == 0;
+	if (dh && h) {
+		if (*dt) {
+			(*dt)->next = h;
+		} else {
+			*dh = h;
+		}
+		*dt = t;
+		atomic_fetch_add(&in.queued, n);
+		h = NULL;
+	}
 	pthread_mutex_lock(&in.lock);
-	append_locked(h, t, n);
+	if (h) {
+		append_locked(h, t, n);
+	} else {
+		in.st.received += n;
+	}
 	in.st.dropped_malformed += st.dropped_malformed;
 	in.st.dropped_badtype += st.dropped_badtype;
 	in.st.dropped_toobig += st.dropped_toobig;
@@ -570,6 +668,31 @@ ingest_batch(void)
 	for (size_t i = 0; i < nfin; i++) {
 		send_finack(fins[i]); /* what each sent before is queued */
 	}
+	return n;
+}
+
+static void
+ingest_batch(void)
+{
+	(void) ingest_to(NULL, NULL);
+}
+
+size_t
+tri_inbox_read(tr_msg **head, tr_msg **tail)
+{
+	size_t n;
+
+	if (!in.sock || atomic_load(&in.t_wants_sock) || room() == 0 ||
+	    pthread_mutex_trylock(&in.sock_lock) != 0) {
+		return 0;
+	}
+	atomic_store(&in.a_seen_ms, mono_ms());
+	/* what the runtime thread read is queued: it reads and queues
+	 * under sock_lock; ours comes after */
+	tri_inbox_take(head, tail);
+	n = ingest_to(head, tail);
+	pthread_mutex_unlock(&in.sock_lock);
+	return n;
 }
 
 size_t
@@ -578,21 +701,49 @@ tri_inbox_nitems(void)
 	return 2;
 }
 
-size_t
-tri_inbox_pollitems(zmq_pollitem_t *it)
+static void
+lower(int *timeout_ms, int v)
 {
-	size_t n = 0;
+	if (*timeout_ms < 0 || *timeout_ms > v) {
+		*timeout_ms = v;
+	}
+}
+
+size_t
+tri_inbox_pollitems(zmq_pollitem_t *it, int *timeout_ms)
+{
+	size_t  n = 0;
+	int64_t now;
 
 	if (!in.sock) {
 		return 0;
 	}
 	it[n++] = (zmq_pollitem_t) { .socket = in.mon, .events = ZMQ_POLLIN };
-	if (room() > 0) {
-		it[n++] = (zmq_pollitem_t) { .socket = in.sock,
-			.events                      = ZMQ_POLLIN };
-	} else {
-		in.drained = false;
+	if (room() == 0) {
+		return n; /* the actor's taking a message kicks us */
 	}
+	now = mono_ms();
+	if (atomic_load(&in.a_reading)) {
+		if (now - atomic_load(&in.a_seen_ms) < ACTOR_ACTIVE_MS) {
+			lower(timeout_ms, ACTOR_ACTIVE_MS);
+			return n;
+		}
+		/* a long wait: sleep until the actor hands the socket back */
+		atomic_store(&in.t_parked, true);
+		if (atomic_load(&in.a_reading)) {
+			return n;
+		}
+		atomic_store(&in.t_parked, false);
+	}
+	if (now - atomic_load(&in.a_seen_ms) < ACTOR_ACTIVE_MS) {
+		/* it is receiving: mail will be read there, no hand-off */
+		lower(timeout_ms, ACTOR_ACTIVE_MS);
+		return n;
+	}
+	if (!in.drained) {
+		lower(timeout_ms, 0);
+	}
+	it[n++] = (zmq_pollitem_t) { .fd = in.sock_fd, .events = ZMQ_POLLIN };
 	return n;
 }
 
@@ -602,12 +753,44 @@ tri_inbox_serve(void)
 	if (!in.sock) {
 		return;
 	}
+	atomic_store(&in.t_parked, false);
 	/* connections first: a DISCONNECTED seen here means its last
 	 * messages are readable below */
 	serve_monitor();
-	if (room() > 0) {
+	apply_deferred();
+	if (room() > 0 && !atomic_load(&in.a_reading) &&
+	    mono_ms() - atomic_load(&in.a_seen_ms) >= ACTOR_ACTIVE_MS &&
+	    pthread_mutex_trylock(&in.sock_lock) == 0) {
 		ingest_batch();
+		pthread_mutex_unlock(&in.sock_lock);
 	}
+}
+
+void
+tri_inbox_drain(void)
+{
+	uint64_t one = 1;
+
+	if (!in.sock) {
+		return;
+	}
+	serve_monitor();
+	if (room() == 0) {
+		in.drained = false;
+		return;
+	}
+	/* take the socket from the actor's thread if it waits on it */
+	atomic_store(&in.t_wants_sock, true);
+	pthread_mutex_lock(&in.lock);
+	if (in.waiting && !in.signaled) {
+		in.signaled = true;
+		(void) write(in.wake_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&in.lock);
+	pthread_mutex_lock(&in.sock_lock);
+	atomic_store(&in.t_wants_sock, false);
+	ingest_batch();
+	pthread_mutex_unlock(&in.sock_lock);
 }
 
 bool
@@ -673,17 +856,67 @@ tri_inbox_has_mail(void)
 	return r;
 }
 
+/* Poll the items for up to timeout_ms, restarting after EINTR. */
+static int
+poll_items(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
+{
+	int r;
+
+	do {
+		r = zmq_poll(it, (int) n, tri_remaining(deadline, timeout_ms));
+	} while (r < 0 && zmq_errno() == EINTR);
+	return r < 0 ? -zmq_errno() : r;
+}
+
+/* The actor's thread reads the socket itself while it waits (sock_lock
+ * held): returns like tri_inbox_wait(). */
+static int
+wait_reading(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
+{
+	bool has;
+	int  r = 0;
+
+	atomic_store(&in.a_reading, true);
+	atomic_store(&in.a_seen_ms, mono_ms());
+	if (room() > 0) {
+		ingest_batch();
+	}
+	pthread_mutex_lock(&in.lock);
+	has = in.head != NULL;
+	pthread_mutex_unlock(&in.lock);
+	if (!has) {
+		it[0] = (zmq_pollitem_t) { .socket = in.sock,
+			.events                    = ZMQ_POLLIN };
+		if (room() == 0 || atomic_load(&in.t_wants_sock)) {
+			it[0].socket = NULL; /* not ours to read now */
+			it[0].fd     = -1;
+		}
+		r = poll_items(it, n, deadline, timeout_ms);
+		if (r > 0 && (it[0].revents & ZMQ_POLLIN) && room() > 0) {
+			ingest_batch();
+		}
+	}
+	atomic_store(&in.a_seen_ms, mono_ms());
+	atomic_store(&in.a_reading, false);
+	pthread_mutex_unlock(&in.sock_lock);
+	/* the runtime thread sleeps until told, or there is more to read */
+	if (atomic_load(&in.t_parked) || !in.drained) {
+		tri_loop_kick();
+	}
+	return has ? 1 : r;
+}
+
 int
 tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
 {
-	struct pollfd stack[8], *p = stack;
-	int64_t       deadline = tri_deadline(timeout_ms);
-	uint64_t      v;
-	int           r;
+	zmq_pollitem_t stack[8], *it = stack;
+	int64_t        deadline = tri_deadline(timeout_ms);
+	uint64_t       v;
+	int            r;
 
-	if (nfds + 1 > sizeof(stack) / sizeof(stack[0])) {
-		p = tri_calloc(nfds + 1, sizeof(*p));
-		if (!p) {
+	if (nfds + 2 > sizeof(stack) / sizeof(stack[0])) {
+		it = tri_calloc(nfds + 2, sizeof(*it));
+		if (!it) {
 			return -ENOMEM;
 		}
 	}
@@ -695,15 +928,16 @@ tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
 	}
 	in.waiting = true;
 	pthread_mutex_unlock(&in.lock);
-	p[0] = (struct pollfd) { .fd = in.wake_fd, .events = POLLIN };
+	it[1] = (zmq_pollitem_t) { .fd = in.wake_fd, .events = ZMQ_POLLIN };
 	for (size_t i = 0; i < nfds; i++) {
-		p[i + 1] = fds[i];
+		it[i + 2] = (zmq_pollitem_t) { .fd = fds[i].fd,
+			.events                    = fds[i].events };
 	}
-	do {
-		r = poll(p, nfds + 1, tri_remaining(deadline, timeout_ms));
-	} while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		r = -errno;
+	if (in.sock && !atomic_load(&in.t_wants_sock) &&
+	    pthread_mutex_trylock(&in.sock_lock) == 0) {
+		r = wait_reading(it, nfds + 2, deadline, timeout_ms);
+	} else {
+		r = poll_items(it + 1, nfds + 1, deadline, timeout_ms);
 	}
 	pthread_mutex_lock(&in.lock);
 	in.waiting = false;
@@ -713,11 +947,11 @@ tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
 	}
 	pthread_mutex_unlock(&in.lock);
 	for (size_t i = 0; r > 0 && i < nfds; i++) {
-		fds[i].revents = p[i + 1].revents;
+		fds[i].revents = it[i + 2].revents;
 	}
 out:
-	if (p != stack) {
-		tri_free(p);
+	if (it != stack) {
+		tri_free(it);
 	}
 	return r;
 }
@@ -811,6 +1045,7 @@ tri_inbox_forked(void)
 	/* the parent's queue and sockets are not ours: forget them */
 	memset(&in, 0, sizeof(in));
 	pthread_mutex_init(&in.lock, NULL);
+	pthread_mutex_init(&in.sock_lock, NULL);
 	in.wake_fd = -1;
 	in.drained = true;
 }

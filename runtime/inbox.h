@@ -31,10 +31,14 @@ bool tri_inbox_bound(void);
 
 /* ---- runtime thread ---- */
 size_t tri_inbox_nitems(void);
-size_t tri_inbox_pollitems(zmq_pollitem_t *it);
+/* Poll items for the runtime thread; may lower *timeout_ms. */
+size_t tri_inbox_pollitems(zmq_pollitem_t *it, int *timeout_ms);
 /* Read connection events, then take what the socket holds (up to the
  * room in the queue). */
 void tri_inbox_serve(void);
+/* Read connection events, then take the socket (from the actor's thread
+ * if it waits on it) and read it empty, up to the room in the queue. */
+void tri_inbox_drain(void);
 /* The socket held nothing at the last look (or there is no socket). */
 bool tri_inbox_drained(void);
 /* A process with this pid has a connection to the mailbox open. */
@@ -46,6 +50,10 @@ void tri_inbox_thread_exit(void);
 /* ---- the actor's side ---- */
 /* Move every queued message onto the list head..tail (in order). */
 void tri_inbox_take(tr_msg **head, tr_msg **tail);
+/* Read what the socket holds straight onto head..tail (after what is
+ * queued), if the socket is free: the actor's fast path.  Returns how
+ * many were added. */
+size_t tri_inbox_read(tr_msg **head, tr_msg **tail);
 /* The actor has disposed of n messages it took. */
 void tri_inbox_consumed(size_t n);
 /* Wait up to timeout_ms for mail, a FinAck, or one of fds (revents

@@ -105,7 +105,7 @@ loop_main(void *unused)
 		}
 		it[0] =
 		    (zmq_pollitem_t) { .fd = L.ctl_fd, .events = ZMQ_POLLIN };
-		nin = tri_inbox_pollitems(it + n);
+		nin = tri_inbox_pollitems(it + n, &timeout);
 		n += nin;
 		if (it == items) {
 			nw = tri_watch_pollitems(it + n);

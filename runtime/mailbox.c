@@ -296,6 +296,9 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 			tri_inbox_take(&mb.head, &mb.tail);
 			m = scan(&prev, match, arg);
 		}
+		if (!m && tri_inbox_read(&mb.head, &mb.tail) > 0) {
+			m = scan(&prev, match, arg);
+		}
 		if (m) {
 			*ret = m;
 			return 0;

@@ -264,7 +264,7 @@ tri_watch_deliver(void)
 	if (!tri_watch_pending()) {
 		return;
 	}
-	tri_inbox_serve();
+	tri_inbox_drain();
 	/* act on a fired watch once its actor's connections are closed and
 	 * the socket was drained after: its last messages come first */
 	for (size_t i = 0; i < nws;) {
