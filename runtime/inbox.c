@@ -14,6 +14,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "event.h"
+#include "fds.h"
 #include "loop.h"
 #include "mailbox.h"
 #include "rt.h"
@@ -183,6 +184,8 @@ tri_inbox_bind(void)
 		return r;
 	}
 	tri_strlcpy(in.path, ep + 6, sizeof(in.path));
+	tri_fds_note_socket(in.sock);
+	tri_fds_note_socket(in.mon);
 	{
 		size_t len = sizeof(in.sock_fd);
 
@@ -1009,10 +1012,12 @@ tri_inbox_close(void)
 		return;
 	}
 	if (in.mon) {
+		tri_fds_forget_socket(in.mon);
 		zmq_close(in.mon);
 		in.mon = NULL;
 	}
 	if (in.sock) {
+		tri_fds_forget_socket(in.sock);
 		zmq_close(in.sock);
 		in.sock = NULL;
 	}

@@ -12,6 +12,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "fds.h"
 #include "inbox.h"
 #include "liveness.h"
 #include "loop.h"
@@ -42,7 +43,8 @@ void
 tri_msg_forked(void)
 {
 	/* A child must never use, close or terminate its parent's context:
-	 * forget it all.  Descriptors are ours to close. */
+	 * forget it all.  Descriptors are ours to close, ZeroMQ's too. */
+	tri_fds_close_inherited();
 	tri_loop_forked();
 	tri_inbox_forked();
 	tri_watch_close_all(true);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "fds.h"
 #include "inbox.h"
 #include "liveness.h"
 #include "mailbox.h"
@@ -45,6 +46,7 @@ bucket(tr_addr a)
 static void
 peer_free(struct tri_peer *p, int linger)
 {
+	tri_fds_forget_socket(p->sock);
 	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_close(p->sock);
 	if (p->live_fd >= 0) {
@@ -116,6 +118,7 @@ peer_new(tr_addr a, struct tri_peer **ret)
 		tri_free(p);
 		return r;
 	}
+	tri_fds_note_socket(p->sock);
 	zmq_setsockopt(p->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(p->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
 	zmq_setsockopt(p->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));

@@ -37,8 +37,11 @@ struct tr_process {
 	int         exitcode;
 	int         start_error;
 	char        reason[TRI_REASON_MAX];
-	tr_process *next, *prev; /* tri_rt.children while running */
+	tr_process *next, *prev;   /* tri_rt.children while running */
+	tr_process *hnext, *hprev; /* every live handle (fork children) */
 };
+
+static void handles_add(tr_process *p);
 
 static const char *const method_names[] = { "default", "fork", "spawn",
 	"forkserver" };
@@ -115,6 +118,7 @@ tr_process_new(
 		/* a tree this deep keeps the truncated name; only a label */
 		tri_debug("process name truncated: %s", p->name);
 	}
+	handles_add(p);
 	*ret = p;
 	return 0;
 }
@@ -630,9 +634,38 @@ tri_process_incarnation(tr_process *p)
 	return p->incarnation;
 }
 
+/* Every handle of this process, joined or not: a fork child closes the
+ * descriptors of all of them. */
+static tr_process *handles;
+
+static void
+handles_add(tr_process *p)
+{
+	p->hprev = NULL;
+	p->hnext = handles;
+	if (handles) {
+		handles->hprev = p;
+	}
+	handles = p;
+}
+
+static void
+handles_del(tr_process *p)
+{
+	if (p->hprev) {
+		p->hprev->hnext = p->hnext;
+	} else if (handles == p) {
+		handles = p->hnext;
+	}
+	if (p->hnext) {
+		p->hnext->hprev = p->hprev;
+	}
+}
+
 static void
 release(tr_process *p)
 {
+	handles_del(p);
 	if (p->pidfd >= 0) {
 		close(p->pidfd);
 	}
@@ -686,7 +719,9 @@ tr_process_destroy(tr_process **pp)
 void
 tri_process_forget_all(void)
 {
-	for (tr_process *p = tri_rt.children; p; p = p->next) {
+	for (tr_process *p = handles, *next; p; p = next) {
+		next     = p->hnext;
+		p->hnext = p->hprev = NULL;
 		if (p->pidfd >= 0) {
 			close(p->pidfd);
 		}
@@ -695,6 +730,7 @@ tri_process_forget_all(void)
 		}
 		p->pidfd = p->status_fd = -1;
 	}
+	handles         = NULL;
 	tri_rt.children = NULL;
 }
 

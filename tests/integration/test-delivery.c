@@ -5,6 +5,7 @@
  * and the forkserver. */
 #include "tr-test.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -202,6 +203,27 @@ slow_echo(const void *args, size_t len)
 	return 3;
 }
 TR_ACTOR(slow_echo, slow_echo)
+
+/* Exit code: descriptors open above stdio (the directory's excepted). */
+static int
+fd_census(const void *args, size_t len)
+{
+	DIR           *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int            n = 0;
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] != '.' && atoi(e->d_name) > 2 &&
+		    atoi(e->d_name) != dirfd(d)) {
+			n++;
+		}
+	}
+	if (d) {
+		closedir(d);
+	}
+	return n;
+}
+TR_ACTOR(fd_census, fd_census)
 
 static tr_process *
 start_m(const char *actor, const char *args, int method, tr_addr *ret)
@@ -473,6 +495,41 @@ test_forged_fin_does_not_stall_the_actor(void **state)
 	zmq_ctx_term(ctx);
 }
 
+/* A fork child keeps none of its parent's ZeroMQ descriptors: its count
+ * does not grow with the connections its parent has to live siblings. */
+static void
+test_fork_child_keeps_no_zeromq_fds_of_the_parent(void **state)
+{
+	tr_process *sib[4], *p;
+	tr_addr     a[4];
+	int         before, after, code;
+
+	TR_ASSERT_OK(tr_self_bind());
+	p = start_m("fd_census", NULL, TR_START_FORK, NULL);
+	TR_ASSERT_OK(tr_process_join(p, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_process_exitcode(p, &before));
+	tr_process_destroy(&p);
+	for (int i = 0; i < 4; i++) {
+		tr_msg *m, *rep;
+
+		sib[i] = start_m("slow_echo", NULL, TR_START_FORK, &a[i]);
+		/* a connection from us to each, and one from each to us */
+		TR_ASSERT_OK(tr_msg_new_bytes(&m, "0", 1));
+		TR_ASSERT_OK(tr_call(a[i], &m, &rep, TR_TEST_HANG_MS));
+		tr_msg_destroy(&rep);
+	}
+	p = start_m("fd_census", NULL, TR_START_FORK, NULL);
+	TR_ASSERT_OK(tr_process_join(p, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_process_exitcode(p, &after));
+	tr_process_destroy(&p);
+	assert_int_equal(after, before);
+	for (int i = 0; i < 4; i++) {
+		TR_ASSERT_OK(tr_send_bytes(a[i], "stop", 4, TR_TEST_HANG_MS));
+		code = finish(&sib[i]);
+		assert_int_equal(code, 0);
+	}
+}
+
 /* Children started from a thread that then ends live on, under every
  * method; the forkserver first started from such a thread too. */
 struct thread_start {
@@ -539,6 +596,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_link_acts_while_the_peer_is_busy),
 		cmocka_unit_test(test_flood_during_a_call_gets_backpressure),
 		cmocka_unit_test(test_forged_fin_does_not_stall_the_actor),
+		cmocka_unit_test(
+		    test_fork_child_keeps_no_zeromq_fds_of_the_parent),
 	};
 
 	TR_ASSERT_OK(tr_init(argc, argv));

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Descriptors of this process's ZeroMQ state, which a fork child must not
+ * keep: the signalers of the sockets troupe made (recorded as they are
+ * made), the connections to and from the run's mailboxes (found by their
+ * addresses) and the epoll sets and wake-up descriptors of the I/O threads
+ * that watch them (found through /proc/self/fdinfo). */
+#ifndef TRI_FDS_H
+#define TRI_FDS_H
+
+/* Note the signaler (ZMQ_FD) of a socket troupe made / closes. */
+void tri_fds_note_socket(void *sock);
+void tri_fds_forget_socket(void *sock);
+
+/* In a fork child, before anything else opens descriptors: close the
+ * parent's ZeroMQ descriptors (never touching the context itself). */
+void tri_fds_close_inherited(void);
+
+#endif /* TRI_FDS_H */
