@@ -49,6 +49,7 @@ static struct inbox {
 	_Atomic size_t   queued; /* shared queue + what the actor holds */
 	_Atomic uint64_t awaiting;
 	_Atomic uint64_t lamport;
+	_Atomic uint64_t received; /* delivered into a queue */
 	int              wake_fd;
 	bool             waiting, signaled;
 	tr_mailbox_stats st;
@@ -98,14 +99,15 @@ tri_lamport_next(void)
 	return atomic_fetch_add(&in.lamport, 1) + 1;
 }
 
+/* n messages were received, the largest clock among them v. */
 static void
-lamport_seen(uint64_t v)
+lamport_seen(uint64_t v, size_t n)
 {
 	uint64_t cur = atomic_load(&in.lamport);
 
 	while (v > cur && !atomic_compare_exchange_weak(&in.lamport, &cur, v)) {
 	}
-	atomic_fetch_add(&in.lamport, 1);
+	atomic_fetch_add(&in.lamport, n);
 }
 
 static void
@@ -400,7 +402,6 @@ ingest_one(tr_msg **ret, tr_mailbox_stats *st)
 		tr_msg_destroy(&m);
 		return 1;
 	}
-	lamport_seen(m->env.lamport);
 	*ret = m;
 	return 1;
 }
@@ -583,7 +584,6 @@ append_locked(tr_msg *h, tr_msg *t, size_t n)
 	}
 	in.tail = t;
 	atomic_fetch_add(&in.queued, n);
-	in.st.received += n;
 	if (in.waiting && !in.signaled) {
 		uint64_t one = 1;
 
@@ -620,7 +620,8 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 	tr_msg          *h = NULL, *t = NULL, *m;
 	tr_addr          fins[MAX_ACKS];
 	size_t           n = 0, nfin = 0, left = room();
-	int              r = 1;
+	uint64_t         maxl = 0;
+	int              r    = 1;
 
 	memset(&st, 0, sizeof(st));
 	while (n < BATCH && n < left && nfin < MAX_ACKS) {
@@ -631,6 +632,7 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		if (!m) {
 			continue;
 		}
+		maxl = m->env.lamport > maxl ? m->env.lamport : maxl;
 		if (m->env.flags & TRI_FLAG_SYSTEM) {
 			handle_system(m, fins, &nfin);
 			continue;
@@ -647,6 +649,9 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		n++;
 	}
 	in.drained = r == 0;
+	if (maxl) {
+		lamport_seen(maxl, n);
+	}
 	if (dh && h) {
 		if (*dt) {
 			(*dt)->next = h;
@@ -657,17 +662,17 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		atomic_fetch_add(&in.queued, n);
 		h = NULL;
 	}
-	pthread_mutex_lock(&in.lock);
-	if (h) {
-		append_locked(h, t, n);
-	} else {
-		in.st.received += n;
+	atomic_fetch_add(&in.received, n);
+	if (h || st.dropped_malformed || st.dropped_badtype ||
+	    st.dropped_toobig || st.dropped_stale) {
+		pthread_mutex_lock(&in.lock);
+		append_locked(h, t, h ? n : 0);
+		in.st.dropped_malformed += st.dropped_malformed;
+		in.st.dropped_badtype += st.dropped_badtype;
+		in.st.dropped_toobig += st.dropped_toobig;
+		in.st.dropped_stale += st.dropped_stale;
+		pthread_mutex_unlock(&in.lock);
 	}
-	in.st.dropped_malformed += st.dropped_malformed;
-	in.st.dropped_badtype += st.dropped_badtype;
-	in.st.dropped_toobig += st.dropped_toobig;
-	in.st.dropped_stale += st.dropped_stale;
-	pthread_mutex_unlock(&in.lock);
 	for (size_t i = 0; i < nfin; i++) {
 		send_finack(fins[i]); /* what each sent before is queued */
 	}
@@ -680,20 +685,21 @@ ingest_batch(void)
 	(void) ingest_to(NULL, NULL);
 }
 
-size_t
+int
 tri_inbox_read(tr_msg **head, tr_msg **tail)
 {
-	size_t n;
+	int n;
 
 	if (!in.sock || atomic_load(&in.t_wants_sock) || room() == 0 ||
 	    pthread_mutex_trylock(&in.sock_lock) != 0) {
-		return 0;
+		tri_inbox_take(head, tail);
+		return -1;
 	}
 	atomic_store(&in.a_seen_ms, mono_ms());
 	/* what the runtime thread read is queued: it reads and queues
 	 * under sock_lock; ours comes after */
 	tri_inbox_take(head, tail);
-	n = ingest_to(head, tail);
+	n = (int) ingest_to(head, tail);
 	pthread_mutex_unlock(&in.sock_lock);
 	return n;
 }
@@ -994,7 +1000,8 @@ tri_inbox_stats(tr_mailbox_stats *ret)
 	pthread_mutex_lock(&in.lock);
 	*ret = in.st;
 	pthread_mutex_unlock(&in.lock);
-	ret->queued = atomic_load(&in.queued);
+	ret->received = atomic_load(&in.received);
+	ret->queued   = atomic_load(&in.queued);
 }
 
 void

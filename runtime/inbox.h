@@ -50,10 +50,10 @@ void tri_inbox_thread_exit(void);
 /* ---- the actor's side ---- */
 /* Move every queued message onto the list head..tail (in order). */
 void tri_inbox_take(tr_msg **head, tr_msg **tail);
-/* Read what the socket holds straight onto head..tail (after what is
- * queued), if the socket is free: the actor's fast path.  Returns how
- * many were added. */
-size_t tri_inbox_read(tr_msg **head, tr_msg **tail);
+/* Move what is queued onto head..tail, then, if the socket is free, read
+ * what it holds straight after (the actor's fast path).  Returns how many
+ * were read, or -1 if the socket was not free (only the move was done). */
+int tri_inbox_read(tr_msg **head, tr_msg **tail);
 /* The actor has disposed of n messages it took. */
 void tri_inbox_consumed(size_t n);
 /* Wait up to timeout_ms for mail, a FinAck, or one of fds (revents

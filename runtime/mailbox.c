@@ -295,10 +295,7 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 	m = scan(&prev, match, arg);
 	for (;;) {
 		if (!m) {
-			tri_inbox_take(&mb.head, &mb.tail);
-			m = scan(&prev, match, arg);
-		}
-		if (!m && tri_inbox_read(&mb.head, &mb.tail) > 0) {
+			(void) tri_inbox_read(&mb.head, &mb.tail);
 			m = scan(&prev, match, arg);
 		}
 		if (m) {
