@@ -2,14 +2,19 @@
 /* Closing the parent's ZeroMQ descriptors in a fork child. */
 #include "fds.h"
 
-#include <dirent.h>
+#include <errno.h>
+#include <linux/kcmp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,7 +22,7 @@
 
 #include "rt.h"
 
-#define MAX_FD 4096 /* descriptors above are left alone */
+#define MAX_FD 1024 /* descriptors above are left alone */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int            *noted;
@@ -93,103 +98,84 @@ run_socket(int fd, size_t dirlen)
 	return false;
 }
 
-/* The descriptors an epoll set watches, from /proc/self/fdinfo. */
-static size_t
-epoll_targets(int ep, int *out, size_t cap)
-{
-	char   path[64], line[256];
-	FILE  *f;
-	size_t n = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ep);
-	f = fopen(path, "re");
-	if (!f) {
-		return 0;
-	}
-	while (n < cap && fgets(line, sizeof(line), f)) {
-		int t;
-
-		if (sscanf(line, "tfd: %d", &t) == 1) {
-			out[n++] = t;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
+/* An epoll set: deleting a descriptor it cannot hold (probe, just made)
+ * fails with ENOENT there and with EINVAL on anything else. */
 static bool
-is_epoll(int fd)
+is_epoll(int fd, int probe)
 {
-	char    path[64], target[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0) {
-		return false;
-	}
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:[eventpoll]") == 0;
+	return epoll_ctl(fd, EPOLL_CTL_DEL, probe, NULL) < 0 && errno == ENOENT;
 }
 
+/* fd is registered in the epoll set ep (kcmp(2), changing nothing). */
+static bool
+in_epoll(int ep, int fd)
+{
+	struct kcmp_epoll_slot slot = { (uint32_t) ep, (uint32_t) fd, 0 };
+	pid_t                  me   = tri_getpid();
+
+	return syscall(SYS_kcmp, me, me, KCMP_EPOLL_TFD, fd, &slot) == 0;
+}
+
+/* Only system calls, no /proc: this runs in every fork child. */
 void
 tri_fds_close_inherited(void)
 {
-	static unsigned char doomed[MAX_FD]; /* 1: close; 2: epoll */
+	static unsigned char doomed[MAX_FD]; /* 1: close; 2: an epoll set */
+	static struct pollfd pf[MAX_FD];
 	size_t               dirlen = strlen(tri_rt.rundir);
-	DIR                 *d;
-	struct dirent       *e;
-	int                  targets[256];
+	struct rlimit        rl;
+	int                  nfd = MAX_FD, probe;
 
 	if (nnoted == 0 || dirlen == 0) {
 		return; /* the parent never made a ZeroMQ socket */
 	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < MAX_FD) {
+		nfd = (int) rl.rlim_cur;
+	}
+	/* which descriptors are open: one poll, POLLNVAL for the others */
+	for (int fd = 0; fd < nfd; fd++) {
+		pf[fd] = (struct pollfd) { .fd = fd, .events = 0 };
+	}
+	(void) poll(pf, (nfds_t) nfd, 0);
+	probe = eventfd(0, EFD_CLOEXEC);
 	memset(doomed, 0, sizeof(doomed));
 	for (size_t i = 0; i < nnoted; i++) {
-		if (noted[i] > 2 && noted[i] < MAX_FD) {
+		if (noted[i] > 2 && noted[i] < nfd) {
 			doomed[noted[i]] = 1;
 		}
 	}
-	d = opendir("/proc/self/fd");
-	while (d && (e = readdir(d))) {
-		int         fd = atoi(e->d_name);
-		struct stat st;
-
-		if (fd <= 2 || fd >= MAX_FD || fd == dirfd(d) ||
-		    fstat(fd, &st) < 0) {
-			continue;
-		}
-		if (S_ISSOCK(st.st_mode) && run_socket(fd, dirlen)) {
+	for (int fd = 3; fd < nfd; fd++) {
+		if ((pf[fd].revents & POLLNVAL) || fd == probe) {
+			pf[fd].revents = POLLNVAL;
+		} else if (run_socket(fd, dirlen)) {
 			doomed[fd] = 1;
-		} else if (is_epoll(fd)) {
+		} else if (probe >= 0 && is_epoll(fd, probe)) {
 			doomed[fd] = 2;
 		}
 	}
-	if (d) {
-		closedir(d);
-	}
 	/* an epoll set that watches one of those is an I/O thread's: it and
 	 * what it watches (its wake-up eventfd) go too */
-	for (int fd = 3; fd < MAX_FD; fd++) {
-		size_t n;
-		bool   zmq = false;
+	for (int ep = 3; ep < nfd; ep++) {
+		bool zmq = false;
 
-		if (doomed[fd] != 2) {
+		if (doomed[ep] != 2) {
 			continue;
 		}
-		n = epoll_targets(fd, targets, 256);
-		for (size_t i = 0; i < n && !zmq; i++) {
-			zmq = targets[i] > 2 && targets[i] < MAX_FD &&
-			    doomed[targets[i]] == 1;
+		for (int fd = 3; fd < nfd && !zmq; fd++) {
+			zmq = doomed[fd] == 1 && in_epoll(ep, fd);
 		}
-		doomed[fd] = zmq ? 1 : 0;
-		for (size_t i = 0; zmq && i < n; i++) {
-			if (targets[i] > 2 && targets[i] < MAX_FD) {
-				doomed[targets[i]] = 1;
+		doomed[ep] = zmq ? 1 : 0;
+		for (int fd = 3; zmq && fd < nfd; fd++) {
+			if (!(pf[fd].revents & POLLNVAL) && doomed[fd] == 0 &&
+			    in_epoll(ep, fd)) {
+				doomed[fd] = 1;
 			}
 		}
 	}
-	for (int fd = 3; fd < MAX_FD; fd++) {
+	if (probe >= 0) {
+		close(probe);
+	}
+	for (int fd = 3; fd < nfd; fd++) {
 		if (doomed[fd] == 1) {
 			close(fd);
 		}

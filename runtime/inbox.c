@@ -64,8 +64,9 @@ static struct inbox {
 	void           *sock;
 	int             sock_fd;
 	bool            drained; /* the last read came up empty */
-	_Atomic bool    a_reading, t_parked, t_wants_sock;
-	_Atomic int64_t a_seen_ms; /* the actor last waited for mail */
+	_Atomic bool    a_reading, t_wants_sock;
+	bool            t_saw_reader; /* runtime thread only */
+	_Atomic int64_t a_seen_ms;    /* the actor last waited for mail */
 	/* runtime thread only */
 	void        *mon;
 	char         path[PATH_MAX];
@@ -732,17 +733,12 @@ tri_inbox_pollitems(zmq_pollitem_t *it, int *timeout_ms)
 		return n; /* the actor's taking a message kicks us */
 	}
 	now = mono_ms();
-	if (atomic_load(&in.a_reading)) {
-		if (now - atomic_load(&in.a_seen_ms) < ACTOR_ACTIVE_MS) {
-			lower(timeout_ms, ACTOR_ACTIVE_MS);
-			return n;
-		}
-		/* a long wait: sleep until the actor hands the socket back */
-		atomic_store(&in.t_parked, true);
-		if (atomic_load(&in.a_reading)) {
-			return n;
-		}
-		atomic_store(&in.t_parked, false);
+	if (in.t_saw_reader) {
+		/* mail came while the actor read: it takes it; look again
+		 * in a moment rather than spin on the signaler */
+		in.t_saw_reader = false;
+		lower(timeout_ms, 1);
+		return n;
 	}
 	if (now - atomic_load(&in.a_seen_ms) < ACTOR_ACTIVE_MS) {
 		/* it is receiving: mail will be read there, no hand-off */
@@ -752,6 +748,8 @@ tri_inbox_pollitems(zmq_pollitem_t *it, int *timeout_ms)
 	if (!in.drained) {
 		lower(timeout_ms, 0);
 	}
+	/* the signaler: new mail wakes us, and the actor handing the socket
+	 * back needs no wake-up call */
 	it[n++] = (zmq_pollitem_t) { .fd = in.sock_fd, .events = ZMQ_POLLIN };
 	return n;
 }
@@ -762,12 +760,15 @@ tri_inbox_serve(void)
 	if (!in.sock) {
 		return;
 	}
-	atomic_store(&in.t_parked, false);
 	/* connections first: a DISCONNECTED seen here means its last
 	 * messages are readable below */
 	serve_monitor();
 	apply_deferred();
-	if (room() > 0 && !atomic_load(&in.a_reading) &&
+	if (atomic_load(&in.a_reading)) {
+		in.t_saw_reader = true;
+		return;
+	}
+	if (room() > 0 &&
 	    mono_ms() - atomic_load(&in.a_seen_ms) >= ACTOR_ACTIVE_MS &&
 	    pthread_mutex_trylock(&in.sock_lock) == 0) {
 		ingest_batch();
@@ -908,8 +909,8 @@ wait_reading(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
 	atomic_store(&in.a_seen_ms, mono_ms());
 	atomic_store(&in.a_reading, false);
 	pthread_mutex_unlock(&in.sock_lock);
-	/* the runtime thread sleeps until told, or there is more to read */
-	if (atomic_load(&in.t_parked) || !in.drained) {
+	/* more to read than one batch: the signaler will not say so */
+	if (!in.drained) {
 		tri_loop_kick();
 	}
 	return has ? 1 : r;

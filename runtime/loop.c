@@ -216,6 +216,15 @@ tri_loop_run(int (*fn)(void *), void *arg)
 	return r;
 }
 
+int
+tri_loop_run_for_children(int (*fn)(void *), void *arg)
+{
+	if (gettid() == tri_getpid()) {
+		return fn(arg);
+	}
+	return tri_loop_run(fn, arg);
+}
+
 void
 tri_loop_stop(void)
 {

@@ -22,6 +22,11 @@ int tri_loop_run(int (*fn)(void *arg), void *arg);
 void tri_loop_kick(void);
 
 bool tri_loop_in_thread(void);
+
+/* Run fn(arg) where a child must be forked or spawned: in the calling
+ * thread if it is the main thread (it lives as long as the process, and
+ * no hand-off delays the start), else in the runtime thread. */
+int  tri_loop_run_for_children(int (*fn)(void *arg), void *arg);
 bool tri_loop_running(void);
 
 /* At exit: stop and join the thread; the caller then owns what it owned

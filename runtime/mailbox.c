@@ -43,8 +43,8 @@ void
 tri_msg_forked(void)
 {
 	/* A child must never use, close or terminate its parent's context:
-	 * forget it all.  Descriptors are ours to close, ZeroMQ's too. */
-	tri_fds_close_inherited();
+	 * forget it all.  Descriptors are ours to close (ZeroMQ's are closed
+	 * by tri_fds_close_inherited(), before the child's own exist). */
 	tri_loop_forked();
 	tri_inbox_forked();
 	tri_watch_close_all(true);
@@ -58,7 +58,9 @@ check_owner(void)
 {
 	if (mb.owner != tri_getpid()) {
 		if (mb.owner != 0) {
-			tri_msg_forked(); /* raw fork() child */
+			/* a raw fork() child: ZeroMQ's descriptors too */
+			tri_fds_close_inherited();
+			tri_msg_forked();
 		}
 		mb.owner = tri_getpid();
 	}

@@ -217,8 +217,9 @@ struct fork_req {
 	pid_t            pid;
 };
 
-/* In the runtime thread, which lives as long as this process: the
- * child's PR_SET_PDEATHSIG fires when the thread that forked it ends. */
+/* In the main thread or the runtime thread, which live as long as this
+ * process: the child's PR_SET_PDEATHSIG fires when the thread that forked
+ * it ends. */
 static int
 fork_in_loop(void *arg)
 {
@@ -243,7 +244,7 @@ static int
 start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
 {
 	struct fork_req f = { b, ready_wfd, ready_rfd, 0 };
-	int             r = tri_loop_run(fork_in_loop, &f);
+	int             r = tri_loop_run_for_children(fork_in_loop, &f);
 
 	if (r == 0) {
 		p->pid = f.pid;

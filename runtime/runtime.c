@@ -16,6 +16,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "fds.h"
 #include "troupe.pb-c.h"
 
 struct tri_rt tri_rt = { .ready_fd = -1, .forkserver_fd = -1 };
@@ -476,7 +477,11 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 		(void) report(r, why);
 		child_exit(1);
 	}
+	/* the parent's ZeroMQ descriptors go before the child makes its
+	 * own; unless it binds now, after the start was reported (off the
+	 * starter's wait) */
 	if (b->eager_mailbox) {
+		tri_fds_close_inherited();
 		r = tri_msg_bind_eager();
 		if (r < 0) {
 			(void) report(r, "could not bind the mailbox");
@@ -487,6 +492,7 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 	if (!tri_rt.manual_ready) {
 		(void) report(0, NULL);
 	}
+	tri_fds_close_inherited(); /* a no-op the second time */
 	r = fn(b->args, b->len);
 	if (tri_rt.ready_fd >= 0) {
 		/* returned before reporting readiness: init failed */

@@ -359,15 +359,15 @@ spawn_in_loop(void *arg)
 	return spawn_self(s->name, s->keep, s->nkeep, s->ret_pid);
 }
 
-/* The exec happens in the runtime thread, which lives as long as this
- * process: the child's PR_SET_PDEATHSIG fires when the thread that
- * started it ends, not when the process does. */
+/* The exec happens in the main thread or the runtime thread, which live
+ * as long as this process: the child's PR_SET_PDEATHSIG fires when the
+ * thread that started it ends, not when the process does. */
 int
 tri_spawn_self(const char *name, const int *keep, size_t nkeep, pid_t *ret_pid)
 {
 	struct spawn_req s = { name, keep, nkeep, ret_pid };
 
-	return tri_loop_run(spawn_in_loop, &s);
+	return tri_loop_run_for_children(spawn_in_loop, &s);
 }
 
 /* A signal mask from /proc/self/status ("SigIgn", "SigCgt": hex, bit n-1
