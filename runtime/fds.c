@@ -126,6 +126,12 @@ tri_fds_close_inherited(void)
 	struct rlimit        rl;
 	int                  nfd = MAX_FD, probe;
 
+	static pid_t done_in; /* once per process */
+
+	if (done_in == tri_getpid()) {
+		return;
+	}
+	done_in = tri_getpid();
 	if (nnoted == 0 || dirlen == 0) {
 		return; /* the parent never made a ZeroMQ socket */
 	}

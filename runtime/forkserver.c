@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,9 +386,9 @@ request(
 	return r;
 }
 
-int
-tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
-    int status_wfd, pid_t *ret_pid, int timeout_ms)
+static int
+start_child(const struct tri_boot *b, int ready_wfd, int status_wfd,
+    pid_t *ret_pid, int timeout_ms)
 {
 	uint8_t *buf;
 	size_t   n;
@@ -423,4 +424,20 @@ tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
 	}
 	*ret_pid = (pid_t) reply;
 	return 0;
+}
+
+/* One request at a time: a handle belongs to one thread, but two threads
+ * may start children through the one forkserver. */
+static pthread_mutex_t request_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int
+tri_forkserver_start_child(const struct tri_boot *b, int ready_wfd,
+    int status_wfd, pid_t *ret_pid, int timeout_ms)
+{
+	int r;
+
+	pthread_mutex_lock(&request_lock);
+	r = start_child(b, ready_wfd, status_wfd, ret_pid, timeout_ms);
+	pthread_mutex_unlock(&request_lock);
+	return r;
 }

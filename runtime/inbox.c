@@ -65,6 +65,8 @@ static struct inbox {
 	int             sock_fd;
 	bool            drained; /* the last read came up empty */
 	_Atomic bool    a_reading, t_wants_sock;
+	_Atomic bool    exiting;   /* no bound: senders must not wait on us */
+	_Atomic bool    selective; /* the actor waits for one message */
 	bool            t_saw_reader; /* runtime thread only */
 	_Atomic int64_t a_seen_ms;    /* the actor last waited for mail */
 	/* runtime thread only */
@@ -605,6 +607,9 @@ room(void)
 	size_t cap = (size_t) atomic_load(&tri_inbox_capacity);
 	size_t q   = atomic_load(&in.queued);
 
+	if (atomic_load(&in.exiting)) {
+		return SIZE_MAX / 2; /* exiting: take everything, answer Fins */
+	}
 	if (atomic_load(&in.awaiting)) {
 		cap *= 2; /* a reply must not be stuck behind a flood */
 	}
@@ -803,6 +808,26 @@ tri_inbox_drain(void)
 	pthread_mutex_unlock(&in.sock_lock);
 }
 
+void
+tri_inbox_exiting(void)
+{
+	atomic_store(&in.exiting, true);
+	tri_loop_kick();
+}
+
+bool
+tri_inbox_stuck(void)
+{
+	return in.sock && room() == 0 &&
+	    (atomic_load(&in.awaiting) || atomic_load(&in.selective));
+}
+
+void
+tri_inbox_set_selective(bool on)
+{
+	atomic_store(&in.selective, on);
+}
+
 bool
 tri_inbox_drained(void)
 {
@@ -866,15 +891,13 @@ tri_inbox_has_mail(void)
 	return r;
 }
 
-/* Poll the items for up to timeout_ms, restarting after EINTR. */
+/* Poll the items for up to timeout_ms; -EINTR when a signal handler ran
+ * (tr_recv() and tr_poll() report it, as poll(2) does). */
 static int
 poll_items(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
 {
-	int r;
+	int r = zmq_poll(it, (int) n, tri_remaining(deadline, timeout_ms));
 
-	do {
-		r = zmq_poll(it, (int) n, tri_remaining(deadline, timeout_ms));
-	} while (r < 0 && zmq_errno() == EINTR);
 	return r < 0 ? -zmq_errno() : r;
 }
 

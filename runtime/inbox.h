@@ -41,6 +41,11 @@ void tri_inbox_serve(void);
 void tri_inbox_drain(void);
 /* The socket held nothing at the last look (or there is no socket). */
 bool tri_inbox_drained(void);
+/* The queue is at its bound while the actor waits for one particular
+ * message (a call's reply, a selective receive): nothing more is read
+ * until it takes one, which it may never do. */
+bool tri_inbox_stuck(void);
+void tri_inbox_set_selective(bool on);
 /* A process with this pid has a connection to the mailbox open. */
 bool tri_inbox_conn_live(uint32_t pid);
 /* Append a locally made notice (DOWN, EXIT); not bounded. */
@@ -72,6 +77,10 @@ void tri_inbox_stats(tr_mailbox_stats *ret);
 void tri_inbox_count_late_reply(void);
 /* Lamport clock: the next value for a message we send. */
 uint64_t tri_lamport_next(void);
+/* This process is exiting: what is still sent to it can never be read,
+ * so the queue takes everything (answering each sender's Fin) rather
+ * than hold the senders' exits, and ours, at the bound. */
+void tri_inbox_exiting(void);
 /* After the runtime thread stopped: close the socket, free the queue. */
 void tri_inbox_close(void);
 /* In a fork child: forget the parent's (never touching its sockets). */

@@ -308,7 +308,9 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 		if (left == 0) {
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		}
+		tri_inbox_set_selective(match != NULL);
 		r = tri_inbox_wait(fds, nfds, left);
+		tri_inbox_set_selective(false);
 		if (r < 0) {
 			return r;
 		}
@@ -603,9 +605,9 @@ link_wait_ack(tr_addr who)
 
 	while (live.fd >= 0 && !tri_inbox_acked(who, TRI_ACK_LINK, true)) {
 		int left = tri_remaining(deadline, 5000);
+		int r = left == 0 ? -ETIMEDOUT : tri_inbox_wait(&live, 1, left);
 
-		if (left == 0 || tri_inbox_wait(&live, 1, left) < 0 ||
-		    live.revents) {
+		if ((r < 0 && r != -EINTR) || live.revents) {
 			break;
 		}
 	}
@@ -741,6 +743,14 @@ tr_mailbox_stats_get(tr_mailbox_stats *ret)
 	tri_inbox_stats(ret);
 	ret->sent = tri_peer_sent_total();
 	return 0;
+}
+
+void
+tri_msg_exiting(void)
+{
+	if (mb.owner == tri_getpid()) {
+		tri_inbox_exiting();
+	}
 }
 
 void

@@ -351,6 +351,7 @@ tri_peer_exit_handshake(void)
 	int64_t       deadline = tri_deadline(linger_ms);
 	struct pollfd fds[32];
 	size_t        n;
+	int           r;
 
 	if (unconfirmed(fds, 0) == 0) {
 		return 0;
@@ -374,7 +375,8 @@ tri_peer_exit_handshake(void)
 		if (n > 32 && (left < 0 || left > 100)) {
 			left = 100;
 		}
-		if (tri_inbox_wait(fds, n > 32 ? 32 : n, left) < 0) {
+		r = tri_inbox_wait(fds, n > 32 ? 32 : n, left);
+		if (r < 0 && r != -EINTR) {
 			return (int) n;
 		}
 	}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,20 +170,39 @@ tr_process_set_eager_mailbox(tr_process *p, bool eager)
 	return 0;
 }
 
+/* The lists of children and handles are shared by the threads that start
+ * children (recursive: reaping unlinks while the list is walked). */
+static pthread_mutex_t list_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+static void
+list_lock(void)
+{
+	pthread_mutex_lock(&list_mutex);
+}
+
+static void
+list_unlock(void)
+{
+	pthread_mutex_unlock(&list_mutex);
+}
+
 static void
 list_add(tr_process *p)
 {
+	list_lock();
 	p->prev = NULL;
 	p->next = tri_rt.children;
 	if (p->next) {
 		p->next->prev = p;
 	}
 	tri_rt.children = p;
+	list_unlock();
 }
 
 static void
 list_del(tr_process *p)
 {
+	list_lock();
 	if (p->prev) {
 		p->prev->next = p->next;
 	} else if (tri_rt.children == p) {
@@ -192,6 +212,7 @@ list_del(tr_process *p)
 		p->next->prev = p->prev;
 	}
 	p->next = p->prev = NULL;
+	list_unlock();
 }
 
 static void
@@ -642,17 +663,20 @@ static tr_process *handles;
 static void
 handles_add(tr_process *p)
 {
+	list_lock();
 	p->hprev = NULL;
 	p->hnext = handles;
 	if (handles) {
 		handles->hprev = p;
 	}
 	handles = p;
+	list_unlock();
 }
 
 static void
 handles_del(tr_process *p)
 {
+	list_lock();
 	if (p->hprev) {
 		p->hprev->hnext = p->hnext;
 	} else if (handles == p) {
@@ -661,6 +685,7 @@ handles_del(tr_process *p)
 	if (p->hnext) {
 		p->hnext->hprev = p->hprev;
 	}
+	list_unlock();
 }
 
 static void
@@ -720,6 +745,10 @@ tr_process_destroy(tr_process **pp)
 void
 tri_process_forget_all(void)
 {
+	pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+	/* another thread may have held it at the fork */
+	list_mutex = fresh;
 	for (tr_process *p = handles, *next; p; p = next) {
 		next     = p->hnext;
 		p->hnext = p->hprev = NULL;
@@ -738,12 +767,14 @@ tri_process_forget_all(void)
 void
 tri_process_reap_all_nowait(void)
 {
-	tr_process *p = tri_rt.children, *next;
+	tr_process *p, *next;
 
-	for (; p; p = next) {
+	list_lock();
+	for (p = tri_rt.children; p; p = next) {
 		next = p->next;
 		(void) reap(p);
 	}
+	list_unlock();
 	tri_forkserver_reap();
 }
 

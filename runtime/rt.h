@@ -146,6 +146,7 @@ void tri_alloc_fail_after(long n); /* -1 = never */
 /* mailbox.c: hooks the process layer calls */
 void tri_msg_forked(void);         /* in a new child: forget parent's zmq */
 int  tri_msg_bind_eager(void);     /* bind the mailbox now */
+void tri_msg_exiting(void);        /* at exit: stop bounding the queue */
 void tri_msg_exit_handshake(void); /* at exit: peers took our mail */
 void tri_msg_shutdown(void);       /* at exit: close, linger, term */
 void tri_msg_on_exit(pid_t pid, uint64_t incarnation, int exitcode);

@@ -61,6 +61,7 @@ at_exit(void)
 	if (getpid() != tri_rt.pid) {
 		return; /* a fork child of a non-troupe fork: not ours */
 	}
+	tri_msg_exiting(); /* children joined below may still send */
 	tri_children_cleanup();
 	tri_msg_shutdown();
 	tri_forkserver_forget();
@@ -403,6 +404,7 @@ child_finish(int code)
 	 * exit handshake (it waits while each recipient of our messages
 	 * lives, or up to the linger): after both, a watchdog ends a
 	 * teardown wedged for 5 s. */
+	tri_msg_exiting();
 	tri_children_cleanup();
 	tri_msg_exit_handshake(); /* bounded by the linger, if one is set */
 	(void) signal(SIGALRM, SIG_DFL);

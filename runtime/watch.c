@@ -266,12 +266,20 @@ tri_watch_deliver(void)
 	}
 	tri_inbox_drain();
 	/* act on a fired watch once its actor's connections are closed and
-	 * the socket was drained after: its last messages come first */
+	 * the socket was drained after: its last messages come first.  Two
+	 * exceptions: a link that ends this process acts at once (order no
+	 * longer matters), and when the queue is full while the actor waits
+	 * for one message (a call waiting for its callee's DOWN), the notice
+	 * goes in now rather than never */
 	for (size_t i = 0; i < nws;) {
 		struct watch w = ws[i];
+		bool kills     = w.kind == TRI_W_LINK && !atomic_load(&trap) &&
+		    w.cls != TR_EXIT_NORMAL;
 
-		if (!w.fired || !tri_inbox_drained() ||
-		    tri_inbox_conn_live(w.who.pid)) {
+		if (!w.fired ||
+		    (!kills && !tri_inbox_stuck() &&
+		        (!tri_inbox_drained() ||
+		            tri_inbox_conn_live(w.who.pid)))) {
 			i++;
 			continue;
 		}

@@ -225,6 +225,54 @@ fd_census(const void *args, size_t len)
 }
 TR_ACTOR(fd_census, fd_census)
 
+/* "n": starts a sender of n messages to itself, reads none, returns 0:
+ * its exit must not wait for ever on the sender's. */
+static int
+hoarder(const void *args, size_t len)
+{
+	char        a[TR_ADDR_STRLEN], txt[128];
+	tr_process *p;
+
+	tr_addr_format(tr_self(), a, sizeof(a));
+	TR_ASSERT_OK(tr_self_bind());
+	snprintf(txt, sizeof(txt), "0 %d %s", atoi(args), a);
+	if (tr_process_new(&p, "sender", txt, strlen(txt)) < 0 ||
+	    tr_process_start(p, TR_TEST_HANG_MS) < 0) {
+		return 2;
+	}
+	return 0; /* the exit joins the sender */
+}
+TR_ACTOR(hoarder, hoarder)
+
+/* "addr": links to addr, then is busy for a minute: 7 (a link: 1). */
+static int
+link_and_sleep(const void *args, size_t len)
+{
+	tr_addr peer;
+
+	if (tr_addr_parse(args, &peer) < 0 || tr_link(peer) < 0) {
+		return 2;
+	}
+	tr_ready();
+	sleep(60);
+	return 7;
+}
+TR_ACTOR_FLAGS(link_and_sleep, link_and_sleep, TR_ACTOR_MANUAL_READY)
+
+/* Dies by SIGKILL when it gets a request. */
+static int
+die_on_request(const void *args, size_t len)
+{
+	tr_msg *m;
+
+	if (tr_recv(&m, TR_TEST_HANG_MS) < 0) {
+		return 3;
+	}
+	raise(SIGKILL);
+	return 4;
+}
+TR_ACTOR(die_on_request, die_on_request)
+
 static tr_process *
 start_m(const char *actor, const char *args, int method, tr_addr *ret)
 {
@@ -495,6 +543,137 @@ test_forged_fin_does_not_stall_the_actor(void **state)
 	zmq_ctx_term(ctx);
 }
 
+/* A busy actor whose mailbox is full still dies with its linked peer. */
+static void
+test_link_acts_on_a_busy_actor_with_a_full_mailbox(void **state)
+{
+	char        args[128], txt[TR_ADDR_STRLEN];
+	tr_process *b, *peer, *fl;
+	tr_addr     ab, ap;
+
+	peer = start_m("waiter", NULL, TR_START_FORK, &ap);
+	tr_addr_format(ap, txt, sizeof(txt));
+	b = start_m("link_and_sleep", txt, TR_START_FORK, &ab);
+	tr_addr_format(ab, txt, sizeof(txt));
+	snprintf(args, sizeof(args), "0 1500 %s", txt);
+	fl = start_m("sender", args, TR_START_FORK, NULL);
+	usleep(300 * 1000); /* let the flood fill its queue */
+	TR_ASSERT_OK(tr_process_kill(peer));
+	assert_int_equal(finish(&peer), -SIGKILL);
+	TR_ASSERT_OK(tr_process_join(b, TR_TEST_HANG_MS));
+	assert_int_equal(finish(&b), 1);
+	(void) finish(&fl); /* its receiver died: it fails or finishes */
+}
+
+/* A call to a callee that dies fails with TR_EDEAD even when more than
+ * twice the capacity of other mail waits in the caller's mailbox. */
+static void
+test_call_to_dying_callee_behind_a_full_mailbox(void **state)
+{
+	char        self[TR_ADDR_STRLEN], args[128];
+	tr_process *fl, *callee;
+	tr_addr     c;
+	tr_msg     *m, *rep = NULL;
+
+	self_text(self, sizeof(self));
+	TR_ASSERT_OK(tr_self_bind());
+	snprintf(args, sizeof(args), "0 2100 %s", self);
+	fl = start_m("sender", args, TR_START_FORK, NULL);
+	usleep(500 * 1000);
+	callee = start_m("die_on_request", NULL, TR_START_FORK, &c);
+	TR_ASSERT_OK(tr_msg_new_bytes(&m, "x", 1));
+	TR_ASSERT_ERR(tr_call(c, &m, &rep, TR_TEST_HANG_MS), TR_EDEAD);
+	tr_msg_destroy(&m);
+	assert_int_equal(finish(&callee), -SIGKILL);
+	while (tr_process_join(fl, 0) == -ETIMEDOUT) {
+		if (tr_recv(&m, 50) == 0) {
+			tr_msg_destroy(&m);
+		}
+	}
+	assert_int_equal(finish(&fl), 0);
+	while (tr_recv(&m, 100) == 0) {
+		tr_msg_destroy(&m);
+	}
+}
+
+static void
+on_alarm(int sig)
+{
+	(void) sig;
+}
+
+/* A signal handler that ran ends tr_recv() and tr_poll() with -EINTR. */
+static void
+test_recv_and_poll_report_eintr(void **state)
+{
+	struct sigaction sa, old;
+	tr_msg          *m;
+	bool             mail;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART */
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	TR_ASSERT_OK(tr_self_bind());
+	alarm(1);
+	TR_ASSERT_ERR(tr_recv(&m, TR_TEST_HANG_MS), -EINTR);
+	alarm(1);
+	TR_ASSERT_ERR(tr_poll(NULL, 0, &mail, TR_TEST_HANG_MS), -EINTR);
+	alarm(0);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+}
+
+/* Two threads start children through one forkserver at once. */
+static void *
+start_ten(void *arg)
+{
+	intptr_t bad = 0;
+
+	(void) arg;
+	for (int i = 0; i < 10; i++) {
+		tr_process *p;
+		int         code = -1;
+
+		if (tr_process_new(&p, "fd_census", NULL, 0) < 0 ||
+		    tr_process_set_start_method(p, TR_START_FORKSERVER) < 0 ||
+		    tr_process_start(p, TR_TEST_HANG_MS) < 0 ||
+		    tr_process_join(p, TR_TEST_HANG_MS) < 0 ||
+		    tr_process_exitcode(p, &code) < 0 || code < 0) {
+			bad++;
+		}
+		tr_process_destroy(&p);
+	}
+	return (void *) bad;
+}
+
+static void
+test_forkserver_starts_from_two_threads(void **state)
+{
+	pthread_t t[2];
+	void     *bad[2];
+
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    pthread_create(&t[i], NULL, start_ten, NULL), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], &bad[i]), 0);
+		assert_null(bad[i]);
+	}
+}
+
+/* An actor that returns with 1,500 unread messages from a child it
+ * joins at exit still exits (its queue takes all while it exits). */
+static void
+test_exit_with_a_full_unread_mailbox(void **state)
+{
+	for (int k = 0; k < NMETHODS; k++) {
+		tr_process *h = start_m("hoarder", "1500", methods[k], NULL);
+
+		TR_ASSERT_OK(tr_process_join(h, TR_TEST_HANG_MS));
+		assert_int_equal(finish(&h), 0);
+	}
+}
+
 /* A fork child keeps none of its parent's ZeroMQ descriptors: its count
  * does not grow with the connections its parent has to live siblings. */
 static void
@@ -598,6 +777,13 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_forged_fin_does_not_stall_the_actor),
 		cmocka_unit_test(
 		    test_fork_child_keeps_no_zeromq_fds_of_the_parent),
+		cmocka_unit_test(
+		    test_link_acts_on_a_busy_actor_with_a_full_mailbox),
+		cmocka_unit_test(
+		    test_call_to_dying_callee_behind_a_full_mailbox),
+		cmocka_unit_test(test_recv_and_poll_report_eintr),
+		cmocka_unit_test(test_forkserver_starts_from_two_threads),
+		cmocka_unit_test(test_exit_with_a_full_unread_mailbox),
 	};
 
 	TR_ASSERT_OK(tr_init(argc, argv));
