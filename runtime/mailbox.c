@@ -525,11 +525,11 @@ tr_exit_class_name(int c)
 	return c >= 0 && c <= TR_EXIT_UNKNOWN ? names[c] : "?";
 }
 
-int
-tr_monitor(tr_addr who, uint64_t *ret_ref)
+/* who can be monitored or linked: another actor, with our runtime up. */
+static int
+check_watch_target(tr_addr who)
 {
-	struct watch_req w = { who, TRI_W_MONITOR, 0, true };
-	int              r;
+	int r;
 
 	tr_assert_return(!tr_addr_is_null(who), -EINVAL);
 	r = ensure_ctx();
@@ -537,6 +537,18 @@ tr_monitor(tr_addr who, uint64_t *ret_ref)
 		return r;
 	}
 	tr_assert_return(!tr_addr_eq(who, mb.self), -EINVAL);
+	return 0;
+}
+
+int
+tr_monitor(tr_addr who, uint64_t *ret_ref)
+{
+	struct watch_req w = { who, TRI_W_MONITOR, 0, true };
+	int              r = check_watch_target(who);
+
+	if (r < 0) {
+		return r;
+	}
 	w.ref = ++mb.next_ref;
 	r     = tri_loop_run(watch_in_loop, &w);
 	if (r < 0) {
@@ -620,14 +632,11 @@ int
 tr_link(tr_addr who)
 {
 	struct watch_req w = { who, TRI_W_LINK, 0, false };
-	int              r;
+	int              r = check_watch_target(who);
 
-	tr_assert_return(!tr_addr_is_null(who), -EINVAL);
-	r = ensure_ctx();
 	if (r < 0) {
 		return r;
 	}
-	tr_assert_return(!tr_addr_eq(who, mb.self), -EINVAL);
 	r = tr_self_bind();
 	if (r == 0) {
 		r = tri_loop_run(watch_in_loop, &w);

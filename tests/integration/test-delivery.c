@@ -287,20 +287,6 @@ start_m(const char *actor, const char *args, int method, tr_addr *ret)
 	return p;
 }
 
-static int
-finish(tr_process **pp)
-{
-	int code = -1000;
-
-	if (tr_process_join(*pp, TR_TEST_HANG_MS) < 0) {
-		tr_process_kill(*pp);
-		tr_process_join(*pp, TR_TEST_HANG_MS);
-	}
-	tr_process_exitcode(*pp, &code);
-	tr_process_destroy(pp);
-	return code;
-}
-
 static void
 self_text(char *buf, size_t n)
 {
@@ -342,7 +328,7 @@ test_busy_receiver_exiting_senders_lose_nothing(void **state)
 			tr_msg_destroy(&m);
 		}
 		for (int i = 0; i < SENDERS; i++) {
-			assert_int_equal(finish(&s[i]), 0);
+			assert_int_equal(tr_test_finish(&s[i]), 0);
 		}
 	}
 }
@@ -367,7 +353,7 @@ test_child_exit_while_parent_polls_sentinel(void **state)
 		p      = start_m("hello_parent", args, methods[k], NULL);
 		pfd.fd = tr_process_sentinel(p);
 		assert_int_equal(poll(&pfd, 1, TR_TEST_HANG_MS), 1);
-		assert_int_equal(finish(&p), 0);
+		assert_int_equal(tr_test_finish(&p), 0);
 		TR_ASSERT_OK(tr_recv(&m, 0));
 		assert_memory_equal(tr_msg_data(m), "hi", 2);
 		tr_msg_destroy(&m);
@@ -413,7 +399,7 @@ test_down_comes_after_the_dead_actors_messages(void **state)
 		assert_int_equal(d.exitcode, -SIGKILL);
 		assert_true(next > 0);
 		TR_ASSERT_ERR(tr_recv(&m, 300), -ETIMEDOUT);
-		assert_int_equal(finish(&p), -SIGKILL);
+		assert_int_equal(tr_test_finish(&p), -SIGKILL);
 	}
 }
 
@@ -432,8 +418,8 @@ test_normal_exit_does_not_kill_a_linked_peer(void **state)
 		args[1] = ' ';
 		tr_addr_format(ab, args + 2, sizeof(args) - 2);
 		a = start_m("link_then", args, methods[k], NULL);
-		assert_int_equal(finish(&a), 0);
-		assert_int_equal(finish(&b), 7);
+		assert_int_equal(tr_test_finish(&a), 0);
+		assert_int_equal(tr_test_finish(&b), 7);
 	}
 }
 
@@ -452,9 +438,9 @@ test_link_acts_while_the_peer_is_busy(void **state)
 		args[1] = ' ';
 		tr_addr_format(ab, args + 2, sizeof(args) - 2);
 		a = start_m("link_then", args, methods[k], NULL);
-		assert_int_equal(finish(&a), -SIGABRT);
+		assert_int_equal(tr_test_finish(&a), -SIGABRT);
 		TR_ASSERT_OK(tr_process_join(b, TR_TEST_HANG_MS));
-		assert_int_equal(finish(&b), 1);
+		assert_int_equal(tr_test_finish(&b), 1);
 	}
 }
 
@@ -491,9 +477,9 @@ test_flood_during_a_call_gets_backpressure(void **state)
 			tr_msg_destroy(&m);
 		}
 	}
-	assert_int_equal(finish(&fl), 9);
+	assert_int_equal(tr_test_finish(&fl), 9);
 	TR_ASSERT_OK(tr_send_bytes(e, "stop", 4, TR_TEST_HANG_MS));
-	assert_int_equal(finish(&echo), 0);
+	assert_int_equal(tr_test_finish(&echo), 0);
 	while (tr_recv(&m, 100) == 0) {
 		tr_msg_destroy(&m);
 	}
@@ -537,8 +523,8 @@ test_forged_fin_does_not_stall_the_actor(void **state)
 	tr_msg_destroy(&rep);
 	TR_ASSERT_OK(tr_send_bytes(e, "stop", 4, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_send_bytes(i, "bye", 3, TR_TEST_HANG_MS));
-	assert_int_equal(finish(&echo), 0);
-	assert_int_equal(finish(&idle), 0);
+	assert_int_equal(tr_test_finish(&echo), 0);
+	assert_int_equal(tr_test_finish(&idle), 0);
 	zmq_close(s);
 	zmq_ctx_term(ctx);
 }
@@ -559,10 +545,11 @@ test_link_acts_on_a_busy_actor_with_a_full_mailbox(void **state)
 	fl = start_m("sender", args, TR_START_FORK, NULL);
 	usleep(300 * 1000); /* let the flood fill its queue */
 	TR_ASSERT_OK(tr_process_kill(peer));
-	assert_int_equal(finish(&peer), -SIGKILL);
+	assert_int_equal(tr_test_finish(&peer), -SIGKILL);
 	TR_ASSERT_OK(tr_process_join(b, TR_TEST_HANG_MS));
-	assert_int_equal(finish(&b), 1);
-	(void) finish(&fl); /* its receiver died: it fails or finishes */
+	assert_int_equal(tr_test_finish(&b), 1);
+	(void) tr_test_finish(
+	    &fl); /* its receiver died: it fails or finishes */
 }
 
 /* A call to a callee that dies fails with TR_EDEAD even when more than
@@ -584,13 +571,13 @@ test_call_to_dying_callee_behind_a_full_mailbox(void **state)
 	TR_ASSERT_OK(tr_msg_new_bytes(&m, "x", 1));
 	TR_ASSERT_ERR(tr_call(c, &m, &rep, TR_TEST_HANG_MS), TR_EDEAD);
 	tr_msg_destroy(&m);
-	assert_int_equal(finish(&callee), -SIGKILL);
+	assert_int_equal(tr_test_finish(&callee), -SIGKILL);
 	while (tr_process_join(fl, 0) == -ETIMEDOUT) {
 		if (tr_recv(&m, 50) == 0) {
 			tr_msg_destroy(&m);
 		}
 	}
-	assert_int_equal(finish(&fl), 0);
+	assert_int_equal(tr_test_finish(&fl), 0);
 	while (tr_recv(&m, 100) == 0) {
 		tr_msg_destroy(&m);
 	}
@@ -670,7 +657,7 @@ test_exit_with_a_full_unread_mailbox(void **state)
 		tr_process *h = start_m("hoarder", "1500", methods[k], NULL);
 
 		TR_ASSERT_OK(tr_process_join(h, TR_TEST_HANG_MS));
-		assert_int_equal(finish(&h), 0);
+		assert_int_equal(tr_test_finish(&h), 0);
 	}
 }
 
@@ -704,7 +691,7 @@ test_fork_child_keeps_no_zeromq_fds_of_the_parent(void **state)
 	assert_int_equal(after, before);
 	for (int i = 0; i < 4; i++) {
 		TR_ASSERT_OK(tr_send_bytes(a[i], "stop", 4, TR_TEST_HANG_MS));
-		code = finish(&sib[i]);
+		code = tr_test_finish(&sib[i]);
 		assert_int_equal(code, 0);
 	}
 }
@@ -754,10 +741,10 @@ test_children_outlive_their_starting_thread(void **state)
 		/* and the next start (the forkserver's, too) works */
 		again = start_m("waiter", NULL, order[k], &a);
 		TR_ASSERT_OK(tr_send_bytes(a, "bye", 3, TR_TEST_HANG_MS));
-		assert_int_equal(finish(&again), 0);
+		assert_int_equal(tr_test_finish(&again), 0);
 		TR_ASSERT_OK(tr_process_addr(t.p, &a));
 		TR_ASSERT_OK(tr_send_bytes(a, "bye", 3, TR_TEST_HANG_MS));
-		assert_int_equal(finish(&t.p), 0);
+		assert_int_equal(tr_test_finish(&t.p), 0);
 	}
 }
 

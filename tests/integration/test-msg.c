@@ -201,20 +201,6 @@ start(const char *actor, const char *args, tr_addr *ret)
 	return p;
 }
 
-static int
-finish(tr_process **pp)
-{
-	int code = -1000;
-
-	if (tr_process_join(*pp, 10000) < 0) {
-		tr_process_kill(*pp);
-		tr_process_join(*pp, 5000);
-	}
-	tr_process_exitcode(*pp, &code);
-	tr_process_destroy(pp);
-	return code;
-}
-
 static void
 call_text(tr_addr to, const char *text, char *out, size_t outlen)
 {
@@ -260,7 +246,7 @@ test_call_and_protobuf_payload(void **state)
 	trwire__child_info__free_unpacked(back, NULL);
 	tr_msg_destroy(&rep);
 	TR_ASSERT_OK(tr_send_bytes(a, "stop", 4, 1000));
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(tr_test_finish(&p), 0);
 }
 
 static void
@@ -300,7 +286,7 @@ test_ten_senders_in_order(void **state)
 	}
 	for (int i = 0; i < SENDERS; i++) {
 		assert_int_equal(next[i], COUNT);
-		assert_int_equal(finish(&s[i]), 0);
+		assert_int_equal(tr_test_finish(&s[i]), 0);
 	}
 }
 
@@ -326,7 +312,7 @@ test_full_mailbox_blocks_then_fails_and_loses_nothing(void **state)
 	assert_string_equal(tr_strerror(r), "recipient's mailbox is full");
 	TR_ASSERT_OK(tr_mailbox_set_capacity(1000));
 	/* the reader counts what it got (capped at 250 in its exit code) */
-	got = finish(&p);
+	got = tr_test_finish(&p);
 	assert_int_equal(got, sent > 250 ? 250 : sent);
 }
 
@@ -421,7 +407,7 @@ test_bad_input_is_dropped_counted_and_survived(void **state)
 	zmq_close(sock);
 	zmq_ctx_term(ctx);
 	TR_ASSERT_OK(tr_send_bytes(a, "stop", 4, 1000));
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(tr_test_finish(&p), 0);
 }
 
 static bool
@@ -481,7 +467,7 @@ test_late_reply_never_reaches_next_call(void **state)
 		fail();
 	}
 	TR_ASSERT_OK(tr_send_bytes(a, "stop", 4, 1000));
-	assert_int_equal(finish(&p), 0);
+	assert_int_equal(tr_test_finish(&p), 0);
 }
 
 static void
@@ -495,7 +481,7 @@ test_call_to_dying_actor_returns_dead(void **state)
 	/* TR_EDEAD, not -ETIMEDOUT: the call ended because the callee died */
 	TR_ASSERT_ERR(tr_call(a, &m, &rep, TR_TEST_HANG_MS), TR_EDEAD);
 	assert_null(rep);
-	assert_int_equal(finish(&p), -SIGABRT);
+	assert_int_equal(tr_test_finish(&p), -SIGABRT);
 }
 
 static void
@@ -521,7 +507,7 @@ test_monitor_reports_down_with_reason(void **state)
 	assert_int_equal(d.exit_class, TR_EXIT_ABNORMAL);
 	tr_msg_destroy(&m);
 	TR_ASSERT_ERR(tr_recv(&m, 100), -ETIMEDOUT); /* demonitored: none */
-	assert_int_equal(finish(&p), -SIGKILL);
+	assert_int_equal(tr_test_finish(&p), -SIGKILL);
 	/* monitoring the dead gives DOWN at once */
 	TR_ASSERT_OK(tr_monitor(a, &ref));
 	TR_ASSERT_OK(tr_recv(&m, 0));
@@ -555,8 +541,8 @@ test_normal_exit_down_and_sibling_monitor(void **state)
 	assert_int_equal(d.exitcode, 0);
 	assert_int_equal(d.exit_class, TR_EXIT_NORMAL);
 	tr_msg_destroy(&m);
-	assert_int_equal(finish(&p), 0);
-	assert_int_equal(finish(&watcher), 100);
+	assert_int_equal(tr_test_finish(&p), 0);
+	assert_int_equal(tr_test_finish(&watcher), 100);
 }
 
 static void
@@ -572,16 +558,16 @@ test_links(void **state)
 	tr_addr_format(a, arg + 1, sizeof(arg) - 1);
 	l = start("linker", arg, NULL);
 	TR_ASSERT_OK(tr_send_bytes(a, "crash", 5, 1000));
-	assert_int_equal(finish(&l), 42);
-	assert_int_equal(finish(&p), -SIGABRT);
+	assert_int_equal(tr_test_finish(&l), 42);
+	assert_int_equal(tr_test_finish(&p), -SIGABRT);
 	/* not trapping: the linked actor dies with its peer, both ways */
 	p      = start("echo", NULL, &a);
 	arg[0] = 'n';
 	tr_addr_format(a, arg + 1, sizeof(arg) - 1);
 	l = start("linker", arg, NULL);
 	TR_ASSERT_OK(tr_send_bytes(a, "crash", 5, 1000));
-	assert_int_equal(finish(&l), 1);
-	assert_int_equal(finish(&p), -SIGABRT);
+	assert_int_equal(tr_test_finish(&l), 1);
+	assert_int_equal(tr_test_finish(&p), -SIGABRT);
 }
 
 static void
@@ -598,7 +584,7 @@ test_names_are_freed_when_holder_dies(void **state)
 	TR_ASSERT_ERR(tr_register("registry"), TR_EEXISTS);
 	TR_ASSERT_ERR(tr_register("bad/name"), -EINVAL);
 	TR_ASSERT_OK(tr_process_kill(p));
-	assert_int_equal(finish(&p), -SIGKILL);
+	assert_int_equal(tr_test_finish(&p), -SIGKILL);
 	TR_ASSERT_ERR(tr_whereis("registry", &b), TR_ENOTFOUND);
 	TR_ASSERT_OK(tr_register("registry"));
 	TR_ASSERT_OK(tr_whereis("registry", &b));

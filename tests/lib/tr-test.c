@@ -197,3 +197,17 @@ tr_test_build_path(const char *rel)
 	snprintf(path, sizeof(path), "%s/%s", root ? root : ".", rel);
 	return path;
 }
+
+int
+tr_test_finish(tr_process **pp)
+{
+	int code = -1000;
+
+	if (tr_process_join(*pp, TR_TEST_HANG_MS) < 0) {
+		tr_process_kill(*pp);
+		tr_process_join(*pp, TR_TEST_HANG_MS);
+	}
+	tr_process_exitcode(*pp, &code);
+	tr_process_destroy(pp);
+	return code;
+}

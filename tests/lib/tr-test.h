@@ -62,6 +62,9 @@ int tr_test_child_info(tr_supervisor *s, const char *id, tr_child_info *ret);
 int tr_test_pid_alive(pid_t pid);
 /* Wait up to ms for pid to be gone (or a zombie); 1 if gone. */
 int tr_test_wait_gone(pid_t pid, int ms);
+/* Join *pp (killing it if it is still there after TR_TEST_HANG_MS),
+ * destroy it and return its exit code (-1000 if it cannot be learnt). */
+int tr_test_finish(tr_process **pp);
 /* Unique ipc:// endpoint in a fresh private directory. */
 const char *tr_test_endpoint(void);
 /* Build-dir path of a program: TR_TEST_BUILD_ROOT/rel. */
