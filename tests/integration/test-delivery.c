@@ -485,8 +485,8 @@ test_flood_during_a_call_gets_backpressure(void **state)
 	}
 }
 
-/* Forged Fins naming a live process without a mailbox cost the actor
- * nothing: 200 of them (1 s each before), then a call is answered. */
+/* Forged Fins cost the actor nothing: 50 of them (1 s each before: past
+ * the hang guard), then a call is answered. */
 static void
 test_forged_fin_does_not_stall_the_actor(void **state)
 {
@@ -514,7 +514,7 @@ test_forged_fin_does_not_stall_the_actor(void **state)
 	    (unsigned long long) e.incarnation);
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	assert_int_equal(zmq_connect(s, ep), 0);
-	for (int k = 0; k < 200; k++) {
+	for (int k = 0; k < 50; k++) {
 		assert_int_equal(zmq_send(s, buf, (size_t) n, ZMQ_SNDMORE), n);
 		assert_int_equal(zmq_send(s, pl, (size_t) pn, 0), pn);
 	}
