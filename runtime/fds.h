@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Descriptors of this process's ZeroMQ state, which a fork child must not
  * keep: the signalers of the sockets troupe made (recorded as they are
- * made), the connections to and from the run's mailboxes (found by their
- * addresses) and the epoll sets and wake-up descriptors of the I/O threads
- * that watch them (found through /proc/self/fdinfo). */
+ * made) and the connections to and from the run's mailboxes (found by
+ * their addresses) -- everything whose number grows with the sockets and
+ * peers.  The context's own few (its threads' epoll sets and wake-up
+ * eventfds) stay: their number is constant, and telling them from the
+ * user's costs more than they do. */
 #ifndef TRI_FDS_H
 #define TRI_FDS_H
 
