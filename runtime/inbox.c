@@ -133,71 +133,83 @@ drop_log(const char *what, const struct tri_env *e)
 /* ---- binding ------------------------------------------------------------ */
 
 static int
-monitor_open(void *ctx)
+monitor_open(void *ctx, void *sock, void **ret_mon)
 {
-	char ep[64];
+	char  ep[64];
+	void *mon;
 
 	snprintf(
 	    ep, sizeof(ep), "inproc://troupe-conns-%d", (int) tri_getpid());
 	if (zmq_socket_monitor(
-	        in.sock, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0) {
+	        sock, ep, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0) {
 		return -zmq_errno();
 	}
-	in.mon = zmq_socket(ctx, ZMQ_PAIR);
-	if (!in.mon || zmq_connect(in.mon, ep) < 0) {
+	mon = zmq_socket(ctx, ZMQ_PAIR);
+	if (!mon) {
 		return -zmq_errno();
 	}
+	if (zmq_connect(mon, ep) < 0) {
+		zmq_close(mon);
+		return -zmq_errno();
+	}
+	*ret_mon = mon;
 	return 0;
 }
 
+/* The sockets are made in the calling thread (the actor's): an idle
+ * runtime thread then never allocates, which would cost it an arena. */
 int
-tri_inbox_bind(void)
+tri_inbox_open(struct tri_inbox_sockets *ret)
 {
 	char  ep[PATH_MAX + 8];
 	int   zero = 0, hwm = atomic_load(&tri_inbox_capacity), r;
-	void *ctx = tri_mailbox_ctx();
+	void *ctx = tri_mailbox_ctx(), *sock, *mon = NULL;
 	/* payloads over the maximum are dropped and counted by ingest_one();
 	 * libzmq's own limit, far above, only guards memory against a raw
 	 * peer (it closes that connection) */
 	int64_t maxmsg = (int64_t) atomic_load(&tri_inbox_max_size) * 2 +
 	    ((int64_t) 1 << 20);
 
-	if (in.sock) {
-		return 0;
-	}
 	r = tri_transport_endpoint(tri_self_cached(), ep, sizeof(ep), true);
 	if (r < 0) {
 		return r;
 	}
-	in.sock = zmq_socket(ctx, ZMQ_PULL);
-	if (!in.sock) {
+	sock = zmq_socket(ctx, ZMQ_PULL);
+	if (!sock) {
 		return -zmq_errno();
 	}
-	zmq_setsockopt(in.sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
-	zmq_setsockopt(in.sock, ZMQ_LINGER, &zero, sizeof(zero));
-	zmq_setsockopt(in.sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	r = monitor_open(ctx);
-	if (r == 0 && zmq_bind(in.sock, ep) < 0) {
+	zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	r = monitor_open(ctx, sock, &mon);
+	if (r == 0 && zmq_bind(sock, ep) < 0) {
 		r = -zmq_errno();
 	}
 	if (r < 0) {
-		if (in.mon) {
-			zmq_close(in.mon);
+		if (mon) {
+			zmq_close(mon);
 		}
-		zmq_close(in.sock);
-		in.sock = in.mon = NULL;
+		zmq_close(sock);
 		return r;
 	}
 	tri_strlcpy(in.path, ep + 6, sizeof(in.path));
-	tri_fds_note_socket(in.sock);
-	tri_fds_note_socket(in.mon);
-	{
-		size_t len = sizeof(in.sock_fd);
-
-		zmq_getsockopt(in.sock, ZMQ_FD, &in.sock_fd, &len);
-	}
-	in.drained = true;
+	tri_fds_note_socket(sock);
+	tri_fds_note_socket(mon);
+	ret->sock = sock;
+	ret->mon  = mon;
 	tri_debug("mailbox bound at %s", ep);
+	return 0;
+}
+
+int
+tri_inbox_adopt(const struct tri_inbox_sockets *s)
+{
+	size_t len = sizeof(in.sock_fd);
+
+	zmq_getsockopt(s->sock, ZMQ_FD, &in.sock_fd, &len);
+	in.mon     = s->mon;
+	in.drained = true;
+	in.sock    = s->sock;
 	return 0;
 }
 

@@ -25,8 +25,13 @@ extern _Atomic size_t tri_inbox_max_size; /* payload bytes */
 
 /* Once per process, any thread: the actor's wake descriptor. */
 int tri_inbox_init(void);
-/* Bind the mailbox at self's endpoint (runtime thread). */
-int  tri_inbox_bind(void);
+/* Make and bind the mailbox socket at self's endpoint, and its connection
+ * monitor (any thread; the runtime thread then adopts them). */
+struct tri_inbox_sockets {
+	void *sock, *mon;
+};
+int  tri_inbox_open(struct tri_inbox_sockets *ret);
+int  tri_inbox_adopt(const struct tri_inbox_sockets *s); /* runtime thread */
 bool tri_inbox_bound(void);
 
 /* ---- runtime thread ---- */

@@ -116,21 +116,25 @@ ensure_ctx(void)
 }
 
 static int
-bind_in_loop(void *unused)
+adopt_in_loop(void *arg)
 {
-	(void) unused;
-	return tri_inbox_bind();
+	return tri_inbox_adopt(arg);
 }
 
 int
 tr_self_bind(void)
 {
-	int r = ensure_ctx();
+	struct tri_inbox_sockets s;
+	int                      r = ensure_ctx();
 
 	if (r < 0 || tri_inbox_bound()) {
 		return r;
 	}
-	return tri_loop_run(bind_in_loop, NULL);
+	r = tri_inbox_open(&s);
+	if (r == 0) {
+		r = tri_loop_run(adopt_in_loop, &s);
+	}
+	return r;
 }
 
 int
