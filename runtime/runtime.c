@@ -48,10 +48,33 @@ rmdir_recursive(const char *path)
 	(void) rmdir(path);
 }
 
-/* Exit handler.  In the main program: terminate daemon children, join the
- * others (as Python does), stop the forkserver, remove the runtime
- * directory.  In a child that called exit() itself: the same minus the
- * directory, which belongs to the main program. */
+/* The one teardown order, for the main program's exit and an actor's:
+ * take all mail (what is still sent can never be read, and children we
+ * join below may be sending), terminate daemon children and join the
+ * others (as Python does), the exit handshake (our recipients took in what
+ * we sent), close the mailbox, stop the forkserver, and in the main
+ * program remove the runtime directory.  A child's teardown wedged for 5 s
+ * after the handshake is ended by a watchdog. */
+static void
+teardown(bool watchdog)
+{
+	tri_msg_exiting();
+	tri_children_cleanup();
+	tri_msg_exit_handshake(); /* bounded by the linger, if one is set */
+	if (watchdog) {
+		(void) signal(SIGALRM, SIG_DFL);
+		alarm(5);
+	}
+	tri_msg_shutdown();
+	tri_forkserver_forget();
+	if (tri_rt.own_rundir && getpid() == tri_rt.root) {
+		rmdir_recursive(tri_rt.rundir);
+		tri_rt.own_rundir = false;
+	}
+}
+
+/* Exit handler of the main program (and of a child that calls exit()
+ * after its barrier ran: nothing is left to do then). */
 static void
 at_exit(void)
 {
@@ -61,14 +84,7 @@ at_exit(void)
 	if (getpid() != tri_rt.pid) {
 		return; /* a fork child of a non-troupe fork: not ours */
 	}
-	tri_msg_exiting(); /* children joined below may still send */
-	tri_children_cleanup();
-	tri_msg_shutdown();
-	tri_forkserver_forget();
-	if (tri_rt.own_rundir && getpid() == tri_rt.root) {
-		rmdir_recursive(tri_rt.rundir);
-		tri_rt.own_rundir = false;
-	}
+	teardown(false);
 }
 
 void
@@ -400,16 +416,7 @@ tri_child_reset(void)
 static _Noreturn void
 child_finish(int code)
 {
-	/* Joining non-daemon children is the user's contract, and so is the
-	 * exit handshake (it waits while each recipient of our messages
-	 * lives, or up to the linger): after both, a watchdog ends a
-	 * teardown wedged for 5 s. */
-	tri_msg_exiting();
-	tri_children_cleanup();
-	tri_msg_exit_handshake(); /* bounded by the linger, if one is set */
-	(void) signal(SIGALRM, SIG_DFL);
-	alarm(5);
-	tri_msg_shutdown();
+	teardown(true);
 	fflush(NULL);
 	_exit(code);
 }
