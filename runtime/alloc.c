@@ -2,8 +2,9 @@
 /* All runtime allocation goes through here, so the fault suite can fail
  * the Nth allocation (-Dfault_injection=true).  malloc itself is jemalloc
  * in the default build (linked, it replaces the libc allocator). */
-#include "rt.h"
+#include "alloc.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 

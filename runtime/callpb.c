@@ -8,7 +8,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "rt.h"
+#include "log.h"
 
 int
 tr_call_pb(tr_addr to, const ProtobufCMessage *req,

@@ -5,7 +5,7 @@
 
 #include <limits.h>
 
-#include "rt.h"
+#include "util.h"
 
 int64_t
 tr_now_ms(void)

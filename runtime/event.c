@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "rt.h"
+#include "log.h"
 
 bool tri_events_on;
 

@@ -2,7 +2,7 @@
 /* The run's exit log: a shared ring in <rundir>/exits where every troupe
  * reaper writes (pid, incarnation, exit code) before it reaps, so that a
  * monitor that is not the parent can still learn how an actor ended. */
-#include "rt.h"
+#include "exitlog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "runtime.h"
+#include "util.h"
 
 #define SLOTS 4096
 

@@ -15,7 +15,9 @@
 
 #include <zmq.h>
 
-#include "rt.h"
+#include "alloc.h"
+#include "runtime.h"
+#include "util.h"
 
 #define MAX_FD 1024 /* descriptors above are left alone */
 

@@ -14,7 +14,7 @@
  * the socket (EOF), the server waits for its remaining children, still
  * reporting their exits, and then ends; it dies with the requester through
  * PR_SET_PDEATHSIG. */
-#include "rt.h"
+#include "forkserver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,12 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "alloc.h"
+#include "exitlog.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
 
 struct kid {
 	pid_t pid;

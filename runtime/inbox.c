@@ -13,13 +13,15 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "alloc.h"
 #include "event.h"
 #include "fds.h"
+#include "log.h"
 #include "loop.h"
 #include "mailbox.h"
-#include "rt.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 #include "watch.h"
 
 #define BATCH    256 /* messages taken per lock of the queue */

@@ -9,7 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rt.h"
+#include "exitlog.h"
+#include "util.h"
 
 int
 tri_live_open(tr_addr a)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* log_to_stderr()/get_logger() in C: one write(2) per line, each line
  * names the process. */
-#include "rt.h"
+#include "log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "runtime.h"
+#include "util.h"
 
 static int log_level = -1;
 

@@ -13,8 +13,9 @@
 
 #include <zmq.h>
 
+#include "alloc.h"
 #include "inbox.h"
-#include "rt.h"
+#include "util.h"
 #include "watch.h"
 
 static struct loop {

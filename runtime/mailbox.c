@@ -12,14 +12,19 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "exitlog.h"
 #include "fds.h"
 #include "inbox.h"
 #include "liveness.h"
+#include "log.h"
 #include "loop.h"
+#include "names.h"
 #include "peer.h"
-#include "rt.h"
+#include "process.h"
+#include "runtime.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 #include "watch.h"
 
 static struct mb {
@@ -30,11 +35,6 @@ static struct mb {
 	uint64_t next_ref, next_corr;
 	bool     handshake_done;
 } mb;
-
-/* Names this process registered (names.c removes them at exit). */
-void tri_names_release_own(void);
-void tri_names_forget(void);
-void tri_names_drop_addr(tr_addr a);
 
 /* ---- state across fork ----------------------------------------------------
  */

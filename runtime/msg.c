@@ -10,8 +10,10 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "rt.h"
+#include "alloc.h"
+#include "log.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 
 /* ---- addresses ------------------------------------------------------------
  */

@@ -18,7 +18,7 @@
  * SIGKILL, so a dead racer never blocks the others.  One lock for the
  * directory, not one per name: registering is rare and the critical
  * section is a few system calls, and it leaves no lock files behind. */
-#include "rt.h"
+#include "names.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "runtime.h"
 #include "troupe/msg.h"
+#include "util.h"
 
 static char own[TR_REGISTER_MAX][TRI_NAME_MAX];
 static int  nown;
@@ -225,7 +228,6 @@ tr_whereis(const char *name, tr_addr *ret)
 	return 0;
 }
 
-void tri_names_release_own(void);
 void
 tri_names_release_own(void)
 {
@@ -236,7 +238,6 @@ tri_names_release_own(void)
 	}
 }
 
-void tri_names_forget(void);
 void
 tri_names_forget(void)
 {
@@ -244,7 +245,6 @@ tri_names_forget(void)
 }
 
 /* The reaper of the actor at a removes the names it held. */
-void tri_names_drop_addr(tr_addr a);
 void
 tri_names_drop_addr(tr_addr a)
 {

@@ -10,14 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "event.h"
 #include "fds.h"
 #include "inbox.h"
 #include "liveness.h"
 #include "mailbox.h"
-#include "rt.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 
 #define PEER_BUCKETS  64
 #define SEND_SLICE_MS 100 /* re-check a silent peer's liveness this often */

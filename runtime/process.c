@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tr_process: start, join, signal and reap a child running an actor. */
-#include "rt.h"
+#include "process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,15 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "alloc.h"
+#include "forkserver.h"
+#include "log.h"
 #include "loop.h"
+#include "mailbox.h"
+#include "registry.h"
+#include "runtime.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 
 enum state { ST_NEW, ST_RUNNING, ST_EXITED };
 

@@ -2,10 +2,15 @@
 /* Actor registry: name -> function.  Filled at load time by TR_ACTOR
  * constructors (or before tr_init()), read-only afterwards, so fork,
  * spawn and the forkserver all see the same table. */
-#include "rt.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "runtime.h"
+#include "util.h"
 
 struct entry {
 	char        name[TRI_NAME_MAX];

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tr_init(), the runtime directory, a child's life from boot to exit. */
-#include "rt.h"
+#include "runtime.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,8 +16,15 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "alloc.h"
+#include "exitlog.h"
 #include "fds.h"
+#include "forkserver.h"
+#include "mailbox.h"
+#include "process.h"
+#include "registry.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 
 struct tri_rt tri_rt = { .ready_fd = -1, .forkserver_fd = -1 };
 

@@ -6,7 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "rt.h"
+#include "runtime.h"
 
 static int
 ipc_endpoint(tr_addr a, char *buf, size_t n, bool with_scheme)

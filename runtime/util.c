@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Small helpers: time, poll, pidfds, /proc, whole reads and writes. */
-#include "rt.h"
-
-#include "loop.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
+#include "loop.h"
+#include "runtime.h"
 #include "troupe.pb-c.h"
 
 /* getpid() is a system call since glibc 2.25 and the handle checks ask on

@@ -9,12 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "event.h"
 #include "inbox.h"
 #include "liveness.h"
+#include "log.h"
 #include "mailbox.h"
-#include "rt.h"
+#include "runtime.h"
 #include "troupe.pb-c.h"
+#include "util.h"
 
 struct watch {
 	uint64_t ref;

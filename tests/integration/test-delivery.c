@@ -18,7 +18,6 @@
 #include <zmq.h>
 
 #include "msg.h"
-#include "rt.h"
 #include "troupe.pb-c.h"
 
 static const int methods[] = { TR_START_FORK, TR_START_SPAWN,

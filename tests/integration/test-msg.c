@@ -17,7 +17,6 @@
 #include <zmq.h>
 
 #include "msg.h"
-#include "rt.h"
 #include "supervisor.pb-c.h"
 #include "troupe.pb-c.h"
 
