@@ -14,11 +14,13 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "alloc.h"
+#include "conns.h"
 #include "event.h"
 #include "fds.h"
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "protocol.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -30,21 +32,6 @@
 _Atomic int    tri_inbox_capacity = 1000;
 _Atomic size_t tri_inbox_max_size = (size_t) 64 << 20;
 
-struct ack {
-	tr_addr from;
-	int     kind; /* enum tri_ack_kind */
-};
-
-struct deferred {
-	tr_addr from;
-	bool    link; /* else unlink */
-};
-
-struct conn {
-	int      fd;
-	uint32_t pid;
-};
-
 static struct inbox {
 	pthread_mutex_t  lock; /* queue, stats, acks, waiting */
 	tr_msg          *head, *tail;
@@ -55,10 +42,6 @@ static struct inbox {
 	int              wake_fd;
 	bool             waiting, signaled;
 	tr_mailbox_stats st;
-	struct ack      *acks;
-	size_t           nacks, capacks;
-	struct deferred *defer; /* Link/Unlink the actor's thread read */
-	size_t           ndefer, capdefer;
 	/* The socket: whoever holds sock_lock reads it, the actor's thread
 	 * while it waits for mail (no hand-off on the hot path), else the
 	 * runtime thread, which polls its ZMQ_FD to learn of new mail. */
@@ -72,11 +55,9 @@ static struct inbox {
 	bool            t_saw_reader; /* runtime thread only */
 	_Atomic int64_t a_seen_ms;    /* the actor last waited for mail */
 	/* runtime thread only */
-	void        *mon;
-	char         path[PATH_MAX];
-	struct conn *conns;
-	size_t       nconns, capconns;
-	pid_t        owner;
+	void *mon;
+	char  path[PATH_MAX];
+	pid_t owner;
 } in = { .lock     = PTHREAD_MUTEX_INITIALIZER,
 	.sock_lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake_fd   = -1 };
@@ -221,92 +202,6 @@ tri_inbox_bound(void)
 	return in.sock != NULL;
 }
 
-/* ---- connections ---------------------------------------------------------
- * Every accepted connection is tied to its peer's pid (SO_PEERCRED), so
- * the runtime thread knows when a dead actor's last bytes have been read:
- * its connections are gone and the socket has been drained after. */
-
-static void
-conn_add(int fd)
-{
-	struct ucred cred;
-	socklen_t    len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		return;
-	}
-	if (in.nconns == in.capconns) {
-		size_t       ncap = in.capconns ? in.capconns * 2 : 16;
-		struct conn *c    = tri_realloc(in.conns, ncap * sizeof(*c));
-
-		if (!c) {
-			return;
-		}
-		in.conns    = c;
-		in.capconns = ncap;
-	}
-	in.conns[in.nconns++] = (struct conn) { fd, (uint32_t) cred.pid };
-}
-
-static void
-conn_del(int fd)
-{
-	for (size_t i = 0; i < in.nconns; i++) {
-		if (in.conns[i].fd == fd) {
-			in.conns[i] = in.conns[--in.nconns];
-			return;
-		}
-	}
-}
-
-bool
-tri_inbox_conn_live(uint32_t pid)
-{
-	for (size_t i = 0; i < in.nconns; i++) {
-		if (in.conns[i].pid == pid) {
-			return true;
-		}
-	}
-	return false;
-}
-
-static void
-serve_monitor(void)
-{
-	for (;;) {
-		zmq_msg_t f;
-		uint16_t  ev;
-		uint32_t  val;
-		int       more;
-
-		zmq_msg_init(&f);
-		if (zmq_msg_recv(&f, in.mon, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&f);
-			return;
-		}
-		more = zmq_msg_more(&f);
-		if (zmq_msg_size(&f) >= 6) {
-			memcpy(&ev, zmq_msg_data(&f), 2);
-			memcpy(&val, (char *) zmq_msg_data(&f) + 2, 4);
-			if (ev == ZMQ_EVENT_ACCEPTED) {
-				conn_add((int) val);
-			} else if (ev == ZMQ_EVENT_DISCONNECTED) {
-				conn_del((int) val);
-			}
-		}
-		zmq_msg_close(&f);
-		while (more) { /* the endpoint frame */
-			zmq_msg_init(&f);
-			if (zmq_msg_recv(&f, in.mon, 0) < 0) {
-				more = 0;
-			} else {
-				more = zmq_msg_more(&f);
-			}
-			zmq_msg_close(&f);
-		}
-	}
-}
-
 /* ---- taking messages off the socket ------------------------------------- */
 
 static void
@@ -321,20 +216,6 @@ drain_frames(void)
 		(void) zmq_msg_recv(&f, in.sock, 0);
 		zmq_msg_close(&f);
 	}
-}
-
-static bool
-wire_system_type(const char *type)
-{
-	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
-		"trwire.Fin", "trwire.FinAck", "trwire.LinkAck" };
-
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		if (strcmp(type, ok[i]) == 0) {
-			return true;
-		}
-	}
-	return false;
 }
 
 /* Why m must not be delivered (and which counter says so), or NULL. */
@@ -352,7 +233,7 @@ reject(tr_msg *m, uint64_t **counter, tr_mailbox_stats *st)
 	if (m->env.flags & TRI_FLAG_SYSTEM) {
 		/* DOWN and EXIT are made locally; from the wire only the
 		 * runtime-to-runtime requests are accepted */
-		if (!wire_system_type(m->env.type)) {
+		if (!tri_proto_accepts(m->env.type)) {
 			*counter = &st->dropped_badtype;
 			return "system message type not accepted from the wire";
 		}
@@ -423,170 +304,6 @@ ingest_one(tr_msg **ret, tr_mailbox_stats *st)
 	return 1;
 }
 
-/* ---- protocol messages (runtime thread) --------------------------------- */
-
-static tr_addr
-addr_of(const Trwire__Addr *a)
-{
-	return a ? (tr_addr) { a->node, a->pid, a->incarnation } : TR_ADDR_NULL;
-}
-
-/* An answer (FinAck, LinkAck) goes out on a socket of its own that is
- * closed at once: the reaper delivers it in the background, so a request
- * naming a process that never binds (forged) costs nothing but a socket
- * lingering 1 s. */
-static void
-send_ack(tr_addr to, const ProtobufCMessage *ack)
-{
-	uint8_t env[TRI_ENV_MAX];
-	char    ep[PATH_MAX + 8];
-	tr_msg *m;
-	void   *s;
-	int     n, linger = 1000;
-
-	if (tri_transport_endpoint(to, ep, sizeof(ep), true) < 0 ||
-	    tri_msg_new_system(&m, ack) < 0) {
-		return;
-	}
-	m->env.sender    = tri_self_cached();
-	m->env.recipient = to;
-	m->env.lamport   = tri_lamport_next();
-	n                = tri_env_encode(&m->env, env, sizeof(env));
-	s                = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH);
-	if (s && n > 0) {
-		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
-		if (zmq_connect(s, ep) == 0 &&
-		    zmq_send(s, env, (size_t) n, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
-		        n) {
-			(void) zmq_msg_send(&m->payload, s, ZMQ_DONTWAIT);
-		}
-	}
-	if (s) {
-		zmq_close(s);
-	}
-	tr_msg_destroy(&m);
-}
-
-static void
-send_finack(tr_addr to)
-{
-	Trwire__FinAck ack = TRWIRE__FIN_ACK__INIT;
-
-	send_ack(to, &ack.base);
-}
-
-static void
-record_ack(tr_addr from, int kind)
-{
-	pthread_mutex_lock(&in.lock);
-	if (in.nacks == in.capacks) {
-		size_t      ncap = in.capacks ? in.capacks * 2 : 8;
-		struct ack *a    = tri_realloc(in.acks, ncap * sizeof(*a));
-
-		if (!a) {
-			pthread_mutex_unlock(&in.lock);
-			return;
-		}
-		in.acks    = a;
-		in.capacks = ncap;
-	}
-	in.acks[in.nacks++] = (struct ack) { from, kind };
-	if (in.waiting && !in.signaled) {
-		uint64_t one = 1;
-
-		in.signaled = true;
-		(void) write(in.wake_fd, &one, sizeof(one));
-	}
-	pthread_mutex_unlock(&in.lock);
-}
-
-/* Links are the runtime thread's: read by the actor's thread, they wait
- * for it (it acts on a link from the dead as on any other: in order). */
-static void
-link_in(tr_addr from, bool link)
-{
-	if (tri_loop_in_thread()) {
-		if (link) {
-			tri_watch_link_in(from);
-		} else {
-			tri_watch_unlink_in(from);
-		}
-		return;
-	}
-	pthread_mutex_lock(&in.lock);
-	if (in.ndefer == in.capdefer) {
-		size_t           ncap = in.capdefer ? in.capdefer * 2 : 8;
-		struct deferred *d = tri_realloc(in.defer, ncap * sizeof(*d));
-
-		if (!d) {
-			pthread_mutex_unlock(&in.lock);
-			tr_log(TR_LOG_ERROR, "out of memory: a link was lost");
-			return;
-		}
-		in.defer    = d;
-		in.capdefer = ncap;
-	}
-	in.defer[in.ndefer++] = (struct deferred) { from, link };
-	pthread_mutex_unlock(&in.lock);
-	tri_loop_kick();
-}
-
-static void
-apply_deferred(void)
-{
-	struct deferred d;
-
-	for (;;) {
-		pthread_mutex_lock(&in.lock);
-		if (in.ndefer == 0) {
-			pthread_mutex_unlock(&in.lock);
-			return;
-		}
-		d = in.defer[0];
-		memmove(in.defer, in.defer + 1, --in.ndefer * sizeof(d));
-		pthread_mutex_unlock(&in.lock);
-		if (d.link) {
-			tri_watch_link_in(d.from);
-		} else {
-			tri_watch_unlink_in(d.from);
-		}
-	}
-}
-
-/* Handle a system message from the wire; finacks collects Fin senders,
- * to be answered once what came before is in the queue. */
-static void
-handle_system(tr_msg *m, tr_addr *finacks, size_t *nfin)
-{
-	ProtobufCMessage *pb;
-
-	if (strcmp(m->env.type, "trwire.Fin") == 0) {
-		finacks[(*nfin)++] = m->env.sender;
-	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {
-		record_ack(m->env.sender, TRI_ACK_FIN);
-	} else if (strcmp(m->env.type, "trwire.LinkAck") == 0) {
-		record_ack(m->env.sender, TRI_ACK_LINK);
-	} else if (tr_msg_unpack(m, &trwire__link__descriptor, &pb) == 0) {
-		Trwire__LinkAck ack  = TRWIRE__LINK_ACK__INIT;
-		tr_addr         from = addr_of(((Trwire__Link *) pb)->from);
-
-		link_in(from, true);
-		if (tr_addr_eq(from, m->env.sender)) {
-			send_ack(from, &ack.base);
-		}
-		protobuf_c_message_free_unpacked(pb, NULL);
-	} else if (tr_msg_unpack(m, &trwire__unlink__descriptor, &pb) == 0) {
-		link_in(addr_of(((Trwire__Unlink *) pb)->from), false);
-		protobuf_c_message_free_unpacked(pb, NULL);
-	} else {
-		pthread_mutex_lock(&in.lock);
-		in.st.dropped_malformed++;
-		pthread_mutex_unlock(&in.lock);
-		drop_log("system message does not decode", &m->env);
-	}
-	tr_msg_destroy(&m);
-}
-
 /* Append the list h..t of n messages (caller holds the lock). */
 static void
 append_locked(tr_msg *h, tr_msg *t, size_t n)
@@ -654,7 +371,13 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		}
 		maxl = m->env.lamport > maxl ? m->env.lamport : maxl;
 		if (m->env.flags & TRI_FLAG_SYSTEM) {
-			handle_system(m, fins, &nfin);
+			struct tri_env env = m->env;
+
+			if (tri_proto_handle(m, fins, &nfin) < 0) {
+				st.dropped_malformed++;
+				drop_log(
+				    "system message does not decode", &env);
+			}
 			continue;
 		}
 		tri_event({ TRI_EV_RECEIVE, m->env.sender, m->env.id,
@@ -694,7 +417,8 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		pthread_mutex_unlock(&in.lock);
 	}
 	for (size_t i = 0; i < nfin; i++) {
-		send_finack(fins[i]); /* what each sent before is queued */
+		tri_proto_send_finack(
+		    fins[i]); /* what each sent before is queued */
 	}
 	return n;
 }
@@ -781,8 +505,8 @@ tri_inbox_serve(void)
 	}
 	/* connections first: a DISCONNECTED seen here means its last
 	 * messages are readable below */
-	serve_monitor();
-	apply_deferred();
+	tri_conns_serve(in.mon);
+	tri_proto_apply_deferred();
 	if (atomic_load(&in.a_reading)) {
 		in.t_saw_reader = true;
 		return;
@@ -803,7 +527,7 @@ tri_inbox_drain(void)
 	if (!in.sock) {
 		return;
 	}
-	serve_monitor();
+	tri_conns_serve(in.mon);
 	if (room() == 0) {
 		in.drained = false;
 		return;
@@ -820,6 +544,19 @@ tri_inbox_drain(void)
 	atomic_store(&in.t_wants_sock, false);
 	ingest_batch();
 	pthread_mutex_unlock(&in.sock_lock);
+}
+
+void
+tri_inbox_wake(void)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&in.lock);
+	if (in.waiting && !in.signaled) {
+		in.signaled = true;
+		(void) write(in.wake_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&in.lock);
 }
 
 void
@@ -1016,22 +753,6 @@ tri_inbox_set_awaiting(uint64_t corr)
 	}
 }
 
-bool
-tri_inbox_acked(tr_addr a, int kind, bool consume)
-{
-	bool r = false;
-
-	pthread_mutex_lock(&in.lock);
-	for (size_t i = 0; i < in.nacks && !r; i++) {
-		r = in.acks[i].kind == kind && tr_addr_eq(in.acks[i].from, a);
-		if (r && consume) {
-			in.acks[i] = in.acks[--in.nacks];
-		}
-	}
-	pthread_mutex_unlock(&in.lock);
-	return r;
-}
-
 void
 tri_inbox_stats(tr_mailbox_stats *ret)
 {
@@ -1078,12 +799,8 @@ tri_inbox_close(void)
 		(void) unlink(in.path);
 		in.path[0] = '\0';
 	}
-	tri_free(in.conns);
-	in.conns  = NULL;
-	in.nconns = in.capconns = 0;
-	tri_free(in.acks);
-	in.acks  = NULL;
-	in.nacks = in.capacks = 0;
+	tri_conns_forget();
+	tri_proto_forget();
 }
 
 void
@@ -1096,6 +813,8 @@ tri_inbox_forked(void)
 	memset(&in, 0, sizeof(in));
 	pthread_mutex_init(&in.lock, NULL);
 	pthread_mutex_init(&in.sock_lock, NULL);
+	tri_conns_forget();
+	tri_proto_forget();
 	in.wake_fd = -1;
 	in.drained = true;
 }

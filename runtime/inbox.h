@@ -51,8 +51,7 @@ bool tri_inbox_drained(void);
  * until it takes one, which it may never do. */
 bool tri_inbox_stuck(void);
 void tri_inbox_set_selective(bool on);
-/* A process with this pid has a connection to the mailbox open. */
-bool tri_inbox_conn_live(uint32_t pid);
+
 /* Append a locally made notice (DOWN, EXIT); not bounded. */
 void tri_inbox_put_local(tr_msg *m);
 void tri_inbox_thread_exit(void);
@@ -74,10 +73,8 @@ bool tri_inbox_has_mail(void);
  * runtime thread reads past a full queue, up to twice the capacity, so
  * that a reply is not stuck behind a flood. */
 void tri_inbox_set_awaiting(uint64_t corr);
-enum tri_ack_kind { TRI_ACK_FIN, TRI_ACK_LINK };
-/* The peer at a answered our Fin (the exit handshake) or Link; consume
- * forgets the answer. */
-bool tri_inbox_acked(tr_addr a, int kind, bool consume);
+/* Wake the actor's thread if it waits (an answer came). */
+void tri_inbox_wake(void);
 void tri_inbox_stats(tr_mailbox_stats *ret);
 void tri_inbox_count_late_reply(void);
 /* Lamport clock: the next value for a message we send. */

@@ -21,6 +21,7 @@
 #include "names.h"
 #include "peer.h"
 #include "process.h"
+#include "protocol.h"
 #include "runtime.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
@@ -619,7 +620,7 @@ link_wait_ack(tr_addr who)
 	int64_t       deadline = tri_deadline(5000);
 	struct pollfd live     = { .fd = tri_live_open(who), .events = POLLIN };
 
-	while (live.fd >= 0 && !tri_inbox_acked(who, TRI_ACK_LINK, true)) {
+	while (live.fd >= 0 && !tri_proto_acked(who, TRI_ACK_LINK, true)) {
 		int left = tri_remaining(deadline, 5000);
 		int r = left == 0 ? -ETIMEDOUT : tri_inbox_wait(&live, 1, left);
 

@@ -16,6 +16,7 @@
 #include "inbox.h"
 #include "liveness.h"
 #include "mailbox.h"
+#include "protocol.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -329,7 +330,7 @@ unconfirmed(struct pollfd *fds, size_t cap)
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		for (struct tri_peer *p = peers[b]; p; p = p->next) {
 			if (!p->sent ||
-			    tri_inbox_acked(p->addr, TRI_ACK_FIN, false)) {
+			    tri_proto_acked(p->addr, TRI_ACK_FIN, false)) {
 				continue;
 			}
 			if (tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "conns.h"
 #include "event.h"
 #include "inbox.h"
 #include "liveness.h"
@@ -281,8 +282,7 @@ tri_watch_deliver(void)
 
 		if (!w.fired ||
 		    (!kills && !tri_inbox_stuck() &&
-		        (!tri_inbox_drained() ||
-		            tri_inbox_conn_live(w.who.pid)))) {
+		        (!tri_inbox_drained() || tri_conns_live(w.who.pid)))) {
 			i++;
 			continue;
 		}
