@@ -62,7 +62,8 @@ static struct inbox {
 	.sock_lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake_fd   = -1 };
 
-#define ACTOR_ACTIVE_MS 2 /* the runtime thread keeps off this long */
+#define ACTOR_ACTIVE_MS 2  /* the runtime thread keeps off this long */
+#define ACTOR_AWAY_MS   20 /* and looks again this often meanwhile */
 
 int
 tri_inbox_init(void)
@@ -476,16 +477,14 @@ tri_inbox_pollitems(zmq_pollitem_t *it, int *timeout_ms)
 		return n; /* the actor's taking a message kicks us */
 	}
 	now = mono_ms();
-	if (in.t_saw_reader) {
-		/* mail came while the actor read: it takes it; look again
-		 * in a moment rather than spin on the signaler */
+	if (in.t_saw_reader || atomic_load(&in.a_reading) ||
+	    now - atomic_load(&in.a_seen_ms) < ACTOR_ACTIVE_MS) {
+		/* the actor reads (or did a moment ago): mail is taken there,
+		 * with no hand-off; look again later rather than wake for
+		 * each message, and take over if it stays away (busy in its
+		 * own code) */
 		in.t_saw_reader = false;
-		lower(timeout_ms, 1);
-		return n;
-	}
-	if (now - atomic_load(&in.a_seen_ms) < ACTOR_ACTIVE_MS) {
-		/* it is receiving: mail will be read there, no hand-off */
-		lower(timeout_ms, ACTOR_ACTIVE_MS);
+		lower(timeout_ms, ACTOR_AWAY_MS);
 		return n;
 	}
 	if (!in.drained) {
