@@ -192,8 +192,8 @@ TR_API int tr_demonitor(uint64_t ref);
  * acted on at once by the runtime thread, while the actor's code runs (a
  * crash-like exit: no atexit handlers).  Blocks until the peer's runtime
  * confirmed the link (at most 5 s; a peer without a mailbox, or with a
- * full one, cannot confirm: the link then acts on our side only).  Errors: -ESRCH (not
- * alive), -EINVAL, -ENOMEM. */
+ * full one, cannot confirm: the link then acts on our side only).  Errors:
+ * -ESRCH (not alive), -EINVAL, -ENOMEM. */
 TR_API int  tr_link(tr_addr who);
 TR_API int  tr_unlink(tr_addr who);
 TR_API void tr_trap_exit(bool on);
