@@ -330,9 +330,24 @@ sentinel(const tr_process *p)
 	return p->status_fd >= 0 ? p->status_fd : p->pidfd;
 }
 
-/* Reap if exited: 1 reaped (now ST_EXITED), 0 still running, -errno. */
+static int reap_locked(tr_process *p);
+
+/* Reap if exited: 1 reaped (now ST_EXITED), 0 still running, -errno.
+ * Any thread may reap any child (a start reaps the finished ones), so
+ * one at a time: two readers of one status pipe would split it. */
 static int
 reap(tr_process *p)
+{
+	int r;
+
+	list_lock();
+	r = reap_locked(p);
+	list_unlock();
+	return r;
+}
+
+static int
+reap_locked(tr_process *p)
 {
 	if (p->state != ST_RUNNING) {
 		return 1;
