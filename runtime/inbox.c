@@ -433,7 +433,8 @@ ingest_batch(void)
 int
 tri_inbox_read(tr_msg **head, tr_msg **tail)
 {
-	int n;
+	tr_msg *before;
+	int     n;
 
 	if (!in.sock || atomic_load(&in.t_wants_sock) || room() == 0 ||
 	    pthread_mutex_trylock(&in.sock_lock) != 0) {
@@ -442,9 +443,12 @@ tri_inbox_read(tr_msg **head, tr_msg **tail)
 	}
 	atomic_store(&in.a_seen_ms, mono_ms());
 	/* what the runtime thread read is queued: it reads and queues
-	 * under sock_lock; ours comes after */
+	 * under sock_lock; ours comes after.  Just read to the end (by a
+	 * wait), the socket is not looked at again before that is taken:
+	 * each look at an empty socket costs libzmq a system call */
+	before = *tail;
 	tri_inbox_take(head, tail);
-	n = (int) ingest_to(head, tail);
+	n = *tail != before && in.drained ? 0 : (int) ingest_to(head, tail);
 	pthread_mutex_unlock(&in.sock_lock);
 	return n;
 }
@@ -641,42 +645,49 @@ tri_inbox_has_mail(void)
 	return r;
 }
 
-/* Poll the items for up to timeout_ms; -EINTR when a signal handler ran
- * (tr_recv() and tr_poll() report it, as poll(2) does). */
+/* Poll for up to timeout_ms; -EINTR when a signal handler ran (tr_recv()
+ * and tr_poll() report it, as poll(2) does). */
 static int
-poll_items(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
+poll_fds(struct pollfd *pf, size_t n, int64_t deadline, int timeout_ms)
 {
-	int r = zmq_poll(it, (int) n, tri_remaining(deadline, timeout_ms));
+	int r = poll(pf, (nfds_t) n, tri_remaining(deadline, timeout_ms));
 
-	return r < 0 ? -zmq_errno() : r;
+	return r < 0 ? -errno : r;
 }
 
 /* The actor's thread reads the socket itself while it waits (sock_lock
- * held): returns like tri_inbox_wait(). */
+ * held): returns like tri_inbox_wait().  One poll(2) per wait, on
+ * libzmq's descriptor, as a blocking zmq_recv() makes: a read that came
+ * up empty left that descriptor to signal the next message (zmq_poll()
+ * would look at the socket twice more). */
 static int
-wait_reading(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
+wait_reading(struct pollfd *pf, size_t n, int64_t deadline, int timeout_ms)
 {
 	bool has;
 	int  r = 0;
 
 	atomic_store(&in.a_reading, true);
 	atomic_store(&in.a_seen_ms, mono_ms());
-	if (room() > 0) {
-		ingest_batch();
+	if (!in.drained && room() > 0) {
+		ingest_batch(); /* to the end first, or the signal never comes
+		                 */
 	}
 	pthread_mutex_lock(&in.lock);
 	has = in.head != NULL;
 	pthread_mutex_unlock(&in.lock);
 	if (!has) {
-		it[0] = (zmq_pollitem_t) { .socket = in.sock,
-			.events                    = ZMQ_POLLIN };
-		if (room() == 0 || atomic_load(&in.t_wants_sock)) {
-			it[0].socket = NULL; /* not ours to read now */
-			it[0].fd     = -1;
+		pf[0] = (struct pollfd) { .fd = in.sock_fd, .events = POLLIN };
+		if (room() == 0 || atomic_load(&in.t_wants_sock) ||
+		    !in.drained) {
+			pf[0].fd = -1; /* not ours to read now */
 		}
-		r = poll_items(it, n, deadline, timeout_ms);
-		if (r > 0 && (it[0].revents & ZMQ_POLLIN) && room() > 0) {
+		r = poll_fds(pf, n, deadline, timeout_ms);
+		if (r > 0 && pf[0].revents && room() > 0) {
 			ingest_batch();
+			r--; /* libzmq's signal is not one of the caller's */
+			pthread_mutex_lock(&in.lock);
+			r += in.head != NULL;
+			pthread_mutex_unlock(&in.lock);
 		}
 	}
 	atomic_store(&in.a_seen_ms, mono_ms());
@@ -692,14 +703,14 @@ wait_reading(zmq_pollitem_t *it, size_t n, int64_t deadline, int timeout_ms)
 int
 tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
 {
-	zmq_pollitem_t stack[8], *it = stack;
-	int64_t        deadline = tri_deadline(timeout_ms);
-	uint64_t       v;
-	int            r;
+	struct pollfd stack[8], *pf = stack;
+	int64_t       deadline = tri_deadline(timeout_ms);
+	uint64_t      v;
+	int           r;
 
 	if (nfds + 2 > sizeof(stack) / sizeof(stack[0])) {
-		it = tri_calloc(nfds + 2, sizeof(*it));
-		if (!it) {
+		pf = tri_calloc(nfds + 2, sizeof(*pf));
+		if (!pf) {
 			return -ENOMEM;
 		}
 	}
@@ -711,16 +722,16 @@ tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
 	}
 	in.waiting = true;
 	pthread_mutex_unlock(&in.lock);
-	it[1] = (zmq_pollitem_t) { .fd = in.wake_fd, .events = ZMQ_POLLIN };
+	pf[1] = (struct pollfd) { .fd = in.wake_fd, .events = POLLIN };
 	for (size_t i = 0; i < nfds; i++) {
-		it[i + 2] = (zmq_pollitem_t) { .fd = fds[i].fd,
-			.events                    = fds[i].events };
+		pf[i + 2] = (struct pollfd) { .fd = fds[i].fd,
+			.events                   = fds[i].events };
 	}
 	if (in.sock && !atomic_load(&in.t_wants_sock) &&
 	    pthread_mutex_trylock(&in.sock_lock) == 0) {
-		r = wait_reading(it, nfds + 2, deadline, timeout_ms);
+		r = wait_reading(pf, nfds + 2, deadline, timeout_ms);
 	} else {
-		r = poll_items(it + 1, nfds + 1, deadline, timeout_ms);
+		r = poll_fds(pf + 1, nfds + 1, deadline, timeout_ms);
 	}
 	pthread_mutex_lock(&in.lock);
 	in.waiting = false;
@@ -730,11 +741,11 @@ tri_inbox_wait(struct pollfd *fds, size_t nfds, int timeout_ms)
 	}
 	pthread_mutex_unlock(&in.lock);
 	for (size_t i = 0; r > 0 && i < nfds; i++) {
-		fds[i].revents = it[i + 2].revents;
+		fds[i].revents = pf[i + 2].revents;
 	}
 out:
-	if (it != stack) {
-		tri_free(it);
+	if (pf != stack) {
+		tri_free(pf);
 	}
 	return r;
 }
