@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "exitlog.h"
+#include "pidfd.h"
 #include "util.h"
 
 int
@@ -25,10 +26,16 @@ tri_live_open(tr_addr a)
 		return fd;
 	}
 	if (!tr_addr_is_alive(a)) {
-		close(fd);
+		tri_pidfd_close(fd);
 		return -ESRCH;
 	}
 	return fd;
+}
+
+void
+tri_live_close(int fd)
+{
+	tri_pidfd_close(fd);
 }
 
 /* A zombie's wait status, from /proc/PID/stat field 52 (Linux >= 3.5). */
@@ -70,7 +77,7 @@ tri_live_learn_exit(tr_addr a, int fd, int *ret_code, int *ret_class)
 
 	memset(&si, 0, sizeof(si));
 	if (fd >= 0 &&
-	    waitid(P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	    tri_pidfd_waitid(fd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 	    si.si_pid != 0) {
 		*ret_code =
 		    si.si_code == CLD_EXITED ? si.si_status : -si.si_status;

@@ -10,10 +10,11 @@
 #include "troupe/msg.h"
 
 /* A descriptor that becomes readable (POLLIN) when the actor at a ends;
- * the caller closes it.  Opened before the incarnation is checked, so it
- * surely names the process a means.  Errors: -ESRCH (not alive now),
- * TR_EBADADDR (a node this build cannot watch), -EMFILE. */
-int tri_live_open(tr_addr a);
+ * the caller closes it with tri_live_close().  Opened before the incarnation is
+ * checked, so it surely names the process a means.  Errors: -ESRCH (not alive
+ * now), TR_EBADADDR (a node this build cannot watch), -EMFILE. */
+int  tri_live_open(tr_addr a);
+void tri_live_close(int fd); /* -1 is fine */
 
 /* How the actor at a ended, once its descriptor fired: our own child
  * tells waitid(WNOWAIT); another's child its zombie's /proc entry or, once

@@ -629,7 +629,7 @@ link_wait_ack(tr_addr who)
 		}
 	}
 	if (live.fd >= 0) {
-		close(live.fd);
+		tri_live_close(live.fd);
 	}
 }
 

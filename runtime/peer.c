@@ -53,7 +53,7 @@ peer_free(struct tri_peer *p, int linger)
 	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_close(p->sock);
 	if (p->live_fd >= 0) {
-		close(p->live_fd);
+		tri_live_close(p->live_fd);
 	}
 	tri_free(p);
 }
@@ -117,7 +117,7 @@ peer_new(tr_addr a, struct tri_peer **ret)
 	p->sock = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH);
 	if (!p->sock) {
 		r = -zmq_errno();
-		close(p->live_fd);
+		tri_live_close(p->live_fd);
 		tri_free(p);
 		return r;
 	}
@@ -422,7 +422,7 @@ tri_peer_forked(void)
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		for (struct tri_peer *p = peers[b]; p; p = p->next) {
 			if (p->live_fd >= 0) {
-				close(p->live_fd);
+				tri_live_close(p->live_fd);
 			}
 		}
 		peers[b] = NULL;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "pidfd.h"
 #include "registry.h"
 #include "runtime.h"
 #include "troupe.pb-c.h"
@@ -373,8 +374,8 @@ reap_locked(tr_process *p)
 		/* look first (WNOWAIT), log the exit for monitors, then reap:
 		 * whoever finds the zombie gone finds the log entry */
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_PIDFD, (id_t) p->pidfd, &si,
-		        WEXITED | WNOHANG | WNOWAIT) < 0) {
+		if (tri_pidfd_waitid(
+		        p->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
 			return errno == EINTR ? 0 : -errno;
 		}
 		if (si.si_pid == 0) {
@@ -387,7 +388,7 @@ reap_locked(tr_process *p)
 			    p->pid, &p->incarnation, NULL);
 		}
 		tri_msg_on_exit(p->pid, p->incarnation, p->exitcode);
-		(void) waitid(P_PIDFD, (id_t) p->pidfd, &si, WEXITED);
+		(void) tri_pidfd_waitid(p->pidfd, &si, WEXITED);
 		p->state = ST_EXITED;
 		list_del(p);
 		goto out;
@@ -715,7 +716,7 @@ release(tr_process *p)
 {
 	handles_del(p);
 	if (p->pidfd >= 0) {
-		close(p->pidfd);
+		tri_pidfd_close(p->pidfd);
 	}
 	if (p->status_fd >= 0) {
 		close(p->status_fd);
@@ -775,7 +776,7 @@ tri_process_forget_all(void)
 		next     = p->hnext;
 		p->hnext = p->hprev = NULL;
 		if (p->pidfd >= 0) {
-			close(p->pidfd);
+			tri_pidfd_close(p->pidfd);
 		}
 		if (p->status_fd >= 0) {
 			close(p->status_fd);

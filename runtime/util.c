@@ -93,23 +93,6 @@ tri_poll_fd(int fd, short events, int timeout_ms)
 	}
 }
 
-int
-tri_pidfd_open(pid_t pid)
-{
-	int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-
-	return fd < 0 ? -errno : fd;
-}
-
-int
-tri_pidfd_signal(int pidfd, int sig)
-{
-	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0) {
-		return errno == ESRCH ? 0 : -errno;
-	}
-	return 0;
-}
-
 /* Start time (clock ticks since boot, /proc/PID/stat field 22) and state
  * letter of pid.  -ESRCH when there is no such process. */
 int

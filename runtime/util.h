@@ -16,8 +16,6 @@ int64_t     tri_now_ms(void);
 int         tri_poll_fd(int fd, short events, int timeout_ms);
 int         tri_remaining(int64_t deadline, int timeout_ms);
 int64_t     tri_deadline(int timeout_ms);
-int         tri_pidfd_open(pid_t pid);
-int         tri_pidfd_signal(int pidfd, int sig);
 int         tri_proc_starttime(pid_t pid, uint64_t *ret, char *ret_state);
 int         tri_write_all(int fd, const void *buf, size_t len);
 int         tri_read_all(int fd, void *buf, size_t len);

@@ -16,6 +16,7 @@
 #include "liveness.h"
 #include "log.h"
 #include "mailbox.h"
+#include "pidfd.h"
 #include "runtime.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -105,7 +106,7 @@ fire(struct watch *w)
 {
 	if (w->fd >= 0) {
 		tri_live_learn_exit(w->who, w->fd, &w->code, &w->cls);
-		close(w->fd);
+		tri_live_close(w->fd);
 		w->fd = -1;
 	}
 	w->fired = true;
@@ -147,7 +148,7 @@ static void
 remove_at(size_t i)
 {
 	if (ws[i].fd >= 0) {
-		close(ws[i].fd);
+		tri_live_close(ws[i].fd);
 	}
 	ws[i] = ws[--nws];
 }
@@ -306,7 +307,7 @@ tri_watch_close_all(bool forked)
 {
 	for (size_t i = 0; i < nws; i++) {
 		if (ws[i].fd >= 0) {
-			close(ws[i].fd);
+			tri_live_close(ws[i].fd);
 		}
 	}
 	if (!forked) {
