@@ -251,7 +251,8 @@ TR_API int tr_supervisor_open(tr_supervisor **ret, tr_addr addr);
  * stopped: its children become this process's children.  Blocks.
  * Returns 0 after tr_supervisor_stop() or SIGTERM/SIGINT/SIGHUP (then
  * all children have been stopped in reverse order and the signal is
- * consumed), TR_ESHUTDOWN when it gave up (restart intensity exceeded),
+ * consumed) or an automatic shutdown (auto_shutdown), TR_ESHUTDOWN when
+ * it gave up (restart intensity exceeded),
  * or the error that kept a child from starting (TR_ESTARTFAIL, ...).
  * It blocks SIGTERM, SIGINT and SIGHUP while it runs. */
 TR_API int tr_supervisor_run(const tr_sup_spec *spec);
