@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The supervisor's children: start, stop by their shutdown spec, and what
- * a death sets off -- the restart decision, the intensity check, the
- * strategy and the backoff. */
+/* The supervisor's children: the list in start order, and starting and
+ * stopping them by their shutdown spec -- one at a time in reverse order,
+ * or all together (simple_one_for_one instances, as OTP stops them). */
 #include "supervisor-int.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 const char *
 tri_sup_describe(int exitcode, char *buf, size_t n)
@@ -35,6 +36,16 @@ copy_name(char *dst, size_t n, const char *src)
 	return 0;
 }
 
+static int
+shutdown_from_wire(int ms, int type)
+{
+	if (ms == TRI_WIRE_SHUTDOWN_DEFAULT) {
+		return type == TR_CHILD_SUPERVISOR ? TRI_WIRE_SHUTDOWN_INFINITY
+		                                   : TRI_SUP_WORKER_SHUTDOWN_MS;
+	}
+	return ms;
+}
+
 int
 tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb)
 {
@@ -43,22 +54,19 @@ tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb)
 	    copy_name(c->actor, sizeof(c->actor), pb->actor) < 0 ||
 	    pb->restart > TR_RESTART_TEMPORARY ||
 	    pb->type > TR_CHILD_SUPERVISOR ||
-	    pb->shutdown_ms < TR_SHUTDOWN_DEFAULT) {
+	    pb->shutdown_ms < TRI_WIRE_SHUTDOWN_DEFAULT ||
+	    (pb->significant && pb->restart == TR_RESTART_PERMANENT)) {
 		return -EINVAL;
 	}
 	c->restart          = (int) pb->restart;
 	c->type             = (int) pb->type;
-	c->shutdown_ms      = pb->shutdown_ms;
+	c->significant      = pb->significant;
+	c->shutdown_ms      = shutdown_from_wire(pb->shutdown_ms, c->type);
 	c->start_timeout_ms = pb->start_timeout_ms > 0
 	    ? pb->start_timeout_ms
 	    : TRI_SUP_START_TIMEOUT_MS;
-	if (c->shutdown_ms == TR_SHUTDOWN_DEFAULT) {
-		c->shutdown_ms = c->type == TR_CHILD_SUPERVISOR
-		    ? TR_SHUTDOWN_INFINITY
-		    : TRI_SUP_WORKER_SHUTDOWN_MS;
-	}
-	c->len  = pb->args.len;
-	c->args = malloc(c->len ? c->len : 1);
+	c->len              = pb->args.len;
+	c->args             = malloc(c->len ? c->len : 1);
 	if (!c->args) {
 		return -ENOMEM;
 	}
@@ -76,14 +84,18 @@ tri_sup_child_free(struct tri_sup_child *c)
 	c->args = NULL;
 }
 
-/* Add the child pb describes, refusing a duplicate id; on failure nothing
- * is added and nothing leaks. */
+/* Add the child pb describes, refusing a duplicate id and a significant
+ * child where auto_shutdown is never; on failure nothing is added and
+ * nothing leaks. */
 int
 tri_sup_add_pb(struct tri_sup *s, const Trwire__ChildSpec *pb)
 {
 	struct tri_sup_child c;
 	int                  r = tri_sup_child_from_pb(&c, pb);
 
+	if (r == 0 && c.significant && s->auto_shutdown == TR_SUP_AUTO_NEVER) {
+		r = -EINVAL;
+	}
 	if (r == 0 && tri_sup_find(s, c.id) >= 0) {
 		r = TR_EEXISTS;
 	}
@@ -96,28 +108,58 @@ tri_sup_add_pb(struct tri_sup *s, const Trwire__ChildSpec *pb)
 	return r;
 }
 
+/* Append a copy of *c (which gives up its args to it). */
 int
-tri_sup_add(struct tri_sup *s, struct tri_sup_child *c)
+tri_sup_add(struct tri_sup *s, const struct tri_sup_child *c)
 {
-	if (s->n == s->cap) {
-		size_t                ncap = s->cap ? s->cap * 2 : 8;
-		struct tri_sup_child *t =
-		    realloc(s->children, ncap * sizeof(*t));
+	struct tri_sup_child *t;
 
-		if (!t) {
+	if (s->n == s->cap) {
+		size_t                 ncap = s->cap ? s->cap * 2 : 8;
+		struct tri_sup_child **v =
+		    realloc(s->children, ncap * sizeof(*v));
+
+		if (!v) {
 			return -ENOMEM;
 		}
-		s->children = t;
+		s->children = v;
 		s->cap      = ncap;
 	}
-	s->children[s->n++] = *c;
+	t = malloc(sizeof(*t));
+	if (!t) {
+		return -ENOMEM;
+	}
+	*t                  = *c;
+	s->children[s->n++] = t;
 	return 0;
+}
+
+/* Record how the (exited or killed) child ended and drop its handle. */
+void
+tri_sup_forget_proc(struct tri_sup *s, struct tri_sup_child *c)
+{
+	int code;
+
+	if (!c->proc) {
+		return;
+	}
+	(void) epoll_ctl(
+	    s->epfd, EPOLL_CTL_DEL, tr_process_sentinel(c->proc), NULL);
+	if (tr_process_exitcode(c->proc, &code) == 0) {
+		c->exited        = true;
+		c->last_exitcode = code;
+	}
+	tr_process_destroy(&c->proc);
 }
 
 void
 tri_sup_remove(struct tri_sup *s, size_t i)
 {
-	tri_sup_child_free(&s->children[i]);
+	struct tri_sup_child *c = s->children[i];
+
+	tri_sup_forget_proc(s, c); /* a running child is killed first */
+	tri_sup_child_free(c);
+	free(c);
 	memmove(&s->children[i], &s->children[i + 1],
 	    (s->n - i - 1) * sizeof(s->children[0]));
 	s->n--;
@@ -127,7 +169,18 @@ ssize_t
 tri_sup_find(const struct tri_sup *s, const char *id)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		if (strcmp(s->children[i].id, id) == 0) {
+		if (strcmp(s->children[i]->id, id) == 0) {
+			return (ssize_t) i;
+		}
+	}
+	return -1;
+}
+
+ssize_t
+tri_sup_index(const struct tri_sup *s, const struct tri_sup_child *c)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->children[i] == c) {
 			return (ssize_t) i;
 		}
 	}
@@ -135,9 +188,57 @@ tri_sup_find(const struct tri_sup *s, const char *id)
 }
 
 int
+tri_sup_child_state(const struct tri_sup_child *c)
+{
+	if (c->proc) {
+		return TR_CHILD_RUNNING;
+	}
+	if (c->restart_at) {
+		return TR_CHILD_RESTARTING;
+	}
+	return c->ignored ? TR_CHILD_IGNORED : TR_CHILD_STOPPED;
+}
+
+/* Watch the new child's sentinel; it dies if that cannot be done. */
+static int
+watch(struct tri_sup *s, struct tri_sup_child *c, tr_process **pp)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, tr_process_sentinel(*pp), &ev) <
+	    0) {
+		int r = -errno;
+
+		snprintf(s->reason, sizeof(s->reason),
+		    "child %s: cannot watch it: %s", c->id, tr_strerror(r));
+		tr_process_destroy(pp);
+		return r;
+	}
+	c->proc = *pp;
+	*pp     = NULL;
+	return 0;
+}
+
+static void
+start_failed_log(
+    struct tri_sup *s, struct tri_sup_child *c, tr_process *p, int r)
+{
+	const char *why = tr_process_reason(p);
+
+	tr_log(s->quiet ? TR_LOG_DEBUG : TR_LOG_ERROR,
+	    "supervisor %s: child %s (actor %s) failed to start: %s%s%s",
+	    s->name, c->id, c->actor, tr_strerror(r), why[0] ? ": " : "", why);
+	snprintf(s->reason, sizeof(s->reason), "child %s failed to start: %s",
+	    c->id, why[0] ? why : tr_strerror(r));
+}
+
+/* Start child i and wait until it runs.  TR_EIGNORE: it had nothing to
+ * run (it is marked ignored).  Other errors are logged, and said in
+ * s->reason. */
+int
 tri_sup_start_child(struct tri_sup *s, size_t i)
 {
-	struct tri_sup_child *c = &s->children[i];
+	struct tri_sup_child *c = s->children[i];
 	tr_process           *p;
 	int                   r;
 
@@ -146,65 +247,34 @@ tri_sup_start_child(struct tri_sup *s, size_t i)
 		return r;
 	}
 	(void) tr_process_set_name(p, c->id);
-	r = tr_process_start(p, c->start_timeout_ms);
+	r          = tr_process_start(p, c->start_timeout_ms);
+	c->ignored = r == TR_EIGNORE;
+	if (r == TR_EIGNORE) {
+		tri_sup_log(s,
+		    "supervisor %s: child %s (actor %s) answered ignore: its "
+		    "spec is kept without a process",
+		    s->name, c->id, c->actor);
+	} else if (r < 0) {
+		start_failed_log(s, c, p, r);
+	}
 	if (r < 0) {
-		tr_log(s->quiet ? TR_LOG_DEBUG : TR_LOG_ERROR,
-		    "supervisor %s: child %s (actor %s) failed to start: "
-		    "%s%s%s",
-		    s->name, c->id, c->actor, tr_strerror(r),
-		    tr_process_reason(p)[0] ? ": " : "", tr_process_reason(p));
-		snprintf(s->reason, sizeof(s->reason),
-		    "child %s failed to start: %s", c->id,
-		    tr_process_reason(p)[0] ? tr_process_reason(p)
-		                            : tr_strerror(r));
 		tr_process_destroy(&p);
 		return r;
 	}
-	c->proc       = p;
+	r = watch(s, c, &p);
+	if (r < 0) {
+		return r;
+	}
 	c->started_at = tr_now_ms();
 	c->restart_at = 0;
 	return 0;
 }
 
-/* Record how the (exited) child ended and drop its handle. */
 static void
-forget_proc(struct tri_sup_child *c)
+stopped_log(struct tri_sup *s, struct tri_sup_child *c, pid_t pid)
 {
-	int code;
+	char how[64];
 
-	if (tr_process_exitcode(c->proc, &code) == 0) {
-		c->exited        = true;
-		c->last_exitcode = code;
-	}
-	tr_process_destroy(&c->proc);
-}
-
-void
-tri_sup_stop_child(struct tri_sup *s, size_t i)
-{
-	struct tri_sup_child *c = &s->children[i];
-	pid_t                 pid;
-	char                  how[64];
-
-	c->restart_at = 0;
-	if (!c->proc) {
-		return;
-	}
-	pid = tr_process_pid(c->proc);
-	if (c->shutdown_ms == TR_SHUTDOWN_BRUTAL_KILL) {
-		(void) tr_process_kill(c->proc);
-	} else {
-		(void) tr_process_terminate(c->proc);
-		if (tr_process_join(c->proc, c->shutdown_ms) == -ETIMEDOUT) {
-			tri_sup_log(s,
-			    "supervisor %s: child %s (pid %d) did not stop "
-			    "within %d ms: killing it",
-			    s->name, c->id, (int) pid, c->shutdown_ms);
-			(void) tr_process_kill(c->proc);
-		}
-	}
-	(void) tr_process_join(c->proc, TR_TIMEOUT_INFINITE);
-	forget_proc(c);
 	if (tr_log_level() >= TR_LOG_DEBUG) {
 		tr_log(TR_LOG_DEBUG,
 		    "supervisor %s: stopped child %s (pid %d): %s", s->name,
@@ -213,223 +283,117 @@ tri_sup_stop_child(struct tri_sup *s, size_t i)
 	}
 }
 
-void
-tri_sup_stop_all(struct tri_sup *s)
+static void
+too_slow_log(struct tri_sup *s, struct tri_sup_child *c)
 {
-	/* simple_one_for_one instances stop together (OTP: asynchronously) */
-	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
-		for (size_t i = 0; i < s->n; i++) {
-			if (s->children[i].proc) {
-				(void) tr_process_signal(s->children[i].proc,
-				    s->children[i].shutdown_ms ? SIGTERM
-				                               : SIGKILL);
-			}
+	tri_sup_log(s,
+	    "supervisor %s: child %s (pid %d) did not stop within %d ms: "
+	    "killing it",
+	    s->name, c->id, (int) tr_process_pid(c->proc), c->shutdown_ms);
+}
+
+/* Stop child i (not running: nothing to do) and call off its restart. */
+void
+tri_sup_stop_child(struct tri_sup *s, size_t i)
+{
+	struct tri_sup_child *c = s->children[i];
+	pid_t                 pid;
+
+	c->restart_at = 0;
+	c->ignored    = false;
+	if (!c->proc) {
+		return;
+	}
+	pid = tr_process_pid(c->proc);
+	if (c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL) {
+		(void) tr_process_kill(c->proc);
+	} else {
+		(void) tr_process_terminate(c->proc);
+		if (tr_process_join(c->proc, c->shutdown_ms) == -ETIMEDOUT) {
+			too_slow_log(s, c);
+			(void) tr_process_kill(c->proc);
 		}
 	}
-	for (size_t i = s->n; i > 0; i--) {
+	(void) tr_process_join(c->proc, TR_TIMEOUT_INFINITE);
+	tri_sup_forget_proc(s, c);
+	stopped_log(s, c, pid);
+}
+
+/* Children from .. to-1, one after another in reverse order. */
+void
+tri_sup_stop_range(struct tri_sup *s, size_t from, size_t to)
+{
+	for (size_t i = to; i > from; i--) {
 		tri_sup_stop_child(s, i - 1);
 	}
 }
 
-/* ---- restarts ---------------------------------------------------------------
- */
-
-/* Note a restart now; true if that makes more than intensity in period. */
-static bool
-intensity_exceeded(struct tri_sup *s)
-{
-	int64_t now = tr_now_ms();
-
-	while (s->rst_n && s->rst[s->rst_head] <= now - s->period_ms) {
-		s->rst_head++;
-		s->rst_n--;
-	}
-	if (s->rst_head + s->rst_n == s->rst_cap) {
-		if (s->rst_head > 0) {
-			memmove(s->rst, s->rst + s->rst_head,
-			    s->rst_n * sizeof(*s->rst));
-			s->rst_head = 0;
-		} else {
-			size_t   ncap = s->rst_cap ? s->rst_cap * 2 : 16;
-			int64_t *t    = realloc(s->rst, ncap * sizeof(*t));
-
-			if (!t) {
-				return true; /* cannot count: be safe */
-			}
-			s->rst     = t;
-			s->rst_cap = ncap;
-		}
-	}
-	s->rst[s->rst_head + s->rst_n++] = now;
-	return s->rst_n > (size_t) s->intensity;
-}
-
-static int64_t
-backoff_delay(struct tri_sup *s, struct tri_sup_child *c)
-{
-	int64_t d, max = s->backoff_max_ms;
-
-	if (s->backoff_min_ms <= 0) {
-		return 0;
-	}
-	if (tr_now_ms() - c->started_at > s->period_ms) {
-		c->backoff_n = 0;
-	}
-	if (max < s->backoff_min_ms) {
-		max = s->backoff_min_ms;
-	}
-	d = (int64_t) s->backoff_min_ms
-	    << (c->backoff_n < 20 ? c->backoff_n : 20);
-	d = d > max ? max : d;
-	c->backoff_n++;
-	if (s->jitter_pct > 0) {
-		long span = 2L * s->jitter_pct + 1;
-
-		d += d * (random() % span - s->jitter_pct) / 100;
-	}
-	return d;
-}
-
-static bool
-should_restart(const struct tri_sup_child *c, int exitcode)
-{
-	switch (c->restart) {
-	case TR_RESTART_PERMANENT:
-		return true;
-	case TR_RESTART_TRANSIENT:
-		return tr_exit_classify(exitcode) == TR_EXIT_ABNORMAL;
-	default:
-		return false;
-	}
-}
-
+/* All children at once: each gets its signal now and its own shutdown
+ * time from now, so the whole stop takes the longest of them, not their
+ * sum (OTP stops simple_one_for_one children so).  Every SIGTERM goes out
+ * before any SIGKILL. */
 static void
-schedule(struct tri_sup_child *c, int64_t at)
+stop_together(struct tri_sup *s)
 {
-	c->restart_at = at;
-	c->restarts++;
+	int64_t t0 = tr_now_ms();
+
+	for (size_t i = s->n; i > 0; i--) {
+		struct tri_sup_child *c = s->children[i - 1];
+
+		c->restart_at = 0;
+		if (c->proc) {
+			(void) tr_process_signal(c->proc,
+			    c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL
+			        ? SIGKILL
+			        : SIGTERM);
+		}
+	}
+	for (size_t i = s->n; i > 0; i--) {
+		struct tri_sup_child *c = s->children[i - 1];
+		int64_t               end;
+
+		if (!c->proc || c->shutdown_ms <= 0) {
+			continue; /* killed already, or waits for ever */
+		}
+		end = t0 + c->shutdown_ms;
+		if (tr_process_join(c->proc, tr_deadline_left(end)) ==
+		    -ETIMEDOUT) {
+			too_slow_log(s, c);
+			(void) tr_process_kill(c->proc);
+		}
+	}
+	for (size_t i = s->n; i > 0; i--) {
+		struct tri_sup_child *c = s->children[i - 1];
+		pid_t                 pid;
+
+		if (c->proc) {
+			pid = tr_process_pid(c->proc);
+			(void) tr_process_join(c->proc, TR_TIMEOUT_INFINITE);
+			tri_sup_forget_proc(s, c);
+			stopped_log(s, c, pid);
+		}
+	}
 }
 
-/* one_for_all (from 0) and rest_for_one (from the failed child): stop the
- * running siblings in reverse order, drop the temporary ones, schedule
- * the rest in start order. */
-static void
-restart_group(struct tri_sup *s, size_t from, size_t failed, int64_t at)
+void
+tri_sup_stop_all(struct tri_sup *s)
 {
-	for (size_t j = s->n; j > from; j--) {
-		if (j - 1 != failed && s->children[j - 1].proc) {
-			tri_sup_stop_child(s, j - 1);
-		}
-	}
-	for (size_t j = s->n; j > from; j--) {
-		if (s->children[j - 1].restart == TR_RESTART_TEMPORARY) {
-			tri_sup_remove(s, j - 1);
-		} else {
-			schedule(&s->children[j - 1], at);
-		}
-	}
-}
-
-int
-tri_sup_on_death(struct tri_sup *s, size_t i)
-{
-	struct tri_sup_child *c   = &s->children[i];
-	pid_t                 pid = tr_process_pid(c->proc);
-	char                  how[64];
-	int64_t               at;
-
-	if (tr_process_join(c->proc, 0) < 0) {
-		return 0; /* not gone after all */
-	}
-	forget_proc(c);
-	tri_sup_describe(c->last_exitcode, how, sizeof(how));
-	if (!should_restart(c, c->last_exitcode)) {
-		tri_sup_log(s,
-		    "supervisor %s: child %s (pid %d) ended with %s (%s); not "
-		    "restarted (%s)",
-		    s->name, c->id, (int) pid, how,
-		    tr_exit_class_name(tr_exit_classify(c->last_exitcode)),
-		    c->restart == TR_RESTART_TEMPORARY ? "temporary"
-		                                       : "transient");
-		if (c->restart == TR_RESTART_TEMPORARY || c->dynamic) {
-			tri_sup_remove(s, i);
-		}
-		return 0;
-	}
-	if (intensity_exceeded(s)) {
-		tr_log(s->quiet ? TR_LOG_DEBUG : TR_LOG_INFO,
-		    "supervisor %s: child %s (pid %d) ended with %s after %u "
-		    "restarts: more than %d restarts in %d ms, giving up",
-		    s->name, c->id, (int) pid, how, c->restarts, s->intensity,
-		    s->period_ms);
-		return TR_ESHUTDOWN;
-	}
-	tri_sup_log(s,
-	    "supervisor %s: child %s (pid %d) ended with %s (%s); restarting "
-	    "it (restart %u)",
-	    s->name, c->id, (int) pid, how,
-	    tr_exit_class_name(tr_exit_classify(c->last_exitcode)),
-	    c->restarts + 1);
-	at = tr_now_ms() + backoff_delay(s, c);
-	if (s->strategy == TR_SUP_ONE_FOR_ALL) {
-		restart_group(s, 0, i, at);
-	} else if (s->strategy == TR_SUP_REST_FOR_ONE) {
-		restart_group(s, i, i, at);
+	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
+		stop_together(s);
 	} else {
-		schedule(c, at);
+		tri_sup_stop_range(s, 0, s->n);
 	}
-	return 0;
 }
 
-/* A restart that failed to start counts as another restart and is tried
- * again after the backoff (at least 10 ms, not to spin). */
-static int
-start_failed(struct tri_sup *s, struct tri_sup_child *c)
+/* A child whose sentinel says it ended, or NULL: one at a time, since
+ * handling one death may stop or remove others. */
+struct tri_sup_child *
+tri_sup_next_death(struct tri_sup *s)
 {
-	int64_t d;
+	struct epoll_event ev;
 
-	if (intensity_exceeded(s)) {
-		tr_log(s->quiet ? TR_LOG_DEBUG : TR_LOG_INFO,
-		    "supervisor %s: child %s could not be restarted: more than "
-		    "%d restarts in %d ms, giving up",
-		    s->name, c->id, s->intensity, s->period_ms);
-		return TR_ESHUTDOWN;
+	if (epoll_wait(s->epfd, &ev, 1, 0) != 1) {
+		return NULL;
 	}
-	d             = backoff_delay(s, c);
-	c->restart_at = tr_now_ms() + (d < 10 ? 10 : d);
-	return 0;
-}
-
-int
-tri_sup_start_due(struct tri_sup *s, int *ret_timeout)
-{
-	int64_t now = tr_now_ms(), next = -1;
-	int     r;
-
-	for (size_t i = 0; i < s->n; i++) {
-		struct tri_sup_child *c = &s->children[i];
-
-		if (c->restart_at == 0 || c->restart_at > now) {
-			continue;
-		}
-		if (tri_sup_start_child(s, i) < 0) {
-			r = start_failed(s, c);
-			if (r < 0) {
-				return r;
-			}
-			continue;
-		}
-		tri_sup_log(s,
-		    "supervisor %s: restarted child %s as pid %d (restart %u)",
-		    s->name, c->id, (int) tr_process_pid(c->proc), c->restarts);
-	}
-	for (size_t i = 0; i < s->n; i++) {
-		int64_t at = s->children[i].restart_at;
-
-		if (at && (next < 0 || at < next)) {
-			next = at;
-		}
-	}
-	*ret_timeout = tr_deadline_left(next); /* none due: infinite */
-	return 0;
+	return ev.data.ptr;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The supervisor's control requests (trwire.SupRequest -> SupReply):
  * start, terminate, restart and delete a child, which/count children,
- * stop.  One at a time, as OTP's supervisor serves its calls. */
+ * stop.  One at a time, as OTP's supervisor serves its calls, each after
+ * the deaths that have already happened are taken in. */
 #include "supervisor-int.h"
 
 #include <errno.h>
@@ -16,10 +17,11 @@
 
 /* What a reply carries besides the error: children to describe. */
 struct answer {
-	Trwire__SupReply    rep;
-	Trwire__ChildInfo  *infos;
-	Trwire__ChildInfo **ptrs;
-	Trwire__Addr       *addrs;
+	Trwire__SupReply     rep;
+	Trwire__ChildInfo   *infos;
+	Trwire__ChildInfo  **ptrs;
+	Trwire__Addr        *addrs;
+	struct tri_sup_child gone; /* a child described, then removed */
 };
 
 static int
@@ -57,6 +59,8 @@ answer_add(struct answer *a, const struct tri_sup_child *c)
 	ci->restarts      = c->restarts;
 	ci->exited        = c->exited;
 	ci->last_exitcode = c->last_exitcode;
+	ci->state         = (uint32_t) tri_sup_child_state(c);
+	ci->significant   = c->significant;
 	ci->pid           = c->proc ? (int32_t) tr_process_pid(c->proc) : 0;
 	if (c->proc && tr_process_addr(c->proc, &addr) == 0) {
 		ad->node        = addr.node;
@@ -77,26 +81,38 @@ send_answer(const tr_msg *req, struct answer *a)
 	}
 }
 
-/* Start child i (just added) or remove it again if it fails. */
+/* Start child i (just added): kept if it runs, or if it answered ignore
+ * and is neither temporary nor an instance; removed otherwise. */
 static int
 start_new(struct tri_sup *s, size_t i, struct answer *a)
 {
-	int r = tri_sup_start_child(s, i);
+	struct tri_sup_child *c = s->children[i];
+	int                   r = tri_sup_start_child(s, i);
 
-	if (r < 0) {
-		tri_sup_remove(s, i);
-		return r;
+	if (r == 0 ||
+	    (r == TR_EIGNORE && !c->dynamic &&
+	        c->restart != TR_RESTART_TEMPORARY)) {
+		answer_add(a, c);
+		return 0;
 	}
-	answer_add(a, &s->children[i]);
-	return 0;
+	if (r == TR_EIGNORE) {
+		a->gone      = *c; /* described as it was, without its args */
+		a->gone.args = NULL;
+		answer_add(a, &a->gone);
+		r = 0;
+	}
+	tri_sup_remove(s, i);
+	return r;
 }
 
 static int
 instance_of_template(struct tri_sup *s, const ProtobufCBinaryData *extra,
     struct tri_sup_child *c)
 {
+	size_t len = s->tmpl.len + extra->len;
+
 	*c      = s->tmpl;
-	c->args = malloc(s->tmpl.len + extra->len + 1);
+	c->args = malloc(len ? len : 1); /* the exact size: one copy */
 	if (!c->args) {
 		return -ENOMEM;
 	}
@@ -104,7 +120,7 @@ instance_of_template(struct tri_sup *s, const ProtobufCBinaryData *extra,
 	if (extra->len) {
 		memcpy(c->args + s->tmpl.len, extra->data, extra->len);
 	}
-	c->len = s->tmpl.len + extra->len;
+	c->len = len;
 	snprintf(
 	    c->id, sizeof(c->id), "%.50s.%u", s->tmpl.id, ++s->next_instance);
 	return 0;
@@ -114,59 +130,82 @@ static int
 op_start(struct tri_sup *s, const Trwire__SupRequest *q, struct answer *a)
 {
 	struct tri_sup_child c;
+	ssize_t              i;
 	int                  r;
 
-	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
-		r = instance_of_template(s, &q->extra_args, &c);
-		if (r == 0) {
-			r = tri_sup_add(s, &c);
+	if ((s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) == (q->spec != NULL)) {
+		return -EOPNOTSUPP; /* a spec for the template, or none */
+	}
+	if (q->spec) {
+		i = q->spec->id ? tri_sup_find(s, q->spec->id) : -1;
+		if (i >= 0) {
+			answer_add(
+			    a, s->children[i]); /* OTP: already_started */
+			return TR_EEXISTS;
 		}
-		if (r < 0) {
-			tri_sup_child_free(&c);
-			return r;
-		}
-	} else if (!q->spec) {
-		return -EINVAL;
-	} else if ((r = tri_sup_add_pb(s, q->spec)) < 0) {
+		r = tri_sup_add_pb(s, q->spec);
+		return r < 0 ? r : start_new(s, s->n - 1, a);
+	}
+	r = instance_of_template(s, &q->extra_args, &c);
+	if (r == 0) {
+		r = tri_sup_add(s, &c);
+	}
+	if (r < 0) {
+		tri_sup_child_free(&c);
 		return r;
 	}
 	return start_new(s, s->n - 1, a);
 }
 
-static int
-op_terminate(struct tri_sup *s, ssize_t i)
+/* Whether id is one this simple_one_for_one supervisor gave out
+ * ("<template>.<n>", 1 <= n <= the last one). */
+static bool
+gave_out(const struct tri_sup *s, const char *id)
 {
+	size_t        k = strlen(s->tmpl.id);
+	char         *end;
+	unsigned long n;
+
+	if (strncmp(id, s->tmpl.id, k) != 0 || id[k] != '.' ||
+	    id[k + 1] < '1' || id[k + 1] > '9') {
+		return false;
+	}
+	n = strtoul(id + k + 1, &end, 10);
+	return *end == '\0' && n <= s->next_instance;
+}
+
+static int
+op_terminate(struct tri_sup *s, const char *id)
+{
+	ssize_t i = tri_sup_find(s, id);
+
 	if (i < 0) {
-		return TR_ENOTFOUND;
+		return s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE &&
+		        gave_out(s, id)
+		    ? 0 /* ended already: OTP answers ok */
+		    : TR_ENOTFOUND;
+	}
+	if (s->strategy == TR_SUP_REST_FOR_ONE) {
+		/* the children after it depend on it: they go first */
+		tri_sup_stop_range(s, (size_t) i + 1, s->n);
+		for (size_t j = s->n; j > (size_t) i + 1; j--) {
+			if (s->children[j - 1]->restart ==
+			    TR_RESTART_TEMPORARY) {
+				tri_sup_remove(s, j - 1);
+			}
+		}
 	}
 	tri_sup_stop_child(s, (size_t) i);
-	if (s->children[i].restart == TR_RESTART_TEMPORARY ||
-	    s->children[i].dynamic) {
+	if (s->children[i]->restart == TR_RESTART_TEMPORARY ||
+	    s->children[i]->dynamic) {
 		tri_sup_remove(s, (size_t) i);
 	}
 	return 0;
 }
 
+/* Why child i cannot be restarted or deleted now, or 0. */
 static int
-op_restart(struct tri_sup *s, ssize_t i, struct answer *a)
-{
-	int r;
-
-	if (i < 0) {
-		return TR_ENOTFOUND;
-	}
-	if (s->children[i].proc) {
-		return TR_ERUNNING;
-	}
-	r = tri_sup_start_child(s, (size_t) i);
-	if (r == 0) {
-		answer_add(a, &s->children[i]);
-	}
-	return r;
-}
-
-static int
-op_delete(struct tri_sup *s, ssize_t i)
+busy(const struct tri_sup *s, ssize_t i)
 {
 	if (s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE) {
 		return -EOPNOTSUPP;
@@ -174,20 +213,46 @@ op_delete(struct tri_sup *s, ssize_t i)
 	if (i < 0) {
 		return TR_ENOTFOUND;
 	}
-	if (s->children[i].proc) {
+	if (s->children[i]->proc) {
 		return TR_ERUNNING;
 	}
-	tri_sup_remove(s, (size_t) i);
-	return 0;
+	return s->children[i]->restart_at ? TR_ERESTARTING : 0;
+}
+
+static int
+op_restart(struct tri_sup *s, ssize_t i, struct answer *a)
+{
+	int r = busy(s, i);
+
+	if (r == 0) {
+		r = tri_sup_start_child(s, (size_t) i);
+	}
+	if (r == 0 || r == TR_EIGNORE) {
+		answer_add(a, s->children[i]);
+	}
+	return r == TR_EIGNORE ? 0 : r;
+}
+
+static int
+op_delete(struct tri_sup *s, ssize_t i)
+{
+	int r = busy(s, i);
+
+	if (r == 0) {
+		tri_sup_remove(s, (size_t) i);
+	}
+	return r;
 }
 
 static void
 op_count(struct tri_sup *s, struct answer *a)
 {
-	a->rep.specs = (uint32_t) s->n;
+	bool simple = s->strategy == TR_SUP_SIMPLE_ONE_FOR_ONE;
+
+	a->rep.specs = simple ? 1 : (uint32_t) s->n;
 	for (size_t i = 0; i < s->n; i++) {
-		a->rep.active += s->children[i].proc != NULL;
-		if (s->children[i].type == TR_CHILD_SUPERVISOR) {
+		a->rep.active += s->children[i]->proc != NULL;
+		if (s->children[i]->type == TR_CHILD_SUPERVISOR) {
 			a->rep.supervisors++;
 		} else {
 			a->rep.workers++;
@@ -202,20 +267,22 @@ dispatch(struct tri_sup *s, const Trwire__SupRequest *q, struct answer *a)
 
 	switch (q->op) {
 	case TRWIRE__SUP_REQUEST__OP__START_CHILD:
-		if (s->strategy != TR_SUP_SIMPLE_ONE_FOR_ONE &&
-		    q->extra_args.len) {
-			return -EOPNOTSUPP;
-		}
 		return op_start(s, q, a);
 	case TRWIRE__SUP_REQUEST__OP__TERMINATE_CHILD:
-		return op_terminate(s, i);
+		return op_terminate(s, q->id);
 	case TRWIRE__SUP_REQUEST__OP__RESTART_CHILD:
 		return op_restart(s, i, a);
 	case TRWIRE__SUP_REQUEST__OP__DELETE_CHILD:
 		return op_delete(s, i);
+	case TRWIRE__SUP_REQUEST__OP__WHICH_CHILD:
+		if (i < 0) {
+			return TR_ENOTFOUND;
+		}
+		answer_add(a, s->children[i]);
+		return 0;
 	case TRWIRE__SUP_REQUEST__OP__WHICH_CHILDREN:
 		for (size_t k = 0; k < s->n; k++) {
-			answer_add(a, &s->children[k]);
+			answer_add(a, s->children[k]);
 		}
 		return 0;
 	case TRWIRE__SUP_REQUEST__OP__COUNT_CHILDREN:
@@ -226,22 +293,48 @@ dispatch(struct tri_sup *s, const Trwire__SupRequest *q, struct answer *a)
 	}
 }
 
+/* A message that is not a request: dropped, and said so -- the first 10,
+ * then one in 1000, as the mailbox does, so that a flood does not flood
+ * the log. */
 static void
-handle_request(struct tri_sup *s, tr_msg **mp)
+junk(struct tri_sup *s, const tr_msg *m, const char *what)
+{
+	char from[TR_ADDR_STRLEN] = "?";
+
+	if (++s->junk > 10 && s->junk % 1000 != 0) {
+		return;
+	}
+	(void) tr_addr_format(tr_msg_sender(m), from, sizeof(from));
+	tr_log(TR_LOG_ERROR,
+	    "supervisor %s: dropped a message from %s: %s (%u so far)", s->name,
+	    from, what, s->junk);
+}
+
+/* Answer request *mp, or keep it if it is STOP (answered once all
+ * children stopped).  ending: the deaths just taken in end the supervisor
+ * (other requests get TR_ESHUTDOWN). */
+static void
+handle_request(struct tri_sup *s, tr_msg **mp, bool ending)
 {
 	ProtobufCMessage   *pb;
 	Trwire__SupRequest *q;
 	struct answer       a = { .rep = TRWIRE__SUP_REPLY__INIT };
+	size_t              n;
 
 	if (tr_msg_unpack(*mp, &trwire__sup_request__descriptor, &pb) < 0) {
+		junk(s, *mp, "a trwire.SupRequest that does not unpack");
 		return;
 	}
 	q = (Trwire__SupRequest *) pb;
+	n = q->op == TRWIRE__SUP_REQUEST__OP__WHICH_CHILDREN ? s->n : 1;
 	if (q->op == TRWIRE__SUP_REQUEST__OP__STOP) {
 		s->stop_requested = true;
 		s->stop_msg = *mp; /* answered once all children stopped */
 		*mp         = NULL;
-	} else if (answer_alloc(&a, s->n + 1) < 0) {
+	} else if (ending) {
+		a.rep.error = TR_ESHUTDOWN;
+		send_answer(*mp, &a);
+	} else if (answer_alloc(&a, n) < 0) {
 		a.rep.error = -ENOMEM;
 		send_answer(*mp, &a);
 	} else {
@@ -252,18 +345,27 @@ handle_request(struct tri_sup *s, tr_msg **mp)
 	protobuf_c_message_free_unpacked(pb, NULL);
 }
 
-void
+int
 tri_sup_handle_mail(struct tri_sup *s)
 {
+	char    what[200];
 	tr_msg *m;
+	int     r = 0;
 
-	while (!s->stop_requested && tr_recv(&m, 0) == 0) {
+	while (r == 0 && !s->stop_requested && tr_recv(&m, 0) == 0) {
+		r = tri_sup_reap(s); /* deaths before answers */
 		if (strcmp(tr_msg_type(m),
 		        trwire__sup_request__descriptor.name) == 0) {
-			handle_request(s, &m);
+			handle_request(s, &m, r != 0);
+		} else {
+			snprintf(what, sizeof(what),
+			    "not a request (type '%.120s')",
+			    tr_msg_type(m)[0] ? tr_msg_type(m) : "raw bytes");
+			junk(s, m, what);
 		}
 		tr_msg_destroy(&m);
 	}
+	return r;
 }
 
 void

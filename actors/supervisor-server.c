@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* The supervisor actor: read the spec, start the children in order,
  * report running, then wait in one tr_poll() on the mailbox, a signalfd
- * and every child's sentinel until a signal, a STOP request or too many
- * restarts end it; then stop the children in reverse order. */
+ * and an epoll set of the children's sentinels (one descriptor however
+ * many children there are) until a signal, a STOP request, too many
+ * restarts or its significant children end it; then stop the children in
+ * reverse order. */
 #include "supervisor-int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -27,6 +31,10 @@ init_children(struct tri_sup *s, const Trwire__SupSpec *pb)
 		}
 		r = tri_sup_child_from_pb(&s->tmpl, pb->children[0]);
 		s->tmpl.dynamic = true;
+		if (r == 0 && s->tmpl.significant &&
+		    s->auto_shutdown == TR_SUP_AUTO_NEVER) {
+			r = -EINVAL;
+		}
 		return r < 0 ? tr_fail(r, "bad child spec") : 0;
 	}
 	for (size_t i = 0; i < pb->n_children; i++) {
@@ -50,9 +58,12 @@ init_spec(struct tri_sup *s, const void *args, size_t len)
 		return tr_fail(
 		    TR_EBADFRAME, "argument is not a trwire.SupSpec");
 	}
+	/* the intensity as it is (the client filled in the default); a
+	 * period of 0 is the default */
 	s->strategy  = (int) pb->strategy;
 	s->intensity = (int) pb->intensity;
 	s->period_ms = pb->period_ms ? (int) pb->period_ms : TRI_SUP_PERIOD_MS;
+	s->auto_shutdown  = (int) pb->auto_shutdown;
 	s->backoff_min_ms = (int) pb->backoff_min_ms;
 	s->backoff_max_ms = (int) pb->backoff_max_ms;
 	s->jitter_pct =
@@ -61,8 +72,10 @@ init_spec(struct tri_sup *s, const void *args, size_t len)
 	snprintf(s->name, sizeof(s->name), "%s",
 	    pb->name[0] ? pb->name : tr_self_name());
 	r = pb->strategy > TR_SUP_SIMPLE_ONE_FOR_ONE ||
-	        pb->intensity > INT32_MAX || pb->period_ms > INT32_MAX
-	    ? tr_fail(-EINVAL, "bad strategy or intensity")
+	        pb->intensity > INT32_MAX || pb->period_ms > INT32_MAX ||
+	        pb->auto_shutdown > TR_SUP_AUTO_ALL_SIGNIFICANT
+	    ? tr_fail(
+	          -EINVAL, "bad strategy, intensity, period or auto_shutdown")
 	    : init_children(s, pb);
 	trwire__sup_spec__free_unpacked(pb, NULL);
 	return r;
@@ -77,11 +90,12 @@ free_sup(struct tri_sup *s)
 	tri_sup_child_free(&s->tmpl);
 	free(s->children);
 	free(s->rst);
-	free(s->pfd);
-	free(s->pfd_pid);
 	tr_msg_destroy(&s->stop_msg);
 	if (s->sigfd >= 0) {
 		close(s->sigfd);
+	}
+	if (s->epfd >= 0) {
+		close(s->epfd);
 	}
 }
 
@@ -106,6 +120,8 @@ read_signals(struct tri_sup *s)
 	}
 }
 
+/* The children in order; one that answers ignore is kept without a
+ * process, unless it is temporary (as OTP). */
 static int
 start_all(struct tri_sup *s)
 {
@@ -113,7 +129,10 @@ start_all(struct tri_sup *s)
 
 	for (size_t i = 0; i < s->n; i++) {
 		r = tri_sup_start_child(s, i);
-		if (r < 0) {
+		if (r == TR_EIGNORE &&
+		    s->children[i]->restart == TR_RESTART_TEMPORARY) {
+			tri_sup_remove(s, i--);
+		} else if (r < 0 && r != TR_EIGNORE) {
 			tri_sup_stop_all(s);
 			return tr_fail(
 			    r, "supervisor %s: %s", s->name, s->reason);
@@ -122,83 +141,23 @@ start_all(struct tri_sup *s)
 	return 0;
 }
 
-/* Fill s->pfd: the signalfd, then each running child's sentinel. */
-static int
-build_pollfds(struct tri_sup *s, size_t *ret_n)
-{
-	size_t k = 0;
-
-	if (s->pfd_cap < s->n + 1) {
-		size_t         ncap = (s->n + 1) * 2;
-		struct pollfd *p    = realloc(s->pfd, ncap * sizeof(*p));
-		pid_t         *q;
-
-		if (!p) {
-			return -ENOMEM;
-		}
-		s->pfd = p;
-		q      = realloc(s->pfd_pid, ncap * sizeof(*q));
-		if (!q) {
-			return -ENOMEM;
-		}
-		s->pfd_pid = q;
-		s->pfd_cap = ncap;
-	}
-	s->pfd[k++] = (struct pollfd) { .fd = s->sigfd, .events = POLLIN };
-	for (size_t i = 0; i < s->n; i++) {
-		if (s->children[i].proc) {
-			s->pfd[k] = (struct pollfd) {
-				.fd = tr_process_sentinel(s->children[i].proc),
-				.events = POLLIN,
-			};
-			s->pfd_pid[k++] = tr_process_pid(s->children[i].proc);
-		}
-	}
-	*ret_n = k;
-	return 0;
-}
-
-/* Children whose sentinel fired; looked up by pid, since handling one
- * death may stop, remove or restart others. */
-static int
-handle_deaths(struct tri_sup *s, size_t n)
-{
-	for (size_t k = 1; k < n; k++) {
-		if (!s->pfd[k].revents) {
-			continue;
-		}
-		for (size_t i = 0; i < s->n; i++) {
-			if (s->children[i].proc &&
-			    tr_process_pid(s->children[i].proc) ==
-			        s->pfd_pid[k]) {
-				int r = tri_sup_on_death(s, i);
-
-				if (r < 0) {
-					return r;
-				}
-				break;
-			}
-		}
-	}
-	return 0;
-}
-
+/* Until a stop signal or request (0), or an end: TR_ESHUTDOWN (too many
+ * restarts), TRI_SUP_AUTO_STOP (significant children ended), or an error
+ * of the wait itself. */
 static int
 serve(struct tri_sup *s)
 {
-	size_t n;
-	bool   mail;
-	int    timeout, r;
+	struct pollfd pfd[2] = { { .fd = s->sigfd, .events = POLLIN },
+		{ .fd = s->epfd, .events = POLLIN } };
+	bool          mail;
+	int           timeout, r;
 
 	for (;;) {
 		r = tri_sup_start_due(s, &timeout);
 		if (r < 0 || s->stop_signal || s->stop_requested) {
 			return r;
 		}
-		r = build_pollfds(s, &n);
-		if (r == 0) {
-			r = tr_poll(s->pfd, n, &mail, timeout);
-		}
+		r = tr_poll(pfd, 2, &mail, timeout);
 		if (r < 0 && r != -EINTR) {
 			tr_log(TR_LOG_ERROR, "supervisor %s: wait failed: %s",
 			    s->name, tr_strerror(r));
@@ -209,18 +168,18 @@ serve(struct tri_sup *s)
 		}
 		/* a signal first: under Ctrl-C the children die of SIGINT
 		 * too, and must not be restarted */
-		if (s->pfd[0].revents) {
+		if (pfd[0].revents) {
 			read_signals(s);
 			if (s->stop_signal) {
 				return 0;
 			}
 		}
-		r = handle_deaths(s, n);
-		if (r < 0) {
-			return r;
+		r = tri_sup_reap(s);
+		if (r == 0 && mail) {
+			r = tri_sup_handle_mail(s);
 		}
-		if (mail) {
-			tri_sup_handle_mail(s);
+		if (r != 0) {
+			return r;
 		}
 	}
 }
@@ -230,7 +189,7 @@ serve(struct tri_sup *s)
 static int
 run(const void *args, size_t len, int *ret_signal)
 {
-	struct tri_sup s = { .sigfd = -1 };
+	struct tri_sup s = { .sigfd = -1, .epfd = -1 };
 	sigset_t       set, old;
 	int            r;
 
@@ -238,6 +197,10 @@ run(const void *args, size_t len, int *ret_signal)
 	(void) sigprocmask(SIG_BLOCK, &set, &old);
 	s.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	r       = s.sigfd < 0 ? tr_fail(-errno, "signalfd failed") : 0;
+	if (r == 0) {
+		s.epfd = epoll_create1(EPOLL_CLOEXEC);
+		r = s.epfd < 0 ? tr_fail(-errno, "epoll_create1 failed") : 0;
+	}
 	if (r == 0) {
 		r = init_spec(&s, args, len);
 	}
@@ -250,6 +213,11 @@ run(const void *args, size_t len, int *ret_signal)
 		    "supervisor %s (pid %d) running with %zu children", s.name,
 		    (int) getpid(), s.n);
 		r = serve(&s);
+		if (r == TRI_SUP_AUTO_STOP) {
+			/* ends as shutdown, as a stop signal would */
+			s.stop_signal = SIGTERM;
+			r             = 0;
+		}
 		tri_sup_stop_all(&s);
 		if (r == TR_ESHUTDOWN) {
 			tri_sup_log(&s,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* tr_supervisor: the client side.  Packs specs, starts the supervisor
- * actor as a child process, and turns the runtime calls into tr_call()s
- * carrying trwire.SupRequest / SupReply. */
+/* tr_supervisor: the client side.  Starts the supervisor actor as a child
+ * process (its spec packed by supervisor-spec.c), and turns the runtime
+ * calls into tr_call()s carrying trwire.SupRequest / SupReply. */
 #include "troupe/supervisor.h"
 
 #include <errno.h>
@@ -29,119 +29,6 @@ register_supervisor(void)
 	    TR_SUP_ACTOR, tri_sup_actor, TR_ACTOR_MANUAL_READY);
 	(void) tr_msg_type_register(&trwire__sup_request__descriptor);
 	(void) tr_msg_type_register(&trwire__sup_reply__descriptor);
-}
-
-void
-tr_sup_spec_init(tr_sup_spec *spec)
-{
-	memset(spec, 0, sizeof(*spec));
-	spec->strategy  = TR_SUP_ONE_FOR_ONE;
-	spec->intensity = 1;
-	spec->period_ms = TRI_SUP_PERIOD_MS;
-}
-
-void
-tr_child_spec_init(tr_child_spec *c, const char *id, const char *actor)
-{
-	memset(c, 0, sizeof(*c));
-	c->id          = id;
-	c->actor       = actor;
-	c->restart     = TR_RESTART_PERMANENT;
-	c->shutdown_ms = TR_SHUTDOWN_DEFAULT;
-	c->type        = TR_CHILD_WORKER;
-}
-
-static bool
-name_ok(const char *s, size_t max)
-{
-	return s && s[0] && strlen(s) < max;
-}
-
-static int
-child_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb)
-{
-	if (!name_ok(c->id, TR_SUP_ID_MAX) || !name_ok(c->actor, 64) ||
-	    (!c->args && c->len) || c->restart < 0 ||
-	    c->restart > TR_RESTART_TEMPORARY || c->type < 0 ||
-	    c->type > TR_CHILD_SUPERVISOR ||
-	    c->shutdown_ms < TR_SHUTDOWN_DEFAULT) {
-		return -EINVAL;
-	}
-	trwire__child_spec__init(pb);
-	pb->id               = (char *) c->id;
-	pb->actor            = (char *) c->actor;
-	pb->args.data        = (uint8_t *) c->args;
-	pb->args.len         = c->len;
-	pb->restart          = (uint32_t) c->restart;
-	pb->shutdown_ms      = c->shutdown_ms;
-	pb->type             = (uint32_t) c->type;
-	pb->start_timeout_ms = c->start_timeout_ms;
-	return 0;
-}
-
-static int
-spec_to_pb(const tr_sup_spec *spec, Trwire__SupSpec *pb, Trwire__ChildSpec *cs,
-    Trwire__ChildSpec **ptrs)
-{
-	int r;
-
-	if (spec->strategy < 0 || spec->strategy > TR_SUP_SIMPLE_ONE_FOR_ONE ||
-	    spec->intensity < 0 || spec->period_ms < 0 ||
-	    spec->backoff_min_ms < 0 || spec->backoff_max_ms < 0 ||
-	    spec->backoff_jitter_pct < 0 ||
-	    (spec->nchildren && !spec->children)) {
-		return -EINVAL;
-	}
-	trwire__sup_spec__init(pb);
-	pb->strategy           = (uint32_t) spec->strategy;
-	pb->intensity          = (uint32_t) spec->intensity;
-	pb->period_ms          = (uint32_t) spec->period_ms;
-	pb->backoff_min_ms     = (uint32_t) spec->backoff_min_ms;
-	pb->backoff_max_ms     = (uint32_t) spec->backoff_max_ms;
-	pb->backoff_jitter_pct = (uint32_t) spec->backoff_jitter_pct;
-	pb->quiet              = spec->quiet;
-	pb->name               = (char *) (spec->name ? spec->name : "");
-	pb->n_children         = spec->nchildren;
-	pb->children           = ptrs;
-	for (size_t i = 0; i < spec->nchildren; i++) {
-		r = child_to_pb(&spec->children[i], &cs[i]);
-		if (r < 0) {
-			return r;
-		}
-		ptrs[i] = &cs[i];
-	}
-	return 0;
-}
-
-int
-tr_sup_spec_pack(const tr_sup_spec *spec, void **ret, size_t *ret_len)
-{
-	Trwire__SupSpec     pb;
-	Trwire__ChildSpec  *cs;
-	Trwire__ChildSpec **ptrs;
-	uint8_t            *buf = NULL;
-	size_t              n   = 0;
-	int                 r;
-
-	if (!spec || !ret || !ret_len) {
-		return -EINVAL;
-	}
-	cs   = calloc(spec->nchildren + 1, sizeof(*cs));
-	ptrs = calloc(spec->nchildren + 1, sizeof(*ptrs));
-	r    = cs && ptrs ? spec_to_pb(spec, &pb, cs, ptrs) : -ENOMEM;
-	if (r == 0) {
-		n   = trwire__sup_spec__get_packed_size(&pb);
-		buf = malloc(n ? n : 1);
-		r   = buf ? 0 : -ENOMEM;
-	}
-	if (r == 0) {
-		trwire__sup_spec__pack(&pb, buf);
-		*ret     = buf;
-		*ret_len = n;
-	}
-	free(cs);
-	free(ptrs);
-	return r;
 }
 
 /* ---- the handle ------------------------------------------------------------
@@ -228,7 +115,8 @@ tr_supervisor_pid(const tr_supervisor *s)
  */
 
 /* One request/answer; *ret_rep (if given) gets the unpacked answer on
- * success, to free with trwire__sup_reply__free_unpacked(). */
+ * success (and with TR_EEXISTS, which describes the child that has the
+ * id), to free with trwire__sup_reply__free_unpacked(). */
 static int
 call(tr_supervisor *s, Trwire__SupRequest *q, Trwire__SupReply **ret_rep,
     int timeout_ms)
@@ -248,7 +136,7 @@ call(tr_supervisor *s, Trwire__SupRequest *q, Trwire__SupReply **ret_rep,
 		return r;
 	}
 	r = ((Trwire__SupReply *) pb)->error;
-	if (r == 0 && ret_rep) {
+	if ((r == 0 || r == TR_EEXISTS) && ret_rep) {
 		*ret_rep = (Trwire__SupReply *) pb;
 	} else {
 		protobuf_c_message_free_unpacked(pb, NULL);
@@ -268,9 +156,14 @@ info_from_pb(tr_child_info *ci, const Trwire__ChildInfo *pb)
 	ci->restarts      = pb->restarts;
 	ci->exited        = pb->exited;
 	ci->last_exitcode = pb->last_exitcode;
-	ci->addr          = pb->addr
-	             ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
-	             : TR_ADDR_NULL;
+	ci->significant   = pb->significant;
+	/* a supervisor from before the state field: running or not */
+	ci->state = pb->state ? (int) pb->state
+	    : pb->pid         ? TR_CHILD_RUNNING
+	                      : TR_CHILD_STOPPED;
+	ci->addr  = pb->addr
+	     ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
+	     : TR_ADDR_NULL;
 }
 
 /* A call whose answer describes one child, copied to *ret if wanted. */
@@ -281,14 +174,14 @@ call_one(
 	Trwire__SupReply *rep;
 	int               r = call(s, q, &rep, timeout_ms);
 
-	if (r < 0) {
+	if (r < 0 && r != TR_EEXISTS) {
 		return r;
 	}
 	if (ret && rep->n_children == 1) {
 		info_from_pb(ret, rep->children[0]);
 	}
 	trwire__sup_reply__free_unpacked(rep, NULL);
-	return 0;
+	return r;
 }
 
 int
@@ -302,7 +195,7 @@ tr_supervisor_start_child(tr_supervisor *s, const tr_child_spec *c,
 	if (!c) {
 		return -EINVAL;
 	}
-	r = child_to_pb(c, &cs);
+	r = tri_sup_child_to_pb(c, &cs, true);
 	if (r < 0) {
 		return r;
 	}
@@ -332,7 +225,7 @@ call_id(tr_supervisor *s, Trwire__SupRequest__Op op, const char *id,
 {
 	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
 
-	if (!name_ok(id, TR_SUP_ID_MAX)) {
+	if (!tri_sup_name_ok(id, TR_SUP_ID_MAX)) {
 		return -EINVAL;
 	}
 	q.op = op;
@@ -360,6 +253,17 @@ tr_supervisor_delete_child(tr_supervisor *s, const char *id, int timeout_ms)
 {
 	return call_id(
 	    s, TRWIRE__SUP_REQUEST__OP__DELETE_CHILD, id, NULL, timeout_ms);
+}
+
+int
+tr_supervisor_which_child(
+    tr_supervisor *s, const char *id, tr_child_info *ret, int timeout_ms)
+{
+	if (!ret) {
+		return -EINVAL;
+	}
+	return call_id(
+	    s, TRWIRE__SUP_REQUEST__OP__WHICH_CHILD, id, ret, timeout_ms);
 }
 
 int

@@ -51,6 +51,7 @@ struct tr_process {
 };
 
 static void handles_add(tr_process *p);
+static void reap_exited_nowait(void);
 
 static const char *const method_names[] = { "default", "fork", "spawn",
 	"forkserver" };
@@ -181,6 +182,8 @@ tr_process_set_eager_mailbox(tr_process *p, bool eager)
 /* The lists of children and handles are shared by the threads that start
  * children (recursive: reaping unlinks while the list is walked). */
 static pthread_mutex_t list_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static size_t          nchildren;      /* on tri_rt.children */
+static size_t          starts_unswept; /* since reap_exited_nowait() swept */
 
 static void
 list_lock(void)
@@ -198,6 +201,7 @@ static void
 list_add(tr_process *p)
 {
 	list_lock();
+	nchildren++;
 	p->prev = NULL;
 	p->next = tri_rt.children;
 	if (p->next) {
@@ -211,6 +215,9 @@ static void
 list_del(tr_process *p)
 {
 	list_lock();
+	if (p->prev || tri_rt.children == p) {
+		nchildren--; /* it was on the list (a second call is a no-op) */
+	}
 	if (p->prev) {
 		p->prev->next = p->next;
 	} else if (tri_rt.children == p) {
@@ -437,7 +444,7 @@ read_report(tr_process *p, int rfd)
 		tri_strlcpy(p->reason, m->reason, sizeof(p->reason));
 		trwire__ready__free_unpacked(m, &tri_pb_allocator);
 	}
-	return TR_ESTARTFAIL;
+	return p->start_error == TR_EIGNORE ? TR_EIGNORE : TR_ESTARTFAIL;
 }
 
 static int
@@ -474,7 +481,13 @@ fail_cleanup(tr_process *p, int r)
 		    "did not report running in time; killed");
 	}
 	(void) tr_process_join(p, TR_TIMEOUT_INFINITE);
-	if (!p->reason[0]) {
+	if (!p->reason[0] && p->exitcode < 0) {
+		const char *sig = sigabbrev_np(-p->exitcode);
+
+		snprintf(p->reason, sizeof(p->reason),
+		    "killed by signal %s%s (%d) before it reported running",
+		    sig ? "SIG" : "", sig ? sig : "", -p->exitcode);
+	} else if (!p->reason[0]) {
 		snprintf(p->reason, sizeof(p->reason),
 		    "exited with code %d before it reported running",
 		    p->exitcode);
@@ -482,14 +495,12 @@ fail_cleanup(tr_process *p, int r)
 	tri_debug("start of %s (%s) failed: %s", p->name, p->actor, p->reason);
 }
 
-int
-tr_process_start(tr_process *p, int timeout_ms)
+static int
+start(tr_process *p, int timeout_ms)
 {
 	struct tri_boot b;
 	int             fds[2], r;
 
-	CHECK_HANDLE(p);
-	tr_assert_return(p->state == ST_NEW && p->pid == 0, -EBUSY);
 	r = tri_actor_lookup(p->actor, NULL, NULL);
 	if (r < 0) {
 		snprintf(p->reason, sizeof(p->reason),
@@ -500,7 +511,7 @@ tr_process_start(tr_process *p, int timeout_ms)
 		p->method = default_method();
 	}
 	/* as Python: finished children nobody joined are reaped here */
-	tri_process_reap_all_nowait();
+	reap_exited_nowait();
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		return -errno;
 	}
@@ -546,6 +557,23 @@ tr_process_start(tr_process *p, int timeout_ms)
 	tri_debug("started %s (actor %s, pid %d, %s)", p->name, p->actor,
 	    (int) p->pid, method_names[p->method]);
 	return 0;
+}
+
+int
+tr_process_start(tr_process *p, int timeout_ms)
+{
+	int r;
+
+	CHECK_HANDLE(p);
+	tr_assert_return(p->state == ST_NEW && p->pid == 0, -EBUSY);
+	r = start(p, timeout_ms);
+	if (p->pid != 0) {
+		/* the child has its arguments now (or never will): a handle
+		 * that lives as long as the child does not hold a copy */
+		tri_free(p->args);
+		p->args = NULL;
+	}
+	return r;
 }
 
 int
@@ -785,6 +813,32 @@ tri_process_forget_all(void)
 	}
 	handles         = NULL;
 	tri_rt.children = NULL;
+	nchildren       = 0;
+	starts_unswept  = 0;
+}
+
+/* What a start reaps first, at a cost that does not grow with the number
+ * of children running: one waitid() tells whether any child of ours is a
+ * zombie (the exit of a fork or spawn child), and only then is the list
+ * swept; forkserver children leave no zombie here (the server reaps them),
+ * so the list is also swept once every nchildren / 16 starts, which keeps
+ * the work per start constant on average. */
+static void
+reap_exited_nowait(void)
+{
+	siginfo_t si;
+	bool      zombie;
+
+	memset(&si, 0, sizeof(si));
+	zombie = waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0
+	    ? si.si_pid != 0
+	    : errno != ECHILD;
+	if (!zombie && ++starts_unswept < nchildren / 16) {
+		tri_forkserver_reap();
+		return;
+	}
+	starts_unswept = 0;
+	tri_process_reap_all_nowait();
 }
 
 void

@@ -455,6 +455,29 @@ child_exit(int code)
 	child_finish(code);
 }
 
+/* The body returned r before it reported running: its init failed, or it
+ * answered TR_EIGNORE (nothing to run: a clean exit).  The starter learns
+ * the error and why; the exit code is the body's (1 for an error). */
+static _Noreturn void
+returned_before_ready(int r)
+{
+	char why[TRI_REASON_MAX];
+
+	if (tri_rt.fail_reason[0]) {
+		tri_strlcpy(why, tri_rt.fail_reason, sizeof(why));
+	} else if (r < 0) {
+		tri_strlcpy(why, tr_strerror(r), sizeof(why));
+	} else {
+		snprintf(why, sizeof(why),
+		    "returned %d before it reported running", r);
+	}
+	(void) report(r < 0 ? r : TR_ESTARTFAIL, why);
+	if (r == TR_EIGNORE) {
+		child_exit(0);
+	}
+	child_exit(r < 0 ? 1 : r > 255 ? 255 : r);
+}
+
 _Noreturn void
 tri_child_main(struct tri_boot *b, int ready_fd)
 {
@@ -511,11 +534,7 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 	tri_fds_close_inherited(); /* a no-op the second time */
 	r = fn(b->args, b->len);
 	if (tri_rt.ready_fd >= 0) {
-		/* returned before reporting readiness: init failed */
-		(void) report(r < 0 ? r : TR_ESTARTFAIL,
-		    tri_rt.fail_reason[0] ? tri_rt.fail_reason
-		                          : tr_strerror(r));
-		child_exit(r == 0 ? 0 : 1);
+		returned_before_ready(r);
 	}
 	if (r < 0) {
 		tr_log(TR_LOG_ERROR, "actor '%s' failed: %s", b->actor,

@@ -41,7 +41,13 @@ typedef int (*tr_actor_fn)(const void *args, size_t len);
 enum tr_actor_flags {
 	/* The body reports readiness itself with tr_ready(); the starter's
 	 * start call waits for that, and if the body returns first, start
-	 * fails with the body's error and reason (like OTP's init/1). */
+	 * fails with the body's error and reason (like OTP's init/1): a
+	 * negative error gives exit code 1, a return of n >= 0 exit code n
+	 * (reason "returned n before it reported running").  A body that
+	 * returns TR_EIGNORE before tr_ready() (OTP's init returning
+	 * `ignore`: nothing to run here) exits with code 0 and the start
+	 * call returns TR_EIGNORE; a supervisor then keeps the child's spec
+	 * without a process (see troupe/supervisor.h). */
 	TR_ACTOR_MANUAL_READY = 1 << 0,
 };
 

@@ -40,7 +40,9 @@ extern "C" {
 	X(NOTFOUND, 4011, "no such name or child id")                       \
 	X(RUNNING, 4012, "process is still running")                        \
 	X(FORKSERVER, 4013, "forkserver failed or died")                    \
-	X(BADADDR, 4014, "malformed actor address")
+	X(BADADDR, 4014, "malformed actor address")                         \
+	X(RESTARTING, 4015, "child is being restarted")                     \
+	X(IGNORE, 4016, "actor chose not to run (ignore)")
 
 enum tr_errno {
 #define TR_ERRNO_ENUM(name, num, text) TR_E##name = -(num),

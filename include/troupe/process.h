@@ -70,10 +70,15 @@ TR_API int tr_process_set_eager_mailbox(tr_process *p, bool eager);
 /* Start the child and wait up to timeout_ms for it to report it is
  * running.  Blocks.  At most once per handle (-EBUSY).  First reaps the
  * children that have exited without being joined, as Python does, so
- * none stays a zombie (their handles still give the exit code).  Errors:
+ * none stays a zombie (their handles still give the exit code); the cost
+ * of that does not grow with the number of children running.  Once the
+ * child has started (or failed to), the handle no longer holds a copy of
+ * its arguments.  Errors:
  * TR_ENOACTOR (the name is not registered), TR_ESTARTFAIL (the child died
- * or its init failed: tr_process_reason() says why and
- * tr_process_start_error() gives the child's own error), -ETIMEDOUT (the
+ * or its init failed: tr_process_reason() says why -- its exit code or
+ * signal when it gave no reason -- and tr_process_start_error() gives the
+ * child's own error), TR_EIGNORE (a TR_ACTOR_MANUAL_READY body answered
+ * TR_EIGNORE: it had nothing to run and exited with code 0), -ETIMEDOUT (the
  * child was killed and reaped), -EAGAIN/-ENOMEM (fork failed),
  * TR_EFORKSERVER (no forkserver could be started or it failed the
  * request), -ECHILD. */

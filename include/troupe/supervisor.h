@@ -47,7 +47,35 @@ extern "C" {
  * signal and restart count, unless the spec sets `quiet`.
  *
  * The supervisor serves requests one at a time and blocks while it starts
- * or stops a child (as OTP's does): keep actors' start and stop short. */
+ * or stops a child (as OTP's does): keep actors' start and stop short.
+ * Before it answers a request it takes in the deaths that have already
+ * happened, so an answer never lists a dead child as running.
+ *
+ * Group restarts (one_for_all, rest_for_one) start the children again in
+ * order, each only once the one before it is up.  If one of them fails to
+ * start (or a restart with backoff is still waiting), one_for_all stops
+ * those it already started in that round and tries the whole group again;
+ * rest_for_one keeps the ones before the failed child and tries again from
+ * it; either way the failed attempt counts as a restart against the
+ * intensity, and the next try waits for the backoff.  Until then the
+ * children not yet started are *restarting* (tr_child_info.state).
+ *
+ * Ignore (OTP's init returning `ignore`): a TR_ACTOR_MANUAL_READY child
+ * whose body returns TR_EIGNORE before tr_ready() has nothing to run.  The
+ * supervisor keeps its spec without a process (state TR_CHILD_IGNORED, pid
+ * 0) and goes on; restart_child() starts it again and delete_child()
+ * forgets it.  A temporary child, or a simple_one_for_one instance, that
+ * answers ignore is not kept.
+ *
+ * Automatic shutdown (OTP's auto_shutdown, for a supervisor that runs one
+ * unit of work): children marked `significant` (transient or temporary
+ * only) end the supervisor when they end by themselves and are not
+ * restarted -- any of them (TR_SUP_AUTO_ANY_SIGNIFICANT) or the last one
+ * running (TR_SUP_AUTO_ALL_SIGNIFICANT).  It then stops its other
+ * children in reverse order and ends *as shutdown* (exit code -SIGTERM;
+ * tr_supervisor_run() returns 0), so a transient parent spec does not
+ * restart it.  A child stopped by the supervisor itself (terminate_child,
+ * a sibling's group restart, its own shutdown) sets off nothing. */
 
 /* Name under which the supervisor actor is registered. */
 #define TR_SUP_ACTOR "troupe.supervisor"
@@ -74,60 +102,103 @@ enum tr_child_type {
 	TR_CHILD_SUPERVISOR = 1, /* actor TR_SUP_ACTOR, args a packed SupSpec */
 };
 
-/* Shutdown of a child: SIGKILL at once (OTP's brutal_kill), or SIGTERM and
- * up to shutdown_ms for it to exit, then SIGKILL, or SIGTERM and wait for
- * ever.  TR_SHUTDOWN_DEFAULT is 5000 ms for a worker and infinity for a
- * supervisor (whose own shutdown is bounded by its children's). */
-#define TR_SHUTDOWN_BRUTAL_KILL 0
+enum tr_sup_auto_shutdown {
+	TR_SUP_AUTO_NEVER           = 0, /* significant children not allowed */
+	TR_SUP_AUTO_ANY_SIGNIFICANT = 1, /* end when any of them ends */
+	TR_SUP_AUTO_ALL_SIGNIFICANT = 2, /* end when the last of them ends */
+};
+
+/* Shutdown of a child: SIGTERM and up to shutdown_ms (> 0) for it to exit,
+ * then SIGKILL; or SIGKILL at once (OTP's brutal_kill); or SIGTERM and wait
+ * for ever.  TR_SHUTDOWN_DEFAULT (0, so a zeroed spec gets it) is 5000 ms
+ * for a worker and infinity for a supervisor (whose own shutdown is bounded
+ * by its children's).  Children stopped together (simple_one_for_one
+ * instances) get SIGTERM all at once and share one wait. */
+#define TR_SHUTDOWN_DEFAULT     0
 #define TR_SHUTDOWN_INFINITY    (-1)
-#define TR_SHUTDOWN_DEFAULT     (-2)
+#define TR_SHUTDOWN_BRUTAL_KILL (-2)
+
+/* tr_sup_spec.intensity: 0 means the default (1); ask for no restarts at
+ * all (the first death that calls for one ends the supervisor) with this. */
+#define TR_SUP_INTENSITY_ZERO (-1)
 
 /* A child: which actor to start with which arguments, and how to treat
- * its death.  The pointers are borrowed; the supervisor copies them. */
+ * its death.  The pointers are borrowed; the supervisor copies them (one
+ * copy of the arguments per child, kept for restarts).  Every field left
+ * zero -- as in a designated initialiser, (tr_child_spec){ .id = "db",
+ * .actor = "db" } -- means its default: permanent, TR_SHUTDOWN_DEFAULT,
+ * worker, a 10 s start timeout, not significant, no arguments. */
 typedef struct tr_child_spec {
 	const char *id;    /* unique in its supervisor, < 64 bytes */
 	const char *actor; /* a registered actor name */
 	const void *args;  /* may be NULL when len is 0 */
 	size_t      len;
 	int         restart;          /* enum tr_restart */
-	int         shutdown_ms;      /* as above */
+	int         shutdown_ms;      /* as above; 0 = TR_SHUTDOWN_DEFAULT */
 	int         type;             /* enum tr_child_type */
 	int         start_timeout_ms; /* wait for READY; 0 = 10000 */
+	bool        significant;      /* its end may end the supervisor
+	                               * (auto_shutdown); transient or
+	                               * temporary children only */
 } tr_child_spec;
 
 /* A supervisor: its strategy, its restart intensity, optional restart
  * backoff (the n-th quick restart of one child waits min(max, min * 2^n)
  * ms, plus or minus jitter_pct percent; a child that ran for longer than
- * period_ms starts again from min), and its children in start order.
- * For simple_one_for_one, children holds exactly one spec, the template;
- * no child starts until tr_supervisor_start_simple(). */
+ * period_ms starts again from min), automatic shutdown, and its children
+ * in start order.  For simple_one_for_one, children holds exactly one
+ * spec, the template; no child starts until tr_supervisor_start_simple().
+ *
+ * Every field left zero means its default, so a designated initialiser
+ * (tr_sup_spec){ .strategy = ..., .children = ..., .nchildren = ... } is a
+ * complete spec: one_for_one, intensity 1 (OTP's; TR_SUP_INTENSITY_ZERO
+ * for none), period 5000 ms, no backoff, auto_shutdown never, logging on,
+ * the default process name.  A negative intensity (other than
+ * TR_SUP_INTENSITY_ZERO), period or backoff field is -EINVAL. */
 typedef struct tr_sup_spec {
-	int                  strategy;  /* enum tr_sup_strategy */
-	int                  intensity; /* max restarts in period; default 1 */
-	int                  period_ms; /* default 5000 */
-	int                  backoff_min_ms; /* 0 = restart at once */
-	int                  backoff_max_ms;
-	int                  backoff_jitter_pct;
-	bool                 quiet;    /* no info-level restart log */
-	const char          *name;     /* process name; NULL = default */
+	int         strategy;           /* enum tr_sup_strategy */
+	int         intensity;          /* max restarts in period; 0 = 1 */
+	int         period_ms;          /* 0 = 5000 */
+	int         backoff_min_ms;     /* 0 = restart at once */
+	int         backoff_max_ms;     /* 0 = backoff_min_ms */
+	int         backoff_jitter_pct; /* 0 = none, at most 100 */
+	int         auto_shutdown; /* enum tr_sup_auto_shutdown; 0 = never */
+	bool        quiet;         /* no info-level restart log */
+	const char *name;          /* process name; NULL = default */
 	const tr_child_spec *children; /* borrowed */
 	size_t               nchildren;
 } tr_sup_spec;
 
-/* Fill with the defaults: one_for_one, intensity 1 in 5000 ms, no
- * backoff, no children.  Never fails. */
+/* Fill with the defaults (the same as all zeroes): one_for_one,
+ * intensity 1 in 5000 ms, no backoff, auto_shutdown never, no children.
+ * Never fails. */
 TR_API void tr_sup_spec_init(tr_sup_spec *spec);
 
-/* Fill with the defaults for a worker: permanent, TR_SHUTDOWN_DEFAULT,
- * no arguments.  id and actor are borrowed.  Never fails. */
+/* Fill with the defaults for a worker (the same as all zeroes but id and
+ * actor): permanent, TR_SHUTDOWN_DEFAULT, no arguments.  id and actor are
+ * borrowed.  Never fails. */
 TR_API void tr_child_spec_init(
     tr_child_spec *c, const char *id, const char *actor);
 
 /* Pack spec as a trwire.SupSpec, the argument of a TR_SUP_ACTOR child
- * (nested supervisors).  *ret is the caller's, to release with free().
- * Errors: -EINVAL (a NULL or over-long id/actor), -ENOMEM. */
+ * (nested supervisors), with the defaults filled in.  *ret is the
+ * caller's, to release with free().  Errors: -EINVAL (a NULL or over-long
+ * id/actor, a field out of range, a period that is not positive, a
+ * significant child that is permanent or under auto_shutdown never; the
+ * reason is logged at error level unless quiet), -ENOMEM. */
 TR_API int tr_sup_spec_pack(
     const tr_sup_spec *spec, void **ret, size_t *ret_len);
+
+/* Where a child stands. */
+enum tr_child_state {
+	TR_CHILD_STOPPED = 0, /* not running: terminated, or ended and
+	                       * not to be restarted */
+	TR_CHILD_RUNNING    = 1,
+	TR_CHILD_RESTARTING = 2, /* to be started again: waiting for its
+	                          * backoff, or for an earlier child of its
+	                          * group restart */
+	TR_CHILD_IGNORED = 3,    /* its last start answered TR_EIGNORE */
+};
 
 /* What which_children() reports about one child. */
 typedef struct tr_child_info {
@@ -140,10 +211,14 @@ typedef struct tr_child_info {
 	unsigned restarts;      /* times the supervisor restarted it */
 	bool     exited;        /* it ended at least once: */
 	int      last_exitcode; /* then its exit code (Python's: -N = signal) */
+	int      state;         /* enum tr_child_state */
+	bool     significant;
 } tr_child_info;
 
 /* count_children(): like OTP's, specs counts every child known (running
- * or not), supervisors + workers == specs. */
+ * or not), supervisors + workers == specs; active counts the running
+ * ones.  For simple_one_for_one, as OTP, specs is 1 (the template) and
+ * supervisors or workers (by the template's type) count the instances. */
 typedef struct tr_child_counts {
 	int specs;
 	int active; /* running now */
@@ -176,7 +251,8 @@ TR_API int tr_supervisor_open(tr_supervisor **ret, tr_addr addr);
  * stopped: its children become this process's children.  Blocks.
  * Returns 0 after tr_supervisor_stop() or SIGTERM/SIGINT/SIGHUP (then
  * all children have been stopped in reverse order and the signal is
- * consumed), TR_ESHUTDOWN when it gave up (restart intensity exceeded),
+ * consumed) or an automatic shutdown (auto_shutdown), TR_ESHUTDOWN when
+ * it gave up (restart intensity exceeded),
  * or the error that kept a child from starting (TR_ESTARTFAIL, ...).
  * It blocks SIGTERM, SIGINT and SIGHUP while it runs. */
 TR_API int tr_supervisor_run(const tr_sup_spec *spec);
@@ -196,32 +272,47 @@ TR_API pid_t   tr_supervisor_pid(const tr_supervisor *s);
 /* Add a child and start it (OTP start_child/2), waiting for it to report
  * running; it is appended after the existing children.  Not for
  * simple_one_for_one (-EOPNOTSUPP).  If ret is not NULL it gets the new
- * child's info.  Errors: TR_EEXISTS (id in use), TR_ESTARTFAIL (the
- * child failed to start; it is not kept), TR_ENOACTOR. */
+ * child's info (a child that answered ignore: 0, state TR_CHILD_IGNORED,
+ * kept unless temporary).  On TR_EEXISTS, ret (if not NULL) gets the info
+ * of the child that has the id -- running or not, its pid says -- as OTP
+ * answers {already_started, Pid}; that is the one error on which ret is
+ * written.  Errors: TR_EEXISTS (id in use), TR_ESTARTFAIL (the child
+ * failed to start; it is not kept), TR_ENOACTOR, -EINVAL (a bad spec:
+ * significant under auto_shutdown never, or permanent and significant). */
 TR_API int tr_supervisor_start_child(tr_supervisor *s, const tr_child_spec *c,
     tr_child_info *ret, int timeout_ms);
 
 /* simple_one_for_one: start one more instance of the template with
  * extra (len bytes, may be NULL when 0) appended to its args.  The child
- * gets the id "<template id>.<n>" (n counts from 1), in ret->id.  Errors
- * as tr_supervisor_start_child(); -EOPNOTSUPP for other strategies. */
+ * gets the id "<template id>.<n>" (n counts from 1), in ret->id; an
+ * instance that answers ignore is not kept (ret->state TR_CHILD_IGNORED,
+ * returns 0).  Errors as tr_supervisor_start_child(); -EOPNOTSUPP for
+ * other strategies. */
 TR_API int tr_supervisor_start_simple(tr_supervisor *s, const void *extra,
     size_t len, tr_child_info *ret, int timeout_ms);
 
-/* Stop a child by its shutdown spec; it is not restarted.  Its spec stays
- * (restart_child() starts it again), except for temporary children and
- * simple_one_for_one instances, which are removed.  0 also when it was
- * not running.  Errors: TR_ENOTFOUND. */
+/* Stop a child by its shutdown spec; it is not restarted (a pending
+ * restart is called off).  Its spec stays (restart_child() starts it
+ * again), except for temporary children and simple_one_for_one instances,
+ * which are removed.  Under rest_for_one the children after it, which
+ * depend on it, are stopped first, in reverse order (their specs stay
+ * too; restart them with restart_child()).  0 also when it was not
+ * running, and for a simple_one_for_one instance that already ended (an
+ * id this supervisor gave out).  Errors: TR_ENOTFOUND. */
 TR_API int tr_supervisor_terminate_child(
     tr_supervisor *s, const char *id, int timeout_ms);
 
-/* Start a stopped child again from its spec (its restart count is kept).
- * Errors: TR_ENOTFOUND, TR_ERUNNING (it runs), TR_ESTARTFAIL. */
+/* Start a stopped or ignored child again from its spec (its restart
+ * count is kept); ret as for start_child().  Errors: TR_ENOTFOUND,
+ * TR_ERUNNING (it runs), TR_ERESTARTING (the supervisor is restarting it:
+ * wait, or terminate_child() first), TR_ESTARTFAIL, -EOPNOTSUPP
+ * (simple_one_for_one, as OTP). */
 TR_API int tr_supervisor_restart_child(
     tr_supervisor *s, const char *id, tr_child_info *ret, int timeout_ms);
 
-/* Forget a stopped child's spec.  Errors: TR_ENOTFOUND, TR_ERUNNING,
- * -EOPNOTSUPP (simple_one_for_one: use terminate_child). */
+/* Forget a stopped or ignored child's spec.  Errors: TR_ENOTFOUND,
+ * TR_ERUNNING, TR_ERESTARTING (being restarted), -EOPNOTSUPP
+ * (simple_one_for_one: use terminate_child). */
 TR_API int tr_supervisor_delete_child(
     tr_supervisor *s, const char *id, int timeout_ms);
 
@@ -229,6 +320,11 @@ TR_API int tr_supervisor_delete_child(
  * the caller releases with free() (NULL when there are none). */
 TR_API int tr_supervisor_which_children(
     tr_supervisor *s, tr_child_info **ret, size_t *ret_n, int timeout_ms);
+
+/* One child's info into *ret, without listing them all.  Errors:
+ * TR_ENOTFOUND. */
+TR_API int tr_supervisor_which_child(
+    tr_supervisor *s, const char *id, tr_child_info *ret, int timeout_ms);
 
 TR_API int tr_supervisor_count_children(
     tr_supervisor *s, tr_child_counts *ret, int timeout_ms);

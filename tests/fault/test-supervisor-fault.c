@@ -205,26 +205,6 @@ test_sigint_root_ordered(void **state)
 /* ---- 10,000 restarts
  * -------------------------------------------------------------- */
 
-static long
-rss_kb(pid_t pid)
-{
-	char  path[64], line[256];
-	FILE *f;
-	long  kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1) {
-			break;
-		}
-	}
-	if (f) {
-		fclose(f);
-	}
-	return kb;
-}
-
 /* RSS growth allowed over 10,000 restarts.  ASan keeps freed blocks in a
  * quarantine (256 MB by default) instead of reusing them, so RSS grows
  * there without a leak; LeakSanitizer covers that build instead. */
@@ -279,12 +259,12 @@ test_10k_restarts(void **state)
 	assert_true(wait_restarts(1000) >= 1000);
 	TR_ASSERT_OK(tr_supervisor_terminate_child(root, "c", 5000));
 	fd0  = tr_test_dir_count(fddir);
-	rss0 = rss_kb(sp);
+	rss0 = tr_test_rss_kb(sp);
 	TR_ASSERT_OK(tr_supervisor_restart_child(root, "c", NULL, 5000));
 	assert_true(wait_restarts(11000) >= 11000);
 	TR_ASSERT_OK(tr_supervisor_terminate_child(root, "c", 5000));
 	fd1  = tr_test_dir_count(fddir);
-	rss1 = rss_kb(sp);
+	rss1 = tr_test_rss_kb(sp);
 	print_message("supervisor fds %d -> %d, RSS %ld -> %ld kB\n", fd0, fd1,
 	    rss0, rss1);
 	assert_int_equal(fd1, fd0);

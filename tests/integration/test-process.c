@@ -87,6 +87,26 @@ init_fails(const void *args, size_t len)
 }
 TR_ACTOR_FLAGS(init_fails, init_fails, TR_ACTOR_MANUAL_READY)
 
+/* Manual-ready actors that end before they report running: args "r"
+ * returns 3, "x" calls exit(4), "k" is killed by SIGKILL, "i" answers
+ * TR_EIGNORE. */
+static int
+ends_early(const void *args, size_t len)
+{
+	switch (len ? ((const char *) args)[0] : 'r') {
+	case 'x':
+		exit(4);
+	case 'k':
+		raise(SIGKILL);
+		return 0;
+	case 'i':
+		return TR_EIGNORE;
+	default:
+		return 3;
+	}
+}
+TR_ACTOR_FLAGS(ends_early, ends_early, TR_ACTOR_MANUAL_READY)
+
 /* Exit code = args as a number + 1 if its name is what it was given. */
 static int
 echo_code(const void *args, size_t len)
@@ -251,6 +271,46 @@ test_start_failures(void **state)
 	tr_process_destroy(&p);
 	TR_ASSERT_ERR(tr_process_new(&p, "", NULL, 0), -EINVAL);
 	TR_ASSERT_ERR(tr_process_new(&p, "x", NULL, 5), -EINVAL);
+}
+
+/* A child that ends before it reports running: the reason names its exit
+ * code or signal (not the text of errno 3), and its exit code is its own;
+ * one that answers TR_EIGNORE exits cleanly and start says so. */
+static void
+test_early_end_reason_and_ignore(void **state)
+{
+	static const struct {
+		const char *arg, *reason;
+		int         err, code;
+	} cases[] = {
+		{ "r", "returned 3 before it reported running", TR_ESTARTFAIL,
+		    3 },
+		{ "x", "exited with code 4 before it reported running",
+		    TR_ESTARTFAIL, 4 },
+		{ "k",
+		    "killed by signal SIGKILL (9) before it reported running",
+		    TR_ESTARTFAIL, -SIGKILL },
+		{ "i", NULL, TR_EIGNORE, 0 },
+	};
+
+	for (int m = TR_START_FORK; m <= TR_START_FORKSERVER; m++) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			tr_process *p;
+			int         code;
+
+			TR_ASSERT_OK(
+			    tr_process_new(&p, "ends_early", cases[i].arg, 1));
+			TR_ASSERT_OK(tr_process_set_start_method(p, m));
+			TR_ASSERT_ERR(tr_process_start(p, 10000), cases[i].err);
+			if (cases[i].reason) {
+				assert_string_equal(
+				    tr_process_reason(p), cases[i].reason);
+			}
+			TR_ASSERT_OK(tr_process_exitcode(p, &code));
+			assert_int_equal(code, cases[i].code);
+			tr_process_destroy(&p);
+		}
+	}
 }
 
 static void
@@ -428,6 +488,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_shutdown_ignoring_child_needs_kill),
 		cmocka_unit_test(test_start_failures),
 		cmocka_unit_test(test_all_start_methods_run_the_same_actor),
+		cmocka_unit_test(test_early_end_reason_and_ignore),
 		cmocka_unit_test(test_default_names_count_up),
 		cmocka_unit_test(test_cycles_leave_no_zombie_fd_or_file),
 		cmocka_unit_test(test_daemon_child_gone_after_parent_exits),

@@ -3,7 +3,7 @@
  * intensity and escalation to the parent supervisor, brutal kill and
  * timeout shutdown, runtime calls, simple_one_for_one, backoff, start
  * failure, ordered shutdown on SIGTERM. */
-#include "tr-test.h"
+#include "tr-test-sup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,247 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- actors (forked children: no cmocka here) ---------------------------- */
-
-static int
-sleeper(const void *args, size_t len)
-{
-	for (;;) {
-		pause();
-	}
-	return 0;
-}
-TR_ACTOR(sleeper, sleeper)
-
-/* Exit with the code in args. */
-static int
-exit_code(const void *args, size_t len)
-{
-	char buf[16] = "";
-
-	memcpy(buf, args, len < 15 ? len : 15);
-	return atoi(buf);
-}
-TR_ACTOR(exit_code, exit_code)
-
-/* Exit 1 the first time (the marker file args names does not exist yet),
- * then run. */
-static int
-fail_once(const void *args, size_t len)
-{
-	char path[256] = "";
-	int  fd;
-
-	memcpy(path, args, len < 255 ? len : 255);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		close(fd);
-		return 1;
-	}
-	return sleeper(NULL, 0);
-}
-TR_ACTOR(fail_once, fail_once)
-
-/* Ignores SIGTERM.  With args, a path: creates that file and appends "T"
- * to it for each SIGTERM it gets. */
-static int term_mark_fd = -1;
-static void
-term_mark(int sig)
-{
-	(void) !write(term_mark_fd, "T", 1);
-}
-
-static int
-stubborn(const void *args, size_t len)
-{
-	if (len > 0) {
-		term_mark_fd =
-		    open(args, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		(void) signal(SIGTERM, term_mark);
-	} else {
-		(void) signal(SIGTERM, SIG_IGN);
-	}
-	(void) tr_ready();
-	return sleeper(NULL, 0);
-}
-TR_ACTOR_FLAGS(stubborn, stubborn, TR_ACTOR_MANUAL_READY)
-
-static int
-init_fails(const void *args, size_t len)
-{
-	return tr_fail(-ENOENT, "no such config");
-}
-TR_ACTOR_FLAGS(init_fails, init_fails, TR_ACTOR_MANUAL_READY)
-
-/* args "path|name": on SIGTERM append "name " to path and exit 0. */
-static int  rec_fd = -1;
-static char rec_name[32];
-static void
-rec_term(int sig)
-{
-	(void) !write(rec_fd, rec_name, strlen(rec_name));
-	_exit(0);
-}
-
-static int
-recorder(const void *args, size_t len)
-{
-	char buf[300] = "", *bar;
-
-	memcpy(buf, args, len < 299 ? len : 299);
-	bar = strchr(buf, '|');
-	if (!bar) {
-		return 2;
-	}
-	*bar = '\0';
-	snprintf(rec_name, sizeof(rec_name), "%s ", bar + 1);
-	rec_fd = open(buf, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	(void) signal(SIGTERM, rec_term);
-	(void) tr_ready();
-	return sleeper(NULL, 0);
-}
-TR_ACTOR_FLAGS(recorder, recorder, TR_ACTOR_MANUAL_READY)
-
-/* ---- helpers ----------------------------------------------------------------
- */
-
-#define MAX_SUPS 8
-static tr_supervisor *sups[MAX_SUPS];
-static char           tmpdir[64];
-
-static int
-setup(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/trsup-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-/* After each test, clean up by pid: SIGKILL whatever supervisor is left
- * (their children die with them), then reap. */
-static int
-kill_leftovers(void **state)
-{
-	for (int i = 0; i < MAX_SUPS; i++) {
-		if (sups[i]) {
-			(void) kill(tr_supervisor_pid(sups[i]), SIGKILL);
-			tr_supervisor_destroy(&sups[i]);
-		}
-	}
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static tr_supervisor *
-track(tr_supervisor *s)
-{
-	for (int i = 0; i < MAX_SUPS; i++) {
-		if (!sups[i]) {
-			sups[i] = s;
-			return s;
-		}
-	}
-	fail_msg("too many supervisors");
-	return NULL;
-}
-
-static void
-untrack(tr_supervisor **sp)
-{
-	for (int i = 0; i < MAX_SUPS; i++) {
-		if (sups[i] == *sp) {
-			sups[i] = NULL;
-		}
-	}
-	tr_supervisor_destroy(sp);
-}
-
-static tr_child_spec
-child(const char *id, const char *actor, int restart)
-{
-	tr_child_spec c;
-
-	tr_child_spec_init(&c, id, actor);
-	c.restart = restart;
-	return c;
-}
-
-static tr_supervisor *
-start_sup(int strategy, int intensity, tr_child_spec *cs, size_t n)
-{
-	tr_sup_spec    spec;
-	tr_supervisor *s;
-
-	tr_sup_spec_init(&spec);
-	spec.strategy  = strategy;
-	spec.intensity = intensity;
-	spec.period_ms = 10000;
-	spec.children  = cs;
-	spec.nchildren = n;
-	spec.quiet     = getenv("TROUPE_LOG") == NULL;
-	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, 10000));
-	return track(s);
-}
-
-/* The child's info; false if no such id (the call must succeed). */
-static bool
-info_of(tr_supervisor *s, const char *id, tr_child_info *ret)
-{
-	int r = tr_test_child_info(s, id, ret);
-
-	TR_ASSERT_OK(r);
-	return r > 0;
-}
-
-/* pid of child id: 0 not running, -1 no such child. */
-static pid_t
-pid_of(tr_supervisor *s, const char *id)
-{
-	tr_child_info ci;
-
-	return info_of(s, id, &ci) ? ci.pid : -1;
-}
-
-static int
-nchildren(tr_supervisor *s)
-{
-	tr_child_counts c;
-
-	TR_ASSERT_OK(tr_supervisor_count_children(s, &c, 5000));
-	return c.specs;
-}
-
-/* Wait until child id runs with a pid other than old. */
-static pid_t
-wait_new_pid(tr_supervisor *s, const char *id, pid_t old, int ms)
-{
-	for (int t = 0; t < ms; t += 5) {
-		pid_t p = pid_of(s, id);
-
-		if (p > 0 && p != old) {
-			return p;
-		}
-		usleep(5000);
-	}
-	fail_msg("child %s was not restarted", id);
-	return -1;
-}
-
-static void
-kill_and_wait_gone(pid_t pid, int sig)
-{
-	assert_true(pid > 0);
-	assert_int_equal(kill(pid, sig), 0);
-	assert_true(tr_test_wait_gone(pid, 5000));
-}
-
 /* ---- strategies x restart types ------------------------------------------ */
 
 static tr_supervisor *
@@ -262,15 +21,15 @@ start_four(int strategy, pid_t pids[4])
 {
 	static const char *ids[4] = { "a", "b", "c", "d" };
 	tr_child_spec      cs[4]  = {
-		      child("a", "sleeper", TR_RESTART_PERMANENT),
-		      child("b", "sleeper", TR_RESTART_TRANSIENT),
-		      child("c", "sleeper", TR_RESTART_TEMPORARY),
-		      child("d", "sleeper", TR_RESTART_PERMANENT),
+		      tr_test_sup_child("a", "sleeper", TR_RESTART_PERMANENT),
+		      tr_test_sup_child("b", "sleeper", TR_RESTART_TRANSIENT),
+		      tr_test_sup_child("c", "sleeper", TR_RESTART_TEMPORARY),
+		      tr_test_sup_child("d", "sleeper", TR_RESTART_PERMANENT),
 	};
-	tr_supervisor *s = start_sup(strategy, 20, cs, 4);
+	tr_supervisor *s = tr_test_sup_start(strategy, 20, cs, 4);
 
 	for (int i = 0; i < 4; i++) {
-		pids[i] = pid_of(s, ids[i]);
+		pids[i] = tr_test_sup_pid(s, ids[i]);
 		assert_true(pids[i] > 0);
 	}
 	return s;
@@ -284,28 +43,29 @@ test_one_for_one(void **state)
 	tr_child_info  ci;
 
 	/* transient, abnormal death: restarted alone */
-	kill_and_wait_gone(p[1], SIGKILL);
-	wait_new_pid(s, "b", p[1], 5000);
-	assert_int_equal(pid_of(s, "a"), p[0]);
-	assert_int_equal(pid_of(s, "c"), p[2]);
-	assert_int_equal(pid_of(s, "d"), p[3]);
-	assert_true(info_of(s, "b", &ci));
+	tr_test_sup_kill_wait(p[1], SIGKILL);
+	tr_test_sup_wait_new_pid(s, "b", p[1], 5000);
+	assert_int_equal(tr_test_sup_pid(s, "a"), p[0]);
+	assert_int_equal(tr_test_sup_pid(s, "c"), p[2]);
+	assert_int_equal(tr_test_sup_pid(s, "d"), p[3]);
+	assert_true(tr_test_sup_info(s, "b", &ci));
 	assert_int_equal(ci.restarts, 1);
 	assert_true(ci.exited);
 	assert_int_equal(ci.last_exitcode, -SIGKILL);
 	/* temporary: never restarted, removed */
-	kill_and_wait_gone(p[2], SIGKILL);
-	for (int t = 0; t < TR_TEST_HANG_MS / 10 && pid_of(s, "c") != -1; t++) {
+	tr_test_sup_kill_wait(p[2], SIGKILL);
+	for (int t = 0;
+	     t < TR_TEST_HANG_MS / 10 && tr_test_sup_pid(s, "c") != -1; t++) {
 		usleep(10000);
 	}
-	assert_int_equal(pid_of(s, "c"), -1);
+	assert_int_equal(tr_test_sup_pid(s, "c"), -1);
 	/* permanent, even after a shutdown-class death */
-	kill_and_wait_gone(p[0], SIGTERM);
-	wait_new_pid(s, "a", p[0], 5000);
-	assert_int_equal(pid_of(s, "d"), p[3]);
-	assert_int_equal(nchildren(s), 3);
+	tr_test_sup_kill_wait(p[0], SIGTERM);
+	tr_test_sup_wait_new_pid(s, "a", p[0], 5000);
+	assert_int_equal(tr_test_sup_pid(s, "d"), p[3]);
+	assert_int_equal(tr_test_sup_specs(s), 3);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 static void
@@ -314,26 +74,30 @@ test_one_for_all(void **state)
 	pid_t          p[4], q;
 	tr_supervisor *s = start_four(TR_SUP_ONE_FOR_ALL, p);
 
-	kill_and_wait_gone(p[1], SIGKILL);
-	q = wait_new_pid(s, "d", p[3], 5000);
+	tr_test_sup_kill_wait(p[1], SIGKILL);
+	q = tr_test_sup_wait_new_pid(s, "d", p[3], 5000);
 	assert_true(tr_test_wait_gone(p[0], TR_TEST_HANG_MS));
 	assert_true(tr_test_wait_gone(p[2], TR_TEST_HANG_MS));
-	assert_true(pid_of(s, "a") > 0 && pid_of(s, "a") != p[0]);
-	assert_true(pid_of(s, "b") > 0 && pid_of(s, "b") != p[1]);
-	assert_int_equal(pid_of(s, "c"), -1); /* temporary: gone for good */
-	assert_int_equal(nchildren(s), 3);
-	/* a transient child ending normally sets off nothing */
-	p[0] = pid_of(s, "a");
-	kill_and_wait_gone(pid_of(s, "b"), SIGTERM);
+	assert_true(
+	    tr_test_sup_pid(s, "a") > 0 && tr_test_sup_pid(s, "a") != p[0]);
+	assert_true(
+	    tr_test_sup_pid(s, "b") > 0 && tr_test_sup_pid(s, "b") != p[1]);
+	assert_int_equal(
+	    tr_test_sup_pid(s, "c"), -1); /* temporary: gone for good */
+	assert_int_equal(tr_test_sup_specs(s), 3);
+	/* a transient tr_test_sup_child ending normally sets off nothing */
+	p[0] = tr_test_sup_pid(s, "a");
+	tr_test_sup_kill_wait(tr_test_sup_pid(s, "b"), SIGTERM);
 	/* once the supervisor has seen b end, a and d are still the same */
-	for (int t = 0; t < TR_TEST_HANG_MS / 10 && pid_of(s, "b") != 0; t++) {
+	for (int t = 0;
+	     t < TR_TEST_HANG_MS / 10 && tr_test_sup_pid(s, "b") != 0; t++) {
 		usleep(10000);
 	}
-	assert_int_equal(pid_of(s, "b"), 0);
-	assert_int_equal(pid_of(s, "a"), p[0]);
-	assert_int_equal(pid_of(s, "d"), q);
+	assert_int_equal(tr_test_sup_pid(s, "b"), 0);
+	assert_int_equal(tr_test_sup_pid(s, "a"), p[0]);
+	assert_int_equal(tr_test_sup_pid(s, "d"), q);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 static void
@@ -342,22 +106,24 @@ test_rest_for_one(void **state)
 	pid_t          p[4];
 	tr_supervisor *s = start_four(TR_SUP_REST_FOR_ONE, p);
 
-	kill_and_wait_gone(p[1], SIGKILL);
-	wait_new_pid(s, "d", p[3], 5000);
-	assert_true(pid_of(s, "b") > 0 && pid_of(s, "b") != p[1]);
-	assert_int_equal(pid_of(s, "a"), p[0]); /* before it: untouched */
-	assert_int_equal(pid_of(s, "c"), -1);
+	tr_test_sup_kill_wait(p[1], SIGKILL);
+	tr_test_sup_wait_new_pid(s, "d", p[3], 5000);
+	assert_true(
+	    tr_test_sup_pid(s, "b") > 0 && tr_test_sup_pid(s, "b") != p[1]);
+	assert_int_equal(
+	    tr_test_sup_pid(s, "a"), p[0]); /* before it: untouched */
+	assert_int_equal(tr_test_sup_pid(s, "c"), -1);
 	assert_true(tr_test_wait_gone(p[2], TR_TEST_HANG_MS));
 	/* the last one dies: only it is restarted */
-	p[0] = pid_of(s, "a");
-	p[1] = pid_of(s, "b");
-	p[3] = pid_of(s, "d");
-	kill_and_wait_gone(p[3], SIGKILL);
-	wait_new_pid(s, "d", p[3], 5000);
-	assert_int_equal(pid_of(s, "a"), p[0]);
-	assert_int_equal(pid_of(s, "b"), p[1]);
+	p[0] = tr_test_sup_pid(s, "a");
+	p[1] = tr_test_sup_pid(s, "b");
+	p[3] = tr_test_sup_pid(s, "d");
+	tr_test_sup_kill_wait(p[3], SIGKILL);
+	tr_test_sup_wait_new_pid(s, "d", p[3], 5000);
+	assert_int_equal(tr_test_sup_pid(s, "a"), p[0]);
+	assert_int_equal(tr_test_sup_pid(s, "b"), p[1]);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 static void
@@ -372,9 +138,9 @@ test_simple_one_for_one(void **state)
 		tr_child_info  ci[3];
 		pid_t          old;
 
-		tmpl = child("w", "sleeper", restarts[k]);
-		s    = start_sup(TR_SUP_SIMPLE_ONE_FOR_ONE, 20, &tmpl, 1);
-		assert_int_equal(nchildren(s), 0);
+		tmpl = tr_test_sup_child("w", "sleeper", restarts[k]);
+		s = tr_test_sup_start(TR_SUP_SIMPLE_ONE_FOR_ONE, 20, &tmpl, 1);
+		assert_int_equal(tr_test_sup_active(s), 0);
 		for (int i = 0; i < 3; i++) {
 			TR_ASSERT_OK(tr_supervisor_start_simple(
 			    s, "x", 1, &ci[i], 5000));
@@ -386,24 +152,24 @@ test_simple_one_for_one(void **state)
 		    tr_supervisor_delete_child(s, "w.1", 5000), -EOPNOTSUPP);
 		/* killed: permanent and transient come back, temporary not */
 		old = ci[1].pid;
-		kill_and_wait_gone(old, SIGKILL);
+		tr_test_sup_kill_wait(old, SIGKILL);
 		if (restarts[k] == TR_RESTART_TEMPORARY) {
-			for (int t = 0;
-			     t < TR_TEST_HANG_MS / 10 && nchildren(s) != 2;
+			for (int t = 0; t < TR_TEST_HANG_MS / 10 &&
+			     tr_test_sup_active(s) != 2;
 			     t++) {
 				usleep(10000);
 			}
-			assert_int_equal(nchildren(s), 2);
+			assert_int_equal(tr_test_sup_active(s), 2);
 		} else {
-			wait_new_pid(s, "w.2", old, 5000);
+			tr_test_sup_wait_new_pid(s, "w.2", old, 5000);
 		}
 		/* terminate_child removes an instance */
 		TR_ASSERT_OK(tr_supervisor_terminate_child(s, "w.1", 5000));
 		assert_true(tr_test_wait_gone(ci[0].pid, TR_TEST_HANG_MS));
-		assert_int_equal(pid_of(s, "w.1"), -1);
+		assert_int_equal(tr_test_sup_pid(s, "w.1"), -1);
 		TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
 		assert_true(tr_test_wait_gone(ci[2].pid, TR_TEST_HANG_MS));
-		untrack(&s);
+		tr_test_sup_untrack(&s);
 	}
 }
 
@@ -418,30 +184,31 @@ test_transient_exit_codes(void **state)
 	tr_supervisor *s;
 	tr_child_info  ci;
 
-	snprintf(marker, sizeof(marker), "%s/fail-once", tmpdir);
-	cs[0]      = child("ok", "exit_code", TR_RESTART_TRANSIENT);
+	snprintf(marker, sizeof(marker), "%s/fail-once", tr_test_sup_dir);
+	cs[0]      = tr_test_sup_child("ok", "exit_code", TR_RESTART_TRANSIENT);
 	cs[0].args = "0";
 	cs[0].len  = 1;
-	cs[1]      = child("once", "fail_once", TR_RESTART_TRANSIENT);
+	cs[1] = tr_test_sup_child("once", "fail_once", TR_RESTART_TRANSIENT);
 	cs[1].args = marker;
 	cs[1].len  = strlen(marker);
-	s          = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
+	s          = tr_test_sup_start(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
 	/* exit 1: restarted (and then it runs) */
-	wait_new_pid(s, "once", 0, 5000);
-	assert_true(info_of(s, "once", &ci));
+	tr_test_sup_wait_new_pid(s, "once", 0, 5000);
+	assert_true(tr_test_sup_info(s, "once", &ci));
 	assert_int_equal(ci.restarts, 1);
 	assert_int_equal(ci.last_exitcode, 1);
 	/* exit 0: not restarted, its spec kept */
-	for (int t = 0; t < TR_TEST_HANG_MS / 10 && pid_of(s, "ok") != 0; t++) {
+	for (int t = 0;
+	     t < TR_TEST_HANG_MS / 10 && tr_test_sup_pid(s, "ok") != 0; t++) {
 		usleep(10000);
 	}
-	assert_true(info_of(s, "ok", &ci));
+	assert_true(tr_test_sup_info(s, "ok", &ci));
 	assert_int_equal(ci.pid, 0);
 	assert_true(ci.exited);
 	assert_int_equal(ci.last_exitcode, 0);
 	assert_int_equal(ci.restarts, 0);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 /* ---- intensity and escalation
@@ -450,7 +217,8 @@ test_transient_exit_codes(void **state)
 static void
 test_intensity_escalates_to_parent(void **state)
 {
-	tr_child_spec  leaf = child("crasher", "sleeper", TR_RESTART_PERMANENT);
+	tr_child_spec leaf =
+	    tr_test_sup_child("crasher", "sleeper", TR_RESTART_PERMANENT);
 	tr_child_spec  mid;
 	tr_sup_spec    inner;
 	tr_supervisor *s, *in;
@@ -466,29 +234,29 @@ test_intensity_escalates_to_parent(void **state)
 	inner.nchildren = 1;
 	inner.quiet     = true;
 	TR_ASSERT_OK(tr_sup_spec_pack(&inner, &buf, &len));
-	mid      = child("inner", TR_SUP_ACTOR, TR_RESTART_PERMANENT);
+	mid = tr_test_sup_child("inner", TR_SUP_ACTOR, TR_RESTART_PERMANENT);
 	mid.type = TR_CHILD_SUPERVISOR;
 	mid.args = buf;
 	mid.len  = len;
-	s        = start_sup(TR_SUP_ONE_FOR_ONE, 3, &mid, 1);
+	s        = tr_test_sup_start(TR_SUP_ONE_FOR_ONE, 3, &mid, 1);
 	free(buf);
-	assert_true(info_of(s, "inner", &ci));
+	assert_true(tr_test_sup_info(s, "inner", &ci));
 	inner_pid = ci.pid;
 	assert_int_equal(ci.type, TR_CHILD_SUPERVISOR);
 	TR_ASSERT_OK(tr_supervisor_open(&in, ci.addr));
 	/* two restarts are within the inner intensity... */
-	p = pid_of(in, "crasher");
+	p = tr_test_sup_pid(in, "crasher");
 	for (int i = 0; i < 2; i++) {
-		kill_and_wait_gone(p, SIGKILL);
-		p = wait_new_pid(in, "crasher", p, 5000);
+		tr_test_sup_kill_wait(p, SIGKILL);
+		p = tr_test_sup_wait_new_pid(in, "crasher", p, 5000);
 	}
-	assert_int_equal(pid_of(s, "inner"), inner_pid);
+	assert_int_equal(tr_test_sup_pid(s, "inner"), inner_pid);
 	/* ...the third is not: the inner one gives up as shutdown, and the
 	 * outer one restarts it */
-	kill_and_wait_gone(p, SIGKILL);
+	tr_test_sup_kill_wait(p, SIGKILL);
 	assert_true(tr_test_wait_gone(inner_pid, 5000));
-	wait_new_pid(s, "inner", inner_pid, 5000);
-	assert_true(info_of(s, "inner", &ci));
+	tr_test_sup_wait_new_pid(s, "inner", inner_pid, 5000);
+	assert_true(tr_test_sup_info(s, "inner", &ci));
 	assert_int_equal(ci.restarts, 1);
 	assert_int_equal(ci.last_exitcode, -SIGTERM);
 	/* calls to the dead inner supervisor fail, at once */
@@ -497,12 +265,12 @@ test_intensity_escalates_to_parent(void **state)
 	tr_supervisor_destroy(&in);
 	/* the new inner one has a fresh crasher */
 	TR_ASSERT_OK(tr_supervisor_open(&in, ci.addr));
-	assert_true(pid_of(in, "crasher") > 0);
+	assert_true(tr_test_sup_pid(in, "crasher") > 0);
 	tr_supervisor_destroy(&in);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
 	TR_ASSERT_OK(tr_supervisor_exitcode(s, &code));
 	assert_int_equal(code, 0);
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 /* ---- shutdown
@@ -511,9 +279,9 @@ test_intensity_escalates_to_parent(void **state)
 static void
 test_brutal_kill_and_timeout(void **state)
 {
-	tr_child_spec  cs[2] = { child("stubborn", "stubborn",
+	tr_child_spec  cs[2] = { tr_test_sup_child("stubborn", "stubborn",
 		                     TR_RESTART_PERMANENT),
-		 child("brutal", "stubborn", TR_RESTART_PERMANENT) };
+		 tr_test_sup_child("brutal", "stubborn", TR_RESTART_PERMANENT) };
 	tr_supervisor *s;
 	tr_child_info  ci;
 	pid_t          pid;
@@ -521,34 +289,34 @@ test_brutal_kill_and_timeout(void **state)
 	char           mark[128];
 	struct stat    st;
 
-	snprintf(mark, sizeof(mark), "%s/brutal-sigterms", tmpdir);
+	snprintf(mark, sizeof(mark), "%s/brutal-sigterms", tr_test_sup_dir);
 	cs[0].shutdown_ms = 300;
 	cs[1].shutdown_ms = TR_SHUTDOWN_BRUTAL_KILL;
 	cs[1].args        = mark;
 	cs[1].len         = strlen(mark);
-	s                 = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
+	s                 = tr_test_sup_start(TR_SUP_ONE_FOR_ONE, 5, cs, 2);
 	/* ignores SIGTERM: killed after its 300 ms, not before */
-	pid = pid_of(s, "stubborn");
+	pid = tr_test_sup_pid(s, "stubborn");
 	t0  = tr_test_now_ms();
 	TR_ASSERT_OK(
 	    tr_supervisor_terminate_child(s, "stubborn", TR_TEST_HANG_MS));
 	assert_true(tr_test_now_ms() - t0 >= 290);
 	assert_false(tr_test_pid_alive(pid));
-	assert_true(info_of(s, "stubborn", &ci));
+	assert_true(tr_test_sup_info(s, "stubborn", &ci));
 	assert_int_equal(ci.pid, 0);
 	assert_int_equal(ci.last_exitcode, -SIGKILL);
 	assert_int_equal(ci.restarts, 0); /* terminated, not restarted */
 	/* brutal kill: SIGKILL at once, no SIGTERM and no wait for it */
-	pid = pid_of(s, "brutal");
+	pid = tr_test_sup_pid(s, "brutal");
 	TR_ASSERT_OK(
 	    tr_supervisor_terminate_child(s, "brutal", TR_TEST_HANG_MS));
 	assert_false(tr_test_pid_alive(pid));
 	assert_int_equal(stat(mark, &st), 0);
 	assert_int_equal(st.st_size, 0); /* it never got a SIGTERM */
-	assert_true(info_of(s, "brutal", &ci));
+	assert_true(tr_test_sup_info(s, "brutal", &ci));
 	assert_int_equal(ci.last_exitcode, -SIGKILL);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 static void
@@ -562,19 +330,20 @@ test_sigterm_ordered_shutdown(void **state)
 	int64_t            t0;
 	int                fd, code;
 
-	snprintf(path, sizeof(path), "%s/order", tmpdir);
+	snprintf(path, sizeof(path), "%s/order", tr_test_sup_dir);
 	for (int i = 0; i < 3; i++) {
 		snprintf(args[i], sizeof(args[i]), "%s|%s", path, ids[i]);
-		cs[i]      = child(ids[i], "recorder", TR_RESTART_PERMANENT);
+		cs[i] =
+		    tr_test_sup_child(ids[i], "recorder", TR_RESTART_PERMANENT);
 		cs[i].args = args[i];
 		cs[i].len  = strlen(args[i]);
 	}
 	/* and one that must be killed after its timeout */
-	cs[3]             = child("wedged", "stubborn", TR_RESTART_PERMANENT);
+	cs[3] = tr_test_sup_child("wedged", "stubborn", TR_RESTART_PERMANENT);
 	cs[3].shutdown_ms = 200;
-	s                 = start_sup(TR_SUP_ONE_FOR_ONE, 5, cs, 4);
+	s                 = tr_test_sup_start(TR_SUP_ONE_FOR_ONE, 5, cs, 4);
 	for (int i = 0; i < 4; i++) {
-		pids[i] = pid_of(s, i < 3 ? ids[i] : "wedged");
+		pids[i] = tr_test_sup_pid(s, i < 3 ? ids[i] : "wedged");
 	}
 	t0 = tr_test_now_ms();
 	assert_int_equal(kill(tr_supervisor_pid(s), SIGTERM), 0);
@@ -590,7 +359,7 @@ test_sigterm_ordered_shutdown(void **state)
 	assert_true(read(fd, got, sizeof(got) - 1) > 0);
 	close(fd);
 	assert_string_equal(got, "third second first ");
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 /* ---- runtime calls ---------------------------------------------------------
@@ -599,12 +368,17 @@ test_sigterm_ordered_shutdown(void **state)
 static void
 test_runtime_calls(void **state)
 {
-	tr_child_spec   a   = child("a", "sleeper", TR_RESTART_PERMANENT);
-	tr_child_spec   b   = child("b", "sleeper", TR_RESTART_TRANSIENT);
-	tr_child_spec   t   = child("t", "sleeper", TR_RESTART_TEMPORARY);
-	tr_child_spec   sup = child("sub", TR_SUP_ACTOR, TR_RESTART_PERMANENT);
-	tr_child_spec   bad = child("bad", "init_fails", TR_RESTART_PERMANENT);
-	tr_supervisor  *s   = start_sup(TR_SUP_ONE_FOR_ONE, 5, &a, 1);
+	tr_child_spec a =
+	    tr_test_sup_child("a", "sleeper", TR_RESTART_PERMANENT);
+	tr_child_spec b =
+	    tr_test_sup_child("b", "sleeper", TR_RESTART_TRANSIENT);
+	tr_child_spec t =
+	    tr_test_sup_child("t", "sleeper", TR_RESTART_TEMPORARY);
+	tr_child_spec sup =
+	    tr_test_sup_child("sub", TR_SUP_ACTOR, TR_RESTART_PERMANENT);
+	tr_child_spec bad =
+	    tr_test_sup_child("bad", "init_fails", TR_RESTART_PERMANENT);
+	tr_supervisor  *s = tr_test_sup_start(TR_SUP_ONE_FOR_ONE, 5, &a, 1);
 	tr_child_info   ci, *v;
 	tr_child_counts cnt;
 	tr_sup_spec     empty;
@@ -643,21 +417,21 @@ test_runtime_calls(void **state)
 	assert_int_equal(cnt.workers, 3);
 
 	/* terminate keeps the spec; restart starts it again */
-	pid = pid_of(s, "b");
+	pid = tr_test_sup_pid(s, "b");
 	TR_ASSERT_ERR(tr_supervisor_delete_child(s, "b", 5000), TR_ERUNNING);
 	TR_ASSERT_ERR(
 	    tr_supervisor_restart_child(s, "b", NULL, 5000), TR_ERUNNING);
 	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "b", 5000));
 	assert_false(tr_test_pid_alive(pid));
-	assert_int_equal(pid_of(s, "b"), 0);
+	assert_int_equal(tr_test_sup_pid(s, "b"), 0);
 	TR_ASSERT_OK(tr_supervisor_restart_child(s, "b", &ci, 5000));
 	assert_true(ci.pid > 0 && ci.pid != pid);
 	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "b", 5000));
 	TR_ASSERT_OK(tr_supervisor_delete_child(s, "b", 5000));
-	assert_int_equal(pid_of(s, "b"), -1);
+	assert_int_equal(tr_test_sup_pid(s, "b"), -1);
 	/* a temporary child's spec goes with it */
 	TR_ASSERT_OK(tr_supervisor_terminate_child(s, "t", 5000));
-	assert_int_equal(pid_of(s, "t"), -1);
+	assert_int_equal(tr_test_sup_pid(s, "t"), -1);
 	TR_ASSERT_ERR(
 	    tr_supervisor_terminate_child(s, "nope", 5000), TR_ENOTFOUND);
 	TR_ASSERT_ERR(
@@ -669,7 +443,7 @@ test_runtime_calls(void **state)
 	TR_ASSERT_OK(tr_supervisor_count_children(s, &cnt, 5000));
 	assert_int_equal(cnt.specs, 2);
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 static bool
@@ -681,14 +455,15 @@ is_dead_error(int r)
 static void
 test_dead_supervisor_fails_fast(void **state)
 {
-	tr_child_spec   a = child("a", "sleeper", TR_RESTART_PERMANENT);
-	tr_supervisor  *s = start_sup(TR_SUP_ONE_FOR_ONE, 5, &a, 1);
+	tr_child_spec a =
+	    tr_test_sup_child("a", "sleeper", TR_RESTART_PERMANENT);
+	tr_supervisor  *s = tr_test_sup_start(TR_SUP_ONE_FOR_ONE, 5, &a, 1);
 	tr_child_counts cnt;
 	tr_child_info  *v;
 	size_t          n;
-	pid_t           child_pid = pid_of(s, "a");
+	pid_t           child_pid = tr_test_sup_pid(s, "a");
 
-	kill_and_wait_gone(tr_supervisor_pid(s), SIGKILL);
+	tr_test_sup_kill_wait(tr_supervisor_pid(s), SIGKILL);
 	/* PDEATHSIG */
 	assert_true(tr_test_wait_gone(child_pid, TR_TEST_HANG_MS));
 	/* each call sees the death (-ESRCH or TR_EDEAD), none times out */
@@ -700,14 +475,15 @@ test_dead_supervisor_fails_fast(void **state)
 	    tr_supervisor_terminate_child(s, "a", TR_TEST_HANG_MS)));
 	/* already ended: fine */
 	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 static void
 test_start_failure(void **state)
 {
-	tr_child_spec  cs[2] = { child("good", "sleeper", TR_RESTART_PERMANENT),
-		 child("bad", "init_fails", TR_RESTART_PERMANENT) };
+	tr_child_spec  cs[2] = { tr_test_sup_child(
+		                     "good", "sleeper", TR_RESTART_PERMANENT),
+		 tr_test_sup_child("bad", "init_fails", TR_RESTART_PERMANENT) };
 	tr_sup_spec    spec;
 	tr_supervisor *s      = NULL;
 	int            before = tr_test_child_count();
@@ -720,7 +496,7 @@ test_start_failure(void **state)
 	assert_null(s);
 	assert_int_equal(tr_test_child_count(), before);
 	/* a bad spec is refused before anything starts */
-	cs[1] = child("good", "sleeper", TR_RESTART_PERMANENT);
+	cs[1] = tr_test_sup_child("good", "sleeper", TR_RESTART_PERMANENT);
 	TR_ASSERT_ERR(tr_supervisor_start(&s, &spec, 10000), TR_ESTARTFAIL);
 	cs[1].id = "";
 	TR_ASSERT_ERR(tr_supervisor_start(&s, &spec, 10000), -EINVAL);
@@ -729,7 +505,8 @@ test_start_failure(void **state)
 static void
 test_backoff(void **state)
 {
-	tr_child_spec  a = child("a", "sleeper", TR_RESTART_PERMANENT);
+	tr_child_spec a =
+	    tr_test_sup_child("a", "sleeper", TR_RESTART_PERMANENT);
 	tr_sup_spec    spec;
 	tr_supervisor *s;
 	pid_t          p;
@@ -743,51 +520,57 @@ test_backoff(void **state)
 	spec.nchildren      = 1;
 	spec.quiet          = true;
 	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, 10000));
-	track(s);
-	p = pid_of(s, "a");
+	tr_test_sup_track(s);
+	p = tr_test_sup_pid(s, "a");
 	/* 200, then 400, then 400 (the max) ...: each restart waits at least
 	 * that long.  The max is what keeps restarts coming: without it the
 	 * delay doubles, and the ninth (200 ms << 8 = 51 s) would outlast the
 	 * hang guard. */
 	for (int i = 0; i < 10; i++) {
 		t0 = tr_test_now_ms();
-		kill_and_wait_gone(p, SIGKILL);
-		p  = wait_new_pid(s, "a", p, TR_TEST_HANG_MS);
+		tr_test_sup_kill_wait(p, SIGKILL);
+		p  = tr_test_sup_wait_new_pid(s, "a", p, TR_TEST_HANG_MS);
 		dt = tr_test_now_ms() - t0;
 		assert_true(dt >= (i == 0 ? 190 : 390));
 		/* calls are answered while a restart waits */
 	}
 	TR_ASSERT_OK(tr_supervisor_stop(s, 10000));
-	untrack(&s);
+	tr_test_sup_untrack(&s);
 }
 
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_one_for_one, kill_leftovers),
-		cmocka_unit_test_teardown(test_one_for_all, kill_leftovers),
-		cmocka_unit_test_teardown(test_rest_for_one, kill_leftovers),
 		cmocka_unit_test_teardown(
-		    test_simple_one_for_one, kill_leftovers),
+		    test_one_for_one, tr_test_sup_kill_leftovers),
 		cmocka_unit_test_teardown(
-		    test_transient_exit_codes, kill_leftovers),
+		    test_one_for_all, tr_test_sup_kill_leftovers),
 		cmocka_unit_test_teardown(
-		    test_intensity_escalates_to_parent, kill_leftovers),
+		    test_rest_for_one, tr_test_sup_kill_leftovers),
 		cmocka_unit_test_teardown(
-		    test_brutal_kill_and_timeout, kill_leftovers),
+		    test_simple_one_for_one, tr_test_sup_kill_leftovers),
 		cmocka_unit_test_teardown(
-		    test_sigterm_ordered_shutdown, kill_leftovers),
-		cmocka_unit_test_teardown(test_runtime_calls, kill_leftovers),
+		    test_transient_exit_codes, tr_test_sup_kill_leftovers),
+		cmocka_unit_test_teardown(test_intensity_escalates_to_parent,
+		    tr_test_sup_kill_leftovers),
 		cmocka_unit_test_teardown(
-		    test_dead_supervisor_fails_fast, kill_leftovers),
-		cmocka_unit_test_teardown(test_start_failure, kill_leftovers),
-		cmocka_unit_test_teardown(test_backoff, kill_leftovers),
+		    test_brutal_kill_and_timeout, tr_test_sup_kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_sigterm_ordered_shutdown, tr_test_sup_kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_runtime_calls, tr_test_sup_kill_leftovers),
+		cmocka_unit_test_teardown(test_dead_supervisor_fails_fast,
+		    tr_test_sup_kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_start_failure, tr_test_sup_kill_leftovers),
+		cmocka_unit_test_teardown(
+		    test_backoff, tr_test_sup_kill_leftovers),
 	};
 
 	if (tr_init(argc, argv) < 0) {
 		return 99;
 	}
 	return cmocka_run_group_tests_name(
-	    "supervisor", tests, setup, teardown);
+	    "supervisor", tests, tr_test_sup_setup, tr_test_sup_teardown);
 }

@@ -211,3 +211,23 @@ tr_test_finish(tr_process **pp)
 	tr_process_destroy(pp);
 	return code;
 }
+
+long
+tr_test_rss_kb(pid_t pid)
+{
+	char  path[64], line[256];
+	FILE *f;
+	long  kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1) {
+			break;
+		}
+	}
+	if (f) {
+		fclose(f);
+	}
+	return kb;
+}

@@ -37,6 +37,8 @@ int64_t tr_test_now_ms(void);
 /* Entries of directory path, not counting names that start with '.'; -1
  * if it cannot be read. */
 int tr_test_dir_count(const char *path);
+/* VmRSS of process pid in kB (from /proc), or -1. */
+long tr_test_rss_kb(pid_t pid);
 /* Open descriptors of this process. */
 int tr_test_fd_count(void);
 /* Which children tr_test_children() counts. */

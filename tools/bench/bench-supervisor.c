@@ -8,9 +8,13 @@
  *     stamps CLOCK_MONOTONIC into a pipe (median, p99 over --n kills);
  *   sustained restarts/s: a child that exits 1 as soon as it runs,
  *     restarted for ~2 s; every incarnation stamps the pipe;
- *   fork floor: fork(), child _exit(0), waitpid(), in this process.
+ *   fork floor: fork(), child _exit(0), waitpid(), in this process;
+ *   dynamic starts: a simple_one_for_one supervisor starts 100, then
+ *     (another one) 1000 instances one request at a time; the time per
+ *     start should not grow with the number of children already running.
  *
- * Usage: bench-supervisor [--n N] [--escript PATH] [--no-erlang] */
+ * Usage: bench-supervisor [--n N] [--escript PATH] [--no-erlang]
+ *                         [--dynamic-only] */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -207,6 +211,71 @@ sustained(double seconds, double *rate)
 	return r;
 }
 
+static int
+sleep_forever(const void *args, size_t len)
+{
+	for (;;) {
+		pause();
+	}
+	return 0;
+}
+TR_ACTOR(bench_sleep, sleep_forever)
+
+/* Start n instances under a fresh simple_one_for_one supervisor, one
+ * start_simple() call each; *ret_ms gets the time all of them took. */
+static int
+dynamic_starts(size_t n, double *ret_ms)
+{
+	tr_child_spec  tmpl;
+	tr_sup_spec    spec;
+	tr_supervisor *sup;
+	int64_t        t0;
+	int            r;
+
+	tr_child_spec_init(&tmpl, "w", "bench_sleep");
+	tmpl.restart     = TR_RESTART_TEMPORARY;
+	tmpl.shutdown_ms = TR_SHUTDOWN_BRUTAL_KILL;
+	tr_sup_spec_init(&spec);
+	spec.strategy  = TR_SUP_SIMPLE_ONE_FOR_ONE;
+	spec.children  = &tmpl;
+	spec.nchildren = 1;
+	spec.quiet     = true;
+	r              = tr_supervisor_start(&sup, &spec, 10000);
+	t0             = now_ns();
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = tr_supervisor_start_simple(sup, NULL, 0, NULL, 30000);
+	}
+	*ret_ms = (double) (now_ns() - t0) / 1e6;
+	if (r == 0) {
+		r = tr_supervisor_stop(sup, 60000);
+	}
+	tr_supervisor_destroy(&sup);
+	return r;
+}
+
+static int
+dynamic_table(void)
+{
+	static const size_t ns[2] = { 100, 1000 };
+	double              ms[2];
+	int                 r = 0;
+
+	for (int i = 0; r == 0 && i < 2; i++) {
+		r = dynamic_starts(ns[i], &ms[i]);
+	}
+	if (r < 0) {
+		return r;
+	}
+	printf("\ndynamic children (simple_one_for_one start_simple)\n\n");
+	printf("%-30s %12s %14s\n", "children", "total (ms)", "per start (us)");
+	for (int i = 0; i < 2; i++) {
+		printf("%-30zu %12.1f %14.1f\n", ns[i], ms[i],
+		    ms[i] * 1000.0 / (double) ns[i]);
+	}
+	printf("1000 vs 100: %.1fx the time (linear: 10x)\n", ms[1] / ms[0]);
+	return 0;
+}
+
 struct erl {
 	double med, p99, rate;
 	bool   ok;
@@ -262,7 +331,7 @@ main(int argc, char **argv)
 {
 	const char *escript = TR_BENCH_ERL_SUP;
 	size_t      n       = 1000;
-	bool        erlang  = true;
+	bool        erlang = true, dynamic_only = false;
 	double      fmed, fp99, med = 0, p99 = 0, rate = 0;
 	struct erl  e = { 0 };
 	int         r;
@@ -274,10 +343,20 @@ main(int argc, char **argv)
 			escript = argv[++i];
 		} else if (strcmp(argv[i], "--no-erlang") == 0) {
 			erlang = false;
+		} else if (strcmp(argv[i], "--dynamic-only") == 0) {
+			dynamic_only = true;
 		}
 	}
 	if (tr_init(argc, argv) < 0) {
 		return 1;
+	}
+	if (dynamic_only) {
+		r = dynamic_table();
+		if (r < 0) {
+			fprintf(
+			    stderr, "bench-supervisor: %s\n", tr_strerror(r));
+		}
+		return r < 0;
 	}
 	fork_floor(n * 2, &fmed, &fp99);
 	r = restart_latency(n, &med, &p99);
@@ -307,5 +386,9 @@ main(int argc, char **argv)
 		printf(
 		    "(Erlang/OTP column empty: could not run %s)\n", escript);
 	}
-	return 0;
+	r = dynamic_table();
+	if (r < 0) {
+		fprintf(stderr, "bench-supervisor: %s\n", tr_strerror(r));
+	}
+	return r < 0;
 }
