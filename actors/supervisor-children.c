@@ -195,7 +195,8 @@ tri_sup_stop_child(struct tri_sup *s, size_t i)
 		(void) tr_process_kill(c->proc);
 	} else {
 		(void) tr_process_terminate(c->proc);
-		if (tr_process_join(c->proc, c->shutdown_ms) == -ETIMEDOUT) {
+		if (tri_sup_wait_stop(s, c->proc, c->shutdown_ms) ==
+		    -ETIMEDOUT) {
 			tri_sup_log(s,
 			    "supervisor %s: child %s (pid %d) did not stop "
 			    "within %d ms: killing it",
