@@ -122,7 +122,9 @@ restore_signals(
 }
 
 /* The first stop signal starts the ordered shutdown; one more while it
- * runs (a second Ctrl-C) ends it at once. */
+ * runs (a second Ctrl-C) ends it at once -- but not a SIGTERM from our
+ * parent, which asks for the same ordered shutdown (tr_supervisor_destroy()
+ * after a Ctrl-C that reached us too). */
 static void
 read_signals(struct tri_sup *s, bool stopping)
 {
@@ -131,7 +133,9 @@ read_signals(struct tri_sup *s, bool stopping)
 	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
 		if (!s->stop_signal) {
 			s->stop_signal = (int) si.ssi_signo;
-		} else if (stopping && !s->hurry) {
+		} else if (stopping && !s->hurry &&
+		    !(si.ssi_signo == SIGTERM &&
+		        (pid_t) si.ssi_pid == tr_self_parent_pid())) {
 			s->hurry = true;
 			tr_log(TR_LOG_ERROR,
 			    "supervisor %s: second SIG%s during shutdown: "

@@ -38,7 +38,8 @@ extern "C" {
  * The same ending follows SIGTERM, SIGINT or SIGHUP sent to the supervisor
  * (it re-raises the signal it got, after the ordered shutdown, which is
  * bounded by the children's shutdown timeouts; one more such signal during
- * it kills the remaining children at once, and says so at error level).
+ * it, unless a SIGTERM from its parent, kills the remaining children at
+ * once, and says so at error level).
  * SIGINT and SIGHUP count only if they were not ignored when the
  * supervisor started: its children start with both ignored, since a
  * Ctrl-C or a terminal hangup reaches the whole process group and the
