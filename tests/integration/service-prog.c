@@ -15,13 +15,17 @@
  *                            a stop signal destroys the handle
  * With SVC_SLOW=1, a takes a minute to stop (shutdown infinity): only a
  * second signal ends the shutdown.  Prints "main <pid> tracker <pid>" and,
- * for start, "root <pid>" at start, then "summary: <what>" at the end. */
+ * for start, "root <pid>" at start, then "summary: <what>" at the end.
+ * It also makes a file $SVC_LOG.tracked and a shared-memory object
+ * /trsvc-<pid>, registered with the run's tracker, which must remove them
+ * when the run is over however it ends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tracker.h" /* tri_tracker_pid(): the test looks for it too */
@@ -159,6 +163,25 @@ run_started(const tr_sup_spec *root)
 	return 0;
 }
 
+/* What the tracker must remove: registered first, then made. */
+static void
+make_tracked(void)
+{
+	char path[4096], shm[64];
+	int  fd;
+
+	snprintf(path, sizeof(path), "%s.tracked", getenv("SVC_LOG"));
+	snprintf(shm, sizeof(shm), "/trsvc-%d", (int) getpid());
+	if (tri_tracker_register(TRI_TRACK_FILE, path) == 0) {
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		close(fd);
+	}
+	if (tri_tracker_register(TRI_TRACK_SHM, shm) == 0) {
+		fd = shm_open(shm, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		close(fd);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -172,6 +195,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	make_tracked();
 	printf("main %d tracker %d\n", (int) getpid(), (int) tri_tracker_pid());
 	r = tree(&root, top, &sub);
 	if (r == 0) {

@@ -255,7 +255,12 @@ expect_nothing_left(void)
 {
 	int64_t end = tr_test_now_ms() + BOUND_MS;
 	pid_t   kids[MAXPIDS];
-	int     nkids = 0, left = 0, dirs = 0;
+	int     nkids = 0, left = 0, dirs = 0, tracked = 0;
+	char    file[128], shm[64];
+
+	/* service-prog's registered names (the demo has none) */
+	snprintf(file, sizeof(file), "%s.tracked", S.log);
+	snprintf(shm, sizeof(shm), "/dev/shm/trsvc-%d", (int) S.pid);
 
 	while (tr_test_now_ms() < end) {
 		while (waitpid(-1, NULL, WNOHANG) > 0) { }
@@ -263,11 +268,12 @@ expect_nothing_left(void)
 		for (int i = 0; i < S.npids; i++) {
 			left += !pid_gone(S.pids[i]);
 		}
-		nkids = tr_test_children(getpid(),
-		    TR_TEST_CHILD_RUNNING | TR_TEST_CHILD_ZOMBIE, kids,
-		    MAXPIDS);
-		dirs  = tr_test_dir_count(S.rt);
-		if (left == 0 && nkids == 0 && dirs == 0) {
+		nkids   = tr_test_children(getpid(),
+		      TR_TEST_CHILD_RUNNING | TR_TEST_CHILD_ZOMBIE, kids,
+		      MAXPIDS);
+		dirs    = tr_test_dir_count(S.rt);
+		tracked = (access(file, F_OK) == 0) + (access(shm, F_OK) == 0);
+		if (left == 0 && nkids == 0 && dirs == 0 && tracked == 0) {
 			break;
 		}
 		usleep(20000);
@@ -287,12 +293,19 @@ expect_nothing_left(void)
 	if (dirs != 0) {
 		print_error("%d entries left in %s\n", dirs, S.rt);
 	}
+	if (tracked != 0) {
+		print_error("a registered name is left: %s.tracked or %s\n",
+		    S.log, shm);
+		(void) unlink(shm);
+	}
 	(void) unlink(S.log);
+	(void) unlink(file);
 	(void) rmdir(S.rt);
 	(void) rmdir(S.dir);
 	assert_int_equal(left, 0);
 	assert_int_equal(nkids, 0);
 	assert_int_equal(dirs, 0);
+	assert_int_equal(tracked, 0);
 }
 
 /* ---- the minimal service ------------------------------------------------ */
