@@ -544,23 +544,55 @@ test_demo_sigkill(void **state)
 	}
 }
 
+/* After a failed assertion too: what the run left is killed by pid, and
+ * the test's own files go. */
+static int
+cleanup(void **state)
+{
+	char path[128];
+
+	for (int i = 0; i < S.npids; i++) {
+		if (!pid_gone(S.pids[i])) {
+			(void) kill(S.pids[i], SIGKILL);
+		}
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0) { }
+	if (S.dir[0]) {
+		snprintf(path, sizeof(path), "%s.tracked", S.log);
+		(void) unlink(path);
+		(void) unlink(S.log);
+		(void) rmdir(S.rt);
+		(void) rmdir(S.dir);
+	}
+	if (S.dir[0] && S.out >= 0) {
+		close(S.out);
+	}
+	if (S.dir[0] && S.err >= 0) {
+		close(S.err);
+	}
+	memset(&S, 0, sizeof(S));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_run_sigterm_to_main),
-		cmocka_unit_test(test_run_sigint_to_group),
-		cmocka_unit_test(test_run_sighup_to_group),
-		cmocka_unit_test(test_run_sigkill_main),
-		cmocka_unit_test(test_run_second_sigint_kills_at_once),
-		cmocka_unit_test(test_start_sigterm_to_main_destroys),
-		cmocka_unit_test(test_start_sigint_to_group),
-		cmocka_unit_test(test_start_sigkill_root),
-		cmocka_unit_test(test_start_sigkill_main),
-		cmocka_unit_test(test_demo_ctrl_c),
-		cmocka_unit_test(test_demo_sigterm),
-		cmocka_unit_test(test_demo_sighup),
-		cmocka_unit_test(test_demo_sigkill),
+		cmocka_unit_test_teardown(test_run_sigterm_to_main, cleanup),
+		cmocka_unit_test_teardown(test_run_sigint_to_group, cleanup),
+		cmocka_unit_test_teardown(test_run_sighup_to_group, cleanup),
+		cmocka_unit_test_teardown(test_run_sigkill_main, cleanup),
+		cmocka_unit_test_teardown(
+		    test_run_second_sigint_kills_at_once, cleanup),
+		cmocka_unit_test_teardown(
+		    test_start_sigterm_to_main_destroys, cleanup),
+		cmocka_unit_test_teardown(test_start_sigint_to_group, cleanup),
+		cmocka_unit_test_teardown(test_start_sigkill_root, cleanup),
+		cmocka_unit_test_teardown(test_start_sigkill_main, cleanup),
+		cmocka_unit_test_teardown(test_demo_ctrl_c, cleanup),
+		cmocka_unit_test_teardown(test_demo_sigterm, cleanup),
+		cmocka_unit_test_teardown(test_demo_sighup, cleanup),
+		cmocka_unit_test_teardown(test_demo_sigkill, cleanup),
 	};
 
 	(void) argc;
