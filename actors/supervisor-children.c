@@ -309,7 +309,8 @@ tri_sup_stop_child(struct tri_sup *s, size_t i)
 		(void) tr_process_kill(c->proc);
 	} else {
 		(void) tr_process_terminate(c->proc);
-		if (tr_process_join(c->proc, c->shutdown_ms) == -ETIMEDOUT) {
+		if (tri_sup_wait_stop(s, c->proc, c->shutdown_ms) ==
+		    -ETIMEDOUT) {
 			too_slow_log(s, c);
 			(void) tr_process_kill(c->proc);
 		}
@@ -356,7 +357,7 @@ stop_together(struct tri_sup *s)
 			continue; /* killed already, or waits for ever */
 		}
 		end = t0 + c->shutdown_ms;
-		if (tr_process_join(c->proc, tr_deadline_left(end)) ==
+		if (tri_sup_wait_stop(s, c->proc, tr_deadline_left(end)) ==
 		    -ETIMEDOUT) {
 			too_slow_log(s, c);
 			(void) tr_process_kill(c->proc);

@@ -61,6 +61,7 @@ struct tri_sup {
 	int                    sigfd;
 	int                    epfd; /* the running children's sentinels */
 	int                    stop_signal; /* a signal asked us to stop */
+	bool                   hurry; /* another came: kill, do not wait */
 	bool                   stop_requested;
 	char                   reason[256]; /* why the last start failed */
 	tr_msg                *stop_msg;    /* STOP request, answered last */
@@ -96,6 +97,9 @@ int tri_sup_start_due(struct tri_sup *s, int *ret_timeout);
 
 /* supervisor-server.c */
 int tri_sup_actor(const void *args, size_t len);
+/* Wait for child p, sent SIGTERM, to exit (tr_process_join()); -ETIMEDOUT
+ * also at once when a second stop signal asks for haste. */
+int tri_sup_wait_stop(struct tri_sup *s, tr_process *p, int timeout_ms);
 
 /* supervisor-requests.c */
 int  tri_sup_handle_mail(struct tri_sup *s);

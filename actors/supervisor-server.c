@@ -99,25 +99,93 @@ free_sup(struct tri_sup *s)
 	}
 }
 
+/* The signals that stop a supervisor: SIGTERM, and SIGINT and SIGHUP
+ * unless they were ignored when it started (as nohup and a shell's
+ * background jobs leave them, and as a supervisor leaves them for its
+ * children).  Its children start with SIGINT and SIGHUP ignored: a Ctrl-C
+ * or a hangup reaches the whole process group, and the tree's shutdown is
+ * its root's to order (each child in turn gets SIGTERM).  old[] keeps the
+ * dispositions to put back. */
 static void
-stop_signals(sigset_t *set)
+stop_signals(sigset_t *set, struct sigaction old[2])
 {
+	static const int group[2] = { SIGINT, SIGHUP };
+
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGHUP);
+	for (int i = 0; i < 2; i++) {
+		(void) sigaction(group[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN) {
+			sigaddset(set, group[i]);
+		}
+		(void) signal(group[i], SIG_IGN); /* blocked: still queued */
+	}
 }
 
 static void
-read_signals(struct tri_sup *s)
+restore_signals(
+    struct tri_sup *s, const sigset_t *mask, const struct sigaction old[2])
+{
+	struct signalfd_siginfo si;
+
+	while (s->sigfd >= 0 &&
+	    read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) { }
+	(void) sigprocmask(SIG_SETMASK, mask, NULL);
+	(void) sigaction(SIGINT, &old[0], NULL);
+	(void) sigaction(SIGHUP, &old[1], NULL);
+}
+
+/* The first stop signal starts the ordered shutdown; one more while it
+ * runs (a second Ctrl-C) ends it at once -- but not a SIGTERM from our
+ * parent, which asks for the same ordered shutdown (tr_supervisor_destroy()
+ * after a Ctrl-C that reached us too). */
+static void
+read_signals(struct tri_sup *s, bool stopping)
 {
 	struct signalfd_siginfo si;
 
 	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
 		if (!s->stop_signal) {
 			s->stop_signal = (int) si.ssi_signo;
+		} else if (stopping && !s->hurry &&
+		    !(si.ssi_signo == SIGTERM &&
+		        (pid_t) si.ssi_pid == tr_self_parent_pid())) {
+			s->hurry = true;
+			tr_log(TR_LOG_ERROR,
+			    "supervisor %s: second SIG%s during shutdown: "
+			    "killing the remaining children at once",
+			    s->name, sigabbrev_np((int) si.ssi_signo));
 		}
 	}
+}
+
+int
+tri_sup_wait_stop(struct tri_sup *s, tr_process *p, int timeout_ms)
+{
+	int64_t       deadline = tr_deadline(timeout_ms);
+	struct pollfd pfd[2]   = {
+		  { .fd = tr_process_sentinel(p), .events = POLLIN },
+		  { .fd = s->sigfd, .events = POLLIN },
+	};
+	int r;
+
+	while (!s->hurry) {
+		r = poll(
+		    pfd, s->sigfd >= 0 ? 2 : 1, tr_deadline_left(deadline));
+		if (r == 0) {
+			return -ETIMEDOUT;
+		}
+		if (r < 0 && errno != EINTR) {
+			return tr_process_join(p, tr_deadline_left(deadline));
+		}
+		if (r > 0 && pfd[1].revents) {
+			read_signals(s, true);
+		}
+		if (r > 0 && pfd[0].revents && tr_process_join(p, 0) == 0) {
+			return 0;
+		}
+	}
+	return -ETIMEDOUT;
 }
 
 /* The children in order; one that answers ignore is kept without a
@@ -169,7 +237,7 @@ serve(struct tri_sup *s)
 		/* a signal first: under Ctrl-C the children die of SIGINT
 		 * too, and must not be restarted */
 		if (pfd[0].revents) {
-			read_signals(s);
+			read_signals(s, false);
 			if (s->stop_signal) {
 				return 0;
 			}
@@ -189,11 +257,12 @@ serve(struct tri_sup *s)
 static int
 run(const void *args, size_t len, int *ret_signal)
 {
-	struct tri_sup s = { .sigfd = -1, .epfd = -1 };
-	sigset_t       set, old;
-	int            r;
+	struct tri_sup   s = { .sigfd = -1, .epfd = -1 };
+	struct sigaction group_old[2];
+	sigset_t         set, old;
+	int              r;
 
-	stop_signals(&set);
+	stop_signals(&set, group_old);
 	(void) sigprocmask(SIG_BLOCK, &set, &old);
 	s.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	r       = s.sigfd < 0 ? tr_fail(-errno, "signalfd failed") : 0;
@@ -226,10 +295,13 @@ run(const void *args, size_t len, int *ret_signal)
 			    s.name);
 		}
 		tri_sup_answer_stop(&s);
+		if (r == 0 && s.hurry) {
+			r = -EINTR;
+		}
 	}
 	*ret_signal = s.stop_signal;
+	restore_signals(&s, &old, group_old);
 	free_sup(&s);
-	(void) sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
 
@@ -241,7 +313,7 @@ tri_sup_actor(const void *args, size_t len)
 	int sig = 0, r;
 
 	r = run(args, len, &sig);
-	if (r == TR_ESHUTDOWN || (r == 0 && sig)) {
+	if (r == TR_ESHUTDOWN || ((r == 0 || r == -EINTR) && sig)) {
 		sigset_t set;
 
 		sig = sig ? sig : SIGTERM;

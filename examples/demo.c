@@ -1,18 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* demo -- a supervised worker service.
+/* demo -- a supervised worker service, run as a service: the main program
+ * is the root supervisor (tr_supervisor_run()).
  *
- *   root (rest_for_one)
+ *   root (rest_for_one)    the main program
  *   |- dispatcher          hands out jobs, takes results back
- *   `- pool (one_for_one)  a supervisor of workers
- *      |- worker.1..3      take a job (tr_call), work, report it done
- *      `- crashy           the same, but now and then dies mid-job
+ *   |- pool (one_for_one)  a supervisor of workers
+ *   |  |- worker.1..3      take a job (tr_call), work, report it done
+ *   |  `- crashy           the same, but now and then dies mid-job
+ *   `- reporter            prints the tree every second
  *
  * The dispatcher monitors every worker it gives a job to; when one dies
  * holding a job, the job goes back in the queue, so none is lost.  The
- * pool supervisor restarts the crashy worker each time.  Every second
- * the main program prints the tree (which_children) with restart counts;
- * after --seconds N (default 5) it drains the queue, prints a summary and
- * stops the tree.  Set TROUPE_LOG=info to also see the supervisors' own
+ * pool supervisor restarts the crashy worker each time.
+ *
+ * Stop it with Ctrl-C, SIGTERM or SIGHUP, or let the reporter do so after
+ * --seconds N (default 5) the way a service manager would: SIGTERM to the
+ * main program.  The root then stops its children in reverse start order:
+ * the reporter, the pool (which stops crashy, worker.3, .2 and .1, each
+ * finishing the job in hand), and last the dispatcher, which leaves its
+ * final counts in the run's directory.  tr_supervisor_run() returns and
+ * main prints the summary.  A second Ctrl-C during the shutdown kills the
+ * rest at once.  Set TROUPE_LOG=info to also see the supervisors' own
  * restart log. */
 #include <errno.h>
 #include <signal.h>
@@ -40,10 +48,9 @@ struct dispatcher {
 	uint64_t *requeued; /* jobs whose worker died */
 	size_t    nrequeued;
 	uint8_t  *done; /* done[id]: times reported done */
-	uint64_t  next, ndone, nrequeues, dups;
+	uint64_t  next, ndone, nrequeues, dups, crashes;
 	tr_msg   *parked[MAXW]; /* "get"s waiting for a job */
 	size_t    nparked;
-	bool      draining;
 };
 
 static void
@@ -91,12 +98,10 @@ give_job(struct dispatcher *d, const tr_msg *req)
 	}
 	if (d->nrequeued) {
 		job = d->requeued[--d->nrequeued];
-	} else if (!d->draining) {
+	} else {
 		job          = d->next++;
 		d->done      = realloc(d->done, d->next);
 		d->done[job] = 0;
-	} else {
-		return false;
 	}
 	d->w[i].job = job;
 	answer(req, "job %llu", (unsigned long long) job);
@@ -118,6 +123,9 @@ on_down(struct dispatcher *d, const tr_msg *m)
 
 	if (tr_msg_down(m, &down) < 0) {
 		return;
+	}
+	if (down.exit_class == TR_EXIT_ABNORMAL) {
+		d->crashes++; /* and the pool restarts it */
 	}
 	for (int i = 0; i < MAXW; i++) {
 		if (tr_addr_eq(d->w[i].addr, down.who)) {
@@ -156,9 +164,6 @@ on_request(struct dispatcher *d, tr_msg **mp)
 			d->w[i].job = 0;
 		}
 		answer(*mp, "ok", 0);
-	} else if (len == 5 && memcmp(text, "drain", 5) == 0) {
-		d->draining = true;
-		answer(*mp, "ok", 0);
 	} else if (len == 5 && memcmp(text, "stats", 5) == 0) {
 		char    s[128];
 		int     n = snprintf(s, sizeof(s), "%llu %llu %llu %llu",
@@ -175,19 +180,83 @@ on_request(struct dispatcher *d, tr_msg **mp)
 	}
 }
 
+static volatile sig_atomic_t stopping;
+
+static void
+on_sigterm(int sig)
+{
+	(void) sig;
+	stopping = 1;
+}
+
+/* SIGTERM, the supervisor's stop, sets `stopping`; a wait for mail or a
+ * sleep ends with -EINTR. */
+static void
+catch_sigterm(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigterm };
+
+	(void) sigaction(SIGTERM, &sa, NULL);
+}
+
+/* A worker keeps SIGTERM blocked and looks for it between jobs: no call
+ * is cut short, so a job is neither dropped as it is handed out nor
+ * reported done twice. */
+static void
+block_sigterm(void)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	(void) sigprocmask(SIG_BLOCK, &term, NULL);
+}
+
+static bool
+sigterm_pending(void)
+{
+	sigset_t set;
+
+	return sigpending(&set) == 0 && sigismember(&set, SIGTERM);
+}
+
+/* The final counts, for main to print once the tree has stopped. */
+static void
+leave_counts(const struct dispatcher *d)
+{
+	char  path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/demo-counts", tr_runtime_dir());
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%llu %llu %llu %llu %llu\n",
+		    (unsigned long long) d->next - 1,
+		    (unsigned long long) d->ndone,
+		    (unsigned long long) d->nrequeues,
+		    (unsigned long long) d->dups,
+		    (unsigned long long) d->crashes);
+		fclose(f);
+	}
+	printf("   dispatcher stopped last: %llu jobs handed out, %llu done\n",
+	    (unsigned long long) d->next - 1, (unsigned long long) d->ndone);
+	fflush(stdout);
+}
+
 static int
 dispatcher(const void *args, size_t len)
 {
 	static struct dispatcher d = { .next = 1 };
 	tr_msg                  *m;
 
+	catch_sigterm();
 	d.requeued = calloc(MAXW * 4, sizeof(*d.requeued));
 	d.done     = calloc(1, 1);
 	if (!d.requeued || !d.done || tr_register("dispatcher") < 0) {
 		return tr_fail(-ENOMEM, "dispatcher: cannot start");
 	}
 	(void) tr_ready();
-	for (;;) {
+	while (!stopping) {
 		if (tr_recv(&m, TR_TIMEOUT_INFINITE) < 0) {
 			continue;
 		}
@@ -198,6 +267,8 @@ dispatcher(const void *args, size_t len)
 		}
 		tr_msg_destroy(&m);
 	}
+	leave_counts(&d);
+	return 0;
 }
 TR_ACTOR_FLAGS(dispatcher, dispatcher, TR_ACTOR_MANUAL_READY)
 
@@ -232,84 +303,54 @@ call_dispatcher(const char *text, char *buf, size_t n, int timeout_ms)
 	return 0;
 }
 
+/* Work until stopped; a stop lets the job in hand finish. */
 static int
-work(bool crashy)
+work(const char *id, bool crashy)
 {
 	struct rlimit no_core = { 0, 0 };
-	char          buf[64], done[80];
+	char          buf[64], done[80], last[64] = "none";
 
+	block_sigterm();
 	srand((unsigned) getpid());
 	(void) setrlimit(RLIMIT_CORE, &no_core);
-	for (;;) {
+	while (!sigterm_pending()) {
 		if (call_dispatcher("get", buf, sizeof(buf), CALL_MS) < 0 ||
 		    strncmp(buf, "job ", 4) != 0) {
 			continue; /* no job yet, or the dispatcher restarts */
 		}
 		usleep((useconds_t) (10000 + rand() % 30000)); /* the work */
-		if (crashy && rand() % 8 == 0) {
+		if (crashy && !sigterm_pending() && rand() % 8 == 0) {
 			abort(); /* dies holding the job */
 		}
 		snprintf(done, sizeof(done), "done %s", buf + 4);
-		while (call_dispatcher(done, buf, sizeof(buf), CALL_MS) < 0) {
+		snprintf(last, sizeof(last), "%s", buf + 4);
+		for (int tries = 0;
+		     call_dispatcher(done, buf, sizeof(buf), CALL_MS) < 0 &&
+		     tries < 100;
+		     tries++) {
 			usleep(10000);
 		}
 	}
+	printf("   %-9s stopped after finishing job %s\n", id, last);
+	fflush(stdout);
+	return 0;
 }
 
 static int
 worker(const void *args, size_t len)
 {
-	return work(false);
+	return work(args, false);
 }
 TR_ACTOR(worker, worker)
 
 static int
 crashy(const void *args, size_t len)
 {
-	return work(true);
+	return work("crashy", true);
 }
 TR_ACTOR(crashy, crashy)
 
-/* ---- the tree and its printout ------------------------------------------ */
-
-static int
-start_tree(tr_supervisor **ret)
-{
-	tr_child_spec ws[NWORKERS + 1], top[2];
-	tr_sup_spec   pool, root;
-	char          ids[NWORKERS][16];
-	void         *buf;
-	int           r;
-
-	for (int i = 0; i < NWORKERS; i++) {
-		snprintf(ids[i], sizeof(ids[i]), "worker.%d", i + 1);
-		tr_child_spec_init(&ws[i], ids[i], "worker");
-	}
-	tr_child_spec_init(&ws[NWORKERS], "crashy", "crashy");
-	tr_sup_spec_init(&pool);
-	pool.intensity = 50;
-	pool.period_ms = 5000;
-	pool.name      = "pool";
-	pool.children  = ws;
-	pool.nchildren = NWORKERS + 1;
-	tr_child_spec_init(&top[0], "dispatcher", "dispatcher");
-	tr_child_spec_init(&top[1], "pool", TR_SUP_ACTOR);
-	top[1].type = TR_CHILD_SUPERVISOR;
-	r           = tr_sup_spec_pack(&pool, &buf, &top[1].len);
-	if (r < 0) {
-		return r;
-	}
-	top[1].args = buf;
-	tr_sup_spec_init(&root);
-	root.strategy  = TR_SUP_REST_FOR_ONE;
-	root.intensity = 5;
-	root.name      = "root";
-	root.children  = top;
-	root.nchildren = 2;
-	r              = tr_supervisor_start(ret, &root, 10000);
-	free(buf);
-	return r;
-}
+/* ---- the reporter ----------------------------------------------------- */
 
 static void
 print_child(const tr_child_info *c, const char *indent, bool last)
@@ -354,7 +395,9 @@ print_tree(tr_supervisor *root, unsigned *ret_restarts)
 		if (tr_supervisor_which_children(pool, &ws, &nws, CALL_MS) ==
 		    0) {
 			for (size_t k = 0; k < nws; k++) {
-				print_child(&ws[k], "   ", k + 1 == nws);
+				print_child(&ws[k],
+				    i + 1 == ntop ? "   " : "|  ",
+				    k + 1 == nws);
 				*ret_restarts += ws[k].restarts;
 			}
 		}
@@ -377,6 +420,56 @@ stats(unsigned long long v[4])
 	}
 	return r;
 }
+
+/* Prints the tree every second; after the given number of seconds, stops
+ * the service as a service manager would.  Args: "<seconds> <root addr>". */
+static int
+reporter(const void *args, size_t len)
+{
+	unsigned long long v[4] = { 0 };
+	tr_supervisor     *root;
+	tr_addr            addr;
+	unsigned           restarts;
+	char               text[128];
+	int                seconds;
+
+	catch_sigterm();
+	if (sscanf(args, "%d %127s", &seconds, text) != 2 ||
+	    tr_addr_parse(text, &addr) < 0 ||
+	    tr_supervisor_open(&root, addr) < 0) {
+		return tr_fail(-EINVAL, "reporter: bad arguments");
+	}
+	for (int t = 1; t <= seconds && !stopping; t++) {
+		sleep(1);
+		if (stopping) {
+			break;
+		}
+		(void) stats(v);
+		printf("\n-- t=%ds  jobs handed out %llu, done %llu, requeued "
+		       "after a crash %llu\n",
+		    t, v[0], v[1], v[2]);
+		print_tree(root, &restarts);
+		fflush(stdout);
+	}
+	if (!stopping) {
+		printf("\n-- %d s are up: SIGTERM to the main program, as a "
+		       "service manager stops a service\n",
+		    seconds);
+		fflush(stdout);
+		(void) kill(tr_self_parent_pid(), SIGTERM);
+	}
+	while (!stopping) {
+		sleep(1); /* until the root's SIGTERM */
+	}
+	printf("\n-- stopping: the root stops its children in reverse start "
+	       "order\n   reporter  stopped first\n");
+	fflush(stdout);
+	tr_supervisor_destroy(&root);
+	return 0;
+}
+TR_ACTOR(reporter, reporter)
+
+/* ---- the main program: the root of the tree ------------------------------ */
 
 /* --seconds N or --seconds=N, 1..3600; anything else is refused. */
 static int
@@ -413,27 +506,81 @@ parse_seconds(int argc, char **argv)
 	return (int) n;
 }
 
-/* Stop handing out new jobs and wait (up to 5 s) for those out. */
-static void
-drain(unsigned long long v[4])
+/* The pool's spec, packed as the argument of its child spec. */
+static int
+pool_spec(void **ret, size_t *ret_len)
 {
-	char buf[16];
+	static char          ids[NWORKERS][16];
+	static tr_child_spec ws[NWORKERS + 1];
+	tr_sup_spec          pool;
 
-	(void) call_dispatcher("drain", buf, sizeof(buf), CALL_MS);
-	for (int t = 0; t < 100; t++) {
-		if (stats(v) == 0 && v[0] == v[1]) {
-			return;
-		}
-		usleep(50000);
+	for (int i = 0; i < NWORKERS; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "worker.%d", i + 1);
+		tr_child_spec_init(&ws[i], ids[i], "worker");
+		ws[i].args = ids[i];
+		ws[i].len  = strlen(ids[i]);
 	}
+	tr_child_spec_init(&ws[NWORKERS], "crashy", "crashy");
+	tr_sup_spec_init(&pool);
+	pool.intensity = 50;
+	pool.period_ms = 5000;
+	pool.name      = "pool";
+	pool.children  = ws;
+	pool.nchildren = NWORKERS + 1;
+	return tr_sup_spec_pack(&pool, ret, ret_len);
+}
+
+/* Run the tree here until a stop signal; then the final counts. */
+static int
+run_tree(int seconds, unsigned long long v[5])
+{
+	tr_child_spec top[3];
+	tr_sup_spec   root;
+	char          rep[128], path[4096];
+	void         *pool;
+	FILE         *f;
+	int           r;
+
+	tr_child_spec_init(&top[0], "dispatcher", "dispatcher");
+	tr_child_spec_init(&top[1], "pool", TR_SUP_ACTOR);
+	r = pool_spec(&pool, &top[1].len);
+	if (r < 0) {
+		return r;
+	}
+	top[1].type = TR_CHILD_SUPERVISOR;
+	top[1].args = pool;
+	snprintf(rep, sizeof(rep), "%d ", seconds);
+	(void) tr_addr_format(
+	    tr_self(), rep + strlen(rep), sizeof(rep) - strlen(rep));
+	tr_child_spec_init(&top[2], "reporter", "reporter");
+	top[2].args = rep;
+	top[2].len  = strlen(rep);
+	tr_sup_spec_init(&root);
+	root.strategy  = TR_SUP_REST_FOR_ONE;
+	root.intensity = 5;
+	root.name      = "root";
+	root.children  = top;
+	root.nchildren = 3;
+	r              = tr_supervisor_run(&root); /* until stopped */
+	free(pool);
+	snprintf(path, sizeof(path), "%s/demo-counts", tr_runtime_dir());
+	f = fopen(path, "r");
+	if (f &&
+	    fscanf(f, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	        &v[4]) != 5 &&
+	    r == 0) {
+		r = -EPROTO;
+	}
+	if (f) {
+		fclose(f);
+	}
+	return r;
 }
 
 int
 main(int argc, char **argv)
 {
-	tr_supervisor     *root;
-	unsigned long long v[4]     = { 0 };
-	unsigned           restarts = 0;
+	unsigned long long v[5] = { 0 };
 	int                seconds, r;
 
 	/* first: in a spawned or forkserver child this runs the actor */
@@ -445,31 +592,22 @@ main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	r = start_tree(&root);
-	if (r < 0) {
-		fprintf(stderr, "demo: cannot start the tree: %s\n",
-		    tr_strerror(r));
+	printf("A supervised worker service: %d workers and a crashy one, for "
+	       "%d s (Ctrl-C stops it sooner).\n",
+	    NWORKERS, seconds);
+	r = run_tree(seconds, v);
+	if (r == -EINTR) {
+		printf(
+		    "\nStopped at once by a second signal: the children were "
+		    "killed, the counts went with the dispatcher.\n");
 		return 1;
 	}
-	printf("A supervised worker service: %d workers and a crashy one, for "
-	       "%d s.\n",
-	    NWORKERS, seconds);
-	for (int t = 1; t <= seconds; t++) {
-		sleep(1);
-		(void) stats(v);
-		printf("\n-- t=%ds  jobs handed out %llu, done %llu, requeued "
-		       "after a crash %llu\n",
-		    t, v[0], v[1], v[2]);
-		print_tree(root, &restarts);
+	if (r < 0) {
+		fprintf(stderr, "demo: the tree failed: %s\n", tr_strerror(r));
+		return 1;
 	}
-	drain(v);
-	printf("\n-- drained: no new jobs, every job handed out is done\n");
-	print_tree(root, &restarts);
-	printf("\nSummary: %llu jobs done, %u restarts, %llu jobs requeued "
-	       "after a crash, "
-	       "%llu lost, %llu done twice.\n",
-	    v[1], restarts, v[2], v[0] - v[1], v[3]);
-	r = tr_supervisor_stop(root, 20000);
-	tr_supervisor_destroy(&root);
-	return r == 0 && v[0] == v[1] && v[3] == 0 ? 0 : 1;
+	printf("\nSummary: %llu jobs done, %llu restarts after a crash, %llu "
+	       "jobs requeued, %llu lost, %llu done twice.\n",
+	    v[1], v[4], v[2], v[0] - v[1], v[3]);
+	return v[0] == v[1] && v[3] == 0 ? 0 : 1;
 }

@@ -109,19 +109,38 @@ reap_kids(void)
 	}
 }
 
-/* In a new child: only stdio and the ready pipe stay open (not the
- * socket, nor the status pipes of older siblings), and the starter's
- * signal dispositions replace the server's. */
+/* Close every descriptor from 3 up except a and b (-1: none). */
+static void
+close_all_but(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	int from = 3;
+
+	for (int k = 0; k < 2; k++) {
+		int fd = k == 0 ? lo : hi;
+
+		if (fd < from) {
+			continue;
+		}
+		if (fd > from) {
+			(void) close_range(
+			    (unsigned) from, (unsigned) fd - 1, 0);
+		}
+		from = fd + 1;
+	}
+	(void) close_range((unsigned) from, ~0U, 0);
+}
+
+/* In a new child: only stdio, the ready pipe and the run's tracker socket
+ * stay open (not the server's socket, nor the status pipes of older
+ * siblings), and the starter's signal dispositions replace the server's. */
 static void
 child_setup(const struct tri_boot *b, int ready_fd)
 {
 	sigset_t none;
 	uint64_t diff = ignored ^ b->ignored;
 
-	if (ready_fd > 3) {
-		(void) close_range(3, (unsigned) ready_fd - 1, 0);
-	}
-	(void) close_range((unsigned) ready_fd + 1, ~0U, 0);
+	close_all_but(ready_fd, tri_rt.tracker_fd);
 	for (int s = 1; s <= 64 && s < NSIG; s++) {
 		if ((diff >> (s - 1) & 1) && s != SIGKILL && s != SIGSTOP) {
 			(void) signal(
@@ -315,7 +334,7 @@ tri_forkserver_drop(void)
 static int
 ensure_server(void)
 {
-	int sv[2], r;
+	int sv[2], keep[2], r;
 
 	forget_if_gone();
 	if (tri_rt.forkserver_fd >= 0) {
@@ -324,8 +343,10 @@ ensure_server(void)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		return -errno;
 	}
-	r = tri_spawn_self(
-	    "TROUPE_FORKSERVER", &sv[1], 1, &tri_rt.forkserver_pid);
+	keep[0] = sv[1];
+	keep[1] = tri_rt.tracker_fd; /* the server is a process of the run */
+	r = tri_spawn_self("TROUPE_FORKSERVER", keep, keep[1] >= 0 ? 2 : 1,
+	    &tri_rt.forkserver_pid);
 	close(sv[1]);
 	if (r < 0) {
 		close(sv[0]);

@@ -293,7 +293,7 @@ start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 {
 	uint8_t *buf;
 	size_t   n;
-	int      fds[2], r;
+	int      fds[3], r;
 
 	r = tri_boot_encode(b, &buf, &n);
 	if (r < 0) {
@@ -305,7 +305,8 @@ start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
 		return fds[0];
 	}
 	fds[1] = ready_wfd;
-	r      = tri_spawn_self("TROUPE_BOOT", fds, 2, &p->pid);
+	fds[2] = tri_rt.tracker_fd; /* the child is a process of the run */
+	r = tri_spawn_self("TROUPE_BOOT", fds, fds[2] >= 0 ? 3 : 2, &p->pid);
 	close(fds[0]);
 	return r;
 }

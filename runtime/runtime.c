@@ -20,13 +20,17 @@
 #include "exitlog.h"
 #include "fds.h"
 #include "forkserver.h"
+#include "log.h"
 #include "mailbox.h"
 #include "process.h"
 #include "registry.h"
+#include "tracker.h"
 #include "troupe.pb-c.h"
 #include "util.h"
 
-struct tri_rt tri_rt = { .ready_fd = -1, .forkserver_fd = -1 };
+struct tri_rt tri_rt = {
+	.ready_fd = -1, .forkserver_fd = -1, .tracker_fd = -1
+};
 
 static void
 rmdir_recursive(const char *path)
@@ -107,6 +111,7 @@ make_rundir(void)
 {
 	const char *base = getenv("TROUPE_RUNTIME_DIR");
 	char        tmpl[PATH_MAX];
+	int         r;
 
 	if (!base || !base[0]) {
 		base = getenv("XDG_RUNTIME_DIR");
@@ -126,21 +131,43 @@ make_rundir(void)
 	tri_strlcpy(tri_rt.rundir, tmpl, sizeof(tri_rt.rundir));
 	tri_rt.own_rundir = true;
 	tri_rt.root       = getpid();
+	/* the directory goes when the run does, however it ends; without a
+	 * tracker, only a normal exit removes it (and `troupe clean`) */
+	r = tri_tracker_start(tri_rt.rundir);
+	if (r < 0) {
+		tri_debug(
+		    "no tracker for %s: %s", tri_rt.rundir, tr_strerror(r));
+	}
 	return 0;
+}
+
+/* A spawned child or forkserver keeps the run's tracker socket it was
+ * handed (tracker.c): it is a process of the run. */
+static void
+adopt_tracker_fd(int fd)
+{
+	if (fd > 2) {
+		(void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+		tri_rt.tracker_fd = fd;
+	}
 }
 
 static int
 boot_fd_from_env(const char *v, int *boot_fd, int *ready_fd)
 {
-	if (sscanf(v, "%d:%d", boot_fd, ready_fd) != 2 || *boot_fd < 0 ||
-	    *ready_fd < 0) {
+	int tracker_fd = -1;
+
+	if (sscanf(v, "%d:%d:%d", boot_fd, ready_fd, &tracker_fd) < 2 ||
+	    *boot_fd < 0 || *ready_fd < 0) {
 		return -EINVAL;
 	}
+	adopt_tracker_fd(tracker_fd);
 	return 0;
 }
 
 /* A child made by TR_START_SPAWN: the parent exec'd us with the boot
- * description in a memfd and the ready pipe, both named in TROUPE_BOOT. */
+ * description in a memfd, the ready pipe and the run's tracker socket (if
+ * there is a tracker), all named in TROUPE_BOOT. */
 static _Noreturn void
 spawn_child(const char *env)
 {
@@ -181,8 +208,10 @@ tr_init(int argc, char **argv)
 
 	env = getenv("TROUPE_FORKSERVER");
 	if (env) {
-		int fd = atoi(env);
+		int fd = -1, tracker_fd = -1;
 
+		(void) sscanf(env, "%d:%d", &fd, &tracker_fd);
+		adopt_tracker_fd(tracker_fd);
 		(void) unsetenv("TROUPE_FORKSERVER");
 		tri_rt.inited = true;
 		tri_forkserver_main(fd);

@@ -52,6 +52,7 @@ struct tri_rt {
 	struct tr_process *children;      /* started, not yet reaped */
 	int                forkserver_fd; /* -1: none */
 	pid_t              forkserver_pid;
+	int                tracker_fd; /* the run's end of it; -1: none */
 	char             **argv;
 	const void        *args;
 	size_t             args_len;

@@ -5,8 +5,9 @@
  *                          their actors with bound mailboxes, their names
  *   troupe clean [--dry-run]
  *                          remove runtime directories whose main program is
- *                          gone (a run killed by SIGKILL cannot remove its
- *                          own); only the user's own
+ *                          gone (left by versions without the run's tracker,
+ *                          or a run whose tracker could not start); only the
+ *                          user's own
  * Runs are looked for in $TROUPE_RUNTIME_DIR if set, else in
  * $XDG_RUNTIME_DIR and /tmp.
  *   troupe --version | --help

@@ -37,7 +37,15 @@ extern "C" {
  * against the parent's intensity), a transient or temporary one is not.
  * The same ending follows SIGTERM, SIGINT or SIGHUP sent to the supervisor
  * (it re-raises the signal it got, after the ordered shutdown, which is
- * bounded by the children's shutdown timeouts).  tr_supervisor_stop()
+ * bounded by the children's shutdown timeouts; one more such signal during
+ * it, unless a SIGTERM from its parent, kills the remaining children at
+ * once, and says so at error level).
+ * SIGINT and SIGHUP count only if they were not ignored when the
+ * supervisor started: its children start with both ignored, since a
+ * Ctrl-C or a terminal hangup reaches the whole process group and the
+ * tree's shutdown is its root's to order (each child gets SIGTERM in
+ * turn); an actor that wants them installs its own handler.
+ * tr_supervisor_stop()
  * instead ends it with exit code 0 (normal).  If the supervisor is killed
  * outright (SIGKILL), its children die with it (the runtime sets
  * PR_SET_PDEATHSIG in every child), and their children with them.
@@ -248,13 +256,19 @@ TR_API int tr_supervisor_start(
 TR_API int tr_supervisor_open(tr_supervisor **ret, tr_addr addr);
 
 /* Run a supervisor in the calling process (usually main()) until it is
- * stopped: its children become this process's children.  Blocks.
- * Returns 0 after tr_supervisor_stop() or SIGTERM/SIGINT/SIGHUP (then
- * all children have been stopped in reverse order and the signal is
- * consumed) or an automatic shutdown (auto_shutdown), TR_ESHUTDOWN when
- * it gave up (restart intensity exceeded),
- * or the error that kept a child from starting (TR_ESTARTFAIL, ...).
- * It blocks SIGTERM, SIGINT and SIGHUP while it runs. */
+ * stopped: the service pattern.  Its children become this process's
+ * children.  Blocks.  SIGTERM (a service manager's stop), SIGINT (Ctrl-C)
+ * and SIGHUP start the ordered shutdown: every child in reverse start
+ * order, each by its shutdown spec; then the call returns and the program
+ * can print its summary.  Returns 0 after tr_supervisor_stop() or such a
+ * signal (consumed) or an automatic shutdown (auto_shutdown), -EINTR when a
+ * second signal during the shutdown cut it short (the remaining children were
+ * killed at once), TR_ESHUTDOWN when it gave up (restart intensity exceeded),
+ * or the error that kept a child from starting (TR_ESTARTFAIL, ...).  While it
+ * runs, the calling thread blocks SIGTERM, SIGINT and SIGHUP and the process
+ * ignores SIGINT and SIGHUP (other threads should block them too); both are put
+ * back on return.  SIGINT or SIGHUP ignored at the call (nohup, a background
+ * job) stay ignored. */
 TR_API int tr_supervisor_run(const tr_sup_spec *spec);
 
 /* The supervisor's address, and its pid (the address's pid). */

@@ -297,6 +297,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_10k_restarts, kill_leftovers),
 	};
 
+	/* a root supervisor takes SIGINT only if it was not ignored when it
+	 * started: not so when this runs as a shell's background job */
+	(void) signal(SIGINT, SIG_DFL);
 	if (tr_init(argc, argv) < 0) {
 		return 99;
 	}
