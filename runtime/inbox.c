@@ -431,7 +431,7 @@ ingest_batch(void)
 }
 
 int
-tri_inbox_read(tr_msg **head, tr_msg **tail)
+tri_inbox_read(tr_msg **head, tr_msg **tail, bool will_wait)
 {
 	tr_msg *before;
 	int     n;
@@ -443,12 +443,15 @@ tri_inbox_read(tr_msg **head, tr_msg **tail)
 	}
 	atomic_store(&in.a_seen_ms, mono_ms());
 	/* what the runtime thread read is queued: it reads and queues
-	 * under sock_lock; ours comes after.  Just read to the end (by a
-	 * wait), the socket is not looked at again before that is taken:
-	 * each look at an empty socket costs libzmq a system call */
+	 * under sock_lock; ours comes after.  A socket read to the end is
+	 * not looked at again before what was taken is used, nor before a
+	 * wait (its poll looks): each look at an empty socket costs libzmq
+	 * a system call */
 	before = *tail;
 	tri_inbox_take(head, tail);
-	n = *tail != before && in.drained ? 0 : (int) ingest_to(head, tail);
+	n = (*tail != before || will_wait) && in.drained
+	    ? 0
+	    : (int) ingest_to(head, tail);
 	pthread_mutex_unlock(&in.sock_lock);
 	return n;
 }

@@ -60,9 +60,11 @@ void tri_inbox_thread_exit(void);
 /* Move every queued message onto the list head..tail (in order). */
 void tri_inbox_take(tr_msg **head, tr_msg **tail);
 /* Move what is queued onto head..tail, then, if the socket is free, read
- * what it holds straight after (the actor's fast path).  Returns how many
- * were read, or -1 if the socket was not free (only the move was done). */
-int tri_inbox_read(tr_msg **head, tr_msg **tail);
+ * what it holds straight after (the actor's fast path); with will_wait
+ * (a tri_inbox_wait() follows if nothing matched), a socket the last read
+ * emptied is left to that wait's poll.  Returns how many were read, or -1
+ * if the socket was not free (only the move was done). */
+int tri_inbox_read(tr_msg **head, tr_msg **tail, bool will_wait);
 /* The actor has disposed of n messages it took. */
 void tri_inbox_consumed(size_t n);
 /* Wait up to timeout_ms for mail, a FinAck, or one of fds (revents

@@ -302,7 +302,8 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 	m = scan(&prev, match, arg);
 	for (;;) {
 		if (!m) {
-			(void) tri_inbox_read(&mb.head, &mb.tail);
+			(void) tri_inbox_read(&mb.head, &mb.tail,
+			    tri_remaining(deadline, timeout_ms) != 0);
 			m = scan(&prev, match, arg);
 		}
 		if (m) {
