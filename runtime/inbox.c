@@ -671,9 +671,9 @@ wait_reading(struct pollfd *pf, size_t n, int64_t deadline, int timeout_ms)
 
 	atomic_store(&in.a_reading, true);
 	atomic_store(&in.a_seen_ms, mono_ms());
+	/* to the end first, or libzmq's descriptor never signals */
 	if (!in.drained && room() > 0) {
-		ingest_batch(); /* to the end first, or the signal never comes
-		                 */
+		ingest_batch();
 	}
 	pthread_mutex_lock(&in.lock);
 	has = in.head != NULL;
