@@ -728,6 +728,10 @@ handles_add(tr_process *p)
 static void
 handles_del(tr_process *p)
 {
+	if (p->owner != tri_getpid()) {
+		return; /* a fork child's copy: on the parent's list, not ours
+		         */
+	}
 	list_lock();
 	if (p->hprev) {
 		p->hprev->hnext = p->hnext;
@@ -794,6 +798,39 @@ tr_process_destroy(tr_process **pp)
 /* In a new child: the parent's children are not ours.  Close our copies
  * of their descriptors (without touching the processes) and forget them;
  * the handles themselves stay with whoever owns them. */
+/* Descriptors to close, gathered into runs of consecutive numbers. */
+struct fd_run {
+	int lo, hi; /* -1: none yet */
+};
+
+static void
+close_run(int lo, int hi)
+{
+	if (lo < 0) {
+		return;
+	}
+	if (lo == hi || close_range((unsigned) lo, (unsigned) hi, 0) < 0) {
+		for (int fd = lo; fd <= hi; fd++) {
+			close(fd);
+		}
+	}
+}
+
+/* Add fd (-1: flush what is gathered) to the run, or close the run and
+ * start another. */
+static void
+fd_run_add(struct fd_run *r, int fd)
+{
+	if (fd >= 0 && r->lo >= 0 && fd == r->lo - 1) {
+		r->lo = fd;
+	} else if (fd >= 0 && r->lo >= 0 && fd == r->hi + 1) {
+		r->hi = fd;
+	} else if (fd >= 0 || r->lo >= 0) {
+		close_run(r->lo, r->hi);
+		r->lo = r->hi = fd;
+	}
+}
+
 void
 tri_process_forget_all(void)
 {
@@ -801,17 +838,19 @@ tri_process_forget_all(void)
 
 	/* another thread may have held it at the fork */
 	list_mutex = fresh;
-	for (tr_process *p = handles, *next; p; p = next) {
-		next     = p->hnext;
-		p->hnext = p->hprev = NULL;
-		if (p->pidfd >= 0) {
-			tri_pidfd_close(p->pidfd);
-		}
-		if (p->status_fd >= 0) {
-			close(p->status_fd);
-		}
-		p->pidfd = p->status_fd = -1;
+	/* a supervisor's child inherits a descriptor per sibling, mostly
+	 * numbered in a row: closed a run at a time (one system call per
+	 * sibling made every start cost more with more children) */
+	struct fd_run run = { -1, -1 };
+
+	/* and the handles are only read: a write to each would copy its
+	 * page (a supervisor's child copied a page per sibling); being the
+	 * parent's (owner), they are never used here again but freed */
+	for (const tr_process *p = handles; p; p = p->hnext) {
+		fd_run_add(&run, p->pidfd); /* emulated: plain fds here */
+		fd_run_add(&run, p->status_fd);
 	}
+	fd_run_add(&run, -1);
 	handles         = NULL;
 	tri_rt.children = NULL;
 	nchildren       = 0;
