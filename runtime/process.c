@@ -816,16 +816,19 @@ close_run(int lo, int hi)
 	}
 }
 
-/* Add fd (-1: flush what is gathered) to the run, or close the run and
- * start another. */
+/* Add fd (none if negative) to the run, or close the run and start
+ * another. */
 static void
 fd_run_add(struct fd_run *r, int fd)
 {
-	if (fd >= 0 && r->lo >= 0 && fd == r->lo - 1) {
+	if (fd < 0) {
+		return;
+	}
+	if (r->lo >= 0 && fd == r->lo - 1) {
 		r->lo = fd;
-	} else if (fd >= 0 && r->lo >= 0 && fd == r->hi + 1) {
+	} else if (r->lo >= 0 && fd == r->hi + 1) {
 		r->hi = fd;
-	} else if (fd >= 0 || r->lo >= 0) {
+	} else {
 		close_run(r->lo, r->hi);
 		r->lo = r->hi = fd;
 	}
@@ -850,7 +853,7 @@ tri_process_forget_all(void)
 		fd_run_add(&run, p->pidfd); /* emulated: plain fds here */
 		fd_run_add(&run, p->status_fd);
 	}
-	fd_run_add(&run, -1);
+	close_run(run.lo, run.hi);
 	handles         = NULL;
 	tri_rt.children = NULL;
 	nchildren       = 0;
