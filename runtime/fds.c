@@ -2,6 +2,7 @@
 /* Closing the parent's ZeroMQ descriptors in a fork child. */
 #include "fds.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,7 +22,9 @@
 
 #define MAX_FD 1024 /* descriptors above are left alone */
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lock  = PTHREAD_MUTEX_INITIALIZER;
+static int             bound = MAX_FD;
+static pid_t           bound_in; /* a raw fork child's table can be larger */
 static int            *noted;
 static size_t          nnoted, capnoted;
 
@@ -81,12 +84,16 @@ run_socket(int fd, size_t dirlen)
 	socklen_t          len = sizeof(a);
 
 	for (int peer = 0; peer < 2; peer++) {
+		int r;
+
 		len = sizeof(a);
 		memset(&a, 0, sizeof(a));
-		if ((peer ? getpeername(fd, (struct sockaddr *) &a, &len)
-		          : getsockname(fd, (struct sockaddr *) &a, &len)) ==
-		        0 &&
-		    a.sun_family == AF_UNIX &&
+		r = peer ? getpeername(fd, (struct sockaddr *) &a, &len)
+		         : getsockname(fd, (struct sockaddr *) &a, &len);
+		if (r < 0 && errno == ENOTSOCK) {
+			return false; /* most are not: one call tells */
+		}
+		if (r == 0 && a.sun_family == AF_UNIX &&
 		    strncmp(a.sun_path, tri_rt.rundir, dirlen) == 0 &&
 		    a.sun_path[dirlen] == '/') {
 			return true;
@@ -95,11 +102,22 @@ run_socket(int fd, size_t dirlen)
 	return false;
 }
 
-/* Only system calls, no /proc: this runs in every fork child. */
+void
+tri_fds_set_bound(int n)
+{
+	if (n > 0 && n < MAX_FD) {
+		bound    = n;
+		bound_in = tri_getpid();
+	}
+}
+
+/* Only system calls, no /proc: this runs in every fork child (the bound
+ * comes from the child's one read of /proc/self/status, for signals). */
 void
 tri_fds_close_inherited(void)
 {
-	static struct pollfd pf[MAX_FD];
+	static struct pollfd big[MAX_FD]; /* zero pages until used */
+	struct pollfd        small[128], *pf = small;
 	static pid_t         done_in; /* once per process */
 	size_t               dirlen = strlen(tri_rt.rundir);
 	struct rlimit        rl;
@@ -121,7 +139,13 @@ tri_fds_close_inherited(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < MAX_FD) {
 		nfd = (int) rl.rlim_cur;
 	}
+	if (bound_in == tri_getpid() && bound < nfd) {
+		nfd = bound;
+	}
 	/* which descriptors are open: one poll, POLLNVAL for the others */
+	if (nfd > (int) (sizeof(small) / sizeof(small[0]))) {
+		pf = big;
+	}
 	for (int fd = 0; fd < nfd; fd++) {
 		pf[fd] = (struct pollfd) { .fd = fd, .events = 0 };
 	}

@@ -16,5 +16,8 @@ void tri_fds_forget_socket(void *sock);
 /* In a fork child, before anything else opens descriptors: close the
  * parent's ZeroMQ descriptors (never touching the context itself). */
 void tri_fds_close_inherited(void);
+/* Every open descriptor is below n (the table's size, FDSize in
+ * /proc/self/status): the search stops there. */
+void tri_fds_set_bound(int n);
 
 #endif /* TRI_FDS_H */

@@ -414,9 +414,13 @@ tr_fail(int err, const char *fmt, ...)
 static void
 reset_caught_signals(void)
 {
-	uint64_t mask = ~(uint64_t) 0; /* all if /proc cannot tell */
+	uint64_t mask   = ~(uint64_t) 0; /* all if /proc cannot tell */
+	int      fdsize = 0;
 
-	(void) tri_proc_sigmask("SigCgt", &mask);
+	/* the same read tells how far the descriptors go */
+	if (tri_proc_sigmask_fdsize("SigCgt", &mask, &fdsize) == 0) {
+		tri_fds_set_bound(fdsize);
+	}
 	for (int s = 1; s < NSIG && s <= 64; s++) {
 		if ((mask >> (s - 1) & 1) && s != SIGKILL && s != SIGSTOP) {
 			(void) signal(s, SIG_DFL);

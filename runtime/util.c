@@ -355,9 +355,10 @@ tri_spawn_self(const char *name, const int *keep, size_t nkeep, pid_t *ret_pid)
 }
 
 /* A signal mask from /proc/self/status ("SigIgn", "SigCgt": hex, bit n-1
- * for signal n).  -errno if it cannot be read. */
+ * for signal n), and, with ret_fdsize, the size of the descriptor table
+ * (every open descriptor is below it).  -errno if it cannot be read. */
 int
-tri_proc_sigmask(const char *field, uint64_t *ret)
+tri_proc_sigmask_fdsize(const char *field, uint64_t *ret, int *ret_fdsize)
 {
 	char               buf[2048], *p;
 	unsigned long long mask;
@@ -373,10 +374,22 @@ tri_proc_sigmask(const char *field, uint64_t *ret)
 		return -EIO;
 	}
 	buf[n] = '\0';
-	p      = strstr(buf, field);
+	if (ret_fdsize) {
+		p = strstr(buf, "FDSize:");
+		if (!p || sscanf(p + 7, "%d", ret_fdsize) != 1) {
+			return -EIO;
+		}
+	}
+	p = strstr(buf, field);
 	if (!p || sscanf(p + strlen(field), ":%llx", &mask) != 1) {
 		return -EIO;
 	}
 	*ret = mask;
 	return 0;
+}
+
+int
+tri_proc_sigmask(const char *field, uint64_t *ret)
+{
+	return tri_proc_sigmask_fdsize(field, ret, NULL);
 }

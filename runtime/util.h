@@ -8,10 +8,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-pid_t       tri_getpid(void); /* cached; renewed in fork children */
-int         tri_spawn_self(const char *name, const int *keep, size_t nkeep,
-            pid_t *ret_pid); /* exec this binary again */
-int         tri_proc_sigmask(const char *field, uint64_t *ret);
+pid_t tri_getpid(void); /* cached; renewed in fork children */
+int   tri_spawn_self(const char *name, const int *keep, size_t nkeep,
+      pid_t *ret_pid); /* exec this binary again */
+int   tri_proc_sigmask(const char *field, uint64_t *ret);
+int tri_proc_sigmask_fdsize(const char *field, uint64_t *ret, int *ret_fdsize);
 int64_t     tri_now_ms(void);
 int         tri_poll_fd(int fd, short events, int timeout_ms);
 int         tri_remaining(int64_t deadline, int timeout_ms);

@@ -14,7 +14,7 @@
  *     start should not grow with the number of children already running.
  *
  * Usage: bench-supervisor [--n N] [--escript PATH] [--no-erlang]
- *                         [--dynamic-only] */
+ *                         [--dynamic-only | --no-dynamic] */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -331,7 +331,7 @@ main(int argc, char **argv)
 {
 	const char *escript = TR_BENCH_ERL_SUP;
 	size_t      n       = 1000;
-	bool        erlang = true, dynamic_only = false;
+	bool        erlang = true, dynamic_only = false, dynamic = true;
 	double      fmed, fp99, med = 0, p99 = 0, rate = 0;
 	struct erl  e = { 0 };
 	int         r;
@@ -345,6 +345,8 @@ main(int argc, char **argv)
 			erlang = false;
 		} else if (strcmp(argv[i], "--dynamic-only") == 0) {
 			dynamic_only = true;
+		} else if (strcmp(argv[i], "--no-dynamic") == 0) {
+			dynamic = false;
 		}
 	}
 	if (tr_init(argc, argv) < 0) {
@@ -386,7 +388,7 @@ main(int argc, char **argv)
 		printf(
 		    "(Erlang/OTP column empty: could not run %s)\n", escript);
 	}
-	r = dynamic_table();
+	r = dynamic ? dynamic_table() : 0;
 	if (r < 0) {
 		fprintf(stderr, "bench-supervisor: %s\n", tr_strerror(r));
 	}
