@@ -4,6 +4,7 @@
  * leave no zombie and no growth in descriptors or memory; SIGINT to the
  * root stops the tree in order. */
 #include "tr-test.h"
+#include "tr-test-sup.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -13,16 +14,6 @@
 #include <unistd.h>
 
 /* ---- actors (forked children: no cmocka here) ---------------------------- */
-
-static int
-sleeper(const void *args, size_t len)
-{
-	for (;;) {
-		pause();
-	}
-	return 0;
-}
-TR_ACTOR(sleeper, sleeper)
 
 static int
 crash_fast(const void *args, size_t len)
@@ -46,13 +37,11 @@ kill_leftovers(void **state)
 	return 0;
 }
 
+/* A permanent worker (the sleeper actor is tr-test-sup's). */
 static tr_child_spec
 worker(const char *id, const char *actor)
 {
-	tr_child_spec c;
-
-	tr_child_spec_init(&c, id, actor);
-	return c;
+	return tr_test_sup_child(id, actor, TR_RESTART_PERMANENT);
 }
 
 /* A supervisor child spec; args packed into *buf (free it). */
