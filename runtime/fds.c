@@ -156,3 +156,34 @@ tri_fds_close_inherited(void)
 		}
 	}
 }
+
+void
+tri_fd_run_close(struct tri_fd_run *r)
+{
+	if (r->lo < 0) {
+		return;
+	}
+	if (r->lo == r->hi ||
+	    close_range((unsigned) r->lo, (unsigned) r->hi, 0) < 0) {
+		for (int fd = r->lo; fd <= r->hi; fd++) {
+			close(fd);
+		}
+	}
+	r->lo = r->hi = -1;
+}
+
+void
+tri_fd_run_add(struct tri_fd_run *r, int fd)
+{
+	if (fd < 0) {
+		return;
+	}
+	if (r->lo >= 0 && fd == r->lo - 1) {
+		r->lo = fd;
+	} else if (r->lo >= 0 && fd == r->hi + 1) {
+		r->hi = fd;
+	} else {
+		tri_fd_run_close(r);
+		r->lo = r->hi = fd;
+	}
+}

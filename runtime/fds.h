@@ -20,4 +20,13 @@ void tri_fds_close_inherited(void);
  * /proc/self/status): the search stops there. */
 void tri_fds_set_bound(int n);
 
+/* Descriptors to close, gathered into runs of consecutive numbers: one
+ * close_range(2) a run.  Start with { -1, -1 }; add (negative fds are
+ * skipped); close what is left. */
+struct tri_fd_run {
+	int lo, hi; /* -1: none yet */
+};
+void tri_fd_run_add(struct tri_fd_run *r, int fd);
+void tri_fd_run_close(struct tri_fd_run *r);
+
 #endif /* TRI_FDS_H */

@@ -16,7 +16,9 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "alloc.h"
+#include "fds.h"
 #include "forkserver.h"
+#include "launch.h"
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
@@ -52,30 +54,6 @@ struct tr_process {
 
 static void handles_add(tr_process *p);
 static void reap_exited_nowait(void);
-
-static const char *const method_names[] = { "default", "fork", "spawn",
-	"forkserver" };
-
-const char *
-tr_start_method_name(int method)
-{
-	if (method < 0 || method > TR_START_FORKSERVER) {
-		return NULL;
-	}
-	return method_names[method];
-}
-
-int
-tr_start_method_parse(const char *name)
-{
-	tr_assert_return(name, -EINVAL);
-	for (int i = TR_START_FORK; i <= TR_START_FORKSERVER; i++) {
-		if (strcmp(name, method_names[i]) == 0) {
-			return i;
-		}
-	}
-	return -EINVAL;
-}
 
 static int
 default_method(void)
@@ -245,92 +223,6 @@ fill_boot(const tr_process *p, struct tri_boot *b)
 	b->log_level     = tr_log_level();
 	b->parent        = tri_getpid();
 	b->starter       = b->parent;
-}
-
-struct fork_req {
-	struct tri_boot *b;
-	int              ready_wfd, ready_rfd;
-	pid_t            pid;
-};
-
-/* In the main thread or the runtime thread, which live as long as this
- * process: the child's PR_SET_PDEATHSIG fires when the thread that forked
- * it ends. */
-static int
-fork_in_loop(void *arg)
-{
-	struct fork_req *f = arg;
-
-	/* unflushed stdio would be written twice, by parent and child */
-	fflush(NULL);
-	f->pid = fork();
-	if (f->pid < 0) {
-		return -errno;
-	}
-	if (f->pid == 0) {
-		/* child: no ZeroMQ call until tri_child_reset() has dropped
-		 * the parent's context (never closed or terminated here) */
-		close(f->ready_rfd);
-		tri_child_main(f->b, f->ready_wfd);
-	}
-	return 0;
-}
-
-static int
-start_fork(tr_process *p, struct tri_boot *b, int ready_wfd, int ready_rfd)
-{
-	struct fork_req f = { b, ready_wfd, ready_rfd, 0 };
-	int             r = tri_loop_run_for_children(fork_in_loop, &f);
-
-	if (r == 0) {
-		p->pid = f.pid;
-	}
-	return r;
-}
-
-static int
-start_spawn(tr_process *p, struct tri_boot *b, int ready_wfd)
-{
-	uint8_t *buf;
-	size_t   n;
-	int      fds[3], r;
-
-	r = tri_boot_encode(b, &buf, &n);
-	if (r < 0) {
-		return r;
-	}
-	fds[0] = tri_memfd_with(buf, n);
-	tri_free(buf);
-	if (fds[0] < 0) {
-		return fds[0];
-	}
-	fds[1] = ready_wfd;
-	fds[2] = tri_rt.tracker_fd; /* the child is a process of the run */
-	r = tri_spawn_self("TROUPE_BOOT", fds, fds[2] >= 0 ? 3 : 2, &p->pid);
-	close(fds[0]);
-	return r;
-}
-
-static int
-start_forkserver(
-    tr_process *p, struct tri_boot *b, int ready_wfd, int timeout_ms)
-{
-	int fds[2], r;
-
-	/* the forkserver's dispositions are not ours: send what we ignore */
-	(void) tri_proc_sigmask("SigIgn", &b->ignored);
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		return -errno;
-	}
-	r = tri_forkserver_start_child(
-	    b, ready_wfd, fds[1], &p->pid, timeout_ms);
-	close(fds[1]);
-	if (r < 0) {
-		close(fds[0]);
-		return r;
-	}
-	p->status_fd = fds[0];
-	return 0;
 }
 
 static int
@@ -519,13 +411,14 @@ start(tr_process *p, int timeout_ms)
 	fill_boot(p, &b);
 	switch (p->method) {
 	case TR_START_FORK:
-		r = start_fork(p, &b, fds[1], fds[0]);
+		r = tri_launch_fork(&b, fds[1], fds[0], &p->pid);
 		break;
 	case TR_START_SPAWN:
-		r = start_spawn(p, &b, fds[1]);
+		r = tri_launch_spawn(&b, fds[1], &p->pid);
 		break;
 	default:
-		r = start_forkserver(p, &b, fds[1], timeout_ms);
+		r = tri_launch_forkserver(
+		    &b, fds[1], timeout_ms, &p->pid, &p->status_fd);
 		break;
 	}
 	close(fds[1]);
@@ -556,7 +449,7 @@ start(tr_process *p, int timeout_ms)
 		(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
 	}
 	tri_debug("started %s (actor %s, pid %d, %s)", p->name, p->actor,
-	    (int) p->pid, method_names[p->method]);
+	    (int) p->pid, tr_start_method_name(p->method));
 	return 0;
 }
 
@@ -798,42 +691,6 @@ tr_process_destroy(tr_process **pp)
 /* In a new child: the parent's children are not ours.  Close our copies
  * of their descriptors (without touching the processes) and forget them;
  * the handles themselves stay with whoever owns them. */
-/* Descriptors to close, gathered into runs of consecutive numbers. */
-struct fd_run {
-	int lo, hi; /* -1: none yet */
-};
-
-static void
-close_run(int lo, int hi)
-{
-	if (lo < 0) {
-		return;
-	}
-	if (lo == hi || close_range((unsigned) lo, (unsigned) hi, 0) < 0) {
-		for (int fd = lo; fd <= hi; fd++) {
-			close(fd);
-		}
-	}
-}
-
-/* Add fd (none if negative) to the run, or close the run and start
- * another. */
-static void
-fd_run_add(struct fd_run *r, int fd)
-{
-	if (fd < 0) {
-		return;
-	}
-	if (r->lo >= 0 && fd == r->lo - 1) {
-		r->lo = fd;
-	} else if (r->lo >= 0 && fd == r->hi + 1) {
-		r->hi = fd;
-	} else {
-		close_run(r->lo, r->hi);
-		r->lo = r->hi = fd;
-	}
-}
-
 void
 tri_process_forget_all(void)
 {
@@ -844,16 +701,16 @@ tri_process_forget_all(void)
 	/* a supervisor's child inherits a descriptor per sibling, mostly
 	 * numbered in a row: closed a run at a time (one system call per
 	 * sibling made every start cost more with more children) */
-	struct fd_run run = { -1, -1 };
+	struct tri_fd_run run = { -1, -1 };
 
 	/* and the handles are only read: a write to each would copy its
 	 * page (a supervisor's child copied a page per sibling); being the
 	 * parent's (owner), they are never used here again but freed */
 	for (const tr_process *p = handles; p; p = p->hnext) {
-		fd_run_add(&run, p->pidfd); /* emulated: plain fds here */
-		fd_run_add(&run, p->status_fd);
+		tri_fd_run_add(&run, p->pidfd); /* emulated: plain fds here */
+		tri_fd_run_add(&run, p->status_fd);
 	}
-	close_run(run.lo, run.hi);
+	tri_fd_run_close(&run);
 	handles         = NULL;
 	tri_rt.children = NULL;
 	nchildren       = 0;
