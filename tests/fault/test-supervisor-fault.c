@@ -3,8 +3,8 @@
  * or of the root leaves no descendant alive; 10,000 crash/restart cycles
  * leave no zombie and no growth in descriptors or memory; SIGINT to the
  * root stops the tree in order. */
-#include "tr-test.h"
 #include "tr-test-sup.h"
+#include "tr-test.h"
 
 #include <errno.h>
 #include <signal.h>
