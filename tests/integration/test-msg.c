@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +314,50 @@ test_full_mailbox_blocks_then_fails_and_loses_nothing(void **state)
 	/* the reader counts what it got (capped at 250 in its exit code) */
 	got = tr_test_finish(&p);
 	assert_int_equal(got, sent > 250 ? 250 : sent);
+}
+
+struct killer {
+	pid_t pid;
+	int   after_ms;
+};
+
+static void *
+kill_later(void *arg)
+{
+	struct killer *k = arg;
+
+	usleep((useconds_t) k->after_ms * 1000);
+	(void) kill(k->pid, SIGKILL);
+	return NULL;
+}
+
+/* A send waiting without a timeout on a full mailbox ends with -ESRCH
+ * when the receiver is SIGKILLed meanwhile (it waits inside libzmq in
+ * slices and looks at the receiver's liveness between them). */
+static void
+test_blocked_send_notices_receiver_death(void **state)
+{
+	struct killer k;
+	tr_process   *p;
+	pthread_t     t;
+	tr_addr       a;
+	char          pl[1024] = { 0 };
+	int           r;
+
+	TR_ASSERT_OK(tr_mailbox_set_capacity(10));
+	p = start("slow_reader", "60000", &a);
+	do {
+		r = tr_send_bytes(a, pl, sizeof(pl), 100);
+	} while (r == 0);
+	TR_ASSERT_ERR(r, TR_EFULL);
+	k = (struct killer) { tr_process_pid(p), 300 };
+	assert_int_equal(pthread_create(&t, NULL, kill_later, &k), 0);
+	r = tr_send_bytes(a, pl, sizeof(pl), TR_TIMEOUT_INFINITE);
+	TR_ASSERT_ERR(r, -ESRCH);
+	pthread_join(t, NULL);
+	TR_ASSERT_OK(tr_mailbox_set_capacity(1000));
+	TR_ASSERT_OK(tr_process_join(p, 5000));
+	tr_process_destroy(&p);
 }
 
 static void
@@ -647,6 +692,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(
 		    test_full_mailbox_blocks_then_fails_and_loses_nothing),
 		cmocka_unit_test(test_ten_senders_in_order),
+		cmocka_unit_test(test_blocked_send_notices_receiver_death),
 	};
 
 	if (tr_init(argc, argv) < 0) {
