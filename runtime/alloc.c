@@ -10,6 +10,18 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+/* jemalloc reads its options from this symbol (then from MALLOC_CONF,
+ * which overrides it).  One arena: an actor is a process with one thread
+ * of its own plus ZeroMQ's, and in every fork child jemalloc re-creates
+ * the locks of each arena the parent used, about ten copy-on-write page
+ * faults per arena on every start (bench-supervisor's restart latency).
+ * It takes effect when the program links libtroupe before jemalloc, as
+ * pkg-config's order does; a program that defines its own wins.
+ * Harmless without jemalloc.  Weak, so a static link with a program's own
+ * definition is not an error. */
+__attribute__((visibility("default"), weak)) const char *malloc_conf =
+    "narenas:1";
+
 #ifdef TR_FAULT_INJECTION
 static long fail_countdown = -1;
 
