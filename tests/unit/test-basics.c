@@ -2,7 +2,9 @@
 /* Errors, logging levels, start-method names, the actor registry. */
 #include "tr-test.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -90,6 +92,23 @@ test_process_new_needs_init(void **state)
 	tr_process_destroy(&p);
 }
 
+/* With jemalloc as malloc, troupe's default of one arena is in force
+ * (fewer copy-on-write faults in each fork child); MALLOC_CONF overrides. */
+static void
+test_jemalloc_one_arena(void **state)
+{
+	int (*mallctl)(const char *, void *, size_t *, void *, size_t);
+	unsigned n   = 0;
+	size_t   len = sizeof(n);
+
+	*(void **) &mallctl = dlsym(RTLD_DEFAULT, "mallctl");
+	if (!mallctl || getenv("MALLOC_CONF")) {
+		skip(); /* the sanitizer build's malloc, or the user's choice */
+	}
+	assert_int_equal(mallctl("opt.narenas", &n, &len, NULL, 0), 0);
+	assert_int_equal(n, 1);
+}
+
 int
 main(void)
 {
@@ -100,6 +119,7 @@ main(void)
 		cmocka_unit_test(test_registry_rejects_duplicates),
 		cmocka_unit_test(test_cpu_count_positive),
 		cmocka_unit_test(test_process_new_needs_init),
+		cmocka_unit_test(test_jemalloc_one_arena),
 	};
 
 	return cmocka_run_group_tests_name("basics", tests, NULL, NULL);
