@@ -19,7 +19,9 @@
  * CPU 0 (like `taskset -c 0`); --both runs this program unpinned and then
  * pinned.  --only SUBSTR runs a subset (troupe_256, troupe_64k, troupe_rt,
  * zmq_256, zmq_64k, zmq_rt, pipe) and --count N fixes the message count
- * (no calibration), for profilers:
+ * (no calibration), for profilers.  --rounds N alternates troupe and raw
+ * zmq N times and shows the medians (a busy machine's drift then weighs
+ * on both):
  *
  *   valgrind --tool=callgrind bench-msg --only troupe_256 --count 20000
  */
@@ -576,6 +578,56 @@ report(bool pinned, const struct figures *tr, const struct figures *zq,
 /* ---- main -----------------------------------------------------------------
  */
 
+#define MAX_ROUNDS 31
+
+/* The median of each figure over n rounds (NAN stays NAN). */
+static struct figures
+median_figures(const struct figures *f, int n)
+{
+	struct figures m;
+	double        *out[] = { &m.small_msgs_s, &m.large_mb_s, &m.rt_us,
+		       &m.rt_p99_us, &m.small_pickle_s };
+
+	for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++) {
+		double v[MAX_ROUNDS];
+		size_t off = (size_t) ((char *) out[k] - (char *) &m);
+
+		for (int i = 0; i < n; i++) {
+			memcpy(&v[i], (const char *) &f[i] + off, sizeof(v[i]));
+		}
+		qsort(v, (size_t) n, sizeof(v[0]), cmp_double);
+		*out[k] = v[n / 2];
+	}
+	return m;
+}
+
+/* --rounds N: troupe and raw zmq measured alternately, each round in the
+ * other order, so that a machine whose load changes during the run
+ * weighs on both alike; the table shows the medians, and each round's
+ * 64 KiB ratio goes to stderr. */
+static void
+measure_rounds(int rounds, struct figures *tr, struct figures *zq)
+{
+	struct figures t[MAX_ROUNDS], z[MAX_ROUNDS];
+
+	for (int i = 0; i < rounds; i++) {
+		t[i] = z[i] = *tr;
+		if (i % 2) {
+			measure("zmq", zmq_oneway, zmq_rt, &z[i]);
+			measure("troupe", troupe_oneway, troupe_rt, &t[i]);
+		} else {
+			measure("troupe", troupe_oneway, troupe_rt, &t[i]);
+			measure("zmq", zmq_oneway, zmq_rt, &z[i]);
+		}
+		fprintf(stderr,
+		    "round %d: 64 KiB troupe/zmq %.2f, 256 B troupe/zmq %.2f\n",
+		    i + 1, t[i].large_mb_s / z[i].large_mb_s,
+		    t[i].small_msgs_s / z[i].small_msgs_s);
+	}
+	*tr = median_figures(t, rounds);
+	*zq = median_figures(z, rounds);
+}
+
 static int
 run_self_twice(char **argv)
 {
@@ -618,7 +670,8 @@ int
 main(int argc, char **argv)
 {
 	struct figures tr = { NAN, NAN, NAN, NAN, NAN }, zq = tr, py = tr;
-	bool           pin = false;
+	bool           pin    = false;
+	int            rounds = 1;
 
 	/* before tr_init(): its children and every zmq thread inherit it */
 	for (int i = 1; i < argc; i++) {
@@ -631,6 +684,13 @@ main(int argc, char **argv)
 			target_s = atof(argv[++i]);
 		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
 			fixed_count = atol(argv[++i]);
+		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+			rounds = atoi(argv[++i]);
+			if (rounds < 1 || rounds > MAX_ROUNDS) {
+				fprintf(stderr, "bench-msg: --rounds 1..%d\n",
+				    MAX_ROUNDS);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
 			only = argv[++i];
 		} else if (strcmp(argv[i], "--mp-pipe") == 0 && i + 1 < argc) {
@@ -638,14 +698,14 @@ main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 			    "usage: %s [--pin | --both] [--time S] "
-			    "[--count N] [--only SUBSTR] [--mp-pipe PATH]\n",
+			    "[--count N] [--rounds N] [--only SUBSTR] "
+			    "[--mp-pipe PATH]\n",
 			    argv[0]);
 			return 2;
 		}
 	}
 	CHECK_TR(tr_init(argc, argv));
-	measure("troupe", troupe_oneway, troupe_rt, &tr);
-	measure("zmq", zmq_oneway, zmq_rt, &zq);
+	measure_rounds(rounds, &tr, &zq);
 	if (wanted("pipe")) {
 		measure_pipe(&py);
 	}
