@@ -117,11 +117,12 @@ void
 tri_fds_close_inherited(void)
 {
 	static struct pollfd big[MAX_FD]; /* zero pages until used */
-	struct pollfd        small[128], *pf = small;
-	static pid_t         done_in; /* once per process */
-	size_t               dirlen = strlen(tri_rt.rundir);
-	struct rlimit        rl;
-	int                  nfd = MAX_FD;
+	/* most tables are 64 or 256 long: on the stack, no page to fault */
+	struct pollfd small[256], *pf = small;
+	static pid_t  done_in; /* once per process */
+	size_t        dirlen = strlen(tri_rt.rundir);
+	struct rlimit rl;
+	int           nfd = MAX_FD;
 
 	if (done_in == tri_getpid()) {
 		return;
@@ -136,11 +137,10 @@ tri_fds_close_inherited(void)
 		}
 	}
 	nnoted = 0;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < MAX_FD) {
+	if (bound_in == tri_getpid()) {
+		nfd = bound; /* the table's size: no descriptor lies beyond */
+	} else if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < MAX_FD) {
 		nfd = (int) rl.rlim_cur;
-	}
-	if (bound_in == tri_getpid() && bound < nfd) {
-		nfd = bound;
 	}
 	/* which descriptors are open: one poll, POLLNVAL for the others */
 	if (nfd > (int) (sizeof(small) / sizeof(small[0]))) {
