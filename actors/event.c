@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* tr_event: the client side.  Starts the event actor (event-server.c) as a
- * daemon child, or finds one by address or name, and turns each call into
- * a tr_call() carrying a trwire.EventRequest.  A wait is a call the actor
- * answers only once the flag is set: tr_call() watches the actor's death
- * meanwhile, and drops an answer that comes after it gave up. */
+ * daemon child, or finds one by address or name.  On its first call a
+ * handle asks the actor for its shared page (ATTACH) and, on this host,
+ * maps it (event-shm.c): then set, clear, is_set and wait work on the page
+ * itself.  Without a page (another node, /proc closed to us, or
+ * TROUPE_EVENT_SHM=0 in the environment) each call is a tr_call() carrying
+ * a trwire.EventRequest; a wait is then a call the actor answers only once
+ * the flag is set: tr_call() watches the actor's death meanwhile, and
+ * drops an answer that comes after it gave up. */
 #include "troupe/event.h"
 
 #include <errno.h>
@@ -17,11 +21,13 @@
 #include "event-int.h"
 
 struct tr_event {
-	pid_t       owner; /* creating process: others get -ECHILD */
-	tr_process *proc;  /* the actor, for tr_event_new() handles */
-	tr_addr     addr;  /* TR_ADDR_NULL: look the name up first */
-	uint64_t    next_token;
-	char        name[64]; /* "" for none */
+	pid_t                  owner; /* creating process: others get -ECHILD */
+	tr_process            *proc; /* the actor, for tr_event_new() handles */
+	tr_addr                addr; /* TR_ADDR_NULL: look the name up first */
+	uint64_t               next_token;
+	char                   name[64]; /* "" for none */
+	struct tri_event_local local;    /* the page, if mapped */
+	bool                   attached; /* ATTACH tried for addr */
 };
 
 /* Registered at load time, so that every child (whatever the start
@@ -48,6 +54,7 @@ handle_new(tr_event **ret, const char *name)
 		return -ENOMEM;
 	}
 	e->owner = getpid();
+	tri_event_local_init(&e->local);
 	snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
 	*ret = e;
 	return 0;
@@ -155,18 +162,67 @@ tr_event_destroy(tr_event **ep)
 	}
 	if (e->owner == getpid()) {
 		tr_process_destroy(&e->proc);
+		tri_event_local_detach(&e->local);
 	}
 	free(e);
 }
 
-/* One request and its answer: the flag (0/1) or an error.  A handle with
- * a name looks it up again after a call found the actor gone. */
+/* The actor was found dead: a handle with a name looks it up again at its
+ * next call; the page goes either way. */
+static void
+forget_actor(tr_event *e)
+{
+	tri_event_local_detach(&e->local);
+	if (e->name[0]) {
+		e->addr     = TR_ADDR_NULL;
+		e->attached = false;
+	}
+}
+
+/* One request and its answer (*ret_rep, if wanted, else freed): the flag
+ * (0/1) or an error.  The caller checked the handle. */
 static int
-call(tr_event *e, Trwire__EventRequest *q, int timeout_ms)
+call_raw(tr_event *e, Trwire__EventRequest *q, int timeout_ms,
+    Trwire__EventReply **ret_rep)
 {
 	ProtobufCMessage   *pb;
 	Trwire__EventReply *rep;
 	int                 r;
+
+	r = tr_call_pb(e->addr, &q->base, &trwire__event_reply__descriptor, &pb,
+	    timeout_ms);
+	if (r == -ESRCH || r == TR_EDEAD) {
+		forget_actor(e);
+	}
+	if (r < 0) {
+		return r;
+	}
+	rep = (Trwire__EventReply *) pb;
+	r   = rep->error < 0 ? rep->error : rep->set ? 1 : 0;
+	if (ret_rep && r >= 0) {
+		*ret_rep = rep;
+	} else {
+		protobuf_c_message_free_unpacked(pb, NULL);
+	}
+	return r;
+}
+
+static bool
+shm_wanted(void)
+{
+	const char *v = getenv("TROUPE_EVENT_SHM");
+
+	return !v || strcmp(v, "0") != 0;
+}
+
+/* Check the handle, find the actor (a name is looked up again after a
+ * death), and on the first call to it map its page if we can. */
+static int
+prepare(tr_event *e)
+{
+	Trwire__EventRequest q = TRWIRE__EVENT_REQUEST__INIT;
+	Trwire__EventReply  *rep;
+	int                  r;
 
 	if (!e) {
 		return -EINVAL;
@@ -180,17 +236,46 @@ call(tr_event *e, Trwire__EventRequest *q, int timeout_ms)
 			return r;
 		}
 	}
-	r = tr_call_pb(e->addr, &q->base, &trwire__event_reply__descriptor, &pb,
-	    timeout_ms);
-	if ((r == -ESRCH || r == TR_EDEAD) && e->name[0]) {
-		e->addr = TR_ADDR_NULL; /* the next call looks again */
+	if (e->attached) {
+		return 0;
 	}
+	e->attached = true;
+	if (!shm_wanted() || e->addr.node != 0) {
+		return 0;
+	}
+	q.op = TRWIRE__EVENT_REQUEST__OP__ATTACH;
+	r    = call_raw(e, &q, TR_EVENT_CALL_MS, &rep);
 	if (r < 0) {
 		return r;
 	}
-	rep = (Trwire__EventReply *) pb;
-	r   = rep->error < 0 ? rep->error : rep->set ? 1 : 0;
-	protobuf_c_message_free_unpacked(pb, NULL);
+	if (rep->shm_fd > 0) {
+		r = tri_event_local_attach(&e->local, e->addr, rep->shm_fd - 1);
+		if (r < 0) {
+			tr_log(TR_LOG_DEBUG, "event: no shared page (%s)",
+			    tr_strerror(r));
+		}
+	}
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	return 0;
+}
+
+static int
+call(tr_event *e, Trwire__EventRequest *q, int timeout_ms)
+{
+	int r = prepare(e);
+
+	return r < 0 ? r : call_raw(e, q, timeout_ms, NULL);
+}
+
+/* The page's actor is alive: 0, else TR_EDEAD (and the page goes). */
+static int
+page_alive(tr_event *e)
+{
+	int r = tri_event_local_alive(&e->local);
+
+	if (r < 0) {
+		forget_actor(e);
+	}
 	return r;
 }
 
@@ -206,23 +291,50 @@ call_op(tr_event *e, Trwire__EventRequest__Op op)
 int
 tr_event_set(tr_event *e)
 {
-	int r = call_op(e, TRWIRE__EVENT_REQUEST__OP__SET);
+	int r = prepare(e);
 
+	if (r == 0 && e->local.page) {
+		r = page_alive(e);
+		if (r < 0) {
+			return r;
+		}
+		/* the flag, then the count of waits kept in the actor (the
+		 * actor counts first, then reads the flag) */
+		tri_event_shm_set(e->local.page);
+		if (atomic_load(&e->local.page->remote) == 0) {
+			return 0;
+		}
+	}
+	r = r < 0 ? r : call_op(e, TRWIRE__EVENT_REQUEST__OP__SET);
 	return r < 0 ? r : 0;
 }
 
 int
 tr_event_clear(tr_event *e)
 {
-	int r = call_op(e, TRWIRE__EVENT_REQUEST__OP__CLEAR);
+	int r = prepare(e);
 
+	if (r == 0 && e->local.page) {
+		r = page_alive(e);
+		if (r == 0) {
+			tri_event_shm_clear(e->local.page);
+		}
+		return r;
+	}
+	r = r < 0 ? r : call_op(e, TRWIRE__EVENT_REQUEST__OP__CLEAR);
 	return r < 0 ? r : 0;
 }
 
 int
 tr_event_is_set(tr_event *e)
 {
-	return call_op(e, TRWIRE__EVENT_REQUEST__OP__IS_SET);
+	int r = prepare(e);
+
+	if (r == 0 && e->local.page) {
+		r = page_alive(e);
+		return r < 0 ? r : atomic_load(&e->local.page->flag) != 0;
+	}
+	return r < 0 ? r : call_op(e, TRWIRE__EVENT_REQUEST__OP__IS_SET);
 }
 
 int
@@ -233,6 +345,17 @@ tr_event_wait(tr_event *e, int timeout_ms)
 
 	if (!e || timeout_ms < TR_TIMEOUT_INFINITE) {
 		return -EINVAL;
+	}
+	r = prepare(e);
+	if (r < 0) {
+		return r;
+	}
+	if (e->local.page) {
+		r = tri_event_local_wait(&e->local, timeout_ms);
+		if (r == TR_EDEAD) {
+			forget_actor(e);
+		}
+		return r;
 	}
 	q.op    = TRWIRE__EVENT_REQUEST__OP__WAIT;
 	q.token = ++e->next_token;

@@ -38,22 +38,26 @@ wait_code(int r)
 	                    : W_OTHER;
 }
 
-/* args: "PARENT TARGET TIMEOUT BUSY": the parent's address, the event's
- * address or "@name", the wait's timeout and how long to spin in our own
- * code first (ms).  Tells the parent "w" just before it waits, then exits
- * with wait_code(). */
+/* args: "PARENT TARGET TIMEOUT BUSY SHM": the parent's address, the
+ * event's address or "@name", the wait's timeout, how long to spin in our
+ * own code first (ms), and 0 to use messages only (TROUPE_EVENT_SHM=0),
+ * not the shared page.  Tells the parent "w" just before it waits, then
+ * exits with wait_code(). */
 static int
 waiter(const void *args, size_t len)
 {
 	char      ptxt[TR_ADDR_STRLEN], target[80];
-	int       timeout, busy, r;
+	int       timeout, busy, shm, r;
 	tr_addr   parent, a;
 	tr_event *e = NULL;
 
-	if (sscanf(args, "%47s %79s %d %d", ptxt, target, &timeout, &busy) !=
-	        4 ||
+	if (sscanf(args, "%47s %79s %d %d %d", ptxt, target, &timeout, &busy,
+	        &shm) != 5 ||
 	    tr_addr_parse(ptxt, &parent) < 0) {
 		return W_BADARGS;
+	}
+	if (!shm) {
+		setenv("TROUPE_EVENT_SHM", "0", 1);
 	}
 	if (target[0] == '@') {
 		r = tr_event_open_name(&e, target + 1);
@@ -75,15 +79,18 @@ waiter(const void *args, size_t len)
 }
 TR_ACTOR(waiter, waiter)
 
+/* Whether the waiters start_waiter() starts use the shared page. */
+static int waiter_shm = 1;
+
 static tr_process *
 start_waiter(int method, const char *target, int timeout, int busy)
 {
 	char        args[256], ptxt[TR_ADDR_STRLEN];
 	tr_process *p;
 
-	snprintf(args, sizeof(args), "%s %s %d %d",
+	snprintf(args, sizeof(args), "%s %s %d %d %d",
 	    tr_addr_format(tr_self(), ptxt, sizeof(ptxt)), target, timeout,
-	    busy);
+	    busy, waiter_shm);
 	TR_ASSERT_OK(tr_process_new(&p, "waiter", args, strlen(args) + 1));
 	TR_ASSERT_OK(tr_process_set_start_method(p, method));
 	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
@@ -426,18 +433,28 @@ killer(const void *args, size_t len)
 }
 TR_ACTOR(killer, killer)
 
-/* Look the supervised event up until it answers (it is restarting). */
+/* Call is_set() until the restarted event answers (the handle first
+ * learns of the death -- a call that overlaps the dying may still be
+ * answered by the old actor -- then finds no holder of the name while
+ * the supervisor restarts it); returns its answer. */
 static int
-is_set_after_restart(tr_event *e)
+is_set_after_restart(tr_event *e, tr_addr old)
 {
 	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
 	int     r;
 
-	do {
+	for (;;) {
 		r = tr_event_is_set(e);
-	} while ((r == -ESRCH || r == TR_EDEAD || r == TR_ENOTFOUND) &&
-	    tr_test_now_ms() < end && usleep(10 * 1000) == 0);
-	return r;
+		if (r >= 0 && !tr_addr_eq(tr_event_addr(e), old)) {
+			return r;
+		}
+		if ((r < 0 && r != -ESRCH && r != TR_EDEAD &&
+		        r != TR_ENOTFOUND) ||
+		    tr_test_now_ms() > end) {
+			return r < 0 ? r : -ETIMEDOUT;
+		}
+		usleep(10 * 1000);
+	}
 }
 
 /* A supervised, named event: waiters get TR_EDEAD when it is killed; a
@@ -476,14 +493,15 @@ test_supervised_event_restarts_clear(void **state)
 		assert_int_equal(tr_test_finish(&p[m]), W_DEAD);
 	}
 	/* 2: the restarted event, through the same handle */
-	TR_ASSERT_ERR(is_set_after_restart(e), 0);
-	assert_false(tr_addr_eq(old, tr_event_addr(e)));
+	TR_ASSERT_ERR(is_set_after_restart(e, old), 0);
 	TR_ASSERT_ERR(tr_event_set(e), 0);
 	TR_ASSERT_ERR(tr_event_wait(e, 0), 1);
 	/* 3: set when it dies; clear after the restart */
 	TR_ASSERT_OK(tr_supervisor_which_child(s, "ev", &ci, TR_TEST_HANG_MS));
+	TR_ASSERT_ERR(tr_event_is_set(e), 1);
+	old = tr_event_addr(e);
 	assert_int_equal(kill(ci.pid, SIGKILL), 0);
-	TR_ASSERT_ERR(is_set_after_restart(e), 0);
+	TR_ASSERT_ERR(is_set_after_restart(e, old), 0);
 	TR_ASSERT_ERR(tr_event_wait(e, 0), 0);
 	tr_event_destroy(&e); /* an opened handle: the actor stays */
 	TR_ASSERT_OK(tr_supervisor_which_child(s, "ev", &ci, TR_TEST_HANG_MS));
@@ -492,9 +510,106 @@ test_supervised_event_restarts_clear(void **state)
 	tr_supervisor_destroy(&s);
 }
 
+/* Waiters on the page and waiters that use messages, in processes of
+ * every kind, on one event: a set() made on the page wakes both (it sees
+ * the waits kept in the actor and asks it to answer them), and so does a
+ * set() made by message (the actor sets the page and wakes its futex). */
+static void
+test_mixed_waiters_all_wake(void **state)
+{
+	tr_process *p[6];
+	char        txt[TR_ADDR_STRLEN];
+	tr_event   *e, *msg_only;
+
+	TR_ASSERT_OK(tr_event_new(&e, NULL));
+	setenv("TROUPE_EVENT_SHM", "0", 1);
+	TR_ASSERT_OK(tr_event_open(&msg_only, tr_event_addr(e)));
+	TR_ASSERT_ERR(tr_event_is_set(msg_only), 0); /* attached: none */
+	unsetenv("TROUPE_EVENT_SHM");
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 6; i++) {
+			waiter_shm = i % 2;
+			p[i] = start_waiter(methods[i / 2], addr_text(e, txt),
+			    TR_TIMEOUT_INFINITE, 0);
+		}
+		waiter_shm = 1;
+		waiters_about_to_wait(6);
+		TR_ASSERT_ERR(tr_event_set(round ? msg_only : e), 0);
+		for (int i = 0; i < 6; i++) {
+			assert_int_equal(tr_test_finish(&p[i]), W_SET);
+		}
+		TR_ASSERT_ERR(tr_event_is_set(round ? e : msg_only), 1);
+		TR_ASSERT_ERR(tr_event_clear(round ? e : msg_only), 0);
+		TR_ASSERT_ERR(tr_event_is_set(round ? msg_only : e), 0);
+	}
+	tr_event_destroy(&msg_only);
+	tr_event_destroy(&e);
+}
+
+/* Lines of /proc/self/maps naming the event's page. */
+static int
+pages_mapped(void)
+{
+	char  line[512];
+	int   n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		n += strstr(line, "memfd:troupe-event") != NULL;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The page has no name anywhere (nothing in /dev/shm or the runtime
+ * directory to clean up after a SIGKILL: the kernel frees it with its
+ * last user), and a handle lets go of it as soon as it finds the actor
+ * dead. */
+static void
+test_page_is_anonymous_and_let_go(void **state)
+{
+	int       shm = tr_test_dir_count("/dev/shm");
+	int       run = tr_test_rundir_count();
+	tr_event *e;
+	int       r;
+
+	TR_ASSERT_OK(tr_event_new(&e, NULL));
+	TR_ASSERT_ERR(tr_event_is_set(e), 0);
+	assert_int_equal(pages_mapped(), 1);
+	assert_int_equal(tr_test_dir_count("/dev/shm"), shm);
+	assert_int_equal(kill((pid_t) tr_event_addr(e).pid, SIGKILL), 0);
+	do {
+		r = tr_event_wait(e, 10);
+	} while (r == 0);
+	TR_ASSERT_ERR(r, TR_EDEAD);
+	assert_int_equal(pages_mapped(), 0);
+	tr_event_destroy(&e);
+	assert_int_equal(tr_test_dir_count("/dev/shm"), shm);
+	assert_true(tr_test_rundir_count() <= run + 1);
+}
+
+static int
+messages_only(void **state)
+{
+	waiter_shm = 0;
+	return setenv("TROUPE_EVENT_SHM", "0", 1);
+}
+
+static int
+page_again(void **state)
+{
+	waiter_shm = 1;
+	return unsetenv("TROUPE_EVENT_SHM");
+}
+
 int
 main(int argc, char **argv)
 {
+	const struct CMUnitTest page_only[] = {
+		cmocka_unit_test(test_mixed_waiters_all_wake),
+		cmocka_unit_test(test_page_is_anonymous_and_let_go),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_calls_fork),
 		cmocka_unit_test(test_calls_spawn),
@@ -517,5 +632,9 @@ main(int argc, char **argv)
 	if (getenv("TR_TEST_FILTER")) {
 		cmocka_set_test_filter(getenv("TR_TEST_FILTER"));
 	}
-	return cmocka_run_group_tests_name("event", tests, NULL, NULL);
+	/* every case on the shared page, then with messages only */
+	return cmocka_run_group_tests_name("event", tests, NULL, NULL) +
+	    cmocka_run_group_tests_name("event, page", page_only, NULL, NULL) +
+	    cmocka_run_group_tests_name(
+	        "event, messages only", tests, messages_only, page_again);
 }
