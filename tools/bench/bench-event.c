@@ -10,15 +10,19 @@
  *           CLOCK_MONOTONIC as its wait returns and sends it back.  One
  *           sample: the last waiter's wake time minus the time read just
  *           before set().  Median and 99th percentile over --time s after
- *           20 warm-up rounds.  The path: setter -> event actor (one
+ *           20 warm-up rounds.  Two paths: "page", the default on one
+ *           host, where set() wakes the waiters' futex on the event's
+ *           shared page itself; and "messages" (TROUPE_EVENT_SHM=0, what
+ *           a client without the page uses): setter -> event actor (one
  *           ZeroMQ message) -> each waiter (one message each, the answer
- *           to its parked wait), so the floor is about one troupe round
- *           trip, shown as "is_set() round trip".
+ *           to its parked wait), whose floor is about one troupe round
+ *           trip, shown as "is_set() messages".
  *   python  the same with multiprocessing.Event and a Pipe per waiter
  *           (tools/bench/mp_event.py, run with /usr/bin/python3).
  *
  * Rows for 1 and 4 waiters; --waiters N (repeatable) picks others, --time S
- * the sampling time per row (default 1.5). */
+ * the sampling time per row (default 1.5), --gap-us the sleep before each
+ * set() (default 2000). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,7 +307,7 @@ int
 main(int argc, char **argv)
 {
 	int          rows[MAX_ROWS], nrows = 0;
-	struct stat2 tw[MAX_ROWS], rt;
+	struct stat2 tw[2][MAX_ROWS], rt[2];
 	const char  *py;
 	int          r = tr_init(argc, argv);
 
@@ -323,7 +327,7 @@ main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 			    "usage: bench-event [--time S] [--waiters N]... "
-			    "[--python mp_event.py]\n");
+			    "[--gap-us US] [--python mp_event.py]\n");
 			return 2;
 		}
 	}
@@ -338,52 +342,63 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	for (int i = 0; i < nrows; i++) {
-		tw[i] = troupe_wake(rows[i]);
+	/* the shared page (the default), then messages only: the waiters
+	 * are fork()ed after the switch, so they inherit it */
+	for (int path = 0; path < 2; path++) {
+		if (path == 1) {
+			setenv("TROUPE_EVENT_SHM", "0", 1);
+		}
+		for (int i = 0; i < nrows; i++) {
+			tw[path][i] = troupe_wake(rows[i]);
+		}
+		rt[path] = troupe_is_set_rt();
 	}
-	rt = troupe_is_set_rt();
+	unsetenv("TROUPE_EVENT_SHM");
 	py = run_python(rows, nrows);
 	if (!py) {
 		fprintf(stderr, "bench-event: %s failed; Python not measured\n",
 		    mp_event);
 	}
-	printf("\nbench-event: %d CPU(s) usable, --time %g s, start method "
-	       "%s\n",
-	    tr_cpu_count(), target_s,
-	    getenv("TROUPE_START_METHOD") ? getenv("TROUPE_START_METHOD")
-	                                  : "fork");
-	printf("| figure                        |   troupe |  py Event | "
+	printf("\nbench-event: %d CPU(s) usable, --time %g s\n", tr_cpu_count(),
+	    target_s);
+	printf("| figure                          |   troupe |  py Event | "
 	       "troupe/py | target |\n");
-	printf("|-------------------------------|----------|-----------|---"
-	       "--------|--------|\n");
-	for (int i = 0; i < nrows; i++) {
-		char   name[64];
-		double pm, pp;
+	printf("|---------------------------------|----------|-----------|--"
+	       "---------|--------|\n");
+	for (int path = 0; path < 2; path++) {
+		const char *how = path ? "messages" : "page";
 
-		snprintf(name, sizeof(name), "event_wake_%dw_us", rows[i]);
-		pm = py ? py_figure(py, name) : -1;
-		snprintf(name, sizeof(name), "event_wake_%dw_p99_us", rows[i]);
-		pp = py ? py_figure(py, name) : -1;
-		printf("| set-to-wake, %2d waiter%s us   | %8.1f | %9.1f | "
-		       "%8.2fx | %s |\n",
-		    rows[i], rows[i] == 1 ? " " : "s", tw[i].med, pm,
-		    pm > 0 ? tw[i].med / pm : 0,
-		    rows[i] != 1          ? "-"
-		        : pm <= 0         ? "<=1.00x py: not measured"
-		        : tw[i].med <= pm ? "<=1.00x py: met"
-		                          : "<=1.00x py: MISSED");
-		printf("| set-to-wake, %2d waiter%s p99  | %8.1f | %9.1f | "
-		       "%8.2fx | |\n",
-		    rows[i], rows[i] == 1 ? " " : "s", tw[i].p99, pp,
-		    pp > 0 ? tw[i].p99 / pp : 0);
+		for (int i = 0; i < nrows; i++) {
+			char   name[64];
+			double pm, pp, med = tw[path][i].med;
+
+			snprintf(
+			    name, sizeof(name), "event_wake_%dw_us", rows[i]);
+			pm = py ? py_figure(py, name) : -1;
+			snprintf(name, sizeof(name), "event_wake_%dw_p99_us",
+			    rows[i]);
+			pp = py ? py_figure(py, name) : -1;
+			printf(
+			    "| set-to-wake %-8s %2dw us     | %8.1f | %9.1f | "
+			    "%8.2fx | %s |\n",
+			    how, rows[i], med, pm, pm > 0 ? med / pm : 0,
+			    rows[i] != 1 || path ? "-"
+			        : pm <= 0        ? "<=1.00x py: not measured"
+			        : med <= pm      ? "<=1.00x py: met"
+			                         : "<=1.00x py: MISSED");
+			printf(
+			    "| set-to-wake %-8s %2dw p99 us | %8.1f | %9.1f | "
+			    "%8.2fx | |\n",
+			    how, rows[i], tw[path][i].p99, pp,
+			    pp > 0 ? tw[path][i].p99 / pp : 0);
+		}
+		printf("| is_set() %-8s us            | %8.1f |         - | "
+		       "        - | |\n",
+		    how, rt[path].med);
 	}
-	printf("| is_set() round trip us       | %8.1f |         - |         "
-	       "- | |\n",
-	    rt.med);
-	printf("| is_set() round trip p99 us   | %8.1f |         - |         "
-	       "- | |\n",
-	    rt.p99);
-	printf("(troupe/py: times, so below 1.00x troupe is faster; the wake "
-	       "crosses two ZeroMQ hops, setter -> event actor -> waiter)\n");
+	printf("(troupe/py: times, so below 1.00x troupe is faster.  page: "
+	       "the default on one host, set() wakes the waiters' futex on "
+	       "the event's shared page; messages: TROUPE_EVENT_SHM=0, "
+	       "setter -> event actor -> each waiter, two ZeroMQ hops)\n");
 	return 0;
 }
