@@ -6,6 +6,7 @@
 
 #include "troupe/actor.h"
 #include "troupe/common.h"
+#include "troupe/event.h"
 #include "troupe/msg.h"
 #include "troupe/process.h"
 #include "troupe/supervisor.h"

@@ -492,6 +492,27 @@ test_demo(void **state)
 	assert_non_null(strstr(run_.err, "usage: demo"));
 }
 
+/* The seed's Event example: the timed waiter gives up after 2 s with the
+ * event clear; main sets it at 3 s and the blocked waiter wakes (its line
+ * and main's may come in either order). */
+static void
+test_event(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "event", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("wait_for_event: starting",
+		    "wait_for_event_timeout: starting",
+		    "main: waiting before calling Event.set\\(\\)",
+		    "wait_for_event_timeout: e.is_set\\(\\)-> False",
+		    "(main: event is set|wait_for_event: e.is_set\\(\\)-> "
+		    "True)",
+		    "(main: event is set|wait_for_event: e.is_set\\(\\)-> "
+		    "True)");
+		assert_string_not_equal(run_.lines[4], run_.lines[5]);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -509,6 +530,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_start_methods),
 		cmocka_unit_test(test_tour),
+		cmocka_unit_test(test_event),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
