@@ -8,6 +8,7 @@
 #include "troupe/common.h"
 #include "troupe/msg.h"
 #include "troupe/process.h"
+#include "troupe/queue.h"
 #include "troupe/supervisor.h"
 
 #endif /* TROUPE_H */

@@ -30,7 +30,7 @@ extern "C" {
 	X(NOTINIT, 4001, "troupe runtime not initialised (call tr_init())") \
 	X(NOACTOR, 4002, "no actor registered under that name")             \
 	X(STARTFAIL, 4003, "child failed before it reported running")       \
-	X(FULL, 4004, "recipient's mailbox is full")                        \
+	X(FULL, 4004, "recipient's mailbox or queue is full")                        \
 	X(BADFRAME, 4005, "malformed message frame")                        \
 	X(BADTYPE, 4006, "payload is not of the expected type")             \
 	X(TOOBIG, 4007, "message larger than the configured maximum")       \
@@ -42,7 +42,11 @@ extern "C" {
 	X(FORKSERVER, 4013, "forkserver failed or died")                    \
 	X(BADADDR, 4014, "malformed actor address")                         \
 	X(RESTARTING, 4015, "child is being restarted")                     \
-	X(IGNORE, 4016, "actor chose not to run (ignore)")
+	X(IGNORE, 4016, "actor chose not to run (ignore)")                  \
+	X(EMPTY, 4017, "queue is empty")                                    \
+	X(CLOSED, 4018, "queue is closed")                                  \
+	X(QSHUTDOWN, 4019, "queue was shut down")                           \
+	X(TASKDONE, 4020, "task_done() called more times than items put")
 
 enum tr_errno {
 #define TR_ERRNO_ENUM(name, num, text) TR_E##name = -(num),
