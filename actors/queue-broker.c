@@ -54,7 +54,8 @@ struct broker {
 	size_t           ncons, rr;
 	struct parked   *puts, *joins;
 	size_t           nputs, njoins;
-	uint64_t         junk; /* messages that were not queue requests */
+	uint64_t         junk;    /* messages that were not queue requests */
+	uint64_t         dropped; /* granted puts after a shutdown */
 };
 
 static struct item *
@@ -165,6 +166,23 @@ answer(struct broker *b, const tr_msg *req, int err)
 	rep.unfinished = b->unfinished;
 	rep.kind       = (uint32_t) b->kind;
 	/* a caller that died or gave up: nothing to do */
+	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
+}
+
+/* A stored PUT's answer: an unbounded queue also grants the producer
+ * up to want one-way puts (tr_queue_set_put_window()). */
+static void
+answer_put(struct broker *b, const tr_msg *req, int err, uint32_t want)
+{
+	Trwire__QueueReply rep = TRWIRE__QUEUE_REPLY__INIT;
+
+	if (err || b->maxsize || b->state != TRI_QUEUE_OPEN) {
+		answer(b, req, err);
+		return;
+	}
+	rep.size  = b->held;
+	rep.kind  = (uint32_t) b->kind;
+	rep.grant = want < TRI_QUEUE_WINDOW_MAX ? want : TRI_QUEUE_WINDOW_MAX;
 	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
 }
 
@@ -334,8 +352,9 @@ ack(struct broker *b, struct consumer *c, uint32_t n)
 	admit_parked(b);
 }
 
+/* Send c the end-of-queue error err (no items). */
 static int
-push(struct consumer *c, const struct item *it, int err)
+push_end(struct consumer *c, int err)
 {
 	Trwire__QueueItem pb = TRWIRE__QUEUE_ITEM__INIT;
 	tr_msg           *m;
@@ -343,12 +362,7 @@ push(struct consumer *c, const struct item *it, int err)
 
 	pb.consumer = c->id;
 	pb.error    = err;
-	if (it) {
-		pb.item.data = it->data;
-		pb.item.len  = it->len;
-		pb.item_type = it->type ? it->type : (char *) "";
-	}
-	r = tr_msg_new_pb(&m, &pb.base);
+	r           = tr_msg_new_pb(&m, &pb.base);
 	if (r < 0) {
 		return r;
 	}
@@ -358,7 +372,41 @@ push(struct consumer *c, const struct item *it, int err)
 	return r;
 }
 
-/* Send queued items to consumers with credit, one each in turn. */
+/* Send c the n oldest queued items in one message; they stay at the
+ * front of the queue until sent, so a failed send loses nothing. */
+static int
+push_batch(struct consumer *c, struct deque *q, size_t n)
+{
+	Trwire__QueueItem   pb = TRWIRE__QUEUE_ITEM__INIT;
+	Trwire__QueueEntry  ent[TRI_QUEUE_BATCH];
+	Trwire__QueueEntry *ptr[TRI_QUEUE_BATCH];
+	tr_msg             *m;
+	int                 r;
+
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = dq_at(q, i);
+
+		trwire__queue_entry__init(&ent[i]);
+		ent[i].item.data = it->data;
+		ent[i].item.len  = it->len;
+		ent[i].item_type = it->type ? it->type : (char *) "";
+		ptr[i]           = &ent[i];
+	}
+	pb.consumer = c->id;
+	pb.n_items  = n;
+	pb.items    = ptr;
+	r           = tr_msg_new_pb(&m, &pb.base);
+	if (r < 0) {
+		return r;
+	}
+	tr_msg_set_correlation(m, c->id);
+	r = tr_send(c->addr, &m, TRI_QUEUE_SEND_MS);
+	tr_msg_destroy(&m);
+	return r;
+}
+
+/* Send queued items to consumers with credit, in turn, a batch each (up
+ * to TRI_QUEUE_BATCH, so a burst costs one message per batch). */
 static void
 dispatch(struct broker *b)
 {
@@ -366,24 +414,28 @@ dispatch(struct broker *b)
 
 	while (b->q.n && b->ncons && idle < b->ncons) {
 		struct consumer *c = &b->cons[b->rr++ % b->ncons];
-		struct item      it;
+		size_t           n = b->q.n;
 
 		if (c->credit == 0) {
 			idle++;
 			continue;
 		}
 		idle = 0;
-		it   = dq_pop_front(&b->q);
-		if (push(c, &it, 0) < 0) {
-			/* gone or wedged: its DOWN or next credit says */
-			(void) dq_push_front(&b->q, it);
-			c->credit = 0;
+		n    = n < c->credit ? n : c->credit;
+		n    = n < TRI_QUEUE_BATCH ? n : TRI_QUEUE_BATCH;
+		if (push_batch(c, &b->q, n) < 0) {
+			c->credit =
+			    0; /* gone or wedged: its DOWN or credit says */
 			continue;
 		}
-		c->credit--;
-		if (dq_push_back(&c->inflight, it) < 0) {
-			item_free(&it);
-			b->held--;
+		c->credit -= (uint32_t) n;
+		while (n--) {
+			struct item it = dq_pop_front(&b->q);
+
+			if (dq_push_back(&c->inflight, it) < 0) {
+				item_free(&it);
+				b->held--;
+			}
 		}
 	}
 }
@@ -400,7 +452,7 @@ tell_end(struct broker *b)
 	}
 	for (size_t i = 0; i < b->ncons; i++) {
 		if (b->cons[i].credit && !b->cons[i].told) {
-			b->cons[i].told = push(&b->cons[i], NULL, err) == 0;
+			b->cons[i].told = push_end(&b->cons[i], err) == 0;
 		}
 	}
 }
@@ -412,13 +464,21 @@ on_put(struct broker *b, tr_msg **reqp, Trwire__QueueOp **opp)
 {
 	Trwire__QueueOp *op = *opp;
 
+	if (op->granted) {
+		/* one-way, under a grant: taken even after close(); after a
+		 * shutdown, dropped as the queued items are */
+		if (b->state == TRI_QUEUE_SHUTDOWN || store(b, op) < 0) {
+			b->dropped++;
+		}
+		return;
+	}
 	if (b->state != TRI_QUEUE_OPEN) {
 		answer(b, *reqp,
 		    b->state == TRI_QUEUE_CLOSED ? TR_ECLOSED : TR_EQSHUTDOWN);
 	} else if (op->timeout_ms < TR_TIMEOUT_INFINITE) {
 		answer(b, *reqp, -EINVAL);
 	} else if (has_room(b) && b->nputs == 0) {
-		answer(b, *reqp, store(b, op));
+		answer_put(b, *reqp, store(b, op), op->want_grant);
 	} else if (op->timeout_ms == 0) {
 		answer(b, *reqp, TR_EFULL);
 	} else if (park(&b->puts, &b->nputs, reqp, op,

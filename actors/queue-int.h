@@ -19,6 +19,8 @@
 #define TRI_QUEUE_SHUTDOWN  2
 
 #define TRI_QUEUE_WINDOW_MAX 4096
+/* Most items pushed to a consumer in one message. */
+#define TRI_QUEUE_BATCH 64
 /* The broker waits at most this long for a client's mailbox to take a
  * reply or an item (a client's own mailbox full of other traffic). */
 #define TRI_QUEUE_SEND_MS 5000

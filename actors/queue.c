@@ -27,8 +27,11 @@ struct tr_queue {
 	int         end; /* TR_ECLOSED / TR_EQSHUTDOWN the broker sent */
 	uint64_t    mon; /* monitor of the broker, 0 before the first get */
 	unsigned    window;
-	unsigned    credit; /* asked for and not yet received */
-	tr_msg     *stash;  /* a push taken from the mailbox by poll */
+	unsigned    credit;       /* asked for and not yet received */
+	unsigned    put_window;   /* one-way puts to ask for; 0 = none */
+	unsigned    grant;        /* one-way puts the broker accepts now */
+	Trwire__QueueItem *batch; /* a push taken from the mailbox */
+	size_t             next;  /* its first item not yet got */
 };
 
 /* Registered here, not beside the broker: a program linked with the
@@ -267,6 +270,17 @@ tr_queue_broker(const tr_queue *q)
 }
 
 int
+tr_queue_set_put_window(tr_queue *q, unsigned window)
+{
+	tr_assert_return(q && window <= TRI_QUEUE_WINDOW_MAX, -EINVAL);
+	q->put_window = window;
+	if (q->grant > window) {
+		q->grant = window;
+	}
+	return 0;
+}
+
+int
 tr_queue_set_window(tr_queue *q, unsigned window)
 {
 	tr_assert_return(
@@ -324,6 +338,47 @@ simple_call(tr_queue *q, Trwire__QueueOp__Kind kind, int timeout_ms)
 	return call(q, &op, NULL, timeout_ms);
 }
 
+/* The broker keeps the time: its answer always says what happened to
+ * the item, so no put is ever half done. */
+static int
+put_call(tr_queue *q, Trwire__QueueOp *op)
+{
+	Trwire__QueueReply *rep = NULL;
+	int                 r;
+
+	op->want_grant = q->put_window;
+	r              = call(q, op, &rep, TR_TIMEOUT_INFINITE);
+	if (r == 0) {
+		q->grant = rep->grant;
+		trwire__queue_reply__free_unpacked(rep, NULL);
+	}
+	return r;
+}
+
+/* One-way, under the broker's grant (put window): no answer. */
+static int
+put_granted(tr_queue *q, Trwire__QueueOp *op)
+{
+	tr_msg *m;
+	int     r;
+
+	if (q->dead) {
+		return q->dead;
+	}
+	op->granted = true;
+	r           = tr_msg_new_pb(&m, &op->base);
+	if (r < 0) {
+		return r;
+	}
+	r = tr_send(q->broker, &m, TR_TIMEOUT_INFINITE);
+	tr_msg_destroy(&m);
+	if (r < 0) {
+		return died(q, r);
+	}
+	q->grant--;
+	return 0;
+}
+
 int
 tr_queue_put(tr_queue *q, tr_msg **itemp, int timeout_ms)
 {
@@ -339,9 +394,7 @@ tr_queue_put(tr_queue *q, tr_msg **itemp, int timeout_ms)
 	op.item.len   = tr_msg_size(*itemp);
 	op.item_type  = (char *) tr_msg_type(*itemp);
 	op.timeout_ms = timeout_ms;
-	/* the broker keeps the time: an answer always says what happened
-	 * to the item, so no put is ever half done */
-	r = call(q, &op, NULL, TR_TIMEOUT_INFINITE);
+	r             = q->grant ? put_granted(q, &op) : put_call(q, &op);
 	if (r == 0) {
 		tr_msg_destroy(itemp);
 	}
@@ -538,14 +591,14 @@ prime(tr_queue *q)
 	return q->credit ? 0 : credit(q, 0);
 }
 
-/* Wait for a push (into q->stash) or the broker's DOWN. */
+/* Wait for a push (into q->batch) or the broker's DOWN. */
 static int
 wait_push(tr_queue *q, int timeout_ms)
 {
 	tr_msg *m = NULL;
 	int     r;
 
-	if (q->stash) {
+	if (q->batch) {
 		return 0;
 	}
 	r = tr_recv_match(&m, match_push, q, timeout_ms);
@@ -558,7 +611,19 @@ wait_push(tr_queue *q, int timeout_ms)
 		q->dead = TR_EDEAD;
 		return TR_EDEAD;
 	}
-	q->stash = m;
+	r = tr_msg_unpack(m, &trwire__queue_item__descriptor,
+	    (ProtobufCMessage **) &q->batch);
+	tr_msg_destroy(&m);
+	if (r < 0) {
+		return r;
+	}
+	q->next = 0;
+	if (q->batch->error || q->batch->n_items == 0) {
+		q->end = q->batch->error ? q->batch->error : q->end;
+		trwire__queue_item__free_unpacked(q->batch, NULL);
+		q->batch = NULL;
+		return q->end ? q->end : -EAGAIN;
+	}
 	return 0;
 }
 
@@ -579,36 +644,30 @@ wait_or_sync(tr_queue *q, int timeout_ms)
 	return r == -EAGAIN || r == -ETIMEDOUT ? 0 : r < 0 ? r : 1;
 }
 
-/* Turn the stashed push into an item (*ret) or the queue's end. */
+/* The next item of the batch into *ret, acknowledged. */
 static int
 take(tr_queue *q, tr_msg **ret)
 {
-	Trwire__QueueItem *pb = NULL;
-	tr_msg            *m  = NULL;
-	int                r;
+	Trwire__QueueEntry *e = q->batch->items[q->next];
+	tr_msg             *m = NULL;
+	int                 r;
 
-	r = tr_msg_unpack(q->stash, &trwire__queue_item__descriptor,
-	    (ProtobufCMessage **) &pb);
-	tr_msg_destroy(&q->stash);
-	if (r < 0) {
-		return r;
+	r = tr_msg_new_bytes(&m, e->item.data, e->item.len);
+	if (r == 0) {
+		r = tr_msg_set_type(m, e->item_type);
 	}
-	if (pb->error) {
-		q->end = pb->error;
-		trwire__queue_item__free_unpacked(pb, NULL);
-		return q->end;
+	if (r < 0) {
+		tr_msg_destroy(&m);
+		return r; /* the item stays for the next get */
 	}
 	q->credit--;
-	r = tr_msg_new_bytes(&m, pb->item.data, pb->item.len);
-	if (r == 0) {
-		r = tr_msg_set_type(m, pb->item_type);
+	if (++q->next == q->batch->n_items) {
+		trwire__queue_item__free_unpacked(q->batch, NULL);
+		q->batch = NULL;
 	}
-	trwire__queue_item__free_unpacked(pb, NULL);
 	/* acknowledged before the caller sees it: only a kill in the
 	 * instant after this can make the item be delivered twice */
-	if (r == 0) {
-		r = credit(q, 1);
-	}
+	r = credit(q, 1);
 	if (r < 0) {
 		tr_msg_destroy(&m);
 		return r;
@@ -626,7 +685,7 @@ tr_queue_get(tr_queue *q, tr_msg **ret, int timeout_ms)
 		return r;
 	}
 	tr_assert_return(ret && timeout_ok(timeout_ms), -EINVAL);
-	if (!q->stash && (q->end || q->dead)) {
+	if (!q->batch && (q->end || q->dead)) {
 		return q->end ? q->end : q->dead;
 	}
 	r = prime(q);
@@ -648,7 +707,7 @@ tr_queue_poll(tr_queue *q, int timeout_ms)
 		return r;
 	}
 	tr_assert_return(timeout_ok(timeout_ms), -EINVAL);
-	if (q->stash || q->end || q->dead) {
+	if (q->batch || q->end || q->dead) {
 		return 1;
 	}
 	r = prime(q);
@@ -683,7 +742,9 @@ tr_queue_destroy(tr_queue **qp)
 			tr_msg_destroy(&m);
 		}
 	}
-	tr_msg_destroy(&q->stash);
+	if (q->batch) {
+		trwire__queue_item__free_unpacked(q->batch, NULL);
+	}
 	if (q->owner == getpid()) {
 		stop_sup(&q->sup);
 	}

@@ -33,14 +33,16 @@ extern "C" {
  * the broker was already gone).
  *
  * Delivery (docs/guarantees.md, "Queue"):
- *  - tr_queue_put() returns 0 once the broker holds the item.  A process
- *    that puts and then exits at once loses nothing and does not hang.
+ *  - tr_queue_put() returns 0 once the broker holds the item (unless a
+ *    put window is set: tr_queue_set_put_window()).  A process that puts
+ *    and then exits at once loses nothing and does not hang.
  *  - Items from one producer are got in the order put; items a consumer
  *    was sent and did not take go back to the front of the queue.
  *  - Consumers take items with credit: a handle asks for up to its window
  *    (tr_queue_set_window()) of items in advance, the broker sends them
  *    to its mailbox, and each tr_queue_get() that returns an item
  *    acknowledges it (a one-way message, no round trip).  The broker
+ *    sends what it has in batches of up to 64 items per message.  The broker
  *    monitors consumers: items sent to one that dies or closes its handle
  *    before acknowledging them go to other consumers.
  *  - So every item put is got at least once, and exactly once unless a
@@ -112,6 +114,20 @@ TR_API tr_addr tr_queue_broker(const tr_queue *q);
  * TR_QUEUE_WINDOW_DEFAULT, at most 4096).  Takes effect at the next
  * request for credit.  Errors: -EINVAL. */
 TR_API int tr_queue_set_window(tr_queue *q, unsigned window);
+
+/* Put window (default 0): how many puts of this handle may go one-way,
+ * without waiting for the broker's answer.  With 0 every put is a round
+ * trip and returns once the broker holds the item.  With n > 0, on an
+ * unbounded queue, each answered put also grants the handle n one-way
+ * puts: those return once the item is handed to this process's runtime
+ * (queued for the broker, in order), which delivers it before the process
+ * exits however it exits normally (the exit handshake), but loses it if
+ * the process is SIGKILLed first or the broker dies.  A put under a grant
+ * is taken even if another process closed the queue meanwhile (the
+ * producer learns of the close at its next answered put), and dropped if
+ * it was shut down.  Bounded queues never grant (every put is answered),
+ * so TR_EFULL stays exact.  Errors: -EINVAL (more than 4096). */
+TR_API int tr_queue_set_put_window(tr_queue *q, unsigned window);
 
 /* Append *itemp, waiting up to timeout_ms while the queue is full.
  * Returns 0 once the broker holds the item: then the queue owns it and
