@@ -713,15 +713,19 @@ tri_queue_broker_main(const void *args, size_t len)
 	}
 	while (r >= 0) {
 		r = tr_recv(&m, expire_puts(&b));
+		/* take in what else is waiting before sending anything, so
+		 * that a burst of puts goes out in few, full batches */
+		for (int n = 1; r == 0; n++) {
+			on_message(&b, &m);
+			tr_msg_destroy(&m);
+			if (n == TRI_QUEUE_BATCH * 4) {
+				break;
+			}
+			r = tr_recv(&m, 0);
+		}
 		if (r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR) {
 			r = 0;
-			continue;
 		}
-		if (r < 0) {
-			break;
-		}
-		on_message(&b, &m);
-		tr_msg_destroy(&m);
 		dispatch(&b);
 		tell_end(&b);
 	}

@@ -19,6 +19,9 @@
 #define TRI_QUEUE_SHUTDOWN  2
 
 #define TRI_QUEUE_WINDOW_MAX 4096
+/* A consumer acknowledges the items it got in groups of at most this
+ * many (docs/guarantees.md: the duplicates a killed consumer may cause). */
+#define TRI_QUEUE_ACK_BATCH 16
 /* Most items pushed to a consumer in one message. */
 #define TRI_QUEUE_BATCH 64
 /* The broker waits at most this long for a client's mailbox to take a

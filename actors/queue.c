@@ -27,11 +27,12 @@ struct tr_queue {
 	int         end; /* TR_ECLOSED / TR_EQSHUTDOWN the broker sent */
 	uint64_t    mon; /* monitor of the broker, 0 before the first get */
 	unsigned    window;
-	unsigned    credit;       /* asked for and not yet received */
-	unsigned    put_window;   /* one-way puts to ask for; 0 = none */
-	unsigned    grant;        /* one-way puts the broker accepts now */
-	Trwire__QueueItem *batch; /* a push taken from the mailbox */
-	size_t             next;  /* its first item not yet got */
+	unsigned    credit;         /* asked for and not yet received */
+	unsigned    put_window;     /* one-way puts to ask for; 0 = none */
+	unsigned    grant;          /* one-way puts the broker accepts now */
+	Trwire__QueueItem *batch;   /* a push taken from the mailbox */
+	size_t             next;    /* its first item not yet got */
+	unsigned           unacked; /* got, acknowledgement not yet sent */
 };
 
 /* Registered here, not beside the broker: a program linked with the
@@ -417,13 +418,15 @@ tr_queue_put_bytes(tr_queue *q, const void *data, size_t len, int timeout_ms)
 	return r;
 }
 
+static int flush_acks(tr_queue *q);
+
 static int
 state_call(tr_queue *q, Trwire__QueueReply **ret)
 {
 	Trwire__QueueOp op = TRWIRE__QUEUE_OP__INIT;
 	int             r  = check(q);
 
-	if (r < 0) {
+	if (r < 0 || (r = flush_acks(q)) < 0) {
 		return r;
 	}
 	op.kind = TRWIRE__QUEUE_OP__KIND__SIZE;
@@ -562,6 +565,23 @@ credit(tr_queue *q, unsigned ack)
 	return 0;
 }
 
+/* Send the acknowledgements of the items got so far (with more credit). */
+static int
+flush_acks(tr_queue *q)
+{
+	unsigned n = q->unacked;
+	int      r;
+
+	if (n == 0 || q->dead) {
+		return 0;
+	}
+	r = credit(q, n);
+	if (r == 0) {
+		q->unacked = 0;
+	}
+	return r;
+}
+
 static bool
 match_push(const tr_msg *m, void *arg)
 {
@@ -661,16 +681,23 @@ take(tr_queue *q, tr_msg **ret)
 		return r; /* the item stays for the next get */
 	}
 	q->credit--;
+	q->unacked++;
 	if (++q->next == q->batch->n_items) {
 		trwire__queue_item__free_unpacked(q->batch, NULL);
 		q->batch = NULL;
 	}
-	/* acknowledged before the caller sees it: only a kill in the
-	 * instant after this can make the item be delivered twice */
-	r = credit(q, 1);
-	if (r < 0) {
-		tr_msg_destroy(&m);
-		return r;
+	/* acknowledged in groups, the group sent before the caller sees
+	 * its last item: a consumer killed after a get returned loses to
+	 * the others (as duplicates) at most the TRI_QUEUE_ACK_BATCH items
+	 * it got since its last acknowledgement; when nothing more is here
+	 * it acknowledges at once, so a bounded queue's room frees as in
+	 * Python */
+	if (q->unacked >= TRI_QUEUE_ACK_BATCH || !q->batch) {
+		r = flush_acks(q);
+		if (r < 0) {
+			tr_msg_destroy(&m);
+			return r;
+		}
 	}
 	*ret = m;
 	return 0;
@@ -731,6 +758,7 @@ tr_queue_destroy(tr_queue **qp)
 
 		/* what was sent to us and not got goes back to the queue;
 		 * pushes already here are dropped */
+		(void) flush_acks(q); /* what we got is not to go back */
 		op.kind     = TRWIRE__QUEUE_OP__KIND__BYE;
 		op.consumer = q->id;
 		if (tr_msg_new_pb(&m, &op.base) == 0) {
