@@ -40,16 +40,19 @@ extern "C" {
  *    was sent and did not take go back to the front of the queue.
  *  - Consumers take items with credit: a handle asks for up to its window
  *    (tr_queue_set_window()) of items in advance, the broker sends them
- *    to its mailbox, and each tr_queue_get() that returns an item
- *    acknowledges it (a one-way message, no round trip).  The broker
- *    sends what it has in batches of up to 64 items per message.  The broker
- *    monitors consumers: items sent to one that dies or closes its handle
- *    before acknowledging them go to other consumers.
+ *    to its mailbox (in batches of up to 64 items per message), and the
+ *    handle acknowledges the items it got, one-way (no round trip), in
+ *    groups: at the latest when it has got 16 since the last group, at
+ *    once when it has got every item it was sent, and before any other
+ *    call (qsize, empty, full, destroy).  The group goes out before get
+ *    returns its last item.  The broker monitors consumers: items sent to
+ *    one that dies or destroys its handle and not acknowledged go back to
+ *    the front of the queue, in order, for the other consumers.
  *  - So every item put is got at least once, and exactly once unless a
- *    consumer is killed after tr_queue_get() returned an item but before
- *    its acknowledgement left the process (an instant: the send is
- *    queued before get returns).  Only then is the item got again, by
- *    another consumer.
+ *    consumer is killed: then the items it got and had not acknowledged
+ *    yet -- at most 16, the last it got -- are got again by another
+ *    consumer.  Items it was sent and did not get are got once, by
+ *    another.
  *  - A consumer handle that does not call get holds up to its window of
  *    items until it calls get again, is destroyed or dies; they count in
  *    tr_queue_qsize() meanwhile.
