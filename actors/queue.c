@@ -741,7 +741,8 @@ tr_queue_poll(tr_queue *q, int timeout_ms)
 	if (r == 0) {
 		r = wait_or_sync(q, timeout_ms);
 	}
-	return r == TR_EDEAD ? 1 : r;
+	/* a get would fail at once: that is ready too */
+	return q->end || q->dead ? 1 : r;
 }
 
 void

@@ -30,7 +30,7 @@ extern "C" {
 	X(NOTINIT, 4001, "troupe runtime not initialised (call tr_init())") \
 	X(NOACTOR, 4002, "no actor registered under that name")             \
 	X(STARTFAIL, 4003, "child failed before it reported running")       \
-	X(FULL, 4004, "recipient's mailbox or queue is full")                        \
+	X(FULL, 4004, "recipient's mailbox is full")                        \
 	X(BADFRAME, 4005, "malformed message frame")                        \
 	X(BADTYPE, 4006, "payload is not of the expected type")             \
 	X(TOOBIG, 4007, "message larger than the configured maximum")       \

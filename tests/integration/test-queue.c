@@ -329,6 +329,15 @@ test_close_refuses_puts_and_drains(void **state)
 	/* a getter in another process: fails at once, never hangs */
 	getter = start("q_blocked", tr_queue_addr(q), 0, FORK);
 	assert_int_equal(tr_test_finish(&getter), 21);
+	/* a fresh handle: poll is ready (a get would fail at once) */
+	{
+		tr_queue *q2;
+
+		TR_ASSERT_OK(tr_queue_open(&q2, tr_queue_addr(q)));
+		assert_int_equal(tr_queue_poll(q2, TR_TEST_HANG_MS), 1);
+		TR_ASSERT_ERR(tr_queue_get(q2, &m, 0), TR_ECLOSED);
+		tr_queue_destroy(&q2);
+	}
 	tr_queue_destroy(&q);
 }
 
