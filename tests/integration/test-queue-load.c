@@ -41,9 +41,9 @@ item_id(unsigned prod, unsigned seq)
 static int
 producer(const void *args, size_t len)
 {
-	char      where[128];
-	tr_queue *q;
-	unsigned  n, prod, window;
+	static tr_queue *q; /* never destroyed: still reachable at exit */
+	char             where[128];
+	unsigned         n, prod, window;
 
 	if (sscanf(args, "%127s %u %u %u", where, &n, &prod, &window) != 4 ||
 	    tr_queue_open(&q, where) < 0 ||
@@ -101,6 +101,7 @@ counter(const void *args, size_t len)
 	}
 	r = tr_send_bytes(parent, counts, (size_t) NPROD * n, TR_TEST_HANG_MS);
 	free(counts);
+	tr_queue_destroy(&q);
 	return r < 0 ? 6 : 0;
 }
 TR_ACTOR(ql_counter, counter)
@@ -140,6 +141,7 @@ reporter(const void *args, size_t len)
 		}
 		first = false;
 	}
+	tr_queue_destroy(&q);
 	return r == TR_ECLOSED ? 0 : 5;
 }
 TR_ACTOR(ql_reporter, reporter)

@@ -43,8 +43,8 @@ open_arg(const void *args, tr_queue **q, int *n)
 static int
 producer(const void *args, size_t len)
 {
-	tr_queue *q;
-	int       n;
+	static tr_queue *q; /* never destroyed: still reachable at exit */
+	int              n;
 
 	if (open_arg(args, &q, &n) < 0) {
 		return 2;
@@ -604,7 +604,7 @@ test_creator_exit_stops_the_broker(void **state)
 static int
 creator(const void *args, size_t len)
 {
-	tr_queue *q;
+	static tr_queue *q; /* never destroyed: still reachable at exit */
 
 	if (tr_queue_new(&q, NULL) < 0 ||
 	    tr_queue_put_bytes(q, "z", 1, 0) < 0) {
