@@ -405,6 +405,20 @@ push_batch(struct consumer *c, struct deque *q, size_t n)
 	return r;
 }
 
+/* How many of the first n queued items fit one push: at least one, and
+ * no more than TRI_QUEUE_BATCH_BYTES in all. */
+static size_t
+batch_len(struct deque *q, size_t n)
+{
+	size_t bytes = dq_at(q, 0)->len;
+	size_t k     = 1;
+
+	while (k < n && bytes + dq_at(q, k)->len <= TRI_QUEUE_BATCH_BYTES) {
+		bytes += dq_at(q, k++)->len;
+	}
+	return k;
+}
+
 /* Send queued items to consumers with credit, in turn, a batch each (up
  * to TRI_QUEUE_BATCH, so a burst costs one message per batch). */
 static void
@@ -423,6 +437,7 @@ dispatch(struct broker *b)
 		idle = 0;
 		n    = n < c->credit ? n : c->credit;
 		n    = n < TRI_QUEUE_BATCH ? n : TRI_QUEUE_BATCH;
+		n    = batch_len(&b->q, n);
 		if (push_batch(c, &b->q, n) < 0) {
 			c->credit =
 			    0; /* gone or wedged: its DOWN or credit says */

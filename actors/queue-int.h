@@ -24,6 +24,11 @@
 #define TRI_QUEUE_ACK_BATCH 16
 /* Most items pushed to a consumer in one message. */
 #define TRI_QUEUE_BATCH 64
+/* ... and at most this many bytes of items (one item may be larger). */
+#define TRI_QUEUE_BATCH_BYTES (1 << 20)
+/* Largest item: the default mailbox maximum (64 MiB, which the broker
+ * and consumers keep) less room for the envelope and the QueueOp. */
+#define TRI_QUEUE_ITEM_MAX ((64u << 20) - (64u << 10))
 /* The broker waits at most this long for a client's mailbox to take a
  * reply or an item (a client's own mailbox full of other traffic). */
 #define TRI_QUEUE_SEND_MS 5000

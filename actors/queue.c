@@ -390,6 +390,9 @@ tr_queue_put(tr_queue *q, tr_msg **itemp, int timeout_ms)
 		return r;
 	}
 	tr_assert_return(itemp && *itemp && timeout_ok(timeout_ms), -EINVAL);
+	if (tr_msg_size(*itemp) > TRI_QUEUE_ITEM_MAX) {
+		return TR_ETOOBIG; /* the broker could not take it in */
+	}
 	op.kind       = TRWIRE__QUEUE_OP__KIND__PUT;
 	op.item.data  = (uint8_t *) tr_msg_data(*itemp);
 	op.item.len   = tr_msg_size(*itemp);

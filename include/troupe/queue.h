@@ -29,8 +29,7 @@ extern "C" {
  * Timeouts: 0 checks once and never waits, TR_TIMEOUT_INFINITE waits for
  * ever, any other negative value is -EINVAL.  No call hangs on a dead
  * broker: a call in progress when it dies, and every later call on the
- * handle, fails with TR_EDEAD (tr_queue_put() may also see -ESRCH when
- * the broker was already gone).
+ * handle, fails with TR_EDEAD.
  *
  * Delivery (docs/guarantees.md, "Queue"):
  *  - tr_queue_put() returns 0 once the broker holds the item (unless a
@@ -137,8 +136,11 @@ TR_API int tr_queue_set_put_window(tr_queue *q, unsigned window);
  * *itemp is NULL.  On failure the caller still owns it, and the failed
  * put took no room in the queue.  Errors: TR_EFULL (still full at the
  * timeout, or at once with timeout 0), TR_ECLOSED (tr_queue_close() was
- * called), TR_EQSHUTDOWN, TR_ETOOBIG (over the mailbox's maximum size),
- * TR_EDEAD / -ESRCH (no broker), -EINVAL, -ECHILD. */
+ * called), TR_EQSHUTDOWN, TR_ETOOBIG (over this process's mailbox maximum,
+ * tr_mailbox_set_max_size(), or over 64 MiB less 64 KiB, the most a
+ * broker with the default maximum takes in; consumers must keep a maximum
+ * at least as large as the largest item),
+ * TR_EDEAD (no broker), -EINVAL, -ECHILD. */
 TR_API int tr_queue_put(tr_queue *q, tr_msg **itemp, int timeout_ms);
 
 /* tr_queue_put() of a copy of len bytes at data (NULL only with len 0). */
@@ -171,7 +173,7 @@ TR_API int tr_queue_poll(tr_queue *q, int timeout_ms);
 
 /* Items the broker holds now: queued, plus sent to consumers and not yet
  * acknowledged (stale on return).  One round trip.  Errors: -EOPNOTSUPP
- * (SimpleQueue), TR_EDEAD, -ESRCH, -ECHILD. */
+ * (SimpleQueue), TR_EDEAD, -ECHILD. */
 TR_API int64_t tr_queue_qsize(tr_queue *q);
 /* 1 if the queue holds nothing / is at maxsize, 0 if not; errors as
  * qsize.  A SimpleQueue answers empty() (Python's SimpleQueue has it). */
@@ -182,25 +184,25 @@ TR_API int64_t tr_queue_maxsize(tr_queue *q);
 
 /* Close the queue for every process: later puts fail with TR_ECLOSED,
  * blocked puts too; gets drain what is left, then fail with TR_ECLOSED.
- * 0 also when already closed.  Errors: TR_EDEAD, -ESRCH, -ECHILD. */
+ * 0 also when already closed.  Errors: TR_EDEAD, -ECHILD. */
 TR_API int tr_queue_close(tr_queue *q);
 
 /* Python 3.13's Queue.shutdown(immediate): puts, blocked and later, fail
  * with TR_EQSHUTDOWN; gets fail with it once the queue is drained, or at
  * once if immediate (the items are dropped and, for a JoinableQueue, count
  * as done, so join() returns).  0 also when already shut down.  Errors:
- * TR_EDEAD, -ESRCH, -ECHILD. */
+ * TR_EDEAD, -ECHILD. */
 TR_API int tr_queue_shutdown(tr_queue *q, bool immediate);
 
 /* JoinableQueue: mark one item got as done.  One round trip.  Errors:
  * TR_ETASKDONE (called more times than items were put), -EOPNOTSUPP (not
- * a JoinableQueue), TR_EDEAD, -ESRCH, -ECHILD. */
+ * a JoinableQueue), TR_EDEAD, -ECHILD. */
 TR_API int tr_queue_task_done(tr_queue *q);
 
 /* JoinableQueue: wait up to timeout_ms until every item ever put has been
  * marked done (returns exactly then: the broker answers when its count
- * reaches zero).  Errors: -ETIMEDOUT, -EOPNOTSUPP, TR_EDEAD, -ESRCH,
- * -EINVAL, -ECHILD. */
+ * reaches zero).  Errors: -ETIMEDOUT, -EOPNOTSUPP, TR_EDEAD, -EINVAL, -ECHILD.
+ */
 TR_API int tr_queue_join(tr_queue *q, int timeout_ms);
 
 #ifdef __cplusplus

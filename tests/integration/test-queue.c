@@ -195,6 +195,23 @@ test_put_get_bytes_and_protobuf(void **state)
 	assert_int_equal(back->maxsize, 77);
 	protobuf_c_message_free_unpacked(&back->base, NULL);
 	tr_msg_destroy(&m);
+	/* items bigger than one push's byte budget, one by one */
+	{
+		static char big[3][700000];
+
+		for (int i = 0; i < 3; i++) {
+			memset(big[i], 'a' + i, sizeof(big[i]));
+			TR_ASSERT_OK(tr_queue_put_bytes(
+			    q, big[i], sizeof(big[i]), TR_TIMEOUT_INFINITE));
+		}
+		for (int i = 0; i < 3; i++) {
+			TR_ASSERT_OK(tr_queue_get(q, &m, TR_TEST_HANG_MS));
+			assert_int_equal(tr_msg_size(m), sizeof(big[i]));
+			assert_memory_equal(
+			    tr_msg_data(m), big[i], sizeof(big[i]));
+			tr_msg_destroy(&m);
+		}
+	}
 	/* got items are acknowledged: the queue holds none */
 	assert_int_equal(tr_queue_qsize(q), 0);
 	assert_int_equal(tr_queue_empty(q), 1);
@@ -253,6 +270,21 @@ test_timeouts_and_bad_arguments(void **state)
 	assert_memory_equal(tr_msg_data(m), "d", 1);
 	tr_msg_destroy(&m);
 	TR_ASSERT_ERR(tr_queue_get(q, &m, 0), TR_EEMPTY);
+
+	/* too big for the mailbox: refused, no room taken, still working */
+	{
+		static char big[8192];
+
+		TR_ASSERT_OK(tr_mailbox_set_max_size(4096));
+		TR_ASSERT_ERR(
+		    tr_queue_put_bytes(q, big, sizeof(big), 0), TR_ETOOBIG);
+		TR_ASSERT_OK(tr_mailbox_set_max_size(64u << 20));
+		assert_int_equal(tr_queue_qsize(q), 0);
+		TR_ASSERT_OK(tr_queue_put_bytes(q, big, sizeof(big), 0));
+		TR_ASSERT_OK(tr_queue_get(q, &m, TR_TEST_HANG_MS));
+		assert_int_equal(tr_msg_size(m), sizeof(big));
+		tr_msg_destroy(&m);
+	}
 
 	/* not a JoinableQueue */
 	TR_ASSERT_ERR(tr_queue_task_done(q), -EOPNOTSUPP);
