@@ -205,6 +205,18 @@ tri_msg_new_system(tr_msg **ret, const ProtobufCMessage *pb)
 	return new_pb(ret, pb, TRI_FLAG_SYSTEM);
 }
 
+int
+tr_msg_set_type(tr_msg *m, const char *type)
+{
+	size_t n;
+
+	tr_assert_return(m && type, -EINVAL);
+	n = strlen(type);
+	tr_assert_return(n < TRI_TYPE_MAX, -EINVAL);
+	memcpy(m->env.type, type, n + 1);
+	return 0;
+}
+
 void
 tr_msg_destroy(tr_msg **mp)
 {

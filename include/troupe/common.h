@@ -42,7 +42,11 @@ extern "C" {
 	X(FORKSERVER, 4013, "forkserver failed or died")                    \
 	X(BADADDR, 4014, "malformed actor address")                         \
 	X(RESTARTING, 4015, "child is being restarted")                     \
-	X(IGNORE, 4016, "actor chose not to run (ignore)")
+	X(IGNORE, 4016, "actor chose not to run (ignore)")                  \
+	X(EMPTY, 4017, "queue is empty")                                    \
+	X(CLOSED, 4018, "queue is closed")                                  \
+	X(QSHUTDOWN, 4019, "queue was shut down")                           \
+	X(TASKDONE, 4020, "task_done() called more times than items put")
 
 enum tr_errno {
 #define TR_ERRNO_ENUM(name, num, text) TR_E##name = -(num),

@@ -68,6 +68,11 @@ TR_API int tr_msg_new_take(tr_msg **ret, void *data, size_t len,
 /* New message packing a protobuf-c message (packed once, straight into
  * the buffer that is sent).  Errors: -EINVAL, -ENOMEM, TR_ETOOBIG. */
 TR_API int tr_msg_new_pb(tr_msg **ret, const struct ProtobufCMessage *pb);
+/* Set the payload type name (copied; "" = raw bytes, else a protobuf full
+ * name, fewer than 128 bytes), for relaying a payload packed elsewhere (a
+ * queue's items).  The payload is not checked against it: tr_msg_unpack()
+ * does that.  Errors: -EINVAL (NULL or too long). */
+TR_API int tr_msg_set_type(tr_msg *m, const char *type);
 /* Release; NULL-safe, idempotent, sets *mp to NULL. */
 TR_API void tr_msg_destroy(tr_msg **mp);
 

@@ -513,6 +513,86 @@ test_event(void **state)
 	}
 }
 
+/* ---- queues (issue 9) ---------------------------------------------------- */
+
+static void
+test_queue_worker(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "queue-worker", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[42, None, 'hello'\\]");
+	}
+}
+
+static void
+test_queue_results(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		int seen[10] = { 0 };
+
+		run_example(methods[m], "queue-results", NULL);
+		expect_clean_exit();
+		/* the children say hello in any order, each once */
+		EXPECT_LINES("\\[[0-9]\\] Hello!", "\\[[0-9]\\] Hello!",
+		    "\\[[0-9]\\] Hello!", "\\[[0-9]\\] Hello!",
+		    "\\[[0-9]\\] Hello!", "\\[[0-9]\\] Hello!",
+		    "\\[[0-9]\\] Hello!", "\\[[0-9]\\] Hello!",
+		    "\\[[0-9]\\] Hello!", "\\[[0-9]\\] Hello!", "Done!", "10",
+		    "\\[[0-9]+(, [0-9]+){9}\\]");
+		for (int i = 0; i < 10; i++) {
+			seen[run_.lines[i][1] - '0']++;
+		}
+		for (int i = 0; i < 10; i++) {
+			assert_int_equal(seen[i], 1);
+		}
+	}
+}
+
+static void
+test_joinable_queue(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		long consumers = 0;
+		int  tasks = 0, exiting = 0, results[10] = { 0 }, i = 1;
+
+		run_example(methods[m], "joinable-queue", NULL);
+		expect_clean_exit();
+		assert_true(run_.nlines > 0);
+		assert_true(matches(
+		    run_.lines[0], "Creating ([0-9]+) consumers", &consumers));
+		/* every consumer line comes before the first result: the
+		 * results are printed after join() */
+		for (; i < run_.nlines && strncmp(run_.lines[i], "Result", 6);
+		     i++) {
+			if (matches(run_.lines[i],
+			        "Process-[0-9]+: [0-9] \\* [0-9]", NULL)) {
+				tasks++;
+			} else {
+				assert_true(matches(run_.lines[i],
+				    "Process-[0-9]+: Exiting", NULL));
+				exiting++;
+			}
+		}
+		assert_int_equal(tasks, 10);
+		assert_int_equal(exiting, consumers);
+		assert_int_equal(run_.nlines - i, 10);
+		for (; i < run_.nlines; i++) {
+			int a, b, p;
+
+			assert_int_equal(
+			    sscanf(run_.lines[i], "Result: %d * %d = %d", &a,
+			        &b, &p),
+			    3);
+			assert_true(a >= 0 && a < 10 && b == a && p == a * a);
+			results[a]++;
+		}
+		for (int k = 0; k < 10; k++) {
+			assert_int_equal(results[k], 1);
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -531,6 +611,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_start_methods),
 		cmocka_unit_test(test_tour),
 		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_queue_worker),
+		cmocka_unit_test(test_queue_results),
+		cmocka_unit_test(test_joinable_queue),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* bench-queue: the first seed's table, "number of 256 byte string objects
+ * passed between processes per second", for troupe's Queue next to
+ * Python's multiprocessing.Queue and Manager().Queue() (tools/bench/
+ * mp_queue.py, run with /usr/bin/python3 in the same run), and the ratio.
+ *
+ * Rows: Queue 1 producer / 1 consumer and 4 / 4; JoinableQueue 1 / 1 with
+ * task_done per item; and "a queue managed by a server" -- troupe's Queue
+ * is always one (its broker), so that row sets the same 1 / 1 figure
+ * against Python's Manager().Queue().  Each figure: items / time from the
+ * producers' start to the consumers' last item, producers and consumers
+ * each their own process, as mp_queue.py times Python.
+ *
+ * Usage: bench-queue [--count N] [--python PATH/mp_queue.py] [--no-python]
+ */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "troupe.h"
+
+extern char **environ;
+
+#define ITEM_SIZE 256
+
+static void
+die(const char *what, int err)
+{
+	fprintf(stderr, "bench-queue: %s: %s\n", what, tr_strerror(err));
+	exit(1);
+}
+
+/* "where n window": puts n items of 256 B with that put window. */
+static int
+producer(const void *args, size_t len)
+{
+	char      where[128], item[ITEM_SIZE];
+	tr_queue *q;
+	int       n, window, r;
+
+	if (sscanf(args, "%127s %d %d", where, &n, &window) != 3 ||
+	    tr_queue_open(&q, where) < 0 ||
+	    tr_queue_set_put_window(q, (unsigned) window) < 0) {
+		return 2;
+	}
+	memset(item, 'x', sizeof(item));
+	for (int i = 0; i < n; i++) {
+		r = tr_queue_put_bytes(
+		    q, item, sizeof(item), TR_TIMEOUT_INFINITE);
+		if (r < 0) {
+			return 3;
+		}
+	}
+	return 0;
+}
+TR_ACTOR(bench_producer, producer)
+
+/* "where n joinable": gets until the queue is closed, then exits with 0
+ * (the count is checked by qsize staying 0: every item got). */
+static int
+consumer(const void *args, size_t len)
+{
+	char      where[128];
+	tr_queue *q;
+	tr_msg   *m;
+	int       n, joinable, r;
+
+	if (sscanf(args, "%127s %d %d", where, &n, &joinable) != 3 ||
+	    tr_queue_open(&q, where) < 0) {
+		return 2;
+	}
+	while ((r = tr_queue_get(q, &m, TR_TIMEOUT_INFINITE)) == 0) {
+		if (tr_msg_size(m) != ITEM_SIZE) {
+			return 4;
+		}
+		tr_msg_destroy(&m);
+		if (joinable && tr_queue_task_done(q) < 0) {
+			return 5;
+		}
+	}
+	return r == TR_ECLOSED ? 0 : 3;
+}
+TR_ACTOR(bench_consumer, consumer)
+
+static tr_process *
+start(const char *actor, const char *where, int n, int joinable)
+{
+	tr_process *p;
+	char        args[192];
+	int         r;
+
+	snprintf(args, sizeof(args), "%s %d %d", where, n, joinable);
+	r = tr_process_new(&p, actor, args, strlen(args) + 1);
+	if (r == 0) {
+		r = tr_process_start(p, 30000);
+	}
+	if (r < 0) {
+		die("start", r);
+	}
+	return p;
+}
+
+static void
+finish(tr_process **pp)
+{
+	int code = -1;
+
+	if (tr_process_join(*pp, TR_TIMEOUT_INFINITE) < 0 ||
+	    tr_process_exitcode(*pp, &code) < 0 || code != 0) {
+		fprintf(stderr, "bench-queue: a %s exited with %d\n",
+		    tr_process_actor(*pp), code);
+		exit(1);
+	}
+	tr_process_destroy(pp);
+}
+
+/* Items per second through a fresh queue, nprod producers and ncons
+ * consumers sharing count items. */
+static double
+run(int nprod, int ncons, long count, int kind, int window)
+{
+	tr_queue_opts o = { .kind = kind };
+	tr_process   *prod[8], *cons[8];
+	tr_queue     *q;
+	int64_t       t0, t1;
+	int           r, each = (int) (count / nprod);
+
+	r = tr_queue_new(&q, &o);
+	if (r < 0) {
+		die("tr_queue_new", r);
+	}
+	for (int i = 0; i < ncons; i++) {
+		cons[i] = start("bench_consumer", tr_queue_addr(q), 0,
+		    kind == TR_QUEUE_JOINABLE);
+	}
+	t0 = tr_now_ms();
+	for (int i = 0; i < nprod; i++) {
+		prod[i] =
+		    start("bench_producer", tr_queue_addr(q), each, window);
+	}
+	for (int i = 0; i < nprod; i++) {
+		finish(&prod[i]);
+	}
+	if (kind == TR_QUEUE_JOINABLE) {
+		r = tr_queue_join(q, TR_TIMEOUT_INFINITE);
+	} else {
+		while ((r = tr_queue_empty(q)) == 0) {
+			usleep(200);
+		}
+	}
+	t1 = tr_now_ms();
+	if (r < 0) {
+		die("join/empty", r);
+	}
+	(void) tr_queue_close(q);
+	for (int i = 0; i < ncons; i++) {
+		finish(&cons[i]);
+	}
+	tr_queue_destroy(&q);
+	return (double) each * nprod * 1000.0 /
+	    (double) (t1 - t0 ? t1 - t0 : 1);
+}
+
+struct py {
+	double q11, q44, mgr, joinable;
+};
+
+static void
+run_python(const char *script, long count, struct py *ret)
+{
+	char   n[32], line[256], name[128], unit[32];
+	char  *argv[] = { "/usr/bin/python3", (char *) script, "--count", n,
+		 NULL };
+	int    fds[2], status;
+	pid_t  pid;
+	FILE  *f;
+	double v;
+	posix_spawn_file_actions_t fa;
+
+	snprintf(n, sizeof(n), "%ld", count);
+	if (pipe(fds) < 0) {
+		die("pipe", -errno);
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		die("posix_spawn python3", -errno);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %lf %31s", name, &v, unit) != 3) {
+			continue;
+		}
+		if (!strcmp(name, "queue_1x1_items_per_s")) {
+			ret->q11 = v;
+		} else if (!strcmp(name, "queue_4x4_items_per_s")) {
+			ret->q44 = v;
+		} else if (!strcmp(name, "manager_1x1_items_per_s")) {
+			ret->mgr = v;
+		} else if (!strcmp(name, "joinable_1x1_items_per_s")) {
+			ret->joinable = v;
+		}
+	}
+	if (f) {
+		fclose(f);
+	}
+	(void) waitpid(pid, &status, 0);
+}
+
+static void
+row(const char *what, double troupe, double python)
+{
+	if (python > 0) {
+		printf("| %-44s | %12.0f | %12.0f | %6.2fx |\n", what, troupe,
+		    python, troupe / python);
+	} else {
+		printf("| %-44s | %12.0f | %12s | %7s |\n", what, troupe, "-",
+		    "-");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *script = TR_BENCH_MP_QUEUE;
+	long        count  = 200000;
+	bool        python = true;
+	struct py   py     = { 0 };
+	double      q11, q44, j11, w11, w44;
+	int         r;
+
+	r = tr_init(argc, argv);
+	if (r < 0) {
+		die("tr_init", r);
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--count") && i + 1 < argc) {
+			count = atol(argv[++i]);
+		} else if (!strcmp(argv[i], "--python") && i + 1 < argc) {
+			script = argv[++i];
+		} else if (!strcmp(argv[i], "--no-python")) {
+			python = false;
+		}
+	}
+	if (count < 1000) {
+		count = 1000;
+	}
+	/* every put answered: returns once the broker holds the item */
+	q11 = run(1, 1, count / 10, TR_QUEUE_PLAIN, 0);
+	q44 = run(4, 4, count / 10, TR_QUEUE_PLAIN, 0);
+	j11 = run(1, 1, count / 10, TR_QUEUE_JOINABLE, 0);
+	/* put window 256: one answered put in 257 */
+	w11 = run(1, 1, count, TR_QUEUE_PLAIN, 256);
+	w44 = run(4, 4, count, TR_QUEUE_PLAIN, 256);
+	if (python) {
+		run_python(script, count, &py);
+	}
+	printf("Number of 256 byte objects passed between processes per "
+	       "second (%ld items, %d CPUs)\n",
+	    count, tr_cpu_count());
+	printf("| %-44s | %12s | %12s | %7s |\n", "connection type", "troupe",
+	    "python3 mp", "ratio");
+	printf("|%.46s|%.14s|%.14s|%.9s|\n",
+	    "----------------------------------------------", "--------------",
+	    "--------------", "---------");
+	row("Queue 1/1, put answered (held on return)", q11, py.q11);
+	row("Queue 4/4, put answered (held on return)", q44, py.q44);
+	row("Queue 1/1, put window 256", w11, py.q11);
+	row("Queue 4/4, put window 256", w44, py.q44);
+	row("Queue managed by a server (Manager) 1/1", q11, py.mgr);
+	row("JoinableQueue + task_done 1/1, answered", j11, py.joinable);
+	return 0;
+}
