@@ -7,7 +7,9 @@
 #include "troupe/actor.h"
 #include "troupe/common.h"
 #include "troupe/msg.h"
+#include "troupe/pipe.h"
 #include "troupe/process.h"
 #include "troupe/supervisor.h"
+#include "troupe/wait.h"
 
 #endif /* TROUPE_H */
