@@ -492,6 +492,16 @@ test_demo(void **state)
 	assert_non_null(strstr(run_.err, "usage: demo"));
 }
 
+static void
+test_pipe(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pipe", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[42, None, 'hello'\\]");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -509,6 +519,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_start_methods),
 		cmocka_unit_test(test_tour),
+		cmocka_unit_test(test_pipe),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
