@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -37,6 +38,7 @@
 #define HDR_CONT  4
 #define REC_MAX   (HDR_FIRST + TRI_TYPE_MAX + CHUNK)
 #define SNDBUF    (1 << 20) /* asked for; the kernel may give less */
+#define SPIN_NS   20000     /* see spin() */
 
 #define CAN_READ  1u
 #define CAN_WRITE 2u
@@ -429,6 +431,33 @@ recv_record(tr_pipe *p)
 	return 1;
 }
 
+/* Before sleeping in poll(2), look again for a few microseconds: a peer
+ * that answers at once (a round trip) or streams is then read without the
+ * cost of going to sleep and being woken. */
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool
+spin(tr_pipe *p)
+{
+	int64_t end = now_ns() + SPIN_NS;
+
+	do {
+		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+
+		if (poll(&pf, 1, 0) > 0) {
+			return true;
+		}
+	} while (now_ns() < end);
+	return false;
+}
+
 /* Take records in until a whole message is here: 0, or an error. */
 static int
 assemble(tr_pipe *p, int timeout_ms)
@@ -458,6 +487,9 @@ assemble(tr_pipe *p, int timeout_ms)
 		}
 		if (r < 0) {
 			return r;
+		}
+		if (r == 0 && timeout_ms != 0 && spin(p)) {
+			continue;
 		}
 		if (r == 0) {
 			r = wait_fd(p->fd, POLLIN, deadline, timeout_ms);
