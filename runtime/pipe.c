@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tr_pipe: a SOCK_SEQPACKET socketpair carrying (type, payload) messages
- * in records of at most REC_MAX bytes (docs/protocol.md, "Pipe"):
+/* tr_pipe: (type, payload) messages in records over the rings of
+ * pipe-ring.c (docs/protocol.md, "Pipe"):
  *
  *   'M' first record: "M", type length T, 0, 0, payload length (u64 LE),
  *       the type (T bytes), the payload's first CHUNK bytes at most;
@@ -8,10 +8,9 @@
  *   'A' abort:        "A", 0, 0, 0: drop the message begun, whose sender
  *       stopped (its send timed out) before the last record.
  *
- * SEQPACKET keeps each record whole, and a record larger than the socket
- * buffer cannot be sent at all, so large messages go in records of
- * CHUNK bytes; the receiver writes continuations straight into the
- * message's buffer. */
+ * A ring holds a few records, so large messages go in records of CHUNK
+ * bytes; the receiver copies continuations straight into the message's
+ * buffer. */
 #include "pipe.h"
 
 #include <errno.h>
@@ -30,23 +29,23 @@
 #include "fdpass.h"
 #include "log.h"
 #include "msg.h"
+#include "pipe-ring.h"
 #include "process.h"
 #include "util.h"
 
-#define CHUNK     ((size_t) 128 * 1024)
+#define CHUNK     ((size_t) 64 * 1024)
 #define HDR_FIRST 12
 #define HDR_CONT  4
 #define REC_MAX   (HDR_FIRST + TRI_TYPE_MAX + CHUNK)
-#define SNDBUF    (1 << 20) /* asked for; the kernel may give less */
-#define SPIN_NS   20000     /* see spin() */
 
 #define CAN_READ  1u
 #define CAN_WRITE 2u
-#define PASS_TAG  0x70697000u /* "pip\0" | CAN_* */
+#define PASS_TAG  0x70697000u /* "pip\0" | CAN_* | side << 2 */
+#define SHM_TAG   0x73686d00u /* "shm\0": the memfd, in the next slot */
 
 struct tr_pipe {
-	pid_t    owner; /* other pids get -ECHILD */
-	int      fd;
+	pid_t           owner; /* other pids get -ECHILD */
+	struct tri_link link;
 	unsigned can;        /* CAN_* */
 	int      broken;     /* TR_EBADFRAME once the peer broke framing */
 	bool     eof;        /* the peer end is gone and nothing is left */
@@ -79,15 +78,16 @@ rx_done(const tr_pipe *p)
 }
 
 static tr_pipe *
-end_new(int fd, unsigned can)
+end_new(const struct tri_link *l, unsigned can)
 {
 	tr_pipe *p = tri_calloc(1, sizeof(*p));
 
 	if (p) {
 		p->owner = tri_getpid();
-		p->fd    = fd;
+		p->link  = *l;
 		p->can   = can;
-		tri_fdpass_own(fd);
+		tri_fdpass_own(l->fd);
+		tri_fdpass_own(l->shm_fd);
 	}
 	return p;
 }
@@ -95,20 +95,24 @@ end_new(int fd, unsigned can)
 int
 tr_pipe_new(bool duplex, tr_pipe **ret_a, tr_pipe **ret_b)
 {
-	int      sv[2], size = SNDBUF;
-	tr_pipe *a, *b;
+	struct tri_link la, lb;
+	tr_pipe        *a, *b;
+	int             r;
 
 	tr_assert_return(ret_a && ret_b, -EINVAL);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		return -errno;
+	r = tri_link_pair(&la, &lb);
+	if (r < 0) {
+		return r;
 	}
-	for (int i = 0; i < 2; i++) {
-		(void) setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size,
-		    sizeof(size)); /* best effort: the default holds a record */
-	}
-	a = end_new(sv[0], duplex ? CAN_READ | CAN_WRITE : CAN_READ);
-	b = end_new(sv[1], duplex ? CAN_READ | CAN_WRITE : CAN_WRITE);
+	a = end_new(&la, duplex ? CAN_READ | CAN_WRITE : CAN_READ);
+	b = end_new(&lb, duplex ? CAN_READ | CAN_WRITE : CAN_WRITE);
 	if (!a || !b) {
+		if (!a) {
+			tri_link_close(&la, true);
+		}
+		if (!b) {
+			tri_link_close(&lb, true);
+		}
 		tr_pipe_destroy(&a);
 		tr_pipe_destroy(&b);
 		return -ENOMEM;
@@ -129,10 +133,11 @@ tr_pipe_destroy(tr_pipe **pp)
 	p   = *pp;
 	*pp = NULL;
 	if (p->owner == tri_getpid()) {
-		/* a fork child's copy: its descriptor is not this end */
-		tri_fdpass_disown(p->fd);
-		close(p->fd);
+		tri_fdpass_disown(p->link.fd);
+		tri_fdpass_disown(p->link.shm_fd);
 	}
+	/* in a fork child's copy, the descriptors are not this end's */
+	tri_link_close(&p->link, p->owner == tri_getpid());
 	rx_reset(p);
 	tri_free(p->scratch);
 	tri_free(p);
@@ -155,46 +160,28 @@ tr_pipe_fileno(tr_pipe *p)
 {
 	tr_assert_return(p, -EINVAL);
 	tr_assert_return(p->owner == tri_getpid(), -ECHILD);
-	return p->fd;
+	return p->link.fd;
 }
 
 /* ---- sending ------------------------------------------------------------ */
-
-static int
-wait_fd(int fd, short events, int64_t deadline, int timeout_ms)
-{
-	int r;
-
-	if (timeout_ms == 0) {
-		return -EAGAIN;
-	}
-	r = tri_poll_fd(fd, events, tri_remaining(deadline, timeout_ms));
-	return r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
-}
 
 /* One record, waiting for room until deadline. */
 static int
 send_record(tr_pipe *p, struct iovec *iov, int niov, int64_t deadline,
     int timeout_ms)
 {
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t) niov };
+	size_t len = 0;
 
+	for (int i = 0; i < niov; i++) {
+		len += iov[i].iov_len;
+	}
 	for (;;) {
-		int r;
+		int r = tri_link_write(&p->link, iov, niov);
 
-		if (sendmsg(p->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) {
-			return 0;
+		if (r != -EAGAIN) {
+			return r;
 		}
-		if (errno == EINTR) {
-			continue;
-		}
-		if (errno == EPIPE || errno == ECONNRESET) {
-			return -EPIPE;
-		}
-		if (errno != EAGAIN) {
-			return -errno;
-		}
-		r = wait_fd(p->fd, POLLOUT, deadline, timeout_ms);
+		r = tri_link_wait_room(&p->link, len, deadline, timeout_ms);
 		if (r < 0) {
 			return r;
 		}
@@ -362,17 +349,13 @@ take_first(tr_pipe *p, size_t n)
 	return 0;
 }
 
-/* One record: 1 taken, 0 none yet (-EAGAIN from the socket), or an
- * error; -EPIPE at end of file. */
+/* One record: 1 taken, 0 none there now, or an error. */
 static int
 recv_record(tr_pipe *p)
 {
-	uint8_t       hdr[HDR_CONT];
-	struct iovec  iov[2];
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
-	ssize_t       n;
-	size_t        want = 0;
-	int           r;
+	uint8_t hdr[HDR_CONT];
+	size_t  n, want;
+	int     r;
 
 	if (p->pend_first) {
 		r = take_first(p, p->pend_first);
@@ -381,81 +364,50 @@ recv_record(tr_pipe *p)
 		}
 		return r < 0 ? r : 1;
 	}
+	r = tri_link_peek(&p->link, &n);
+	if (r <= 0) {
+		return r;
+	}
+	if (n < HDR_CONT) {
+		return TR_EBADFRAME;
+	}
 	if (!p->rx.active) {
 		if (!p->scratch && !(p->scratch = tri_alloc(REC_MAX))) {
 			return -ENOMEM;
 		}
-		iov[0] = (struct iovec) { p->scratch, REC_MAX };
-	} else {
-		want           = p->rx.total - p->rx.got;
-		want           = want < CHUNK ? want : CHUNK;
-		iov[0]         = (struct iovec) { hdr, HDR_CONT };
-		iov[1]         = (struct iovec) { p->rx.data + p->rx.got, want };
-		mh.msg_iovlen  = 2;
-	}
-	do {
-		n = recvmsg(p->fd, &mh, MSG_DONTWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		return errno == EAGAIN ? 0 : errno == ECONNRESET ? -EPIPE
-		                                                 : -errno;
-	}
-	if (n == 0) {
-		return -EPIPE;
-	}
-	if (mh.msg_flags & MSG_TRUNC) {
-		return TR_EBADFRAME;
-	}
-	if (!p->rx.active) {
+		if (n > REC_MAX) {
+			return TR_EBADFRAME;
+		}
+		tri_link_copy(&p->link, 0, p->scratch, n);
+		(void) tri_link_consume(&p->link, n);
 		if (p->scratch[0] == 'A' && n == HDR_CONT) {
 			return 1; /* the message it ends was dropped already */
 		}
 		if (p->scratch[0] != 'M') {
 			return TR_EBADFRAME;
 		}
-		r = take_first(p, (size_t) n);
+		r = take_first(p, n);
 		if (r == -ENOMEM) {
-			p->pend_first = (size_t) n; /* retried next time */
+			p->pend_first = n; /* retried next time */
 		}
 		return r < 0 ? r : 1;
 	}
+	tri_link_copy(&p->link, 0, hdr, HDR_CONT);
 	if (hdr[0] == 'A' && n == HDR_CONT) {
+		(void) tri_link_consume(&p->link, n);
 		rx_reset(p); /* its sender gave up on it */
 		return 1;
 	}
+	want = p->rx.total - p->rx.got;
+	want = want < CHUNK ? want : CHUNK;
 	if (hdr[0] != 'C' || hdr[1] || hdr[2] || hdr[3] ||
-	    (size_t) n - HDR_CONT != want) {
+	    n - HDR_CONT != want) {
 		return TR_EBADFRAME;
 	}
+	tri_link_copy(&p->link, HDR_CONT, p->rx.data + p->rx.got, want);
+	(void) tri_link_consume(&p->link, n);
 	p->rx.got += want;
 	return 1;
-}
-
-/* Before sleeping in poll(2), look again for a few microseconds: a peer
- * that answers at once (a round trip) or streams is then read without the
- * cost of going to sleep and being woken. */
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static bool
-spin(tr_pipe *p)
-{
-	int64_t end = now_ns() + SPIN_NS;
-
-	do {
-		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
-
-		if (poll(&pf, 1, 0) > 0) {
-			return true;
-		}
-	} while (now_ns() < end);
-	return false;
 }
 
 /* Take records in until a whole message is here: 0, or an error. */
@@ -474,6 +426,9 @@ assemble(tr_pipe *p, int timeout_ms)
 			return -EPIPE;
 		}
 		r = recv_record(p);
+		if (r == 0) {
+			r = tri_link_wait_data(&p->link, deadline, timeout_ms);
+		}
 		if (r == -EPIPE) {
 			rx_reset(p); /* its sender died half way */
 			p->eof = true;
@@ -487,15 +442,6 @@ assemble(tr_pipe *p, int timeout_ms)
 		}
 		if (r < 0) {
 			return r;
-		}
-		if (r == 0 && timeout_ms != 0 && spin(p)) {
-			continue;
-		}
-		if (r == 0) {
-			r = wait_fd(p->fd, POLLIN, deadline, timeout_ms);
-			if (r < 0) {
-				return r;
-			}
 		}
 	}
 	return 0;
@@ -570,30 +516,56 @@ tr_pipe_recv_bytes(
 	return 0;
 }
 
+static bool
+ready_now(const tr_pipe *p)
+{
+	return rx_done(p) || p->eof || p->broken || p->pend_first;
+}
+
 int
 tri_pipe_wait_fd(tr_pipe *p, int *ret_fd, bool *ret_ready)
 {
 	tr_assert_return(p, -EINVAL);
 	tr_assert_return(p->owner == tri_getpid(), -ECHILD);
 	tr_assert_return(p->can & CAN_READ, -EBADF);
-	*ret_fd    = p->fd;
-	*ret_ready = rx_done(p) || p->eof || p->broken || p->pend_first;
+	*ret_fd    = p->link.fd;
+	*ret_ready = ready_now(p) || tri_link_prepare_wait(&p->link);
 	return 0;
+}
+
+bool
+tri_pipe_check(tr_pipe *p)
+{
+	return ready_now(p) || tri_link_ready(&p->link);
 }
 
 int
 tr_pipe_poll(tr_pipe *p, int timeout_ms)
 {
-	bool ready;
-	int  fd, r;
+	int64_t deadline = tri_deadline(timeout_ms);
 
+	tr_assert_return(p, -EINVAL);
 	tr_assert_return(timeout_ms >= TR_TIMEOUT_INFINITE, -EINVAL);
-	r = tri_pipe_wait_fd(p, &fd, &ready);
-	if (r < 0 || ready) {
-		return r < 0 ? r : 1;
+	tr_assert_return(p->owner == tri_getpid(), -ECHILD);
+	tr_assert_return(p->can & CAN_READ, -EBADF);
+	/* a record, or end of file; nothing is taken */
+	for (;;) {
+		int r;
+
+		if (tri_pipe_check(p)) {
+			return 1;
+		}
+		r = tri_link_wait_data(&p->link, deadline, timeout_ms);
+		if (r == -EPIPE) {
+			return 1;
+		}
+		if (r == -EAGAIN || r == -ETIMEDOUT) {
+			return 0;
+		}
+		if (r < 0) {
+			return r;
+		}
 	}
-	/* POLLIN or POLLHUP: a record, or end of file; nothing is read */
-	return tri_poll_fd(fd, POLLIN, timeout_ms);
 }
 
 /* ---- handing an end to a child ------------------------------------------ */
@@ -601,31 +573,64 @@ tr_pipe_poll(tr_pipe *p, int timeout_ms)
 int
 tr_process_pass_pipe(tr_process *p, tr_pipe *end)
 {
+	unsigned tag;
+	int      slot, r;
+
 	tr_assert_return(p && end, -EINVAL);
 	tr_assert_return(end->owner == tri_getpid(), -ECHILD);
 	/* what this end took in would not go with it */
 	tr_assert_return(!end->rx.active && !end->pend_first, -EBUSY);
-	return tri_process_pass_fd(p, end->fd, PASS_TAG | end->can);
+	tag  = PASS_TAG | end->can | (unsigned) end->link.side << 2;
+	slot = tri_process_pass_fd(p, end->link.fd, tag);
+	if (slot < 0) {
+		return slot;
+	}
+	r = tri_process_pass_fd(p, end->link.shm_fd, SHM_TAG);
+	if (r < 0) {
+		/* the slot stays used, empty-handed: tr_pipe_inherit()
+		 * of it fails */
+		return r;
+	}
+	return slot;
 }
 
 int
 tr_pipe_inherit(int slot, tr_pipe **ret)
 {
-	tr_pipe *p;
-	int      fd = -1, r = TR_ENOTFOUND;
-	unsigned can;
+	struct tri_link l;
+	tr_pipe        *p;
+	int             fd = -1, shm_fd = -1, r = TR_ENOTFOUND;
+	unsigned        tag = 0;
 
 	tr_assert_return(ret && slot >= 0, -EINVAL);
-	for (can = 1; can <= 3 && r < 0; can++) {
-		r = tri_fdpass_take(slot, PASS_TAG | can, &fd);
+	for (tag = 1; tag <= 7 && r < 0; tag++) {
+		if ((tag & 3) != 0) {
+			r = tri_fdpass_take(slot, PASS_TAG | tag, &fd);
+		}
+	}
+	tag--;
+	if (r == 0) {
+		r = tri_fdpass_take(slot + 1, SHM_TAG, &shm_fd);
+	}
+	if (r == 0) {
+		r = tri_link_open(&l, fd, shm_fd, (int) (tag >> 2));
 	}
 	if (r < 0) {
+		if (fd >= 0) {
+			tri_fdpass_disown(fd);
+			close(fd);
+		}
+		if (shm_fd >= 0) {
+			tri_fdpass_disown(shm_fd);
+			close(shm_fd);
+		}
 		return r;
 	}
-	tri_fdpass_disown(fd); /* end_new() notes it again */
-	p = end_new(fd, can - 1);
+	tri_fdpass_disown(fd); /* end_new() notes them again */
+	tri_fdpass_disown(shm_fd);
+	p = end_new(&l, tag & 3);
 	if (!p) {
-		close(fd);
+		tri_link_close(&l, true);
 		return -ENOMEM;
 	}
 	*ret = p;

@@ -14,7 +14,7 @@
 
 #define TRI_NAME_MAX   64
 #define TRI_REASON_MAX 256
-#define TRI_PASS_MAX   8 /* descriptors handed to one child (fdpass.h) */
+#define TRI_PASS_MAX   16 /* descriptors handed to one child (fdpass.h) */
 
 /* Everything a child needs to become an actor; travels as trwire.Boot for
  * spawn and the forkserver. */

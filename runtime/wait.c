@@ -141,7 +141,8 @@ poll_once(struct waiter *wt, int timeout_ms, bool idle_mail)
 	for (size_t i = 0; i < wt->n; i++) {
 		tr_waitable *w = &wt->w[i];
 
-		if (wt->pf[i].fd >= 0 && wt->pf[i].revents) {
+		if (wt->pf[i].fd >= 0 && wt->pf[i].revents &&
+		    (w->kind != TR_WAIT_PIPE || tri_pipe_check(w->u.pipe))) {
 			w->ready = true;
 			nready++;
 		}
