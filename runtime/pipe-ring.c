@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -151,6 +152,7 @@ wake(struct tri_link *l)
 {
 	if (send(l->fd, "W", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
 	    (errno == EPIPE || errno == ECONNRESET)) {
+		l->eof = true;
 		return -EPIPE;
 	}
 	return 0; /* EAGAIN: wake-ups are waiting already */
@@ -199,11 +201,17 @@ peer_gone(struct tri_link *l)
 	int64_t       t  = now_ns();
 	struct pollfd pf = { .fd = l->fd, .events = 0 };
 
+	if (l->eof) {
+		return true; /* for good */
+	}
 	if (t < l->next_check_ns) {
 		return false;
 	}
 	l->next_check_ns = t + CHECK_NS;
-	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR));
+	if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLERR))) {
+		l->eof = true;
+	}
+	return l->eof;
 }
 
 static void
@@ -381,6 +389,7 @@ tri_link_wait_data(struct tri_link *l, int64_t deadline, int timeout_ms)
 			if (!rx_empty(l)) {
 				return 0;
 			}
+			sched_yield(); /* the writer may share our CPU */
 		} while (now_ns() < end);
 	}
 	atomic_store(&r->rx_sleeping, 1);

@@ -410,6 +410,40 @@ test_duplex_echo_child(void **state)
 }
 
 static void
+test_send_to_a_killed_peer_fails_with_epipe(void **state)
+{
+	(void) state;
+	for (int k = 0; k < NMETHODS; k++) {
+		tr_pipe    *a, *b;
+		tr_process *p;
+		tr_msg     *m;
+		int         r;
+
+		TR_ASSERT_OK(tr_pipe_new(true, &a, &b));
+		p = start_with("pipe_echo", &b, methods[k]);
+		TR_ASSERT_OK(tr_pipe_send_bytes(a, "x", 1, TR_TEST_HANG_MS));
+		TR_ASSERT_OK(tr_pipe_recv(a, &m, TR_TEST_HANG_MS));
+		tr_msg_destroy(&m);
+		TR_ASSERT_OK(tr_process_kill(p));
+		TR_ASSERT_OK(tr_process_join(p, TR_TEST_HANG_MS));
+		/* noticed within a millisecond, never a SIGPIPE: keep
+		 * sending until then (the pipe never fills) */
+		for (int i = 0; i < 100000; i++) {
+			r = tr_pipe_send_bytes(a, "y", 1, TR_TEST_HANG_MS);
+			if (r < 0) {
+				break;
+			}
+			usleep(10);
+		}
+		TR_ASSERT_ERR(r, -EPIPE);
+		TR_ASSERT_ERR(tr_pipe_recv(a, &m, TR_TEST_HANG_MS), -EPIPE);
+		TR_ASSERT_ERR(tr_pipe_send_bytes(a, "y", 1, 0), -EPIPE);
+		assert_int_equal(tr_test_finish(&p), -SIGKILL);
+		tr_pipe_destroy(&a);
+	}
+}
+
+static void
 test_eof_when_the_peer_is_killed_mid_stream(void **state)
 {
 	(void) state;
@@ -570,6 +604,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_pass_errors),
 		cmocka_unit_test(test_boundaries_from_a_child),
 		cmocka_unit_test(test_duplex_echo_child),
+		cmocka_unit_test(test_send_to_a_killed_peer_fails_with_epipe),
 		cmocka_unit_test(test_eof_when_the_peer_is_killed_mid_stream),
 		cmocka_unit_test(test_peer_busy_for_seconds),
 		cmocka_unit_test(test_poll_in_a_child_takes_nothing),
