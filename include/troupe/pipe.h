@@ -16,8 +16,10 @@ extern "C" {
 
 /* tr_pipe -- one end of a point-to-point connection between two processes
  * of this host, like the Connection objects of Python's
- * multiprocessing.Pipe().  No broker: the two ends are a SOCK_SEQPACKET
- * socketpair, so a message goes straight from one process to the other.
+ * multiprocessing.Pipe().  No broker: messages go through two rings in
+ * shared memory (a memfd mapped by both ends, 512 KiB each way), and a
+ * SOCK_SEQPACKET socketpair beside them carries only wake-ups and tells
+ * each end when the other is gone (docs/protocol.md, "Pipe").
  *
  * Messages are a payload and its type name, as in a tr_msg: raw bytes
  * (type "") or a packed protobuf message (type = its full name); a tr_msg
@@ -25,30 +27,42 @@ extern "C" {
  * and payload (sender, ids and trace context are not carried).  Boundaries
  * are kept exactly: a message is never split or merged with another, an
  * empty message is a message, and messages of any size up to
- * TR_PIPE_MAX_SIZE travel (large ones in several records that the
- * receiver puts back together; docs/protocol.md).  A message is delivered
- * whole or not at all: if its sender dies (or its send times out) half way
- * through, the receiver never sees a part of it.
+ * TR_PIPE_MAX_SIZE travel (large ones in records of 64 KiB that the
+ * receiver puts back together).  A message is delivered whole or not at
+ * all: if its sender dies (or its send times out) half way through, the
+ * receiver never sees a part of it.  Messages arrive in the order sent.
  *
- * End of file: once the other end is closed -- by tr_pipe_destroy(), or
- * because every process holding it ended, however it ended -- a receive
- * still gets each message sent before, then -EPIPE at once, never a hang;
- * a send gets -EPIPE (never SIGPIPE).
+ * End of file: once no process holds the other end any more -- destroyed,
+ * or every holder ended, however it ended (SIGKILL too) -- a receive still
+ * gets each message sent before, then -EPIPE at once, never a hang.  A send
+ * then gets -EPIPE (never SIGPIPE): at once when the peer end was
+ * destroyed or while its reader waits, and otherwise (its holder died
+ * while busy) within a millisecond, or as soon as the pipe is full.
+ * Messages a send accepted before the peer died are lost with it, as with
+ * any pipe.
+ *
+ * A waiting receive first looks again for up to 20 us (yielding the CPU)
+ * before it sleeps, so a peer that answers at once is not paid for with a
+ * sleep and a wake-up; a sleeping one wakes at least every 100 ms to look
+ * at the ring.
  *
  * Handing an end to a child: tr_process_pass_pipe() before
  * tr_process_start(), tr_pipe_inherit() in the child.  This works the same
- * under every start method (fork keeps the descriptor, spawn puts it at a
- * number the child is told, the forkserver receives it with SCM_RIGHTS).
- * A child started by troupe gets no other pipe end: ends not handed over
- * never leak into children, so the end-of-file of a pipe is exact.  After
- * the start, the starter still holds its copy of the handed end: destroy
- * it, or the child's peer never sees end of file while the starter lives
- * (as in Python).  A raw fork() of the user's own keeps every end.
+ * under every start method (fork keeps the descriptors, spawn puts them at
+ * numbers the child is told, the forkserver receives them with
+ * SCM_RIGHTS).  A child started by troupe gets no other pipe end: ends not
+ * handed over never leak into children, so the end of file of a pipe is
+ * exact.  After the start, the starter still holds its copy of the handed
+ * end: destroy it, or the child's peer never sees end of file while the
+ * starter lives (as in Python).  A raw fork() of the user's own keeps
+ * every end.
  *
  * An end belongs to one thread of one process, the one that made or
  * inherited it; in any other process every call returns -ECHILD (and
  * tr_pipe_destroy() frees the memory only).  Two processes must not read
- * (or write) one end at once: hand an end over instead of sharing it. */
+ * (or write) one end at once: hand an end over instead of sharing it.
+ * (Polling a shared end in one process while another reads it takes
+ * nothing from the reader, but may make its wait up to 100 ms late.) */
 typedef struct tr_pipe tr_pipe;
 
 /* Largest payload a pipe carries (1 GiB).  A larger send is TR_ETOOBIG;
@@ -71,11 +85,12 @@ TR_API int tr_pipe_new(bool duplex, tr_pipe **ret_a, tr_pipe **ret_b);
 TR_API void tr_pipe_destroy(tr_pipe **pp);
 
 /* Send *msgp (its type and payload), waiting up to timeout_ms while the
- * pipe is full (the peer is not reading).  On success *msgp is NULL (the
- * pipe took it); on failure the caller still owns it.  A message over
- * about 128 KiB goes in several records: if the timeout ends after the
- * first, the send returns -ETIMEDOUT and the receiver drops the part it
- * got (the next send tells it), so nothing partial is ever delivered.
+ * pipe is full (the peer is not reading).  Returns once the message is in
+ * the pipe, not once it was received.  On success *msgp is NULL (the pipe
+ * took it); on failure the caller still owns it.  A message over 64 KiB
+ * goes in several records: if the timeout ends after the first, the send
+ * returns -ETIMEDOUT and the receiver drops the part it got (the next send
+ * tells it), so nothing partial is ever delivered.
  * Errors: -EINVAL, -EBADF (a receive-only end), -EPIPE (the peer end is
  * closed or its process died), -EAGAIN (timeout 0 and full), -ETIMEDOUT,
  * TR_ETOOBIG, -ECHILD, -errno. */
@@ -113,16 +128,19 @@ TR_API int tr_pipe_recv_bytes(
     tr_pipe *p, void *buf, size_t cap, size_t *ret_len, int timeout_ms);
 
 /* Whether a receive would return at once: 1 if a message (or end of file,
- * or a broken pipe) is waiting, 0 if nothing came within timeout_ms.  Takes
+ * or a broken pipe) is waiting -- for a message over 64 KiB, once its
+ * first part came -- 0 if nothing came within timeout_ms.  Takes
  * nothing out of the pipe: a poll in one process never takes a message
  * away from a receive in another.  Errors: -EINVAL, -EBADF (a send-only
  * end), -ECHILD, -errno. */
 TR_API int tr_pipe_poll(tr_pipe *p, int timeout_ms);
 
-/* The end's descriptor, for poll(2)/tr_poll() beside other sources (it
- * is readable when tr_pipe_poll() would return 1, or when a part of a
- * large message came); borrowed: valid until destroy.  Reading or writing
- * it directly breaks the framing.  -ECHILD in another process. */
+/* The end's socket; borrowed: valid until destroy.  It is readable when
+ * the peer is gone, but when a message comes only while a receive, poll
+ * or tr_wait() on this end is waiting (messages do not go through it): to
+ * wait on a pipe beside descriptors, the mailbox or other pipes, use
+ * tr_wait().  Reading or writing it directly loses wake-ups.  -EINVAL,
+ * -ECHILD in another process. */
 TR_API int tr_pipe_fileno(tr_pipe *p);
 
 /* What the end may do. */
@@ -131,9 +149,11 @@ TR_API bool tr_pipe_writable(const tr_pipe *p);
 
 /* Hand end to the child p, which must not be started yet: the child gets
  * its own copy of the end (the caller keeps end, see above).  Returns the
- * slot (0, 1, ... in the order of the calls) to pass to tr_pipe_inherit()
- * in the child, e.g. in its arguments.  Does not block.  Errors: -EINVAL,
- * -EBUSY (p already started), -ENOSPC (TR_PIPE_PASS_MAX ends already),
+ * slot to pass to tr_pipe_inherit() in the child, e.g. in its arguments:
+ * 0 for the first end handed to p, then 2, 4, ... (an end is two
+ * descriptors).  Does not block.  Errors: -EINVAL, -EBUSY (p already
+ * started, or end holds part of a large message it is receiving, which
+ * would not go with it), -ENOSPC (TR_PIPE_PASS_MAX ends already),
  * -ENOMEM, -EMFILE, -ECHILD. */
 TR_API int tr_process_pass_pipe(tr_process *p, tr_pipe *end);
 
