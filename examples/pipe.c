@@ -79,15 +79,15 @@ main(int argc, char **argv)
 	/* the child has its own copy: ours goes, so that its end of file
 	 * would reach us if it died */
 	tr_pipe_destroy(&child_conn);
-	check(tr_pipe_recv_bytes(parent_conn, &it, sizeof(it), &n,
-	          TR_TIMEOUT_INFINITE),
+	check(tr_pipe_recv_bytes(
+	          parent_conn, &it, sizeof(it), &n, TR_TIMEOUT_INFINITE),
 	    "tr_pipe_recv_bytes");
 	if (n != sizeof(it)) {
 		fprintf(stderr, "pipe: got %zu bytes\n", n);
 		return 1;
 	}
-	printf("[%d, %s, '%.*s']\n", (int) it.number,
-	    it.none ? "None" : "?", (int) sizeof(it.text), it.text);
+	printf("[%d, %s, '%.*s']\n", (int) it.number, it.none ? "None" : "?",
+	    (int) sizeof(it.text), it.text);
 	check(tr_process_join(p, TR_TIMEOUT_INFINITE), "tr_process_join");
 	tr_process_destroy(&p);
 	tr_pipe_destroy(&parent_conn);

@@ -104,8 +104,8 @@ tri_fdpass_take(int slot, uint32_t tag, int *ret_fd)
 }
 
 int
-tri_fdpass_add(int *fds, uint32_t *tags, size_t *n, size_t max, int fd,
-    uint32_t tag)
+tri_fdpass_add(
+    int *fds, uint32_t *tags, size_t *n, size_t max, int fd, uint32_t tag)
 {
 	int d;
 

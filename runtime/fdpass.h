@@ -32,8 +32,8 @@ int tri_fdpass_take(int slot, uint32_t tag, int *ret_fd);
 
 /* Add a dup of fd (O_CLOEXEC, noted) to the list fds/tags/n of at most
  * max: the slot, or -ENOSPC, -EMFILE. */
-int tri_fdpass_add(int *fds, uint32_t *tags, size_t *n, size_t max, int fd,
-    uint32_t tag);
+int tri_fdpass_add(
+    int *fds, uint32_t *tags, size_t *n, size_t max, int fd, uint32_t tag);
 /* Close and forget the n descriptors of such a list; *n becomes 0. */
 void tri_fdpass_clear(int *fds, size_t *n);
 

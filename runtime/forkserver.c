@@ -192,7 +192,7 @@ serve_one(int sock)
 {
 	struct tri_boot b;
 	int             fds[3 + TRI_PASS_MAX] = { -1, -1, -1 }, r;
-	size_t          nextra = 0;
+	size_t          nextra                = 0;
 	int32_t         reply;
 	pid_t           pid;
 
@@ -407,8 +407,8 @@ ensure_server(void)
 /* Send the request with its three descriptors and the handed ones: 0, or
  * -errno. */
 static int
-send_request(const struct tri_boot *b, int boot_fd, int ready_wfd,
-    int status_wfd)
+send_request(
+    const struct tri_boot *b, int boot_fd, int ready_wfd, int status_wfd)
 {
 	char            fdbuf[CMSG_SPACE((3 + TRI_PASS_MAX) * sizeof(int))];
 	struct iovec    iov = { "S", 1 };
@@ -417,8 +417,7 @@ send_request(const struct tri_boot *b, int boot_fd, int ready_wfd,
 		   .msg_control          = fdbuf,
 		   .msg_controllen = CMSG_SPACE((3 + b->npass) * sizeof(int)) };
 	struct cmsghdr *c;
-	int             fds[3 + TRI_PASS_MAX] = { boot_fd, ready_wfd,
-		            status_wfd };
+	int fds[3 + TRI_PASS_MAX] = { boot_fd, ready_wfd, status_wfd };
 
 	memcpy(fds + 3, b->pass_fd, b->npass * sizeof(int));
 	memset(fdbuf, 0, sizeof(fdbuf));
@@ -488,8 +487,8 @@ start_child(const struct tri_boot *b, int ready_wfd, int status_wfd,
 		forget(false);
 		r = lseek(boot_fd, 0, SEEK_SET) < 0
 		    ? -errno
-		    : request(
-		          b, boot_fd, ready_wfd, status_wfd, &reply, timeout_ms);
+		    : request(b, boot_fd, ready_wfd, status_wfd, &reply,
+		          timeout_ms);
 	}
 	close(boot_fd);
 	if (r < 0) {

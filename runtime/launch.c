@@ -108,7 +108,7 @@ tri_launch_spawn(struct tri_boot *b, int ready_wfd, pid_t *ret_pid)
 	}
 	fds[1] = ready_wfd;
 	fds[2] = tri_rt.tracker_fd; /* the child is a process of the run */
-	r = tri_spawn_self("TROUPE_BOOT", fds, nfds + b->npass, ret_pid);
+	r      = tri_spawn_self("TROUPE_BOOT", fds, nfds + b->npass, ret_pid);
 	close(fds[0]);
 	return r;
 }

@@ -83,8 +83,8 @@ setup(struct tri_link *l, int fd, int shm_fd, int side, void *map)
 static void *
 map_shm(int shm_fd)
 {
-	void *m = mmap(
-	    NULL, MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
+	void *m =
+	    mmap(NULL, MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
 
 	return m == MAP_FAILED ? NULL : m;
 }
@@ -267,8 +267,8 @@ tri_link_write(struct tri_link *l, const struct iovec *iov, int niov)
 		copy_in(r, head + off, iov[i].iov_base, iov[i].iov_len);
 		off += iov[i].iov_len;
 	}
-	atomic_store_explicit(&r->head, head + rec_size(len),
-	    memory_order_release);
+	atomic_store_explicit(
+	    &r->head, head + rec_size(len), memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&r->rx_sleeping, memory_order_relaxed) &&
 	    atomic_exchange(&r->rx_sleeping, 0)) {
@@ -294,8 +294,8 @@ sleep_on_socket(struct tri_link *l, int64_t deadline, int timeout_ms)
 		drain(l);
 	}
 	return timeout_ms >= 0 && tri_remaining(deadline, timeout_ms) == 0
-	         ? -ETIMEDOUT
-	         : 0;
+	    ? -ETIMEDOUT
+	    : 0;
 }
 
 int
@@ -327,16 +327,16 @@ static bool
 rx_empty(struct tri_link *l)
 {
 	return atomic_load_explicit(&l->rx->head, memory_order_acquire) ==
-	       atomic_load_explicit(&l->rx->tail, memory_order_relaxed);
+	    atomic_load_explicit(&l->rx->tail, memory_order_relaxed);
 }
 
 int
 tri_link_peek(struct tri_link *l, size_t *ret_len)
 {
-	struct tri_ring *r    = l->rx;
-	uint64_t         head = atomic_load_explicit(&r->head, memory_order_acquire);
-	uint64_t         tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint32_t         len32;
+	struct tri_ring *r = l->rx;
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint32_t len32;
 
 	if (head == tail) {
 		return 0;
@@ -355,7 +355,8 @@ tri_link_peek(struct tri_link *l, size_t *ret_len)
 void
 tri_link_copy(struct tri_link *l, size_t off, void *dst, size_t n)
 {
-	uint64_t tail = atomic_load_explicit(&l->rx->tail, memory_order_relaxed);
+	uint64_t tail =
+	    atomic_load_explicit(&l->rx->tail, memory_order_relaxed);
 
 	copy_out(l->rx, tail + 4 + off, dst, n);
 }
@@ -366,8 +367,8 @@ tri_link_consume(struct tri_link *l, size_t len)
 	struct tri_ring *r = l->rx;
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 
-	atomic_store_explicit(&r->tail, tail + rec_size(len),
-	    memory_order_release);
+	atomic_store_explicit(
+	    &r->tail, tail + rec_size(len), memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&r->tx_sleeping, memory_order_relaxed) &&
 	    atomic_exchange(&r->tx_sleeping, 0)) {

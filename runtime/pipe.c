@@ -46,12 +46,12 @@
 struct tr_pipe {
 	pid_t           owner; /* other pids get -ECHILD */
 	struct tri_link link;
-	unsigned can;        /* CAN_* */
-	int      broken;     /* TR_EBADFRAME once the peer broke framing */
-	bool     eof;        /* the peer end is gone and nothing is left */
-	bool     tx_partial; /* our last send stopped half way: abort it */
-	size_t   pend_first; /* a first record kept in scratch (no memory) */
-	uint8_t *scratch;    /* REC_MAX bytes, for first records */
+	unsigned        can;    /* CAN_* */
+	int             broken; /* TR_EBADFRAME once the peer broke framing */
+	bool            eof;    /* the peer end is gone and nothing is left */
+	bool     tx_partial;    /* our last send stopped half way: abort it */
+	size_t   pend_first;    /* a first record kept in scratch (no memory) */
+	uint8_t *scratch;       /* REC_MAX bytes, for first records */
 	struct {
 		uint8_t *data;  /* owned, or into scratch (in_scratch) */
 		size_t   total; /* payload length */
@@ -167,8 +167,8 @@ tr_pipe_fileno(tr_pipe *p)
 
 /* One record, waiting for room until deadline. */
 static int
-send_record(tr_pipe *p, struct iovec *iov, int niov, int64_t deadline,
-    int timeout_ms)
+send_record(
+    tr_pipe *p, struct iovec *iov, int niov, int64_t deadline, int timeout_ms)
 {
 	size_t len = 0;
 
@@ -192,10 +192,10 @@ static int
 send_raw(tr_pipe *p, const char *type, const uint8_t *data, size_t len,
     int timeout_ms)
 {
-	int64_t      deadline = tri_deadline(timeout_ms);
+	int64_t      deadline       = tri_deadline(timeout_ms);
 	uint8_t      hdr[HDR_FIRST] = { 'M' };
 	uint64_t     total          = len;
-	size_t       tlen = strlen(type), off;
+	size_t       tlen           = strlen(type), off;
 	struct iovec iov[3];
 	int          r;
 
@@ -231,13 +231,12 @@ send_raw(tr_pipe *p, const char *type, const uint8_t *data, size_t len,
 	return r;
 }
 
-#define CHECK_SEND(p, timeout_ms)                                      \
-	do {                                                           \
-		tr_assert_return(p, -EINVAL);                          \
-		tr_assert_return(timeout_ms >= TR_TIMEOUT_INFINITE,    \
-		    -EINVAL);                                          \
-		tr_assert_return(p->owner == tri_getpid(), -ECHILD);   \
-		tr_assert_return(p->can &CAN_WRITE, -EBADF);           \
+#define CHECK_SEND(p, timeout_ms)                                             \
+	do {                                                                  \
+		tr_assert_return(p, -EINVAL);                                 \
+		tr_assert_return(timeout_ms >= TR_TIMEOUT_INFINITE, -EINVAL); \
+		tr_assert_return(p->owner == tri_getpid(), -ECHILD);          \
+		tr_assert_return(p->can &CAN_WRITE, -EBADF);                  \
 	} while (0)
 
 int
@@ -314,7 +313,7 @@ type_ok(const uint8_t *t, size_t n)
 static int
 take_first(tr_pipe *p, size_t n)
 {
-	const uint8_t *s = p->scratch;
+	const uint8_t *s     = p->scratch;
 	uint64_t       total = 0;
 	size_t         tlen  = s[1], chunk;
 
@@ -489,13 +488,12 @@ assemble(tr_pipe *p, int timeout_ms)
 	return 0;
 }
 
-#define CHECK_RECV(p, timeout_ms)                                      \
-	do {                                                           \
-		tr_assert_return(p, -EINVAL);                          \
-		tr_assert_return(timeout_ms >= TR_TIMEOUT_INFINITE,    \
-		    -EINVAL);                                          \
-		tr_assert_return(p->owner == tri_getpid(), -ECHILD);   \
-		tr_assert_return(p->can &CAN_READ, -EBADF);            \
+#define CHECK_RECV(p, timeout_ms)                                             \
+	do {                                                                  \
+		tr_assert_return(p, -EINVAL);                                 \
+		tr_assert_return(timeout_ms >= TR_TIMEOUT_INFINITE, -EINVAL); \
+		tr_assert_return(p->owner == tri_getpid(), -ECHILD);          \
+		tr_assert_return(p->can &CAN_READ, -EBADF);                   \
 	} while (0)
 
 static void
@@ -519,8 +517,8 @@ tr_pipe_recv(tr_pipe *p, tr_msg **ret, int timeout_ms)
 		/* the common case: straight from the ring into the message */
 		m = tri_msg_alloc();
 		if (m && zmq_msg_init_size(&m->payload, total) == 0) {
-			take_whole(p, strlen(type), zmq_msg_data(&m->payload),
-			    total);
+			take_whole(
+			    p, strlen(type), zmq_msg_data(&m->payload), total);
 			memcpy(m->env.type, type, strlen(type) + 1);
 			*ret = m;
 			return 0;

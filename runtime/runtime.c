@@ -337,8 +337,8 @@ tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 		b->pass_fd[i]  = m->pass_fds[i];
 		b->pass_tag[i] = m->pass_tags[i];
 	}
-	b->len           = m->args.len;
-	b->args          = tri_alloc(b->len + 1);
+	b->len  = m->args.len;
+	b->args = tri_alloc(b->len + 1);
 	if (!b->args) {
 		r = -ENOMEM;
 		goto out;

@@ -43,8 +43,8 @@ fd_of(tr_waitable *w, bool *now)
 		return tr_process_sentinel(w->u.process);
 	case TR_WAIT_MAILBOX:
 	case TR_WAIT_READY:
-		tr_assert_return(w->kind != TR_WAIT_READY || w->u.ready.fn,
-		    -EINVAL);
+		tr_assert_return(
+		    w->kind != TR_WAIT_READY || w->u.ready.fn, -EINVAL);
 		return -1;
 	default:
 		tr_assert_return(false, -EINVAL);
@@ -98,10 +98,10 @@ prepare(struct waiter *wt)
 		if (fd < -1) {
 			return fd;
 		}
-		w->ready  = now;
-		nready   += now;
-		wt->pf[i] = (struct pollfd) { .fd = now ? -1 : fd,
-			.events = POLLIN };
+		w->ready = now;
+		nready += now;
+		wt->pf[i] =
+		    (struct pollfd) { .fd = now ? -1 : fd, .events = POLLIN };
 		wt->mailbox |= w->kind == TR_WAIT_MAILBOX;
 		wt->ready_fns |= w->kind == TR_WAIT_READY;
 	}
@@ -126,7 +126,8 @@ poll_once(struct waiter *wt, int timeout_ms, bool idle_mail)
 	if ((wt->mailbox || wt->ready_fns) && !idle_mail) {
 		r = tr_poll(wt->pf, wt->n, &mail, timeout_ms);
 	} else {
-		if (idle_mail && (timeout_ms < 0 || timeout_ms > IDLE_MAIL_MS)) {
+		if (idle_mail &&
+		    (timeout_ms < 0 || timeout_ms > IDLE_MAIL_MS)) {
 			timeout_ms = IDLE_MAIL_MS;
 		}
 		r = poll(wt->pf, (nfds_t) wt->n, timeout_ms);

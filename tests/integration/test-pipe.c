@@ -27,9 +27,9 @@
 static const int methods[] = { FORK, TR_START_SPAWN, TR_START_FORKSERVER };
 #define NMETHODS 3
 
-#define MIB      ((size_t) 1 << 20)
-#define BURST    2000
-#define STREAM   (256 * 1024)
+#define MIB    ((size_t) 1 << 20)
+#define BURST  2000
+#define STREAM (256 * 1024)
 
 static uint8_t
 pattern(size_t k, size_t i)
@@ -65,7 +65,7 @@ script_len(size_t k)
 {
 	static const size_t fixed[] = { 1, 0, MIB, 0, 3 * MIB + 17, 1,
 		128 * 1024, 128 * 1024 + 1 };
-	size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	size_t              nfixed  = sizeof(fixed) / sizeof(fixed[0]);
 
 	return k < nfixed ? fixed[k] : (k * 37) % 301; /* the burst */
 }
@@ -177,8 +177,8 @@ pipe_sleepy(const void *args, size_t len)
 		}
 		count++;
 	}
-	if (r < 0 || tr_pipe_send_bytes(p, &count, sizeof(count),
-	                 TR_TEST_HANG_MS) < 0) {
+	if (r < 0 ||
+	    tr_pipe_send_bytes(p, &count, sizeof(count), TR_TEST_HANG_MS) < 0) {
 		return 12;
 	}
 	tr_pipe_destroy(&p);
@@ -258,8 +258,8 @@ test_calls_timeouts_and_errors(void **state)
 	assert_true(tr_test_now_ms() - t0 >= 100);
 	TR_ASSERT_ERR(tr_pipe_recv(b, &m, 0), -EAGAIN);
 	t0 = tr_test_now_ms();
-	TR_ASSERT_ERR(tr_pipe_recv_bytes(b, buf, sizeof(buf), &n, 100),
-	    -ETIMEDOUT);
+	TR_ASSERT_ERR(
+	    tr_pipe_recv_bytes(b, buf, sizeof(buf), &n, 100), -ETIMEDOUT);
 	assert_true(tr_test_now_ms() - t0 >= 100);
 	/* bad arguments */
 	TR_ASSERT_ERR(tr_pipe_poll(b, -2), -EINVAL);
@@ -279,8 +279,8 @@ test_calls_timeouts_and_errors(void **state)
 	/* a message longer than the buffer stays, whole */
 	TR_ASSERT_OK(tr_pipe_send_bytes(a, "0123456789", 10, 0));
 	assert_int_equal(tr_pipe_poll(b, 0), 1);
-	TR_ASSERT_ERR(tr_pipe_recv_bytes(b, buf, sizeof(buf), &n, 0),
-	    -EMSGSIZE);
+	TR_ASSERT_ERR(
+	    tr_pipe_recv_bytes(b, buf, sizeof(buf), &n, 0), -EMSGSIZE);
 	assert_int_equal(n, 10);
 	assert_int_equal(tr_pipe_poll(b, 0), 1);
 	TR_ASSERT_OK(tr_pipe_recv(b, &m, 0));
@@ -307,18 +307,18 @@ test_calls_timeouts_and_errors(void **state)
 	TR_ASSERT_ERR(tr_pipe_recv(b, &m, TR_TIMEOUT_INFINITE), -EPIPE);
 	TR_ASSERT_ERR(tr_pipe_recv(b, &m, 0), -EPIPE);
 	/* a send to a closed peer: -EPIPE, and no SIGPIPE kills us */
-	TR_ASSERT_ERR(tr_pipe_send_bytes(b, "y", 1, TR_TIMEOUT_INFINITE),
-	    -EPIPE);
+	TR_ASSERT_ERR(
+	    tr_pipe_send_bytes(b, "y", 1, TR_TIMEOUT_INFINITE), -EPIPE);
 	tr_pipe_destroy(&b);
 }
 
 static void
 test_one_way_ends_and_protobuf(void **state)
 {
-	Trwire__Ready  ready = TRWIRE__READY__INIT, *got;
-	tr_pipe       *r, *w;
-	tr_msg        *m;
-	size_t         n;
+	Trwire__Ready ready = TRWIRE__READY__INIT, *got;
+	tr_pipe      *r, *w;
+	tr_msg       *m;
+	size_t        n;
 
 	(void) state;
 	TR_ASSERT_OK(tr_pipe_new(false, &r, &w));
@@ -397,7 +397,8 @@ test_duplex_echo_child(void **state)
 			size_t   n = i == 7 ? 2 * MIB : i % 97;
 			uint8_t *d = patterned(i, n);
 
-			TR_ASSERT_OK(tr_pipe_send_bytes(a, d, n, TR_TEST_HANG_MS));
+			TR_ASSERT_OK(
+			    tr_pipe_send_bytes(a, d, n, TR_TEST_HANG_MS));
 			free(d);
 			TR_ASSERT_OK(tr_pipe_recv(a, &m, TR_TEST_HANG_MS));
 			assert_int_equal(tr_msg_size(m), n);
@@ -485,7 +486,7 @@ test_peer_busy_for_seconds(void **state)
 	for (int k = 0; k < NMETHODS; k++) {
 		tr_pipe    *a, *b;
 		tr_process *p;
-		uint8_t    *big = patterned(MIB, MIB);
+		uint8_t    *big  = patterned(MIB, MIB);
 		uint8_t    *huge = patterned(4 * MIB - 1, 4 * MIB - 1);
 		size_t      sent = 0, count = 0, n;
 		int         r;
@@ -499,8 +500,8 @@ test_peer_busy_for_seconds(void **state)
 		TR_ASSERT_ERR(r, -EAGAIN);
 		/* a timed send of a message bigger than the room: times out,
 		 * and the part of it that went is dropped by the reader */
-		TR_ASSERT_ERR(tr_pipe_send_bytes(a, huge, 4 * MIB - 1, 100),
-		    -ETIMEDOUT);
+		TR_ASSERT_ERR(
+		    tr_pipe_send_bytes(a, huge, 4 * MIB - 1, 100), -ETIMEDOUT);
 		/* then everything goes while it reads */
 		for (int i = 0; i < 3; i++, sent++) {
 			TR_ASSERT_OK(tr_pipe_send_bytes(

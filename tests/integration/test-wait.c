@@ -110,8 +110,7 @@ start_m(const char *actor, const char *args, int method, tr_pipe **endp)
 {
 	tr_process *p;
 
-	TR_ASSERT_OK(
-	    tr_process_new(&p, actor, args, args ? strlen(args) : 0));
+	TR_ASSERT_OK(tr_process_new(&p, actor, args, args ? strlen(args) : 0));
 	TR_ASSERT_OK(tr_process_set_start_method(p, method));
 	if (endp) {
 		assert_int_equal(tr_process_pass_pipe(p, *endp), 0);
@@ -170,7 +169,7 @@ static void
 test_wait_timeouts_and_readiness_in_process(void **state)
 {
 	tr_pipe    *r, *w;
-	struct dbl  d = { 0 };
+	struct dbl  d   = { 0 };
 	int         efd = eventfd(0, EFD_CLOEXEC);
 	uint64_t    one = 1;
 	int64_t     t0;

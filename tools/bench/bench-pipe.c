@@ -272,12 +272,12 @@ struct py {
 static void
 run_python(struct py *py)
 {
-	char        t[32], c[32], line[256];
-	char       *argv[] = { "/usr/bin/python3", TR_BENCH_MP_PIPE, "--time", t,
-		      fixed_count ? "--count" : NULL, c, NULL };
-	int         fds[2];
-	pid_t       pid;
-	FILE       *f;
+	char  t[32], c[32], line[256];
+	char *argv[] = { "/usr/bin/python3", TR_BENCH_MP_PIPE, "--time", t,
+		fixed_count ? "--count" : NULL, c, NULL };
+	int   fds[2];
+	pid_t pid;
+	FILE *f;
 	posix_spawn_file_actions_t fa;
 
 	snprintf(t, sizeof(t), "%g", target_s);
@@ -311,8 +311,7 @@ run_python(struct py *py)
 			py->mb_64k = v;
 		} else if (strcmp(name, "pipe_send_bytes_64B_rt_us") == 0) {
 			py->rt_us = v;
-		} else if (strcmp(name, "pipe_send_bytes_64B_rt_p99_us") ==
-		    0) {
+		} else if (strcmp(name, "pipe_send_bytes_64B_rt_p99_us") == 0) {
 			py->rt_p99_us = v;
 		}
 	}
@@ -360,8 +359,8 @@ main(int argc, char **argv)
 	}
 	printf("%-34s %12s %12s %9s  %s\n", "pipe (one run)", "troupe",
 	    "python", "ratio", "aim");
-	row("256 B objects/s (msg vs pickle)", "msg/s", obj256,
-	    py.pickle_256, ">= 5x");
+	row("256 B objects/s (msg vs pickle)", "msg/s", obj256, py.pickle_256,
+	    ">= 5x");
 	row("256 B bytes/s (send_bytes)", "msg/s", bytes256, py.bytes_256,
 	    ">= 5x");
 	row("64 KiB throughput", "MB/s", mb64k, py.mb_64k, ">= 1.0x");
