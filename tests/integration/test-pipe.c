@@ -243,7 +243,7 @@ test_calls_timeouts_and_errors(void **state)
 {
 	tr_pipe *a, *b;
 	tr_msg  *m;
-	char     buf[8];
+	char     buf[8], wide[16];
 	size_t   n = 99;
 	int64_t  t0;
 
@@ -291,8 +291,9 @@ test_calls_timeouts_and_errors(void **state)
 	tr_msg_set_correlation(m, 7);
 	TR_ASSERT_OK(tr_pipe_send(b, &m, 0));
 	assert_null(m);
-	TR_ASSERT_OK(tr_pipe_recv_bytes(a, buf, 10, &n, 0));
+	TR_ASSERT_OK(tr_pipe_recv_bytes(a, wide, sizeof(wide), &n, 0));
 	assert_int_equal(n, 10);
+	assert_memory_equal(wide, "0123456789", 10);
 	/* destroying one end: what was sent is still there, then EOF */
 	TR_ASSERT_OK(tr_pipe_send_bytes(a, "", 0, 0));
 	TR_ASSERT_OK(tr_pipe_send_bytes(a, "z", 1, 0));
