@@ -66,13 +66,15 @@ handed(const struct tri_boot *b, int fd)
 	return false;
 }
 
-/* Only system calls: this runs first in every child.  The lock is not
- * taken: the forking thread held it not (the list changes only under
- * calls of the thread that owns the handles), and no other thread exists
- * in the child yet. */
+/* This runs first in every child, where no other thread exists yet: the
+ * lock is not taken, and made anew (another thread of the parent may have
+ * held it at the fork). */
 void
 tri_fdpass_adopt(const struct tri_boot *b)
 {
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	lock = fresh;
 	for (size_t i = 0; i < nowned; i++) {
 		if (!handed(b, owned[i])) {
 			close(owned[i]);
