@@ -219,6 +219,9 @@ copy_in(struct tri_ring *r, uint64_t pos, const void *src, size_t n)
 {
 	size_t i = (size_t) (pos % TRI_RING_SIZE), first;
 
+	if (n == 0) {
+		return; /* src may be NULL */
+	}
 	first = TRI_RING_SIZE - i < n ? TRI_RING_SIZE - i : n;
 	memcpy(data(r) + i, src, first);
 	memcpy(data(r), (const uint8_t *) src + first, n - first);
@@ -229,6 +232,9 @@ copy_out(struct tri_ring *r, uint64_t pos, void *dst, size_t n)
 {
 	size_t i = (size_t) (pos % TRI_RING_SIZE), first;
 
+	if (n == 0) {
+		return; /* dst may be NULL */
+	}
 	first = TRI_RING_SIZE - i < n ? TRI_RING_SIZE - i : n;
 	memcpy(dst, data(r) + i, first);
 	memcpy((uint8_t *) dst + first, data(r), n - first);
