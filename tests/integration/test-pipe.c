@@ -14,6 +14,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "fdpass.h"
+#include "pipe-ring.h"
+#include "runtime.h"
 #include "troupe.pb-c.h"
 
 /* GCC 12's ASan allocator is not fork-safe while other threads run: under
@@ -598,6 +601,73 @@ test_pass_errors(void **state)
 	tr_pipe_destroy(&b);
 }
 
+/* A pipe end *ret whose peer is the raw link *raw, to write any record:
+ * the end is handed to this process as to a child (fdpass.h).  No other
+ * pipe may be open: a child's adoption closes the ones not handed. */
+static void
+raw_peer(tr_pipe **ret, struct tri_link *raw)
+{
+	struct tri_link a;
+	struct tri_boot b = { .npass = 2 };
+
+	TR_ASSERT_OK(tri_link_pair(&a, raw));
+	b.pass_fd[0]  = a.fd;
+	b.pass_tag[0] = 0x70697000u | 3; /* duplex, side 0 */
+	b.pass_fd[1]  = a.shm_fd;
+	b.pass_tag[1] = 0x73686d00u;
+	tri_link_close(&a, false);
+	tri_fdpass_adopt(&b);
+	TR_ASSERT_OK(tr_pipe_inherit(0, ret));
+}
+
+static void
+write_raw(struct tri_link *raw, const void *rec, size_t n)
+{
+	struct iovec iov = { (void *) rec, n };
+
+	TR_ASSERT_OK(tri_link_write(raw, &iov, 1));
+}
+
+static void
+test_malformed_records_break_the_pipe_cleanly(void **state)
+{
+	static const uint8_t good[]    = { 'M', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+		   'o', 'k' };
+	static const uint8_t orphan[]  = { 'C', 0, 0, 0, 'x' };
+	static const uint8_t huge[]    = { 'M', 0, 0, 0, 1, 0, 0, 0x40, 0, 0, 0,
+		   0 }; /* 1 GiB + 1 */
+	static const uint8_t badtype[] = { 'M', 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		'a', '\n' };
+	static const uint8_t *const bad[]  = { orphan, huge, badtype };
+	static const size_t         nbad[] = { sizeof(orphan), sizeof(huge),
+		        sizeof(badtype) };
+
+	(void) state;
+	for (int i = 0; i < 3; i++) {
+		struct tri_link raw;
+		tr_pipe        *p;
+		tr_msg         *m;
+		tr_waitable     w;
+
+		raw_peer(&p, &raw);
+		write_raw(&raw, good, sizeof(good));
+		write_raw(&raw, bad[i], nbad[i]);
+		/* what came before is delivered; then the pipe is broken,
+		 * for good, and says so at once */
+		TR_ASSERT_OK(tr_pipe_recv(p, &m, TR_TEST_HANG_MS));
+		assert_memory_equal(tr_msg_data(m), "ok", 2);
+		tr_msg_destroy(&m);
+		TR_ASSERT_ERR(
+		    tr_pipe_recv(p, &m, TR_TEST_HANG_MS), TR_EBADFRAME);
+		TR_ASSERT_ERR(tr_pipe_recv(p, &m, 0), TR_EBADFRAME);
+		assert_int_equal(tr_pipe_poll(p, 0), 1);
+		w = TR_WAITABLE_PIPE(p);
+		assert_int_equal(tr_wait(&w, 1, 0), 1);
+		tr_pipe_destroy(&p);
+		tri_link_close(&raw, true);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -605,6 +675,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_calls_timeouts_and_errors),
 		cmocka_unit_test(test_one_way_ends_and_protobuf),
 		cmocka_unit_test(test_pass_errors),
+		cmocka_unit_test(test_malformed_records_break_the_pipe_cleanly),
 		cmocka_unit_test(test_boundaries_from_a_child),
 		cmocka_unit_test(test_duplex_echo_child),
 		cmocka_unit_test(test_send_to_a_killed_peer_fails_with_epipe),
