@@ -163,12 +163,16 @@ poll_once(struct waiter *wt, int timeout_ms, bool idle_mail)
 	return nready;
 }
 
-/* Only the mailbox's "a message waits" woke us, and none of ours wants
- * it: sleeping on it again would return at once. */
+/* Mail sits in the mailbox that none of ours wanted when last asked, and
+ * nothing came since: waiting on the mailbox would return at once. */
 static bool
 mail_idle(const struct waiter *wt)
 {
-	return wt->ready_fns && !wt->mailbox && mail_received() == wt->seen;
+	tr_mailbox_stats st;
+
+	return wt->ready_fns && !wt->mailbox &&
+	    tr_mailbox_stats_get(&st) == 0 && st.queued > 0 &&
+	    st.received == wt->seen;
 }
 
 int
