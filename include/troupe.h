@@ -8,8 +8,10 @@
 #include "troupe/common.h"
 #include "troupe/event.h"
 #include "troupe/msg.h"
+#include "troupe/pipe.h"
 #include "troupe/process.h"
 #include "troupe/queue.h"
 #include "troupe/supervisor.h"
+#include "troupe/wait.h"
 
 #endif /* TROUPE_H */

@@ -4,7 +4,9 @@
  * and no lock of its requester), that forks children on request.
  *
  * Request (SOCK_SEQPACKET): 1 byte 'S' with three descriptors attached:
- * the boot memfd, the child's ready pipe and an exit-status pipe.  Reply:
+ * the boot memfd, the child's ready pipe and an exit-status pipe, then
+ * the descriptors handed to the child (fdpass.h), as many as the boot
+ * record names.  Reply:
  * an int32 pid, or a negative error.  When a child exits the server writes
  * its wait status (int) to the status pipe.
  *
@@ -50,11 +52,12 @@ static uint64_t    ignored; /* the server's own SIG_IGN set */
 static pid_t  retired[16];
 static size_t nretired;
 
+/* A request: fds[0..2] as above, then the *nextra handed descriptors. */
 static int
-recv_request(int sock, int fds[3])
+recv_request(int sock, int fds[3 + TRI_PASS_MAX], size_t *nextra)
 {
 	char            buf[8];
-	char            cbuf[CMSG_SPACE(3 * sizeof(int))];
+	char            cbuf[CMSG_SPACE((3 + TRI_PASS_MAX) * sizeof(int))];
 	struct iovec    iov = { buf, sizeof(buf) };
 	struct msghdr   mh  = { .msg_iov = &iov,
 		   .msg_iovlen           = 1,
@@ -62,17 +65,25 @@ recv_request(int sock, int fds[3])
 		   .msg_controllen       = sizeof(cbuf) };
 	struct cmsghdr *c;
 	ssize_t         n;
+	size_t          nfds = 0;
 
 	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	if (n <= 0) {
 		return n == 0 ? -EPIPE : -errno;
 	}
 	c = CMSG_FIRSTHDR(&mh);
-	if (buf[0] != 'S' || !c || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(3 * sizeof(int))) {
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len >= CMSG_LEN(0)) {
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+	}
+	if (buf[0] != 'S' || nfds < 3 || (mh.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < nfds; i++) {
+			close(fds[i]);
+		}
 		return -EBADMSG;
 	}
-	memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+	*nextra = nfds - 3;
 	return 0;
 }
 
@@ -109,15 +120,23 @@ reap_kids(void)
 	}
 }
 
-/* Close every descriptor from 3 up except a and b (-1: none). */
-static void
-close_all_but(int a, int b)
+static int
+cmp_int(const void *a, const void *b)
 {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
+	int x = *(const int *) a, y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* Close every descriptor from 3 up except the n in keep (-1: none). */
+static void
+close_all_but(int *keep, size_t n)
+{
 	int from = 3;
 
-	for (int k = 0; k < 2; k++) {
-		int fd = k == 0 ? lo : hi;
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	for (size_t k = 0; k < n; k++) {
+		int fd = keep[k];
 
 		if (fd < from) {
 			continue;
@@ -131,16 +150,21 @@ close_all_but(int a, int b)
 	(void) close_range((unsigned) from, ~0U, 0);
 }
 
-/* In a new child: only stdio, the ready pipe and the run's tracker socket
- * stay open (not the server's socket, nor the status pipes of older
- * siblings), and the starter's signal dispositions replace the server's. */
+/* In a new child: only stdio, the ready pipe, the run's tracker socket and
+ * the descriptors handed to it stay open (not the server's socket, nor the
+ * status pipes of older siblings), and the starter's signal dispositions
+ * replace the server's. */
 static void
 child_setup(const struct tri_boot *b, int ready_fd)
 {
 	sigset_t none;
 	uint64_t diff = ignored ^ b->ignored;
+	int      keep[2 + TRI_PASS_MAX];
 
-	close_all_but(ready_fd, tri_rt.tracker_fd);
+	keep[0] = ready_fd;
+	keep[1] = tri_rt.tracker_fd;
+	memcpy(keep + 2, b->pass_fd, b->npass * sizeof(int));
+	close_all_but(keep, 2 + b->npass);
 	for (int s = 1; s <= 64 && s < NSIG; s++) {
 		if ((diff >> (s - 1) & 1) && s != SIGKILL && s != SIGSTOP) {
 			(void) signal(
@@ -151,15 +175,28 @@ child_setup(const struct tri_boot *b, int ready_fd)
 	(void) sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The boot record names as many handed descriptors as came: they are
+ * these, at their numbers here. */
+static int
+boot_take_extra(struct tri_boot *b, const int *extra, size_t nextra)
+{
+	if (b->npass != nextra) {
+		return -EBADMSG;
+	}
+	memcpy(b->pass_fd, extra, nextra * sizeof(int));
+	return 0;
+}
+
 static int
 serve_one(int sock)
 {
 	struct tri_boot b;
-	int             fds[3], r;
+	int             fds[3 + TRI_PASS_MAX] = { -1, -1, -1 }, r;
+	size_t          nextra                = 0;
 	int32_t         reply;
 	pid_t           pid;
 
-	r = recv_request(sock, fds);
+	r = recv_request(sock, fds, &nextra);
 	if (r == -EPIPE || r == -ECONNRESET) {
 		return r;
 	}
@@ -168,6 +205,12 @@ serve_one(int sock)
 	}
 	r = tri_boot_read_fd(fds[0], &b);
 	close(fds[0]);
+	if (r == 0) {
+		r = boot_take_extra(&b, fds + 3, nextra);
+		if (r < 0) {
+			tri_boot_free(&b);
+		}
+	}
 	if (r == 0 && nkids == capkids) {
 		size_t      ncap = capkids ? capkids * 2 : 16;
 		struct kid *k    = tri_realloc(kids, ncap * sizeof(*k));
@@ -177,6 +220,7 @@ serve_one(int sock)
 			capkids = ncap;
 		} else {
 			r = -ENOMEM;
+			tri_boot_free(&b);
 		}
 	}
 	pid = -1;
@@ -193,6 +237,9 @@ serve_one(int sock)
 		tri_boot_free(&b);
 	}
 	close(fds[1]);
+	for (size_t i = 0; i < nextra; i++) {
+		close(fds[3 + i]); /* the child has its copies */
+	}
 	if (r == 0) {
 		kids[nkids].pid       = pid;
 		kids[nkids].status_fd = fds[2];
@@ -357,25 +404,28 @@ ensure_server(void)
 	return 0;
 }
 
-/* Send the request with its three descriptors: 0, or -errno. */
+/* Send the request with its three descriptors and the handed ones: 0, or
+ * -errno. */
 static int
-send_request(int boot_fd, int ready_wfd, int status_wfd)
+send_request(
+    const struct tri_boot *b, int boot_fd, int ready_wfd, int status_wfd)
 {
-	char            fdbuf[CMSG_SPACE(3 * sizeof(int))];
+	char            fdbuf[CMSG_SPACE((3 + TRI_PASS_MAX) * sizeof(int))];
 	struct iovec    iov = { "S", 1 };
 	struct msghdr   mh  = { .msg_iov = &iov,
 		   .msg_iovlen           = 1,
 		   .msg_control          = fdbuf,
-		   .msg_controllen       = sizeof(fdbuf) };
+		   .msg_controllen = CMSG_SPACE((3 + b->npass) * sizeof(int)) };
 	struct cmsghdr *c;
-	int             fds[3] = { boot_fd, ready_wfd, status_wfd };
+	int fds[3 + TRI_PASS_MAX] = { boot_fd, ready_wfd, status_wfd };
 
+	memcpy(fds + 3, b->pass_fd, b->npass * sizeof(int));
 	memset(fdbuf, 0, sizeof(fdbuf));
 	c             = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type  = SCM_RIGHTS;
-	c->cmsg_len   = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	c->cmsg_len   = CMSG_LEN((3 + b->npass) * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, (3 + b->npass) * sizeof(int));
 	return sendmsg(tri_rt.forkserver_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno
 	                                                            : 0;
 }
@@ -399,13 +449,13 @@ recv_reply(int32_t *reply, int timeout_ms)
 }
 
 static int
-request(
-    int boot_fd, int ready_wfd, int status_wfd, int32_t *reply, int timeout_ms)
+request(const struct tri_boot *b, int boot_fd, int ready_wfd, int status_wfd,
+    int32_t *reply, int timeout_ms)
 {
 	int r = ensure_server();
 
 	if (r == 0) {
-		r = send_request(boot_fd, ready_wfd, status_wfd);
+		r = send_request(b, boot_fd, ready_wfd, status_wfd);
 	}
 	if (r == 0) {
 		r = recv_reply(reply, timeout_ms);
@@ -431,14 +481,14 @@ start_child(const struct tri_boot *b, int ready_wfd, int status_wfd,
 	if (boot_fd < 0) {
 		return boot_fd;
 	}
-	r = request(boot_fd, ready_wfd, status_wfd, &reply, timeout_ms);
+	r = request(b, boot_fd, ready_wfd, status_wfd, &reply, timeout_ms);
 	if (r == -EPIPE || r == -ECONNRESET) {
 		/* the server died under us: once more with a new one */
 		forget(false);
 		r = lseek(boot_fd, 0, SEEK_SET) < 0
 		    ? -errno
-		    : request(
-		          boot_fd, ready_wfd, status_wfd, &reply, timeout_ms);
+		    : request(b, boot_fd, ready_wfd, status_wfd, &reply,
+		          timeout_ms);
 	}
 	close(boot_fd);
 	if (r < 0) {

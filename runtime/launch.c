@@ -81,14 +81,23 @@ tri_launch_fork(
 	return r;
 }
 
+/* The child gets the boot memfd, the ready pipe, the tracker socket (if
+ * any) and the handed descriptors as 3, 4, ...: its boot record names the
+ * numbers the handed ones will have there. */
 int
 tri_launch_spawn(struct tri_boot *b, int ready_wfd, pid_t *ret_pid)
 {
-	uint8_t *buf;
-	size_t   n;
-	int      fds[3], r;
+	struct tri_boot c = *b;
+	uint8_t        *buf;
+	size_t          n, nfds;
+	int             fds[3 + TRI_PASS_MAX], r;
 
-	r = tri_boot_encode(b, &buf, &n);
+	nfds = tri_rt.tracker_fd >= 0 ? 3 : 2;
+	for (size_t i = 0; i < b->npass; i++) {
+		fds[nfds + i] = b->pass_fd[i];
+		c.pass_fd[i]  = 3 + (int) (nfds + i);
+	}
+	r = tri_boot_encode(&c, &buf, &n);
 	if (r < 0) {
 		return r;
 	}
@@ -99,7 +108,7 @@ tri_launch_spawn(struct tri_boot *b, int ready_wfd, pid_t *ret_pid)
 	}
 	fds[1] = ready_wfd;
 	fds[2] = tri_rt.tracker_fd; /* the child is a process of the run */
-	r = tri_spawn_self("TROUPE_BOOT", fds, fds[2] >= 0 ? 3 : 2, ret_pid);
+	r      = tri_spawn_self("TROUPE_BOOT", fds, nfds + b->npass, ret_pid);
 	close(fds[0]);
 	return r;
 }

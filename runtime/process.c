@@ -16,6 +16,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "alloc.h"
+#include "fdpass.h"
 #include "fds.h"
 #include "forkserver.h"
 #include "launch.h"
@@ -50,6 +51,10 @@ struct tr_process {
 	char        reason[TRI_REASON_MAX];
 	tr_process *next, *prev;   /* tri_rt.children while running */
 	tr_process *hnext, *hprev; /* every live handle (fork children) */
+	/* descriptors to hand to the child (dups, closed once it started) */
+	int      pass_fd[TRI_PASS_MAX];
+	uint32_t pass_tag[TRI_PASS_MAX];
+	size_t   npass;
 };
 
 static void handles_add(tr_process *p);
@@ -116,6 +121,16 @@ tr_process_new(
 		tr_assert_return(p, -EINVAL);                          \
 		tr_assert_return((p)->owner == tri_getpid(), -ECHILD); \
 	} while (0)
+
+int
+tri_process_pass_fd(tr_process *p, int fd, uint32_t tag)
+{
+	CHECK_HANDLE(p);
+	tr_assert_return(fd >= 0, -EINVAL);
+	tr_assert_return(p->state == ST_NEW && p->pid == 0, -EBUSY);
+	return tri_fdpass_add(
+	    p->pass_fd, p->pass_tag, &p->npass, TRI_PASS_MAX, fd, tag);
+}
 
 int
 tr_process_set_name(tr_process *p, const char *name)
@@ -223,6 +238,9 @@ fill_boot(const tr_process *p, struct tri_boot *b)
 	b->log_level     = tr_log_level();
 	b->parent        = tri_getpid();
 	b->starter       = b->parent;
+	b->npass         = p->npass;
+	memcpy(b->pass_fd, p->pass_fd, p->npass * sizeof(int));
+	memcpy(b->pass_tag, p->pass_tag, p->npass * sizeof(uint32_t));
 }
 
 static int
@@ -466,6 +484,8 @@ tr_process_start(tr_process *p, int timeout_ms)
 		 * that lives as long as the child does not hold a copy */
 		tri_free(p->args);
 		p->args = NULL;
+		/* and it has its own copies of the handed descriptors */
+		tri_fdpass_clear(p->pass_fd, &p->npass);
 	}
 	return r;
 }
@@ -641,6 +661,9 @@ static void
 release(tr_process *p)
 {
 	handles_del(p);
+	if (p->owner == tri_getpid()) {
+		tri_fdpass_clear(p->pass_fd, &p->npass);
+	}
 	if (p->pidfd >= 0) {
 		tri_pidfd_close(p->pidfd);
 	}

@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "exitlog.h"
+#include "fdpass.h"
 #include "fds.h"
 #include "forkserver.h"
 #include "log.h"
@@ -153,28 +154,28 @@ adopt_tracker_fd(int fd)
 }
 
 static int
-boot_fd_from_env(const char *v, int *boot_fd, int *ready_fd)
+boot_fd_from_env(const char *v, int *boot_fd, int *ready_fd, int *tracker_fd)
 {
-	int tracker_fd = -1;
-
-	if (sscanf(v, "%d:%d:%d", boot_fd, ready_fd, &tracker_fd) < 2 ||
+	*tracker_fd = -1;
+	if (sscanf(v, "%d:%d:%d", boot_fd, ready_fd, tracker_fd) < 2 ||
 	    *boot_fd < 0 || *ready_fd < 0) {
 		return -EINVAL;
 	}
-	adopt_tracker_fd(tracker_fd);
 	return 0;
 }
 
 /* A child made by TR_START_SPAWN: the parent exec'd us with the boot
- * description in a memfd, the ready pipe and the run's tracker socket (if
- * there is a tracker), all named in TROUPE_BOOT. */
+ * description in a memfd, the ready pipe, the run's tracker socket (if
+ * there is a tracker) and the descriptors handed to us, all named in
+ * TROUPE_BOOT (the handed ones, last, are named in the boot record too:
+ * without a tracker, the first of them is not it). */
 static _Noreturn void
 spawn_child(const char *env)
 {
 	struct tri_boot b;
-	int             boot_fd, ready_fd, r;
+	int             boot_fd, ready_fd, tracker_fd, r;
 
-	r = boot_fd_from_env(env, &boot_fd, &ready_fd);
+	r = boot_fd_from_env(env, &boot_fd, &ready_fd, &tracker_fd);
 	if (r == 0) {
 		(void) fcntl(boot_fd, F_SETFD, FD_CLOEXEC);
 		(void) fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
@@ -186,6 +187,9 @@ spawn_child(const char *env)
 		    "troupe: bad TROUPE_BOOT in spawned child: %s\n",
 		    tr_strerror(r));
 		_exit(70);
+	}
+	if (b.npass == 0 || tracker_fd != b.pass_fd[0]) {
+		adopt_tracker_fd(tracker_fd);
 	}
 	(void) unsetenv("TROUPE_BOOT");
 	tri_child_main(&b, ready_fd);
@@ -278,6 +282,10 @@ tri_boot_encode(const struct tri_boot *b, uint8_t **ret, size_t *ret_len)
 	m.eager_mailbox   = b->eager_mailbox;
 	m.rundir          = (char *) b->rundir;
 	m.ignored_signals = b->ignored;
+	m.n_pass_fds      = b->npass;
+	m.pass_fds        = (int32_t *) b->pass_fd;
+	m.n_pass_tags     = b->npass;
+	m.pass_tags       = (uint32_t *) b->pass_tag;
 	n                 = trwire__boot__get_packed_size(&m);
 	buf               = tri_alloc(n ? n : 1);
 	if (!buf) {
@@ -316,8 +324,21 @@ tri_boot_decode(const uint8_t *buf, size_t len, struct tri_boot *b)
 	b->ignored       = m->ignored_signals;
 	b->log_level     = m->log_level;
 	b->eager_mailbox = m->eager_mailbox;
-	b->len           = m->args.len;
-	b->args          = tri_alloc(b->len + 1);
+	if (m->n_pass_fds > TRI_PASS_MAX || m->n_pass_tags != m->n_pass_fds) {
+		r = TR_EBADFRAME;
+		goto out;
+	}
+	b->npass = m->n_pass_fds;
+	for (size_t i = 0; i < b->npass; i++) {
+		if (m->pass_fds[i] < 3) {
+			r = TR_EBADFRAME;
+			goto out;
+		}
+		b->pass_fd[i]  = m->pass_fds[i];
+		b->pass_tag[i] = m->pass_tags[i];
+	}
+	b->len  = m->args.len;
+	b->args = tri_alloc(b->len + 1);
 	if (!b->args) {
 		r = -ENOMEM;
 		goto out;
@@ -525,6 +546,7 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 		_exit(128 + SIGKILL);
 	}
 	tri_child_reset();
+	tri_fdpass_adopt(b); /* pipe ends: only those handed over stay */
 	barrier_set     = on_exit(child_exit_barrier, NULL) == 0;
 	tri_rt.ppid     = b->starter;
 	tri_rt.ready_fd = ready_fd;

@@ -14,6 +14,7 @@
 
 #define TRI_NAME_MAX   64
 #define TRI_REASON_MAX 256
+#define TRI_PASS_MAX   16 /* descriptors handed to one child (fdpass.h) */
 
 /* Everything a child needs to become an actor; travels as trwire.Boot for
  * spawn and the forkserver. */
@@ -30,6 +31,11 @@ struct tri_boot {
 	pid_t    parent; /* the child's parent: the starter or the forkserver */
 	pid_t    starter; /* the process that asked: tr_self_parent_pid() */
 	uint64_t ignored; /* starter's ignored signals, bit n-1 = signal n */
+	/* descriptors handed to the child (fdpass.h): their numbers in the
+	 * process reading the record, and what each is */
+	int      pass_fd[TRI_PASS_MAX];
+	uint32_t pass_tag[TRI_PASS_MAX];
+	size_t   npass;
 };
 
 struct tri_rt {

@@ -307,7 +307,7 @@ spawn_self(const char *name, const int *keep, size_t nkeep, pid_t *ret_pid)
 	posix_spawn_file_actions_t fa;
 	char                      *fallback_argv[] = { "troupe-child", NULL };
 	char **argv = tri_rt.argv ? tri_rt.argv : fallback_argv;
-	char   var[64], **envp;
+	char   var[128], **envp;
 	int    n, r;
 
 	n = snprintf(var, sizeof(var), "%s=", name);

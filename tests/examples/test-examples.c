@@ -593,6 +593,16 @@ test_joinable_queue(void **state)
 	}
 }
 
+static void
+test_pipe(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pipe", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[42, None, 'hello'\\]");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,6 +624,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_queue_worker),
 		cmocka_unit_test(test_queue_results),
 		cmocka_unit_test(test_joinable_queue),
+		cmocka_unit_test(test_pipe),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
