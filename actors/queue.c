@@ -748,6 +748,12 @@ tr_queue_poll(tr_queue *q, int timeout_ms)
 	return q->end || q->dead ? 1 : r;
 }
 
+int
+tr_queue_ready(void *q)
+{
+	return tr_queue_poll(q, 0);
+}
+
 void
 tr_queue_destroy(tr_queue **qp)
 {

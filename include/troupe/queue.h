@@ -171,6 +171,14 @@ TR_API int tr_queue_get(tr_queue *q, tr_msg **ret, int timeout_ms);
  * do not). */
 TR_API int tr_queue_poll(tr_queue *q, int timeout_ms);
 
+/* tr_queue_poll(q, 0) with the signature of tr_wait()'s ready callback
+ * (troupe/wait.h): a queue reader among the things tr_wait() waits on,
+ *   tr_waitable w[] = { TR_WAITABLE_QUEUE(q), TR_WAITABLE_PIPE(end) };
+ * The first call may make one round trip to the broker (it asks for
+ * credit); later ones do not block. */
+TR_API int tr_queue_ready(void *q);
+#define TR_WAITABLE_QUEUE(q) TR_WAITABLE_READY(tr_queue_ready, (void *) (q))
+
 /* Items the broker holds now: queued, plus sent to consumers and not yet
  * acknowledged (stale on return).  One round trip.  Errors: -EOPNOTSUPP
  * (SimpleQueue), TR_EDEAD, -ECHILD. */

@@ -338,6 +338,39 @@ test_one_producer_order_and_put_then_exit(void **state)
 	}
 }
 
+/* tr_wait() over a queue reader, a pipe end and a child's sentinel: the
+ * queue is reported ready only once an item is there, and the wait takes
+ * nothing (the item is still got afterwards). */
+static void
+test_wait_on_a_queue(void **state)
+{
+	for (int k = 0; k < NMETHODS; k++) {
+		tr_queue   *q = new_queue(0, TR_QUEUE_PLAIN, NULL);
+		tr_pipe    *a, *b;
+		tr_process *p;
+		tr_waitable w[3];
+
+		TR_ASSERT_OK(tr_pipe_new(true, &a, &b));
+		w[0] = TR_WAITABLE_QUEUE(q);
+		w[1] = TR_WAITABLE_PIPE(a);
+		assert_int_equal(tr_wait(w, 2, 0), 0); /* nothing yet */
+		assert_int_equal(tr_wait(w, 2, 50), 0);
+		p    = start("q_producer", tr_queue_addr(q), 1, methods[k]);
+		w[2] = TR_WAITABLE_PROCESS(p);
+		assert_int_equal(tr_wait(w, 2, TR_TEST_HANG_MS), 1);
+		assert_true(w[0].ready);
+		assert_false(w[1].ready);
+		assert_int_equal(get_u32(q, 0), 0);
+		assert_int_equal(tr_wait(w, 2, 0), 0);
+		/* the producer exits after its put: its sentinel wakes */
+		assert_true(tr_wait(&w[2], 1, TR_TEST_HANG_MS) == 1);
+		assert_int_equal(tr_test_finish(&p), 0);
+		tr_pipe_destroy(&a);
+		tr_pipe_destroy(&b);
+		tr_queue_destroy(&q);
+	}
+}
+
 static void
 test_close_refuses_puts_and_drains(void **state)
 {
@@ -655,6 +688,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(
 		    test_blocked_put_resumes_when_a_get_frees_room),
 		cmocka_unit_test(test_one_producer_order_and_put_then_exit),
+		cmocka_unit_test(test_wait_on_a_queue),
 		cmocka_unit_test(test_close_refuses_puts_and_drains),
 		cmocka_unit_test(test_shutdown_like_python_3_13),
 		cmocka_unit_test(test_joinable_join_exact),
