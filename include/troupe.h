@@ -7,6 +7,7 @@
 #include "troupe/actor.h"
 #include "troupe/common.h"
 #include "troupe/msg.h"
+#include "troupe/pool.h"
 #include "troupe/process.h"
 #include "troupe/supervisor.h"
 

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/* tr_pool: map/apply and their async forms, chunks, callbacks exactly
+ * once, map's first failing item reported only after every chunk ended,
+ * close/join/terminate, the initializer, and dead workers replaced with
+ * their tasks retried or failed by name -- under fork, spawn and
+ * forkserver. */
+#include "tr-test-pool.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct counts {
+	int ok, err;
+	int last_err;
+};
+
+static void
+on_ok(tr_pool_result *r, void *arg)
+{
+	struct counts *c = arg;
+
+	assert_int_equal(tr_pool_result_successful(r), 1);
+	c->ok++;
+}
+
+static void
+on_err(tr_pool_result *r, void *arg)
+{
+	struct counts *c = arg;
+
+	assert_int_equal(tr_pool_result_successful(r), 0);
+	c->err++;
+	c->last_err = tr_pool_result_error(r);
+}
+
+static void
+no_children_left(void)
+{
+	/* the forkserver is the only child a pool may leave */
+	assert_int_equal(tr_test_children(getpid(),
+	                     TR_TEST_CHILD_RUNNING | TR_TEST_CHILD_ZOMBIE |
+	                         TR_TEST_CHILD_NO_FORKSERVER,
+	                     NULL, 0),
+	    0);
+}
+
+/* pool.map(f, range(100)) with chunks of 7, apply, apply_async with a
+ * callback, map_async's callback with the whole list, an empty map. */
+static void
+test_map_and_apply(void **state)
+{
+	for (int mi = 0; mi < 3; mi++) {
+		tr_pool *p = tr_test_pool_new(2, tr_test_pool_methods[mi], 0);
+		int64_t  vals[100];
+		tr_pool_item    items[100];
+		tr_pool_result *r = NULL, *ra = NULL, *rm = NULL, *re = NULL;
+		struct counts   c     = { 0 };
+		tr_pool_cb      cb    = { on_ok, on_err, &c };
+		int64_t         seven = 7;
+
+		for (int i = 0; i < 100; i++) {
+			vals[i] = i;
+		}
+		tr_test_pool_items(items, vals, 100);
+		assert_int_equal(tr_pool_processes(p), 2);
+		TR_ASSERT_OK(
+		    tr_pool_map(p, "sq", items, 100, 7, &r, TR_TEST_HANG_MS));
+		assert_int_equal(tr_pool_result_count(r), 100);
+		for (int i = 0; i < 100; i++) {
+			assert_int_equal(
+			    tr_test_pool_i64(r, (size_t) i), i * i);
+		}
+		tr_pool_result_destroy(&r);
+		assert_null(r);
+
+		TR_ASSERT_OK(tr_pool_apply(
+		    p, "sq", &seven, sizeof(seven), &r, TR_TEST_HANG_MS));
+		assert_int_equal(tr_test_pool_i64(r, 0), 49);
+		tr_pool_result_destroy(&r);
+
+		TR_ASSERT_OK(tr_pool_apply_async(
+		    p, "sq", &seven, sizeof(seven), &cb, &ra));
+		/* no result kept: only the callback sees it */
+		TR_ASSERT_OK(tr_pool_apply_async(
+		    p, "sq", &seven, sizeof(seven), &cb, NULL));
+		TR_ASSERT_OK(
+		    tr_pool_map_async(p, "sq", items, 100, 0, &cb, &rm));
+		TR_ASSERT_OK(tr_pool_map_async(p, "sq", items, 0, 0, &cb, &re));
+		assert_true(tr_pool_result_ready(re));
+		assert_int_equal(tr_pool_result_count(re), 0);
+		TR_ASSERT_OK(tr_pool_result_get(rm, TR_TEST_HANG_MS));
+		TR_ASSERT_OK(tr_pool_result_wait(ra, TR_TEST_HANG_MS));
+		assert_true(tr_pool_result_ready(ra));
+		assert_int_equal(tr_pool_result_successful(ra), 1);
+		assert_int_equal(tr_test_pool_i64(ra, 0), 49);
+		assert_int_equal(tr_test_pool_i64(rm, 99), 99 * 99);
+		TR_ASSERT_OK(tr_pool_close(p));
+		TR_ASSERT_OK(tr_pool_join(p, TR_TEST_HANG_MS));
+		/* each callback once: 2 applies, 2 maps */
+		assert_int_equal(c.ok, 4);
+		assert_int_equal(c.err, 0);
+		tr_pool_result_destroy(&ra);
+		tr_pool_result_destroy(&rm);
+		tr_pool_result_destroy(&re);
+		tr_pool_destroy(&p);
+		assert_null(p);
+		no_children_left();
+	}
+}
+
+/* map fails with its first failing item in input order, only once every
+ * chunk has ended, and error_callback fires once; the pool serves on. */
+static void
+test_map_first_failure(void **state)
+{
+	for (int mi = 0; mi < 3; mi++) {
+		tr_pool *p = tr_test_pool_new(3, tr_test_pool_methods[mi], 0);
+		int64_t  vals[60];
+		tr_pool_item    items[60];
+		tr_pool_result *r  = NULL;
+		struct counts   c  = { 0 };
+		tr_pool_cb      cb = { on_ok, on_err, &c };
+		tr_pool_stats   st;
+		int64_t         x = -3;
+
+		for (int i = 0; i < 60; i++) {
+			vals[i] = i == 41 || i == 17 || i == 18 ? -i : i;
+		}
+		tr_test_pool_items(items, vals, 60);
+		TR_ASSERT_OK(
+		    tr_pool_map_async(p, "neg_fails", items, 60, 4, &cb, &r));
+		TR_ASSERT_ERR(tr_pool_result_get(r, TR_TEST_HANG_MS), -EDOM);
+		TR_ASSERT_OK(tr_pool_stats_get(p, &st));
+		assert_int_equal(st.tasks_done, 15); /* every chunk ended */
+		assert_int_equal(tr_pool_result_failed_index(r), 17);
+		assert_string_equal(
+		    tr_pool_result_error_text(r), "negative item -17");
+		assert_int_equal(tr_pool_result_count(r), 0);
+		assert_null(tr_pool_result_data(r, 0, NULL));
+		assert_int_equal(c.err, 1);
+		assert_int_equal(c.last_err, -EDOM);
+		assert_int_equal(c.ok, 0);
+		tr_pool_result_destroy(&r);
+
+		/* apply's failure, then the pool still serves */
+		TR_ASSERT_ERR(tr_pool_apply(p, "neg_fails", &x, sizeof(x), &r,
+		                  TR_TEST_HANG_MS),
+		    -EDOM);
+		assert_null(r);
+		TR_ASSERT_ERR(tr_pool_apply(p, "nosuchfn", &x, sizeof(x), &r,
+		                  TR_TEST_HANG_MS),
+		    TR_ENOACTOR);
+		x = 5;
+		TR_ASSERT_OK(
+		    tr_pool_apply(p, "sq", &x, sizeof(x), &r, TR_TEST_HANG_MS));
+		assert_int_equal(tr_test_pool_i64(r, 0), 25);
+		tr_pool_result_destroy(&r);
+		tr_pool_destroy(&p);
+		no_children_left();
+	}
+}
+
+/* get(timeout) on a task still running times out (Python's
+ * TimeoutError) and works later; successful() before ready is an error. */
+static void
+test_get_timeout(void **state)
+{
+	tr_pool        *p  = tr_test_pool_new(1, TR_START_FORK, 0);
+	int32_t         ms = 400;
+	tr_pool_result *r  = NULL;
+
+	TR_ASSERT_OK(
+	    tr_pool_apply_async(p, "sleep_ms", &ms, sizeof(ms), NULL, &r));
+	TR_ASSERT_ERR(tr_pool_result_get(r, 50), -ETIMEDOUT);
+	TR_ASSERT_ERR(tr_pool_result_get(r, 0), -EAGAIN);
+	assert_false(tr_pool_result_ready(r));
+	TR_ASSERT_ERR(tr_pool_result_successful(r), -EBUSY);
+	TR_ASSERT_ERR(tr_pool_result_error(r), -EBUSY);
+	TR_ASSERT_ERR(tr_pool_result_wait(r, -5), -EINVAL);
+	TR_ASSERT_OK(tr_pool_result_get(r, TR_TEST_HANG_MS));
+	assert_int_equal(tr_pool_result_successful(r), 1);
+	tr_pool_result_destroy(&r);
+	tr_pool_destroy(&p);
+	no_children_left();
+}
+
+/* join before close is an error; use after close is a clear error;
+ * close lets submitted tasks finish. */
+static void
+test_close_join(void **state)
+{
+	tr_pool        *p  = tr_test_pool_new(2, TR_START_FORK, 0);
+	int32_t         ms = 20;
+	tr_pool_result *r[6];
+
+	TR_ASSERT_ERR(tr_pool_join(p, 0), -EBUSY);
+	for (int i = 0; i < 6; i++) {
+		TR_ASSERT_OK(tr_pool_apply_async(
+		    p, "sleep_ms", &ms, sizeof(ms), NULL, &r[i]));
+	}
+	TR_ASSERT_OK(tr_pool_close(p));
+	TR_ASSERT_ERR(
+	    tr_pool_apply_async(p, "sleep_ms", &ms, sizeof(ms), NULL, NULL),
+	    TR_ESHUTDOWN);
+	TR_ASSERT_OK(tr_pool_join(p, TR_TEST_HANG_MS));
+	for (int i = 0; i < 6; i++) {
+		assert_true(tr_pool_result_ready(r[i]));
+		TR_ASSERT_OK(tr_pool_result_get(r[i], 0));
+		tr_pool_result_destroy(&r[i]);
+	}
+	no_children_left();
+	TR_ASSERT_OK(tr_pool_join(p, 0)); /* again */
+	TR_ASSERT_ERR(tr_pool_map(p, "sq", NULL, 0, 0, &r[0], 0), TR_ESHUTDOWN);
+	tr_pool_destroy(&p);
+}
+
+/* terminate with thousands of tasks queued and every worker busy: it is
+ * prompt, every task fails with TR_ESHUTDOWN (error_callback once
+ * each), and no worker stays. */
+static void
+test_terminate_busy(void **state)
+{
+	for (int mi = 0; mi < 3; mi++) {
+		tr_pool *p  = tr_test_pool_new(2, tr_test_pool_methods[mi], 0);
+		int32_t  ms = 100000;
+		struct counts   c    = { 0 };
+		tr_pool_cb      cb   = { on_ok, on_err, &c };
+		tr_pool_result *last = NULL;
+		int64_t         t0;
+
+		for (int i = 0; i < 3000; i++) {
+			TR_ASSERT_OK(tr_pool_apply_async(p, "sleep_ms", &ms,
+			    sizeof(ms), &cb, i == 2999 ? &last : NULL));
+		}
+		TR_ASSERT_ERR(tr_pool_result_get(last, 100), -ETIMEDOUT);
+		t0 = tr_test_now_ms();
+		TR_ASSERT_OK(tr_pool_terminate(p));
+		TR_ASSERT_OK(tr_pool_join(p, TR_TEST_HANG_MS));
+		/* a hang guard, not a speed test: the workers sleep 100 s */
+		assert_true(tr_test_now_ms() - t0 < 20000);
+		assert_int_equal(c.err, 3000);
+		assert_int_equal(c.ok, 0);
+		assert_int_equal(c.last_err, TR_ESHUTDOWN);
+		TR_ASSERT_ERR(tr_pool_result_get(last, 0), TR_ESHUTDOWN);
+		assert_string_equal(
+		    tr_pool_result_error_text(last), "pool terminated");
+		tr_pool_result_destroy(&last);
+		no_children_left();
+		tr_pool_destroy(&p);
+	}
+}
+
+/* The initializer runs in every worker with its arguments; one that
+ * fails fails the pool's start and leaves no process behind. */
+static void
+test_initializer(void **state)
+{
+	for (int mi = 0; mi < 3; mi++) {
+		tr_pool_opts    o = { .processes = 2,
+			   .start_method         = tr_test_pool_methods[mi],
+			   .initializer          = "set_val",
+			   .initargs             = "hello",
+			   .initargs_len         = 5 };
+		tr_pool        *p = NULL;
+		tr_pool_result *r = NULL;
+		size_t          len;
+		const char     *d;
+
+		TR_ASSERT_OK(tr_pool_new(&p, &o));
+		TR_ASSERT_OK(
+		    tr_pool_apply(p, "init_val", NULL, 0, &r, TR_TEST_HANG_MS));
+		d = tr_pool_result_data(r, 0, &len);
+		assert_int_equal(len, 5);
+		assert_memory_equal(d, "hello", 5);
+		tr_pool_result_destroy(&r);
+		tr_pool_destroy(&p);
+
+		o.initializer = "init_fails";
+		TR_ASSERT_ERR(tr_pool_new(&p, &o), TR_ESTARTFAIL);
+		assert_null(p);
+		no_children_left();
+		o.initializer = "no_such_initializer";
+		TR_ASSERT_ERR(tr_pool_new(&p, &o), TR_ENOACTOR);
+	}
+}
+
+/* A worker that dies (SIGKILL, SIGSEGV, exit(3)) holding a task: with no
+ * retries the task fails with TR_EDEAD naming the pid and how it died;
+ * the worker is replaced and the pool serves on.  With retries, a task
+ * whose first run killed its worker succeeds on the second. */
+static void
+test_worker_death(void **state)
+{
+	static const char *const how[] = { "killed by signal 9",
+		"killed by signal 11", "exited with code 3" };
+
+	for (int mi = 0; mi < 3; mi++) {
+		tr_pool *p = tr_test_pool_new(2, tr_test_pool_methods[mi], 0);
+		tr_pool_result *r = NULL;
+		tr_pool_stats   st;
+		char            path[256];
+		int64_t         x = 6;
+
+		for (int32_t k = 1; k <= 3; k++) {
+			TR_ASSERT_OK(tr_pool_apply_async(
+			    p, "die", &k, sizeof(k), NULL, &r));
+			TR_ASSERT_ERR(
+			    tr_pool_result_get(r, TR_TEST_HANG_MS), TR_EDEAD);
+			assert_non_null(
+			    strstr(tr_pool_result_error_text(r), how[k - 1]));
+			assert_non_null(strstr(
+			    tr_pool_result_error_text(r), "pool worker "));
+			tr_pool_result_destroy(&r);
+		}
+		TR_ASSERT_OK(
+		    tr_pool_apply(p, "sq", &x, sizeof(x), &r, TR_TEST_HANG_MS));
+		assert_int_equal(tr_test_pool_i64(r, 0), 36);
+		tr_pool_result_destroy(&r);
+		TR_ASSERT_OK(tr_pool_stats_get(p, &st));
+		assert_int_equal(st.workers_died, 3);
+		assert_int_equal(st.workers_started, 5);
+		tr_pool_destroy(&p);
+
+		p = tr_test_pool_new(2, tr_test_pool_methods[mi], 1);
+		snprintf(
+		    path, sizeof(path), "%s/die-once-%d", tr_runtime_dir(), mi);
+		TR_ASSERT_OK(tr_pool_apply(
+		    p, "die_once", path, strlen(path), &r, TR_TEST_HANG_MS));
+		TR_ASSERT_OK(tr_pool_stats_get(p, &st));
+		assert_int_equal(st.tasks_retried, 1);
+		tr_pool_result_destroy(&r);
+		(void) unlink(path);
+		tr_pool_destroy(&p);
+		no_children_left();
+	}
+}
+
+/* Calls from a fork child on its parent's pool: -ECHILD; bad arguments. */
+static void
+test_bad_calls(void **state)
+{
+	tr_pool     *p = NULL;
+	tr_pool_opts o = { .processes = -1 };
+	int64_t      x = 1;
+
+	TR_ASSERT_ERR(tr_pool_new(&p, &o), -EINVAL);
+	TR_ASSERT_ERR(tr_pool_new(NULL, NULL), -EINVAL);
+	p = tr_test_pool_new(1, TR_START_FORK, 0);
+	TR_ASSERT_ERR(tr_pool_apply_async(p, NULL, &x, 1, NULL, NULL), -EINVAL);
+	TR_ASSERT_ERR(
+	    tr_pool_apply_async(p, "sq", NULL, 1, NULL, NULL), -EINVAL);
+	TR_ASSERT_ERR(tr_pool_join(p, -7), -EINVAL);
+	tr_pool_destroy(&p);
+	tr_pool_destroy(&p); /* idempotent */
+	tr_pool_result_destroy(NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_and_apply),
+		cmocka_unit_test(test_map_first_failure),
+		cmocka_unit_test(test_get_timeout),
+		cmocka_unit_test(test_close_join),
+		cmocka_unit_test(test_terminate_busy),
+		cmocka_unit_test(test_initializer),
+		cmocka_unit_test(test_worker_death),
+		cmocka_unit_test(test_bad_calls),
+	};
+
+	TR_ASSERT_OK(tr_init(argc, argv));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
