@@ -64,7 +64,65 @@ void tri_pool_result_answer(tr_pool_result *r, size_t chunk, size_t first,
  * err, the text, and the input index to report (-1 = none). */
 void tri_pool_result_fail(
     tr_pool_result *r, int err, int64_t index, const char *text);
-/* Wait helpers: the pool's pump (pool.c). */
+/* ---- the pool and its dispatcher (pool.c, pool-dispatch.c) ---- */
+
+struct task {
+	struct task    *next;
+	uint64_t        id;
+	tr_pool_result *res;
+	size_t          chunk, first; /* chunk number; its first item */
+	uint32_t        n;            /* items */
+	uint32_t       *lens;         /* n, then the items' bytes */
+	uint8_t        *data;
+	size_t          len;
+	int             deaths; /* workers that died holding it */
+};
+
+struct worker {
+	tr_addr       addr;
+	uint64_t      ref;  /* monitor */
+	unsigned      sent; /* tasks given, for maxtasksperchild */
+	bool          gone; /* a send failed: its DOWN is coming */
+	struct task **held; /* FIFO of at most prefetch tasks */
+	int           nheld;
+};
+
+enum { TRI_POOL_RUNNING, TRI_POOL_CLOSED, TRI_POOL_STOPPED };
+
+struct tr_pool {
+	pid_t          owner;
+	uint64_t       token; /* correlation id of our tasks and answers */
+	tr_supervisor *sup;
+	uint64_t       sup_ref;
+	int            state;
+	int            broken; /* error for new tasks once the tree died */
+	int            nproc, prefetch, retries, maxtasks;
+	struct worker *w;
+	int            nw;
+	int            rr;          /* round-robin start of the next dispatch */
+	struct task   *head, *tail; /* not yet sent */
+	size_t         unfinished;  /* tasks not ended: queued or held */
+	uint64_t       next_id;
+	bool           pumping;
+	tr_pool_stats  st;
+};
+
+/* A task for items (copied) as chunk `chunk` of res, starting at input
+ * index first.  NULL on ENOMEM (or an item over 4 GiB). */
+struct task *tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
+    const tr_pool_item *items, size_t n);
+void         tri_pool_push_back(tr_pool *p, struct task *t);
+void         tri_pool_push_front(tr_pool *p, struct task *t);
+/* Start one more worker and monitor it. */
+int tri_pool_worker_start(tr_pool *p);
+/* Fail every task, queued or held (the pool stopped or its tree died). */
+void tri_pool_fail_everything(tr_pool *p, int err, const char *text);
+/* A tr_recv_match() filter: the pool's answers and its DOWNs. */
+bool tri_pool_is_ours(const tr_msg *m, void *arg);
+/* Send what can be sent, then wait up to timeout_ms for an answer or a
+ * DOWN and take in all that have arrived.  0 if something came, else
+ * tr_recv_match()'s error (-ETIMEDOUT, -EAGAIN, -EINTR), -ECHILD, or
+ * -EDEADLK from inside a callback that waits. */
 int tri_pool_pump(tr_pool *p, int timeout_ms);
 
 #endif /* TRI_POOL_INT_H */
