@@ -142,6 +142,13 @@ fn_die_once(const void *item, size_t len, tr_pool_out *out)
 TR_POOL_FN(die_once, fn_die_once)
 
 static int
+fn_echo(const void *item, size_t len, tr_pool_out *out)
+{
+	return tr_pool_out_set(out, item, len);
+}
+TR_POOL_FN(echo, fn_echo)
+
+static int
 fn_pid(const void *item, size_t len, tr_pool_out *out)
 {
 	return put_pid(out);
