@@ -119,6 +119,12 @@ int tri_pool_worker_start(tr_pool *p);
 void tri_pool_fail_everything(tr_pool *p, int err, const char *text);
 /* A tr_recv_match() filter: the pool's answers and its DOWNs. */
 bool tri_pool_is_ours(const tr_msg *m, void *arg);
+/* Queue n items (copied) in chunks of chunksize (0 = Python's default)
+ * as one result, *ret (if not NULL) a reference for the caller.  iter:
+ * an imap iterator's feed, allowed after close. */
+int tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items,
+    size_t n, size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret,
+    bool iter);
 /* Send what can be sent, then wait up to timeout_ms for an answer or a
  * DOWN and take in all that have arrived.  0 if something came, else
  * tr_recv_match()'s error (-ETIMEDOUT, -EAGAIN, -EINTR), -ECHILD, or

@@ -274,7 +274,7 @@ tr_pool_stats_get(const tr_pool *p, tr_pool_stats *ret)
  */
 
 static int
-can_submit(const tr_pool *p, const char *fn)
+can_submit(const tr_pool *p, const char *fn, bool iter)
 {
 	if (!p || !fn || !fn[0] || strlen(fn) >= 64) {
 		return -EINVAL;
@@ -282,21 +282,22 @@ can_submit(const tr_pool *p, const char *fn)
 	if (p->owner != getpid()) {
 		return -ECHILD;
 	}
-	if (p->state != TRI_POOL_RUNNING) {
+	/* an imap iterator made before close still feeds its input */
+	if (p->state != TRI_POOL_RUNNING &&
+	    !(iter && p->state == TRI_POOL_CLOSED)) {
 		return TR_ESHUTDOWN;
 	}
 	return p->broken;
 }
 
-/* Queue n items in chunks of chunksize as one result. */
-static int
-submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
-    size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret)
+int
+tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
+    size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret, bool iter)
 {
 	size_t          nchunks, first = 0;
 	tr_pool_result *res;
 	struct task    *q = NULL, *qt = NULL;
-	int             r = can_submit(p, fn);
+	int             r = can_submit(p, fn, iter);
 
 	if (r < 0) {
 		return r;
@@ -368,14 +369,14 @@ tr_pool_apply_async(tr_pool *p, const char *fn, const void *arg, size_t len,
 	if (!arg && len) {
 		return -EINVAL;
 	}
-	return submit(p, fn, &it, 1, 1, cb, ret);
+	return tri_pool_submit(p, fn, &it, 1, 1, cb, ret, false);
 }
 
 int
 tr_pool_map_async(tr_pool *p, const char *fn, const tr_pool_item *items,
     size_t n, size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret)
 {
-	return submit(p, fn, items, n, chunksize, cb, ret);
+	return tri_pool_submit(p, fn, items, n, chunksize, cb, ret, false);
 }
 
 static int

@@ -215,6 +215,51 @@ TR_API int tr_pool_map_async(tr_pool *p, const char *fn,
 TR_API int tr_pool_map(tr_pool *p, const char *fn, const tr_pool_item *items,
     size_t n, size_t chunksize, tr_pool_result **ret, int timeout_ms);
 
+/* ---- imap and imap_unordered ----------------------------------------------
+ * Lazy maps over an input that may be huge or endless: the iterator asks
+ * the input for items only as chunks finish, so at most `buffersize`
+ * chunks are in flight and memory stays flat. */
+
+/* The input: put the next item in *ret (its data borrowed until the next
+ * call) and return 1, or return 0 at the end, or a negative error (which
+ * ends the map with that error after the results before it). */
+typedef int (*tr_pool_next_fn)(void *arg, tr_pool_item *ret);
+
+typedef struct tr_pool_iter tr_pool_iter;
+
+/* imap: fn over the items next(arg) gives, results in input order.
+ * chunksize 0 = 1; buffersize = chunks in flight, 0 = 2 * processes.
+ * *ret gets an iterator owned by the caller (tr_pool_iter_destroy());
+ * next is first called from tr_pool_iter_next(), in the calling thread.
+ * The iterator may go on feeding its input after tr_pool_close(), not
+ * after terminate or join.  Destroy it before the pool.  Errors: -EINVAL,
+ * -ENOMEM, TR_ESHUTDOWN, TR_EDEAD, -ECHILD. */
+TR_API int tr_pool_imap(tr_pool *p, const char *fn, tr_pool_next_fn next,
+    void *arg, size_t chunksize, size_t buffersize, tr_pool_iter **ret);
+/* imap_unordered: the same, results in the order they arrive. */
+TR_API int tr_pool_imap_unordered(tr_pool *p, const char *fn,
+    tr_pool_next_fn next, void *arg, size_t chunksize, size_t buffersize,
+    tr_pool_iter **ret);
+
+/* The next result, waiting up to timeout_ms: returns 1 and sets *ret_data
+ * (borrowed, valid until the next call or destroy) and *ret_len; 0 once
+ * every result was given; or an error.  An item that failed gives its
+ * error once every result before its chunk was given (imap; for
+ * imap_unordered, when its chunk arrives); the iterator is then finished
+ * (later calls return 0).  Errors: the task's error, TR_EDEAD,
+ * TR_ESHUTDOWN, next()'s error, -ETIMEDOUT (-EAGAIN for timeout 0; call
+ * again), -EINTR, -ECHILD. */
+TR_API int tr_pool_iter_next(
+    tr_pool_iter *it, const void **ret_data, size_t *ret_len, int timeout_ms);
+/* Input index of the last result given (or of the failing item after an
+ * error; -1 if not known). */
+TR_API int64_t tr_pool_iter_index(const tr_pool_iter *it);
+/* Text of the error that ended the iterator (borrowed; "" if none). */
+TR_API const char *tr_pool_iter_error_text(const tr_pool_iter *it);
+/* Release; NULL-safe, idempotent, sets *itp to NULL.  Chunks still in
+ * flight run to the end; their results are dropped. */
+TR_API void tr_pool_iter_destroy(tr_pool_iter **itp);
+
 /* ---- results -------------------------------------------------------------
  */
 

@@ -48,8 +48,8 @@ on_err(tr_pool_result *r, void *arg)
 static pid_t
 random_worker(tr_pool *p)
 {
-	tr_child_info *ci = NULL;
-	size_t         n  = 0;
+	tr_child_info *ci  = NULL;
+	size_t         n   = 0;
 	pid_t          pid = 0;
 
 	if (tr_supervisor_which_children(
@@ -64,10 +64,11 @@ random_worker(tr_pool *p)
 static void
 run_kill_fuzz(int method, int ntasks, int every_ms)
 {
-	tr_pool_opts     o = { .processes = 4, .start_method = method,
-		    .retries                  = 3 };
-	tr_pool         *p = NULL;
-	struct hit      *h = calloc((size_t) ntasks, sizeof(*h));
+	tr_pool_opts o = {
+		.processes = 4, .start_method = method, .retries = 3
+	};
+	tr_pool         *p   = NULL;
+	struct hit      *h   = calloc((size_t) ntasks, sizeof(*h));
 	tr_pool_result **res = calloc((size_t) ntasks, sizeof(*res));
 	int64_t          deadline, next_kill;
 	int              k = 0, kills = 0, ok = 0, failed = 0;
@@ -109,8 +110,9 @@ run_kill_fuzz(int method, int ntasks, int every_ms)
 			ok++;
 		} else {
 			assert_int_equal(h[i].err, TR_EDEAD);
-			assert_non_null(strstr(tr_pool_result_error_text(res[i]),
-			    "killed by signal 9"));
+			assert_non_null(
+			    strstr(tr_pool_result_error_text(res[i]),
+			        "killed by signal 9"));
 			failed++;
 		}
 		tr_pool_result_destroy(&res[i]);
@@ -156,9 +158,9 @@ test_kill_fuzz_forkserver(void **state)
 static int
 owner_actor(const void *args, size_t len)
 {
-	tr_pool_opts    o = { .processes = 3 };
-	tr_pool        *p = NULL;
-	tr_pool_result *r = NULL;
+	tr_pool_opts    o  = { .processes = 3 };
+	tr_pool        *p  = NULL;
+	tr_pool_result *r  = NULL;
 	tr_child_info  *ci = NULL;
 	size_t          n  = 0;
 	char            path[400], tmp[420];
@@ -186,8 +188,8 @@ owner_actor(const void *args, size_t len)
 	fclose(f);
 	free(ci);
 	for (int i = 0; i < 30; i++) {
-		ms[i]       = 60000;
-		items[i]    = (tr_pool_item) { &ms[i], sizeof(ms[i]) };
+		ms[i]    = 60000;
+		items[i] = (tr_pool_item) { &ms[i], sizeof(ms[i]) };
 	}
 	if (tr_pool_map_async(p, "sleep_ms", items, 30, 1, NULL, &r) < 0 ||
 	    rename(tmp, path) < 0) {
@@ -208,10 +210,11 @@ run_owner_stopped(int method, int sig)
 	FILE       *f     = NULL;
 	int64_t     t0;
 
-	snprintf(path, sizeof(path), "%s/owner-%d-%d", tr_runtime_dir(),
-	    method, sig);
+	snprintf(path, sizeof(path), "%s/owner-%d-%d", tr_runtime_dir(), method,
+	    sig);
 	snprintf(args, sizeof(args), "%d %s", method, path);
-	TR_ASSERT_OK(tr_process_new(&proc, "pool_owner", args, strlen(args) + 1));
+	TR_ASSERT_OK(
+	    tr_process_new(&proc, "pool_owner", args, strlen(args) + 1));
 	TR_ASSERT_OK(tr_process_start(proc, TR_TEST_HANG_MS));
 	t0 = tr_test_now_ms();
 	while (!(f = fopen(path, "r"))) {

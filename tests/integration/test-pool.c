@@ -339,6 +339,177 @@ test_worker_death(void **state)
 	}
 }
 
+/* maxtasksperchild: each worker runs at most that many tasks and is
+ * replaced; no task is lost or stranded, with a backlog larger than the
+ * pool and the pool closed at once. */
+static void
+test_maxtasksperchild(void **state)
+{
+	for (int mi = 0; mi < 3; mi++) {
+		int             n = mi == 0 ? 200 : 24;
+		tr_pool_opts    o = { .processes = 2,
+			   .start_method         = tr_test_pool_methods[mi],
+			   .maxtasksperchild     = 2 };
+		tr_pool        *p = NULL;
+		tr_pool_result *r[200];
+		int32_t         pids[200];
+		tr_pool_stats   st;
+
+		TR_ASSERT_OK(tr_pool_new(&p, &o));
+		for (int i = 0; i < n; i++) {
+			TR_ASSERT_OK(tr_pool_apply_async(
+			    p, "pid", NULL, 0, NULL, &r[i]));
+		}
+		TR_ASSERT_OK(tr_pool_close(p));
+		TR_ASSERT_OK(tr_pool_join(p, TR_TEST_HANG_MS));
+		for (int i = 0; i < n; i++) {
+			int same = 0;
+
+			TR_ASSERT_OK(tr_pool_result_get(r[i], 0));
+			pids[i] = tr_test_pool_i32(r[i], 0);
+			for (int j = 0; j < i; j++) {
+				same += pids[j] == pids[i];
+			}
+			assert_true(same < 2); /* at most 2 tasks per worker */
+			tr_pool_result_destroy(&r[i]);
+		}
+		TR_ASSERT_OK(tr_pool_stats_get(p, &st));
+		assert_int_equal(st.tasks_done, n);
+		assert_int_equal(st.workers_died, 0);
+		assert_true(st.workers_recycled >= (uint64_t) n / 2 - 2);
+		tr_pool_destroy(&p);
+		no_children_left();
+	}
+}
+
+/* ---- imap ---- */
+
+struct counter {
+	int64_t next, limit; /* limit < 0: endless */
+	int64_t fail_at;     /* make this item negative; -1 = none */
+	int64_t err_at;      /* the input fails here; -1 = never */
+	int64_t v;
+};
+
+static int
+count_next(void *arg, tr_pool_item *ret)
+{
+	struct counter *c = arg;
+
+	if (c->limit >= 0 && c->next >= c->limit) {
+		return 0;
+	}
+	if (c->next == c->err_at) {
+		return -EIO;
+	}
+	c->v      = c->next == c->fail_at ? -c->next : c->next;
+	ret->data = &c->v;
+	ret->len  = sizeof(c->v);
+	c->next++;
+	return 1;
+}
+
+static int64_t
+as_i64(const void *d, size_t len)
+{
+	int64_t x;
+
+	assert_int_equal(len, sizeof(x));
+	memcpy(&x, d, sizeof(x));
+	return x;
+}
+
+/* imap over an endless input keeps at most buffersize chunks in flight,
+ * in order; imap_unordered gives every result once. */
+static void
+test_imap_bounded(void **state)
+{
+	for (int mi = 0; mi < 3; mi++) {
+		tr_pool *p = tr_test_pool_new(2, tr_test_pool_methods[mi], 0);
+		struct counter c  = { 0, -1, -1, -1, 0 };
+		tr_pool_iter  *it = NULL;
+		const void    *d;
+		size_t         len;
+		bool           seen[300] = { false };
+
+		TR_ASSERT_OK(tr_pool_imap(p, "sq", count_next, &c, 3, 4, &it));
+		for (int64_t i = 0; i < 1000; i++) {
+			assert_int_equal(
+			    tr_pool_iter_next(it, &d, &len, TR_TEST_HANG_MS),
+			    1);
+			assert_int_equal(as_i64(d, len), i * i);
+			assert_int_equal(tr_pool_iter_index(it), i);
+			/* the chunk being read and 4 in flight, no more */
+			assert_true(c.next - i <= 5 * 3);
+		}
+		tr_pool_iter_destroy(&it);
+		assert_null(it);
+
+		c = (struct counter) { 0, 300, -1, -1, 0 };
+		TR_ASSERT_OK(tr_pool_imap_unordered(
+		    p, "neg_fails", count_next, &c, 2, 0, &it));
+		for (int i = 0; i < 300; i++) {
+			int64_t x;
+
+			assert_int_equal(
+			    tr_pool_iter_next(it, &d, &len, TR_TEST_HANG_MS),
+			    1);
+			x = as_i64(d, len);
+			assert_int_equal(x, tr_pool_iter_index(it));
+			assert_false(seen[x]);
+			seen[x] = true;
+		}
+		assert_int_equal(tr_pool_iter_next(it, &d, &len, 0), 0);
+		assert_int_equal(tr_pool_iter_next(it, &d, &len, 0), 0);
+		tr_pool_iter_destroy(&it);
+		tr_pool_destroy(&p);
+		no_children_left();
+	}
+}
+
+/* imap gives every result before the failing chunk, then the error,
+ * then the end; an input that fails ends it after its results; an
+ * iterator made before close still runs. */
+static void
+test_imap_failure(void **state)
+{
+	tr_pool       *p  = tr_test_pool_new(2, TR_START_FORK, 0);
+	struct counter c  = { 0, 50, 23, -1, 0 };
+	tr_pool_iter  *it = NULL;
+	const void    *d;
+	size_t         len;
+	int            r;
+
+	TR_ASSERT_OK(tr_pool_imap(p, "neg_fails", count_next, &c, 5, 0, &it));
+	for (int64_t i = 0; i < 20; i++) {
+		assert_int_equal(
+		    tr_pool_iter_next(it, &d, &len, TR_TEST_HANG_MS), 1);
+		assert_int_equal(as_i64(d, len), i);
+	}
+	r = tr_pool_iter_next(it, &d, &len, TR_TEST_HANG_MS);
+	TR_ASSERT_ERR(r, -EDOM);
+	assert_int_equal(tr_pool_iter_index(it), 23);
+	assert_string_equal(tr_pool_iter_error_text(it), "negative item -23");
+	assert_int_equal(tr_pool_iter_next(it, &d, &len, 0), 0);
+	tr_pool_iter_destroy(&it);
+
+	c = (struct counter) { 0, -1, -1, 10, 0 };
+	TR_ASSERT_OK(tr_pool_imap(p, "sq", count_next, &c, 4, 0, &it));
+	TR_ASSERT_OK(tr_pool_close(p));
+	TR_ASSERT_ERR(
+	    tr_pool_imap(p, "sq", count_next, &c, 4, 0, NULL), -EINVAL);
+	for (int64_t i = 0; i < 10; i++) {
+		assert_int_equal(
+		    tr_pool_iter_next(it, &d, &len, TR_TEST_HANG_MS), 1);
+		assert_int_equal(as_i64(d, len), i * i);
+	}
+	TR_ASSERT_ERR(tr_pool_iter_next(it, &d, &len, TR_TEST_HANG_MS), -EIO);
+	tr_pool_iter_destroy(&it);
+	TR_ASSERT_OK(tr_pool_join(p, TR_TEST_HANG_MS));
+	tr_pool_destroy(&p);
+	no_children_left();
+}
+
 /* Calls from a fork child on its parent's pool: -ECHILD; bad arguments. */
 static void
 test_bad_calls(void **state)
@@ -370,6 +541,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_terminate_busy),
 		cmocka_unit_test(test_initializer),
 		cmocka_unit_test(test_worker_death),
+		cmocka_unit_test(test_maxtasksperchild),
+		cmocka_unit_test(test_imap_bounded),
+		cmocka_unit_test(test_imap_failure),
 		cmocka_unit_test(test_bad_calls),
 	};
 
