@@ -215,6 +215,18 @@ TR_API int tr_pool_map_async(tr_pool *p, const char *fn,
 TR_API int tr_pool_map(tr_pool *p, const char *fn, const tr_pool_item *items,
     size_t n, size_t chunksize, tr_pool_result **ret, int timeout_ms);
 
+/* ---- typed maps ------------------------------------------------------------
+ * map for the common cases, without packing items by hand: each item is
+ * one int64_t (or double) in native byte order -- the task function
+ * reads len == 8 bytes and writes one value of the result's type -- and
+ * out[i] gets fn(in[i]).  Blocks like tr_pool_map(); out is written only
+ * on success (it may be in itself).  Errors: tr_pool_map()'s, and
+ * TR_EBADTYPE if a result is not 8 bytes. */
+TR_API int tr_pool_map_int64(tr_pool *p, const char *fn, const int64_t *in,
+    int64_t *out, size_t n, size_t chunksize, int timeout_ms);
+TR_API int tr_pool_map_double(tr_pool *p, const char *fn, const double *in,
+    double *out, size_t n, size_t chunksize, int timeout_ms);
+
 /* ---- imap and imap_unordered ----------------------------------------------
  * Lazy maps over an input that may be huge or endless: the iterator asks
  * the input for items only as chunks finish, so at most `buffersize`

@@ -510,6 +510,41 @@ test_imap_failure(void **state)
 	no_children_left();
 }
 
+/* Typed maps: int64 and double arrays in and out; a function whose
+ * results are not 8 bytes is TR_EBADTYPE and leaves out alone. */
+static void
+test_typed_maps(void **state)
+{
+	tr_pool *p = tr_test_pool_new(2, TR_START_FORK, 0);
+	int64_t  in[1000], out[1000];
+	double   din[10], dout[10];
+
+	for (int i = 0; i < 1000; i++) {
+		in[i] = i - 500;
+	}
+	TR_ASSERT_OK(
+	    tr_pool_map_int64(p, "sq", in, out, 1000, 0, TR_TEST_HANG_MS));
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(out[i], (int64_t) (i - 500) * (i - 500));
+	}
+	TR_ASSERT_OK(
+	    tr_pool_map_int64(p, "sq", in, in, 10, 3, TR_TEST_HANG_MS));
+	assert_int_equal(in[9], 491 * 491);
+	for (int i = 0; i < 10; i++) {
+		din[i] = i;
+	}
+	TR_ASSERT_OK(
+	    tr_pool_map_double(p, "half", din, dout, 10, 0, TR_TEST_HANG_MS));
+	assert_true(dout[3] == 1.5);
+	out[0] = 77;
+	TR_ASSERT_ERR(
+	    tr_pool_map_int64(p, "pid", in, out, 5, 0, TR_TEST_HANG_MS),
+	    TR_EBADTYPE);
+	assert_int_equal(out[0], 77);
+	TR_ASSERT_OK(tr_pool_map_int64(p, "sq", NULL, NULL, 0, 0, 0));
+	tr_pool_destroy(&p);
+}
+
 /* Calls from a fork child on its parent's pool: -ECHILD; bad arguments. */
 static void
 test_bad_calls(void **state)
@@ -544,6 +579,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_maxtasksperchild),
 		cmocka_unit_test(test_imap_bounded),
 		cmocka_unit_test(test_imap_failure),
+		cmocka_unit_test(test_typed_maps),
 		cmocka_unit_test(test_bad_calls),
 	};
 

@@ -142,6 +142,20 @@ fn_die_once(const void *item, size_t len, tr_pool_out *out)
 TR_POOL_FN(die_once, fn_die_once)
 
 static int
+fn_half(const void *item, size_t len, tr_pool_out *out)
+{
+	double x;
+
+	if (len != sizeof(x)) {
+		return -EINVAL;
+	}
+	memcpy(&x, item, sizeof(x));
+	x /= 2;
+	return tr_pool_out_set(out, &x, sizeof(x));
+}
+TR_POOL_FN(half, fn_half)
+
+static int
 fn_echo(const void *item, size_t len, tr_pool_out *out)
 {
 	return tr_pool_out_set(out, item, len);

@@ -7,6 +7,7 @@
  *   "die"       int32 how: 1 SIGKILL itself, 2 SIGSEGV, 3 exit(3)
  *   "die_once"  a path: the first run creates it and SIGKILLs itself,
  *               later runs return the worker's pid
+ *   "half"      double x -> x / 2
  *   "echo"      anything -> itself
  *   "pid"       anything -> the worker's pid (int32)
  *   "init_val"  anything -> the text the initializer "set_val" was given
