@@ -492,11 +492,52 @@ test_demo(void **state)
 	assert_non_null(strstr(run_.err, "usage: demo"));
 }
 
+static void
+test_pool_map(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pool-map", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[1, 4, 9\\]");
+	}
+}
+
+static void
+test_pool_walkthrough(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		long seen = 0, v;
+
+		run_example(methods[m], "pool", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[0, 1, 4, 9, 16, 25, 36, 49, 64, 81\\]",
+		    "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)",
+		    "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)",
+		    "400", "[0-9]+", "\\[[0-9]+, [0-9]+, [0-9]+, [0-9]+\\]",
+		    "We lacked patience and got a "
+		    "multiprocessing.TimeoutError",
+		    "For the moment, the pool remains available for more work",
+		    "Now the pool is closed and no longer available");
+		/* imap_unordered: each square once, in any order */
+		for (int i = 1; i <= 10; i++) {
+			assert_true(matches(run_.lines[i], "([0-9]+)", &v));
+			for (long k = 0; k < 10; k++) {
+				if (v == k * k) {
+					seen |= 1L << k;
+				}
+			}
+		}
+		assert_int_equal(seen, 0x3ff);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demo),
+		cmocka_unit_test(test_pool_map),
+		cmocka_unit_test(test_pool_walkthrough),
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_naming),
