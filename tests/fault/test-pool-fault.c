@@ -135,7 +135,7 @@ run_kill_fuzz(int method, int ntasks, int every_ms)
 static void
 test_kill_fuzz_fork(void **state)
 {
-	run_kill_fuzz(TR_START_FORK, 10000, 5);
+	run_kill_fuzz(TR_TEST_POOL_FORK, 10000, 5);
 }
 
 static void

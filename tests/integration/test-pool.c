@@ -169,7 +169,7 @@ test_map_first_failure(void **state)
 static void
 test_get_timeout(void **state)
 {
-	tr_pool        *p  = tr_test_pool_new(1, TR_START_FORK, 0);
+	tr_pool        *p  = tr_test_pool_new(1, TR_TEST_POOL_FORK, 0);
 	int32_t         ms = 400;
 	tr_pool_result *r  = NULL;
 
@@ -193,7 +193,7 @@ test_get_timeout(void **state)
 static void
 test_close_join(void **state)
 {
-	tr_pool        *p  = tr_test_pool_new(2, TR_START_FORK, 0);
+	tr_pool        *p  = tr_test_pool_new(2, TR_TEST_POOL_FORK, 0);
 	int32_t         ms = 20;
 	tr_pool_result *r[6];
 
@@ -473,7 +473,7 @@ test_imap_bounded(void **state)
 static void
 test_imap_failure(void **state)
 {
-	tr_pool       *p  = tr_test_pool_new(2, TR_START_FORK, 0);
+	tr_pool       *p  = tr_test_pool_new(2, TR_TEST_POOL_FORK, 0);
 	struct counter c  = { 0, 50, 23, -1, 0 };
 	tr_pool_iter  *it = NULL;
 	const void    *d;
@@ -515,7 +515,7 @@ test_imap_failure(void **state)
 static void
 test_typed_maps(void **state)
 {
-	tr_pool *p = tr_test_pool_new(2, TR_START_FORK, 0);
+	tr_pool *p = tr_test_pool_new(2, TR_TEST_POOL_FORK, 0);
 	int64_t  in[1000], out[1000];
 	double   din[10], dout[10];
 
@@ -555,7 +555,7 @@ test_bad_calls(void **state)
 
 	TR_ASSERT_ERR(tr_pool_new(&p, &o), -EINVAL);
 	TR_ASSERT_ERR(tr_pool_new(NULL, NULL), -EINVAL);
-	p = tr_test_pool_new(1, TR_START_FORK, 0);
+	p = tr_test_pool_new(1, TR_TEST_POOL_FORK, 0);
 	TR_ASSERT_ERR(tr_pool_apply_async(p, NULL, &x, 1, NULL, NULL), -EINVAL);
 	TR_ASSERT_ERR(
 	    tr_pool_apply_async(p, "sq", NULL, 1, NULL, NULL), -EINVAL);

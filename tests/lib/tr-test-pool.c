@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-const int tr_test_pool_methods[3] = { TR_START_FORK, TR_START_SPAWN,
+const int tr_test_pool_methods[3] = { TR_TEST_POOL_FORK, TR_START_SPAWN,
 	TR_START_FORKSERVER };
 
 static void

@@ -22,6 +22,14 @@
 #include "tr-test.h"
 #include "troupe/pool.h"
 
+/* GCC 12's ASan allocator is not fork-safe while other threads run: in
+ * the sanitizer build "fork" means the forkserver (README, Sanitizers). */
+#ifdef __SANITIZE_ADDRESS__
+#define TR_TEST_POOL_FORK TR_START_FORKSERVER
+#else
+#define TR_TEST_POOL_FORK TR_START_FORK
+#endif
+
 /* The start methods, for tests that loop over them. */
 extern const int tr_test_pool_methods[3];
 
