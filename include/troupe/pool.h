@@ -215,6 +215,29 @@ TR_API int tr_pool_map_async(tr_pool *p, const char *fn,
 TR_API int tr_pool_map(tr_pool *p, const char *fn, const tr_pool_item *items,
     size_t n, size_t chunksize, tr_pool_result **ret, int timeout_ms);
 
+/* ---- starmap ---------------------------------------------------------------
+ * starmap(fn, [(a, b), (c, d)]): each item is a tuple of nargs arguments,
+ * given as n * nargs tr_pool_items, tuple i being args[i * nargs] ..
+ * args[i * nargs + nargs - 1].  A tuple travels as one item: a
+ * little-endian uint32 count, then each argument as a little-endian
+ * uint32 length and its bytes; the task function takes it apart with
+ * tr_pool_args_parse(). */
+
+/* starmap_async / starmap: as map_async / map over the n tuples.  Errors
+ * as theirs; -EINVAL if nargs is 0 or an argument is over 4 GiB. */
+TR_API int tr_pool_starmap_async(tr_pool *p, const char *fn,
+    const tr_pool_item *args, size_t n, size_t nargs, size_t chunksize,
+    const tr_pool_cb *cb, tr_pool_result **ret);
+TR_API int tr_pool_starmap(tr_pool *p, const char *fn, const tr_pool_item *args,
+    size_t n, size_t nargs, size_t chunksize, tr_pool_result **ret,
+    int timeout_ms);
+
+/* In a task function: split a starmap item into its arguments.  Writes
+ * up to max of them to ret (pointing into item) and returns their number,
+ * or TR_EBADFRAME if the item is not a tuple (or has more than max). */
+TR_API int tr_pool_args_parse(
+    const void *item, size_t len, tr_pool_item *ret, size_t max);
+
 /* ---- typed maps ------------------------------------------------------------
  * map for the common cases, without packing items by hand: each item is
  * one int64_t (or double) in native byte order -- the task function

@@ -545,6 +545,52 @@ test_typed_maps(void **state)
 	tr_pool_destroy(&p);
 }
 
+/* starmap: tuples of arguments; a result that cannot be sent fails its
+ * task with TR_ETOOBIG and the pool serves on. */
+static void
+test_starmap_and_toobig(void **state)
+{
+	tr_pool        *p = tr_test_pool_new(2, TR_TEST_POOL_FORK, 0);
+	int64_t         v[20];
+	tr_pool_item    args[20], bad[2];
+	tr_pool_result *r = NULL;
+	int64_t         x = 3;
+
+	for (int i = 0; i < 20; i++) {
+		v[i]         = i;
+		args[i].data = &v[i];
+		args[i].len  = sizeof(v[i]);
+	}
+	TR_ASSERT_OK(
+	    tr_pool_starmap(p, "add", args, 10, 2, 3, &r, TR_TEST_HANG_MS));
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(tr_test_pool_i64(r, (size_t) i), 4 * i + 1);
+	}
+	tr_pool_result_destroy(&r);
+	bad[0] = args[0];
+	bad[1] = (tr_pool_item) { "x", 1 };
+	TR_ASSERT_OK(tr_pool_starmap_async(p, "add", bad, 1, 2, 0, NULL, &r));
+	TR_ASSERT_ERR(tr_pool_result_get(r, TR_TEST_HANG_MS), -EINVAL);
+	assert_string_equal(
+	    tr_pool_result_error_text(r), "add takes two int64s");
+	tr_pool_result_destroy(&r);
+	/* a plain item is no tuple */
+	TR_ASSERT_ERR(
+	    tr_pool_apply(p, "add", &x, sizeof(x), &r, TR_TEST_HANG_MS),
+	    TR_EBADFRAME);
+	TR_ASSERT_ERR(tr_pool_starmap(p, "add", args, 1, 0, 0, &r, 0), -EINVAL);
+
+	TR_ASSERT_OK(tr_pool_apply_async(p, "toobig", NULL, 0, NULL, &r));
+	TR_ASSERT_ERR(tr_pool_result_get(r, TR_TEST_HANG_MS), TR_ETOOBIG);
+	assert_non_null(strstr(tr_pool_result_error_text(r), "maximum"));
+	tr_pool_result_destroy(&r);
+	TR_ASSERT_OK(
+	    tr_pool_apply(p, "sq", &x, sizeof(x), &r, TR_TEST_HANG_MS));
+	assert_int_equal(tr_test_pool_i64(r, 0), 9);
+	tr_pool_result_destroy(&r);
+	tr_pool_destroy(&p);
+}
+
 /* Calls from a fork child on its parent's pool: -ECHILD; bad arguments. */
 static void
 test_bad_calls(void **state)
@@ -580,6 +626,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_imap_bounded),
 		cmocka_unit_test(test_imap_failure),
 		cmocka_unit_test(test_typed_maps),
+		cmocka_unit_test(test_starmap_and_toobig),
 		cmocka_unit_test(test_bad_calls),
 	};
 

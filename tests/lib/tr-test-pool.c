@@ -156,6 +156,37 @@ fn_half(const void *item, size_t len, tr_pool_out *out)
 TR_POOL_FN(half, fn_half)
 
 static int
+fn_add(const void *item, size_t len, tr_pool_out *out)
+{
+	tr_pool_item a[2];
+	int64_t      x, y;
+	int          n = tr_pool_args_parse(item, len, a, 2);
+
+	if (n < 0) {
+		return n;
+	}
+	if (n != 2 || a[0].len != sizeof(x) || a[1].len != sizeof(y)) {
+		return tr_pool_out_fail(out, -EINVAL, "add takes two int64s");
+	}
+	memcpy(&x, a[0].data, sizeof(x));
+	memcpy(&y, a[1].data, sizeof(y));
+	x += y;
+	return tr_pool_out_set(out, &x, sizeof(x));
+}
+TR_POOL_FN(add, fn_add)
+
+static int
+fn_toobig(const void *item, size_t len, tr_pool_out *out)
+{
+	static char big[8192];
+
+	/* this worker may now send no message over 1 KiB */
+	(void) tr_mailbox_set_max_size(1024);
+	return tr_pool_out_set(out, big, sizeof(big));
+}
+TR_POOL_FN(toobig, fn_toobig)
+
+static int
 fn_echo(const void *item, size_t len, tr_pool_out *out)
 {
 	return tr_pool_out_set(out, item, len);

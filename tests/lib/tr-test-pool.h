@@ -8,6 +8,9 @@
  *   "die_once"  a path: the first run creates it and SIGKILLs itself,
  *               later runs return the worker's pid
  *   "half"      double x -> x / 2
+ *   "add"       a starmap tuple of two int64s -> their sum
+ *   "toobig"    anything -> 8 KiB, after lowering the worker's maximum
+ *               message size to 1 KiB (its answer cannot be sent)
  *   "echo"      anything -> itself
  *   "pid"       anything -> the worker's pid (int32)
  *   "init_val"  anything -> the text the initializer "set_val" was given
