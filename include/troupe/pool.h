@@ -168,7 +168,9 @@ TR_API int tr_pool_stats_get(const tr_pool *p, tr_pool_stats *ret);
 
 /* Called once a result is ready: callback if it succeeded, error_callback
  * if it failed (never both, each at most once), in the thread that uses
- * the pool, from inside a tr_pool_* call.  r is borrowed for the call. */
+ * the pool, from inside a tr_pool_* call.  r is borrowed for the call.  A
+ * callback may submit more work; a wait on the pool from inside it (get,
+ * wait, join) returns -EDEADLK at once. */
 typedef void (*tr_pool_cb_fn)(tr_pool_result *r, void *arg);
 typedef struct tr_pool_cb {
 	tr_pool_cb_fn callback;
