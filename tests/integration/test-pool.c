@@ -188,6 +188,51 @@ test_get_timeout(void **state)
 	no_children_left();
 }
 
+struct reenter {
+	tr_pool        *p;
+	tr_pool_result *other, *more;
+	int             get_rc, submit_rc;
+};
+
+static void
+reenter_cb(tr_pool_result *r, void *arg)
+{
+	struct reenter *re = arg;
+	int64_t         x  = 2;
+
+	re->get_rc = tr_pool_result_get(re->other, 1000);
+	re->submit_rc =
+	    tr_pool_apply_async(re->p, "sq", &x, sizeof(x), NULL, &re->more);
+}
+
+/* A callback may submit work but not wait on the pool (-EDEADLK); a
+ * result the caller holds outlives the pool, failed with TR_ESHUTDOWN. */
+static void
+test_callback_reentry(void **state)
+{
+	tr_pool        *p  = tr_test_pool_new(2, TR_TEST_POOL_FORK, 0);
+	struct reenter  re = { p, NULL, NULL, 1, 1 };
+	tr_pool_cb      cb = { reenter_cb, reenter_cb, &re };
+	tr_pool_result *r = NULL, *slow = NULL;
+	int64_t         x  = 4;
+	int32_t         ms = 60000;
+
+	TR_ASSERT_OK(tr_pool_apply_async(
+	    p, "sleep_ms", &ms, sizeof(ms), NULL, &re.other));
+	TR_ASSERT_OK(tr_pool_apply_async(p, "sq", &x, sizeof(x), &cb, &r));
+	/* one worker sleeps, the other answers */
+	TR_ASSERT_OK(tr_pool_result_get(r, TR_TEST_HANG_MS));
+	TR_ASSERT_ERR(re.get_rc, -EDEADLK);
+	TR_ASSERT_OK(re.submit_rc);
+	assert_non_null(re.more); /* queued (maybe behind the sleeper) */
+	slow = re.other;
+	tr_pool_destroy(&p);
+	TR_ASSERT_ERR(tr_pool_result_get(slow, 0), TR_ESHUTDOWN);
+	tr_pool_result_destroy(&slow);
+	tr_pool_result_destroy(&r);
+	tr_pool_result_destroy(&re.more);
+	no_children_left();
+}
 /* join before close is an error; use after close is a clear error;
  * close lets submitted tasks finish. */
 static void
@@ -627,6 +672,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_imap_failure),
 		cmocka_unit_test(test_typed_maps),
 		cmocka_unit_test(test_starmap_and_toobig),
+		cmocka_unit_test(test_callback_reentry),
 		cmocka_unit_test(test_bad_calls),
 	};
 
