@@ -15,7 +15,8 @@
  *
  * Not a test: it prints a table and the ratios, troupe / Python.
  * Usage: bench-pool [--items N] [--calls C] [--imap M] [--chunksize K]
- *                   [--no-python] */
+ *                   [--prefetch P] [--no-python]
+ * --prefetch: tasks in flight per worker (tr_pool_opts.prefetch). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -32,6 +33,7 @@
 extern char **environ;
 
 static long items_n = 1000000, calls_n = 20000, imap_n = 100000, chunk_n = 1000;
+static long prefetch_n = 0; /* 0 = the pool's default */
 static int  use_python = 1;
 
 static int
@@ -83,7 +85,9 @@ die(const char *what, int r)
 static tr_pool *
 pool_new(int n)
 {
-	tr_pool_opts o = { .processes = n, .start_method = TR_START_FORK };
+	tr_pool_opts o = { .processes = n,
+		.start_method         = TR_START_FORK,
+		.prefetch             = (int) prefetch_n };
 	tr_pool     *p = NULL;
 	int          r = tr_pool_new(&p, &o);
 
@@ -327,6 +331,7 @@ main(int argc, char **argv)
 		    : !strcmp(argv[i], "--calls")     ? &calls_n
 		    : !strcmp(argv[i], "--imap")      ? &imap_n
 		    : !strcmp(argv[i], "--chunksize") ? &chunk_n
+		    : !strcmp(argv[i], "--prefetch")  ? &prefetch_n
 		                                      : NULL;
 
 		if (v && i + 1 < argc) {
@@ -336,7 +341,8 @@ main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 			    "usage: bench-pool [--items N] [--calls C] "
-			    "[--imap M] [--chunksize K] [--no-python]\n");
+			    "[--imap M] [--chunksize K] [--prefetch P] "
+			    "[--no-python]\n");
 			return 2;
 		}
 	}
