@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -114,7 +115,10 @@ tri_pool_worker_start(tr_pool *p)
 	struct worker w = { 0 };
 	int           r;
 
-	w.held = calloc((size_t) p->prefetch, sizeof(*w.held));
+	w.credit = p->prefetch;
+	w.held =
+	    calloc((size_t) (p->adaptive ? TRI_POOL_PREFETCH_MAX : p->prefetch),
+	        sizeof(*w.held));
 	if (!w.held) {
 		return -ENOMEM;
 	}
@@ -223,7 +227,7 @@ send_task(tr_pool *p, struct worker *w, struct task *t)
 static bool
 has_credit(const tr_pool *p, const struct worker *w)
 {
-	return !w->gone && w->nheld < p->prefetch &&
+	return !w->gone && w->nheld < w->credit &&
 	    (!p->maxtasks || w->sent < (unsigned) p->maxtasks);
 }
 
@@ -340,6 +344,37 @@ answer_valid(const Trwire__PoolResult *a, const struct task *t)
 	return sum == a->data.len;
 }
 
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A worker answered (its FIFO already one shorter): the gap since its
+ * previous answer, if it stayed busy in between, is one task's time;
+ * short tasks earn more credit (fewer round trips idle), long ones less
+ * (no deep FIFO on one worker while others idle). */
+static void
+adapt(struct worker *w, int base)
+{
+	int64_t t = now_ns();
+
+	if (w->last_ns) {
+		double gap = (double) (t - w->last_ns);
+
+		w->gap_ns = w->gap_ns > 0 ? 0.8 * w->gap_ns + 0.2 * gap : gap;
+		if (w->gap_ns < TRI_POOL_SHORT_NS) {
+			w->credit = TRI_POOL_PREFETCH_MAX;
+		} else if (w->gap_ns > TRI_POOL_LONG_NS) {
+			w->credit = base;
+		}
+	}
+	w->last_ns = w->nheld > 0 ? t : 0;
+}
+
 static void
 on_answer(tr_pool *p, const tr_msg *m)
 {
@@ -365,6 +400,9 @@ on_answer(tr_pool *p, const tr_msg *m)
 		return;
 	}
 	p->st.tasks_done++;
+	if (p->adaptive) {
+		adapt(&p->w[wi], p->prefetch);
+	}
 	if (r < 0 || !answer_valid(a, t)) {
 		snprintf(text, sizeof(text),
 		    "the answer of pool worker %u to a task of %.64s could "

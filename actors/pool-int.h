@@ -18,7 +18,14 @@
 #define TRI_POOL_WORKER_ACTOR "troupe.pool.worker"
 #define TRI_POOL_TEXT_MAX     256
 /* Defaults of tr_pool_opts' zero fields. */
-#define TRI_POOL_PREFETCH         2
+#define TRI_POOL_PREFETCH 2
+/* Adaptive credit (prefetch 0): a worker whose tasks take less than
+ * SHORT_NS each gets up to PREFETCH_MAX in flight, one whose tasks take
+ * more than LONG_NS goes back to PREFETCH (a deep FIFO of long tasks on
+ * one worker would leave the others idle at the end). */
+#define TRI_POOL_PREFETCH_MAX     32
+#define TRI_POOL_SHORT_NS         1000000.0
+#define TRI_POOL_LONG_NS          4000000.0
 #define TRI_POOL_START_TIMEOUT_MS 10000
 /* A worker's shutdown when the pool stops: SIGTERM, then SIGKILL. */
 #define TRI_POOL_WORKER_SHUTDOWN_MS 1000
@@ -83,8 +90,11 @@ struct worker {
 	uint64_t      ref;  /* monitor */
 	unsigned      sent; /* tasks given, for maxtasksperchild */
 	bool          gone; /* a send failed: its DOWN is coming */
-	struct task **held; /* FIFO of at most prefetch tasks */
+	struct task **held; /* FIFO of at most credit tasks */
 	int           nheld;
+	int           credit;  /* tasks it may hold now */
+	int64_t       last_ns; /* its last answer, if it was busy since */
+	double        gap_ns;  /* mean time between answers while busy */
 };
 
 enum { TRI_POOL_RUNNING, TRI_POOL_CLOSED, TRI_POOL_STOPPED };
@@ -97,6 +107,7 @@ struct tr_pool {
 	int            state;
 	int            broken; /* error for new tasks once the tree died */
 	int            nproc, prefetch, retries, maxtasks;
+	bool           adaptive; /* prefetch 0: credit by task length */
 	struct worker *w;
 	int            nw;
 	int            rr;          /* round-robin start of the next dispatch */

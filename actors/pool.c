@@ -118,6 +118,7 @@ tr_pool_new(tr_pool **ret, const tr_pool_opts *opts)
 	p->token    = new_token();
 	p->nproc    = o.processes ? o.processes : tr_cpu_count();
 	p->prefetch = o.prefetch ? o.prefetch : TRI_POOL_PREFETCH;
+	p->adaptive = o.prefetch == 0;
 	p->retries  = o.retries;
 	p->maxtasks = o.maxtasksperchild;
 	p->next_id  = 1;

@@ -111,7 +111,8 @@ typedef struct tr_pool_opts {
 	int start_method;     /* enum tr_start_method; 0 = default */
 	int retries;          /* times a dead worker's task is sent again;
 	                       * 0 = never */
-	int prefetch;         /* tasks in flight per worker; 0 = 2 */
+	int prefetch;         /* tasks in flight per worker; 0 = adaptive:
+	                       * 2, up to 32 while its tasks take < 1 ms */
 	int start_timeout_ms; /* per worker start; 0 = 10000 */
 } tr_pool_opts;
 
