@@ -531,6 +531,49 @@ test_pool_walkthrough(void **state)
 	}
 }
 
+/* Each run: Input, Built-in, a "Starting worker.N" line per worker
+ * started (at least the pool's size; more with maxtasksperchild, where
+ * recycled workers are replaced), then Pool with the doubled list. */
+static void
+test_pool_init(void **state)
+{
+	int ncpu = tr_cpu_count();
+
+	for (int m = 0; m < 3; m++) {
+		int i = 0;
+
+		run_example(methods[m], "pool-init", NULL);
+		expect_clean_exit();
+		for (int run = 0; run < 2; run++) {
+			int started = 0;
+
+			assert_true(i + 2 < run_.nlines);
+			assert_true(matches(run_.lines[i++],
+			    "Input   : \\[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\\]",
+			    NULL));
+			assert_true(matches(run_.lines[i++],
+			    "Built-in: \\[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\\]",
+			    NULL));
+			while (i < run_.nlines &&
+			    matches(run_.lines[i], "Starting worker\\.[0-9]+",
+			        NULL)) {
+				started++;
+				i++;
+			}
+			assert_true(started >= 2 * ncpu);
+			if (run == 1) {
+				assert_true(
+				    started >= 5); /* 10 tasks, 2 each */
+			}
+			assert_true(i < run_.nlines);
+			assert_true(matches(run_.lines[i++],
+			    "Pool    : \\[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\\]",
+			    NULL));
+		}
+		assert_int_equal(i, run_.nlines);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -538,6 +581,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_demo),
 		cmocka_unit_test(test_pool_map),
 		cmocka_unit_test(test_pool_walkthrough),
+		cmocka_unit_test(test_pool_init),
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_naming),
