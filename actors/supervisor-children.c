@@ -55,12 +55,14 @@ tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb)
 	    pb->restart > TR_RESTART_TEMPORARY ||
 	    pb->type > TR_CHILD_SUPERVISOR ||
 	    pb->shutdown_ms < TRI_WIRE_SHUTDOWN_DEFAULT ||
+	    pb->start_method > TR_START_FORKSERVER ||
 	    (pb->significant && pb->restart == TR_RESTART_PERMANENT)) {
 		return -EINVAL;
 	}
 	c->restart          = (int) pb->restart;
 	c->type             = (int) pb->type;
 	c->significant      = pb->significant;
+	c->start_method     = (int) pb->start_method;
 	c->shutdown_ms      = shutdown_from_wire(pb->shutdown_ms, c->type);
 	c->start_timeout_ms = pb->start_timeout_ms > 0
 	    ? pb->start_timeout_ms
@@ -247,6 +249,9 @@ tri_sup_start_child(struct tri_sup *s, size_t i)
 		return r;
 	}
 	(void) tr_process_set_name(p, c->id);
+	if (c->start_method != TR_START_DEFAULT) {
+		(void) tr_process_set_start_method(p, c->start_method);
+	}
 	r          = tr_process_start(p, c->start_timeout_ms);
 	c->ignored = r == TR_EIGNORE;
 	if (r == TR_EIGNORE) {

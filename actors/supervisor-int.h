@@ -32,6 +32,7 @@ struct tri_sup_child {
 	uint8_t    *args; /* owned; the one copy the supervisor keeps */
 	size_t      len;
 	int         restart, shutdown_ms, type, start_timeout_ms;
+	int         start_method; /* enum tr_start_method, 0 = default */
 	bool        significant;
 	bool        dynamic;  /* a simple_one_for_one instance */
 	bool        ignored;  /* its last start answered TR_EIGNORE */

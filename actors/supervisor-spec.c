@@ -80,10 +80,12 @@ tri_sup_child_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb, bool quiet)
 	if ((!c->args && c->len) || c->restart < 0 ||
 	    c->restart > TR_RESTART_TEMPORARY || c->type < 0 ||
 	    c->type > TR_CHILD_SUPERVISOR || c->start_timeout_ms < 0 ||
-	    c->shutdown_ms < TR_SHUTDOWN_BRUTAL_KILL) {
+	    c->shutdown_ms < TR_SHUTDOWN_BRUTAL_KILL ||
+	    c->start_method < TR_START_DEFAULT ||
+	    c->start_method > TR_START_FORKSERVER) {
 		return bad(quiet,
-		    "child %s: args, restart, type, shutdown_ms or "
-		    "start_timeout_ms out of range",
+		    "child %s: args, restart, type, shutdown_ms, "
+		    "start_timeout_ms or start_method out of range",
 		    id);
 	}
 	if (c->significant && c->restart == TR_RESTART_PERMANENT) {
@@ -100,6 +102,7 @@ tri_sup_child_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb, bool quiet)
 	pb->type             = (uint32_t) c->type;
 	pb->start_timeout_ms = c->start_timeout_ms;
 	pb->significant      = c->significant;
+	pb->start_method     = (uint32_t) c->start_method;
 	return 0;
 }
 

@@ -148,6 +148,8 @@ typedef struct tr_child_spec {
 	bool        significant;      /* its end may end the supervisor
 	                               * (auto_shutdown); transient or
 	                               * temporary children only */
+	int start_method; /* enum tr_start_method the supervisor starts
+	                   * it with; 0 = its default (the pool's workers) */
 } tr_child_spec;
 
 /* A supervisor: its strategy, its restart intensity, optional restart

@@ -603,6 +603,88 @@ test_pipe(void **state)
 	}
 }
 
+static void
+test_pool_map(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pool-map", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[1, 4, 9\\]");
+	}
+}
+
+static void
+test_pool_walkthrough(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		long seen = 0, v;
+
+		run_example(methods[m], "pool", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\[0, 1, 4, 9, 16, 25, 36, 49, 64, 81\\]",
+		    "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)",
+		    "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)", "([0-9]+)",
+		    "400", "[0-9]+", "\\[[0-9]+, [0-9]+, [0-9]+, [0-9]+\\]",
+		    "We lacked patience and got a "
+		    "multiprocessing.TimeoutError",
+		    "For the moment, the pool remains available for more work",
+		    "Now the pool is closed and no longer available");
+		/* imap_unordered: each square once, in any order */
+		for (int i = 1; i <= 10; i++) {
+			assert_true(matches(run_.lines[i], "([0-9]+)", &v));
+			for (long k = 0; k < 10; k++) {
+				if (v == k * k) {
+					seen |= 1L << k;
+				}
+			}
+		}
+		assert_int_equal(seen, 0x3ff);
+	}
+}
+
+/* Each run: Input, Built-in, a "Starting worker.N" line per worker
+ * started (at least the pool's size; more with maxtasksperchild, where
+ * recycled workers are replaced), then Pool with the doubled list. */
+static void
+test_pool_init(void **state)
+{
+	int ncpu = tr_cpu_count();
+
+	for (int m = 0; m < 3; m++) {
+		int i = 0;
+
+		run_example(methods[m], "pool-init", NULL);
+		expect_clean_exit();
+		for (int run = 0; run < 2; run++) {
+			int started = 0;
+
+			assert_true(i + 2 < run_.nlines);
+			assert_true(matches(run_.lines[i++],
+			    "Input   : \\[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\\]",
+			    NULL));
+			assert_true(matches(run_.lines[i++],
+			    "Built-in: \\[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\\]",
+			    NULL));
+			while (i < run_.nlines &&
+			    matches(run_.lines[i], "Starting worker\\.[0-9]+",
+			        NULL)) {
+				started++;
+				i++;
+			}
+			assert_true(started >= 2 * ncpu);
+			if (run == 1) {
+				assert_true(
+				    started >= 5); /* 10 tasks, 2 each */
+			}
+			assert_true(i < run_.nlines);
+			assert_true(matches(run_.lines[i++],
+			    "Pool    : \\[0, 2, 4, 6, 8, 10, 12, 14, 16, 18\\]",
+			    NULL));
+		}
+		assert_int_equal(i, run_.nlines);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -625,6 +707,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_queue_results),
 		cmocka_unit_test(test_joinable_queue),
 		cmocka_unit_test(test_pipe),
+		cmocka_unit_test(test_pool_map),
+		cmocka_unit_test(test_pool_walkthrough),
+		cmocka_unit_test(test_pool_init),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */

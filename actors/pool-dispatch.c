@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/* The pool's dispatcher: the FIFO of tasks not yet sent, the workers and
+ * the tasks each holds (at most `prefetch`), the answers and DOWNs that
+ * come back, and the pump that takes them in -- in the caller's process,
+ * inside its tr_pool_* calls. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "pool-int.h"
+
+/* ---- tasks ----------------------------------------------------------------
+ */
+
+struct task *
+tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
+    const tr_pool_item *items, size_t n)
+{
+	size_t       len = 0;
+	struct task *t;
+	uint8_t     *d;
+
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].len > UINT32_MAX ||
+		    (!items[i].data && items[i].len)) {
+			return NULL;
+		}
+		len += items[i].len;
+	}
+	t = malloc(sizeof(*t) + n * sizeof(uint32_t) + len);
+	if (!t) {
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->res   = res;
+	t->chunk = chunk;
+	t->first = first;
+	t->n     = (uint32_t) n;
+	t->lens  = (uint32_t *) (t + 1);
+	t->data  = (uint8_t *) (t->lens + n);
+	t->len   = len;
+	d        = t->data;
+	for (size_t i = 0; i < n; i++) {
+		t->lens[i] = (uint32_t) items[i].len;
+		if (items[i].len) {
+			memcpy(d, items[i].data, items[i].len);
+		}
+		d += items[i].len;
+	}
+	return t;
+}
+
+void
+tri_pool_push_back(tr_pool *p, struct task *t)
+{
+	t->next = NULL;
+	if (p->tail) {
+		p->tail->next = t;
+	} else {
+		p->head = t;
+	}
+	p->tail = t;
+}
+
+void
+tri_pool_push_front(tr_pool *p, struct task *t)
+{
+	t->next = p->head;
+	p->head = t;
+	if (!p->tail) {
+		p->tail = t;
+	}
+}
+
+static struct task *
+pop_front(tr_pool *p)
+{
+	struct task *t = p->head;
+
+	if (t) {
+		p->head = t->next;
+		if (!p->head) {
+			p->tail = NULL;
+		}
+		t->next = NULL;
+	}
+	return t;
+}
+
+/* The task ended without an answer: fail its chunk. */
+static void
+task_fail(tr_pool *p, struct task *t, int err, const char *text)
+{
+	tr_pool_result *res   = t->res;
+	int64_t         first = (int64_t) t->first;
+
+	p->unfinished--;
+	free(t);
+	tri_pool_result_fail(res, err, first, text);
+}
+
+/* ---- workers ----------------------------------------------------------------
+ */
+
+int
+tri_pool_worker_start(tr_pool *p)
+{
+	tr_child_info ci;
+	struct worker w = { 0 };
+	int           r;
+
+	w.credit = p->prefetch;
+	w.held =
+	    calloc((size_t) (p->adaptive ? TRI_POOL_PREFETCH_MAX : p->prefetch),
+	        sizeof(*w.held));
+	if (!w.held) {
+		return -ENOMEM;
+	}
+	r = tr_supervisor_start_simple(
+	    p->sup, NULL, 0, &ci, TR_TIMEOUT_INFINITE);
+	if (r == 0 && ci.state != TR_CHILD_RUNNING) {
+		r = TR_ESTARTFAIL;
+	}
+	if (r == 0) {
+		w.addr = ci.addr;
+		r      = tr_monitor(w.addr, &w.ref);
+	}
+	if (r < 0) {
+		free(w.held);
+		return r;
+	}
+	p->w[p->nw++] = w;
+	p->st.workers_started++;
+	return 0;
+}
+
+static void
+describe_death(char *buf, size_t n, const tr_down *d)
+{
+	if (d->exitcode < 0) {
+		snprintf(buf, n, "killed by signal %d (%s)", -d->exitcode,
+		    strsignal(-d->exitcode));
+	} else {
+		snprintf(buf, n, "exited with code %d", d->exitcode);
+	}
+}
+
+/* Worker i is down: its tasks go back to the front of the queue (in
+ * order) or fail, and another takes its place. */
+static void
+worker_down(tr_pool *p, int i, const tr_down *d)
+{
+	struct worker w = p->w[i];
+	char          how[96], text[TRI_POOL_TEXT_MAX];
+	bool          recycled;
+	int           r;
+
+	p->w[i] = p->w[--p->nw];
+	describe_death(how, sizeof(how), d);
+	recycled =
+	    d->exitcode == 0 && p->maxtasks && w.sent >= (unsigned) p->maxtasks;
+	if (recycled) {
+		p->st.workers_recycled++;
+	} else {
+		p->st.workers_died++;
+	}
+	snprintf(text, sizeof(text), "pool worker %u %s", d->who.pid, how);
+	for (int k = w.nheld - 1; k >= 0; k--) {
+		struct task *t = w.held[k];
+
+		if (++t->deaths > p->retries) {
+			task_fail(p, t, TR_EDEAD, text);
+		} else {
+			p->st.tasks_retried++;
+			tri_pool_push_front(p, t);
+		}
+	}
+	free(w.held);
+	tr_log(TR_LOG_DEBUG, "pool: %s; %d worker(s) left", text, p->nw);
+	if (p->state == TRI_POOL_STOPPED) {
+		return;
+	}
+	r = tri_pool_worker_start(p);
+	if (r < 0 && p->nw == 0) {
+		snprintf(text, sizeof(text),
+		    "no pool worker could be started: %s", tr_strerror(r));
+		p->broken = r;
+		tri_pool_fail_everything(p, r, text);
+	}
+}
+
+/* ---- dispatch ------------------------------------------------------------
+ */
+
+/* Send t to w.  0, or the send's error (t is then still the caller's). */
+static int
+send_task(tr_pool *p, struct worker *w, struct task *t)
+{
+	Trwire__PoolTask pb = TRWIRE__POOL_TASK__INIT;
+	tr_msg          *m  = NULL;
+	int              r;
+
+	pb.id        = t->id;
+	pb.fn        = t->res->fn;
+	pb.data.data = t->data;
+	pb.data.len  = t->len;
+	pb.lens      = t->lens;
+	pb.n_lens    = t->n;
+	r            = tr_msg_new_pb(&m, &pb.base);
+	if (r < 0) {
+		return r;
+	}
+	tr_msg_set_correlation(m, p->token);
+	/* credit keeps the worker's mailbox far from full: a wait here
+	 * means it is dying (its DOWN follows) */
+	r = tr_send(w->addr, &m, 1000);
+	tr_msg_destroy(&m);
+	return r;
+}
+
+static bool
+has_credit(const tr_pool *p, const struct worker *w)
+{
+	return !w->gone && w->nheld < w->credit &&
+	    (!p->maxtasks || w->sent < (unsigned) p->maxtasks);
+}
+
+/* Give queued tasks to the workers with credit, round robin. */
+static void
+dispatch(tr_pool *p)
+{
+	bool progress = true;
+
+	while (p->head && progress) {
+		progress = false;
+		for (int k = 0; k < p->nw && p->head; k++) {
+			struct worker *w = &p->w[(p->rr + k) % p->nw];
+			struct task   *t;
+			int            r;
+
+			if (!has_credit(p, w)) {
+				continue;
+			}
+			t = pop_front(p);
+			r = send_task(p, w, t);
+			if (r < 0) {
+				tr_log(TR_LOG_DEBUG,
+				    "pool: send to worker %u: %s", w->addr.pid,
+				    tr_strerror(r));
+				tri_pool_push_front(p, t);
+				w->gone = true;
+				continue;
+			}
+			w->held[w->nheld++] = t;
+			w->sent++;
+			progress = true;
+		}
+		p->rr = p->nw ? (p->rr + 1) % p->nw : 0;
+	}
+}
+
+/* Fail every task, queued or held (the pool stopped or its tree died). */
+void
+tri_pool_fail_everything(tr_pool *p, int err, const char *text)
+{
+	struct task *t;
+
+	for (int i = 0; i < p->nw; i++) {
+		struct worker *w = &p->w[i];
+
+		while (w->nheld > 0) {
+			t = w->held[--w->nheld];
+			task_fail(p, t, err, text);
+		}
+	}
+	while ((t = pop_front(p))) {
+		task_fail(p, t, err, text);
+	}
+}
+
+/* ---- answers
+ * ------------------------------------------------------------------
+ */
+
+static int
+worker_by_addr(const tr_pool *p, tr_addr a)
+{
+	for (int i = 0; i < p->nw; i++) {
+		if (tr_addr_eq(p->w[i].addr, a)) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+static int
+worker_by_ref(const tr_pool *p, uint64_t ref)
+{
+	for (int i = 0; i < p->nw; i++) {
+		if (p->w[i].ref == ref) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* Take task id (0: the oldest) out of w's FIFO. */
+static struct task *
+take_held(struct worker *w, uint64_t id)
+{
+	for (int k = 0; k < w->nheld; k++) {
+		struct task *t = w->held[k];
+
+		if (id == 0 || t->id == id) {
+			memmove(&w->held[k], &w->held[k + 1],
+			    (size_t) (w->nheld - k - 1) * sizeof(*w->held));
+			w->nheld--;
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static bool
+answer_valid(const Trwire__PoolResult *a, const struct task *t)
+{
+	uint64_t sum = 0;
+
+	if (a->error) {
+		return a->failed < t->n || t->n == 0;
+	}
+	if (a->n_lens != t->n) {
+		return false;
+	}
+	for (size_t i = 0; i < a->n_lens; i++) {
+		sum += a->lens[i];
+	}
+	return sum == a->data.len;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A worker answered (its FIFO already one shorter): the gap since its
+ * previous answer, if it stayed busy in between, is one task's time;
+ * short tasks earn more credit (fewer round trips idle), long ones less
+ * (no deep FIFO on one worker while others idle). */
+static void
+adapt(struct worker *w, int base)
+{
+	int64_t t = now_ns();
+
+	if (w->last_ns) {
+		double gap = (double) (t - w->last_ns);
+
+		w->gap_ns = w->gap_ns > 0 ? 0.8 * w->gap_ns + 0.2 * gap : gap;
+		if (w->gap_ns < TRI_POOL_SHORT_NS) {
+			w->credit = TRI_POOL_PREFETCH_MAX;
+		} else if (w->gap_ns > TRI_POOL_LONG_NS) {
+			w->credit = base;
+		}
+	}
+	w->last_ns = w->nheld > 0 ? t : 0;
+}
+
+static void
+on_answer(tr_pool *p, const tr_msg *m)
+{
+	Trwire__PoolResult *a  = NULL;
+	int                 wi = worker_by_addr(p, tr_msg_sender(m));
+	struct task        *t;
+	tr_pool_result     *res;
+	char                text[TRI_POOL_TEXT_MAX];
+	int                 r;
+
+	if (wi < 0) {
+		/* from a worker already taken for dead: its tasks were sent
+		 * again or failed, so this answer is one too many */
+		return;
+	}
+	r = tr_msg_unpack(
+	    m, &trwire__pool_result__descriptor, (ProtobufCMessage **) &a);
+	t = take_held(&p->w[wi], r == 0 ? a->id : 0);
+	if (!t) {
+		if (a) {
+			trwire__pool_result__free_unpacked(a, NULL);
+		}
+		return;
+	}
+	p->st.tasks_done++;
+	if (p->adaptive) {
+		adapt(&p->w[wi], p->prefetch);
+	}
+	if (r < 0 || !answer_valid(a, t)) {
+		snprintf(text, sizeof(text),
+		    "the answer of pool worker %u to a task of %.64s could "
+		    "not be decoded",
+		    p->w[wi].addr.pid, t->res->fn);
+		if (a) {
+			trwire__pool_result__free_unpacked(a, NULL);
+		}
+		task_fail(p, t, TR_EBADFRAME, text);
+		return;
+	}
+	res = t->res;
+	p->unfinished--;
+	tri_pool_result_answer(res, t->chunk, t->first, t->n, a);
+	free(t);
+}
+
+static void
+on_down(tr_pool *p, const tr_msg *m)
+{
+	tr_down d;
+	char    how[96], text[TRI_POOL_TEXT_MAX];
+	int     wi;
+
+	if (tr_msg_down(m, &d) < 0) {
+		return;
+	}
+	if (d.ref == p->sup_ref) {
+		describe_death(how, sizeof(how), &d);
+		snprintf(text, sizeof(text), "the pool's supervisor %u %s",
+		    d.who.pid, how);
+		p->sup_ref = 0;
+		p->broken  = TR_EDEAD;
+		tri_pool_fail_everything(p, TR_EDEAD, text);
+		for (int i = 0; i < p->nw; i++) {
+			(void) tr_demonitor(p->w[i].ref);
+			free(p->w[i].held);
+		}
+		p->nw = 0;
+		return;
+	}
+	wi = worker_by_ref(p, d.ref);
+	if (wi >= 0) {
+		worker_down(p, wi, &d);
+	}
+}
+
+bool
+tri_pool_is_ours(const tr_msg *m, void *arg)
+{
+	tr_pool *p = arg;
+	tr_down  d;
+
+	if (tr_msg_correlation(m) == p->token) {
+		return strcmp(tr_msg_type(m), "trwire.PoolResult") == 0;
+	}
+	if (!tr_msg_is_system(m) || tr_msg_down(m, &d) < 0) {
+		return false;
+	}
+	return d.ref != 0 &&
+	    (d.ref == p->sup_ref || worker_by_ref(p, d.ref) >= 0);
+}
+
+static void
+handle(tr_pool *p, tr_msg *m)
+{
+	if (tr_msg_is_system(m)) {
+		on_down(p, m);
+	} else {
+		on_answer(p, m);
+	}
+}
+
+int
+tri_pool_pump(tr_pool *p, int timeout_ms)
+{
+	tr_msg *m = NULL;
+	int     r, n = 0;
+
+	if (p->owner != getpid()) {
+		return -ECHILD;
+	}
+	if (p->pumping) {
+		/* a callback's call: the outer pump goes on after it */
+		return timeout_ms == 0 ? -EAGAIN : -EDEADLK;
+	}
+	p->pumping = true;
+	dispatch(p);
+	if (p->unfinished == 0) {
+		p->pumping = false;
+		return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+	}
+	r = tr_recv_match(&m, tri_pool_is_ours, p, timeout_ms);
+	while (r == 0) {
+		handle(p, m);
+		tr_msg_destroy(&m);
+		n++;
+		dispatch(p);
+		if (n >= 256) {
+			break;
+		}
+		r = tr_recv_match(&m, tri_pool_is_ours, p, 0);
+	}
+	p->pumping = false;
+	return n > 0 ? 0 : r;
+}

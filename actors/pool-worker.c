@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/* The pool's worker actor ("troupe.pool.worker") and the registry of task
+ * functions and initializers it runs by name.  A worker runs its
+ * initializer, reports running, then answers PoolTask messages one at a
+ * time, in order, until it has run maxtasks of them (then it exits with
+ * code 0 after its last answer was taken in) or is stopped. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "pool-int.h"
+
+/* ---- registry ------------------------------------------------------------
+ */
+
+#define REG_MAX   256
+#define NAME_MAX_ 64
+
+enum { KIND_FN, KIND_INIT };
+
+struct reg {
+	char name[NAME_MAX_];
+	int  kind;
+	union {
+		tr_pool_fn      fn;
+		tr_pool_init_fn init;
+	} u;
+};
+
+static struct reg reg[REG_MAX];
+static size_t     nreg;
+
+static struct reg *
+reg_find(const char *name, int kind)
+{
+	for (size_t i = 0; i < nreg; i++) {
+		if (reg[i].kind == kind && strcmp(reg[i].name, name) == 0) {
+			return &reg[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+reg_add(const char *name, int kind, tr_pool_fn fn, tr_pool_init_fn init)
+{
+	struct reg *e;
+
+	if (!name || !name[0] || strlen(name) >= NAME_MAX_ || (!fn && !init)) {
+		return -EINVAL;
+	}
+	e = reg_find(name, kind);
+	if (e) {
+		return (kind == KIND_FN ? e->u.fn == fn : e->u.init == init)
+		    ? 0
+		    : TR_EEXISTS;
+	}
+	if (nreg == REG_MAX) {
+		return -ENOMEM;
+	}
+	e = &reg[nreg++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->kind = kind;
+	if (kind == KIND_FN) {
+		e->u.fn = fn;
+	} else {
+		e->u.init = init;
+	}
+	return 0;
+}
+
+int
+tr_pool_fn_register(const char *name, tr_pool_fn fn)
+{
+	return reg_add(name, KIND_FN, fn, NULL);
+}
+
+int
+tr_pool_initializer_register(const char *name, tr_pool_init_fn fn)
+{
+	return reg_add(name, KIND_INIT, NULL, fn);
+}
+
+tr_pool_fn
+tri_pool_fn_find(const char *name)
+{
+	struct reg *e = reg_find(name, KIND_FN);
+
+	return e ? e->u.fn : NULL;
+}
+
+tr_pool_init_fn
+tri_pool_init_find(const char *name)
+{
+	struct reg *e = reg_find(name, KIND_INIT);
+
+	return e ? e->u.init : NULL;
+}
+
+/* ---- tr_pool_out -----------------------------------------------------------
+ * One growing buffer holds the results of a whole chunk; an out is the
+ * current item's tail of it. */
+
+struct tr_pool_out {
+	uint8_t *buf;
+	size_t   len, cap;
+	size_t   start; /* where the current item's result begins */
+	char     text[TRI_POOL_TEXT_MAX];
+};
+
+static int
+out_reserve(tr_pool_out *o, size_t more)
+{
+	size_t   cap;
+	uint8_t *nb;
+
+	if (o->len + more <= o->cap) {
+		return 0;
+	}
+	cap = o->cap ? o->cap : 256;
+	while (cap < o->len + more) {
+		cap *= 2;
+	}
+	nb = realloc(o->buf, cap);
+	if (!nb) {
+		return -ENOMEM;
+	}
+	o->buf = nb;
+	o->cap = cap;
+	return 0;
+}
+
+int
+tr_pool_out_set(tr_pool_out *o, const void *data, size_t len)
+{
+	if (!o || (!data && len)) {
+		return -EINVAL;
+	}
+	o->len = o->start;
+	if (out_reserve(o, len) < 0) {
+		return -ENOMEM;
+	}
+	if (len) {
+		memcpy(o->buf + o->len, data, len);
+	}
+	o->len += len;
+	return 0;
+}
+
+int
+tr_pool_out_set_pb(tr_pool_out *o, const struct ProtobufCMessage *pb)
+{
+	size_t len;
+
+	if (!o || !pb) {
+		return -EINVAL;
+	}
+	len    = protobuf_c_message_get_packed_size(pb);
+	o->len = o->start;
+	if (out_reserve(o, len) < 0) {
+		return -ENOMEM;
+	}
+	o->len += protobuf_c_message_pack(pb, o->buf + o->len);
+	return 0;
+}
+
+int
+tr_pool_out_fail(tr_pool_out *o, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o && fmt) {
+		va_start(ap, fmt);
+		vsnprintf(o->text, sizeof(o->text), fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+/* ---- the worker ------------------------------------------------------------
+ */
+
+static int
+answer(const tr_msg *req, Trwire__PoolResult *res)
+{
+	tr_msg *m = NULL;
+	int     r = tr_msg_new_pb(&m, &res->base);
+
+	if (r == 0) {
+		tr_msg_set_correlation(m, tr_msg_correlation(req));
+		r = tr_send(tr_msg_sender(req), &m, TR_TIMEOUT_INFINITE);
+		tr_msg_destroy(&m);
+	}
+	return r;
+}
+
+static int
+answer_error(
+    const tr_msg *req, uint64_t id, int err, uint32_t failed, const char *text)
+{
+	Trwire__PoolResult res = TRWIRE__POOL_RESULT__INIT;
+
+	res.id         = id;
+	res.error      = err;
+	res.failed     = failed;
+	res.error_text = (char *) text;
+	return answer(req, &res);
+}
+
+/* Run one task and answer it.  Returns the send's error (the owner is
+ * gone: -ESRCH) or 0. */
+static int
+run_task(const tr_msg *req, tr_pool_out *o, uint32_t **lensp, size_t *lcap)
+{
+	Trwire__PoolTask  *t   = NULL;
+	Trwire__PoolResult res = TRWIRE__POOL_RESULT__INIT;
+	tr_pool_fn         fn;
+	size_t             off = 0;
+	char               text[TRI_POOL_TEXT_MAX];
+	int                r;
+
+	r = tr_msg_unpack(
+	    req, &trwire__pool_task__descriptor, (ProtobufCMessage **) &t);
+	if (r < 0) {
+		return answer_error(
+		    req, 0, r, 0, "the task could not be decoded");
+	}
+	fn = tri_pool_fn_find(t->fn);
+	if (!fn) {
+		snprintf(text, sizeof(text),
+		    "no task function registered as \"%.64s\"", t->fn);
+		r = answer_error(req, t->id, TR_ENOACTOR, 0, text);
+		trwire__pool_task__free_unpacked(t, NULL);
+		return r;
+	}
+	if (*lcap < t->n_lens) {
+		uint32_t *nl = realloc(*lensp, t->n_lens * sizeof(**lensp));
+
+		if (!nl) {
+			r = answer_error(
+			    req, t->id, -ENOMEM, 0, "out of memory");
+			trwire__pool_task__free_unpacked(t, NULL);
+			return r;
+		}
+		*lensp = nl;
+		*lcap  = t->n_lens;
+	}
+	o->len = 0;
+	for (size_t i = 0; i < t->n_lens; i++) {
+		if (t->lens[i] > t->data.len - off) {
+			r = answer_error(req, t->id, TR_EBADFRAME, (uint32_t) i,
+			    "the task's items overrun its data");
+			trwire__pool_task__free_unpacked(t, NULL);
+			return r;
+		}
+		o->start   = o->len;
+		o->text[0] = '\0';
+		r          = fn(t->data.data + off, t->lens[i], o);
+		if (r < 0) {
+			if (!o->text[0]) {
+				snprintf(o->text, sizeof(o->text),
+				    "%.64s failed on item %zu: %s", t->fn, i,
+				    tr_strerror(r));
+			}
+			r = answer_error(req, t->id, r, (uint32_t) i, o->text);
+			trwire__pool_task__free_unpacked(t, NULL);
+			return r;
+		}
+		(*lensp)[i] = (uint32_t) (o->len - o->start);
+		off += t->lens[i];
+	}
+	res.id        = t->id;
+	res.data.data = o->buf;
+	res.data.len  = o->len;
+	res.lens      = *lensp;
+	res.n_lens    = t->n_lens;
+	r             = answer(req, &res);
+	if (r == TR_ETOOBIG) {
+		snprintf(text, sizeof(text),
+		    "the results of %.64s (%zu bytes) are over the mailbox's "
+		    "maximum message size",
+		    t->fn, o->len);
+		r = answer_error(req, t->id, TR_ETOOBIG, 0, text);
+	}
+	trwire__pool_task__free_unpacked(t, NULL);
+	return r;
+}
+
+static int
+worker_actor(const void *args, size_t len)
+{
+	Trwire__PoolWorkerArgs *a;
+	tr_pool_out             o    = { 0 };
+	uint32_t               *lens = NULL;
+	size_t                  lcap = 0;
+	uint64_t                done = 0;
+	int                     r;
+
+	a = trwire__pool_worker_args__unpack(NULL, len, args);
+	if (!a) {
+		return tr_fail(TR_EBADFRAME, "pool worker: bad arguments");
+	}
+	if (a->initializer && a->initializer[0]) {
+		tr_pool_init_fn init = tri_pool_init_find(a->initializer);
+
+		if (!init) {
+			r = tr_fail(TR_ENOACTOR,
+			    "no pool initializer registered as \"%.64s\"",
+			    a->initializer);
+			trwire__pool_worker_args__free_unpacked(a, NULL);
+			return r;
+		}
+		r = init(a->initargs.data, a->initargs.len);
+		if (r < 0) {
+			trwire__pool_worker_args__free_unpacked(a, NULL);
+			return r;
+		}
+	}
+	r = tr_self_bind();
+	if (r < 0) {
+		trwire__pool_worker_args__free_unpacked(a, NULL);
+		return r;
+	}
+	(void) tr_ready();
+	for (;;) {
+		tr_msg *m = NULL;
+
+		r = tr_recv(&m, TR_TIMEOUT_INFINITE);
+		if (r == -EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			break;
+		}
+		if (strcmp(tr_msg_type(m), "trwire.PoolTask") != 0) {
+			/* DOWN/EXIT or a stray message: not ours */
+			tr_msg_destroy(&m);
+			continue;
+		}
+		r = run_task(m, &o, &lens, &lcap);
+		tr_msg_destroy(&m);
+		if (r < 0) {
+			break; /* the owner is gone */
+		}
+		if (a->maxtasks && ++done >= a->maxtasks) {
+			break; /* recycled: the pool starts another */
+		}
+	}
+	free(o.buf);
+	free(lens);
+	trwire__pool_worker_args__free_unpacked(a, NULL);
+	return 0;
+}
+
+__attribute__((constructor)) static void
+register_pool_worker(void)
+{
+	(void) tr_actor_register(
+	    TRI_POOL_WORKER_ACTOR, worker_actor, TR_ACTOR_MANUAL_READY);
+	(void) tr_msg_type_register(&trwire__pool_task__descriptor);
+	(void) tr_msg_type_register(&trwire__pool_result__descriptor);
+}
