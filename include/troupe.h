@@ -9,5 +9,8 @@
 #include "troupe/msg.h"
 #include "troupe/process.h"
 #include "troupe/supervisor.h"
+#include "troupe/shm.h"
+#include "troupe/sync.h"
+#include "troupe/shared.h"
 
 #endif /* TROUPE_H */

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals of the local synchronization primitives and Value/Array: the
+ * layout of their shared segments, and the pieces they share (the robust
+ * lock word, futex waits, the caller's thread id). */
+#ifndef TRI_SYNC_INT_H
+#define TRI_SYNC_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "troupe/shm.h"
+#include "troupe/sync.h"
+
+/* What a segment holds: the first word of its data. */
+enum tri_sync_kind {
+	TRI_SYNC_LOCK    = 0x6b6c0001, /* tri_lockword */
+	TRI_SYNC_RLOCK   = 0x6b6c0002,
+	TRI_SYNC_SEM     = 0x6b6c0003, /* tri_semword */
+	TRI_SYNC_COND    = 0x6b6c0004, /* tri_condpage */
+	TRI_SYNC_BARRIER = 0x6b6c0005, /* tri_barrierpage */
+	TRI_SYNC_ARRAY   = 0x6b6c0006, /* tri_arraypage */
+};
+
+/* First 64 bytes of a segment's data; the object follows. */
+struct tri_sync_hdr {
+	_Atomic uint32_t kind; /* set last, once the object is ready */
+	uint32_t         pad[15];
+};
+#define TRI_SYNC_OBJ(shm) ((char *) tr_shm_data(shm) + 64)
+
+/* A Lock or RLock: a robust process-shared mutex (the kernel hands it on,
+ * marked EOWNERDEAD, when its holder dies) plus the holder's thread id and
+ * the RLock's depth, which only the holder writes. */
+struct tri_lockword {
+	pthread_mutex_t  m;
+	_Atomic uint32_t owner; /* holder's tid, 0 when free */
+	uint32_t         depth; /* acquisitions not yet released */
+	uint32_t         recursive;
+};
+
+/* A lock handle: the segment it lives in (owned unless borrowed). */
+struct tr_lock {
+	tr_shm              *shm; /* NULL if the lock is part of another */
+	struct tri_lockword *w;
+};
+
+/* The caller's thread id, cached per thread (renewed in fork children). */
+uint32_t tri_sync_tid(void);
+
+/* Create a segment for an object of size bytes and kind; *ret_obj points
+ * at the (zeroed) object.  Call tri_sync_publish() once it is ready. */
+int  tri_sync_create(tr_shm **ret, const char *name, size_t size,
+     void **ret_obj);
+void tri_sync_publish(tr_shm *s, uint32_t kind);
+/* Open `where` and check its kind is one of kinds (0-terminated). */
+int tri_sync_open(tr_shm **ret, const char *where, const uint32_t *kinds,
+    uint32_t *ret_kind);
+
+int  tri_lockword_init(struct tri_lockword *w, bool recursive);
+int  tri_lockword_acquire(struct tri_lockword *w, int timeout_ms);
+int  tri_lockword_release(struct tri_lockword *w);
+/* Release an RLock all the way (returns the depth it had) and take it back
+ * at that depth. */
+uint32_t tri_lockword_release_all(struct tri_lockword *w);
+int      tri_lockword_restore(struct tri_lockword *w, uint32_t depth);
+
+/* Wait while *word == val, for at most ms (negative: a long slice). 0 when
+ * woken or changed, -ETIMEDOUT at the end of the slice. */
+int  tri_futex_wait(_Atomic uint32_t *word, uint32_t val, int ms);
+void tri_futex_wake(_Atomic uint32_t *word, int n);
+
+/* Timeouts: -EINVAL for negatives other than TR_TIMEOUT_INFINITE. */
+#define TRI_TIMEOUT_OK(t) ((t) >= 0 || (t) == TR_TIMEOUT_INFINITE)
+
+#endif /* TRI_SYNC_INT_H */
