@@ -492,6 +492,81 @@ test_demo(void **state)
 	assert_non_null(strstr(run_.err, "usage: demo"));
 }
 
+/* issue 11: Lock around printing -- ten whole lines, each number once */
+static void
+test_lock(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		int seen = 0;
+
+		run_example(methods[m], "lock", NULL);
+		expect_clean_exit();
+		assert_int_equal(run_.nlines, 10);
+		for (int i = 0; i < run_.nlines; i++) {
+			long n = -1;
+
+			assert_true(matches(
+			    run_.lines[i], "hello world ([0-9])", &n));
+			seen |= 1 << n;
+		}
+		assert_int_equal(seen, 0x3ff);
+	}
+}
+
+static void
+test_value_array(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "value-array", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("3\\.1415927",
+		    "\\[0, -1, -2, -3, -4, -5, -6, -7, -8, -9\\]");
+	}
+}
+
+static void
+test_condition(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "condition", NULL);
+		expect_clean_exit();
+		/* the two stage 2 clients may run in either order */
+		EXPECT_LINES("Starting stage_2\\[1\\]",
+		    "Starting stage_2\\[2\\]", "Starting s1",
+		    "s1 done and ready for stage 2",
+		    "stage_2\\[[12]\\] running", "stage_2\\[[12]\\] running");
+		assert_string_not_equal(run_.lines[4], run_.lines[5]);
+	}
+}
+
+/* never more than two workers between acquire and release */
+static void
+test_semaphore(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		int held = 0, most = 0, acquired = 0;
+
+		run_example(methods[m], "semaphore", NULL);
+		expect_clean_exit();
+		assert_int_equal(run_.nlines, 10);
+		for (int i = 0; i < run_.nlines; i++) {
+			if (matches(run_.lines[i], "Process-[1-5] acquire",
+			        NULL)) {
+				held++;
+				acquired++;
+			} else {
+				assert_true(matches(run_.lines[i],
+				    "Process-[1-5] release", NULL));
+				held--;
+			}
+			most = held > most ? held : most;
+			assert_true(held >= 0);
+		}
+		assert_int_equal(acquired, 5);
+		assert_true(most <= 2);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -509,6 +584,10 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_start_methods),
 		cmocka_unit_test(test_tour),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_value_array),
+		cmocka_unit_test(test_condition),
+		cmocka_unit_test(test_semaphore),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
