@@ -41,18 +41,31 @@ static size_t
 type_size(char tc)
 {
 	switch (tc) {
-	case 'b': case 'B': return 1;
-	case 'h': case 'H': return 2;
-	case 'i': case 'I': case 'f': return 4;
-	case 'l': case 'L': return sizeof(long);
-	case 'q': case 'Q': case 'd': return 8;
-	default: return 0;
+	case 'b':
+	case 'B':
+		return 1;
+	case 'h':
+	case 'H':
+		return 2;
+	case 'i':
+	case 'I':
+	case 'f':
+		return 4;
+	case 'l':
+	case 'L':
+		return sizeof(long);
+	case 'q':
+	case 'Q':
+	case 'd':
+		return 8;
+	default:
+		return 0;
 	}
 }
 
 static int
-array_make(tr_array *a, const char *name, char tc, size_t len,
-    const void *init, int flags)
+array_make(tr_array *a, const char *name, char tc, size_t len, const void *init,
+    int flags)
 {
 	size_t isz = type_size(tc);
 	void  *obj;
@@ -120,8 +133,8 @@ array_attach(tr_array *a, const char *where)
 	if (r < 0) {
 		return r;
 	}
-	a->p  = (struct tri_arraypage *) TRI_SYNC_OBJ(a->shm);
-	isz   = type_size(a->p->typecode);
+	a->p = (struct tri_arraypage *) TRI_SYNC_OBJ(a->shm);
+	isz  = type_size(a->p->typecode);
 	if (isz == 0 || isz != a->p->itemsize ||
 	    tr_shm_size(a->shm) < 64 + ITEMS_OFF + a->p->len * isz) {
 		return TR_EBADTYPE;
@@ -226,18 +239,30 @@ static double
 load_f64(char tc, const void *p)
 {
 	switch (tc) {
-	case 'f': return *(const float *) p;
-	case 'd': return *(const double *) p;
-	case 'b': return *(const int8_t *) p;
-	case 'B': return *(const uint8_t *) p;
-	case 'h': return *(const int16_t *) p;
-	case 'H': return *(const uint16_t *) p;
-	case 'i': return *(const int32_t *) p;
-	case 'I': return *(const uint32_t *) p;
-	case 'l': return (double) *(const long *) p;
-	case 'L': return (double) *(const unsigned long *) p;
-	case 'q': return (double) *(const int64_t *) p;
-	default: return (double) *(const uint64_t *) p;
+	case 'f':
+		return *(const float *) p;
+	case 'd':
+		return *(const double *) p;
+	case 'b':
+		return *(const int8_t *) p;
+	case 'B':
+		return *(const uint8_t *) p;
+	case 'h':
+		return *(const int16_t *) p;
+	case 'H':
+		return *(const uint16_t *) p;
+	case 'i':
+		return *(const int32_t *) p;
+	case 'I':
+		return *(const uint32_t *) p;
+	case 'l':
+		return (double) *(const long *) p;
+	case 'L':
+		return (double) *(const unsigned long *) p;
+	case 'q':
+		return (double) *(const int64_t *) p;
+	default:
+		return (double) *(const uint64_t *) p;
 	}
 }
 
@@ -245,46 +270,71 @@ static int64_t
 load_i64(char tc, const void *p)
 {
 	switch (tc) {
-	case 'f': return (int64_t) *(const float *) p;
-	case 'd': return (int64_t) *(const double *) p;
-	case 'b': return *(const int8_t *) p;
-	case 'B': return *(const uint8_t *) p;
-	case 'h': return *(const int16_t *) p;
-	case 'H': return *(const uint16_t *) p;
-	case 'i': return *(const int32_t *) p;
-	case 'I': return *(const uint32_t *) p;
-	case 'l': return *(const long *) p;
-	case 'L': return (int64_t) *(const unsigned long *) p;
-	case 'q': return *(const int64_t *) p;
-	default: return (int64_t) *(const uint64_t *) p;
+	case 'f':
+		return (int64_t) * (const float *) p;
+	case 'd':
+		return (int64_t) * (const double *) p;
+	case 'b':
+		return *(const int8_t *) p;
+	case 'B':
+		return *(const uint8_t *) p;
+	case 'h':
+		return *(const int16_t *) p;
+	case 'H':
+		return *(const uint16_t *) p;
+	case 'i':
+		return *(const int32_t *) p;
+	case 'I':
+		return *(const uint32_t *) p;
+	case 'l':
+		return *(const long *) p;
+	case 'L':
+		return (int64_t) * (const unsigned long *) p;
+	case 'q':
+		return *(const int64_t *) p;
+	default:
+		return (int64_t) * (const uint64_t *) p;
 	}
 }
 
-#define STORE_CHECKED(T, lo, hi)        \
-	do {                            \
+#define STORE_CHECKED(T, lo, hi)            \
+	do {                                \
 		if (v < (lo) || v > (hi)) { \
 			return -EOVERFLOW;  \
-		}                       \
-		*(T *) p = (T) v;       \
-		return 0;               \
+		}                           \
+		*(T *) p = (T) v;           \
+		return 0;                   \
 	} while (0)
 
 static int
 store_i64(char tc, void *p, int64_t v)
 {
 	switch (tc) {
-	case 'b': STORE_CHECKED(int8_t, INT8_MIN, INT8_MAX);
-	case 'B': STORE_CHECKED(uint8_t, 0, UINT8_MAX);
-	case 'h': STORE_CHECKED(int16_t, INT16_MIN, INT16_MAX);
-	case 'H': STORE_CHECKED(uint16_t, 0, UINT16_MAX);
-	case 'i': STORE_CHECKED(int32_t, INT32_MIN, INT32_MAX);
-	case 'I': STORE_CHECKED(uint32_t, 0, (int64_t) UINT32_MAX);
+	case 'b':
+		STORE_CHECKED(int8_t, INT8_MIN, INT8_MAX);
+	case 'B':
+		STORE_CHECKED(uint8_t, 0, UINT8_MAX);
+	case 'h':
+		STORE_CHECKED(int16_t, INT16_MIN, INT16_MAX);
+	case 'H':
+		STORE_CHECKED(uint16_t, 0, UINT16_MAX);
+	case 'i':
+		STORE_CHECKED(int32_t, INT32_MIN, INT32_MAX);
+	case 'I':
+		STORE_CHECKED(uint32_t, 0, (int64_t) UINT32_MAX);
 	case 'l':
-	case 'q': *(int64_t *) p = v; return 0;
+	case 'q':
+		*(int64_t *) p = v;
+		return 0;
 	case 'L':
-	case 'Q': STORE_CHECKED(uint64_t, 0, INT64_MAX);
-	case 'f': *(float *) p = (float) v; return 0;
-	default: *(double *) p = (double) v; return 0;
+	case 'Q':
+		STORE_CHECKED(uint64_t, 0, INT64_MAX);
+	case 'f':
+		*(float *) p = (float) v;
+		return 0;
+	default:
+		*(double *) p = (double) v;
+		return 0;
 	}
 }
 

@@ -181,8 +181,7 @@ tr_shm_new(tr_shm **ret, const char *name, size_t size)
 		r = -errno;
 		goto out_destroy;
 	}
-	p = mmap(NULL, s->maplen, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd,
-	    0);
+	p = mmap(NULL, s->maplen, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
 	if (p == MAP_FAILED) {
 		r = -errno;
 		goto out_destroy;
@@ -235,8 +234,8 @@ attach(tr_shm **ret, const char *addr)
 		close(mfd);
 		return -ESRCH;
 	}
-	h = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, mfd, 0);
+	h = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    mfd, 0);
 	close(mfd);
 	if (h == MAP_FAILED) {
 		return -errno;
@@ -306,7 +305,8 @@ tr_shm_destroy(tr_shm **sp)
 		if (link_path(path, sizeof(path), s->hdr->name, false) == 0) {
 			ssize_t n = readlink(path, cur, sizeof(cur) - 1);
 
-			if (n > 0 && (cur[n] = '\0', strcmp(cur, s->addr) == 0)) {
+			if (n > 0 &&
+			    (cur[n] = '\0', strcmp(cur, s->addr) == 0)) {
 				(void) unlink(path);
 			}
 		}

@@ -16,7 +16,7 @@
 
 struct tri_barrierpage {
 	struct tri_lockword lock;
-	_Atomic uint32_t    gen; /* starts at 1 */
+	_Atomic uint32_t    gen;        /* starts at 1 */
 	uint32_t            broken_gen; /* last generation broken; 0: none */
 	uint32_t            parties;
 	uint32_t            count; /* parties waiting in generation gen */

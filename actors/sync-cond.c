@@ -134,7 +134,7 @@ static struct slot *
 take_slot(struct tri_condpage *p)
 {
 	for (int i = 0; i < TR_COND_MAX_WAITERS; i++) {
-		struct slot *s = &p->slots[i];
+		struct slot *s  = &p->slots[i];
 		uint32_t     st = atomic_load(&s->state);
 
 		if (st == SLOT_FREE || pid_dead(s->pid)) {
@@ -153,7 +153,7 @@ static bool
 sleep_on(struct slot *s, int64_t deadline)
 {
 	for (;;) {
-		uint32_t st  = atomic_load(&s->state);
+		uint32_t st   = atomic_load(&s->state);
 		int      left = tr_deadline_left(deadline);
 
 		if (st == SLOT_NOTIFIED) {
@@ -211,8 +211,7 @@ tr_cond_wait(tr_cond *c, int timeout_ms)
 }
 
 int
-tr_cond_wait_for(
-    tr_cond *c, bool (*pred)(void *arg), void *arg, int timeout_ms)
+tr_cond_wait_for(tr_cond *c, bool (*pred)(void *arg), void *arg, int timeout_ms)
 {
 	int64_t deadline;
 	int     r = 0;
@@ -270,7 +269,7 @@ tr_cond_notify(tr_cond *c, int n)
 		return -EPERM;
 	}
 	while (woken < n) {
-		struct slot *s = oldest_waiter(c->p);
+		struct slot *s    = oldest_waiter(c->p);
 		uint32_t     want = SLOT_WAITING;
 
 		if (!s) {

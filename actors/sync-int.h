@@ -52,16 +52,16 @@ uint32_t tri_sync_tid(void);
 
 /* Create a segment for an object of size bytes and kind; *ret_obj points
  * at the (zeroed) object.  Call tri_sync_publish() once it is ready. */
-int  tri_sync_create(tr_shm **ret, const char *name, size_t size,
-     void **ret_obj);
+int tri_sync_create(
+    tr_shm **ret, const char *name, size_t size, void **ret_obj);
 void tri_sync_publish(tr_shm *s, uint32_t kind);
 /* Open `where` and check its kind is one of kinds (0-terminated). */
-int tri_sync_open(tr_shm **ret, const char *where, const uint32_t *kinds,
-    uint32_t *ret_kind);
+int tri_sync_open(
+    tr_shm **ret, const char *where, const uint32_t *kinds, uint32_t *ret_kind);
 
-int  tri_lockword_init(struct tri_lockword *w, bool recursive);
-int  tri_lockword_acquire(struct tri_lockword *w, int timeout_ms);
-int  tri_lockword_release(struct tri_lockword *w);
+int tri_lockword_init(struct tri_lockword *w, bool recursive);
+int tri_lockword_acquire(struct tri_lockword *w, int timeout_ms);
+int tri_lockword_release(struct tri_lockword *w);
 /* Release an RLock all the way (returns the depth it had) and take it back
  * at that depth. */
 uint32_t tri_lockword_release_all(struct tri_lockword *w);

@@ -64,8 +64,8 @@ tri_sync_publish(tr_shm *s, uint32_t kind)
 }
 
 int
-tri_sync_open(tr_shm **ret, const char *where, const uint32_t *kinds,
-    uint32_t *ret_kind)
+tri_sync_open(
+    tr_shm **ret, const char *where, const uint32_t *kinds, uint32_t *ret_kind)
 {
 	struct tri_sync_hdr *h;
 	tr_shm              *s;
@@ -114,8 +114,8 @@ tri_futex_wait(_Atomic uint32_t *word, uint32_t val, int ms)
 void
 tri_futex_wake(_Atomic uint32_t *word, int n)
 {
-	(void) syscall(SYS_futex, (uint32_t *) word, FUTEX_WAKE, n, NULL, NULL,
-	    0);
+	(void) syscall(
+	    SYS_futex, (uint32_t *) word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
 /* ---- the lock word ------------------------------------------------------ */

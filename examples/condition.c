@@ -82,8 +82,8 @@ stage_2(const void *args, size_t len)
 	fflush(stdout);
 	tr_ready();
 	(void) tr_lock_acquire(tr_cond_lock(s.cond), TR_TIMEOUT_INFINITE);
-	(void) tr_cond_wait_for(s.cond, stage_1_done, s.done,
-	    TR_TIMEOUT_INFINITE);
+	(void) tr_cond_wait_for(
+	    s.cond, stage_1_done, s.done, TR_TIMEOUT_INFINITE);
 	printf("%s running\n", tr_self_name());
 	fflush(stdout);
 	(void) tr_lock_release(tr_cond_lock(s.cond));

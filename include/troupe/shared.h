@@ -85,15 +85,15 @@ typedef struct tr_value tr_value;
 TR_API int tr_value_new(
     tr_value **ret, const char *name, char typecode, int flags);
 /* Attach; TR_EBADTYPE unless `where` is a Value. */
-TR_API int      tr_value_open(tr_value **ret, const char *where);
-TR_API void     tr_value_destroy(tr_value **vp);
-TR_API int      tr_value_get_i64(tr_value *v, int64_t *ret);
-TR_API int      tr_value_get_f64(tr_value *v, double *ret);
-TR_API int      tr_value_set_i64(tr_value *v, int64_t x);
-TR_API int      tr_value_set_f64(tr_value *v, double x);
-TR_API void    *tr_value_ptr(tr_value *v); /* the raw item */
-TR_API tr_lock *tr_value_get_lock(tr_value *v);
-TR_API char     tr_value_typecode(tr_value *v);
+TR_API int         tr_value_open(tr_value **ret, const char *where);
+TR_API void        tr_value_destroy(tr_value **vp);
+TR_API int         tr_value_get_i64(tr_value *v, int64_t *ret);
+TR_API int         tr_value_get_f64(tr_value *v, double *ret);
+TR_API int         tr_value_set_i64(tr_value *v, int64_t x);
+TR_API int         tr_value_set_f64(tr_value *v, double x);
+TR_API void       *tr_value_ptr(tr_value *v); /* the raw item */
+TR_API tr_lock    *tr_value_get_lock(tr_value *v);
+TR_API char        tr_value_typecode(tr_value *v);
 TR_API const char *tr_value_addr(tr_value *v);
 
 #ifdef __cplusplus

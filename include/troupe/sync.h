@@ -143,8 +143,8 @@ TR_API int tr_cond_wait_for(
  * longest-waiting first.  A notify nobody waits for is lost, never kept for
  * a later wait.  Waiters that died are skipped.  Returns how many were
  * woken.  Errors: -EPERM (the lock is not held by this thread), -EINVAL. */
-TR_API int tr_cond_notify(tr_cond *c, int n);
-TR_API int tr_cond_notify_all(tr_cond *c);
+TR_API int         tr_cond_notify(tr_cond *c, int n);
+TR_API int         tr_cond_notify_all(tr_cond *c);
 TR_API const char *tr_cond_addr(tr_cond *c);
 
 /* ---- Barrier ------------------------------------------------------------ */
@@ -157,8 +157,7 @@ typedef int (*tr_barrier_action_fn)(void *arg);
 
 /* A new Barrier for `parties` (1..1024) parties.  name as tr_lock_new().
  * Errors: as tr_lock_new(). */
-TR_API int tr_barrier_new(
-    tr_barrier **ret, const char *name, unsigned parties);
+TR_API int tr_barrier_new(tr_barrier **ret, const char *name, unsigned parties);
 /* Attach (as tr_lock_open()); TR_EBADTYPE if `where` is no Barrier. */
 TR_API int  tr_barrier_open(tr_barrier **ret, const char *where);
 TR_API void tr_barrier_destroy(tr_barrier **bp);
@@ -182,7 +181,7 @@ TR_API int tr_barrier_wait(tr_barrier *b, int timeout_ms);
 TR_API int tr_barrier_abort(tr_barrier *b);
 /* Back to the initial state: the parties waiting now get -EPIPE, later
  * ones use the barrier afresh. */
-TR_API int tr_barrier_reset(tr_barrier *b);
+TR_API int  tr_barrier_reset(tr_barrier *b);
 TR_API bool tr_barrier_is_broken(tr_barrier *b);
 /* Parties waiting now (0 while broken), or -EINVAL. */
 TR_API int         tr_barrier_n_waiting(tr_barrier *b);

@@ -505,8 +505,8 @@ test_lock(void **state)
 		for (int i = 0; i < run_.nlines; i++) {
 			long n = -1;
 
-			assert_true(matches(
-			    run_.lines[i], "hello world ([0-9])", &n));
+			assert_true(
+			    matches(run_.lines[i], "hello world ([0-9])", &n));
 			seen |= 1 << n;
 		}
 		assert_int_equal(seen, 0x3ff);
@@ -550,8 +550,8 @@ test_semaphore(void **state)
 		expect_clean_exit();
 		assert_int_equal(run_.nlines, 10);
 		for (int i = 0; i < run_.nlines; i++) {
-			if (matches(run_.lines[i], "Process-[1-5] acquire",
-			        NULL)) {
+			if (matches(
+			        run_.lines[i], "Process-[1-5] acquire", NULL)) {
 				held++;
 				acquired++;
 			} else {

@@ -61,7 +61,7 @@ TR_ACTOR_FLAGS(create, create, TR_ACTOR_MANUAL_READY)
 static void
 test_type_codes(void **state)
 {
-	static const char codes[] = "bBhHiIlLqQfd";
+	static const char   codes[] = "bBhHiIlLqQfd";
 	static const size_t sizes[] = { 1, 1, 2, 2, 4, 4, sizeof(long),
 		sizeof(long), 8, 8, 4, 8 };
 
@@ -184,7 +184,7 @@ test_creator_killed(void **state)
 	for (int m = 1; m <= 3; m++) {
 		tr_process *p;
 		tr_array   *a, *o;
-		int64_t     x = 0;
+		int64_t     x      = 0;
 		int         before = tr_test_dir_count("/dev/shm");
 
 		TR_ASSERT_OK(tr_process_new(&p, "create", "killed-arr", 10));

@@ -33,7 +33,6 @@ enum {
  * (each pair is a few atomic instructions, even under ASan) */
 #define COUNT_EACH 100000
 
-
 static int
 arg_word(const char *args, int n, char *buf, size_t len)
 {
@@ -243,8 +242,7 @@ op_bwait(const char *args)
 	tr_value   *val = NULL;
 	int         r;
 
-	if (arg_word(args, 1, w, sizeof(w)) < 0 ||
-	    tr_barrier_open(&b, w) < 0) {
+	if (arg_word(args, 1, w, sizeof(w)) < 0 || tr_barrier_open(&b, w) < 0) {
 		return E_OPEN;
 	}
 	if (arg_word(args, 2, v, sizeof(v)) == 0) {
@@ -255,8 +253,8 @@ op_bwait(const char *args)
 	}
 	tr_ready();
 	r = tr_barrier_wait(b, TR_TEST_HANG_MS);
-	return r >= 0 ? IDX_BASE + r
-	    : r == -EPIPE ? E_BROKEN
+	return r >= 0         ? IDX_BASE + r
+	    : r == -EPIPE     ? E_BROKEN
 	    : r == -ETIMEDOUT ? E_TIMED
 	                      : E_RESULT;
 }
@@ -285,8 +283,7 @@ op(const void *args, size_t len)
 TR_ACTOR_FLAGS(op, op, TR_ACTOR_MANUAL_READY)
 
 /* Start the op actor with args under method m (0..2). */
-static tr_process *
-start_op(int m, const char *fmt, ...) TR_PRINTF(2, 3);
+static tr_process *start_op(int m, const char *fmt, ...) TR_PRINTF(2, 3);
 
 static tr_process *
 start_op(int m, const char *fmt, ...)
@@ -382,8 +379,8 @@ test_lock_holder_killed(void **state)
 		h = start_op(m, "hold %s", tr_lock_addr(l));
 		TR_ASSERT_OK(tr_process_kill(h));
 		assert_int_equal(tr_test_finish(&h), -SIGKILL);
-		TR_ASSERT_ERR(tr_lock_acquire(l, TR_TEST_HANG_MS),
-		    TR_LOCK_OWNER_DIED);
+		TR_ASSERT_ERR(
+		    tr_lock_acquire(l, TR_TEST_HANG_MS), TR_LOCK_OWNER_DIED);
 		TR_ASSERT_ERR(tr_lock_release(l), 0);
 		tr_lock_destroy(&l);
 	}
@@ -428,8 +425,7 @@ test_matrix(void **state)
 			tr_addr_format(tr_self(), addr, sizeof(addr));
 			c = start_op(a, "create %s %s", addr, tag);
 			TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
-			u = start_op(b, "use %.*s %s-val",
-			    (int) tr_msg_size(m),
+			u = start_op(b, "use %.*s %s-val", (int) tr_msg_size(m),
 			    (const char *) tr_msg_data(m), tag);
 			tr_msg_destroy(&m);
 			assert_int_equal(tr_test_finish(&u), OK);
@@ -448,9 +444,9 @@ test_matrix(void **state)
 static void
 test_names(void **state)
 {
-	tr_lock  *l, *o;
-	tr_sem   *s;
-	tr_cond  *c;
+	tr_lock *l, *o;
+	tr_sem  *s;
+	tr_cond *c;
 
 	TR_ASSERT_OK(tr_lock_new(&l, "the-lock"));
 	TR_ASSERT_ERR(tr_lock_new(&o, "the-lock"), TR_EEXISTS);
@@ -674,8 +670,8 @@ test_barrier_pass(void **state)
 			for (int i = 0; i < 2; i++) {
 				int code = tr_test_finish(&p[i]);
 
-				assert_true(code >= IDX_BASE &&
-				    code < IDX_BASE + 3);
+				assert_true(
+				    code >= IDX_BASE && code < IDX_BASE + 3);
 				assert_false(seen & (1 << (code - IDX_BASE)));
 				seen |= 1 << (code - IDX_BASE);
 			}
@@ -700,8 +696,8 @@ test_barrier_abort_reset(void **state)
 
 		TR_ASSERT_OK(tr_barrier_new(&b, NULL, 3));
 		for (int i = 0; i < 2; i++) {
-			p[i] = start_op((m + i) % 3, "bwait %s",
-			    tr_barrier_addr(b));
+			p[i] = start_op(
+			    (m + i) % 3, "bwait %s", tr_barrier_addr(b));
 		}
 		wait_n_waiting(b, 2);
 		TR_ASSERT_OK(tr_barrier_abort(b));
@@ -715,8 +711,8 @@ test_barrier_abort_reset(void **state)
 		TR_ASSERT_OK(tr_barrier_reset(b));
 		assert_false(tr_barrier_is_broken(b));
 		for (int i = 0; i < 2; i++) {
-			p[i] = start_op((m + i) % 3, "bwait %s",
-			    tr_barrier_addr(b));
+			p[i] = start_op(
+			    (m + i) % 3, "bwait %s", tr_barrier_addr(b));
 		}
 		assert_true(tr_barrier_wait(b, TR_TEST_HANG_MS) >= 0);
 		for (int i = 0; i < 2; i++) {
@@ -735,8 +731,7 @@ test_barrier_abort_reset(void **state)
 
 /* A party's timeout breaks the barrier for every party, the late arriver
  * included; a failing action breaks it too. */
-static bool
-fail_action_ran;
+static bool fail_action_ran;
 
 static int
 fail_action(void *arg)
