@@ -28,23 +28,36 @@ struct tr_barrier {
 	struct tri_barrierpage *p;
 	tr_barrier_action_fn    action;
 	void                   *action_arg;
+	struct tri_remote      *remote; /* actor implementation, else NULL */
 };
 
 static const uint32_t barrier_kinds[] = { TRI_SYNC_BARRIER, 0 };
 
 int
-tr_barrier_new(tr_barrier **ret, const char *name, unsigned parties)
+tr_barrier_new(tr_barrier **ret, const tr_sync_opts *opts, unsigned parties)
 {
+	const char *name = opts ? opts->name : NULL;
+	int         impl = tri_sync_impl(opts);
 	tr_barrier *b;
 	void       *obj;
 	int         r;
 
-	if (!ret || parties == 0 || parties > MAX_PARTIES) {
+	if (!ret || parties == 0 || parties > MAX_PARTIES || impl < 0) {
 		return -EINVAL;
 	}
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		return -ENOMEM;
+	}
+	if (impl == TR_SYNC_ACTOR) {
+		r = tri_remote_new(
+		    &b->remote, name, TRI_SYNC_BARRIER, parties, false);
+		if (r < 0) {
+			free(b);
+			return r;
+		}
+		*ret = b;
+		return 0;
 	}
 	r = tri_sync_create(&b->shm, name, sizeof(*b->p), &obj);
 	if (r == 0) {
@@ -76,12 +89,14 @@ tr_barrier_open(tr_barrier **ret, const char *where)
 	if (!b) {
 		return -ENOMEM;
 	}
-	r = tri_sync_open(&b->shm, where, barrier_kinds, &kind);
+	r = tri_sync_open_any(where, barrier_kinds, &b->shm, &b->remote, &kind);
 	if (r < 0) {
 		free(b);
 		return r;
 	}
-	b->p = (struct tri_barrierpage *) TRI_SYNC_OBJ(b->shm);
+	if (b->shm) {
+		b->p = (struct tri_barrierpage *) TRI_SYNC_OBJ(b->shm);
+	}
 	*ret = b;
 	return 0;
 }
@@ -95,6 +110,7 @@ tr_barrier_destroy(tr_barrier **bp)
 		return;
 	}
 	tr_shm_destroy(&b->shm);
+	tri_remote_destroy(&b->remote);
 	free(b);
 	*bp = NULL;
 }
@@ -160,6 +176,23 @@ release_all(tr_barrier *b, uint32_t index)
 	return (int) index;
 }
 
+/* The actor's barrier: the last party may be told to run its action and
+ * report how it went. */
+static int
+remote_wait(tr_barrier *b, int timeout_ms)
+{
+	int r = tri_remote_call(b->remote, TRI_OP_BARRIER_WAIT, timeout_ms, 0,
+	    b->action != NULL, NULL);
+
+	if (r >= TRI_RUN_ACTION) {
+		uint32_t failed = b->action(b->action_arg) < 0;
+
+		r = tri_remote_call(
+		    b->remote, TRI_OP_ACTION_DONE, 0, failed, false, NULL);
+	}
+	return r;
+}
+
 int
 tr_barrier_wait(tr_barrier *b, int timeout_ms)
 {
@@ -170,6 +203,9 @@ tr_barrier_wait(tr_barrier *b, int timeout_ms)
 
 	if (!b || !TRI_TIMEOUT_OK(timeout_ms)) {
 		return -EINVAL;
+	}
+	if (b->remote) {
+		return remote_wait(b, timeout_ms);
 	}
 	p = b->p;
 	lock_state(p);
@@ -212,6 +248,10 @@ tr_barrier_abort(tr_barrier *b)
 	if (!b) {
 		return -EINVAL;
 	}
+	if (b->remote) {
+		return tri_remote_call(
+		    b->remote, TRI_OP_ABORT, 0, 0, false, NULL);
+	}
 	lock_state(b->p);
 	break_locked(b->p);
 	unlock_state(b->p);
@@ -224,6 +264,10 @@ tr_barrier_reset(tr_barrier *b)
 	if (!b) {
 		return -EINVAL;
 	}
+	if (b->remote) {
+		return tri_remote_call(
+		    b->remote, TRI_OP_RESET, 0, 0, false, NULL);
+	}
 	lock_state(b->p);
 	if (b->p->count > 0) {
 		next_gen(b->p, true);
@@ -233,19 +277,36 @@ tr_barrier_reset(tr_barrier *b)
 	return 0;
 }
 
+static int
+remote_state(tr_barrier *b, struct tri_remote_reply *rep)
+{
+	return tri_remote_call(
+	    b->remote, TRI_OP_BARRIER_STATE, 0, 0, false, rep);
+}
+
 bool
 tr_barrier_is_broken(tr_barrier *b)
 {
+	struct tri_remote_reply rep;
+
+	if (b && b->remote) {
+		return remote_state(b, &rep) == 0 && rep.broken;
+	}
 	return b && atomic_load(&b->p->broken);
 }
 
 int
 tr_barrier_n_waiting(tr_barrier *b)
 {
-	int n;
+	struct tri_remote_reply rep;
+	int                     n;
 
 	if (!b) {
 		return -EINVAL;
+	}
+	if (b->remote) {
+		n = remote_state(b, &rep);
+		return n < 0 ? n : (int) rep.value;
 	}
 	lock_state(b->p);
 	n = atomic_load(&b->p->broken) ? 0 : (int) b->p->count;
@@ -256,11 +317,21 @@ tr_barrier_n_waiting(tr_barrier *b)
 int
 tr_barrier_parties(tr_barrier *b)
 {
+	struct tri_remote_reply rep;
+	int                     r;
+
+	if (b && b->remote) {
+		r = remote_state(b, &rep);
+		return r < 0 ? r : (int) rep.parties;
+	}
 	return b ? (int) b->p->parties : -EINVAL;
 }
 
 const char *
 tr_barrier_addr(tr_barrier *b)
 {
-	return b ? tr_shm_addr(b->p ? b->shm : NULL) : "";
+	if (b && b->remote) {
+		return tri_remote_addr(b->remote);
+	}
+	return b ? tr_shm_addr(b->shm) : "";
 }

@@ -33,7 +33,8 @@ struct tri_condpage {
 struct tr_cond {
 	tr_shm              *shm;
 	struct tri_condpage *p;
-	struct tr_lock       lock; /* borrowed view of p->lock */
+	struct tr_lock       lock;   /* borrowed view of p->lock (or remote) */
+	struct tri_remote   *remote; /* actor implementation, else NULL */
 };
 
 static const uint32_t cond_kinds[] = { TRI_SYNC_COND, 0 };
@@ -51,18 +52,31 @@ cond_alloc(tr_cond **ret)
 }
 
 int
-tr_cond_new(tr_cond **ret, const char *name)
+tr_cond_new(tr_cond **ret, const tr_sync_opts *opts)
 {
-	tr_cond *c;
-	void    *obj;
-	int      r;
+	const char *name = opts ? opts->name : NULL;
+	int         impl = tri_sync_impl(opts);
+	tr_cond    *c;
+	void       *obj;
+	int         r;
 
-	if (!ret) {
+	if (!ret || impl < 0) {
 		return -EINVAL;
 	}
 	r = cond_alloc(&c);
 	if (r < 0) {
 		return r;
+	}
+	if (impl == TR_SYNC_ACTOR) {
+		r = tri_remote_new(&c->remote, name, TRI_SYNC_COND, 0, false);
+		if (r < 0) {
+			free(c);
+			return r;
+		}
+		c->lock.remote   = c->remote;
+		c->lock.borrowed = true;
+		*ret             = c;
+		return 0;
 	}
 	r = tri_sync_create(&c->shm, name, sizeof(*c->p), &obj);
 	if (r == 0) {
@@ -93,14 +107,19 @@ tr_cond_open(tr_cond **ret, const char *where)
 	if (r < 0) {
 		return r;
 	}
-	r = tri_sync_open(&c->shm, where, cond_kinds, &kind);
+	r = tri_sync_open_any(where, cond_kinds, &c->shm, &c->remote, &kind);
 	if (r < 0) {
 		free(c);
 		return r;
 	}
-	c->p      = (struct tri_condpage *) TRI_SYNC_OBJ(c->shm);
-	c->lock.w = &c->p->lock;
-	*ret      = c;
+	if (c->remote) {
+		c->lock.remote   = c->remote;
+		c->lock.borrowed = true;
+	} else {
+		c->p      = (struct tri_condpage *) TRI_SYNC_OBJ(c->shm);
+		c->lock.w = &c->p->lock;
+	}
+	*ret = c;
 	return 0;
 }
 
@@ -113,6 +132,7 @@ tr_cond_destroy(tr_cond **cp)
 		return;
 	}
 	tr_shm_destroy(&c->shm);
+	tri_remote_destroy(&c->remote);
 	free(c);
 	*cp = NULL;
 }
@@ -206,6 +226,10 @@ tr_cond_wait(tr_cond *c, int timeout_ms)
 	if (!c || !TRI_TIMEOUT_OK(timeout_ms)) {
 		return -EINVAL;
 	}
+	if (c->remote) {
+		return tri_remote_call(
+		    c->remote, TRI_OP_COND_WAIT, timeout_ms, 0, false, NULL);
+	}
 	r = wait_until(c, tr_deadline(timeout_ms));
 	return r == -ETIMEDOUT && timeout_ms == 0 ? -EAGAIN : r;
 }
@@ -219,17 +243,18 @@ tr_cond_wait_for(tr_cond *c, bool (*pred)(void *arg), void *arg, int timeout_ms)
 	if (!c || !pred || !TRI_TIMEOUT_OK(timeout_ms)) {
 		return -EINVAL;
 	}
-	if (atomic_load(&c->p->lock.owner) != tri_sync_tid()) {
+	if (!tr_lock_is_mine(&c->lock)) {
 		return -EPERM;
 	}
 	deadline = tr_deadline(timeout_ms);
 	while (!pred(arg)) {
-		int died;
+		int died, left = tr_deadline_left(deadline);
 
-		if (tr_deadline_left(deadline) == 0) {
+		if (left == 0) {
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		}
-		died = wait_until(c, deadline);
+		died =
+		    c->remote ? tr_cond_wait(c, left) : wait_until(c, deadline);
 		if (died < 0 && died != -ETIMEDOUT) {
 			return died;
 		}
@@ -265,6 +290,10 @@ tr_cond_notify(tr_cond *c, int n)
 	if (!c || n < 0) {
 		return -EINVAL;
 	}
+	if (c->remote) {
+		return tri_remote_call(
+		    c->remote, TRI_OP_NOTIFY, 0, (uint32_t) n, false, NULL);
+	}
 	if (atomic_load(&c->p->lock.owner) != tri_sync_tid()) {
 		return -EPERM;
 	}
@@ -293,11 +322,17 @@ tr_cond_notify(tr_cond *c, int n)
 int
 tr_cond_notify_all(tr_cond *c)
 {
+	if (c && c->remote) {
+		return tr_cond_notify(c, INT32_MAX);
+	}
 	return tr_cond_notify(c, TR_COND_MAX_WAITERS);
 }
 
 const char *
 tr_cond_addr(tr_cond *c)
 {
+	if (c && c->remote) {
+		return tri_remote_addr(c->remote);
+	}
 	return c ? tr_shm_addr(c->shm) : "";
 }

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "troupe/actor.h"
+#include "troupe/msg.h"
+#include "troupe/process.h"
 #include "troupe/shm.h"
 #include "troupe/sync.h"
 
@@ -41,10 +44,15 @@ struct tri_lockword {
 	uint32_t         recursive;
 };
 
-/* A lock handle: the segment it lives in (owned unless borrowed). */
+struct tri_remote;
+
+/* A lock handle: the segment it lives in (owned unless borrowed), or the
+ * actor that serves it. */
 struct tr_lock {
 	tr_shm              *shm; /* NULL if the lock is part of another */
 	struct tri_lockword *w;
+	struct tri_remote   *remote;   /* actor implementation, else NULL */
+	bool                 borrowed; /* remote belongs to another handle */
 };
 
 /* The caller's thread id, cached per thread (renewed in fork children). */
@@ -71,6 +79,68 @@ int      tri_lockword_restore(struct tri_lockword *w, uint32_t depth);
  * woken or changed, -ETIMEDOUT at the end of the slice. */
 int  tri_futex_wait(_Atomic uint32_t *word, uint32_t val, int ms);
 void tri_futex_wake(_Atomic uint32_t *word, int n);
+
+/* ---- the actor implementation (sync-remote.c, sync-server.c) ---------- */
+
+/* Requests (SyncRequest.op, proto/sync.proto). */
+enum tri_sync_op {
+	TRI_OP_INFO          = 1,
+	TRI_OP_STOP          = 2,
+	TRI_OP_ACQUIRE       = 3,
+	TRI_OP_RELEASE       = 4, /* no reply */
+	TRI_OP_RELEASE_CALL  = 5,
+	TRI_OP_IS_MINE       = 6,
+	TRI_OP_COND_WAIT     = 7,
+	TRI_OP_NOTIFY        = 8,
+	TRI_OP_SEM_ACQUIRE   = 9,
+	TRI_OP_SEM_RELEASE   = 10,
+	TRI_OP_SEM_VALUE     = 11,
+	TRI_OP_BARRIER_WAIT  = 12,
+	TRI_OP_ACTION_DONE   = 13,
+	TRI_OP_ABORT         = 14,
+	TRI_OP_RESET         = 15,
+	TRI_OP_BARRIER_STATE = 16,
+};
+
+/* A BARRIER_WAIT answer telling the last party to run its action and
+ * report with ACTION_DONE; its arrival index is added. */
+#define TRI_RUN_ACTION 0x10000
+
+/* The kind numbers on the wire: TRI_SYNC_* minus this. */
+#define TRI_KIND_BASE 0x6b6c0000u
+
+struct tri_remote_reply {
+	int      result;
+	uint32_t kind; /* a TRI_SYNC_* */
+	uint32_t value;
+	uint32_t parties;
+	bool     broken;
+};
+
+/* The implementation opts ask for (TR_SYNC_LOCAL or TR_SYNC_ACTOR), or
+ * -EINVAL. */
+int tri_sync_impl(const tr_sync_opts *opts);
+
+/* Start an actor serving a new primitive of kind (a TRI_SYNC_*); value is
+ * a semaphore's value or a barrier's parties. */
+int tri_remote_new(struct tri_remote **ret, const char *name, uint32_t kind,
+    uint32_t value, bool bounded);
+/* Attach to the actor at address text or registered name `where`. */
+int  tri_remote_open(struct tri_remote **ret, const char *where);
+void tri_remote_destroy(struct tri_remote **rp);
+int  tri_remote_call(struct tri_remote *r, uint32_t op, int timeout_ms,
+     uint32_t n, bool has_action, struct tri_remote_reply *ret);
+/* The primitive's kind (from INFO at open), address text. */
+uint32_t    tri_remote_kind(struct tri_remote *r);
+const char *tri_remote_addr(struct tri_remote *r);
+int         tri_remote_acquire(struct tri_remote *r, int timeout_ms);
+int         tri_remote_release(struct tri_remote *r);
+bool        tri_remote_is_mine(struct tri_remote *r);
+
+/* Open `where` as a local segment of one of kinds, or else as an actor of
+ * one of them: exactly one of *ret_shm and *ret_remote is set. */
+int tri_sync_open_any(const char *where, const uint32_t *kinds,
+    tr_shm **ret_shm, struct tri_remote **ret_remote, uint32_t *ret_kind);
 
 /* Timeouts: -EINVAL for negatives other than TR_TIMEOUT_INFINITE. */
 #define TRI_TIMEOUT_OK(t) ((t) >= 0 || (t) == TR_TIMEOUT_INFINITE)

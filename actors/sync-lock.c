@@ -233,18 +233,30 @@ tri_lockword_restore(struct tri_lockword *w, uint32_t depth)
 static const uint32_t lock_kinds[] = { TRI_SYNC_LOCK, TRI_SYNC_RLOCK, 0 };
 
 static int
-lock_new(tr_lock **ret, const char *name, bool recursive)
+lock_new(tr_lock **ret, const tr_sync_opts *opts, bool recursive)
 {
-	tr_lock *l;
-	void    *obj;
-	int      r;
+	const char *name = opts ? opts->name : NULL;
+	int         impl = tri_sync_impl(opts);
+	tr_lock    *l;
+	void       *obj;
+	int         r;
 
-	if (!ret) {
+	if (!ret || impl < 0) {
 		return -EINVAL;
 	}
 	l = calloc(1, sizeof(*l));
 	if (!l) {
 		return -ENOMEM;
+	}
+	if (impl == TR_SYNC_ACTOR) {
+		r = tri_remote_new(&l->remote, name,
+		    recursive ? TRI_SYNC_RLOCK : TRI_SYNC_LOCK, 0, false);
+		if (r < 0) {
+			free(l);
+			return r;
+		}
+		*ret = l;
+		return 0;
 	}
 	r = tri_sync_create(&l->shm, name, sizeof(*l->w), &obj);
 	if (r == 0) {
@@ -261,15 +273,15 @@ lock_new(tr_lock **ret, const char *name, bool recursive)
 }
 
 int
-tr_lock_new(tr_lock **ret, const char *name)
+tr_lock_new(tr_lock **ret, const tr_sync_opts *opts)
 {
-	return lock_new(ret, name, false);
+	return lock_new(ret, opts, false);
 }
 
 int
-tr_rlock_new(tr_lock **ret, const char *name)
+tr_rlock_new(tr_lock **ret, const tr_sync_opts *opts)
 {
-	return lock_new(ret, name, true);
+	return lock_new(ret, opts, true);
 }
 
 int
@@ -286,12 +298,14 @@ tr_lock_open(tr_lock **ret, const char *where)
 	if (!l) {
 		return -ENOMEM;
 	}
-	r = tri_sync_open(&l->shm, where, lock_kinds, &kind);
+	r = tri_sync_open_any(where, lock_kinds, &l->shm, &l->remote, &kind);
 	if (r < 0) {
 		free(l);
 		return r;
 	}
-	l->w = (struct tri_lockword *) TRI_SYNC_OBJ(l->shm);
+	if (l->shm) {
+		l->w = (struct tri_lockword *) TRI_SYNC_OBJ(l->shm);
+	}
 	*ret = l;
 	return 0;
 }
@@ -305,6 +319,9 @@ tr_lock_destroy(tr_lock **lp)
 		return;
 	}
 	tr_shm_destroy(&l->shm);
+	if (!l->borrowed) {
+		tri_remote_destroy(&l->remote);
+	}
 	free(l);
 	*lp = NULL;
 }
@@ -315,6 +332,9 @@ tr_lock_acquire(tr_lock *l, int timeout_ms)
 	if (!l || !TRI_TIMEOUT_OK(timeout_ms)) {
 		return -EINVAL;
 	}
+	if (l->remote) {
+		return tri_remote_acquire(l->remote, timeout_ms);
+	}
 	return tri_lockword_acquire(l->w, timeout_ms);
 }
 
@@ -324,23 +344,35 @@ tr_lock_release(tr_lock *l)
 	if (!l) {
 		return -EINVAL;
 	}
+	if (l->remote) {
+		return tri_remote_release(l->remote);
+	}
 	return tri_lockword_release(l->w);
 }
 
 bool
 tr_lock_is_mine(tr_lock *l)
 {
+	if (l && l->remote) {
+		return tri_remote_is_mine(l->remote);
+	}
 	return l && atomic_load(&l->w->owner) == tri_sync_tid();
 }
 
 bool
 tr_lock_is_recursive(tr_lock *l)
 {
+	if (l && l->remote) {
+		return tri_remote_kind(l->remote) != TRI_SYNC_LOCK;
+	}
 	return l && l->w->recursive;
 }
 
 const char *
 tr_lock_addr(tr_lock *l)
 {
+	if (l && l->remote) {
+		return tri_remote_addr(l->remote);
+	}
 	return l && l->shm ? tr_shm_addr(l->shm) : "";
 }

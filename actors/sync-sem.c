@@ -17,23 +17,36 @@ struct tri_semword {
 struct tr_sem {
 	tr_shm             *shm;
 	struct tri_semword *w;
+	struct tri_remote  *remote; /* actor implementation, else NULL */
 };
 
 static const uint32_t sem_kinds[] = { TRI_SYNC_SEM, 0 };
 
 int
-tr_sem_new(tr_sem **ret, const char *name, unsigned value, bool bounded)
+tr_sem_new(tr_sem **ret, const tr_sync_opts *opts, unsigned value, bool bounded)
 {
-	tr_sem *s;
-	void   *obj;
-	int     r;
+	const char *name = opts ? opts->name : NULL;
+	int         impl = tri_sync_impl(opts);
+	tr_sem     *s;
+	void       *obj;
+	int         r;
 
-	if (!ret) {
+	if (!ret || impl < 0) {
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		return -ENOMEM;
+	}
+	if (impl == TR_SYNC_ACTOR) {
+		r = tri_remote_new(
+		    &s->remote, name, TRI_SYNC_SEM, value, bounded);
+		if (r < 0) {
+			free(s);
+			return r;
+		}
+		*ret = s;
+		return 0;
 	}
 	r = tri_sync_create(&s->shm, name, sizeof(*s->w), &obj);
 	if (r < 0) {
@@ -62,12 +75,14 @@ tr_sem_open(tr_sem **ret, const char *where)
 	if (!s) {
 		return -ENOMEM;
 	}
-	r = tri_sync_open(&s->shm, where, sem_kinds, &kind);
+	r = tri_sync_open_any(where, sem_kinds, &s->shm, &s->remote, &kind);
 	if (r < 0) {
 		free(s);
 		return r;
 	}
-	s->w = (struct tri_semword *) TRI_SYNC_OBJ(s->shm);
+	if (s->shm) {
+		s->w = (struct tri_semword *) TRI_SYNC_OBJ(s->shm);
+	}
 	*ret = s;
 	return 0;
 }
@@ -81,6 +96,7 @@ tr_sem_destroy(tr_sem **sp)
 		return;
 	}
 	tr_shm_destroy(&s->shm);
+	tri_remote_destroy(&s->remote);
 	free(s);
 	*sp = NULL;
 }
@@ -105,6 +121,10 @@ tr_sem_acquire(tr_sem *s, int timeout_ms)
 
 	if (!s || !TRI_TIMEOUT_OK(timeout_ms)) {
 		return -EINVAL;
+	}
+	if (s->remote) {
+		return tri_remote_call(
+		    s->remote, TRI_OP_SEM_ACQUIRE, timeout_ms, 0, false, NULL);
 	}
 	if (try_take(s->w)) {
 		return 0;
@@ -138,6 +158,10 @@ tr_sem_release(tr_sem *s)
 	if (!s) {
 		return -EINVAL;
 	}
+	if (s->remote) {
+		return tri_remote_call(
+		    s->remote, TRI_OP_SEM_RELEASE, 0, 0, false, NULL);
+	}
 	v = atomic_load(&s->w->value);
 	do {
 		if (v >= s->w->bound) {
@@ -153,11 +177,25 @@ tr_sem_release(tr_sem *s)
 long
 tr_sem_value(tr_sem *s)
 {
-	return s ? (long) atomic_load(&s->w->value) : -EINVAL;
+	struct tri_remote_reply rep;
+	int                     r;
+
+	if (!s) {
+		return -EINVAL;
+	}
+	if (s->remote) {
+		r = tri_remote_call(
+		    s->remote, TRI_OP_SEM_VALUE, 0, 0, false, &rep);
+		return r < 0 ? r : (long) rep.value;
+	}
+	return (long) atomic_load(&s->w->value);
 }
 
 const char *
 tr_sem_addr(tr_sem *s)
 {
+	if (s && s->remote) {
+		return tri_remote_addr(s->remote);
+	}
 	return s ? tr_shm_addr(s->shm) : "";
 }

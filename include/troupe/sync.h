@@ -10,21 +10,22 @@
 extern "C" {
 #endif
 
-/* Synchronization primitives shared by the processes of one host, with the
- * semantics of Python's multiprocessing (and threading) Lock, RLock,
- * Semaphore, BoundedSemaphore, Condition and Barrier.
+/* Synchronization primitives shared by processes, with the semantics of
+ * Python's multiprocessing (and threading) Lock, RLock, Semaphore,
+ * BoundedSemaphore, Condition and Barrier.
  *
- * Each primitive lives in a shared-memory segment (troupe/shm.h): no
- * message and no broker on the way, and nothing left in /dev/shm or
+ * By default a primitive lives in a shared-memory segment (troupe/shm.h):
+ * no message and no broker on the way, and nothing left in /dev/shm or
  * anywhere else once the processes that use it have ended, however they
- * ended.  Hand a primitive to a child as an argument: its address text
+ * ended.  It may instead live in an actor (TR_SYNC_ACTOR, below).  Hand a
+ * primitive to a child as an argument: its address text
  * (tr_lock_addr(), ...) or its name, then tr_..._open() it in the child;
  * this works the same under fork, spawn and forkserver, whichever method
  * started the creator.  Opening needs the creator alive; a process that
  * has opened a primitive keeps it for as long as it keeps its handle.
- * A handle may also be used as is in a fork()ed child (the memory is
- * shared), unlike most troupe handles; a handle belongs to one thread at
- * a time.
+ * A local handle may also be used as is in a fork()ed child (the memory
+ * is shared), unlike most troupe handles; a handle belongs to one thread
+ * at a time.
  *
  * Locks are owned by a thread: only the holder may release (-EPERM
  * otherwise).  A lock whose holder dies -- even by SIGKILL, even while
@@ -42,30 +43,67 @@ extern "C" {
 /* Acquired, but the previous holder died holding the lock. */
 #define TR_LOCK_OWNER_DIED 1
 
+/* ---- two implementations behind one API ----------------------------------
+ * TR_SYNC_LOCAL keeps the primitive in shared memory (troupe/shm.h): for
+ * the processes of one host, a free lock taken without a system call, and
+ * nothing left anywhere once its users have ended.
+ * TR_SYNC_ACTOR keeps it in an actor: a child process of the creator that
+ * holds the state and answers requests (proto/sync.proto, see
+ * docs/protocol.md), so that any actor that can send to it can use it
+ * (other hosts too, once troupe's nodes can reach them).  It monitors its
+ * clients: a holder's death releases its lock (the next acquirer gets
+ * TR_LOCK_OWNER_DIED), a dead waiter's place is given up, and a party that
+ * dies waiting on a Barrier breaks it.  Its clients watch it in turn: if
+ * it dies, every call fails with TR_EDEAD (or -ESRCH) instead of hanging.
+ * It ends with its creator's handle (or with the creator).  Calls block
+ * for one round trip; a release by the thread that holds the lock sends
+ * and does not wait.
+ * Both pass the same tests; handles, addresses, names and opening are the
+ * same, and tr_..._open() finds out which one it is given. */
+enum tr_sync_impl {
+	TR_SYNC_DEFAULT = 0, /* TR_SYNC_LOCAL, or $TROUPE_SYNC=local|actor */
+	TR_SYNC_LOCAL   = 1,
+	TR_SYNC_ACTOR   = 2,
+};
+
+/* Options for every constructor below; NULL or all zero = the defaults. */
+typedef struct tr_sync_opts {
+	const char
+	    *name; /* NULL: anonymous; else letters, digits and "._-",
+	            * at most 63 bytes: open by name from any process
+	            * of the run while the creator (local) or the actor
+	            * (actor) lives; a dead holder's name is taken over */
+	int impl;  /* enum tr_sync_impl */
+} tr_sync_opts;
+
 /* ---- Lock and RLock --------------------------------------------------- */
 
 typedef struct tr_lock tr_lock;
 
 /* A new unlocked Lock (tr_lock_new) or RLock (tr_rlock_new: its holder may
- * acquire it again, and must release it as many times).  name may be NULL;
- * with a name it can be opened by name from any process of the run while
- * the creator lives.  Errors: -EINVAL, TR_EEXISTS (name held by a live
- * process), TR_ENOTINIT, -ENOMEM, -EMFILE. */
-TR_API int tr_lock_new(tr_lock **ret, const char *name);
-TR_API int tr_rlock_new(tr_lock **ret, const char *name);
+ * acquire it again, and must release it as many times).  opts may be NULL.
+ * With TR_SYNC_ACTOR it blocks until the actor runs.  Errors: -EINVAL,
+ * TR_EEXISTS (name held by a live process), TR_ENOTINIT, -ENOMEM, -EMFILE,
+ * and for an actor tr_process_start()'s. */
+TR_API int tr_lock_new(tr_lock **ret, const tr_sync_opts *opts);
+TR_API int tr_rlock_new(tr_lock **ret, const tr_sync_opts *opts);
 
-/* Attach to the Lock or RLock with address text or name `where`.  Errors:
- * tr_shm_open()'s, and TR_EBADTYPE if `where` is no Lock or RLock. */
+/* Attach to the Lock or RLock with address text or name `where` (a local
+ * one's name is looked up first, then an actor's).  Errors: -EINVAL,
+ * TR_EBADADDR, TR_ENOTFOUND (no such name), -ESRCH (its creator or actor
+ * has ended), TR_EBADTYPE if `where` is no Lock or RLock. */
 TR_API int tr_lock_open(tr_lock **ret, const char *where);
 
 /* Release the handle; NULL-safe, idempotent, sets *lp to NULL.  A lock
- * held through it stays held (release first). */
+ * held through it stays held (release first).  The creator's handle of an
+ * actor primitive also stops the actor (its clients then get TR_EDEAD). */
 TR_API void tr_lock_destroy(tr_lock **lp);
 
 /* Acquire, waiting up to timeout_ms while another thread holds it.
  * Returns 0, or TR_LOCK_OWNER_DIED (acquired all the same).  Errors:
  * -EAGAIN (timeout 0), -ETIMEDOUT, -EDEADLK (a Lock this thread already
- * holds: waiting would never end), -EINVAL. */
+ * holds: waiting would never end), -EINVAL; for an actor also TR_EDEAD,
+ * -ESRCH (the actor has ended) and tr_call()'s. */
 TR_API int tr_lock_acquire(tr_lock *l, int timeout_ms);
 
 /* Release once.  Errors: -EPERM (this thread does not hold it: nothing
@@ -84,9 +122,10 @@ typedef struct tr_sem tr_sem;
 
 /* A new Semaphore with initial value `value`; with bounded, a
  * BoundedSemaphore whose value may never exceed that initial value.
- * name as tr_lock_new().  Errors: as tr_lock_new(). */
+ * opts as tr_lock_new().  Errors: as tr_lock_new().  Every call on an
+ * actor's semaphore may also fail as tr_lock_acquire() on an actor. */
 TR_API int tr_sem_new(
-    tr_sem **ret, const char *name, unsigned value, bool bounded);
+    tr_sem **ret, const tr_sync_opts *opts, unsigned value, bool bounded);
 /* Attach (as tr_lock_open()); TR_EBADTYPE if `where` is no semaphore. */
 TR_API int  tr_sem_open(tr_sem **ret, const char *where);
 TR_API void tr_sem_destroy(tr_sem **sp);
@@ -110,9 +149,9 @@ typedef struct tr_cond tr_cond;
 #define TR_COND_MAX_WAITERS 128
 
 /* A new Condition with its own lock: an RLock, as Python's default
- * (tr_cond_lock() gives it).  name as tr_lock_new().  Errors: as
+ * (tr_cond_lock() gives it).  opts as tr_lock_new().  Errors: as
  * tr_lock_new(). */
-TR_API int tr_cond_new(tr_cond **ret, const char *name);
+TR_API int tr_cond_new(tr_cond **ret, const tr_sync_opts *opts);
 /* Attach (as tr_lock_open()); TR_EBADTYPE if `where` is no Condition. */
 TR_API int  tr_cond_open(tr_cond **ret, const char *where);
 TR_API void tr_cond_destroy(tr_cond **cp);
@@ -155,9 +194,10 @@ typedef struct tr_barrier tr_barrier;
  * released; a negative return breaks the barrier. */
 typedef int (*tr_barrier_action_fn)(void *arg);
 
-/* A new Barrier for `parties` (1..1024) parties.  name as tr_lock_new().
+/* A new Barrier for `parties` (1..1024) parties.  opts as tr_lock_new().
  * Errors: as tr_lock_new(). */
-TR_API int tr_barrier_new(tr_barrier **ret, const char *name, unsigned parties);
+TR_API int tr_barrier_new(
+    tr_barrier **ret, const tr_sync_opts *opts, unsigned parties);
 /* Attach (as tr_lock_open()); TR_EBADTYPE if `where` is no Barrier. */
 TR_API int  tr_barrier_open(tr_barrier **ret, const char *where);
 TR_API void tr_barrier_destroy(tr_barrier **bp);
@@ -170,6 +210,8 @@ TR_API int tr_barrier_set_action(
 
 /* Wait up to timeout_ms until `parties` parties wait, then return this
  * party's arrival index (0 for the first, parties - 1 for the last).
+ * On an actor's barrier, a party whose process dies while it waits breaks
+ * the barrier too.
  * A wait whose time runs out breaks the barrier and returns -ETIMEDOUT
  * (-EAGAIN for 0); every other party then gets -EPIPE, and so does any
  * party that arrives while the barrier is broken, until tr_barrier_reset().

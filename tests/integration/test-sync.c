@@ -32,6 +32,24 @@ enum {
 /* 8 x 100,000 as the issue asks; the sanitizer build runs the same count
  * (each pair is a few atomic instructions, even under ASan) */
 #define COUNT_EACH 100000
+/* the actor implementation: one round trip per acquire, so fewer */
+#define COUNT_EACH_ACTOR 2000
+
+/* Which implementation the cases run against: the whole group runs once
+ * for each (main()). */
+static int impl = TR_SYNC_LOCAL;
+
+static const tr_sync_opts *
+opts(const char *name)
+{
+	static tr_sync_opts o[4];
+	static int          next;
+	tr_sync_opts       *p = &o[next++ % 4];
+
+	p->name = name;
+	p->impl = impl;
+	return p;
+}
 
 static int
 arg_word(const char *args, int n, char *buf, size_t len)
@@ -114,13 +132,13 @@ op_count(const char *args)
 	return OK;
 }
 
-/* "create PARENT NAME": create a lock and a Value named NAME-lock and
- * NAME-val, send the lock's address to PARENT, wait for a message, then
- * exit OK if the value is 42. */
+/* "create PARENT NAME IMPL": create a lock (of implementation IMPL) and a
+ * Value named NAME-lock and NAME-val, send the lock's address to PARENT,
+ * wait for a message, then exit OK if the value is 42. */
 static int
 op_create(const char *args)
 {
-	char      w[128], name[96], full[128];
+	char      w[128], name[96], full[128], im[8];
 	tr_addr   parent;
 	tr_lock  *l;
 	tr_value *v;
@@ -128,11 +146,12 @@ op_create(const char *args)
 	int64_t   x = 0;
 
 	if (arg_word(args, 1, w, sizeof(w)) < 0 || tr_addr_parse(w, &parent) ||
-	    arg_word(args, 2, name, sizeof(name)) < 0) {
+	    arg_word(args, 2, name, sizeof(name)) < 0 ||
+	    arg_word(args, 3, im, sizeof(im)) < 0) {
 		return E_OPEN;
 	}
 	snprintf(full, sizeof(full), "%s-lock", name);
-	if (tr_lock_new(&l, full) < 0) {
+	if (tr_lock_new(&l, &(tr_sync_opts) { full, atoi(im) }) < 0) {
 		return E_OPEN;
 	}
 	snprintf(full, sizeof(full), "%s-val", name);
@@ -308,7 +327,7 @@ test_lock_basics(void **state)
 {
 	tr_lock *l, *o;
 
-	TR_ASSERT_OK(tr_lock_new(&l, NULL));
+	TR_ASSERT_OK(tr_lock_new(&l, opts(NULL)));
 	assert_false(tr_lock_is_recursive(l));
 	TR_ASSERT_ERR(tr_lock_release(l), -EPERM); /* not held */
 	TR_ASSERT_ERR(tr_lock_acquire(l, -2), -EINVAL);
@@ -336,7 +355,7 @@ test_rlock_basics(void **state)
 {
 	tr_lock *l;
 
-	TR_ASSERT_OK(tr_rlock_new(&l, NULL));
+	TR_ASSERT_OK(tr_rlock_new(&l, opts(NULL)));
 	assert_true(tr_lock_is_recursive(l));
 	for (int i = 0; i < 3; i++) {
 		TR_ASSERT_ERR(tr_lock_acquire(l, 0), 0);
@@ -360,7 +379,7 @@ test_lock_holder_killed(void **state)
 		tr_lock    *l;
 		int64_t     t0;
 
-		TR_ASSERT_OK(tr_lock_new(&l, NULL));
+		TR_ASSERT_OK(tr_lock_new(&l, opts(NULL)));
 		h = start_op(m, "hold %s", tr_lock_addr(l));
 		TR_ASSERT_ERR(tr_lock_acquire(l, 0), -EAGAIN);
 		t0 = tr_test_now_ms();
@@ -394,18 +413,19 @@ test_lock_exact_count(void **state)
 	tr_lock    *l;
 	tr_value   *v;
 	int64_t     total = 0;
+	int each = impl == TR_SYNC_ACTOR ? COUNT_EACH_ACTOR : COUNT_EACH;
 
-	TR_ASSERT_OK(tr_lock_new(&l, NULL));
+	TR_ASSERT_OK(tr_lock_new(&l, opts(NULL)));
 	TR_ASSERT_OK(tr_value_new(&v, NULL, 'q', TR_SHARED_NOLOCK));
 	for (int i = 0; i < COUNT_PROCS; i++) {
 		p[i] = start_op(i % 3, "count %s %s %d", tr_lock_addr(l),
-		    tr_value_addr(v), COUNT_EACH);
+		    tr_value_addr(v), each);
 	}
 	for (int i = 0; i < COUNT_PROCS; i++) {
 		assert_int_equal(tr_test_finish(&p[i]), OK);
 	}
 	TR_ASSERT_OK(tr_value_get_i64(v, &total));
-	assert_int_equal(total, (int64_t) COUNT_PROCS * COUNT_EACH);
+	assert_int_equal(total, (int64_t) COUNT_PROCS * each);
 	tr_value_destroy(&v);
 	tr_lock_destroy(&l);
 }
@@ -423,7 +443,7 @@ test_matrix(void **state)
 
 			snprintf(tag, sizeof(tag), "mx-%d-%d", a, b);
 			tr_addr_format(tr_self(), addr, sizeof(addr));
-			c = start_op(a, "create %s %s", addr, tag);
+			c = start_op(a, "create %s %s %d", addr, tag, impl);
 			TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
 			u = start_op(b, "use %.*s %s-val", (int) tr_msg_size(m),
 			    (const char *) tr_msg_data(m), tag);
@@ -448,9 +468,9 @@ test_names(void **state)
 	tr_sem  *s;
 	tr_cond *c;
 
-	TR_ASSERT_OK(tr_lock_new(&l, "the-lock"));
-	TR_ASSERT_ERR(tr_lock_new(&o, "the-lock"), TR_EEXISTS);
-	TR_ASSERT_ERR(tr_lock_new(&o, "bad/name"), -EINVAL);
+	TR_ASSERT_OK(tr_lock_new(&l, opts("the-lock")));
+	TR_ASSERT_ERR(tr_lock_new(&o, opts("the-lock")), TR_EEXISTS);
+	TR_ASSERT_ERR(tr_lock_new(&o, opts("bad/name")), -EINVAL);
 	TR_ASSERT_OK(tr_lock_open(&o, "the-lock"));
 	TR_ASSERT_ERR(tr_lock_acquire(o, 0), 0);
 	TR_ASSERT_ERR(tr_lock_acquire(l, 0), -EDEADLK);
@@ -464,7 +484,7 @@ test_names(void **state)
 	tr_lock_destroy(&l);
 	/* the name goes with its creator's handle */
 	TR_ASSERT_ERR(tr_lock_open(&o, "the-lock"), TR_ENOTFOUND);
-	TR_ASSERT_OK(tr_lock_new(&l, "the-lock"));
+	TR_ASSERT_OK(tr_lock_new(&l, opts("the-lock")));
 	tr_lock_destroy(&l);
 }
 
@@ -476,7 +496,7 @@ test_semaphore(void **state)
 	tr_sem *s, *b;
 	int64_t t0;
 
-	TR_ASSERT_OK(tr_sem_new(&s, NULL, 2, false));
+	TR_ASSERT_OK(tr_sem_new(&s, opts(NULL), 2, false));
 	assert_int_equal(tr_sem_value(s), 2);
 	TR_ASSERT_ERR(tr_sem_acquire(s, 0), 0);
 	TR_ASSERT_ERR(tr_sem_acquire(s, 0), 0);
@@ -493,7 +513,7 @@ test_semaphore(void **state)
 
 	/* BoundedSemaphore: a release past the bound is an error and
 	 * changes nothing */
-	TR_ASSERT_OK(tr_sem_new(&b, NULL, 2, true));
+	TR_ASSERT_OK(tr_sem_new(&b, opts(NULL), 2, true));
 	TR_ASSERT_ERR(tr_sem_release(b), -EOVERFLOW);
 	assert_int_equal(tr_sem_value(b), 2);
 	TR_ASSERT_ERR(tr_sem_acquire(b, 0), 0);
@@ -525,7 +545,7 @@ test_cond_errors_and_lost_notify(void **state)
 {
 	tr_cond *c;
 
-	TR_ASSERT_OK(tr_cond_new(&c, NULL));
+	TR_ASSERT_OK(tr_cond_new(&c, opts(NULL)));
 	TR_ASSERT_ERR(tr_cond_wait(c, 0), -EPERM);
 	TR_ASSERT_ERR(tr_cond_notify(c, 1), -EPERM);
 	TR_ASSERT_ERR(tr_cond_wait_for(c, never, NULL, 0), -EPERM);
@@ -575,7 +595,7 @@ test_cond_notify_n(void **state)
 		tr_array   *a;
 		int64_t     woken = -1;
 
-		TR_ASSERT_OK(tr_cond_new(&c, NULL));
+		TR_ASSERT_OK(tr_cond_new(&c, opts(NULL)));
 		TR_ASSERT_OK(tr_array_new(&a, NULL, 'q', 2, NULL, 0));
 		for (int i = 0; i < 3; i++) {
 			w[i] = start_op((m + i) % 3, "cwait %s %s",
@@ -610,7 +630,7 @@ test_cond_wait_for_deadline(void **state)
 	tr_array   *stop;
 	int64_t     t0, took;
 
-	TR_ASSERT_OK(tr_cond_new(&c, NULL));
+	TR_ASSERT_OK(tr_cond_new(&c, opts(NULL)));
 	TR_ASSERT_OK(tr_array_new(&stop, NULL, 'q', 1, NULL, 0));
 	n = start_op(1, "cnotify %s %s", tr_cond_addr(c), tr_array_addr(stop));
 	TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), 0));
@@ -655,7 +675,7 @@ test_barrier_pass(void **state)
 		int         seen = 0, r;
 		int64_t     n    = 0;
 
-		TR_ASSERT_OK(tr_barrier_new(&b, NULL, 3));
+		TR_ASSERT_OK(tr_barrier_new(&b, opts(NULL), 3));
 		TR_ASSERT_OK(tr_value_new(&count, NULL, 'i', 0));
 		assert_int_equal(tr_barrier_parties(b), 3);
 		TR_ASSERT_OK(tr_barrier_set_action(b, count_action, count));
@@ -694,7 +714,7 @@ test_barrier_abort_reset(void **state)
 		tr_process *p[2];
 		tr_barrier *b;
 
-		TR_ASSERT_OK(tr_barrier_new(&b, NULL, 3));
+		TR_ASSERT_OK(tr_barrier_new(&b, opts(NULL), 3));
 		for (int i = 0; i < 2; i++) {
 			p[i] = start_op(
 			    (m + i) % 3, "bwait %s", tr_barrier_addr(b));
@@ -747,7 +767,7 @@ test_barrier_timeout(void **state)
 	tr_barrier *b;
 	int64_t     t0;
 
-	TR_ASSERT_OK(tr_barrier_new(&b, NULL, 3));
+	TR_ASSERT_OK(tr_barrier_new(&b, opts(NULL), 3));
 	p = start_op(2, "bwait %s", tr_barrier_addr(b));
 	wait_n_waiting(b, 1);
 	t0 = tr_test_now_ms();
@@ -761,7 +781,8 @@ test_barrier_timeout(void **state)
 	assert_true(tr_barrier_is_broken(b));
 	tr_barrier_destroy(&b);
 
-	TR_ASSERT_OK(tr_barrier_new(&b, NULL, 2));
+	fail_action_ran = false;
+	TR_ASSERT_OK(tr_barrier_new(&b, opts(NULL), 2));
 	TR_ASSERT_OK(tr_barrier_set_action(b, fail_action, NULL));
 	p = start_op(0, "bwait %s", tr_barrier_addr(b));
 	wait_n_waiting(b, 1);
@@ -769,7 +790,7 @@ test_barrier_timeout(void **state)
 	assert_true(fail_action_ran);
 	assert_int_equal(tr_test_finish(&p), E_BROKEN);
 	tr_barrier_destroy(&b);
-	TR_ASSERT_ERR(tr_barrier_new(&b, NULL, 0), -EINVAL);
+	TR_ASSERT_ERR(tr_barrier_new(&b, opts(NULL), 0), -EINVAL);
 }
 
 /* ---- no leftovers --------------------------------------------------------
@@ -810,9 +831,17 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_barrier_timeout),
 	};
 
+	int failed;
+
 	if (tr_init(argc, argv) < 0) {
 		return 99;
 	}
-	return cmocka_run_group_tests_name(
-	    "sync", tests, setup_all, teardown_all);
+	/* the same cases against both implementations */
+	impl   = TR_SYNC_LOCAL;
+	failed = cmocka_run_group_tests_name(
+	    "sync-local", tests, setup_all, teardown_all);
+	impl = TR_SYNC_ACTOR;
+	failed += cmocka_run_group_tests_name(
+	    "sync-actor", tests, setup_all, teardown_all);
+	return failed;
 }
