@@ -10,9 +10,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 
-#define MAX_PARTIES 1024
+#define MAX_PARTIES    1024
+#define PARTY_CHECK_MS 100 /* how often a waiting party looks for dead ones */
 
 struct tri_barrierpage {
 	struct tri_lockword lock;
@@ -21,6 +24,7 @@ struct tri_barrierpage {
 	uint32_t            parties;
 	uint32_t            count; /* parties waiting in generation gen */
 	_Atomic uint32_t    broken;
+	uint32_t            pids[MAX_PARTIES]; /* waiting parties' processes */
 };
 
 struct tr_barrier {
@@ -164,6 +168,24 @@ unlock_state(struct tri_barrierpage *p)
 	(void) tri_lockword_release(&p->lock);
 }
 
+/* Has a party waiting in generation gen died?  Then the barrier can never
+ * fill: break it (as the actor does on the party's DOWN). */
+static bool
+party_died(struct tri_barrierpage *p, uint32_t gen)
+{
+	bool died = false;
+
+	lock_state(p);
+	for (uint32_t i = 0; atomic_load(&p->gen) == gen && i < p->count; i++) {
+		if (kill((pid_t) p->pids[i], 0) < 0 && errno == ESRCH) {
+			break_locked(p);
+			died = true;
+		}
+	}
+	unlock_state(p);
+	return died;
+}
+
 /* The last party: run the action, then release everyone (lock held). */
 static int
 release_all(tr_barrier *b, uint32_t index)
@@ -219,10 +241,15 @@ tr_barrier_wait(tr_barrier *b, int timeout_ms)
 		unlock_state(p);
 		return r;
 	}
-	gen = atomic_load(&p->gen);
+	gen            = atomic_load(&p->gen);
+	p->pids[index] = (uint32_t) getpid();
 	unlock_state(p);
 	while (atomic_load(&p->gen) == gen) {
 		int left = tr_deadline_left(deadline);
+
+		if (party_died(p, gen)) {
+			break;
+		}
 
 		if (left == 0) {
 			lock_state(p);
@@ -234,7 +261,8 @@ tr_barrier_wait(tr_barrier *b, int timeout_ms)
 			unlock_state(p);
 			break;
 		}
-		(void) tri_futex_wait(&p->gen, gen, left);
+		(void) tri_futex_wait(&p->gen, gen,
+		    left < 0 || left > PARTY_CHECK_MS ? PARTY_CHECK_MS : left);
 	}
 	lock_state(p);
 	r = p->broken_gen == gen ? -EPIPE : (int) index;

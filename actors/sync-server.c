@@ -232,7 +232,14 @@ do_notify(struct server *s, tr_addr who, const Trwire__SyncRequest *req)
 		return -EPERM;
 	}
 	while ((uint32_t) n < req->n && s->condq) {
-		to_lockq(s, pop(&s->condq), 0);
+		struct waiter *w = pop(&s->condq);
+
+		if (!tr_addr_is_alive(w->who)) { /* its DOWN is on the way */
+			tr_msg_destroy(&w->req);
+			free(w);
+			continue;
+		}
+		to_lockq(s, w, 0);
 		n++;
 	}
 	return n;

@@ -210,8 +210,8 @@ TR_API int tr_barrier_set_action(
 
 /* Wait up to timeout_ms until `parties` parties wait, then return this
  * party's arrival index (0 for the first, parties - 1 for the last).
- * On an actor's barrier, a party whose process dies while it waits breaks
- * the barrier too.
+ * A party whose process dies while it waits breaks the barrier too (the
+ * others then get -EPIPE; the local barrier notices within 100 ms).
  * A wait whose time runs out breaks the barrier and returns -ETIMEDOUT
  * (-EAGAIN for 0); every other party then gets -EPIPE, and so does any
  * party that arrives while the barrier is broken, until tr_barrier_reset().

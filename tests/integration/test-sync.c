@@ -242,6 +242,23 @@ op_cnotify(const char *args)
 	return OK;
 }
 
+/* "blocked LOCK": wait for LOCK, which is held, until its actor dies:
+ * OK if that ends the wait with an error naming the death. */
+static int
+op_blocked(const char *args)
+{
+	char     w[128];
+	tr_lock *l;
+	int      r;
+
+	if (arg_word(args, 1, w, sizeof(w)) < 0 || tr_lock_open(&l, w) < 0) {
+		return E_OPEN;
+	}
+	tr_ready();
+	r = tr_lock_acquire(l, TR_TEST_HANG_MS);
+	return r == TR_EDEAD || r == -ESRCH ? OK : E_RESULT;
+}
+
 static int
 count_action(void *arg)
 {
@@ -287,7 +304,8 @@ op(const void *args, size_t len)
 	} ops[] = { { "hold", op_hold }, { "take", op_take },
 		{ "count", op_count }, { "create", op_create },
 		{ "use", op_use }, { "cwait", op_cwait },
-		{ "cnotify", op_cnotify }, { "bwait", op_bwait } };
+		{ "cnotify", op_cnotify }, { "bwait", op_bwait },
+		{ "blocked", op_blocked } };
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		size_t n = strlen(ops[i].verb);
@@ -602,7 +620,7 @@ test_cond_notify_n(void **state)
 			    tr_cond_addr(c), tr_array_addr(a));
 			wait_waiting(c, a, i + 1);
 		}
-		TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), 0));
+		TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), TR_TEST_HANG_MS));
 		TR_ASSERT_ERR(tr_cond_notify(c, 2), 2);
 		TR_ASSERT_OK(tr_lock_release(tr_cond_lock(c)));
 		assert_int_equal(tr_test_finish(&w[0]), OK);
@@ -611,13 +629,38 @@ test_cond_notify_n(void **state)
 		assert_true(tr_process_is_alive(w[2]));
 		TR_ASSERT_OK(tr_array_get_i64(a, 1, &woken));
 		assert_int_equal(woken, 2);
-		TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), 0));
+		TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), TR_TEST_HANG_MS));
 		TR_ASSERT_ERR(tr_cond_notify(c, 5), 1);
 		TR_ASSERT_OK(tr_lock_release(tr_cond_lock(c)));
 		assert_int_equal(tr_test_finish(&w[2]), OK);
 		tr_array_destroy(&a);
 		tr_cond_destroy(&c);
 	}
+}
+
+/* A waiter that died is skipped: notify(1) wakes the live one. */
+static void
+test_cond_dead_waiter_skipped(void **state)
+{
+	tr_process *w[2];
+	tr_cond    *c;
+	tr_array   *a;
+
+	TR_ASSERT_OK(tr_cond_new(&c, opts(NULL)));
+	TR_ASSERT_OK(tr_array_new(&a, NULL, 'q', 2, NULL, 0));
+	for (int i = 0; i < 2; i++) {
+		w[i] = start_op(
+		    i, "cwait %s %s", tr_cond_addr(c), tr_array_addr(a));
+		wait_waiting(c, a, i + 1);
+	}
+	TR_ASSERT_OK(tr_process_kill(w[0]));
+	assert_int_equal(tr_test_finish(&w[0]), -SIGKILL);
+	TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), TR_TEST_HANG_MS));
+	TR_ASSERT_ERR(tr_cond_notify(c, 1), 1);
+	TR_ASSERT_OK(tr_lock_release(tr_cond_lock(c)));
+	assert_int_equal(tr_test_finish(&w[1]), OK);
+	tr_array_destroy(&a);
+	tr_cond_destroy(&c);
 }
 
 /* wait_for keeps one deadline however many notifies come: a notifier
@@ -633,7 +676,8 @@ test_cond_wait_for_deadline(void **state)
 	TR_ASSERT_OK(tr_cond_new(&c, opts(NULL)));
 	TR_ASSERT_OK(tr_array_new(&stop, NULL, 'q', 1, NULL, 0));
 	n = start_op(1, "cnotify %s %s", tr_cond_addr(c), tr_array_addr(stop));
-	TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), 0));
+	/* the notifier takes the lock too: wait for our turn */
+	TR_ASSERT_OK(tr_lock_acquire(tr_cond_lock(c), TR_TEST_HANG_MS));
 	t0 = tr_test_now_ms();
 	TR_ASSERT_ERR(tr_cond_wait_for(c, never, NULL, 300), -ETIMEDOUT);
 	took = tr_test_now_ms() - t0;
@@ -749,6 +793,48 @@ test_barrier_abort_reset(void **state)
 	}
 }
 
+/* A party that dies while it waits breaks the barrier for the others. */
+static void
+test_barrier_party_killed(void **state)
+{
+	tr_process *p[2];
+	tr_barrier *b;
+
+	TR_ASSERT_OK(tr_barrier_new(&b, opts(NULL), 3));
+	for (int i = 0; i < 2; i++) {
+		p[i] = start_op(i + 1, "bwait %s", tr_barrier_addr(b));
+	}
+	wait_n_waiting(b, 2);
+	TR_ASSERT_OK(tr_process_kill(p[0]));
+	assert_int_equal(tr_test_finish(&p[0]), -SIGKILL);
+	assert_int_equal(tr_test_finish(&p[1]), E_BROKEN);
+	assert_true(tr_barrier_is_broken(b));
+	TR_ASSERT_ERR(tr_barrier_wait(b, 0), -EPIPE);
+	tr_barrier_destroy(&b);
+}
+
+/* The actor implementation: a client waiting on an actor that dies gets
+ * an error, never a hang; so does every later call. */
+static void
+test_actor_killed(void **state)
+{
+	tr_process *p;
+	tr_lock    *l;
+	tr_addr     a;
+
+	if (impl != TR_SYNC_ACTOR) {
+		skip();
+	}
+	TR_ASSERT_OK(tr_lock_new(&l, opts(NULL)));
+	TR_ASSERT_OK(tr_lock_acquire(l, 0));
+	p = start_op(1, "blocked %s", tr_lock_addr(l));
+	TR_ASSERT_OK(tr_addr_parse(tr_lock_addr(l), &a));
+	assert_int_equal(kill((pid_t) a.pid, SIGKILL), 0);
+	assert_int_equal(tr_test_finish(&p), OK);
+	assert_true(tr_lock_release(l) < 0 || tr_lock_acquire(l, 0) < 0);
+	tr_lock_destroy(&l);
+}
+
 /* A party's timeout breaks the barrier for every party, the late arriver
  * included; a failing action breaks it too. */
 static bool fail_action_ran;
@@ -825,10 +911,13 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_semaphore),
 		cmocka_unit_test(test_cond_errors_and_lost_notify),
 		cmocka_unit_test(test_cond_notify_n),
+		cmocka_unit_test(test_cond_dead_waiter_skipped),
 		cmocka_unit_test(test_cond_wait_for_deadline),
 		cmocka_unit_test(test_barrier_pass),
 		cmocka_unit_test(test_barrier_abort_reset),
 		cmocka_unit_test(test_barrier_timeout),
+		cmocka_unit_test(test_barrier_party_killed),
+		cmocka_unit_test(test_actor_killed),
 	};
 
 	int failed;
