@@ -11,8 +11,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <unistd.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define MAX_PARTIES    1024
 #define PARTY_CHECK_MS 100 /* how often a waiting party looks for dead ones */
@@ -242,7 +242,7 @@ tr_barrier_wait(tr_barrier *b, int timeout_ms)
 		return r;
 	}
 	gen            = atomic_load(&p->gen);
-	p->pids[index] = (uint32_t) getpid();
+	p->pids[index] = tri_sync_pid();
 	unlock_state(p);
 	while (atomic_load(&p->gen) == gen) {
 		int left = tr_deadline_left(deadline);

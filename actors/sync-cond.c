@@ -153,15 +153,20 @@ pid_dead(uint32_t pid)
 static struct slot *
 take_slot(struct tri_condpage *p)
 {
-	for (int i = 0; i < TR_COND_MAX_WAITERS; i++) {
-		struct slot *s  = &p->slots[i];
-		uint32_t     st = atomic_load(&s->state);
+	/* a free slot first; only when there is none, one a dead waiter
+	 * left (a system call per slot to find out) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < TR_COND_MAX_WAITERS; i++) {
+			struct slot *s  = &p->slots[i];
+			uint32_t     st = atomic_load(&s->state);
 
-		if (st == SLOT_FREE || pid_dead(s->pid)) {
-			s->ticket = p->next_ticket++;
-			s->pid    = (uint32_t) getpid();
-			atomic_store(&s->state, SLOT_WAITING);
-			return s;
+			if (st == SLOT_FREE ||
+			    (pass == 1 && pid_dead(s->pid))) {
+				s->ticket = p->next_ticket++;
+				s->pid    = tri_sync_pid();
+				atomic_store(&s->state, SLOT_WAITING);
+				return s;
+			}
 		}
 	}
 	return NULL;

@@ -57,6 +57,8 @@ struct tr_lock {
 
 /* The caller's thread id, cached per thread (renewed in fork children). */
 uint32_t tri_sync_tid(void);
+/* The caller's process id, cached likewise. */
+uint32_t tri_sync_pid(void);
 
 /* Create a segment for an object of size bytes and kind; *ret_obj points
  * at the (zeroed) object.  Call tri_sync_publish() once it is ready. */

@@ -20,10 +20,13 @@
 static _Thread_local uint32_t tid_cache;
 static pthread_once_t         atfork_once = PTHREAD_ONCE_INIT;
 
+static uint32_t pid_cache;
+
 static void
 forget_tid(void)
 {
 	tid_cache = 0; /* the fork child's only thread has a new id */
+	pid_cache = 0;
 }
 
 static void
@@ -40,6 +43,16 @@ tri_sync_tid(void)
 		tid_cache = (uint32_t) syscall(SYS_gettid);
 	}
 	return tid_cache;
+}
+
+uint32_t
+tri_sync_pid(void)
+{
+	if (__builtin_expect(pid_cache == 0, 0)) {
+		(void) pthread_once(&atfork_once, install_atfork);
+		pid_cache = (uint32_t) getpid();
+	}
+	return pid_cache;
 }
 
 /* ---- segments ----------------------------------------------------------- */

@@ -13,8 +13,13 @@
  *                  tr_array_get_i64() (Python: Array(lock=False)[i])
  *   array_lock     ... from a shared Array with its lock, each read taking
  *                  it (Python: Array(lock=True)[i])
- *   managed_lock,  Python's Manager().Lock() and Manager().list(): troupe's
- *   managed_list   actor lock and Manager are not built yet (n/a)
+ *   managed_lock   the actor implementation's lock (TR_SYNC_ACTOR: every
+ *                  acquire a round trip to the sync actor, every release a
+ *                  one-way message) next to Python's Manager().Lock()
+ *   actor cond     the Condition benchmark on an actor's Condition, next
+ *                  to Python's multiprocessing.Condition
+ *   managed_list   Python's Manager().list(): troupe's Manager is not built
+ *                  yet (n/a)
  *
  * Each figure doubles its count until one run lasts --time seconds (0.3 by
  * default).  --no-python leaves Python out. */
@@ -94,13 +99,13 @@ notify_func(const void *args, size_t len)
 TR_ACTOR(bench_notify, notify_func)
 
 static double
-conditionspeed(void)
+conditionspeed(int impl)
 {
 	double   elapsed = 0;
 	long     n       = 1;
 	tr_cond *c;
 
-	check(tr_cond_new(&c, NULL), "tr_cond_new");
+	check(tr_cond_new(&c, &(tr_sync_opts) { NULL, impl }), "tr_cond_new");
 	while (elapsed < delta) {
 		char        args[128];
 		tr_process *p;
@@ -245,7 +250,7 @@ main(int argc, char **argv)
 	bool      python = true;
 	int       npy    = 0;
 	tr_lock  *l;
-	double    lock, rlock, cond, list, nolock, locked;
+	double    lock, rlock, alock, cond, acond, list, nolock, locked;
 
 	check(tr_init(argc, argv), "tr_init");
 	for (int i = 1; i < argc; i++) {
@@ -266,7 +271,12 @@ main(int argc, char **argv)
 	check(tr_rlock_new(&l, NULL), "rlock");
 	rlock = lockspeed(l);
 	tr_lock_destroy(&l);
-	cond   = conditionspeed();
+	check(tr_lock_new(&l, &(tr_sync_opts) { NULL, TR_SYNC_ACTOR }),
+	    "actor lock");
+	alock = lockspeed(l);
+	tr_lock_destroy(&l);
+	cond   = conditionspeed(TR_SYNC_LOCAL);
+	acond  = conditionspeed(TR_SYNC_ACTOR);
 	list   = listspeed();
 	nolock = arrayspeed(TR_SHARED_NOLOCK);
 	locked = arrayspeed(0);
@@ -280,9 +290,11 @@ main(int argc, char **argv)
 	row("Lock acquire/release", "pairs/s", lock, py_get(py, npy, "lock"));
 	row("RLock acquire/release", "pairs/s", rlock,
 	    py_get(py, npy, "rlock"));
-	row("managed Lock (actor lock)", "pairs/s", 0,
+	row("actor Lock vs Manager().Lock()", "pairs/s", alock,
 	    py_get(py, npy, "managed_lock"));
 	row("Condition wait/notify, 2 processes", "waits/s", cond,
+	    py_get(py, npy, "cond"));
+	row("actor Condition wait/notify", "waits/s", acond,
 	    py_get(py, npy, "cond"));
 	row("read: list / plain array", "ints/s", list,
 	    py_get(py, npy, "list"));
