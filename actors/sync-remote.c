@@ -23,7 +23,8 @@
 #define STOP_MS    5000
 
 struct tri_remote {
-	tr_process *proc; /* the creator's: the actor; NULL when opened */
+	tr_process *proc;  /* the creator's: the actor; NULL when opened */
+	pid_t       owner; /* process that made the handle */
 	tr_addr     server;
 	uint32_t    kind;
 	uint32_t    held; /* acquisitions through this handle */
@@ -64,7 +65,8 @@ remote_alloc(struct tri_remote **ret)
 	if (!r) {
 		return -ENOMEM;
 	}
-	*ret = r;
+	r->owner = getpid();
+	*ret     = r;
 	return 0;
 }
 
@@ -211,15 +213,14 @@ tri_remote_destroy(struct tri_remote **rp)
 	if (!r) {
 		return;
 	}
-	if (r->proc) {
-		if (tr_process_is_alive(r->proc)) {
-			(void) remote_cast(r, TRI_OP_STOP);
-			if (tr_process_join(r->proc, STOP_MS) < 0) {
-				(void) tr_process_kill(r->proc);
-			}
+	/* a fork child's copy of the creator's handle leaves the actor be */
+	if (r->proc && r->owner == getpid() && tr_process_is_alive(r->proc)) {
+		(void) remote_cast(r, TRI_OP_STOP);
+		if (tr_process_join(r->proc, STOP_MS) < 0) {
+			(void) tr_process_kill(r->proc);
 		}
-		tr_process_destroy(&r->proc);
 	}
+	tr_process_destroy(&r->proc);
 	free(r);
 	*rp = NULL;
 }

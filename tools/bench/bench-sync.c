@@ -22,7 +22,9 @@
  *                  yet (n/a)
  *
  * Each figure doubles its count until one run lasts --time seconds (0.3 by
- * default).  --no-python leaves Python out. */
+ * default).  --rounds N measures troupe and Python alternately N times and
+ * shows the medians (a busy machine's drift then weighs on both).
+ * --no-python leaves Python out. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -243,14 +245,74 @@ row(const char *what, const char *unit, double tr, double py)
 	fflush(stdout);
 }
 
+enum { NROWS = 9, MAXROUNDS = 15 };
+
+/* One round: troupe's figures, then Python's, into tr[] and py[]. */
+static void
+one_round(bool python, double *tr, double *pyv)
+{
+	static const char *const pyname[NROWS] = { "lock", "rlock",
+		"managed_lock", "cond", "cond", "list", "array_nolock",
+		"array_lock", "managed_list" };
+	struct py                py[16];
+	int                      npy = 0;
+	tr_lock                 *l;
+
+	check(tr_lock_new(&l, NULL), "lock");
+	tr[0] = lockspeed(l);
+	tr_lock_destroy(&l);
+	check(tr_rlock_new(&l, NULL), "rlock");
+	tr[1] = lockspeed(l);
+	tr_lock_destroy(&l);
+	check(tr_lock_new(&l, &(tr_sync_opts) { NULL, TR_SYNC_ACTOR }),
+	    "actor lock");
+	tr[2] = lockspeed(l);
+	tr_lock_destroy(&l);
+	tr[3] = conditionspeed(TR_SYNC_LOCAL);
+	tr[4] = conditionspeed(TR_SYNC_ACTOR);
+	tr[5] = listspeed();
+	tr[6] = arrayspeed(TR_SHARED_NOLOCK);
+	tr[7] = arrayspeed(0);
+	tr[8] = 0; /* no Manager yet */
+	if (python) {
+		npy = run_python(py, 16);
+	}
+	for (int i = 0; i < NROWS; i++) {
+		pyv[i] = py_get(py, npy, pyname[i]);
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t) n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct py py[16];
-	bool      python = true;
-	int       npy    = 0;
-	tr_lock  *l;
-	double    lock, rlock, alock, cond, acond, list, nolock, locked;
+	static const char *const what[NROWS] = { "Lock acquire/release",
+		"RLock acquire/release", "actor Lock vs Manager().Lock()",
+		"Condition wait/notify, 2 processes",
+		"actor Condition wait/notify", "read: list / plain array",
+		"read: unsynchronized shared Array",
+		"read: synchronized shared Array", "read: managed list" };
+	static const char *const unit[NROWS] = { "pairs/s", "pairs/s",
+		"pairs/s", "waits/s", "waits/s", "ints/s", "ints/s", "ints/s",
+		"ints/s" };
+	double                   tr[NROWS][MAXROUNDS], py[NROWS][MAXROUNDS];
+	double                   t1[NROWS], p1[NROWS];
+	bool                     python = true;
+	int                      rounds = 1;
 
 	check(tr_init(argc, argv), "tr_init");
 	for (int i = 1; i < argc; i++) {
@@ -258,50 +320,36 @@ main(int argc, char **argv)
 			python = false;
 		} else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
 			delta = atof(argv[++i]);
+		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+			rounds = atoi(argv[++i]);
 		} else {
+			rounds = 0;
+		}
+		if (rounds < 1 || rounds > MAXROUNDS || delta <= 0) {
 			fprintf(stderr,
 			    "usage: bench-sync [--time S] "
-			    "[--no-python]\n");
+			    "[--rounds N (1..15)] [--no-python]\n");
 			return 2;
 		}
 	}
-	check(tr_lock_new(&l, NULL), "lock");
-	lock = lockspeed(l);
-	tr_lock_destroy(&l);
-	check(tr_rlock_new(&l, NULL), "rlock");
-	rlock = lockspeed(l);
-	tr_lock_destroy(&l);
-	check(tr_lock_new(&l, &(tr_sync_opts) { NULL, TR_SYNC_ACTOR }),
-	    "actor lock");
-	alock = lockspeed(l);
-	tr_lock_destroy(&l);
-	cond   = conditionspeed(TR_SYNC_LOCAL);
-	acond  = conditionspeed(TR_SYNC_ACTOR);
-	list   = listspeed();
-	nolock = arrayspeed(TR_SHARED_NOLOCK);
-	locked = arrayspeed(0);
-	if (python) {
-		npy = run_python(py, 16);
+	for (int r = 0; r < rounds; r++) {
+		one_round(python, t1, p1);
+		for (int i = 0; i < NROWS; i++) {
+			tr[i][r] = t1[i];
+			py[i][r] = p1[i];
+		}
+	}
+	if (rounds > 1) {
+		printf("medians of %d rounds, troupe and Python alternating\n",
+		    rounds);
 	}
 	printf("| %-36s | %-15s | %10s | %10s | %7s |\n", "", "unit", "troupe",
 	    "python", "ratio");
 	printf("|--------------------------------------|-----------------|----"
 	       "--------|------------|---------|\n");
-	row("Lock acquire/release", "pairs/s", lock, py_get(py, npy, "lock"));
-	row("RLock acquire/release", "pairs/s", rlock,
-	    py_get(py, npy, "rlock"));
-	row("actor Lock vs Manager().Lock()", "pairs/s", alock,
-	    py_get(py, npy, "managed_lock"));
-	row("Condition wait/notify, 2 processes", "waits/s", cond,
-	    py_get(py, npy, "cond"));
-	row("actor Condition wait/notify", "waits/s", acond,
-	    py_get(py, npy, "cond"));
-	row("read: list / plain array", "ints/s", list,
-	    py_get(py, npy, "list"));
-	row("read: unsynchronized shared Array", "ints/s", nolock,
-	    py_get(py, npy, "array_nolock"));
-	row("read: synchronized shared Array", "ints/s", locked,
-	    py_get(py, npy, "array_lock"));
-	row("read: managed list", "ints/s", 0, py_get(py, npy, "managed_list"));
+	for (int i = 0; i < NROWS; i++) {
+		row(what[i], unit[i], median(tr[i], rounds),
+		    median(py[i], rounds));
+	}
 	return 0;
 }
