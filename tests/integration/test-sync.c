@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <protobuf-c/protobuf-c.h>
+
+#include "sync.pb-c.h"
 #include "troupe/shared.h"
 #include "troupe/sync.h"
 
@@ -835,6 +838,55 @@ test_actor_killed(void **state)
 	tr_lock_destroy(&l);
 }
 
+/* The sync actor answers bad requests with an error and keeps serving. */
+static int
+raw_call(tr_addr to, uint32_t op, int timeout_ms)
+{
+	Trwire__SyncRequest req = TRWIRE__SYNC_REQUEST__INIT;
+	Trwire__SyncReply  *rep = NULL;
+	int                 r;
+
+	req.op         = op;
+	req.timeout_ms = timeout_ms;
+	r = tr_call_pb(to, &req.base, &trwire__sync_reply__descriptor,
+	    (ProtobufCMessage **) &rep, TR_TEST_HANG_MS);
+	if (r == 0) {
+		r = rep->result;
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	}
+	return r;
+}
+
+static void
+test_actor_bad_input(void **state)
+{
+	Trwire__SyncReply *rep = NULL;
+	tr_msg            *req, *reply;
+	tr_lock           *l;
+	tr_addr            a;
+
+	if (impl != TR_SYNC_ACTOR) {
+		skip();
+	}
+	TR_ASSERT_OK(tr_lock_new(&l, opts(NULL)));
+	TR_ASSERT_OK(tr_addr_parse(tr_lock_addr(l), &a));
+	TR_ASSERT_ERR(raw_call(a, 99, 0), -EOPNOTSUPP); /* unknown op */
+	TR_ASSERT_ERR(raw_call(a, 9, 0), -EOPNOTSUPP);  /* a semaphore op */
+	TR_ASSERT_ERR(raw_call(a, 3, -5), -EINVAL);     /* bad timeout */
+	/* raw bytes that are no SyncRequest */
+	TR_ASSERT_OK(tr_msg_new_bytes(&req, "\xff\xff\xff", 3));
+	TR_ASSERT_OK(tr_call(a, &req, &reply, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_msg_unpack(reply, &trwire__sync_reply__descriptor,
+	    (ProtobufCMessage **) &rep));
+	assert_int_equal(rep->result, TR_EBADFRAME);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	tr_msg_destroy(&reply);
+	/* and it still serves */
+	TR_ASSERT_ERR(tr_lock_acquire(l, 0), 0);
+	TR_ASSERT_ERR(tr_lock_release(l), 0);
+	tr_lock_destroy(&l);
+}
+
 /* A party's timeout breaks the barrier for every party, the late arriver
  * included; a failing action breaks it too. */
 static bool fail_action_ran;
@@ -918,6 +970,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_barrier_timeout),
 		cmocka_unit_test(test_barrier_party_killed),
 		cmocka_unit_test(test_actor_killed),
+		cmocka_unit_test(test_actor_bad_input),
 	};
 
 	int failed;
