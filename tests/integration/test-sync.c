@@ -245,6 +245,20 @@ op_cnotify(const char *args)
 	return OK;
 }
 
+/* "sacquire SEM": wait for the semaphore (released by the parent). */
+static int
+op_sacquire(const char *args)
+{
+	char    w[128];
+	tr_sem *sem;
+
+	if (arg_word(args, 1, w, sizeof(w)) < 0 || tr_sem_open(&sem, w) < 0) {
+		return E_OPEN;
+	}
+	tr_ready();
+	return tr_sem_acquire(sem, TR_TEST_HANG_MS) == 0 ? OK : E_RESULT;
+}
+
 /* "blocked LOCK": wait for LOCK, which is held, until its actor dies:
  * OK if that ends the wait with an error naming the death. */
 static int
@@ -308,7 +322,7 @@ op(const void *args, size_t len)
 		{ "count", op_count }, { "create", op_create },
 		{ "use", op_use }, { "cwait", op_cwait },
 		{ "cnotify", op_cnotify }, { "bwait", op_bwait },
-		{ "blocked", op_blocked } };
+		{ "blocked", op_blocked }, { "sacquire", op_sacquire } };
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		size_t n = strlen(ops[i].verb);
@@ -542,6 +556,43 @@ test_semaphore(void **state)
 	TR_ASSERT_ERR(tr_sem_release(b), -EOVERFLOW);
 	assert_int_equal(tr_sem_value(b), 2);
 	tr_sem_destroy(&b);
+}
+
+/* Waiters in other processes (each start method) are woken one per
+ * release; the value never goes below 0. */
+static void
+test_semaphore_waiters(void **state)
+{
+	tr_process *p[3];
+	tr_sem     *s;
+
+	TR_ASSERT_OK(tr_sem_new(&s, opts(NULL), 0, true));
+	for (int m = 0; m < 3; m++) {
+		p[m] = start_op(m, "sacquire %s", tr_sem_addr(s));
+	}
+	usleep(50000); /* room for a wrong acquire */
+	for (int m = 0; m < 3; m++) {
+		assert_true(tr_process_is_alive(p[m]));
+	}
+	/* bound 0: a BoundedSemaphore(0) can never be released... */
+	TR_ASSERT_ERR(tr_sem_release(s), -EOVERFLOW);
+	tr_sem_destroy(&s);
+	for (int m = 0; m < 3; m++) {
+		tr_process_destroy(&p[m]);
+	}
+	/* ...an unbounded one wakes a waiter per release */
+	TR_ASSERT_OK(tr_sem_new(&s, opts(NULL), 0, false));
+	for (int m = 0; m < 3; m++) {
+		p[m] = start_op(m, "sacquire %s", tr_sem_addr(s));
+	}
+	for (int m = 0; m < 3; m++) {
+		TR_ASSERT_OK(tr_sem_release(s));
+	}
+	for (int m = 0; m < 3; m++) {
+		assert_int_equal(tr_test_finish(&p[m]), OK);
+	}
+	assert_int_equal(tr_sem_value(s), 0);
+	tr_sem_destroy(&s);
 }
 
 /* ---- Condition ---------------------------------------------------------- */
@@ -961,6 +1012,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_lock_exact_count),
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_semaphore),
+		cmocka_unit_test(test_semaphore_waiters),
 		cmocka_unit_test(test_cond_errors_and_lost_notify),
 		cmocka_unit_test(test_cond_notify_n),
 		cmocka_unit_test(test_cond_dead_waiter_skipped),
