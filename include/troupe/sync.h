@@ -37,8 +37,9 @@ extern "C" {
  * Timeouts, as everywhere in troupe: 0 tries once and never waits (-EAGAIN
  * if it would have to), TR_TIMEOUT_INFINITE waits for ever, a positive
  * value waits up to that many ms (-ETIMEDOUT), any other negative is
- * -EINVAL.  Waits are not ended by signals.  Every call returns -EINVAL
- * for a NULL handle. */
+ * -EINVAL.  Local waits are not ended by signals (an actor primitive's
+ * may end with -EINTR, as tr_call() does).  Every call that returns an int
+ * returns -EINVAL for a NULL handle. */
 
 /* Acquired, but the previous holder died holding the lock. */
 #define TR_LOCK_OWNER_DIED 1
