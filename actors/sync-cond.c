@@ -194,7 +194,10 @@ sleep_on(struct slot *s, int64_t deadline)
 			}
 			continue; /* notified meanwhile */
 		}
-		(void) tri_futex_wait(&s->state, SLOT_WAITING, left);
+		/* a slice at most: a notifier that dies before it releases
+		 * the lock never wakes us */
+		(void) tri_futex_wait(&s->state, SLOT_WAITING,
+		    left < 0 || left > 100 ? 100 : left);
 	}
 }
 
@@ -317,11 +320,30 @@ tr_cond_notify(tr_cond *c, int n)
 		}
 		if (atomic_compare_exchange_strong(
 		        &s->state, &want, SLOT_NOTIFIED)) {
-			tri_futex_wake(&s->state, 1);
 			woken++;
 		}
 	}
+	if (woken > 0) {
+		atomic_store(&c->p->lock.deferred, 1);
+	}
 	return woken;
+}
+
+/* A notified waiter's first need is the lock, which the notifier holds:
+ * waking it at notify would make it sleep again on the lock, and wake it
+ * a second time at the release.  So notify only marks the slots, and the
+ * release that frees the lock wakes them (the lock word's first member
+ * is this page's). */
+void
+tri_cond_flush(struct tri_lockword *w)
+{
+	struct tri_condpage *p = (struct tri_condpage *) w;
+
+	for (int i = 0; i < TR_COND_MAX_WAITERS; i++) {
+		if (atomic_load(&p->slots[i].state) == SLOT_NOTIFIED) {
+			tri_futex_wake(&p->slots[i].state, 1);
+		}
+	}
 }
 
 int

@@ -42,6 +42,8 @@ struct tri_lockword {
 	_Atomic uint32_t owner; /* holder's tid, 0 when free */
 	uint32_t         depth; /* acquisitions not yet released */
 	uint32_t         recursive;
+	_Atomic uint32_t deferred; /* a Condition's wakes held until the
+	                            * lock is released (sync-cond.c) */
 };
 
 struct tri_remote;
@@ -76,6 +78,9 @@ int tri_lockword_release(struct tri_lockword *w);
  * at that depth. */
 uint32_t tri_lockword_release_all(struct tri_lockword *w);
 int      tri_lockword_restore(struct tri_lockword *w, uint32_t depth);
+
+/* Wake the waiters a Condition notified while w, its lock, was held. */
+void tri_cond_flush(struct tri_lockword *w);
 
 /* Wait while *word == val, for at most ms (negative: a long slice). 0 when
  * woken or changed, -ETIMEDOUT at the end of the slice. */

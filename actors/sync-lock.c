@@ -209,6 +209,8 @@ tri_lockword_acquire(struct tri_lockword *w, int timeout_ms)
 int
 tri_lockword_release(struct tri_lockword *w)
 {
+	int r;
+
 	if (atomic_load_explicit(&w->owner, memory_order_relaxed) !=
 	    tri_sync_tid()) {
 		return -EPERM;
@@ -217,7 +219,12 @@ tri_lockword_release(struct tri_lockword *w)
 		return 0;
 	}
 	atomic_store_explicit(&w->owner, 0, memory_order_relaxed);
-	return -pthread_mutex_unlock(&w->m);
+	r = -pthread_mutex_unlock(&w->m);
+	if (atomic_load_explicit(&w->deferred, memory_order_relaxed) &&
+	    atomic_exchange(&w->deferred, 0)) {
+		tri_cond_flush(w); /* now they can have the lock */
+	}
+	return r;
 }
 
 uint32_t
