@@ -17,14 +17,16 @@
  *                  acquire a round trip to the sync actor, every release a
  *                  one-way message) next to Python's Manager().Lock()
  *   actor cond     the Condition benchmark on an actor's Condition, next
- *                  to Python's multiprocessing.Condition
+ *                  to Python's Manager().Condition()
  *   managed_list   Python's Manager().list(): troupe's Manager is not built
  *                  yet (n/a)
  *
  * Each figure doubles its count until one run lasts --time seconds (0.3 by
  * default).  --rounds N measures troupe and Python alternately N times and
  * shows the medians (a busy machine's drift then weighs on both).
- * --no-python leaves Python out. */
+ * --no-python leaves Python out.  On a busy machine the two-process rows
+ * depend on the scheduler; `taskset -c 0 bench-sync` puts everything on
+ * one CPU. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -241,7 +243,7 @@ row(const char *what, const char *unit, double tr, double py)
 	if (tr > 0 && py > 0) {
 		snprintf(r, sizeof(r), "%.1fx", tr / py);
 	}
-	printf("| %-36s | %-15s | %10s | %10s | %7s |\n", what, unit, a, b, r);
+	printf("| %-40s | %-15s | %10s | %10s | %7s |\n", what, unit, a, b, r);
 	fflush(stdout);
 }
 
@@ -252,7 +254,7 @@ static void
 one_round(bool python, double *tr, double *pyv)
 {
 	static const char *const pyname[NROWS] = { "lock", "rlock",
-		"managed_lock", "cond", "cond", "list", "array_nolock",
+		"managed_lock", "cond", "managed_cond", "list", "array_nolock",
 		"array_lock", "managed_list" };
 	struct py                py[16];
 	int                      npy = 0;
@@ -303,8 +305,8 @@ main(int argc, char **argv)
 	static const char *const what[NROWS] = { "Lock acquire/release",
 		"RLock acquire/release", "actor Lock vs Manager().Lock()",
 		"Condition wait/notify, 2 processes",
-		"actor Condition wait/notify", "read: list / plain array",
-		"read: unsynchronized shared Array",
+		"actor Condition vs Manager().Condition()",
+		"read: list / plain array", "read: unsynchronized shared Array",
 		"read: synchronized shared Array", "read: managed list" };
 	static const char *const unit[NROWS] = { "pairs/s", "pairs/s",
 		"pairs/s", "waits/s", "waits/s", "ints/s", "ints/s", "ints/s",
@@ -343,10 +345,11 @@ main(int argc, char **argv)
 		printf("medians of %d rounds, troupe and Python alternating\n",
 		    rounds);
 	}
-	printf("| %-36s | %-15s | %10s | %10s | %7s |\n", "", "unit", "troupe",
+	printf("| %-40s | %-15s | %10s | %10s | %7s |\n", "", "unit", "troupe",
 	    "python", "ratio");
-	printf("|--------------------------------------|-----------------|----"
-	       "--------|------------|---------|\n");
+	printf(
+	    "|------------------------------------------|-----------------|----"
+	    "--------|------------|---------|\n");
 	for (int i = 0; i < NROWS; i++) {
 		row(what[i], unit[i], median(tr[i], rounds),
 		    median(py[i], rounds));

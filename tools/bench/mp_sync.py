@@ -71,6 +71,7 @@ def main():
     if '--no-manager' not in sys.argv:
         m = mp.Manager()
         rows += [('managed_lock', lambda: lockspeed(m.Lock())),
+                 ('managed_cond', lambda: conditionspeed(m.Condition())),
                  ('managed_list', lambda: readspeed(m.list(range(1000))))]
     for name, fn in rows:
         print(name, '%.0f' % fn(), flush=True)
