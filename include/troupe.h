@@ -14,5 +14,8 @@
 #include "troupe/queue.h"
 #include "troupe/supervisor.h"
 #include "troupe/wait.h"
+#include "troupe/shm.h"
+#include "troupe/sync.h"
+#include "troupe/shared.h"
 
 #endif /* TROUPE_H */

@@ -38,6 +38,10 @@ static struct run run_;
 
 static const char *const methods[] = { "fork", "spawn", "forkserver" };
 
+/* One more environment entry for the examples (NULL: none): the sync
+ * examples run once with TROUPE_SYNC=actor. */
+static const char *extra_env;
+
 /* environ without TROUPE_* (a developer's TROUPE_LOG would change the
  * output), plus TROUPE_START_METHOD=method when method is set. */
 static char **
@@ -50,7 +54,7 @@ child_env(const char *method)
 	while (environ[n]) {
 		n++;
 	}
-	env = calloc(n + 2, sizeof(*env));
+	env = calloc(n + 3, sizeof(*env));
 	assert_non_null(env);
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(environ[i], "TROUPE_", 7) != 0) {
@@ -60,6 +64,9 @@ child_env(const char *method)
 	if (method) {
 		snprintf(sm, sizeof(sm), "TROUPE_START_METHOD=%s", method);
 		env[j++] = sm;
+	}
+	if (extra_env) {
+		env[j++] = (char *) extra_env;
 	}
 	return env;
 }
@@ -685,6 +692,92 @@ test_pool_init(void **state)
 	}
 }
 
+/* issue 11: Lock around printing -- ten whole lines, each number once */
+static void
+test_lock(void **state)
+{
+	for (int k = 0; k < 6; k++) {
+		int m = k % 3, seen = 0;
+
+		extra_env = k < 3 ? NULL : "TROUPE_SYNC=actor";
+
+		run_example(methods[m], "lock", NULL);
+		expect_clean_exit();
+		assert_int_equal(run_.nlines, 10);
+		for (int i = 0; i < run_.nlines; i++) {
+			long n = -1;
+
+			assert_true(
+			    matches(run_.lines[i], "hello world ([0-9])", &n));
+			seen |= 1 << n;
+		}
+		assert_int_equal(seen, 0x3ff);
+	}
+	extra_env = NULL;
+}
+
+static void
+test_value_array(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "value-array", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("3\\.1415927",
+		    "\\[0, -1, -2, -3, -4, -5, -6, -7, -8, -9\\]");
+	}
+}
+
+static void
+test_condition(void **state)
+{
+	for (int k = 0; k < 6; k++) {
+		int m = k % 3;
+
+		extra_env = k < 3 ? NULL : "TROUPE_SYNC=actor";
+		run_example(methods[m], "condition", NULL);
+		expect_clean_exit();
+		/* the two stage 2 clients may run in either order */
+		EXPECT_LINES("Starting stage_2\\[1\\]",
+		    "Starting stage_2\\[2\\]", "Starting s1",
+		    "s1 done and ready for stage 2",
+		    "stage_2\\[[12]\\] running", "stage_2\\[[12]\\] running");
+		assert_string_not_equal(run_.lines[4], run_.lines[5]);
+	}
+	extra_env = NULL;
+}
+
+/* never more than two workers between acquire and release (with
+ * TROUPE_SYNC=actor the sync actor is Process-1: the workers follow) */
+static void
+test_semaphore(void **state)
+{
+	for (int k = 0; k < 6; k++) {
+		int m = k % 3, held = 0, most = 0, acquired = 0;
+
+		extra_env = k < 3 ? NULL : "TROUPE_SYNC=actor";
+
+		run_example(methods[m], "semaphore", NULL);
+		expect_clean_exit();
+		assert_int_equal(run_.nlines, 10);
+		for (int i = 0; i < run_.nlines; i++) {
+			if (matches(run_.lines[i], "Process-[0-9]+ acquire",
+			        NULL)) {
+				held++;
+				acquired++;
+			} else {
+				assert_true(matches(run_.lines[i],
+				    "Process-[0-9]+ release", NULL));
+				held--;
+			}
+			most = held > most ? held : most;
+			assert_true(held >= 0);
+		}
+		assert_int_equal(acquired, 5);
+		assert_true(most <= 2);
+	}
+	extra_env = NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -702,6 +795,10 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_logging),
 		cmocka_unit_test(test_start_methods),
 		cmocka_unit_test(test_tour),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_value_array),
+		cmocka_unit_test(test_condition),
+		cmocka_unit_test(test_semaphore),
 		cmocka_unit_test(test_event),
 		cmocka_unit_test(test_queue_worker),
 		cmocka_unit_test(test_queue_results),
