@@ -492,6 +492,13 @@ expect_demo_stopped_in_order(void)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		char *p = strstr(at, want[i]);
 
+		/* crashy aborts on one job in eight: a stop that comes while
+		 * it is dead or being restarted finds no crashy to stop (on
+		 * a busy machine its restart takes long enough to be hit) */
+		if (!p && strncmp(want[i], "crashy", 6) == 0 &&
+		    !strstr(S.o, want[i])) {
+			continue;
+		}
 		if (!p) {
 			print_error("no '%s' in order in:\n%s\n", want[i], S.o);
 		}
