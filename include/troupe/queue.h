@@ -34,7 +34,10 @@ extern "C" {
  * Delivery (docs/guarantees.md, "Queue"):
  *  - tr_queue_put() returns 0 once the broker holds the item (unless a
  *    put window is set: tr_queue_set_put_window()).  A process that puts
- *    and then exits at once loses nothing and does not hang.
+ *    and then exits at once loses nothing and does not hang.  On the
+ *    broker's host the item goes into a ring of the broker's memory that
+ *    the handle maps (no round trip; SIGKILL-safe once put returned);
+ *    TROUPE_QUEUE_SHM=0 in the environment makes every put a message.
  *  - Items from one producer are got in the order put; items a consumer
  *    was sent and did not take go back to the front of the queue.
  *  - Consumers take items with credit: a handle asks for up to its window
