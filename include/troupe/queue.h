@@ -120,8 +120,10 @@ TR_API tr_addr tr_queue_broker(const tr_queue *q);
  * request for credit.  Errors: -EINVAL. */
 TR_API int tr_queue_set_window(tr_queue *q, unsigned window);
 
-/* Put window (default 0): how many puts of this handle may go one-way,
- * without waiting for the broker's answer.  With 0 every put is a round
+/* Put window (default 0): how many puts of this handle that go by message
+ * (not on the producer's ring: another host, TROUPE_QUEUE_SHM=0, items
+ * over 64 KiB, a full ring) may go one-way, without waiting for the
+ * broker's answer.  With 0 every put is a round
  * trip and returns once the broker holds the item.  With n > 0, on an
  * unbounded queue, each answered put also grants the handle n one-way
  * puts: those return once the item is handed to this process's runtime
