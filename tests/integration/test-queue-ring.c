@@ -11,11 +11,17 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "queue.pb-c.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #define FORK TR_START_FORKSERVER
@@ -53,6 +59,19 @@ broker_rings(pid_t pid)
 	}
 	closedir(dp);
 	return n;
+}
+
+/* Wait (bounded) until the broker of q holds n rings. */
+static bool
+rings_become(tr_queue *q, int n)
+{
+	pid_t   pid = (pid_t) tr_queue_broker(q).pid;
+	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
+
+	while (broker_rings(pid) != n && tr_test_now_ms() < end) {
+		usleep(2000);
+	}
+	return broker_rings(pid) == n;
 }
 
 /* ---- child actors: arguments are "where n" --------------------------- */
@@ -183,9 +202,8 @@ test_producer_killed_after_put_loses_nothing(void **state)
 				tr_msg_destroy(&m);
 			}
 			TR_ASSERT_ERR(tr_queue_get(q, &m, 0), TR_EEMPTY);
-			/* its ring went with it */
-			assert_int_equal(
-			    broker_rings((pid_t) tr_queue_broker(q).pid), 0);
+			/* its ring went with it (once the DOWN is in) */
+			assert_true(rings_become(q, 0));
 			tr_queue_destroy(&q);
 		}
 	}
@@ -278,6 +296,64 @@ test_broker_killed_while_producers_write(void **state)
 	tr_queue_destroy(&q);
 }
 
+/* The ring's layout as docs/protocol.md gives it (actors/queue-int.h):
+ * state at byte 24, tail at 64, records from 4096, 256 KiB of them. */
+#define RING_STATE 24
+#define RING_TAIL  64
+#define RING_DATA  4096
+#define RING_MAP   (4096 + (256 << 10))
+
+/* A producer that writes a bad record on its ring: the broker stops
+ * reading that ring, keeps every item, and goes on serving. */
+static void
+test_bad_record_loses_nothing(void **state)
+{
+	tr_queue           *q      = new_queue(0);
+	tr_addr             b      = tr_queue_broker(q);
+	Trwire__QueueOp     op     = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueReply *rep    = NULL;
+	tr_msg             *m      = NULL;
+	uint32_t            bad[2] = { 0xffffffffu, 0 };
+	char                path[64];
+	uint8_t            *ring;
+	int                 fd;
+
+	TR_ASSERT_OK(tr_queue_put_bytes(q, "k", 1, 0)); /* on q's ring */
+	op.kind     = TRWIRE__QUEUE_OP__KIND__RING;
+	op.producer = 777777; /* no handle of ours has this id */
+	TR_ASSERT_OK(tr_call_pb(b, &op.base, &trwire__queue_reply__descriptor,
+	    (ProtobufCMessage **) &rep, TR_TEST_HANG_MS));
+	assert_true(rep->ring_fd >= 0);
+	snprintf(path, sizeof(path), "/proc/%u/fd/%d", (unsigned) b.pid,
+	    (int) rep->ring_fd);
+	trwire__queue_reply__free_unpacked(rep, NULL);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	ring = mmap(NULL, RING_MAP, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(ring != MAP_FAILED);
+	memcpy(ring + RING_DATA, bad, sizeof(bad)); /* a 4 GiB item */
+	__atomic_store_n((uint64_t *) (ring + RING_TAIL), 64, __ATOMIC_SEQ_CST);
+	op.kind = TRWIRE__QUEUE_OP__KIND__WAKE;
+	TR_ASSERT_OK(tr_msg_new_pb(&m, &op.base));
+	TR_ASSERT_OK(tr_send(b, &m, TR_TEST_HANG_MS));
+	tr_msg_destroy(&m);
+	/* every message is preceded by reading the rings */
+	assert_int_equal(tr_queue_qsize(q), 1);
+	assert_int_equal(
+	    __atomic_load_n((uint32_t *) (ring + RING_STATE), __ATOMIC_SEQ_CST),
+	    3);
+	(void) munmap(ring, RING_MAP);
+	TR_ASSERT_OK(tr_queue_put_bytes(q, "l", 1, 0));
+	TR_ASSERT_OK(tr_queue_get(q, &m, TR_TEST_HANG_MS));
+	assert_memory_equal(tr_msg_data(m), "k", 1);
+	tr_msg_destroy(&m);
+	TR_ASSERT_OK(tr_queue_get(q, &m, TR_TEST_HANG_MS));
+	assert_memory_equal(tr_msg_data(m), "l", 1);
+	tr_msg_destroy(&m);
+	tr_queue_destroy(&q);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -286,6 +362,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bounded_efull_exact_on_rings),
 		cmocka_unit_test(test_bounded_efull_exact_concurrent),
 		cmocka_unit_test(test_broker_killed_while_producers_write),
+		cmocka_unit_test(test_bad_record_loses_nothing),
 	};
 
 	TR_ASSERT_OK(tr_init(argc, argv));
