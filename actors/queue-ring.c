@@ -31,6 +31,9 @@ tri_queue_ring_write(
 	size_t at    = (size_t) (off % TRI_QUEUE_RING_DATA);
 	size_t first = TRI_QUEUE_RING_DATA - at;
 
+	if (n == 0) {
+		return; /* src or dst may be NULL then */
+	}
 	if (first > n) {
 		first = n;
 	}
@@ -45,6 +48,9 @@ tri_queue_ring_read(struct tri_queue_ring *r, uint64_t off, void *dst, size_t n)
 	size_t at    = (size_t) (off % TRI_QUEUE_RING_DATA);
 	size_t first = TRI_QUEUE_RING_DATA - at;
 
+	if (n == 0) {
+		return; /* src or dst may be NULL then */
+	}
 	if (first > n) {
 		first = n;
 	}
