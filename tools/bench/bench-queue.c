@@ -69,7 +69,8 @@ producer(const void *args, size_t len)
 }
 TR_ACTOR(bench_producer, producer)
 
-/* "where n joinable": gets until the queue is closed, then exits with 0
+/* "where window joinable": gets until the queue is closed (window 0: the
+ * default), then exits with 0
  * (the count is checked by qsize staying 0: every item got). */
 static int
 consumer(const void *args, size_t len)
@@ -81,6 +82,9 @@ consumer(const void *args, size_t len)
 
 	if (sscanf(args, "%127s %d %d", where, &n, &joinable) != 3 ||
 	    tr_queue_open(&q, where) < 0) {
+		return 2;
+	}
+	if (n > 0 && tr_queue_set_window(q, (unsigned) n) < 0) {
 		return 2;
 	}
 	while ((r = tr_queue_get(q, &m, TR_TIMEOUT_INFINITE)) == 0) {
@@ -130,7 +134,8 @@ finish(tr_process **pp)
 
 /* Items per second through a fresh queue, nprod producers and ncons
  * consumers sharing count items; producers on rings if shm. */
-static double put_rate; /* the last run's: items / producers' time */
+static double put_rate;    /* the last run's: items / producers' time */
+static int    cons_window; /* consumers' window; 0 = the default (64) */
 
 static double
 run(int nprod, int ncons, long count, int kind, int window, int shm)
@@ -146,7 +151,7 @@ run(int nprod, int ncons, long count, int kind, int window, int shm)
 		die("tr_queue_new", r);
 	}
 	for (int i = 0; i < ncons; i++) {
-		cons[i] = start("bench_consumer", tr_queue_addr(q), 0,
+		cons[i] = start("bench_consumer", tr_queue_addr(q), cons_window,
 		    kind == TR_QUEUE_JOINABLE, shm);
 	}
 	t0 = tr_now_ms();
@@ -248,7 +253,7 @@ main(int argc, char **argv)
 	long        count  = 200000;
 	bool        python = true;
 	struct py   py     = { 0 };
-	double      q11, q44, j11, m11, m44, w11, w44, p11, p44;
+	double      q11, q44, j11, m11, m44, w11, w44, p11, p44, c11, c44;
 	int         r;
 
 	r = tr_init(argc, argv);
@@ -274,6 +279,12 @@ main(int argc, char **argv)
 	q44 = run(4, 4, count, TR_QUEUE_PLAIN, 0, 1);
 	p44 = put_rate;
 	j11 = run(1, 1, count / 10, TR_QUEUE_JOINABLE, 0, 1);
+	/* consumers asking for 1024 items ahead instead of 64 (their
+	 * acknowledgements, 16 at a time, then rarely hold up pushes) */
+	cons_window = 1024;
+	c11         = run(1, 1, count, TR_QUEUE_PLAIN, 0, 1);
+	c44         = run(4, 4, count, TR_QUEUE_PLAIN, 0, 1);
+	cons_window = 0;
 	/* ... or answered by message (TROUPE_QUEUE_SHM=0, another host) */
 	m11 = run(1, 1, count / 10, TR_QUEUE_PLAIN, 0, 0);
 	m44 = run(4, 4, count / 10, TR_QUEUE_PLAIN, 0, 0);
@@ -295,6 +306,8 @@ main(int argc, char **argv)
 	row("Queue 4/4, put on ring (held on return)", q44, py.q44);
 	row("Queue 1/1, put by message (held on return)", m11, py.q11);
 	row("Queue 4/4, put by message (held on return)", m44, py.q44);
+	row("Queue 1/1, on ring, consumer window 1024", c11, py.q11);
+	row("Queue 4/4, on ring, consumer window 1024", c44, py.q44);
 	row("Queue 1/1, by message, put window 256", w11, py.q11);
 	row("Queue 4/4, by message, put window 256", w44, py.q44);
 	row("Queue managed by a server (Manager) 1/1", q11, py.mgr);
