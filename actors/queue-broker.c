@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -37,6 +38,22 @@ struct consumer {
 	struct deque inflight;
 };
 
+/* A producer's ring (queue-ring.c); granted, drained and revoked count
+ * records, so a bounded queue's room it holds is granted - drained -
+ * revoked. */
+struct ring {
+	tr_addr                addr;
+	uint64_t               id;  /* the producer handle's id */
+	uint64_t               mon; /* our monitor of addr */
+	struct tri_queue_ring *r;
+	int                    fd;
+	bool                   dead; /* not read any more */
+	uint64_t               granted, drained, revoked;
+};
+
+/* Most rings one broker keeps; later producers use messages. */
+#define RINGS_MAX 512
+
 struct parked {
 	tr_msg          *req; /* the call to answer */
 	Trwire__QueueOp *op;  /* PUT: its item; NULL for a JOIN */
@@ -56,6 +73,8 @@ struct broker {
 	size_t           nputs, njoins;
 	uint64_t         junk;    /* messages that were not queue requests */
 	uint64_t         dropped; /* granted puts after a shutdown */
+	struct ring     *rings;
+	size_t           nrings;
 };
 
 static struct item *
@@ -230,10 +249,59 @@ wake_joins(struct broker *b)
 	}
 }
 
+/* Room producers' rings hold (credit granted, not yet used or taken
+ * back: each record on a bounded queue's ring needs one). */
+static uint64_t
+reserved(const struct broker *b)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < b->nrings; i++) {
+		const struct ring *g = &b->rings[i];
+
+		n += g->granted - g->drained - g->revoked;
+	}
+	return n;
+}
+
 static bool
 has_room(const struct broker *b)
 {
-	return b->maxsize == 0 || b->held < b->maxsize;
+	return b->maxsize == 0 || b->held + reserved(b) < b->maxsize;
+}
+
+/* Take back every ring's unused credit (a put found the queue full: the
+ * room may be only promised). */
+static void
+revoke_all(struct broker *b)
+{
+	for (size_t i = 0; b->maxsize && i < b->nrings; i++) {
+		struct ring *g    = &b->rings[i];
+		int64_t      c    = atomic_exchange(&g->r->credit, 0);
+		uint64_t     left = g->granted - g->drained - g->revoked;
+
+		/* a producer cannot add credit: more back than out is bad */
+		g->revoked += c < 0       ? 0
+		    : (uint64_t) c > left ? left
+		                          : (uint64_t) c;
+	}
+}
+
+/* Grant g credit for up to TRI_QUEUE_RING_GRANT records of the free room
+ * (bounded queues, none while puts wait for room: they go first). */
+static void
+grant(struct broker *b, struct ring *g)
+{
+	uint64_t used = b->held + reserved(b), n;
+
+	if (!b->maxsize || g->dead || b->nputs || b->state != TRI_QUEUE_OPEN ||
+	    used >= b->maxsize) {
+		return;
+	}
+	n = b->maxsize - used;
+	n = n < TRI_QUEUE_RING_GRANT ? n : TRI_QUEUE_RING_GRANT;
+	g->granted += n;
+	atomic_fetch_add(&g->r->credit, (int64_t) n);
 }
 
 static int
@@ -472,6 +540,223 @@ tell_end(struct broker *b)
 	}
 }
 
+/* ---- producers' rings --------------------------------------------------- */
+
+static struct ring *
+find_ring(struct broker *b, tr_addr addr, uint64_t id)
+{
+	for (size_t i = 0; id && i < b->nrings; i++) {
+		if (b->rings[i].id == id &&
+		    tr_addr_eq(b->rings[i].addr, addr)) {
+			return &b->rings[i];
+		}
+	}
+	return NULL;
+}
+
+/* Stop reading g (a bad record, or its producer is gone); the room it
+ * held is free again. */
+static void
+ring_stop(struct ring *g)
+{
+	g->dead    = true;
+	g->revoked = g->granted - g->drained;
+	atomic_store(&g->r->state, TRI_QUEUE_RING_DEAD);
+}
+
+static void
+ring_bad(struct broker *b, struct ring *g, const char *why)
+{
+	b->junk++;
+	tr_log(TR_LOG_WARNING,
+	    "queue: a producer's ring is bad (%s); its "
+	    "later puts go by message",
+	    why);
+	ring_stop(g);
+}
+
+/* Take every record published on g into the queue.  A record is checked
+ * whole before anything is taken; without memory it stays on the ring
+ * for the next time (nothing lost). */
+static void
+drain_ring(struct broker *b, struct ring *g)
+{
+	struct tri_queue_ring *r    = g->r;
+	uint64_t               head = atomic_load(&r->head);
+
+	while (!g->dead) {
+		uint64_t             tail = atomic_load(&r->tail), avail;
+		struct tri_queue_rec h;
+		struct item          it = { NULL, 0, NULL };
+		size_t               need;
+
+		avail = tail - head;
+		if (avail == 0) {
+			return;
+		}
+		if (avail > TRI_QUEUE_RING_DATA || avail < sizeof(h)) {
+			ring_bad(b, g, "tail out of range");
+			return;
+		}
+		tri_queue_ring_read(r, head, &h, sizeof(h));
+		need = tri_queue_rec_size(h.len, h.typelen);
+		if (h.typelen > TRI_QUEUE_RING_TYPE_MAX ||
+		    h.len > TRI_QUEUE_RING_ITEM_MAX || need > avail) {
+			ring_bad(b, g, "bad record length");
+			return;
+		}
+		if (b->maxsize && g->drained >= g->granted - g->revoked) {
+			ring_bad(b, g, "a record without credit");
+			return;
+		}
+		it.len  = h.len;
+		it.data = malloc(h.len ? h.len : 1);
+		if (h.typelen) {
+			it.type = malloc(h.typelen + 1);
+		}
+		if (!it.data || (h.typelen && !it.type)) {
+			item_free(&it);
+			return;
+		}
+		tri_queue_ring_read(r, head + sizeof(h), it.type, h.typelen);
+		tri_queue_ring_read(
+		    r, head + sizeof(h) + h.typelen, it.data, h.len);
+		if (it.type) {
+			it.type[h.typelen] = 0;
+			if (memchr(it.type, 0, h.typelen)) {
+				item_free(&it);
+				ring_bad(b, g, "NUL in a type name");
+				return;
+			}
+		}
+		if (b->state == TRI_QUEUE_SHUTDOWN) {
+			item_free(&it); /* as the queued items were */
+			b->dropped++;
+		} else if (dq_push_back(&b->q, it) < 0) {
+			item_free(&it);
+			return;
+		} else {
+			b->held++;
+			if (b->kind == TR_QUEUE_JOINABLE) {
+				b->unfinished++;
+			}
+		}
+		g->drained++;
+		head += need;
+		atomic_store(&r->head, head);
+	}
+}
+
+/* Before any request: what producers published before they sent it is
+ * taken first (their order, and qsize, join and close see it). */
+static void
+drain_all(struct broker *b)
+{
+	for (size_t i = 0; i < b->nrings; i++) {
+		drain_ring(b, &b->rings[i]);
+	}
+}
+
+static void
+rings_set_state(struct broker *b)
+{
+	for (size_t i = 0; i < b->nrings; i++) {
+		if (!b->rings[i].dead) {
+			atomic_store(
+			    &b->rings[i].r->state, (uint32_t) b->state);
+		}
+	}
+}
+
+/* About to wait for mail: tell the producers to wake us (a WAKE message)
+ * after their next record.  Returns true if a record came meanwhile (do
+ * not wait then). */
+static bool
+rings_sleep(struct broker *b, bool sleeping)
+{
+	bool pending = false;
+
+	for (size_t i = 0; i < b->nrings; i++) {
+		struct tri_queue_ring *r = b->rings[i].r;
+
+		atomic_store(&r->sleeping, sleeping);
+		if (!b->rings[i].dead &&
+		    atomic_load(&r->tail) != atomic_load(&r->head)) {
+			pending = true;
+		}
+	}
+	return pending;
+}
+
+static void
+drop_ring(struct broker *b, struct ring *g, bool demonitor)
+{
+	size_t i = (size_t) (g - b->rings);
+
+	drain_ring(b, g); /* what it published is ours */
+	ring_stop(g);
+	if (demonitor) {
+		(void) tr_demonitor(g->mon);
+	}
+	tri_queue_ring_unmap(g->r);
+	close(g->fd);
+	memmove(g, g + 1, (b->nrings - i - 1) * sizeof(*g));
+	b->nrings--;
+}
+
+static void
+answer_ring(struct broker *b, const tr_msg *req, const struct ring *g)
+{
+	Trwire__QueueReply rep = TRWIRE__QUEUE_REPLY__INIT;
+
+	rep.size      = b->held;
+	rep.maxsize   = b->maxsize;
+	rep.state     = (uint32_t) b->state;
+	rep.kind      = (uint32_t) b->kind;
+	rep.ring_fd   = g ? g->fd : -1;
+	rep.ring_size = g ? TRI_QUEUE_RING_DATA : 0;
+	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
+}
+
+/* RING: make (or give again) the producer's ring.  Any failure answers
+ * "none": the producer then uses messages. */
+static void
+on_ring(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
+{
+	tr_addr      from = tr_msg_sender(req);
+	struct ring *g    = find_ring(b, from, op->producer), *v;
+
+	if (g || op->producer == 0 || from.node != 0 ||
+	    b->nrings >= RINGS_MAX) {
+		answer_ring(b, req, g && !g->dead ? g : NULL);
+		return;
+	}
+	v = realloc(b->rings, (b->nrings + 1) * sizeof(*v));
+	if (!v) {
+		answer_ring(b, req, NULL);
+		return;
+	}
+	b->rings = v;
+	g        = &v[b->nrings];
+	memset(g, 0, sizeof(*g));
+	g->addr = from;
+	g->id   = op->producer;
+	if (tri_queue_ring_create(&g->r, &g->fd, b->maxsize != 0, b->state) <
+	    0) {
+		answer_ring(b, req, NULL);
+		return;
+	}
+	if (tr_monitor(from, &g->mon) < 0) {
+		tri_queue_ring_unmap(g->r);
+		close(g->fd);
+		answer_ring(b, req, NULL);
+		return;
+	}
+	b->nrings++;
+	grant(b, g);
+	answer_ring(b, req, g);
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static void
@@ -492,8 +777,16 @@ on_put(struct broker *b, tr_msg **reqp, Trwire__QueueOp **opp)
 		    b->state == TRI_QUEUE_CLOSED ? TR_ECLOSED : TR_EQSHUTDOWN);
 	} else if (op->timeout_ms < TR_TIMEOUT_INFINITE) {
 		answer(b, *reqp, -EINVAL);
-	} else if (has_room(b) && b->nputs == 0) {
-		answer_put(b, *reqp, store(b, op), op->want_grant);
+	} else if (b->nputs == 0 &&
+	    (has_room(b) || (revoke_all(b), has_room(b)))) {
+		struct ring *g =
+		    find_ring(b, tr_msg_sender(*reqp), op->producer);
+		int r = store(b, op);
+
+		if (r == 0 && g) {
+			grant(b, g); /* its next puts go on the ring */
+		}
+		answer_put(b, *reqp, r, op->want_grant);
 	} else if (op->timeout_ms == 0) {
 		answer(b, *reqp, TR_EFULL);
 	} else if (park(&b->puts, &b->nputs, reqp, op,
@@ -531,6 +824,7 @@ on_shutdown(struct broker *b, bool immediate)
 	if (b->state != TRI_QUEUE_SHUTDOWN) {
 		b->state = TRI_QUEUE_SHUTDOWN;
 		fail_puts(b, TR_EQSHUTDOWN);
+		rings_set_state(b);
 	}
 	if (!immediate) {
 		return;
@@ -582,6 +876,7 @@ on_op(struct broker *b, tr_msg **mp, Trwire__QueueOp **opp)
 {
 	Trwire__QueueOp *op = *opp;
 	struct consumer *c;
+	struct ring     *g;
 
 	switch (op->kind) {
 	case TRWIRE__QUEUE_OP__KIND__PUT:
@@ -595,7 +890,16 @@ on_op(struct broker *b, tr_msg **mp, Trwire__QueueOp **opp)
 		if (c) {
 			drop_consumer(b, c, true);
 		}
+		g = find_ring(b, tr_msg_sender(*mp), op->producer);
+		if (g) {
+			drop_ring(b, g, true);
+		}
 		break;
+	case TRWIRE__QUEUE_OP__KIND__RING:
+		on_ring(b, *mp, op);
+		break;
+	case TRWIRE__QUEUE_OP__KIND__WAKE:
+		break; /* drain_all() took the records */
 	case TRWIRE__QUEUE_OP__KIND__SYNC:
 		dispatch(b); /* what can be sent goes before the answer */
 		tell_end(b);
@@ -607,6 +911,7 @@ on_op(struct broker *b, tr_msg **mp, Trwire__QueueOp **opp)
 		if (b->state == TRI_QUEUE_OPEN) {
 			b->state = TRI_QUEUE_CLOSED;
 			fail_puts(b, TR_ECLOSED);
+			rings_set_state(b);
 		}
 		answer(b, *mp, 0);
 		break;
@@ -640,6 +945,12 @@ on_down(struct broker *b, const tr_msg *m)
 			return;
 		}
 	}
+	for (size_t i = 0; i < b->nrings; i++) {
+		if (b->rings[i].mon == d.ref) {
+			drop_ring(b, &b->rings[i], false);
+			return;
+		}
+	}
 }
 
 /* One message.  Whatever is not a valid QueueOp is dropped and counted
@@ -649,6 +960,7 @@ on_message(struct broker *b, tr_msg **mp)
 {
 	Trwire__QueueOp *op = NULL;
 
+	drain_all(b);
 	if (tr_msg_is_system(*mp)) {
 		on_down(b, *mp);
 		return;
@@ -704,6 +1016,10 @@ fini(struct broker *b)
 		drop_consumer(b, &b->cons[b->ncons - 1], true);
 	}
 	free(b->cons);
+	while (b->nrings) {
+		drop_ring(b, &b->rings[b->nrings - 1], true);
+	}
+	free(b->rings);
 	fail_puts(b, TR_EQSHUTDOWN);
 	while (b->njoins) {
 		park_remove(b->joins, &b->njoins, 0);
@@ -727,7 +1043,16 @@ tri_queue_broker_main(const void *args, size_t len)
 		r = tr_ready();
 	}
 	while (r >= 0) {
-		r = tr_recv(&m, expire_puts(&b));
+		int  timeout = expire_puts(&b);
+		bool sleep   = b.nrings && timeout != 0;
+
+		if (sleep && rings_sleep(&b, true)) {
+			timeout = 0; /* a record came: take it first */
+		}
+		r = tr_recv(&m, timeout);
+		if (sleep) {
+			(void) rings_sleep(&b, false);
+		}
 		/* take in what else is waiting before sending anything, so
 		 * that a burst of puts goes out in few, full batches */
 		for (int n = 1; r == 0; n++) {
@@ -741,6 +1066,7 @@ tri_queue_broker_main(const void *args, size_t len)
 		if (r == -ETIMEDOUT || r == -EAGAIN || r == -EINTR) {
 			r = 0;
 		}
+		drain_all(&b);
 		dispatch(&b);
 		tell_end(&b);
 	}

@@ -4,7 +4,9 @@
 #ifndef TRI_QUEUE_INT_H
 #define TRI_QUEUE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "queue.pb-c.h"
@@ -43,6 +45,92 @@
 			return (err);                                     \
 		}                                                         \
 	} while (0)
+
+/* ---- the producer's ring (queue-ring.c) ---------------------------------
+ * The same-host put path.  The broker makes one ring per producer handle
+ * in an anonymous memfd of its own, maps it, and hands its descriptor
+ * number to the producer, which maps it through /proc/PID/fd/N.  A record
+ * the producer has published (tail moved past it) is in the broker's
+ * memory: a SIGKILL of the producer cannot lose it.  Single producer
+ * (the handle's thread), single reader (the broker).  See
+ * docs/protocol.md, "Queue: producer rings". */
+#define TRI_QUEUE_RING_DATA (256u << 10) /* bytes of records */
+#define TRI_QUEUE_RING_HDR  4096u        /* the header's page */
+#define TRI_QUEUE_RING_MAP  (TRI_QUEUE_RING_HDR + TRI_QUEUE_RING_DATA)
+/* Items larger than this go by message (the ring must hold several). */
+#define TRI_QUEUE_RING_ITEM_MAX (TRI_QUEUE_RING_DATA / 4)
+/* Most bytes of an item's type name on the ring. */
+#define TRI_QUEUE_RING_TYPE_MAX 255u
+/* Credit the broker grants a producer of a bounded queue at a time. */
+#define TRI_QUEUE_RING_GRANT 64
+/* ring state: TRI_QUEUE_OPEN/_CLOSED/_SHUTDOWN, or this (the broker
+ * stopped reading it: a bad record, or the producer said goodbye) */
+#define TRI_QUEUE_RING_DEAD 3
+
+struct tri_queue_ring {
+	_Atomic uint32_t magic;
+	uint32_t         pid; /* the broker's address, to check the mapping */
+	uint64_t         incarnation;
+	uint32_t         size;     /* TRI_QUEUE_RING_DATA */
+	uint32_t         bounded;  /* 1: each record needs one credit */
+	_Atomic uint32_t state;    /* the queue's, set by the broker */
+	_Atomic uint32_t sleeping; /* 1: the broker waits for mail; the
+	                            * producer that clears it sends WAKE */
+	_Atomic int64_t credit;    /* bounded: records the producer may add;
+	                            * the broker grants (add) and takes back
+	                            * (exchange with 0) */
+	_Alignas(64) _Atomic uint64_t tail; /* producer: bytes published */
+	_Alignas(64) _Atomic uint64_t head; /* broker: bytes taken */
+};
+
+/* A record: this header, the type name (no NUL), the item, padded to 8;
+ * stored modulo size (it may wrap). */
+struct tri_queue_rec {
+	uint32_t len;     /* item bytes */
+	uint32_t typelen; /* type name bytes, <= TRI_QUEUE_RING_TYPE_MAX */
+};
+
+static inline size_t
+tri_queue_rec_size(size_t len, size_t typelen)
+{
+	return (sizeof(struct tri_queue_rec) + typelen + len + 7) & ~(size_t) 7;
+}
+
+static inline uint8_t *
+tri_queue_ring_data(struct tri_queue_ring *r)
+{
+	return (uint8_t *) r + TRI_QUEUE_RING_HDR;
+}
+
+/* Copy n bytes in or out at stream offset off (wrapping). */
+void tri_queue_ring_write(
+    struct tri_queue_ring *r, uint64_t off, const void *src, size_t n);
+void tri_queue_ring_read(
+    struct tri_queue_ring *r, uint64_t off, void *dst, size_t n);
+
+/* Broker: a new ring (memfd, mapped) and its descriptor.  -errno. */
+int tri_queue_ring_create(
+    struct tri_queue_ring **ret, int *ret_fd, bool bounded, int state);
+void tri_queue_ring_unmap(struct tri_queue_ring *r);
+
+/* Producer's view.  ring NULL: messages only. */
+struct tri_queue_local {
+	struct tri_queue_ring *ring;
+	int                    pidfd; /* the broker's: readable once dead */
+	uint64_t               tail;  /* our copy */
+};
+void tri_queue_local_init(struct tri_queue_local *l);
+/* Map the ring of the broker at a, descriptor fd in its process.
+ * -errno (-EOPNOTSUPP for another host); the caller then uses messages. */
+int  tri_queue_local_attach(struct tri_queue_local *l, tr_addr a, int fd);
+void tri_queue_local_detach(struct tri_queue_local *l);
+/* Put on the ring: 0 published (then *wake says whether to send WAKE),
+ * 1 no room or credit or too big (use a message), TR_ECLOSED,
+ * TR_EQSHUTDOWN, TR_EDEAD (the broker died; the item may be lost). */
+int tri_queue_local_put(struct tri_queue_local *l, const void *data, size_t len,
+    const char *type, bool *wake);
+/* 0 while the broker lives, TR_EDEAD once it died. */
+int tri_queue_local_alive(const struct tri_queue_local *l);
 
 /* queue-broker.c: the actor's body. */
 int tri_queue_broker_main(const void *args, size_t len);

@@ -27,12 +27,14 @@ struct tr_queue {
 	int         end; /* TR_ECLOSED / TR_EQSHUTDOWN the broker sent */
 	uint64_t    mon; /* monitor of the broker, 0 before the first get */
 	unsigned    window;
-	unsigned    credit;         /* asked for and not yet received */
-	unsigned    put_window;     /* one-way puts to ask for; 0 = none */
-	unsigned    grant;          /* one-way puts the broker accepts now */
-	Trwire__QueueItem *batch;   /* a push taken from the mailbox */
-	size_t             next;    /* its first item not yet got */
-	unsigned           unacked; /* got, acknowledgement not yet sent */
+	unsigned    credit;           /* asked for and not yet received */
+	unsigned    put_window;       /* one-way puts to ask for; 0 = none */
+	unsigned    grant;            /* one-way puts the broker accepts now */
+	Trwire__QueueItem     *batch; /* a push taken from the mailbox */
+	size_t                 next;  /* its first item not yet got */
+	unsigned               unacked; /* got, acknowledgement not yet sent */
+	struct tri_queue_local ring;    /* this producer's ring, if any */
+	bool                   ring_tried; /* asked for one (or may not) */
 };
 
 /* Registered here, not beside the broker: a program linked with the
@@ -88,6 +90,7 @@ handle_new(tr_queue **ret, tr_addr broker, const char *where)
 	q->broker = broker;
 	q->id     = new_id();
 	q->window = TR_QUEUE_WINDOW_DEFAULT;
+	tri_queue_local_init(&q->ring);
 	if (where) {
 		snprintf(q->where, sizeof(q->where), "%s", where);
 	} else {
@@ -348,6 +351,7 @@ put_call(tr_queue *q, Trwire__QueueOp *op)
 	int                 r;
 
 	op->want_grant = q->put_window;
+	op->producer   = q->ring.ring ? q->id : 0; /* for a new grant */
 	r              = call(q, op, &rep, TR_TIMEOUT_INFINITE);
 	if (r == 0) {
 		q->grant = rep->grant;
@@ -380,6 +384,64 @@ put_granted(tr_queue *q, Trwire__QueueOp *op)
 	return 0;
 }
 
+/* The producer's ring (queue-ring.c), asked for at the first put unless
+ * TROUPE_QUEUE_SHM=0 or the broker is on another host.  Any failure
+ * leaves the handle on messages, which always work. */
+static void
+ring_open(tr_queue *q)
+{
+	Trwire__QueueOp     op  = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueReply *rep = NULL;
+	const char         *v   = getenv("TROUPE_QUEUE_SHM");
+
+	q->ring_tried = true;
+	if ((v && strcmp(v, "0") == 0) || q->broker.node != 0) {
+		return;
+	}
+	op.kind     = TRWIRE__QUEUE_OP__KIND__RING;
+	op.producer = q->id;
+	if (call(q, &op, &rep, TR_TIMEOUT_INFINITE) < 0) {
+		return;
+	}
+	if (rep->ring_size == TRI_QUEUE_RING_DATA &&
+	    tri_queue_local_attach(&q->ring, q->broker, rep->ring_fd) < 0) {
+		tr_log(TR_LOG_DEBUG, "queue: no ring, puts go by message");
+	}
+	trwire__queue_reply__free_unpacked(rep, NULL);
+}
+
+/* 0 put on the ring, 1 not (use a message), or the put's error. */
+static int
+ring_put(tr_queue *q, tr_msg *item)
+{
+	bool wake;
+	int  r;
+
+	if (!q->ring_tried) {
+		ring_open(q);
+	}
+	if (!q->ring.ring || q->dead) {
+		return 1;
+	}
+	r = tri_queue_local_put(&q->ring, tr_msg_data(item), tr_msg_size(item),
+	    tr_msg_type(item), &wake);
+	if (r == TR_EDEAD) {
+		q->dead = TR_EDEAD;
+	}
+	if (r == 0 && wake) {
+		Trwire__QueueOp op = TRWIRE__QUEUE_OP__INIT;
+		tr_msg         *m  = NULL;
+
+		/* lost only with the broker (its pidfd says so next time) */
+		op.kind = TRWIRE__QUEUE_OP__KIND__WAKE;
+		if (tr_msg_new_pb(&m, &op.base) == 0) {
+			(void) tr_send(q->broker, &m, TRI_QUEUE_SEND_MS);
+		}
+		tr_msg_destroy(&m);
+	}
+	return r;
+}
+
 int
 tr_queue_put(tr_queue *q, tr_msg **itemp, int timeout_ms)
 {
@@ -392,6 +454,13 @@ tr_queue_put(tr_queue *q, tr_msg **itemp, int timeout_ms)
 	tr_assert_return(itemp && *itemp && timeout_ok(timeout_ms), -EINVAL);
 	if (tr_msg_size(*itemp) > TRI_QUEUE_ITEM_MAX) {
 		return TR_ETOOBIG; /* the broker could not take it in */
+	}
+	r = ring_put(q, *itemp);
+	if (r <= 0) {
+		if (r == 0) {
+			tr_msg_destroy(itemp);
+		}
+		return r;
 	}
 	op.kind       = TRWIRE__QUEUE_OP__KIND__PUT;
 	op.item.data  = (uint8_t *) tr_msg_data(*itemp);
@@ -763,7 +832,7 @@ tr_queue_destroy(tr_queue **qp)
 	if (!q) {
 		return;
 	}
-	if (q->owner == getpid() && !q->dead && q->mon) {
+	if (q->owner == getpid() && !q->dead && (q->mon || q->ring.ring)) {
 		Trwire__QueueOp op = TRWIRE__QUEUE_OP__INIT;
 
 		/* what was sent to us and not got goes back to the queue;
@@ -771,11 +840,14 @@ tr_queue_destroy(tr_queue **qp)
 		(void) flush_acks(q); /* what we got is not to go back */
 		op.kind     = TRWIRE__QUEUE_OP__KIND__BYE;
 		op.consumer = q->id;
+		op.producer = q->ring.ring ? q->id : 0;
 		if (tr_msg_new_pb(&m, &op.base) == 0) {
 			(void) tr_send(q->broker, &m, 1000);
 		}
 		tr_msg_destroy(&m);
-		(void) tr_demonitor(q->mon);
+		if (q->mon) {
+			(void) tr_demonitor(q->mon);
+		}
 		while (tr_recv_match(&m, match_push, q, 0) == 0) {
 			tr_msg_destroy(&m);
 		}
@@ -783,6 +855,7 @@ tr_queue_destroy(tr_queue **qp)
 	if (q->batch) {
 		trwire__queue_item__free_unpacked(q->batch, NULL);
 	}
+	tri_queue_local_detach(&q->ring);
 	if (q->owner == getpid()) {
 		stop_sup(&q->sup);
 	}

@@ -34,7 +34,10 @@ extern "C" {
  * Delivery (docs/guarantees.md, "Queue"):
  *  - tr_queue_put() returns 0 once the broker holds the item (unless a
  *    put window is set: tr_queue_set_put_window()).  A process that puts
- *    and then exits at once loses nothing and does not hang.
+ *    and then exits at once loses nothing and does not hang.  On the
+ *    broker's host the item goes into a ring of the broker's memory that
+ *    the handle maps (no round trip; SIGKILL-safe once put returned);
+ *    TROUPE_QUEUE_SHM=0 in the environment makes every put a message.
  *  - Items from one producer are got in the order put; items a consumer
  *    was sent and did not take go back to the front of the queue.
  *  - Consumers take items with credit: a handle asks for up to its window
@@ -117,8 +120,10 @@ TR_API tr_addr tr_queue_broker(const tr_queue *q);
  * request for credit.  Errors: -EINVAL. */
 TR_API int tr_queue_set_window(tr_queue *q, unsigned window);
 
-/* Put window (default 0): how many puts of this handle may go one-way,
- * without waiting for the broker's answer.  With 0 every put is a round
+/* Put window (default 0): how many puts of this handle that go by message
+ * (not on the producer's ring: another host, TROUPE_QUEUE_SHM=0, items
+ * over 64 KiB, a full ring) may go one-way, without waiting for the
+ * broker's answer.  With 0 every put is a round
  * trip and returns once the broker holds the item.  With n > 0, on an
  * unbounded queue, each answered put also grants the handle n one-way
  * puts: those return once the item is handed to this process's runtime

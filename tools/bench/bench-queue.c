@@ -11,6 +11,10 @@
  * producers' start to the consumers' last item, producers and consumers
  * each their own process, as mp_queue.py times Python.
  *
+ * Puts go on the producer's ring (the same-host path) unless the row
+ * says "by message" (TROUPE_QUEUE_SHM=0 in the producer); either way a
+ * put returns once the broker holds the item, except under a put window.
+ *
  * Usage: bench-queue [--count N] [--python PATH/mp_queue.py] [--no-python]
  */
 #include <errno.h>
@@ -34,16 +38,22 @@ die(const char *what, int err)
 	exit(1);
 }
 
-/* "where n window": puts n items of 256 B with that put window. */
+/* "where n window shm": puts n items of 256 B with that put window, on
+ * its ring (shm 1) or by message only (shm 0: TROUPE_QUEUE_SHM=0). */
 static int
 producer(const void *args, size_t len)
 {
 	char      where[128], item[ITEM_SIZE];
 	tr_queue *q;
-	int       n, window, r;
+	int       n, window, shm, r;
 
-	if (sscanf(args, "%127s %d %d", where, &n, &window) != 3 ||
-	    tr_queue_open(&q, where) < 0 ||
+	if (sscanf(args, "%127s %d %d %d", where, &n, &window, &shm) != 4) {
+		return 2;
+	}
+	if (!shm) {
+		setenv("TROUPE_QUEUE_SHM", "0", 1);
+	}
+	if (tr_queue_open(&q, where) < 0 ||
 	    tr_queue_set_put_window(q, (unsigned) window) < 0) {
 		return 2;
 	}
@@ -59,7 +69,8 @@ producer(const void *args, size_t len)
 }
 TR_ACTOR(bench_producer, producer)
 
-/* "where n joinable": gets until the queue is closed, then exits with 0
+/* "where window joinable": gets until the queue is closed (window 0: the
+ * default), then exits with 0
  * (the count is checked by qsize staying 0: every item got). */
 static int
 consumer(const void *args, size_t len)
@@ -71,6 +82,9 @@ consumer(const void *args, size_t len)
 
 	if (sscanf(args, "%127s %d %d", where, &n, &joinable) != 3 ||
 	    tr_queue_open(&q, where) < 0) {
+		return 2;
+	}
+	if (n > 0 && tr_queue_set_window(q, (unsigned) n) < 0) {
 		return 2;
 	}
 	while ((r = tr_queue_get(q, &m, TR_TIMEOUT_INFINITE)) == 0) {
@@ -87,13 +101,13 @@ consumer(const void *args, size_t len)
 TR_ACTOR(bench_consumer, consumer)
 
 static tr_process *
-start(const char *actor, const char *where, int n, int joinable)
+start(const char *actor, const char *where, int n, int arg, int shm)
 {
 	tr_process *p;
 	char        args[192];
 	int         r;
 
-	snprintf(args, sizeof(args), "%s %d %d", where, n, joinable);
+	snprintf(args, sizeof(args), "%s %d %d %d", where, n, arg, shm);
 	r = tr_process_new(&p, actor, args, strlen(args) + 1);
 	if (r == 0) {
 		r = tr_process_start(p, 30000);
@@ -119,9 +133,12 @@ finish(tr_process **pp)
 }
 
 /* Items per second through a fresh queue, nprod producers and ncons
- * consumers sharing count items. */
+ * consumers sharing count items; producers on rings if shm. */
+static double put_rate;    /* the last run's: items / producers' time */
+static int    cons_window; /* consumers' window; 0 = the default (64) */
+
 static double
-run(int nprod, int ncons, long count, int kind, int window)
+run(int nprod, int ncons, long count, int kind, int window, int shm)
 {
 	tr_queue_opts o = { .kind = kind };
 	tr_process   *prod[8], *cons[8];
@@ -134,17 +151,20 @@ run(int nprod, int ncons, long count, int kind, int window)
 		die("tr_queue_new", r);
 	}
 	for (int i = 0; i < ncons; i++) {
-		cons[i] = start("bench_consumer", tr_queue_addr(q), 0,
-		    kind == TR_QUEUE_JOINABLE);
+		cons[i] = start("bench_consumer", tr_queue_addr(q), cons_window,
+		    kind == TR_QUEUE_JOINABLE, shm);
 	}
 	t0 = tr_now_ms();
 	for (int i = 0; i < nprod; i++) {
-		prod[i] =
-		    start("bench_producer", tr_queue_addr(q), each, window);
+		prod[i] = start(
+		    "bench_producer", tr_queue_addr(q), each, window, shm);
 	}
 	for (int i = 0; i < nprod; i++) {
 		finish(&prod[i]);
 	}
+	t1 = tr_now_ms();
+	put_rate =
+	    (double) each * nprod * 1000.0 / (double) (t1 - t0 ? t1 - t0 : 1);
 	if (kind == TR_QUEUE_JOINABLE) {
 		r = tr_queue_join(q, TR_TIMEOUT_INFINITE);
 	} else {
@@ -233,7 +253,7 @@ main(int argc, char **argv)
 	long        count  = 200000;
 	bool        python = true;
 	struct py   py     = { 0 };
-	double      q11, q44, j11, w11, w44;
+	double      q11, q44, j11, m11, m44, w11, w44, p11, p44, c11, c44;
 	int         r;
 
 	r = tr_init(argc, argv);
@@ -252,13 +272,25 @@ main(int argc, char **argv)
 	if (count < 1000) {
 		count = 1000;
 	}
-	/* every put answered: returns once the broker holds the item */
-	q11 = run(1, 1, count / 10, TR_QUEUE_PLAIN, 0);
-	q44 = run(4, 4, count / 10, TR_QUEUE_PLAIN, 0);
-	j11 = run(1, 1, count / 10, TR_QUEUE_JOINABLE, 0);
-	/* put window 256: one answered put in 257 */
-	w11 = run(1, 1, count, TR_QUEUE_PLAIN, 256);
-	w44 = run(4, 4, count, TR_QUEUE_PLAIN, 256);
+	/* every put returns once the broker holds the item: on the
+	 * producer's ring (the default on one host) ... */
+	q11 = run(1, 1, count, TR_QUEUE_PLAIN, 0, 1);
+	p11 = put_rate;
+	q44 = run(4, 4, count, TR_QUEUE_PLAIN, 0, 1);
+	p44 = put_rate;
+	j11 = run(1, 1, count / 10, TR_QUEUE_JOINABLE, 0, 1);
+	/* consumers asking for 1024 items ahead instead of 64 (their
+	 * acknowledgements, 16 at a time, then rarely hold up pushes) */
+	cons_window = 1024;
+	c11         = run(1, 1, count, TR_QUEUE_PLAIN, 0, 1);
+	c44         = run(4, 4, count, TR_QUEUE_PLAIN, 0, 1);
+	cons_window = 0;
+	/* ... or answered by message (TROUPE_QUEUE_SHM=0, another host) */
+	m11 = run(1, 1, count / 10, TR_QUEUE_PLAIN, 0, 0);
+	m44 = run(4, 4, count / 10, TR_QUEUE_PLAIN, 0, 0);
+	/* by message, put window 256: one answered put in 257 */
+	w11 = run(1, 1, count, TR_QUEUE_PLAIN, 256, 0);
+	w44 = run(4, 4, count, TR_QUEUE_PLAIN, 256, 0);
 	if (python) {
 		run_python(script, count, &py);
 	}
@@ -270,11 +302,19 @@ main(int argc, char **argv)
 	printf("|%.46s|%.14s|%.14s|%.9s|\n",
 	    "----------------------------------------------", "--------------",
 	    "--------------", "---------");
-	row("Queue 1/1, put answered (held on return)", q11, py.q11);
-	row("Queue 4/4, put answered (held on return)", q44, py.q44);
-	row("Queue 1/1, put window 256", w11, py.q11);
-	row("Queue 4/4, put window 256", w44, py.q44);
+	row("Queue 1/1, put on ring (held on return)", q11, py.q11);
+	row("Queue 4/4, put on ring (held on return)", q44, py.q44);
+	row("Queue 1/1, put by message (held on return)", m11, py.q11);
+	row("Queue 4/4, put by message (held on return)", m44, py.q44);
+	row("Queue 1/1, on ring, consumer window 1024", c11, py.q11);
+	row("Queue 4/4, on ring, consumer window 1024", c44, py.q44);
+	row("Queue 1/1, by message, put window 256", w11, py.q11);
+	row("Queue 4/4, by message, put window 256", w44, py.q44);
 	row("Queue managed by a server (Manager) 1/1", q11, py.mgr);
-	row("JoinableQueue + task_done 1/1, answered", j11, py.joinable);
+	row("JoinableQueue + task_done 1/1, on ring", j11, py.joinable);
+	/* the producers' side alone (start to last put returned, the items
+	 * then held by the broker): what the ring changed */
+	row("Queue 1/1, on ring, producer's puts only", p11, 0);
+	row("Queue 4/4, on ring, producers' puts only", p44, 0);
 	return 0;
 }
