@@ -11,6 +11,8 @@
  * dead actor is still an error, never a hang. */
 #include "event-int.h"
 
+#include "attach-int.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -99,34 +101,15 @@ tri_event_local_detach(struct tri_event_local *l)
 int
 tri_event_local_attach(struct tri_event_local *l, tr_addr a, int fd)
 {
-	char                  path[64];
 	struct tri_event_shm *p;
-	int                   mfd, pidfd, r = 0;
+	void                 *map;
+	int                   pidfd, r;
 
-	if (a.node != 0 || fd < 0) {
-		return -EOPNOTSUPP;
-	}
-	/* the pidfd first: if the actor is alive (its incarnation checked)
-	 * after it is opened, the pidfd is the actor's */
-	pidfd = (int) syscall(SYS_pidfd_open, (pid_t) a.pid, 0);
-	if (pidfd < 0) {
-		return -errno;
-	}
-	snprintf(path, sizeof(path), "/proc/%u/fd/%d", (unsigned) a.pid, fd);
-	mfd = open(path, O_RDWR | O_CLOEXEC);
-	if (mfd < 0) {
-		r = -errno;
-		close(pidfd);
+	r = tri_attach_map(a, fd, TRI_EVENT_SHM_SIZE, &map, &pidfd);
+	if (r < 0) {
 		return r;
 	}
-	p = mmap(NULL, TRI_EVENT_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    mfd, 0);
-	close(mfd);
-	if (p == MAP_FAILED) {
-		r = -errno;
-		close(pidfd);
-		return r;
-	}
+	p = map;
 	if (atomic_load(&p->magic) != SHM_MAGIC || p->pid != a.pid ||
 	    p->incarnation != a.incarnation || !tr_addr_is_alive(a)) {
 		(void) munmap(p, TRI_EVENT_SHM_SIZE);

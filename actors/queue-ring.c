@@ -13,6 +13,8 @@
  * sees the other) and tell the caller to wake it with one message. */
 #include "queue-int.h"
 
+#include "attach-int.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -125,33 +127,14 @@ int
 tri_queue_local_attach(struct tri_queue_local *l, tr_addr a, int fd)
 {
 	struct tri_queue_ring *r;
-	char                   path[64];
-	int                    mfd, pidfd, e;
+	void                  *map;
+	int                    pidfd, e;
 
-	if (a.node != 0 || fd < 0) {
-		return -EOPNOTSUPP;
-	}
-	/* the pidfd first: if the broker is alive (incarnation checked)
-	 * after it is opened, the pidfd is the broker's */
-	pidfd = (int) syscall(SYS_pidfd_open, (pid_t) a.pid, 0);
-	if (pidfd < 0) {
-		return -errno;
-	}
-	snprintf(path, sizeof(path), "/proc/%u/fd/%d", (unsigned) a.pid, fd);
-	mfd = open(path, O_RDWR | O_CLOEXEC);
-	if (mfd < 0) {
-		e = -errno;
-		close(pidfd);
+	e = tri_attach_map(a, fd, TRI_QUEUE_RING_MAP, &map, &pidfd);
+	if (e < 0) {
 		return e;
 	}
-	r = mmap(NULL, TRI_QUEUE_RING_MAP, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    mfd, 0);
-	close(mfd);
-	if (r == MAP_FAILED) {
-		e = -errno;
-		close(pidfd);
-		return e;
-	}
+	r = map;
 	if (atomic_load(&r->magic) != RING_MAGIC || r->pid != a.pid ||
 	    r->incarnation != a.incarnation || r->size != TRI_QUEUE_RING_DATA ||
 	    atomic_load(&r->tail) != 0 || !tr_addr_is_alive(a)) {

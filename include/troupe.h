@@ -12,10 +12,10 @@
 #include "troupe/pool.h"
 #include "troupe/process.h"
 #include "troupe/queue.h"
-#include "troupe/supervisor.h"
-#include "troupe/wait.h"
-#include "troupe/shm.h"
-#include "troupe/sync.h"
 #include "troupe/shared.h"
+#include "troupe/shm.h"
+#include "troupe/supervisor.h"
+#include "troupe/sync.h"
+#include "troupe/wait.h"
 
 #endif /* TROUPE_H */
