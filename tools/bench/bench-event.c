@@ -32,6 +32,8 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 #ifndef TR_BENCH_MP_EVENT
 #define TR_BENCH_MP_EVENT "tools/bench/mp_event.py"
 #endif
@@ -49,13 +51,6 @@ static const char *mp_event = TR_BENCH_MP_EVENT;
 struct job {
 	tr_addr main, event;
 };
-
-static _Noreturn void
-die(const char *what, int r)
-{
-	fprintf(stderr, "bench-event: %s: %s\n", what, tr_strerror(r));
-	exit(1);
-}
 
 static int64_t
 mono_ns(void)
@@ -99,14 +94,6 @@ waiter(const void *args, size_t len)
 	return r;
 }
 TR_ACTOR(bench_event_waiter, waiter)
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
 
 struct stat2 {
 	double med, p99;

@@ -42,6 +42,8 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 #ifndef TR_BENCH_MP_PIPE
 #define TR_BENCH_MP_PIPE "tools/bench/mp_pipe.py"
 #endif
@@ -73,34 +75,10 @@ struct figures {
 	double small_pickle_s; /* Python only: Pipe.send() of 256 B, pickled */
 };
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 static bool
 wanted(const char *name)
 {
 	return strstr(name, only) != NULL;
-}
-
-static void
-die(const char *what, int err)
-{
-	fprintf(stderr, "bench-msg: %s: %s\n", what, tr_strerror(err));
-	exit(1);
 }
 
 #define CHECK_TR(expr)                  \

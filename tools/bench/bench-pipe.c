@@ -31,6 +31,8 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 #ifndef TR_BENCH_MP_PIPE
 #define TR_BENCH_MP_PIPE "tools/bench/mp_pipe.py"
 #endif
@@ -52,22 +54,6 @@ struct job {
 	size_t size;
 	bool   objects; /* tr_msg send, else send_bytes */
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
-
-static void
-die(const char *what, int err)
-{
-	fprintf(stderr, "bench-pipe: %s: %s\n", what, tr_strerror(err));
-	exit(1);
-}
 
 #define CHECK(expr)                     \
 	do {                            \
@@ -218,14 +204,6 @@ throughput(size_t size, long n0, bool objects)
 		n = n < n0 ? n0 : n;
 	}
 	return (double) (n - 1) / oneway(n, size, objects);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 static void

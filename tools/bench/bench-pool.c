@@ -30,6 +30,8 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 extern char **environ;
 
 static long items_n = 1000000, calls_n = 20000, imap_n = 100000, chunk_n = 1000;
@@ -73,13 +75,6 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-static void
-die(const char *what, int r)
-{
-	fprintf(stderr, "bench-pool: %s: %s\n", what, tr_strerror(r));
-	exit(1);
 }
 
 static tr_pool *

@@ -46,6 +46,8 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 #ifndef MP_PROCESS_PY
 #define MP_PROCESS_PY "mp_process.py"
 #endif
@@ -118,14 +120,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 /* As mp_process.py: statistics.median, and s[min(n - 1, int(0.99 n))]. */

@@ -27,16 +27,11 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 extern char **environ;
 
 #define ITEM_SIZE 256
-
-static void
-die(const char *what, int err)
-{
-	fprintf(stderr, "bench-queue: %s: %s\n", what, tr_strerror(err));
-	exit(1);
-}
 
 /* "where n window shm": puts n items of 256 B with that put window, on
  * its ring (shm 1) or by message only (shm 0: TROUPE_QUEUE_SHM=0). */

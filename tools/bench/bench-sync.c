@@ -36,20 +36,13 @@
 
 #include "troupe.h"
 
+#include "bench-util.h"
+
 #ifndef TR_BENCH_MP_SYNC
 #define TR_BENCH_MP_SYNC "tools/bench/mp_sync.py"
 #endif
 
 static double delta = 0.3;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
-}
 
 static void
 check(int r, const char *what)
@@ -282,14 +275,6 @@ one_round(bool python, double *tr, double *pyv)
 	for (int i = 0; i < NROWS; i++) {
 		pyv[i] = py_get(py, npy, pyname[i]);
 	}
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return (x > y) - (x < y);
 }
 
 static double
