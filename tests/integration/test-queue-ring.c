@@ -7,7 +7,7 @@
  * hang.  Producers are started by fork, spawn and the forkserver.  (The
  * other queue tests run on both paths: test-queue's groups, and
  * test-queue-load again with TROUPE_QUEUE_SHM=0.) */
-#include "tr-test.h"
+#include "tr-test-queue.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -76,17 +76,6 @@ rings_become(tr_queue *q, int n)
 
 /* ---- child actors: arguments are "where n" --------------------------- */
 
-static int
-open_arg(const void *args, tr_queue **q, int *n)
-{
-	char where[128] = "";
-
-	if (sscanf(args, "%127s %d", where, n) != 2) {
-		return -EINVAL;
-	}
-	return tr_queue_open(q, where);
-}
-
 /* Puts n numbered items, then SIGKILLs itself the moment the last put
  * returned: its WAKE may not even have left the process. */
 static int
@@ -95,7 +84,7 @@ killed_producer(const void *args, size_t len)
 	tr_queue *q;
 	int       n;
 
-	if (open_arg(args, &q, &n) < 0) {
+	if (tr_test_queue_open_arg(args, &q, &n) < 0) {
 		return 2;
 	}
 	for (uint32_t i = 0; i < (uint32_t) n; i++) {
@@ -117,7 +106,7 @@ filler(const void *args, size_t len)
 	tr_queue *q;
 	int       n, put = 0, r;
 
-	if (open_arg(args, &q, &n) < 0) {
+	if (tr_test_queue_open_arg(args, &q, &n) < 0) {
 		return 250;
 	}
 	while ((r = tr_queue_put_bytes(q, "f", 1, 0)) == 0 && put < n) {
@@ -139,7 +128,7 @@ writer(const void *args, size_t len)
 	uint32_t  i = 0;
 	int       n, r;
 
-	if (open_arg(args, &q, &n) < 0) {
+	if (tr_test_queue_open_arg(args, &q, &n) < 0) {
 		return 2;
 	}
 	while ((r = tr_queue_put_bytes(
@@ -150,19 +139,6 @@ writer(const void *args, size_t len)
 	return r == TR_EDEAD ? 20 : 30;
 }
 TR_ACTOR(qr_writer, writer)
-
-static tr_process *
-start(const char *actor, const char *where, int n, int method)
-{
-	tr_process *p;
-	char        args[160];
-
-	snprintf(args, sizeof(args), "%s %d", where, n);
-	TR_ASSERT_OK(tr_process_new(&p, actor, args, strlen(args) + 1));
-	TR_ASSERT_OK(tr_process_set_start_method(p, method));
-	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
-	return p;
-}
 
 static tr_queue *
 new_queue(size_t maxsize)
@@ -182,10 +158,11 @@ test_producer_killed_after_put_loses_nothing(void **state)
 	for (int k = 0; k < NMETHODS; k++) {
 		for (int n = 1; n <= 3000; n += 2999) {
 			tr_queue   *q = new_queue(0);
-			tr_process *p = start("qr_killed_producer",
-			    tr_queue_addr(q), n, methods[k]);
-			tr_msg     *m;
-			int         code = 0;
+			tr_process *p =
+			    tr_test_queue_start("qr_killed_producer",
+			        tr_queue_addr(q), n, methods[k]);
+			tr_msg *m;
+			int     code = 0;
 
 			TR_ASSERT_OK(tr_process_join(p, TR_TEST_HANG_MS));
 			TR_ASSERT_OK(tr_process_exitcode(p, &code));
@@ -257,7 +234,8 @@ test_bounded_efull_exact_concurrent(void **state)
 	int         sum = 0;
 
 	for (int k = 0; k < NMETHODS; k++) {
-		p[k] = start("qr_filler", tr_queue_addr(q), 150, methods[k]);
+		p[k] = tr_test_queue_start(
+		    "qr_filler", tr_queue_addr(q), 150, methods[k]);
 	}
 	for (int k = 0; k < NMETHODS; k++) {
 		int code = tr_test_finish(&p[k]);
@@ -280,7 +258,8 @@ test_broker_killed_while_producers_write(void **state)
 	int64_t     end;
 
 	for (int k = 0; k < NMETHODS; k++) {
-		p[k] = start("qr_writer", tr_queue_addr(q), 0, methods[k]);
+		p[k] = tr_test_queue_start(
+		    "qr_writer", tr_queue_addr(q), 0, methods[k]);
 	}
 	/* every writer on its ring (a sleep only adds cover) */
 	end = tr_test_now_ms() + TR_TEST_HANG_MS;

@@ -3,7 +3,7 @@
  * timeout case and each error; ordering for one producer; handing a queue
  * to children by address and by name under fork, spawn and forkserver;
  * put-and-exit; close and shutdown; join; and the broker's death. */
-#include "tr-test.h"
+#include "tr-test-queue.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -28,17 +28,6 @@ static const int methods[] = { FORK, TR_START_SPAWN, TR_START_FORKSERVER };
 
 /* ---- child actors: arguments are "where n" --------------------------- */
 
-static int
-open_arg(const void *args, tr_queue **q, int *n)
-{
-	char where[128] = "";
-
-	if (sscanf(args, "%127s %d", where, n) != 2) {
-		return -EINVAL;
-	}
-	return tr_queue_open(q, where);
-}
-
 /* Puts n numbered items and returns at once: nothing may be lost. */
 static int
 producer(const void *args, size_t len)
@@ -46,7 +35,7 @@ producer(const void *args, size_t len)
 	static tr_queue *q; /* never destroyed: still reachable at exit */
 	int              n;
 
-	if (open_arg(args, &q, &n) < 0) {
+	if (tr_test_queue_open_arg(args, &q, &n) < 0) {
 		return 2;
 	}
 	for (uint32_t i = 0; i < (uint32_t) n; i++) {
@@ -68,7 +57,7 @@ blocked(const void *args, size_t len)
 	tr_msg   *m = NULL;
 	int       n, r;
 
-	if (open_arg(args, &q, &n) < 0) {
+	if (tr_test_queue_open_arg(args, &q, &n) < 0) {
 		return 2;
 	}
 	r = n == 0   ? tr_queue_get(q, &m, TR_TIMEOUT_INFINITE)
@@ -94,7 +83,7 @@ worker(const void *args, size_t len)
 	tr_msg   *m;
 	int       n;
 
-	if (open_arg(args, &q, &n) < 0) {
+	if (tr_test_queue_open_arg(args, &q, &n) < 0) {
 		return 2;
 	}
 	for (int i = 0; i < n; i++) {
@@ -111,19 +100,6 @@ worker(const void *args, size_t len)
 	return 0;
 }
 TR_ACTOR(q_worker, worker)
-
-static tr_process *
-start(const char *actor, const char *where, int n, int method)
-{
-	tr_process *p;
-	char        args[160];
-
-	snprintf(args, sizeof(args), "%s %d", where, n);
-	TR_ASSERT_OK(tr_process_new(&p, actor, args, strlen(args) + 1));
-	TR_ASSERT_OK(tr_process_set_start_method(p, method));
-	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
-	return p;
-}
 
 static tr_queue *
 new_queue(size_t maxsize, int kind, const char *name)
@@ -304,7 +280,8 @@ test_blocked_put_resumes_when_a_get_frees_room(void **state)
 	tr_process *p;
 
 	TR_ASSERT_OK(tr_queue_put_bytes(q, "a", 1, 0));
-	p = start("q_blocked", tr_queue_addr(q), 1, FORK); /* a put */
+	p = tr_test_queue_start(
+	    "q_blocked", tr_queue_addr(q), 1, FORK); /* a put */
 	wait_qsize(q, 1);
 	assert_int_equal(tr_queue_full(q), 1);
 	assert_true(tr_process_is_alive(p));
@@ -329,8 +306,8 @@ test_one_producer_order_and_put_then_exit(void **state)
 	for (int k = 0; k < NMETHODS; k++) {
 		const char *name = k == 1 ? "q-order-named" : NULL;
 		tr_queue   *q    = new_queue(0, TR_QUEUE_PLAIN, name);
-		tr_process *p =
-		    start("q_producer", tr_queue_addr(q), 2000, methods[k]);
+		tr_process *p    = tr_test_queue_start(
+		       "q_producer", tr_queue_addr(q), 2000, methods[k]);
 		tr_msg *m;
 
 		/* the producer exits as soon as its last put returns */
@@ -360,7 +337,8 @@ test_wait_on_a_queue(void **state)
 		w[1] = TR_WAITABLE_PIPE(a);
 		assert_int_equal(tr_wait(w, 2, 0), 0); /* nothing yet */
 		assert_int_equal(tr_wait(w, 2, 50), 0);
-		p    = start("q_producer", tr_queue_addr(q), 1, methods[k]);
+		p = tr_test_queue_start(
+		    "q_producer", tr_queue_addr(q), 1, methods[k]);
 		w[2] = TR_WAITABLE_PROCESS(p);
 		assert_int_equal(tr_wait(w, 2, TR_TEST_HANG_MS), 1);
 		assert_true(w[0].ready);
@@ -384,7 +362,7 @@ test_close_refuses_puts_and_drains(void **state)
 	tr_msg     *m;
 
 	TR_ASSERT_OK(tr_queue_put_bytes(q, "a", 1, 0));
-	putter = start("q_blocked", tr_queue_addr(q), 1, FORK);
+	putter = tr_test_queue_start("q_blocked", tr_queue_addr(q), 1, FORK);
 	wait_qsize(q, 1);
 	TR_ASSERT_OK(tr_queue_close(q));
 	TR_ASSERT_OK(tr_queue_close(q));               /* again: 0 */
@@ -397,7 +375,7 @@ test_close_refuses_puts_and_drains(void **state)
 	TR_ASSERT_ERR(tr_queue_get(q, &m, 0), TR_ECLOSED);
 	assert_int_equal(tr_queue_poll(q, 0), 1);
 	/* a getter in another process: fails at once, never hangs */
-	getter = start("q_blocked", tr_queue_addr(q), 0, FORK);
+	getter = tr_test_queue_start("q_blocked", tr_queue_addr(q), 0, FORK);
 	assert_int_equal(tr_test_finish(&getter), 21);
 	/* a fresh handle: poll is ready (a get would fail at once) */
 	{
@@ -419,16 +397,16 @@ test_shutdown_like_python_3_13(void **state)
 	tr_msg     *m;
 
 	/* not immediate: puts fail, gets drain first; a blocked get ends */
-	getter = start("q_blocked", tr_queue_addr(q), 0, FORK);
+	getter = tr_test_queue_start("q_blocked", tr_queue_addr(q), 0, FORK);
 	TR_ASSERT_OK(tr_queue_put_bytes(q, "a", 1, 0)); /* the getter's */
 	assert_int_equal(tr_test_finish(&getter), 0);
-	getter = start("q_blocked", tr_queue_addr(q), 0, FORK);
+	getter = tr_test_queue_start("q_blocked", tr_queue_addr(q), 0, FORK);
 	TR_ASSERT_OK(tr_queue_put_bytes(q, "b", 1, 0));
 	assert_int_equal(tr_test_finish(&getter), 0);
 	TR_ASSERT_OK(tr_queue_put_bytes(q, "c", 1, 0));
-	getter = start("q_blocked", tr_queue_addr(q), 0, FORK);
+	getter = tr_test_queue_start("q_blocked", tr_queue_addr(q), 0, FORK);
 	assert_int_equal(tr_test_finish(&getter), 0); /* takes c */
-	getter = start("q_blocked", tr_queue_addr(q), 0, FORK);
+	getter = tr_test_queue_start("q_blocked", tr_queue_addr(q), 0, FORK);
 	TR_ASSERT_OK(tr_queue_put_bytes(q, "d", 1, 0));
 	TR_ASSERT_OK(tr_queue_shutdown(q, false));
 	TR_ASSERT_ERR(tr_queue_put_bytes(q, "e", 1, 0), TR_EQSHUTDOWN);
@@ -442,7 +420,7 @@ test_shutdown_like_python_3_13(void **state)
 	for (int i = 0; i < 5; i++) {
 		TR_ASSERT_OK(tr_queue_put_bytes(q, "x", 1, 0));
 	}
-	joiner = start("q_blocked", tr_queue_addr(q), 2, FORK);
+	joiner = tr_test_queue_start("q_blocked", tr_queue_addr(q), 2, FORK);
 	TR_ASSERT_ERR(tr_queue_join(q, 0), -ETIMEDOUT);
 	TR_ASSERT_OK(tr_queue_shutdown(q, true));
 	assert_int_equal(tr_test_finish(&joiner), 0);
@@ -494,8 +472,10 @@ test_joinable_join_exact(void **state)
 		for (int i = 0; i < 40; i++) {
 			TR_ASSERT_OK(tr_queue_put_bytes(q, "t", 1, 0));
 		}
-		w[0] = start("q_worker", tr_queue_addr(q), 20, methods[k]);
-		w[1] = start("q_worker", tr_queue_addr(q), 20, methods[k]);
+		w[0] = tr_test_queue_start(
+		    "q_worker", tr_queue_addr(q), 20, methods[k]);
+		w[1] = tr_test_queue_start(
+		    "q_worker", tr_queue_addr(q), 20, methods[k]);
 		TR_ASSERT_OK(tr_queue_join(q, TR_TEST_HANG_MS));
 		TR_ASSERT_ERR(tr_queue_task_done(q), TR_ETASKDONE);
 		assert_int_equal(tr_test_finish(&w[0]), 0);
@@ -630,8 +610,10 @@ test_broker_death(void **state)
 
 		/* full, and one item not done: a put and a join block */
 		TR_ASSERT_OK(tr_queue_put_bytes(q, "a", 1, 0));
-		putter = start("q_blocked", "q-dies", 1, methods[k]);
-		joiner = start("q_blocked", "q-dies", 2, methods[k]);
+		putter =
+		    tr_test_queue_start("q_blocked", "q-dies", 1, methods[k]);
+		joiner =
+		    tr_test_queue_start("q_blocked", "q-dies", 2, methods[k]);
 		usleep(300000); /* let them block (a sleep only adds cover) */
 		assert_int_equal(kill(bpid, SIGKILL), 0);
 		assert_int_equal(tr_test_finish(&putter), 20);
@@ -649,7 +631,8 @@ test_broker_death(void **state)
 		TR_ASSERT_OK(tr_queue_put_bytes(q2, "e", 1, 0));
 		TR_ASSERT_OK(tr_queue_get(q2, &m, TR_TEST_HANG_MS));
 		tr_msg_destroy(&m);
-		getter = start("q_blocked", "q-dies", 0, methods[k]);
+		getter =
+		    tr_test_queue_start("q_blocked", "q-dies", 0, methods[k]);
 		usleep(300000);
 		assert_int_equal(kill(bpid, SIGKILL), 0);
 		assert_int_equal(tr_test_finish(&getter), 20);
@@ -666,7 +649,7 @@ test_creator_exit_stops_the_broker(void **state)
 {
 	/* a child creates a queue and exits without destroying it: it must
 	 * not hang, and the broker goes with it */
-	tr_process *p = start("q_creator", "x", 0, FORK);
+	tr_process *p = tr_test_queue_start("q_creator", "x", 0, FORK);
 
 	assert_int_equal(tr_test_finish(&p), 0);
 }

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for the queue tests: child actors there take the arguments
+ * "WHERE N", a queue to open and a count. */
+#ifndef TR_TEST_QUEUE_H
+#define TR_TEST_QUEUE_H
+
+#include "tr-test.h"
+
+/* In a child actor: parse "WHERE N" from args and open the queue WHERE
+ * into *q (the caller's).  Returns tr_queue_open()'s result, -EINVAL for
+ * args of another shape.  No cmocka (it runs in a forked child). */
+int tr_test_queue_open_arg(const void *args, tr_queue **q, int *n);
+
+/* Start actor with args "WHERE N" under start method `method`; asserts
+ * (cmocka) that it started, and returns the process. */
+tr_process *tr_test_queue_start(
+    const char *actor, const char *where, int n, int method);
+
+#endif
