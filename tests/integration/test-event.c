@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,33 @@ test_many_waiters_all_wake(void **state)
 		assert_int_equal(tr_test_finish(&p[i]), W_SET);
 	}
 	tr_event_destroy(&e);
+}
+
+static tr_event *thread_e;
+
+static void *
+make_event(void *arg)
+{
+	*(int *) arg = tr_event_new(&thread_e, NULL);
+	return NULL;
+}
+
+/* An event made by a thread that has ended keeps working: its actor is
+ * the process's child, not the thread's. */
+static void
+test_made_by_a_thread_that_ended(void **state)
+{
+	pthread_t t;
+	int       r = -1;
+
+	assert_int_equal(pthread_create(&t, NULL, make_event, &r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	TR_ASSERT_OK(r);
+	usleep(1500 * 1000);
+	assert_int_equal(tr_event_is_set(thread_e), 0);
+	TR_ASSERT_OK(tr_event_set(thread_e));
+	assert_int_equal(tr_event_wait(thread_e, TR_TEST_HANG_MS), 1);
+	tr_event_destroy(&thread_e);
 }
 
 /* Set before the wait: the wait returns 1 at once, with any timeout. */
@@ -640,6 +668,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_page_is_anonymous_and_let_go),
 	};
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_made_by_a_thread_that_ended),
 		cmocka_unit_test(test_calls_fork),
 		cmocka_unit_test(test_calls_spawn),
 		cmocka_unit_test(test_calls_forkserver),

@@ -7,6 +7,7 @@
 #include "tr-test-pool.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,6 +556,40 @@ test_imap_failure(void **state)
 	no_children_left();
 }
 
+static tr_pool *thread_pool;
+
+static void *
+make_pool(void *arg)
+{
+	*(int *) arg = tr_pool_new(&thread_pool,
+	    &(tr_pool_opts) {
+	        .processes = 2,
+	    });
+	return NULL;
+}
+
+/* A pool made by a thread that has ended: its workers are the process's
+ * children, and the pool serves the main thread. */
+static void
+test_made_by_a_thread_that_ended(void **state)
+{
+	pthread_t t;
+	int       r     = -1;
+	int64_t   in[5] = { 1, 2, 3, 4, 5 }, out[5];
+
+	assert_int_equal(pthread_create(&t, NULL, make_pool, &r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	TR_ASSERT_OK(r);
+	usleep(1500 * 1000);
+	TR_ASSERT_OK(tr_pool_map_int64(
+	    thread_pool, "sq", in, out, 5, 0, TR_TEST_HANG_MS));
+	assert_int_equal(out[4], 25);
+	TR_ASSERT_OK(tr_pool_close(thread_pool));
+	TR_ASSERT_OK(tr_pool_join(thread_pool, TR_TEST_HANG_MS));
+	tr_pool_destroy(&thread_pool);
+	no_children_left();
+}
+
 /* Typed maps: int64 and double arrays in and out; a function whose
  * results are not 8 bytes is TR_EBADTYPE and leaves out alone. */
 static void
@@ -661,6 +696,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_map_and_apply),
+		cmocka_unit_test(test_made_by_a_thread_that_ended),
 		cmocka_unit_test(test_map_first_failure),
 		cmocka_unit_test(test_get_timeout),
 		cmocka_unit_test(test_close_join),

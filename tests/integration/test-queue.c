@@ -6,6 +6,7 @@
 #include "tr-test-queue.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,36 @@ test_wait_on_a_queue(void **state)
 	}
 }
 
+static tr_queue *thread_q;
+
+static void *
+make_queue(void *arg)
+{
+	*(int *) arg = tr_queue_new(&thread_q, NULL);
+	return NULL;
+}
+
+/* A queue made by a thread that has ended: the broker is the process's
+ * child, not the thread's (it outlives the thread by far more than the
+ * ~0.5 s in which a thread-bound death signal killed children). */
+static void
+test_made_by_a_thread_that_ended(void **state)
+{
+	pthread_t t;
+	int       r = -1;
+	tr_msg   *m;
+
+	assert_int_equal(pthread_create(&t, NULL, make_queue, &r), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	TR_ASSERT_OK(r);
+	usleep(1500 * 1000);
+	TR_ASSERT_OK(tr_queue_put_bytes(thread_q, "x", 1, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_queue_get(thread_q, &m, TR_TEST_HANG_MS));
+	assert_int_equal(tr_msg_size(m), 1);
+	tr_msg_destroy(&m);
+	tr_queue_destroy(&thread_q);
+}
+
 static void
 test_close_refuses_puts_and_drains(void **state)
 {
@@ -689,6 +720,7 @@ main(int argc, char **argv)
 		    test_blocked_put_resumes_when_a_get_frees_room),
 		cmocka_unit_test(test_one_producer_order_and_put_then_exit),
 		cmocka_unit_test(test_wait_on_a_queue),
+		cmocka_unit_test(test_made_by_a_thread_that_ended),
 		cmocka_unit_test(test_close_refuses_puts_and_drains),
 		cmocka_unit_test(test_shutdown_like_python_3_13),
 		cmocka_unit_test(test_joinable_join_exact),
