@@ -24,5 +24,6 @@ build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disab
 # mutexes deadlocks.  jemalloc and glibc malloc are fork-safe, so the normal
 # build tests fork; here children default to the single-threaded forkserver.
 TROUPE_START_METHOD=forkserver ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
   meson test -C build-san --print-errorlogs --num-processes 2 --no-suite bench || status=1
 exit $status
