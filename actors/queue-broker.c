@@ -21,6 +21,7 @@ struct item {
 	uint8_t *data; /* owned, malloc'd (taken from the unpacked op) */
 	size_t   len;
 	char    *type; /* owned, or NULL for raw bytes */
+	uint64_t end;  /* in a consumer's ring: where its record ends */
 };
 
 /* A ring of items, oldest first, growable at both ends. */
@@ -36,6 +37,11 @@ struct consumer {
 	uint32_t     credit;
 	bool         told; /* was sent the end-of-queue error */
 	struct deque inflight;
+	/* its ring (queue-cring.c), or NULL: items by message */
+	struct tri_queue_ring *r;
+	int                    fd;
+	uint64_t               tail;  /* bytes written */
+	uint64_t               acked; /* head as last read */
 };
 
 /* A producer's ring (queue-ring.c); granted, drained and revoked count
@@ -75,6 +81,8 @@ struct broker {
 	uint64_t         dropped; /* granted puts after a shutdown */
 	struct ring     *rings;
 	size_t           nrings;
+	struct tri_queue_page *page; /* joinable: unfinished lives there */
+	int                    page_fd;
 };
 
 static struct item *
@@ -160,7 +168,7 @@ dq_clear(struct deque *d)
 static struct item
 item_take(Trwire__QueueOp *op)
 {
-	struct item it = { op->item.data, op->item.len, NULL };
+	struct item it = { op->item.data, op->item.len, NULL, 0 };
 
 	if (op->item_type && op->item_type[0]) {
 		it.type       = op->item_type;
@@ -169,6 +177,37 @@ item_take(Trwire__QueueOp *op)
 	op->item.data = NULL;
 	op->item.len  = 0;
 	return it;
+}
+
+/* ---- the joinable count (in the page when there is one) ----------------- */
+
+static uint64_t
+unfinished(const struct broker *b)
+{
+	return b->page ? tri_queue_page_count(b->page) : b->unfinished;
+}
+
+static void
+unfinished_add(struct broker *b)
+{
+	if (b->kind != TR_QUEUE_JOINABLE) {
+		return;
+	}
+	if (b->page) {
+		tri_queue_page_add(b->page, 1);
+	} else {
+		b->unfinished++;
+	}
+}
+
+static void
+unfinished_sub(struct broker *b, uint64_t n)
+{
+	if (b->page) {
+		tri_queue_page_sub(b->page, n);
+	} else {
+		b->unfinished -= n < b->unfinished ? n : b->unfinished;
+	}
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -182,7 +221,7 @@ answer(struct broker *b, const tr_msg *req, int err)
 	rep.size       = b->held;
 	rep.maxsize    = b->maxsize;
 	rep.state      = (uint32_t) b->state;
-	rep.unfinished = b->unfinished;
+	rep.unfinished = unfinished(b);
 	rep.kind       = (uint32_t) b->kind;
 	/* a caller that died or gave up: nothing to do */
 	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
@@ -243,7 +282,7 @@ fail_puts(struct broker *b, int err)
 static void
 wake_joins(struct broker *b)
 {
-	while (b->unfinished == 0 && b->njoins) {
+	while (b->njoins && unfinished(b) == 0) {
 		answer(b, b->joins[0].req, 0);
 		park_remove(b->joins, &b->njoins, 0);
 	}
@@ -311,9 +350,7 @@ store(struct broker *b, Trwire__QueueOp *op)
 		return -ENOMEM;
 	}
 	b->held++;
-	if (b->kind == TR_QUEUE_JOINABLE) {
-		b->unfinished++;
-	}
+	unfinished_add(b);
 	return 0;
 }
 
@@ -384,6 +421,51 @@ add_consumer(struct broker *b, tr_addr addr, uint64_t id)
 	return c;
 }
 
+/* The items of c's ring behind its head are done (acknowledged): free
+ * them.  A head out of range (the consumer wrote its ring badly) stops
+ * the ring: everything not acknowledged before goes back to the queue
+ * when c goes (its handle then gets TR_EBADFRAME). */
+static void
+reconcile(struct broker *b, struct consumer *c)
+{
+	uint64_t head;
+	bool     freed = false;
+
+	if (!c->r || atomic_load(&c->r->state) == TRI_QUEUE_RING_DEAD) {
+		return;
+	}
+	head = atomic_load(&c->r->head);
+	if (head == c->acked) {
+		return;
+	}
+	if (head < c->acked || head > c->tail) {
+		b->junk++;
+		tr_log(TR_LOG_WARNING, "queue: a consumer's ring head is out of "
+		                       "range; its items go back to the queue");
+		atomic_store(&c->r->state, TRI_QUEUE_RING_DEAD);
+		return;
+	}
+	while (c->inflight.n && dq_at(&c->inflight, 0)->end <= head) {
+		struct item it = dq_pop_front(&c->inflight);
+
+		item_free(&it);
+		b->held--;
+		freed = true;
+	}
+	c->acked = head;
+	if (freed) {
+		admit_parked(b);
+	}
+}
+
+static void
+reconcile_all(struct broker *b)
+{
+	for (size_t i = 0; i < b->ncons; i++) {
+		reconcile(b, &b->cons[i]);
+	}
+}
+
 /* Put c's unacknowledged items back at the front, oldest first, and
  * forget c. */
 static void
@@ -391,6 +473,12 @@ drop_consumer(struct broker *b, struct consumer *c, bool demonitor)
 {
 	size_t i = (size_t) (c - b->cons);
 
+	reconcile(b, c); /* what its ring says it took is done */
+	if (c->r) {
+		atomic_store(&c->r->state, TRI_QUEUE_RING_DEAD);
+		tri_queue_ring_unmap(c->r);
+		close(c->fd);
+	}
 	while (c->inflight.n) {
 		struct item it = *dq_at(&c->inflight, c->inflight.n - 1);
 
@@ -487,8 +575,65 @@ batch_len(struct deque *q, size_t n)
 	return k;
 }
 
+/* Write up to n of the oldest queued items into c's ring (an item too
+ * big for it as a marker the consumer fetches); returns how many. */
+static size_t
+ring_batch(struct broker *b, struct consumer *c, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n) {
+		struct item *it = dq_at(&b->q, 0);
+		bool         fetch =
+                    it->len > TRI_QUEUE_RING_ITEM_MAX ||
+		    (it->type && strlen(it->type) > TRI_QUEUE_RING_TYPE_MAX);
+		size_t need = fetch ? tri_queue_rec_size(0, 0)
+		                    : tri_queue_rec_size(it->len,
+		                          it->type ? strlen(it->type) : 0);
+		struct item moved;
+
+		if (c->tail - c->acked + need > TRI_QUEUE_RING_DATA) {
+			break;
+		}
+		tri_queue_cring_write(
+		    c->r, &c->tail, it->data, it->len, it->type, fetch);
+		moved     = dq_pop_front(&b->q);
+		moved.end = c->tail;
+		if (dq_push_back(&c->inflight, moved) < 0) {
+			/* cannot happen without memory; the record is
+			 * written, so the consumer gets it: forget ours */
+			item_free(&moved);
+			b->held--;
+		}
+		k++;
+	}
+	if (k && tri_queue_cring_publish(c->r, c->tail)) {
+		(void) push_end(c, 0); /* a WAKE: look at the ring */
+	}
+	return k;
+}
+
+/* Items c may take now: its window less what it holds (0 for a ring
+ * consumer that has not set its window, or whose ring is stopped). */
+static size_t
+room_of(const struct consumer *c)
+{
+	uint32_t w;
+
+	if (!c->r) {
+		return c->credit;
+	}
+	if (atomic_load(&c->r->state) == TRI_QUEUE_RING_DEAD) {
+		return 0;
+	}
+	w = atomic_load(&c->r->window);
+	w = w > TRI_QUEUE_WINDOW_MAX ? TRI_QUEUE_WINDOW_MAX : w;
+	return w > c->inflight.n ? w - c->inflight.n : 0;
+}
+
 /* Send queued items to consumers with credit, in turn, a batch each (up
- * to TRI_QUEUE_BATCH, so a burst costs one message per batch). */
+ * to TRI_QUEUE_BATCH, so a burst costs one message per batch, or one
+ * publish of a ring's tail). */
 static void
 dispatch(struct broker *b)
 {
@@ -496,8 +641,18 @@ dispatch(struct broker *b)
 
 	while (b->q.n && b->ncons && idle < b->ncons) {
 		struct consumer *c = &b->cons[b->rr++ % b->ncons];
-		size_t           n = b->q.n;
+		size_t           n = b->q.n, room = room_of(c);
 
+		if (c->r) {
+			n = n < room ? n : room;
+			n = n < TRI_QUEUE_BATCH ? n : TRI_QUEUE_BATCH;
+			if (n == 0 || ring_batch(b, c, n) == 0) {
+				idle++;
+			} else {
+				idle = 0;
+			}
+			continue;
+		}
 		if (c->credit == 0) {
 			idle++;
 			continue;
@@ -534,7 +689,7 @@ tell_end(struct broker *b)
 		return;
 	}
 	for (size_t i = 0; i < b->ncons; i++) {
-		if (b->cons[i].credit && !b->cons[i].told) {
+		if ((b->cons[i].r || b->cons[i].credit) && !b->cons[i].told) {
 			b->cons[i].told = push_end(&b->cons[i], err) == 0;
 		}
 	}
@@ -587,7 +742,7 @@ drain_ring(struct broker *b, struct ring *g)
 	while (!g->dead) {
 		uint64_t             tail = atomic_load(&r->tail), avail;
 		struct tri_queue_rec h;
-		struct item          it = { NULL, 0, NULL };
+		struct item          it = { NULL, 0, NULL, 0 };
 		size_t               need;
 
 		avail = tail - head;
@@ -637,9 +792,7 @@ drain_ring(struct broker *b, struct ring *g)
 			return;
 		} else {
 			b->held++;
-			if (b->kind == TR_QUEUE_JOINABLE) {
-				b->unfinished++;
-			}
+			unfinished_add(b);
 		}
 		g->drained++;
 		head += need;
@@ -741,7 +894,8 @@ on_ring(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
 	memset(g, 0, sizeof(*g));
 	g->addr = from;
 	g->id   = op->producer;
-	if (tri_queue_ring_create(&g->r, &g->fd, b->maxsize != 0, b->state) <
+	if (tri_queue_ring_create(
+	        &g->r, &g->fd, b->maxsize != 0, b->state, false) <
 	    0) {
 		answer_ring(b, req, NULL);
 		return;
@@ -755,6 +909,120 @@ on_ring(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
 	b->nrings++;
 	grant(b, g);
 	answer_ring(b, req, g);
+}
+
+/* ---- consumers' rings and the joinable page ---------------------------- */
+
+/* CONSUME: a ring for the consumer handle (op->consumer) of the caller.
+ * Nothing is written to it before the consumer sets its window there.
+ * Any failure answers "none": the consumer then takes credit by message. */
+static void
+on_consume(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
+{
+	tr_addr                from = tr_msg_sender(req);
+	struct tri_queue_ring *r    = NULL;
+	struct consumer       *c;
+	int                    fd = -1;
+
+	if (op->consumer == 0 || from.node != 0 ||
+	    find_consumer(b, from, op->consumer) ||
+	    tri_queue_ring_create(&r, &fd, false, b->state, true) < 0) {
+		answer_ring(b, req, NULL);
+		return;
+	}
+	c = add_consumer(b, from, op->consumer);
+	if (!c) {
+		tri_queue_ring_unmap(r);
+		close(fd);
+		answer_ring(b, req, NULL);
+		return;
+	}
+	c->r  = r;
+	c->fd = fd;
+	{
+		Trwire__QueueReply rep = TRWIRE__QUEUE_REPLY__INIT;
+
+		rep.size      = b->held;
+		rep.maxsize   = b->maxsize;
+		rep.state     = (uint32_t) b->state;
+		rep.kind      = (uint32_t) b->kind;
+		rep.ring_fd   = fd;
+		rep.ring_size = TRI_QUEUE_RING_DATA;
+		(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
+	}
+}
+
+/* FETCH: the item of the marker at op->offset in the caller's ring (the
+ * oldest it has not acknowledged). */
+static void
+on_fetch(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
+{
+	Trwire__QueueReply rep = TRWIRE__QUEUE_REPLY__INIT;
+	struct consumer   *c = find_consumer(b, tr_msg_sender(req), op->consumer);
+	struct item       *it;
+
+	if (c) {
+		reconcile(b, c);
+	}
+	if (!c || !c->r || c->inflight.n == 0 || op->offset != c->acked ||
+	    dq_at(&c->inflight, 0)->end !=
+	        c->acked + tri_queue_rec_size(0, 0)) {
+		answer(b, req, -EINVAL);
+		return;
+	}
+	it            = dq_at(&c->inflight, 0);
+	rep.item.data = it->data;
+	rep.item.len  = it->len;
+	rep.item_type = it->type ? it->type : (char *) "";
+	rep.kind      = (uint32_t) b->kind;
+	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
+}
+
+static void
+on_page(struct broker *b, const tr_msg *req)
+{
+	Trwire__QueueReply rep = TRWIRE__QUEUE_REPLY__INIT;
+
+	rep.kind    = (uint32_t) b->kind;
+	rep.page_fd = b->page ? b->page_fd : -1;
+	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
+}
+
+/* About to wait for mail with work that needs a consumer's progress
+ * (items queued behind full windows, puts waiting for room): ask each
+ * ring consumer holding items to send a WAKE once its head passes half
+ * of them (the first, if puts wait: a get frees their room), and the
+ * task_done that takes the joinable count to 0 to send one.  Returns
+ * true if that happened already (do not wait then). */
+static bool
+consumers_sleep(struct broker *b)
+{
+	bool pending = false;
+
+	for (size_t i = 0; i < b->ncons; i++) {
+		struct consumer *c = &b->cons[i];
+		uint64_t         want = 0;
+
+		if (!c->r) {
+			continue;
+		}
+		if ((b->q.n || b->nputs) && c->inflight.n) {
+			want = dq_at(&c->inflight,
+			    b->nputs ? 0 : (c->inflight.n - 1) / 2)
+			           ->end;
+		}
+		atomic_store(&c->r->wake_head, want);
+		if (want && atomic_load(&c->r->head) >= want) {
+			pending = true;
+		}
+	}
+	if (b->page && b->njoins) {
+		atomic_store(&b->page->joiners, 1);
+		if (tri_queue_page_count(b->page) == 0) {
+			pending = true;
+		}
+	}
+	return pending;
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -836,9 +1104,7 @@ on_shutdown(struct broker *b, bool immediate)
 
 		item_free(&it);
 		b->held--;
-		if (b->unfinished) {
-			b->unfinished--;
-		}
+		unfinished_sub(b, 1);
 	}
 	wake_joins(b);
 }
@@ -850,12 +1116,18 @@ on_task_done(struct broker *b, const tr_msg *req)
 		answer(b, req, -EOPNOTSUPP);
 		return;
 	}
-	if (b->unfinished == 0) {
+	if (b->page) {
+		bool wake;
+
+		/* as a handle's own decrement, so both agree */
+		answer(b, req, tri_queue_page_done(b->page, &wake));
+	} else if (b->unfinished == 0) {
 		answer(b, req, TR_ETASKDONE);
 		return;
+	} else {
+		b->unfinished--;
+		answer(b, req, 0);
 	}
-	b->unfinished--;
-	answer(b, req, 0);
 	wake_joins(b);
 }
 
@@ -864,7 +1136,7 @@ on_join(struct broker *b, tr_msg **reqp)
 {
 	if (b->kind != TR_QUEUE_JOINABLE) {
 		answer(b, *reqp, -EOPNOTSUPP);
-	} else if (b->unfinished == 0) {
+	} else if (unfinished(b) == 0) {
 		answer(b, *reqp, 0);
 	} else if (park(&b->joins, &b->njoins, reqp, NULL, -1) < 0) {
 		answer(b, *reqp, -ENOMEM);
@@ -899,7 +1171,16 @@ on_op(struct broker *b, tr_msg **mp, Trwire__QueueOp **opp)
 		on_ring(b, *mp, op);
 		break;
 	case TRWIRE__QUEUE_OP__KIND__WAKE:
-		break; /* drain_all() took the records */
+		break; /* on_message() took the records and acknowledgements */
+	case TRWIRE__QUEUE_OP__KIND__CONSUME:
+		on_consume(b, *mp, op);
+		break;
+	case TRWIRE__QUEUE_OP__KIND__FETCH:
+		on_fetch(b, *mp, op);
+		break;
+	case TRWIRE__QUEUE_OP__KIND__PAGE:
+		on_page(b, *mp);
+		break;
 	case TRWIRE__QUEUE_OP__KIND__SYNC:
 		dispatch(b); /* what can be sent goes before the answer */
 		tell_end(b);
@@ -961,6 +1242,7 @@ on_message(struct broker *b, tr_msg **mp)
 	Trwire__QueueOp *op = NULL;
 
 	drain_all(b);
+	reconcile_all(b);
 	if (tr_msg_is_system(*mp)) {
 		on_down(b, *mp);
 		return;
@@ -1000,6 +1282,11 @@ init(struct broker *b, const void *args, size_t len)
 		}
 	}
 	trwire__queue_spec__free_unpacked(spec, NULL);
+	b->page_fd = -1;
+	if (r == 0 && b->kind == TR_QUEUE_JOINABLE &&
+	    tri_queue_page_create(&b->page, &b->page_fd) < 0) {
+		b->page = NULL; /* task_done by message only */
+	}
 	if (r == 0) {
 		r = tr_msg_type_register(&trwire__queue_op__descriptor);
 	}
@@ -1027,6 +1314,10 @@ fini(struct broker *b)
 	free(b->puts);
 	free(b->joins);
 	dq_clear(&b->q);
+	if (b->page) {
+		tri_queue_page_unmap(b->page);
+		close(b->page_fd);
+	}
 }
 
 int
@@ -1044,9 +1335,10 @@ tri_queue_broker_main(const void *args, size_t len)
 	}
 	while (r >= 0) {
 		int  timeout = expire_puts(&b);
-		bool sleep   = b.nrings && timeout != 0;
+		bool sleep   = timeout != 0;
 
-		if (sleep && rings_sleep(&b, true)) {
+		if (sleep &&
+		    (rings_sleep(&b, true) | consumers_sleep(&b))) {
 			timeout = 0; /* a record came: take it first */
 		}
 		r = tr_recv(&m, timeout);
@@ -1067,8 +1359,10 @@ tri_queue_broker_main(const void *args, size_t len)
 			r = 0;
 		}
 		drain_all(&b);
+		reconcile_all(&b);
 		dispatch(&b);
 		tell_end(&b);
+		wake_joins(&b);
 	}
 	fini(&b);
 	return r;

@@ -81,6 +81,13 @@ struct tri_queue_ring {
 	                            * (exchange with 0) */
 	_Alignas(64) _Atomic uint64_t tail; /* producer: bytes published */
 	_Alignas(64) _Atomic uint64_t head; /* broker: bytes taken */
+	/* consumer rings only (the broker writes, the consumer reads:
+	 * tail is the broker's, head the consumer's acknowledgement
+	 * cursor, sleeping the consumer's) */
+	_Alignas(64) _Atomic uint32_t window; /* consumer: items it wants
+	                                       * ahead (1..4096) */
+	_Atomic uint64_t wake_head; /* broker: send WAKE once head reaches
+	                             * this (0: no need) */
 };
 
 /* A record: this header, the type name (no NUL), the item, padded to 8;
@@ -108,10 +115,15 @@ void tri_queue_ring_write(
 void tri_queue_ring_read(
     struct tri_queue_ring *r, uint64_t off, void *dst, size_t n);
 
-/* Broker: a new ring (memfd, mapped) and its descriptor.  -errno. */
-int tri_queue_ring_create(
-    struct tri_queue_ring **ret, int *ret_fd, bool bounded, int state);
+/* Broker: a new ring (memfd, mapped) and its descriptor; a consumer's
+ * (its memfd named "troupe-queue-cring") or a producer's.  -errno. */
+int tri_queue_ring_create(struct tri_queue_ring **ret, int *ret_fd,
+    bool bounded, int state, bool consumer);
 void tri_queue_ring_unmap(struct tri_queue_ring *r);
+/* Map the ring (descriptor fd) of the broker at a and check its header
+ * names it.  -errno (-EOPNOTSUPP for another host, -ESRCH). */
+int tri_queue_ring_attach(
+    struct tri_queue_ring **ret, int *ret_pidfd, tr_addr a, int fd);
 
 /* Producer's view.  ring NULL: messages only. */
 struct tri_queue_local {
@@ -131,6 +143,73 @@ int tri_queue_local_put(struct tri_queue_local *l, const void *data, size_t len,
     const char *type, bool *wake);
 /* 0 while the broker lives, TR_EDEAD once it died. */
 int tri_queue_local_alive(const struct tri_queue_local *l);
+
+/* ---- the consumer's ring (queue-cring.c) -------------------------------
+ * The same-host get path: the same layout, the other way round.  The
+ * broker makes one ring per consumer handle and writes the items it
+ * hands that consumer; the consumer maps it, copies an item out and moves
+ * head past it before get returns: head is the acknowledgement, one
+ * store, no message.  A record of length TRI_QUEUE_REC_FETCH is a marker
+ * for an item too big for the ring: the consumer fetches it with a call.
+ * See docs/protocol.md, "Queue: consumer rings". */
+#define TRI_QUEUE_REC_FETCH UINT32_MAX
+
+/* Broker: write one record (the item, or a marker if fetch) at *tail,
+ * which the caller checked has room; *tail moves past it (not published:
+ * tri_queue_cring_publish). */
+void tri_queue_cring_write(struct tri_queue_ring *r, uint64_t *tail,
+    const void *data, size_t len, const char *type, bool fetch);
+/* Broker: publish tail; true if the consumer slept (send it a WAKE). */
+bool tri_queue_cring_publish(struct tri_queue_ring *r, uint64_t tail);
+
+/* Consumer's view. */
+struct tri_queue_creader {
+	struct tri_queue_ring *ring;
+	int                    pidfd; /* the broker's */
+	uint64_t               head;  /* our copy */
+};
+void tri_queue_creader_init(struct tri_queue_creader *c);
+int  tri_queue_creader_attach(struct tri_queue_creader *c, tr_addr a, int fd);
+void tri_queue_creader_detach(struct tri_queue_creader *c);
+/* Is a record there?  1 yes (*fetch: a marker), 0 no, TR_EBADFRAME (a
+ * record out of bounds: the broker's memory is bad). */
+int tri_queue_creader_peek(struct tri_queue_creader *c, bool *fetch);
+/* Copy the record at head into a new message (not for a marker). */
+int tri_queue_creader_copy(struct tri_queue_creader *c, tr_msg **ret);
+/* Move head past the record at head (acknowledge it); true if the broker
+ * asked to be woken (send it a WAKE). */
+bool tri_queue_creader_advance(struct tri_queue_creader *c);
+/* About to wait: set sleeping; true if a record came meanwhile (then it
+ * cleared sleeping again: do not wait). */
+bool tri_queue_creader_sleep(struct tri_queue_creader *c);
+void tri_queue_creader_awake(struct tri_queue_creader *c);
+
+/* ---- the joinable count's page (queue-page.c) ---------------------------
+ * A JoinableQueue's broker keeps its count of items not yet marked done
+ * in a page of its memory that handles map, so task_done is one atomic
+ * decrement, no message (docs/protocol.md, "Queue: the joinable page"). */
+struct tri_queue_page {
+	_Atomic uint32_t magic;
+	uint32_t         pid;
+	uint64_t         incarnation;
+	_Alignas(64) _Atomic int64_t unfinished;
+	_Atomic uint32_t joiners; /* 1: joins wait; the task_done that takes
+	                           * unfinished to 0 clears it, sends WAKE */
+};
+#define TRI_QUEUE_PAGE_SIZE 4096u
+
+int  tri_queue_page_create(struct tri_queue_page **ret, int *ret_fd);
+void tri_queue_page_unmap(struct tri_queue_page *p);
+/* Client: map the page of the broker at a (descriptor fd there). */
+int tri_queue_page_attach(
+    struct tri_queue_page **ret, int *ret_pidfd, tr_addr a, int fd);
+/* One item done: 0 (then *wake: send the broker a WAKE), or TR_ETASKDONE
+ * if the count is 0 (the caller asks the broker, which knows exactly). */
+int tri_queue_page_done(struct tri_queue_page *p, bool *wake);
+/* Broker: the count, n more, up to n fewer (not below 0). */
+uint64_t tri_queue_page_count(struct tri_queue_page *p);
+void     tri_queue_page_add(struct tri_queue_page *p, uint64_t n);
+void     tri_queue_page_sub(struct tri_queue_page *p, uint64_t n);
 
 /* queue-broker.c: the actor's body. */
 int tri_queue_broker_main(const void *args, size_t len);

@@ -61,14 +61,15 @@ tri_queue_ring_read(struct tri_queue_ring *r, uint64_t off, void *dst, size_t n)
 }
 
 int
-tri_queue_ring_create(
-    struct tri_queue_ring **ret, int *ret_fd, bool bounded, int state)
+tri_queue_ring_create(struct tri_queue_ring **ret, int *ret_fd, bool bounded,
+    int state, bool consumer)
 {
 	struct tri_queue_ring *r;
 	tr_addr                self = tr_self();
 	int                    fd;
 
-	fd = (int) syscall(SYS_memfd_create, "troupe-queue-ring", MFD_CLOEXEC);
+	fd = (int) syscall(SYS_memfd_create,
+	    consumer ? "troupe-queue-cring" : "troupe-queue-ring", MFD_CLOEXEC);
 	if (fd < 0) {
 		return -errno;
 	}
@@ -124,7 +125,8 @@ tri_queue_local_detach(struct tri_queue_local *l)
 }
 
 int
-tri_queue_local_attach(struct tri_queue_local *l, tr_addr a, int fd)
+tri_queue_ring_attach(
+    struct tri_queue_ring **ret, int *ret_pidfd, tr_addr a, int fd)
 {
 	struct tri_queue_ring *r;
 	void                  *map;
@@ -137,7 +139,27 @@ tri_queue_local_attach(struct tri_queue_local *l, tr_addr a, int fd)
 	r = map;
 	if (atomic_load(&r->magic) != RING_MAGIC || r->pid != a.pid ||
 	    r->incarnation != a.incarnation || r->size != TRI_QUEUE_RING_DATA ||
-	    atomic_load(&r->tail) != 0 || !tr_addr_is_alive(a)) {
+	    !tr_addr_is_alive(a)) {
+		tri_queue_ring_unmap(r);
+		close(pidfd);
+		return -ESRCH;
+	}
+	*ret       = r;
+	*ret_pidfd = pidfd;
+	return 0;
+}
+
+int
+tri_queue_local_attach(struct tri_queue_local *l, tr_addr a, int fd)
+{
+	struct tri_queue_ring *r;
+	int                    pidfd, e;
+
+	e = tri_queue_ring_attach(&r, &pidfd, a, fd);
+	if (e < 0) {
+		return e;
+	}
+	if (atomic_load(&r->tail) != 0) {
 		tri_queue_ring_unmap(r);
 		close(pidfd);
 		return -ESRCH;

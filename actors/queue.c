@@ -7,6 +7,7 @@
 #include "queue-int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,11 @@ struct tr_queue {
 	unsigned               unacked; /* got, acknowledgement not yet sent */
 	struct tri_queue_local ring;    /* this producer's ring, if any */
 	bool                   ring_tried; /* asked for one (or may not) */
+	struct tri_queue_creader cr;       /* this consumer's ring, if any */
+	bool                     cr_tried;
+	struct tri_queue_page   *page; /* joinable count's page, if any */
+	int                      page_pidfd;
+	bool                     page_tried;
 };
 
 /* Registered here, not beside the broker: a program linked with the
@@ -91,6 +97,8 @@ handle_new(tr_queue **ret, tr_addr broker, const char *where)
 	q->id     = new_id();
 	q->window = TR_QUEUE_WINDOW_DEFAULT;
 	tri_queue_local_init(&q->ring);
+	tri_queue_creader_init(&q->cr);
+	q->page_pidfd = -1;
 	if (where) {
 		snprintf(q->where, sizeof(q->where), "%s", where);
 	} else {
@@ -284,12 +292,18 @@ tr_queue_set_put_window(tr_queue *q, unsigned window)
 	return 0;
 }
 
+static void send_wake(tr_queue *q);
+
 int
 tr_queue_set_window(tr_queue *q, unsigned window)
 {
 	tr_assert_return(
 	    q && window > 0 && window <= TRI_QUEUE_WINDOW_MAX, -EINVAL);
 	q->window = window;
+	if (q->cr.ring) {
+		atomic_store(&q->cr.ring->window, window);
+		send_wake(q);
+	}
 	return 0;
 }
 
@@ -387,15 +401,23 @@ put_granted(tr_queue *q, Trwire__QueueOp *op)
 /* The producer's ring (queue-ring.c), asked for at the first put unless
  * TROUPE_QUEUE_SHM=0 or the broker is on another host.  Any failure
  * leaves the handle on messages, which always work. */
+/* Shared memory with the broker: on its host, unless TROUPE_QUEUE_SHM=0. */
+static bool
+shm_ok(const tr_queue *q)
+{
+	const char *v = getenv("TROUPE_QUEUE_SHM");
+
+	return !(v && strcmp(v, "0") == 0) && q->broker.node == 0;
+}
+
 static void
 ring_open(tr_queue *q)
 {
 	Trwire__QueueOp     op  = TRWIRE__QUEUE_OP__INIT;
 	Trwire__QueueReply *rep = NULL;
-	const char         *v   = getenv("TROUPE_QUEUE_SHM");
 
 	q->ring_tried = true;
-	if ((v && strcmp(v, "0") == 0) || q->broker.node != 0) {
+	if (!shm_ok(q)) {
 		return;
 	}
 	op.kind     = TRWIRE__QUEUE_OP__KIND__RING;
@@ -408,6 +430,21 @@ ring_open(tr_queue *q)
 		tr_log(TR_LOG_DEBUG, "queue: no ring, puts go by message");
 	}
 	trwire__queue_reply__free_unpacked(rep, NULL);
+}
+
+/* One-way WAKE: the broker looks at its rings and the joinable page (lost
+ * only with the broker, which its pidfd or monitor then says). */
+static void
+send_wake(tr_queue *q)
+{
+	Trwire__QueueOp op = TRWIRE__QUEUE_OP__INIT;
+	tr_msg         *m  = NULL;
+
+	op.kind = TRWIRE__QUEUE_OP__KIND__WAKE;
+	if (tr_msg_new_pb(&m, &op.base) == 0) {
+		(void) tr_send(q->broker, &m, TRI_QUEUE_SEND_MS);
+	}
+	tr_msg_destroy(&m);
 }
 
 /* 0 put on the ring, 1 not (use a message), or the put's error. */
@@ -429,15 +466,7 @@ ring_put(tr_queue *q, tr_msg *item)
 		q->dead = TR_EDEAD;
 	}
 	if (r == 0 && wake) {
-		Trwire__QueueOp op = TRWIRE__QUEUE_OP__INIT;
-		tr_msg         *m  = NULL;
-
-		/* lost only with the broker (its pidfd says so next time) */
-		op.kind = TRWIRE__QUEUE_OP__KIND__WAKE;
-		if (tr_msg_new_pb(&m, &op.base) == 0) {
-			(void) tr_send(q->broker, &m, TRI_QUEUE_SEND_MS);
-		}
-		tr_msg_destroy(&m);
+		send_wake(q);
 	}
 	return r;
 }
@@ -576,9 +605,65 @@ tr_queue_shutdown(tr_queue *q, bool immediate)
 	return call(q, &op, NULL, TR_TIMEOUT_INFINITE);
 }
 
+/* The joinable page (queue-page.c), asked for at the first task_done
+ * unless TROUPE_QUEUE_SHM=0 or the broker is on another host (or the
+ * queue is not joinable: no page).  Any failure leaves task_done on
+ * messages. */
+static void
+page_open(tr_queue *q)
+{
+	Trwire__QueueOp     op  = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueReply *rep = NULL;
+
+	q->page_tried = true;
+	if (!shm_ok(q)) {
+		return;
+	}
+	op.kind = TRWIRE__QUEUE_OP__KIND__PAGE;
+	if (call(q, &op, &rep, TR_TIMEOUT_INFINITE) < 0) {
+		return;
+	}
+	if (rep->page_fd >= 0 &&
+	    tri_queue_page_attach(
+	        &q->page, &q->page_pidfd, q->broker, rep->page_fd) < 0) {
+		q->page = NULL;
+		tr_log(TR_LOG_DEBUG, "queue: no page, task_done by message");
+	}
+	trwire__queue_reply__free_unpacked(rep, NULL);
+}
+
 int
 tr_queue_task_done(tr_queue *q)
 {
+	int r = check(q);
+
+	if (r < 0) {
+		return r;
+	}
+	if (q->dead) {
+		return q->dead;
+	}
+	if (!q->page_tried) {
+		page_open(q);
+	}
+	if (q->page) {
+		struct pollfd pf   = { .fd = q->page_pidfd, .events = POLLIN };
+		bool          wake = false;
+
+		/* one decrement in the broker's memory; at 0 the broker
+		 * judges (below): it may not have taken a ring's last
+		 * records in yet */
+		if (tri_queue_page_done(q->page, &wake) == 0) {
+			if (wake) {
+				send_wake(q);
+			}
+			if (poll(&pf, 1, 0) != 0) {
+				q->dead = TR_EDEAD;
+				return TR_EDEAD;
+			}
+			return 0;
+		}
+	}
 	return simple_call(
 	    q, TRWIRE__QUEUE_OP__KIND__TASK_DONE, TR_TIMEOUT_INFINITE);
 }
@@ -668,7 +753,48 @@ match_push(const tr_msg *m, void *arg)
 	    strcmp(tr_msg_type(m), TRI_QUEUE_ITEM_TYPE) == 0;
 }
 
-/* Ready to take pushes: a monitor of the broker and credit asked for. */
+/* The consumer's ring (queue-cring.c), asked for at the first get or
+ * poll unless TROUPE_QUEUE_SHM=0 or the broker is on another host.  The
+ * broker writes nothing to it before we set our window there.  Any
+ * failure leaves the handle on pushes by message. */
+static void
+cr_open(tr_queue *q)
+{
+	Trwire__QueueOp     op  = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueReply *rep = NULL;
+
+	q->cr_tried = true;
+	if (!shm_ok(q)) {
+		return;
+	}
+	op.kind     = TRWIRE__QUEUE_OP__KIND__CONSUME;
+	op.consumer = q->id;
+	if (call(q, &op, &rep, TR_TIMEOUT_INFINITE) < 0) {
+		return;
+	}
+	if (rep->ring_size == TRI_QUEUE_RING_DATA) {
+		if (tri_queue_creader_attach(&q->cr, q->broker, rep->ring_fd) ==
+		    0) {
+			atomic_store(&q->cr.ring->window, q->window);
+			send_wake(q); /* it may hold items for us */
+		} else {
+			tr_msg *m = NULL;
+
+			/* the broker made us a ring we cannot map: forget
+			 * it there (in order, before our first CREDIT) */
+			tr_log(TR_LOG_DEBUG, "queue: no consumer ring");
+			op.kind = TRWIRE__QUEUE_OP__KIND__BYE;
+			if (tr_msg_new_pb(&m, &op.base) == 0) {
+				(void) tr_send(q->broker, &m, TRI_QUEUE_SEND_MS);
+			}
+			tr_msg_destroy(&m);
+		}
+	}
+	trwire__queue_reply__free_unpacked(rep, NULL);
+}
+
+/* Ready to take pushes: a monitor of the broker and credit asked for
+ * (or a ring). */
 static int
 prime(tr_queue *q)
 {
@@ -679,6 +805,12 @@ prime(tr_queue *q)
 		if (r < 0) {
 			return r;
 		}
+	}
+	if (!q->cr_tried) {
+		cr_open(q);
+	}
+	if (q->cr.ring || q->dead) {
+		return 0;
 	}
 	return q->credit ? 0 : credit(q, 0);
 }
@@ -775,6 +907,123 @@ take(tr_queue *q, tr_msg **ret)
 	return 0;
 }
 
+/* ---- getting from the consumer's ring ----------------------------------- */
+
+/* Wait up to timeout_ms for a record on the ring: 1 there is one, 0 not
+ * (timeout), or the error a get fails with (the end the broker sent, its
+ * death, a bad ring).  With nothing here at the timeout it asks the
+ * broker once (SYNC: it writes what it can before it answers).  It
+ * sleeps only after setting "sleeping" and seeing the ring still empty,
+ * so the broker's next record comes with a WAKE; a timeout leaves it
+ * set, so that tr_wait() sees the mailbox when a record comes. */
+static int
+ring_wait(tr_queue *q, int timeout_ms)
+{
+	int64_t deadline = timeout_ms > 0 ? tr_deadline(timeout_ms) : -1;
+	bool    synced   = false, fetch;
+
+	for (;;) {
+		int r = tri_queue_creader_peek(&q->cr, &fetch), left;
+
+		if (r != 0) {
+			return r;
+		}
+		if (q->end || q->dead) {
+			return q->end ? q->end : q->dead;
+		}
+		if (atomic_load(&q->cr.ring->state) == TRI_QUEUE_RING_DEAD) {
+			return TR_EBADFRAME; /* the broker stopped it */
+		}
+		left = timeout_ms == TR_TIMEOUT_INFINITE ? TR_TIMEOUT_INFINITE
+		    : timeout_ms == 0                    ? 0
+		                      : tr_deadline_left(deadline);
+		if (left == 0) {
+			if (synced) {
+				return tri_queue_creader_sleep(&q->cr) ? 1 : 0;
+			}
+			synced = true;
+			r      = simple_call(
+                            q, TRWIRE__QUEUE_OP__KIND__SYNC, TR_TIMEOUT_INFINITE);
+			if (r < 0) {
+				return r;
+			}
+			(void) wait_push(q, 0); /* an end it sent first */
+			continue;
+		}
+		if (tri_queue_creader_sleep(&q->cr)) {
+			continue;
+		}
+		r = wait_push(q, left);
+		tri_queue_creader_awake(&q->cr);
+		if (r == TR_EDEAD) {
+			return r;
+		}
+	}
+}
+
+/* Fetch the item of the marker at head (too big for the ring). */
+static int
+fetch_item(tr_queue *q, tr_msg **ret)
+{
+	Trwire__QueueOp     op  = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueReply *rep = NULL;
+	tr_msg             *m   = NULL;
+	int                 r;
+
+	op.kind     = TRWIRE__QUEUE_OP__KIND__FETCH;
+	op.consumer = q->id;
+	op.offset   = q->cr.head;
+	r           = call(q, &op, &rep, TR_TIMEOUT_INFINITE);
+	if (r < 0) {
+		return r;
+	}
+	r = tr_msg_new_bytes(&m, rep->item.data, rep->item.len);
+	if (r == 0) {
+		r = tr_msg_set_type(m, rep->item_type);
+	}
+	trwire__queue_reply__free_unpacked(rep, NULL);
+	if (r < 0) {
+		tr_msg_destroy(&m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+/* The record at head into *ret, then head moved past it: acknowledged
+ * before get returns (a failure leaves it for the next get). */
+static int
+ring_take(tr_queue *q, tr_msg **ret)
+{
+	tr_msg *m = NULL;
+	bool    fetch;
+	int     r = tri_queue_creader_peek(&q->cr, &fetch);
+
+	if (r != 1) {
+		return r == 0 ? TR_EEMPTY : r;
+	}
+	r = fetch ? fetch_item(q, &m) : tri_queue_creader_copy(&q->cr, &m);
+	if (r < 0) {
+		return r;
+	}
+	if (tri_queue_creader_advance(&q->cr)) {
+		send_wake(q);
+	}
+	*ret = m;
+	return 0;
+}
+
+static int
+ring_get(tr_queue *q, tr_msg **ret, int timeout_ms)
+{
+	int r = ring_wait(q, timeout_ms);
+
+	if (r == 0) {
+		return TR_EEMPTY;
+	}
+	return r < 0 ? r : ring_take(q, ret);
+}
+
 int
 tr_queue_get(tr_queue *q, tr_msg **ret, int timeout_ms)
 {
@@ -784,10 +1033,16 @@ tr_queue_get(tr_queue *q, tr_msg **ret, int timeout_ms)
 		return r;
 	}
 	tr_assert_return(ret && timeout_ok(timeout_ms), -EINVAL);
+	if (q->cr.ring) {
+		return ring_get(q, ret, timeout_ms);
+	}
 	if (!q->batch && (q->end || q->dead)) {
 		return q->end ? q->end : q->dead;
 	}
 	r = prime(q);
+	if (r == 0 && q->cr.ring) {
+		return ring_get(q, ret, timeout_ms);
+	}
 	if (r == 0) {
 		r = wait_or_sync(q, timeout_ms);
 	}
@@ -806,10 +1061,15 @@ tr_queue_poll(tr_queue *q, int timeout_ms)
 		return r;
 	}
 	tr_assert_return(timeout_ok(timeout_ms), -EINVAL);
-	if (q->batch || q->end || q->dead) {
+	if (!q->cr.ring && (q->batch || q->end || q->dead)) {
 		return 1;
 	}
 	r = prime(q);
+	if (r == 0 && q->cr.ring) {
+		r = ring_wait(q, timeout_ms);
+		/* a get would fail at once: that is ready too */
+		return r < 0 && (r == q->end || r == q->dead) ? 1 : r;
+	}
 	if (r == 0) {
 		r = wait_or_sync(q, timeout_ms);
 	}
@@ -832,7 +1092,8 @@ tr_queue_destroy(tr_queue **qp)
 	if (!q) {
 		return;
 	}
-	if (q->owner == getpid() && !q->dead && (q->mon || q->ring.ring)) {
+	if (q->owner == getpid() && !q->dead &&
+	    (q->mon || q->ring.ring || q->cr.ring)) {
 		Trwire__QueueOp op = TRWIRE__QUEUE_OP__INIT;
 
 		/* what was sent to us and not got goes back to the queue;
@@ -856,6 +1117,11 @@ tr_queue_destroy(tr_queue **qp)
 		trwire__queue_item__free_unpacked(q->batch, NULL);
 	}
 	tri_queue_local_detach(&q->ring);
+	tri_queue_creader_detach(&q->cr);
+	if (q->page) {
+		tri_queue_page_unmap(q->page);
+		close(q->page_pidfd);
+	}
 	if (q->owner == getpid()) {
 		stop_sup(&q->sup);
 	}
