@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -1025,6 +1027,59 @@ consumers_sleep(struct broker *b)
 	return pending;
 }
 
+/* Work a producer or a consumer made without a message: records on a
+ * producer's ring, or a consumer's head moved while items or puts wait
+ * for its progress. */
+static bool
+work_pending(const struct broker *b)
+{
+	for (size_t i = 0; i < b->nrings; i++) {
+		const struct ring *g = &b->rings[i];
+
+		if (!g->dead &&
+		    atomic_load_explicit(&g->r->tail, memory_order_relaxed) !=
+		        atomic_load_explicit(&g->r->head, memory_order_relaxed)) {
+			return true;
+		}
+	}
+	for (size_t i = 0; (b->q.n || b->nputs) && i < b->ncons; i++) {
+		const struct consumer *c = &b->cons[i];
+
+		if (c->r &&
+		    atomic_load_explicit(&c->r->head, memory_order_relaxed) !=
+		        c->acked) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Look again for TRI_QUEUE_SPIN_NS, yielding the CPU (a producer or
+ * consumer may share it), before the sleep that costs a WAKE message
+ * to end: true if work came. */
+static bool
+spin(const struct broker *b)
+{
+	int64_t end = now_ns() + TRI_QUEUE_SPIN_NS;
+
+	do {
+		if (work_pending(b)) {
+			return true;
+		}
+		sched_yield();
+	} while (now_ns() < end);
+	return false;
+}
+
 /* ---- requests ----------------------------------------------------------- */
 
 static void
@@ -1337,6 +1392,10 @@ tri_queue_broker_main(const void *args, size_t len)
 		int  timeout = expire_puts(&b);
 		bool sleep   = timeout != 0;
 
+		if (sleep && (b.nrings || b.ncons) && spin(&b)) {
+			timeout = 0;
+			sleep   = false;
+		}
 		if (sleep &&
 		    (rings_sleep(&b, true) | consumers_sleep(&b))) {
 			timeout = 0; /* a record came: take it first */

@@ -31,6 +31,9 @@
 /* Largest item: the default mailbox maximum (64 MiB, which the broker
  * and consumers keep) less room for the envelope and the QueueOp. */
 #define TRI_QUEUE_ITEM_MAX ((64u << 20) - (64u << 10))
+/* The broker and a consumer on a ring look again this long (yielding
+ * the CPU) before they sleep and cost the other side a WAKE message. */
+#define TRI_QUEUE_SPIN_NS 20000
 /* The broker waits at most this long for a client's mailbox to take a
  * reply or an item (a client's own mailbox full of other traffic). */
 #define TRI_QUEUE_SEND_MS 5000

@@ -8,9 +8,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -916,6 +918,32 @@ take(tr_queue *q, tr_msg **ret)
  * sleeps only after setting "sleeping" and seeing the ring still empty,
  * so the broker's next record comes with a WAKE; a timeout leaves it
  * set, so that tr_wait() sees the mailbox when a record comes. */
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Look at the ring again for TRI_QUEUE_SPIN_NS, yielding the CPU (the
+ * broker may share it), before a sleep that costs it a WAKE message. */
+static bool
+ring_spin(tr_queue *q)
+{
+	int64_t end = now_ns() + TRI_QUEUE_SPIN_NS;
+
+	do {
+		if (atomic_load_explicit(&q->cr.ring->tail,
+		        memory_order_relaxed) != q->cr.head) {
+			return true;
+		}
+		sched_yield();
+	} while (now_ns() < end);
+	return false;
+}
+
 static int
 ring_wait(tr_queue *q, int timeout_ms)
 {
@@ -950,7 +978,7 @@ ring_wait(tr_queue *q, int timeout_ms)
 			(void) wait_push(q, 0); /* an end it sent first */
 			continue;
 		}
-		if (tri_queue_creader_sleep(&q->cr)) {
+		if (ring_spin(q) || tri_queue_creader_sleep(&q->cr)) {
 			continue;
 		}
 		r = wait_push(q, left);

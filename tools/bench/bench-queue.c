@@ -11,11 +11,14 @@
  * producers' start to the consumers' last item, producers and consumers
  * each their own process, as mp_queue.py times Python.
  *
- * Puts go on the producer's ring (the same-host path) unless the row
- * says "by message" (TROUPE_QUEUE_SHM=0 in the producer); either way a
- * put returns once the broker holds the item, except under a put window.
+ * Puts go on the producer's ring and gets come from the consumer's ring
+ * (the same-host paths) unless the row says "by message"
+ * (TROUPE_QUEUE_SHM=0 in producers and consumers); either way a put
+ * returns once the broker holds the item, except under a put window.
  *
  * Usage: bench-queue [--count N] [--python PATH/mp_queue.py] [--no-python]
+ *                    [--ring-only]  (only the rows on rings: 1/1, 4/4,
+ *                                    JoinableQueue, for profiling)
  */
 #include <errno.h>
 #include <spawn.h>
@@ -64,8 +67,8 @@ producer(const void *args, size_t len)
 }
 TR_ACTOR(bench_producer, producer)
 
-/* "where window joinable": gets until the queue is closed (window 0: the
- * default), then exits with 0
+/* "where window joinable shm": gets until the queue is closed (window 0:
+ * the default; shm 0: by message, TROUPE_QUEUE_SHM=0), then exits with 0
  * (the count is checked by qsize staying 0: every item got). */
 static int
 consumer(const void *args, size_t len)
@@ -73,10 +76,15 @@ consumer(const void *args, size_t len)
 	char      where[128];
 	tr_queue *q;
 	tr_msg   *m;
-	int       n, joinable, r;
+	int       n, joinable, shm, r;
 
-	if (sscanf(args, "%127s %d %d", where, &n, &joinable) != 3 ||
-	    tr_queue_open(&q, where) < 0) {
+	if (sscanf(args, "%127s %d %d %d", where, &n, &joinable, &shm) != 4) {
+		return 2;
+	}
+	if (!shm) {
+		setenv("TROUPE_QUEUE_SHM", "0", 1);
+	}
+	if (tr_queue_open(&q, where) < 0) {
 		return 2;
 	}
 	if (n > 0 && tr_queue_set_window(q, (unsigned) n) < 0) {
@@ -246,9 +254,10 @@ main(int argc, char **argv)
 {
 	const char *script = TR_BENCH_MP_QUEUE;
 	long        count  = 200000;
-	bool        python = true;
+	bool        python = true, ring_only = false;
 	struct py   py     = { 0 };
-	double      q11, q44, j11, m11, m44, w11, w44, p11, p44, c11, c44;
+	double q11, q44, j11, m11 = 0, m44 = 0, w11 = 0, w44 = 0, p11, p44,
+	       c11 = 0, c44 = 0;
 	int         r;
 
 	r = tr_init(argc, argv);
@@ -262,6 +271,8 @@ main(int argc, char **argv)
 			script = argv[++i];
 		} else if (!strcmp(argv[i], "--no-python")) {
 			python = false;
+		} else if (!strcmp(argv[i], "--ring-only")) {
+			ring_only = true;
 		}
 	}
 	if (count < 1000) {
@@ -273,7 +284,10 @@ main(int argc, char **argv)
 	p11 = put_rate;
 	q44 = run(4, 4, count, TR_QUEUE_PLAIN, 0, 1);
 	p44 = put_rate;
-	j11 = run(1, 1, count / 10, TR_QUEUE_JOINABLE, 0, 1);
+	j11 = run(1, 1, count, TR_QUEUE_JOINABLE, 0, 1);
+	if (ring_only) {
+		goto python;
+	}
 	/* consumers asking for 1024 items ahead instead of 64 (their
 	 * acknowledgements, 16 at a time, then rarely hold up pushes) */
 	cons_window = 1024;
@@ -286,6 +300,7 @@ main(int argc, char **argv)
 	/* by message, put window 256: one answered put in 257 */
 	w11 = run(1, 1, count, TR_QUEUE_PLAIN, 256, 0);
 	w44 = run(4, 4, count, TR_QUEUE_PLAIN, 256, 0);
+python:
 	if (python) {
 		run_python(script, count, &py);
 	}
@@ -299,12 +314,14 @@ main(int argc, char **argv)
 	    "--------------", "---------");
 	row("Queue 1/1, put on ring (held on return)", q11, py.q11);
 	row("Queue 4/4, put on ring (held on return)", q44, py.q44);
-	row("Queue 1/1, put by message (held on return)", m11, py.q11);
-	row("Queue 4/4, put by message (held on return)", m44, py.q44);
-	row("Queue 1/1, on ring, consumer window 1024", c11, py.q11);
-	row("Queue 4/4, on ring, consumer window 1024", c44, py.q44);
-	row("Queue 1/1, by message, put window 256", w11, py.q11);
-	row("Queue 4/4, by message, put window 256", w44, py.q44);
+	if (!ring_only) {
+		row("Queue 1/1, by message (held on return)", m11, py.q11);
+		row("Queue 4/4, by message (held on return)", m44, py.q44);
+		row("Queue 1/1, on ring, consumer window 1024", c11, py.q11);
+		row("Queue 4/4, on ring, consumer window 1024", c44, py.q44);
+		row("Queue 1/1, by message, put window 256", w11, py.q11);
+		row("Queue 4/4, by message, put window 256", w44, py.q44);
+	}
 	row("Queue managed by a server (Manager) 1/1", q11, py.mgr);
 	row("JoinableQueue + task_done 1/1, on ring", j11, py.joinable);
 	/* the producers' side alone (start to last put returned, the items
