@@ -10,9 +10,9 @@
 #include "queue-int.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,20 +69,20 @@ struct parked {
 };
 
 struct broker {
-	uint64_t         maxsize;
-	int              kind;
-	int              state;      /* TRI_QUEUE_OPEN, _CLOSED, _SHUTDOWN */
-	struct deque     q;          /* queued, not yet sent */
-	uint64_t         held;       /* q.n + every consumer's in flight */
-	uint64_t         unfinished; /* joinable: puts not marked done */
-	struct consumer *cons;
-	size_t           ncons, rr;
-	struct parked   *puts, *joins;
-	size_t           nputs, njoins;
-	uint64_t         junk;    /* messages that were not queue requests */
-	uint64_t         dropped; /* granted puts after a shutdown */
-	struct ring     *rings;
-	size_t           nrings;
+	uint64_t               maxsize;
+	int                    kind;
+	int                    state; /* TRI_QUEUE_OPEN, _CLOSED, _SHUTDOWN */
+	struct deque           q;     /* queued, not yet sent */
+	uint64_t               held;  /* q.n + every consumer's in flight */
+	uint64_t               unfinished; /* joinable: puts not marked done */
+	struct consumer       *cons;
+	size_t                 ncons, rr;
+	struct parked         *puts, *joins;
+	size_t                 nputs, njoins;
+	uint64_t               junk; /* messages that were not queue requests */
+	uint64_t               dropped; /* granted puts after a shutdown */
+	struct ring           *rings;
+	size_t                 nrings;
 	struct tri_queue_page *page; /* joinable: unfinished lives there */
 	int                    page_fd;
 };
@@ -442,8 +442,9 @@ reconcile(struct broker *b, struct consumer *c)
 	}
 	if (head < c->acked || head > c->tail) {
 		b->junk++;
-		tr_log(TR_LOG_WARNING, "queue: a consumer's ring head is out of "
-		                       "range; its items go back to the queue");
+		tr_log(TR_LOG_WARNING,
+		    "queue: a consumer's ring head is out of "
+		    "range; its items go back to the queue");
 		atomic_store(&c->r->state, TRI_QUEUE_RING_DEAD);
 		return;
 	}
@@ -585,13 +586,12 @@ ring_batch(struct broker *b, struct consumer *c, size_t n)
 	size_t k = 0;
 
 	while (k < n) {
-		struct item *it = dq_at(&b->q, 0);
-		bool         fetch =
-                    it->len > TRI_QUEUE_RING_ITEM_MAX ||
+		struct item *it    = dq_at(&b->q, 0);
+		bool         fetch = it->len > TRI_QUEUE_RING_ITEM_MAX ||
 		    (it->type && strlen(it->type) > TRI_QUEUE_RING_TYPE_MAX);
-		size_t need = fetch ? tri_queue_rec_size(0, 0)
-		                    : tri_queue_rec_size(it->len,
-		                          it->type ? strlen(it->type) : 0);
+		size_t      need = fetch ? tri_queue_rec_size(0, 0)
+		                         : tri_queue_rec_size(it->len,
+                                          it->type ? strlen(it->type) : 0);
 		struct item moved;
 
 		if (c->tail - c->acked + need > TRI_QUEUE_RING_DATA) {
@@ -897,8 +897,7 @@ on_ring(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
 	g->addr = from;
 	g->id   = op->producer;
 	if (tri_queue_ring_create(
-	        &g->r, &g->fd, b->maxsize != 0, b->state, false) <
-	    0) {
+	        &g->r, &g->fd, b->maxsize != 0, b->state, false) < 0) {
 		answer_ring(b, req, NULL);
 		return;
 	}
@@ -960,8 +959,8 @@ static void
 on_fetch(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
 {
 	Trwire__QueueReply rep = TRWIRE__QUEUE_REPLY__INIT;
-	struct consumer   *c = find_consumer(b, tr_msg_sender(req), op->consumer);
-	struct item       *it;
+	struct consumer *c = find_consumer(b, tr_msg_sender(req), op->consumer);
+	struct item     *it;
 
 	if (c) {
 		reconcile(b, c);
@@ -1002,7 +1001,7 @@ consumers_sleep(struct broker *b)
 	bool pending = false;
 
 	for (size_t i = 0; i < b->ncons; i++) {
-		struct consumer *c = &b->cons[i];
+		struct consumer *c    = &b->cons[i];
 		uint64_t         want = 0;
 
 		if (!c->r) {
@@ -1038,7 +1037,8 @@ work_pending(const struct broker *b)
 
 		if (!g->dead &&
 		    atomic_load_explicit(&g->r->tail, memory_order_relaxed) !=
-		        atomic_load_explicit(&g->r->head, memory_order_relaxed)) {
+		        atomic_load_explicit(
+		            &g->r->head, memory_order_relaxed)) {
 			return true;
 		}
 	}
@@ -1396,8 +1396,7 @@ tri_queue_broker_main(const void *args, size_t len)
 			timeout = 0;
 			sleep   = false;
 		}
-		if (sleep &&
-		    (rings_sleep(&b, true) | consumers_sleep(&b))) {
+		if (sleep && (rings_sleep(&b, true) | consumers_sleep(&b))) {
 			timeout = 0; /* a record came: take it first */
 		}
 		r = tr_recv(&m, timeout);

@@ -33,9 +33,9 @@ tri_queue_cring_write(struct tri_queue_ring *r, uint64_t *tail,
     const void *data, size_t len, const char *type, bool fetch)
 {
 	size_t               tl = fetch || !type ? 0 : strlen(type);
-	struct tri_queue_rec h  = { fetch ? TRI_QUEUE_REC_FETCH : (uint32_t) len,
-		 (uint32_t) tl };
-	uint64_t             off = *tail;
+	struct tri_queue_rec h = { fetch ? TRI_QUEUE_REC_FETCH : (uint32_t) len,
+		(uint32_t) tl };
+	uint64_t off = *tail;
 
 	tri_queue_ring_write(r, off, &h, sizeof(h));
 	if (!fetch) {
@@ -158,8 +158,8 @@ tri_queue_creader_copy(struct tri_queue_creader *c, tr_msg **ret)
 	off += h.typelen;
 	at = (size_t) (off % TRI_QUEUE_RING_DATA);
 	if (at + h.len <= TRI_QUEUE_RING_DATA) {
-		r = tr_msg_new_bytes(
-		    &m, h.len ? tri_queue_ring_data(c->ring) + at : NULL, h.len);
+		r = tr_msg_new_bytes(&m,
+		    h.len ? tri_queue_ring_data(c->ring) + at : NULL, h.len);
 	} else {
 		void *buf = malloc(h.len);
 

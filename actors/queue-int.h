@@ -120,8 +120,8 @@ void tri_queue_ring_read(
 
 /* Broker: a new ring (memfd, mapped) and its descriptor; a consumer's
  * (its memfd named "troupe-queue-cring") or a producer's.  -errno. */
-int tri_queue_ring_create(struct tri_queue_ring **ret, int *ret_fd,
-    bool bounded, int state, bool consumer);
+int  tri_queue_ring_create(struct tri_queue_ring **ret, int *ret_fd,
+     bool bounded, int state, bool consumer);
 void tri_queue_ring_unmap(struct tri_queue_ring *r);
 /* Map the ring (descriptor fd) of the broker at a and check its header
  * names it.  -errno (-EOPNOTSUPP for another host, -ESRCH). */

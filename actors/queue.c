@@ -787,7 +787,8 @@ cr_open(tr_queue *q)
 			tr_log(TR_LOG_DEBUG, "queue: no consumer ring");
 			op.kind = TRWIRE__QUEUE_OP__KIND__BYE;
 			if (tr_msg_new_pb(&m, &op.base) == 0) {
-				(void) tr_send(q->broker, &m, TRI_QUEUE_SEND_MS);
+				(void) tr_send(
+				    q->broker, &m, TRI_QUEUE_SEND_MS);
 			}
 			tr_msg_destroy(&m);
 		}
@@ -970,8 +971,8 @@ ring_wait(tr_queue *q, int timeout_ms)
 				return tri_queue_creader_sleep(&q->cr) ? 1 : 0;
 			}
 			synced = true;
-			r      = simple_call(
-                            q, TRWIRE__QUEUE_OP__KIND__SYNC, TR_TIMEOUT_INFINITE);
+			r      = simple_call(q, TRWIRE__QUEUE_OP__KIND__SYNC,
+			         TR_TIMEOUT_INFINITE);
 			if (r < 0) {
 				return r;
 			}

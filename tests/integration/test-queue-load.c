@@ -294,6 +294,16 @@ on_report(struct kill_state *s, tr_msg *m, tr_queue *q, int method)
 	return true;
 }
 
+/* Consumers take items from rings unless TROUPE_QUEUE_SHM=0
+ * (test-queue-load-messages). */
+static bool
+on_rings(void)
+{
+	const char *v = getenv("TROUPE_QUEUE_SHM");
+
+	return !(v && strcmp(v, "0") == 0);
+}
+
 static bool
 was_killed_last(const struct kill_state *s, uint32_t id)
 {
@@ -344,7 +354,8 @@ test_consumers_killed_at_random(void **state)
 		assert_int_equal(s->nkilled, KILLS);
 		/* a duplicate only for an item its first consumer got and
 		 * had not acknowledged when it was killed: one of the last
-		 * ACK_GROUP it reported */
+		 * ACK_GROUP it reported; none at all for consumers on rings
+		 * (a get acknowledges on the ring before it returns) */
 		for (int p = 0; p < NPROD; p++) {
 			for (int i = 0; i < KILL_ITEMS; i++) {
 				uint32_t id =
@@ -352,7 +363,7 @@ test_consumers_killed_at_random(void **state)
 
 				assert_true(s->seen[p][i] >= 1);
 				assert_true(s->seen[p][i] == 1 ||
-				    was_killed_last(s, id));
+				    (!on_rings() && was_killed_last(s, id)));
 			}
 		}
 		TR_ASSERT_OK(tr_queue_close(q));

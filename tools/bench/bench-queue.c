@@ -255,10 +255,10 @@ main(int argc, char **argv)
 	const char *script = TR_BENCH_MP_QUEUE;
 	long        count  = 200000;
 	bool        python = true, ring_only = false;
-	struct py   py     = { 0 };
-	double q11, q44, j11, m11 = 0, m44 = 0, w11 = 0, w44 = 0, p11, p44,
-	       c11 = 0, c44 = 0;
-	int         r;
+	struct py   py = { 0 };
+	double      q11, q44, j11, m11 = 0, m44 = 0, w11 = 0, w44 = 0, p11, p44,
+	                      c11 = 0, c44 = 0;
+	int r;
 
 	r = tr_init(argc, argv);
 	if (r < 0) {
