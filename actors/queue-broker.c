@@ -870,6 +870,7 @@ answer_ring(struct broker *b, const tr_msg *req, const struct ring *g)
 	rep.kind      = (uint32_t) b->kind;
 	rep.ring_fd   = g ? g->fd : -1;
 	rep.ring_size = g ? TRI_QUEUE_RING_DATA : 0;
+	rep.page_fd   = b->page ? b->page_fd : -1;
 	(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
 }
 
@@ -949,6 +950,7 @@ on_consume(struct broker *b, const tr_msg *req, const Trwire__QueueOp *op)
 		rep.kind      = (uint32_t) b->kind;
 		rep.ring_fd   = fd;
 		rep.ring_size = TRI_QUEUE_RING_DATA;
+		rep.page_fd   = b->page ? b->page_fd : -1;
 		(void) tr_reply_pb(req, &rep.base, TRI_QUEUE_SEND_MS);
 	}
 }
@@ -1338,9 +1340,8 @@ init(struct broker *b, const void *args, size_t len)
 	}
 	trwire__queue_spec__free_unpacked(spec, NULL);
 	b->page_fd = -1;
-	if (r == 0 && b->kind == TR_QUEUE_JOINABLE &&
-	    tri_queue_page_create(&b->page, &b->page_fd) < 0) {
-		b->page = NULL; /* task_done by message only */
+	if (r == 0 && tri_queue_page_create(&b->page, &b->page_fd) < 0) {
+		b->page = NULL; /* task_done by message; pidfds */
 	}
 	if (r == 0) {
 		r = tr_msg_type_register(&trwire__queue_op__descriptor);

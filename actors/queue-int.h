@@ -4,6 +4,7 @@
 #ifndef TRI_QUEUE_INT_H
 #define TRI_QUEUE_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -128,9 +129,12 @@ void tri_queue_ring_unmap(struct tri_queue_ring *r);
 int tri_queue_ring_attach(
     struct tri_queue_ring **ret, int *ret_pidfd, tr_addr a, int fd);
 
+struct tri_queue_page;
+
 /* Producer's view.  ring NULL: messages only. */
 struct tri_queue_local {
 	struct tri_queue_ring *ring;
+	struct tri_queue_page *page;  /* if mapped: its liveness lock */
 	int                    pidfd; /* the broker's: readable once dead */
 	uint64_t               tail;  /* our copy */
 };
@@ -187,10 +191,12 @@ bool tri_queue_creader_advance(struct tri_queue_creader *c);
 bool tri_queue_creader_sleep(struct tri_queue_creader *c);
 void tri_queue_creader_awake(struct tri_queue_creader *c);
 
-/* ---- the joinable count's page (queue-page.c) ---------------------------
- * A JoinableQueue's broker keeps its count of items not yet marked done
- * in a page of its memory that handles map, so task_done is one atomic
- * decrement, no message (docs/protocol.md, "Queue: the joinable page"). */
+/* ---- the broker's page (queue-page.c) -----------------------------------
+ * One page of the broker's memory that handles on its host map: a
+ * JoinableQueue's count of items not yet marked done, so task_done is one
+ * atomic decrement, no message; and a robust mutex the broker's thread
+ * holds for its life, so a handle learns of its death without a system
+ * call (docs/protocol.md, "Queue: the broker's page"). */
 struct tri_queue_page {
 	_Atomic uint32_t magic;
 	uint32_t         pid;
@@ -198,6 +204,8 @@ struct tri_queue_page {
 	_Alignas(64) _Atomic int64_t unfinished;
 	_Atomic uint32_t joiners; /* 1: joins wait; the task_done that takes
 	                           * unfinished to 0 clears it, sends WAKE */
+	_Alignas(64) pthread_mutex_t alive; /* robust, shared; the broker
+	                                     * holds it */
 };
 #define TRI_QUEUE_PAGE_SIZE 4096u
 
@@ -206,6 +214,10 @@ void tri_queue_page_unmap(struct tri_queue_page *p);
 /* Client: map the page of the broker at a (descriptor fd there). */
 int tri_queue_page_attach(
     struct tri_queue_page **ret, int *ret_pidfd, tr_addr a, int fd);
+/* 0 while the broker's thread lives, TR_EDEAD once it ended (a trylock
+ * of the mutex it holds: EBUSY, or EOWNERDEAD; no system call while it
+ * lives). */
+int tri_queue_page_alive(struct tri_queue_page *p);
 /* One item done: 0 (then *wake: send the broker a WAKE), or TR_ETASKDONE
  * if the count is 0 (the caller asks the broker, which knows exactly). */
 int tri_queue_page_done(struct tri_queue_page *p, bool *wake);

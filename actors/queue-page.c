@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* A JoinableQueue's count of items not yet marked done, in a page of the
+/* The broker's page: a robust mutex its thread holds while it lives (a
+ * handle's trylock sees EBUSY, in user space, or EOWNERDEAD once the
+ * kernel marked it at the thread's end, even by SIGKILL), and a
+ * JoinableQueue's count of items not yet marked done, in a page of the
  * broker's memory (an anonymous memfd, like the rings: nothing left
  * behind by a SIGKILL) that every handle on its host maps.
  *
@@ -50,6 +53,27 @@ tri_queue_page_create(struct tri_queue_page **ret, int *ret_fd)
 	}
 	p->pid         = self.pid;
 	p->incarnation = self.incarnation;
+	{
+		pthread_mutexattr_t a;
+
+		e = pthread_mutexattr_init(&a);
+		if (e == 0) {
+			(void) pthread_mutexattr_setpshared(
+			    &a, PTHREAD_PROCESS_SHARED);
+			(void) pthread_mutexattr_setrobust(
+			    &a, PTHREAD_MUTEX_ROBUST);
+			e = pthread_mutex_init(&p->alive, &a);
+			(void) pthread_mutexattr_destroy(&a);
+		}
+		if (e == 0) {
+			e = pthread_mutex_lock(&p->alive);
+		}
+		if (e != 0) {
+			(void) munmap(p, TRI_QUEUE_PAGE_SIZE);
+			close(fd);
+			return -e;
+		}
+	}
 	atomic_store(&p->magic, PAGE_MAGIC);
 	*ret    = p;
 	*ret_fd = fd;
@@ -86,6 +110,21 @@ tri_queue_page_attach(
 	*ret       = p;
 	*ret_pidfd = pidfd;
 	return 0;
+}
+
+int
+tri_queue_page_alive(struct tri_queue_page *p)
+{
+	int e = pthread_mutex_trylock(&p->alive);
+
+	if (e == EBUSY) {
+		return 0;
+	}
+	if (e == 0 || e == EOWNERDEAD) {
+		/* ours now (its owner ended): keep it, dead stays dead */
+		return TR_EDEAD;
+	}
+	return TR_EDEAD; /* ENOTRECOVERABLE */
 }
 
 int

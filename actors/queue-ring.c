@@ -110,6 +110,7 @@ void
 tri_queue_local_init(struct tri_queue_local *l)
 {
 	l->ring  = NULL;
+	l->page  = NULL;
 	l->pidfd = -1;
 	l->tail  = 0;
 }
@@ -175,6 +176,9 @@ tri_queue_local_alive(const struct tri_queue_local *l)
 {
 	struct pollfd pf = { .fd = l->pidfd, .events = POLLIN };
 
+	if (l->page) {
+		return tri_queue_page_alive(l->page); /* no system call */
+	}
 	return poll(&pf, 1, 0) == 0 ? 0 : TR_EDEAD;
 }
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +31,12 @@ struct tr_queue {
 	int         end; /* TR_ECLOSED / TR_EQSHUTDOWN the broker sent */
 	uint64_t    mon; /* monitor of the broker, 0 before the first get */
 	unsigned    window;
-	unsigned    credit;           /* asked for and not yet received */
-	unsigned    put_window;       /* one-way puts to ask for; 0 = none */
-	unsigned    grant;            /* one-way puts the broker accepts now */
-	Trwire__QueueItem     *batch; /* a push taken from the mailbox */
-	size_t                 next;  /* its first item not yet got */
+	unsigned    credit;     /* asked for and not yet received */
+	unsigned    put_window; /* one-way puts to ask for; 0 = none */
+	unsigned    grant;      /* one-way puts the broker accepts now */
+	unsigned    oneway;     /* one-way puts since the last answered one */
+	Trwire__QueueItem     *batch;   /* a push taken from the mailbox */
+	size_t                 next;    /* its first item not yet got */
 	unsigned               unacked; /* got, acknowledgement not yet sent */
 	struct tri_queue_local ring;    /* this producer's ring, if any */
 	bool                   ring_tried; /* asked for one (or may not) */
@@ -48,9 +50,22 @@ struct tr_queue {
 /* Registered here, not beside the broker: a program linked with the
  * static library pulls in this file whenever it uses a queue, and with it
  * the broker. */
+/* getpid() is a system call (glibc >= 2.25) and every put and get checks
+ * the handle's owner: this process's pid, renewed in fork children
+ * (pthread_atfork), as the runtime keeps its own. */
+static pid_t self_pid;
+
+static void
+renew_pid(void)
+{
+	self_pid = getpid();
+}
+
 __attribute__((constructor)) static void
 register_broker(void)
 {
+	renew_pid();
+	(void) pthread_atfork(NULL, NULL, renew_pid);
 	(void) tr_actor_register(
 	    TR_QUEUE_ACTOR, tri_queue_broker_main, TR_ACTOR_MANUAL_READY);
 }
@@ -61,7 +76,7 @@ check(const tr_queue *q)
 	if (!q) {
 		return -EINVAL;
 	}
-	return q->owner == getpid() ? 0 : -ECHILD;
+	return q->owner == self_pid ? 0 : -ECHILD;
 }
 
 static bool
@@ -370,7 +385,8 @@ put_call(tr_queue *q, Trwire__QueueOp *op)
 	op->producer   = q->ring.ring ? q->id : 0; /* for a new grant */
 	r              = call(q, op, &rep, TR_TIMEOUT_INFINITE);
 	if (r == 0) {
-		q->grant = rep->grant;
+		q->grant  = rep->grant;
+		q->oneway = 0; /* the broker has taken every one before */
 		trwire__queue_reply__free_unpacked(rep, NULL);
 	}
 	return r;
@@ -397,7 +413,24 @@ put_granted(tr_queue *q, Trwire__QueueOp *op)
 		return died(q, r);
 	}
 	q->grant--;
+	q->oneway++;
 	return 0;
+}
+
+/* Map the broker's page (queue-page.c) at descriptor fd there, once. */
+static void
+page_attach(tr_queue *q, int fd)
+{
+	q->page_tried = true;
+	if (q->page || fd < 0) {
+		return;
+	}
+	if (tri_queue_page_attach(&q->page, &q->page_pidfd, q->broker, fd) <
+	    0) {
+		q->page = NULL;
+		tr_log(TR_LOG_DEBUG, "queue: no page, task_done by message");
+	}
+	q->ring.page = q->page;
 }
 
 /* The producer's ring (queue-ring.c), asked for at the first put unless
@@ -431,6 +464,7 @@ ring_open(tr_queue *q)
 	    tri_queue_local_attach(&q->ring, q->broker, rep->ring_fd) < 0) {
 		tr_log(TR_LOG_DEBUG, "queue: no ring, puts go by message");
 	}
+	page_attach(q, rep->page_fd);
 	trwire__queue_reply__free_unpacked(rep, NULL);
 }
 
@@ -459,7 +493,10 @@ ring_put(tr_queue *q, tr_msg *item)
 	if (!q->ring_tried) {
 		ring_open(q);
 	}
-	if (!q->ring.ring || q->dead) {
+	/* a one-way put may still be on its way: the ring's records could
+	 * overtake it (the broker takes rings first), so messages until the
+	 * next answered put */
+	if (!q->ring.ring || q->dead || q->oneway) {
 		return 1;
 	}
 	r = tri_queue_local_put(&q->ring, tr_msg_data(item), tr_msg_size(item),
@@ -625,12 +662,7 @@ page_open(tr_queue *q)
 	if (call(q, &op, &rep, TR_TIMEOUT_INFINITE) < 0) {
 		return;
 	}
-	if (rep->page_fd >= 0 &&
-	    tri_queue_page_attach(
-	        &q->page, &q->page_pidfd, q->broker, rep->page_fd) < 0) {
-		q->page = NULL;
-		tr_log(TR_LOG_DEBUG, "queue: no page, task_done by message");
-	}
+	page_attach(q, rep->page_fd);
 	trwire__queue_reply__free_unpacked(rep, NULL);
 }
 
@@ -649,8 +681,7 @@ tr_queue_task_done(tr_queue *q)
 		page_open(q);
 	}
 	if (q->page) {
-		struct pollfd pf   = { .fd = q->page_pidfd, .events = POLLIN };
-		bool          wake = false;
+		bool wake = false;
 
 		/* one decrement in the broker's memory; at 0 the broker
 		 * judges (below): it may not have taken a ring's last
@@ -659,7 +690,7 @@ tr_queue_task_done(tr_queue *q)
 			if (wake) {
 				send_wake(q);
 			}
-			if (poll(&pf, 1, 0) != 0) {
+			if (tri_queue_page_alive(q->page) < 0) {
 				q->dead = TR_EDEAD;
 				return TR_EDEAD;
 			}
@@ -779,6 +810,7 @@ cr_open(tr_queue *q)
 		    0) {
 			atomic_store(&q->cr.ring->window, q->window);
 			send_wake(q); /* it may hold items for us */
+			page_attach(q, rep->page_fd);
 		} else {
 			tr_msg *m = NULL;
 
