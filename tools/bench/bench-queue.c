@@ -8,8 +8,10 @@
  * task_done per item; and "a queue managed by a server" -- troupe's Queue
  * is always one (its broker), so that row sets the same 1 / 1 figure
  * against Python's Manager().Queue().  Each figure: items / time from the
- * producers' start to the consumers' last item, producers and consumers
- * each their own process, as mp_queue.py times Python.
+ * producers' start to the consumers' end (a Queue is closed when the
+ * producers are done; consumers get until TR_ECLOSED and exit) or to
+ * join()'s return (JoinableQueue), producers and consumers each their
+ * own process, as mp_queue.py times Python.
  *
  * Puts go on the producer's ring and gets come from the consumer's ring
  * (the same-host paths) unless the row says "by message"
@@ -168,20 +170,30 @@ run(int nprod, int ncons, long count, int kind, int window, int shm)
 	t1 = tr_now_ms();
 	put_rate =
 	    (double) each * nprod * 1000.0 / (double) (t1 - t0 ? t1 - t0 : 1);
+	/* the end: a JoinableQueue's join returns; a Queue is closed once
+	 * the producers are done and its consumers end when they have got
+	 * everything (as mp_queue.py's consumers end at their sentinel) */
 	if (kind == TR_QUEUE_JOINABLE) {
 		r = tr_queue_join(q, TR_TIMEOUT_INFINITE);
 	} else {
-		while ((r = tr_queue_empty(q)) == 0) {
-			usleep(200);
+		r = tr_queue_close(q);
+		for (int i = 0; i < ncons; i++) {
+			finish(&cons[i]);
 		}
 	}
 	t1 = tr_now_ms();
 	if (r < 0) {
-		die("join/empty", r);
+		die("join/close", r);
 	}
-	(void) tr_queue_close(q);
-	for (int i = 0; i < ncons; i++) {
-		finish(&cons[i]);
+	if (kind == TR_QUEUE_JOINABLE) {
+		(void) tr_queue_close(q);
+		for (int i = 0; i < ncons; i++) {
+			finish(&cons[i]);
+		}
+	}
+	/* every item got (and acknowledged) */
+	if (tr_queue_qsize(q) != 0) {
+		die("items left in the queue", -EIO);
 	}
 	tr_queue_destroy(&q);
 	return (double) each * nprod * 1000.0 /
