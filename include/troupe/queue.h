@@ -40,21 +40,25 @@ extern "C" {
  *    TROUPE_QUEUE_SHM=0 in the environment makes every put a message.
  *  - Items from one producer are got in the order put; items a consumer
  *    was sent and did not take go back to the front of the queue.
- *  - Consumers take items with credit: a handle asks for up to its window
- *    (tr_queue_set_window()) of items in advance, the broker sends them
- *    to its mailbox (in batches of up to 64 items per message), and the
- *    handle acknowledges the items it got, one-way (no round trip), in
- *    groups: at the latest when it has got 16 since the last group, at
- *    once when it has got every item it was sent, and before any other
- *    call (qsize, empty, full, destroy).  The group goes out before get
- *    returns its last item.  The broker monitors consumers: items sent to
- *    one that dies or destroys its handle and not acknowledged go back to
- *    the front of the queue, in order, for the other consumers.
- *  - So every item put is got at least once, and exactly once unless a
- *    consumer is killed: then the items it got and had not acknowledged
- *    yet -- at most 16, the last it got -- are got again by another
- *    consumer.  Items it was sent and did not get are got once, by
- *    another.
+ *  - Consumers take up to their window (tr_queue_set_window()) of items
+ *    in advance.  On the broker's host the broker writes them into a ring
+ *    of its memory that the handle maps (TROUPE_QUEUE_SHM=0: by message,
+ *    below), and a get acknowledges its item on the ring before it
+ *    returns, with no message.  The broker monitors consumers: items
+ *    written to one that dies or destroys its handle and not got go back
+ *    to the front of the queue, in order, for the other consumers.  So
+ *    every item put is got exactly once, also when consumers are killed.
+ *  - By message (another host, or TROUPE_QUEUE_SHM=0): the broker sends
+ *    the items to the handle's mailbox (in batches of up to 64 items per
+ *    message), and the handle acknowledges the items it got, one-way (no
+ *    round trip), in groups: at the latest when it has got 16 since the
+ *    last group, at once when it has got every item it was sent, and
+ *    before any other call (qsize, empty, full, destroy).  The group goes
+ *    out before get returns its last item.  Every item put is got at
+ *    least once, and exactly once unless a consumer is killed: then the
+ *    items it got and had not acknowledged yet -- at most 16, the last it
+ *    got -- are got again by another consumer.  Items it was sent and did
+ *    not get are got once, by another.
  *  - A consumer handle that does not call get holds up to its window of
  *    items until it calls get again, is destroyed or dies; they count in
  *    tr_queue_qsize() meanwhile.
@@ -173,7 +177,9 @@ TR_API int tr_queue_get(tr_queue *q, tr_msg **ret, int timeout_ms);
  * reports the mailbox readable, call tr_queue_poll(q, 0) on each queue
  * (after the first tr_queue_poll(q, 0), which asks for credit and may
  * make one round trip to the broker; later ones with credit outstanding
- * do not). */
+ * do not).  A handle on a ring: a poll that finds the ring empty asks the
+ * broker once (one round trip) and leaves a flag on the ring, so the
+ * broker's next write to it also puts a wake-up message in the mailbox. */
 TR_API int tr_queue_poll(tr_queue *q, int timeout_ms);
 
 /* tr_queue_poll(q, 0) with the signature of tr_wait()'s ready callback
@@ -207,9 +213,13 @@ TR_API int tr_queue_close(tr_queue *q);
  * TR_EDEAD, -ECHILD. */
 TR_API int tr_queue_shutdown(tr_queue *q, bool immediate);
 
-/* JoinableQueue: mark one item got as done.  One round trip.  Errors:
- * TR_ETASKDONE (called more times than items were put), -EOPNOTSUPP (not
- * a JoinableQueue), TR_EDEAD, -ECHILD. */
+/* JoinableQueue: mark one item got as done.  On the broker's host one
+ * atomic decrement of a count in the broker's memory (the first call maps
+ * it: one round trip), no message; a round trip when the count is 0 (the
+ * broker then judges, counting every put that returned) or by message
+ * (another host, TROUPE_QUEUE_SHM=0).  Does not block otherwise.  Errors:
+ * TR_ETASKDONE (called more times than items were put: returned by this
+ * call), -EOPNOTSUPP (not a JoinableQueue), TR_EDEAD, -ECHILD. */
 TR_API int tr_queue_task_done(tr_queue *q);
 
 /* JoinableQueue: wait up to timeout_ms until every item ever put has been
