@@ -1371,6 +1371,7 @@ fini(struct broker *b)
 	free(b->joins);
 	dq_clear(&b->q);
 	if (b->page) {
+		tri_queue_page_release(b->page);
 		tri_queue_page_unmap(b->page);
 		close(b->page_fd);
 	}

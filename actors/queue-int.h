@@ -211,6 +211,8 @@ struct tri_queue_page {
 
 int  tri_queue_page_create(struct tri_queue_page **ret, int *ret_fd);
 void tri_queue_page_unmap(struct tri_queue_page *p);
+/* Broker, at its end: let go of the liveness mutex (before the unmap). */
+void tri_queue_page_release(struct tri_queue_page *p);
 /* Client: map the page of the broker at a (descriptor fd there). */
 int tri_queue_page_attach(
     struct tri_queue_page **ret, int *ret_pidfd, tr_addr a, int fd);

@@ -81,6 +81,14 @@ tri_queue_page_create(struct tri_queue_page **ret, int *ret_fd)
 }
 
 void
+tri_queue_page_release(struct tri_queue_page *p)
+{
+	/* off the broker thread's robust list before the unmap (handles
+	 * then see the broker gone: their trylock succeeds) */
+	(void) pthread_mutex_unlock(&p->alive);
+}
+
+void
 tri_queue_page_unmap(struct tri_queue_page *p)
 {
 	if (p) {
@@ -121,10 +129,13 @@ tri_queue_page_alive(struct tri_queue_page *p)
 		return 0;
 	}
 	if (e == 0 || e == EOWNERDEAD) {
-		/* ours now (its owner ended): keep it, dead stays dead */
-		return TR_EDEAD;
+		/* ours now: the broker ended (or let it go at its end).  Let
+		 * it go at once, not made consistent, so it is off this
+		 * thread's robust list before the page is unmapped, and every
+		 * later trylock says ENOTRECOVERABLE (or takes it again) */
+		(void) pthread_mutex_unlock(&p->alive);
 	}
-	return TR_EDEAD; /* ENOTRECOVERABLE */
+	return TR_EDEAD;
 }
 
 int
