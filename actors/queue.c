@@ -7,7 +7,6 @@
 #include "queue-int.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -42,14 +41,11 @@ struct tr_queue {
 	bool                   ring_tried; /* asked for one (or may not) */
 	struct tri_queue_creader cr;       /* this consumer's ring, if any */
 	bool                     cr_tried;
-	struct tri_queue_page   *page; /* joinable count's page, if any */
+	struct tri_queue_page   *page; /* the broker's page, if mapped */
 	int                      page_pidfd;
 	bool                     page_tried;
 };
 
-/* Registered here, not beside the broker: a program linked with the
- * static library pulls in this file whenever it uses a queue, and with it
- * the broker. */
 /* getpid() is a system call (glibc >= 2.25) and every put and get checks
  * the handle's owner: this process's pid, renewed in fork children
  * (pthread_atfork), as the runtime keeps its own. */
@@ -61,6 +57,9 @@ renew_pid(void)
 	self_pid = getpid();
 }
 
+/* Registered here, not beside the broker: a program linked with the
+ * static library pulls in this file whenever it uses a queue, and with it
+ * the broker. */
 __attribute__((constructor)) static void
 register_broker(void)
 {
@@ -644,10 +643,10 @@ tr_queue_shutdown(tr_queue *q, bool immediate)
 	return call(q, &op, NULL, TR_TIMEOUT_INFINITE);
 }
 
-/* The joinable page (queue-page.c), asked for at the first task_done
- * unless TROUPE_QUEUE_SHM=0 or the broker is on another host (or the
- * queue is not joinable: no page).  Any failure leaves task_done on
- * messages. */
+/* The broker's page (queue-page.c), asked for at the first task_done
+ * of a handle that has no ring (a ring's answer brings it too) unless
+ * TROUPE_QUEUE_SHM=0 or the broker is on another host.  Any failure
+ * leaves task_done on messages. */
 static void
 page_open(tr_queue *q)
 {
