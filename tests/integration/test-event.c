@@ -23,7 +23,8 @@ static const int methods[] = { TR_START_FORK, TR_START_SPAWN,
 enum {
 	W_SET     = 0, /* wait returned 1 */
 	W_TIMEOUT = 2, /* wait returned 0 */
-	W_DEAD    = 3, /* TR_EDEAD */
+	W_DEAD    = 3, /* TR_EDEAD, or -ESRCH: the actor was already dead
+	                * when the wait began (event.h) */
 	W_OTHER   = 4, /* any other error */
 	W_BADARGS = 5,
 };
@@ -31,13 +32,13 @@ enum {
 static int
 wait_code(int r)
 {
-	if (r < 0 && r != TR_EDEAD) {
+	if (r < 0 && r != TR_EDEAD && r != -ESRCH) {
 		tr_log(TR_LOG_ERROR, "waiter: %s", tr_strerror(r));
 	}
-	return r == 1       ? W_SET
-	    : r == 0        ? W_TIMEOUT
-	    : r == TR_EDEAD ? W_DEAD
-	                    : W_OTHER;
+	return r == 1                      ? W_SET
+	    : r == 0                       ? W_TIMEOUT
+	    : r == TR_EDEAD || r == -ESRCH ? W_DEAD
+	                                   : W_OTHER;
 }
 
 /* args: "PARENT TARGET TIMEOUT BUSY SHM": the parent's address, the
