@@ -467,13 +467,25 @@ tri_pool_is_ours(const tr_msg *m, void *arg)
 }
 
 static void
-handle(tr_pool *p, tr_msg *m)
+handle(tr_pool *p, const tr_msg *m)
 {
 	if (tr_msg_is_system(m)) {
 		on_down(p, m);
 	} else {
 		on_answer(p, m);
 	}
+}
+
+void
+tri_pool_take(tr_pool *p, const tr_msg *m)
+{
+	if (p->pumping) {
+		return; /* cannot happen: the actor's loop is not a callback */
+	}
+	p->pumping = true;
+	handle(p, m);
+	dispatch(p);
+	p->pumping = false;
 }
 
 int

@@ -142,4 +142,18 @@ int tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items,
  * -EDEADLK from inside a callback that waits. */
 int tri_pool_pump(tr_pool *p, int timeout_ms);
 
+/* Take in m, one of ours (tri_pool_is_ours()) that the caller received
+ * itself (the pool actor's loop), and send what can be sent.  m stays
+ * the caller's. */
+void tri_pool_take(tr_pool *p, const tr_msg *m);
+
+/* ---- the pool as an actor (pool-server.c, pool-remote.c) ---- */
+/* PoolResult.failed of a call's answer when the index is not known. */
+#define TRI_POOL_INDEX_UNKNOWN 0xffffffffu
+/* How long the pool actor waits for a caller's mailbox to take its
+ * answer. */
+#define TRI_POOL_REPLY_MS 1000
+/* The pool actor's body (pool-server.c), registered by pool-remote.c. */
+int tri_pool_actor(const void *args, size_t len);
+
 #endif /* TRI_POOL_INT_H */
