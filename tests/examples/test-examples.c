@@ -467,11 +467,12 @@ test_tour(void **state)
 }
 
 /* The main demo: a supervision tree that restarts a crashing worker and
- * loses no job; bad arguments get a usage message. */
+ * loses no job, each job's batch mapped right by the tree's tr_pool; bad
+ * arguments get a usage message. */
 static void
 test_demo(void **state)
 {
-	long jobs = 0, restarts = 0;
+	long jobs = 0, restarts = 0, batches = 0, bad = -1;
 	int  found = 0;
 
 	for (int m = 0; m < 3; m++) {
@@ -479,6 +480,11 @@ test_demo(void **state)
 		expect_clean_exit();
 		assert_true(run_.nlines > 10);
 		for (int i = 0; i < run_.nlines; i++) {
+			/* the workers' batches, mapped by the squares pool */
+			(void) sscanf(run_.lines[i],
+			    "The squares pool mapped %ld batches of 4 numbers: "
+			    "%ld wrong sums.",
+			    &batches, &bad);
 			if (sscanf(run_.lines[i],
 			        "Summary: %ld jobs done, %ld restarts", &jobs,
 			        &restarts) == 2) {
@@ -490,6 +496,8 @@ test_demo(void **state)
 		assert_true(found);
 		assert_true(jobs > 0);
 		assert_true(restarts > 0);
+		assert_int_equal(batches, jobs);
+		assert_int_equal(bad, 0);
 	}
 	run_example(NULL, "demo", "--seconds=soon");
 	assert_int_equal(run_.status, 2);
