@@ -25,6 +25,7 @@ tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
 	size_t       len = 0;
 	struct task *t;
 	uint8_t     *d;
+	bool         fixed = n > 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].len > UINT32_MAX ||
@@ -32,26 +33,60 @@ tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
 			return NULL;
 		}
 		len += items[i].len;
+		fixed = fixed && items[i].len == items[0].len;
 	}
-	t = malloc(sizeof(*t) + n * sizeof(uint32_t) + len);
+	/* items all of one size travel without their lengths */
+	t = malloc(sizeof(*t) + (fixed ? 0 : n * sizeof(uint32_t)) + len);
 	if (!t) {
 		return NULL;
 	}
 	memset(t, 0, sizeof(*t));
-	t->res   = res;
-	t->chunk = chunk;
-	t->first = first;
-	t->n     = (uint32_t) n;
-	t->lens  = (uint32_t *) (t + 1);
-	t->data  = (uint8_t *) (t->lens + n);
-	t->len   = len;
-	d        = t->data;
+	t->res       = res;
+	t->chunk     = chunk;
+	t->first     = first;
+	t->n         = (uint32_t) n;
+	t->fixed     = fixed;
+	t->fixed_len = fixed ? (uint32_t) items[0].len : 0;
+	t->lens      = fixed ? NULL : (uint32_t *) (t + 1);
+	t->data      = fixed ? (uint8_t *) (t + 1) : (uint8_t *) (t->lens + n);
+	t->len       = len;
+	d            = t->data;
 	for (size_t i = 0; i < n; i++) {
-		t->lens[i] = (uint32_t) items[i].len;
+		if (!fixed) {
+			t->lens[i] = (uint32_t) items[i].len;
+		}
 		if (items[i].len) {
 			memcpy(d, items[i].data, items[i].len);
 		}
 		d += items[i].len;
+	}
+	return t;
+}
+
+struct task *
+tri_pool_task_new_fixed(tr_pool_result *res, size_t chunk, size_t first,
+    const uint8_t *data, size_t size, size_t n)
+{
+	struct task *t;
+
+	if (n == 0 || size > UINT32_MAX) {
+		return NULL;
+	}
+	t = malloc(sizeof(*t) + n * size);
+	if (!t) {
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->res       = res;
+	t->chunk     = chunk;
+	t->first     = first;
+	t->n         = (uint32_t) n;
+	t->fixed     = true;
+	t->fixed_len = (uint32_t) size;
+	t->data      = (uint8_t *) (t + 1);
+	t->len       = n * size;
+	if (t->len) {
+		memcpy(t->data, data, t->len);
 	}
 	return t;
 }
@@ -210,9 +245,14 @@ send_task(tr_pool *p, struct worker *w, struct task *t)
 	pb.fn        = t->res->fn;
 	pb.data.data = t->data;
 	pb.data.len  = t->len;
-	pb.lens      = t->lens;
-	pb.n_lens    = t->n;
-	r            = tr_msg_new_pb(&m, &pb.base);
+	if (t->fixed) {
+		pb.fixed_len = t->fixed_len;
+		pb.count     = t->n;
+	} else {
+		pb.lens   = t->lens;
+		pb.n_lens = t->n;
+	}
+	r = tr_msg_new_pb(&m, &pb.base);
 	if (r < 0) {
 		return r;
 	}
@@ -327,21 +367,31 @@ take_held(struct worker *w, uint64_t id)
 	return NULL;
 }
 
-static bool
-answer_valid(const Trwire__PoolResult *a, const struct task *t)
+bool
+tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k)
 {
 	uint64_t sum = 0;
 
-	if (a->error) {
-		return a->failed < t->n || t->n == 0;
+	if (a->count > 0) {
+		return a->n_lens == 0 && a->count == k &&
+		    (uint64_t) a->count * a->fixed_len == a->data.len;
 	}
-	if (a->n_lens != t->n) {
+	if (a->n_lens != k) {
 		return false;
 	}
 	for (size_t i = 0; i < a->n_lens; i++) {
 		sum += a->lens[i];
 	}
 	return sum == a->data.len;
+}
+
+static bool
+answer_valid(const Trwire__PoolResult *a, const struct task *t)
+{
+	if (a->error) {
+		return a->failed < t->n || t->n == 0;
+	}
+	return tri_pool_answer_fits(a, t->n);
 }
 
 static int64_t

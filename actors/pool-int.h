@@ -79,7 +79,9 @@ struct task {
 	tr_pool_result *res;
 	size_t          chunk, first; /* chunk number; its first item */
 	uint32_t        n;            /* items */
-	uint32_t       *lens;         /* n, then the items' bytes */
+	bool            fixed;        /* all items fixed_len bytes: no lens */
+	uint32_t        fixed_len;
+	uint32_t       *lens;         /* n (unless fixed), then the items */
 	uint8_t        *data;
 	size_t          len;
 	int             deaths; /* workers that died holding it */
@@ -122,6 +124,12 @@ struct tr_pool {
  * index first.  NULL on ENOMEM (or an item over 4 GiB). */
 struct task *tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
     const tr_pool_item *items, size_t n);
+/* The same for n items of size bytes each, contiguous at data. */
+struct task *tri_pool_task_new_fixed(tr_pool_result *res, size_t chunk,
+    size_t first, const uint8_t *data, size_t size, size_t n);
+/* An answer's results agree with the k items of its task: their lengths
+ * (lens, or count of fixed_len) add up to its data. */
+bool         tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k);
 void         tri_pool_push_back(tr_pool *p, struct task *t);
 void         tri_pool_push_front(tr_pool *p, struct task *t);
 /* Start one more worker and monitor it. */
@@ -136,6 +144,11 @@ bool tri_pool_is_ours(const tr_msg *m, void *arg);
 int tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items,
     size_t n, size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret,
     bool iter);
+/* The same for n items of size bytes each, contiguous at base (typed
+ * maps: no item array, and the tasks and answers carry no lengths). */
+int tri_pool_submit_fixed(tr_pool *p, const char *fn, const void *base,
+    size_t size, size_t n, size_t chunksize, const tr_pool_cb *cb,
+    tr_pool_result **ret);
 /* Send what can be sent, then wait up to timeout_ms for an answer or a
  * DOWN and take in all that have arrived.  0 if something came, else
  * tr_recv_match()'s error (-ETIMEDOUT, -EAGAIN, -EINTR), -ECHILD, or

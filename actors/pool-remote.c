@@ -61,8 +61,7 @@ tr_pool_child_spec(tr_child_spec *c, const char *id, const char *name,
 static int
 result_of(Trwire__PoolResult *ans, size_t n, tr_pool_result **ret)
 {
-	tr_pool_result *r     = tri_pool_result_new(NULL, n, 1, NULL);
-	size_t          total = 0;
+	tr_pool_result *r = tri_pool_result_new(NULL, n, 1, NULL);
 
 	if (!r) {
 		trwire__pool_result__free_unpacked(ans, NULL);
@@ -78,10 +77,7 @@ result_of(Trwire__PoolResult *ans, size_t n, tr_pool_result **ret)
 		    idx, ans->error_text);
 		trwire__pool_result__free_unpacked(ans, NULL);
 	} else {
-		for (size_t i = 0; i < ans->n_lens; i++) {
-			total += ans->lens[i];
-		}
-		if (ans->n_lens != n || total != ans->data.len) {
+		if (!tri_pool_answer_fits(ans, n)) {
 			trwire__pool_result__free_unpacked(ans, NULL);
 			tri_pool_result_fail(r, TR_EBADFRAME, -1,
 			    "the pool actor's answer does not match the call");

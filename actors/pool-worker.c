@@ -219,7 +219,8 @@ run_task(const tr_msg *req, tr_pool_out *o, uint32_t **lensp, size_t *lcap)
 	Trwire__PoolTask  *t   = NULL;
 	Trwire__PoolResult res = TRWIRE__POOL_RESULT__INIT;
 	tr_pool_fn         fn;
-	size_t             off = 0;
+	size_t             off = 0, n;
+	size_t             same = SIZE_MAX; /* the results' one size, if so */
 	char               text[TRI_POOL_TEXT_MAX];
 	int                r;
 
@@ -237,8 +238,17 @@ run_task(const tr_msg *req, tr_pool_out *o, uint32_t **lensp, size_t *lcap)
 		trwire__pool_task__free_unpacked(t, NULL);
 		return r;
 	}
-	if (*lcap < t->n_lens) {
-		uint32_t *nl = realloc(*lensp, t->n_lens * sizeof(**lensp));
+	/* items of one size (count of fixed_len), or each its own (lens) */
+	n = t->count ? t->count : t->n_lens;
+	if (t->count && (t->n_lens ||
+	                    (uint64_t) t->count * t->fixed_len != t->data.len)) {
+		r = answer_error(req, t->id, TR_EBADFRAME, 0,
+		    "the task's items do not fill its data");
+		trwire__pool_task__free_unpacked(t, NULL);
+		return r;
+	}
+	if (*lcap < n) {
+		uint32_t *nl = realloc(*lensp, n * sizeof(**lensp));
 
 		if (!nl) {
 			r = answer_error(
@@ -247,11 +257,14 @@ run_task(const tr_msg *req, tr_pool_out *o, uint32_t **lensp, size_t *lcap)
 			return r;
 		}
 		*lensp = nl;
-		*lcap  = t->n_lens;
+		*lcap  = n;
 	}
 	o->len = 0;
-	for (size_t i = 0; i < t->n_lens; i++) {
-		if (t->lens[i] > t->data.len - off) {
+	for (size_t i = 0; i < n; i++) {
+		size_t ilen = t->count ? t->fixed_len : t->lens[i];
+		size_t rlen;
+
+		if (ilen > t->data.len - off) {
 			r = answer_error(req, t->id, TR_EBADFRAME, (uint32_t) i,
 			    "the task's items overrun its data");
 			trwire__pool_task__free_unpacked(t, NULL);
@@ -259,7 +272,7 @@ run_task(const tr_msg *req, tr_pool_out *o, uint32_t **lensp, size_t *lcap)
 		}
 		o->start   = o->len;
 		o->text[0] = '\0';
-		r          = fn(t->data.data + off, t->lens[i], o);
+		r          = fn(t->data.data + off, ilen, o);
 		if (r < 0) {
 			if (!o->text[0]) {
 				snprintf(o->text, sizeof(o->text),
@@ -270,14 +283,22 @@ run_task(const tr_msg *req, tr_pool_out *o, uint32_t **lensp, size_t *lcap)
 			trwire__pool_task__free_unpacked(t, NULL);
 			return r;
 		}
-		(*lensp)[i] = (uint32_t) (o->len - o->start);
-		off += t->lens[i];
+		rlen        = o->len - o->start;
+		(*lensp)[i] = (uint32_t) rlen;
+		same        = i == 0 || same == rlen ? rlen : SIZE_MAX - 1;
+		off += ilen;
 	}
 	res.id        = t->id;
 	res.data.data = o->buf;
 	res.data.len  = o->len;
-	res.lens      = *lensp;
-	res.n_lens    = t->n_lens;
+	if (n > 0 && same < UINT32_MAX) {
+		/* results of one size travel without their lengths */
+		res.fixed_len = (uint32_t) same;
+		res.count     = (uint32_t) n;
+	} else {
+		res.lens   = *lensp;
+		res.n_lens = n;
+	}
 	r             = answer(req, &res);
 	if (r == TR_ETOOBIG) {
 		snprintf(text, sizeof(text),
