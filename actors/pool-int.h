@@ -27,6 +27,11 @@
 #define TRI_POOL_SHORT_NS         1000000.0
 #define TRI_POOL_LONG_NS          4000000.0
 #define TRI_POOL_START_TIMEOUT_MS 10000
+/* Tasks sent to one worker in one message (a batch), when its credit is
+ * up (its tasks are short) and each task's items are at most
+ * BATCH_ITEM_MAX bytes: one message instead of many for apply_async. */
+#define TRI_POOL_BATCH_MAX      16
+#define TRI_POOL_BATCH_ITEM_MAX 4096
 /* A worker's shutdown when the pool stops: SIGTERM, then SIGKILL. */
 #define TRI_POOL_WORKER_SHUTDOWN_MS 1000
 
@@ -81,7 +86,7 @@ struct task {
 	uint32_t        n;            /* items */
 	bool            fixed;        /* all items fixed_len bytes: no lens */
 	uint32_t        fixed_len;
-	uint32_t       *lens;         /* n (unless fixed), then the items */
+	uint32_t       *lens; /* n (unless fixed), then the items */
 	uint8_t        *data;
 	size_t          len;
 	int             deaths; /* workers that died holding it */
@@ -129,9 +134,9 @@ struct task *tri_pool_task_new_fixed(tr_pool_result *res, size_t chunk,
     size_t first, const uint8_t *data, size_t size, size_t n);
 /* An answer's results agree with the k items of its task: their lengths
  * (lens, or count of fixed_len) add up to its data. */
-bool         tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k);
-void         tri_pool_push_back(tr_pool *p, struct task *t);
-void         tri_pool_push_front(tr_pool *p, struct task *t);
+bool tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k);
+void tri_pool_push_back(tr_pool *p, struct task *t);
+void tri_pool_push_front(tr_pool *p, struct task *t);
 /* Start one more worker and monitor it. */
 int tri_pool_worker_start(tr_pool *p);
 /* Fail every task, queued or held (the pool stopped or its tree died). */

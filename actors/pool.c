@@ -373,9 +373,8 @@ tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
 }
 
 int
-tri_pool_submit_fixed(tr_pool *p, const char *fn, const void *base,
-    size_t size, size_t n, size_t chunksize, const tr_pool_cb *cb,
-    tr_pool_result **ret)
+tri_pool_submit_fixed(tr_pool *p, const char *fn, const void *base, size_t size,
+    size_t n, size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret)
 {
 	if (!base && n) {
 		return -EINVAL;
