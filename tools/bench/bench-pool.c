@@ -349,9 +349,10 @@ median_of(const struct py *f, int n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench-pool [--items N] [--calls C] "
-	                "[--imap M] [--chunksize K] [--prefetch P] "
-	                "[--rounds R] [--no-python]\n");
+	fprintf(stderr,
+	    "usage: bench-pool [--items N] [--calls C] "
+	    "[--imap M] [--chunksize K] [--prefetch P] "
+	    "[--rounds R] [--no-python]\n");
 	exit(2);
 }
 
@@ -414,8 +415,8 @@ main(int argc, char **argv)
 	    workers, items_n, chunk_n, calls_n, imap_n,
 	    rounds > 1 ? ", medians of the rounds" : "");
 	if (rounds > 1) {
-		printf("(%ld rounds, troupe and Python alternately)\n\n",
-		    rounds);
+		printf(
+		    "(%ld rounds, troupe and Python alternately)\n\n", rounds);
 	}
 	printf("| %-30s | %14s | %14s | %-7s | %6s |\n", "figure", "troupe",
 	    "Python mp", "unit", "ratio");
