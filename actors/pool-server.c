@@ -23,6 +23,9 @@
 
 #include "pool-int.h"
 
+/* Longest wait for mail before looking at stop_signal again. */
+#define STOP_TICK_MS 500
+
 static volatile sig_atomic_t stop_signal;
 
 static void
@@ -229,8 +232,10 @@ tri_pool_actor(const void *args, size_t len)
 	while (!stop_signal) {
 		tr_msg *m = NULL;
 
-		r = tr_recv(&m, TR_TIMEOUT_INFINITE);
-		if (r == -EINTR) {
+		/* a SIGTERM that lands just before the wait is seen at the
+		 * next tick at the latest */
+		r = tr_recv(&m, STOP_TICK_MS);
+		if (r == -EINTR || r == -ETIMEDOUT) {
 			continue;
 		}
 		if (r < 0) {
