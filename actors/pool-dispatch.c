@@ -25,6 +25,7 @@ tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
 	size_t       len = 0;
 	struct task *t;
 	uint8_t     *d;
+	bool         fixed = n > 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].len > UINT32_MAX ||
@@ -32,26 +33,60 @@ tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
 			return NULL;
 		}
 		len += items[i].len;
+		fixed = fixed && items[i].len == items[0].len;
 	}
-	t = malloc(sizeof(*t) + n * sizeof(uint32_t) + len);
+	/* items all of one size travel without their lengths */
+	t = malloc(sizeof(*t) + (fixed ? 0 : n * sizeof(uint32_t)) + len);
 	if (!t) {
 		return NULL;
 	}
 	memset(t, 0, sizeof(*t));
-	t->res   = res;
-	t->chunk = chunk;
-	t->first = first;
-	t->n     = (uint32_t) n;
-	t->lens  = (uint32_t *) (t + 1);
-	t->data  = (uint8_t *) (t->lens + n);
-	t->len   = len;
-	d        = t->data;
+	t->res       = res;
+	t->chunk     = chunk;
+	t->first     = first;
+	t->n         = (uint32_t) n;
+	t->fixed     = fixed;
+	t->fixed_len = fixed ? (uint32_t) items[0].len : 0;
+	t->lens      = fixed ? NULL : (uint32_t *) (t + 1);
+	t->data      = fixed ? (uint8_t *) (t + 1) : (uint8_t *) (t->lens + n);
+	t->len       = len;
+	d            = t->data;
 	for (size_t i = 0; i < n; i++) {
-		t->lens[i] = (uint32_t) items[i].len;
+		if (!fixed) {
+			t->lens[i] = (uint32_t) items[i].len;
+		}
 		if (items[i].len) {
 			memcpy(d, items[i].data, items[i].len);
 		}
 		d += items[i].len;
+	}
+	return t;
+}
+
+struct task *
+tri_pool_task_new_fixed(tr_pool_result *res, size_t chunk, size_t first,
+    const uint8_t *data, size_t size, size_t n)
+{
+	struct task *t;
+
+	if (n == 0 || size > UINT32_MAX) {
+		return NULL;
+	}
+	t = malloc(sizeof(*t) + n * size);
+	if (!t) {
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->res       = res;
+	t->chunk     = chunk;
+	t->first     = first;
+	t->n         = (uint32_t) n;
+	t->fixed     = true;
+	t->fixed_len = (uint32_t) size;
+	t->data      = (uint8_t *) (t + 1);
+	t->len       = n * size;
+	if (t->len) {
+		memcpy(t->data, data, t->len);
 	}
 	return t;
 }
@@ -198,21 +233,57 @@ worker_down(tr_pool *p, int i, const tr_down *d)
 /* ---- dispatch ------------------------------------------------------------
  */
 
-/* Send t to w.  0, or the send's error (t is then still the caller's). */
-static int
-send_task(tr_pool *p, struct worker *w, struct task *t)
+static void
+task_pb(const struct task *t, Trwire__PoolTask *pb)
 {
-	Trwire__PoolTask pb = TRWIRE__POOL_TASK__INIT;
-	tr_msg          *m  = NULL;
-	int              r;
+	pb->id        = t->id;
+	pb->fn        = t->res->fn;
+	pb->data.data = t->data;
+	pb->data.len  = t->len;
+	if (t->fixed) {
+		pb->fixed_len = t->fixed_len;
+		pb->count     = t->n;
+	} else {
+		pb->lens   = t->lens;
+		pb->n_lens = t->n;
+	}
+}
 
-	pb.id        = t->id;
-	pb.fn        = t->res->fn;
-	pb.data.data = t->data;
-	pb.data.len  = t->len;
-	pb.lens      = t->lens;
-	pb.n_lens    = t->n;
-	r            = tr_msg_new_pb(&m, &pb.base);
+/* Send ts[0..n-1] to w, as one task or (n > 1) one batch.  0, or the
+ * send's error (the tasks are then still the caller's). */
+static int
+send_tasks(tr_pool *p, struct worker *w, struct task **ts, int n)
+{
+	Trwire__PoolTask    pb = TRWIRE__POOL_TASK__INIT;
+	ProtobufCBinaryData packed[TRI_POOL_BATCH_MAX];
+	tr_msg             *m = NULL;
+	int                 r = 0, np = 0;
+
+	if (n == 1) {
+		task_pb(ts[0], &pb);
+	}
+	for (int i = 0; n > 1 && i < n; i++) {
+		Trwire__PoolTask sub = TRWIRE__POOL_TASK__INIT;
+		size_t           len;
+
+		task_pb(ts[i], &sub);
+		len            = trwire__pool_task__get_packed_size(&sub);
+		packed[i].data = malloc(len ? len : 1);
+		if (!packed[i].data) {
+			r = -ENOMEM;
+			break;
+		}
+		packed[i].len = trwire__pool_task__pack(&sub, packed[i].data);
+		np++;
+	}
+	pb.batch   = n > 1 ? packed : NULL;
+	pb.n_batch = n > 1 ? (size_t) np : 0;
+	if (r == 0) {
+		r = tr_msg_new_pb(&m, &pb.base);
+	}
+	for (int i = 0; i < np; i++) {
+		free(packed[i].data);
+	}
 	if (r < 0) {
 		return r;
 	}
@@ -231,6 +302,29 @@ has_credit(const tr_pool *p, const struct worker *w)
 	    (!p->maxtasks || w->sent < (unsigned) p->maxtasks);
 }
 
+/* How many queued tasks w takes in one message: 1, or (adaptive
+ * credit, its tasks short, the queue's next tasks small) a batch of up
+ * to TRI_POOL_BATCH_MAX, within its credit and maxtasksperchild. */
+static int
+batch_size(const tr_pool *p, const struct worker *w)
+{
+	int          room = w->credit - w->nheld, n = 0;
+	struct task *t;
+
+	if (!p->adaptive || w->credit <= p->prefetch) {
+		return 1;
+	}
+	if (p->maxtasks && room > p->maxtasks - (int) w->sent) {
+		room = p->maxtasks - (int) w->sent;
+	}
+	room = room < TRI_POOL_BATCH_MAX ? room : TRI_POOL_BATCH_MAX;
+	for (t = p->head; t && n < room && t->len <= TRI_POOL_BATCH_ITEM_MAX;
+	     t = t->next) {
+		n++;
+	}
+	return n > 1 ? n : 1;
+}
+
 /* Give queued tasks to the workers with credit, round robin. */
 static void
 dispatch(tr_pool *p)
@@ -241,24 +335,31 @@ dispatch(tr_pool *p)
 		progress = false;
 		for (int k = 0; k < p->nw && p->head; k++) {
 			struct worker *w = &p->w[(p->rr + k) % p->nw];
-			struct task   *t;
-			int            r;
+			struct task   *ts[TRI_POOL_BATCH_MAX];
+			int            n, r;
 
 			if (!has_credit(p, w)) {
 				continue;
 			}
-			t = pop_front(p);
-			r = send_task(p, w, t);
+			n = batch_size(p, w);
+			for (int i = 0; i < n; i++) {
+				ts[i] = pop_front(p);
+			}
+			r = send_tasks(p, w, ts, n);
 			if (r < 0) {
 				tr_log(TR_LOG_DEBUG,
 				    "pool: send to worker %u: %s", w->addr.pid,
 				    tr_strerror(r));
-				tri_pool_push_front(p, t);
+				while (n > 0) {
+					tri_pool_push_front(p, ts[--n]);
+				}
 				w->gone = true;
 				continue;
 			}
-			w->held[w->nheld++] = t;
-			w->sent++;
+			for (int i = 0; i < n; i++) {
+				w->held[w->nheld++] = ts[i];
+				w->sent++;
+			}
 			progress = true;
 		}
 		p->rr = p->nw ? (p->rr + 1) % p->nw : 0;
@@ -327,21 +428,31 @@ take_held(struct worker *w, uint64_t id)
 	return NULL;
 }
 
-static bool
-answer_valid(const Trwire__PoolResult *a, const struct task *t)
+bool
+tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k)
 {
 	uint64_t sum = 0;
 
-	if (a->error) {
-		return a->failed < t->n || t->n == 0;
+	if (a->count > 0) {
+		return a->n_lens == 0 && a->count == k &&
+		    (uint64_t) a->count * a->fixed_len == a->data.len;
 	}
-	if (a->n_lens != t->n) {
+	if (a->n_lens != k) {
 		return false;
 	}
 	for (size_t i = 0; i < a->n_lens; i++) {
 		sum += a->lens[i];
 	}
 	return sum == a->data.len;
+}
+
+static bool
+answer_valid(const Trwire__PoolResult *a, const struct task *t)
+{
+	if (a->error) {
+		return a->failed < t->n || t->n == 0;
+	}
+	return tri_pool_answer_fits(a, t->n);
 }
 
 static int64_t
@@ -375,23 +486,15 @@ adapt(struct worker *w, int base)
 	w->last_ns = w->nheld > 0 ? t : 0;
 }
 
+/* One answer of worker wi: a (taken over; NULL if it did not decode,
+ * with r its error). */
 static void
-on_answer(tr_pool *p, const tr_msg *m)
+answer_one(tr_pool *p, int wi, Trwire__PoolResult *a, int r)
 {
-	Trwire__PoolResult *a  = NULL;
-	int                 wi = worker_by_addr(p, tr_msg_sender(m));
-	struct task        *t;
-	tr_pool_result     *res;
-	char                text[TRI_POOL_TEXT_MAX];
-	int                 r;
+	struct task    *t;
+	tr_pool_result *res;
+	char            text[TRI_POOL_TEXT_MAX];
 
-	if (wi < 0) {
-		/* from a worker already taken for dead: its tasks were sent
-		 * again or failed, so this answer is one too many */
-		return;
-	}
-	r = tr_msg_unpack(
-	    m, &trwire__pool_result__descriptor, (ProtobufCMessage **) &a);
 	t = take_held(&p->w[wi], r == 0 ? a->id : 0);
 	if (!t) {
 		if (a) {
@@ -418,6 +521,35 @@ on_answer(tr_pool *p, const tr_msg *m)
 	p->unfinished--;
 	tri_pool_result_answer(res, t->chunk, t->first, t->n, a);
 	free(t);
+}
+
+static void
+on_answer(tr_pool *p, const tr_msg *m)
+{
+	Trwire__PoolResult *a  = NULL;
+	int                 wi = worker_by_addr(p, tr_msg_sender(m));
+	int                 r;
+
+	if (wi < 0) {
+		/* from a worker already taken for dead: its tasks were sent
+		 * again or failed, so this answer is one too many */
+		return;
+	}
+	r = tr_msg_unpack(
+	    m, &trwire__pool_result__descriptor, (ProtobufCMessage **) &a);
+	if (r < 0 || a->n_batch == 0) {
+		answer_one(p, wi, a, r);
+		return;
+	}
+	/* a batch's answers, each on its own */
+	for (size_t i = 0;
+	     i < a->n_batch && worker_by_addr(p, tr_msg_sender(m)) == wi; i++) {
+		Trwire__PoolResult *sub = trwire__pool_result__unpack(
+		    NULL, a->batch[i].len, a->batch[i].data);
+
+		answer_one(p, wi, sub, sub ? 0 : TR_EBADFRAME);
+	}
+	trwire__pool_result__free_unpacked(a, NULL);
 }
 
 static void
@@ -467,13 +599,25 @@ tri_pool_is_ours(const tr_msg *m, void *arg)
 }
 
 static void
-handle(tr_pool *p, tr_msg *m)
+handle(tr_pool *p, const tr_msg *m)
 {
 	if (tr_msg_is_system(m)) {
 		on_down(p, m);
 	} else {
 		on_answer(p, m);
 	}
+}
+
+void
+tri_pool_take(tr_pool *p, const tr_msg *m)
+{
+	if (p->pumping) {
+		return; /* cannot happen: the actor's loop is not a callback */
+	}
+	p->pumping = true;
+	handle(p, m);
+	dispatch(p);
+	p->pumping = false;
 }
 
 int
@@ -500,12 +644,17 @@ tri_pool_pump(tr_pool *p, int timeout_ms)
 		handle(p, m);
 		tr_msg_destroy(&m);
 		n++;
-		dispatch(p);
+		/* the credit freed by all the answers at hand goes out at
+		 * once, in batches, rather than a task per answer */
+		if (n % 32 == 0) {
+			dispatch(p);
+		}
 		if (n >= 256) {
 			break;
 		}
 		r = tr_recv_match(&m, tri_pool_is_ours, p, 0);
 	}
+	dispatch(p);
 	p->pumping = false;
 	return n > 0 ? 0 : r;
 }

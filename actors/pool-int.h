@@ -27,6 +27,11 @@
 #define TRI_POOL_SHORT_NS         1000000.0
 #define TRI_POOL_LONG_NS          4000000.0
 #define TRI_POOL_START_TIMEOUT_MS 10000
+/* Tasks sent to one worker in one message (a batch), when its credit is
+ * up (its tasks are short) and each task's items are at most
+ * BATCH_ITEM_MAX bytes: one message instead of many for apply_async. */
+#define TRI_POOL_BATCH_MAX      16
+#define TRI_POOL_BATCH_ITEM_MAX 4096
 /* A worker's shutdown when the pool stops: SIGTERM, then SIGKILL. */
 #define TRI_POOL_WORKER_SHUTDOWN_MS 1000
 
@@ -79,7 +84,9 @@ struct task {
 	tr_pool_result *res;
 	size_t          chunk, first; /* chunk number; its first item */
 	uint32_t        n;            /* items */
-	uint32_t       *lens;         /* n, then the items' bytes */
+	bool            fixed;        /* all items fixed_len bytes: no lens */
+	uint32_t        fixed_len;
+	uint32_t       *lens; /* n (unless fixed), then the items */
 	uint8_t        *data;
 	size_t          len;
 	int             deaths; /* workers that died holding it */
@@ -122,8 +129,14 @@ struct tr_pool {
  * index first.  NULL on ENOMEM (or an item over 4 GiB). */
 struct task *tri_pool_task_new(tr_pool_result *res, size_t chunk, size_t first,
     const tr_pool_item *items, size_t n);
-void         tri_pool_push_back(tr_pool *p, struct task *t);
-void         tri_pool_push_front(tr_pool *p, struct task *t);
+/* The same for n items of size bytes each, contiguous at data. */
+struct task *tri_pool_task_new_fixed(tr_pool_result *res, size_t chunk,
+    size_t first, const uint8_t *data, size_t size, size_t n);
+/* An answer's results agree with the k items of its task: their lengths
+ * (lens, or count of fixed_len) add up to its data. */
+bool tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k);
+void tri_pool_push_back(tr_pool *p, struct task *t);
+void tri_pool_push_front(tr_pool *p, struct task *t);
 /* Start one more worker and monitor it. */
 int tri_pool_worker_start(tr_pool *p);
 /* Fail every task, queued or held (the pool stopped or its tree died). */
@@ -136,10 +149,29 @@ bool tri_pool_is_ours(const tr_msg *m, void *arg);
 int tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items,
     size_t n, size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret,
     bool iter);
+/* The same for n items of size bytes each, contiguous at base (typed
+ * maps: no item array, and the tasks and answers carry no lengths). */
+int tri_pool_submit_fixed(tr_pool *p, const char *fn, const void *base,
+    size_t size, size_t n, size_t chunksize, const tr_pool_cb *cb,
+    tr_pool_result **ret);
 /* Send what can be sent, then wait up to timeout_ms for an answer or a
  * DOWN and take in all that have arrived.  0 if something came, else
  * tr_recv_match()'s error (-ETIMEDOUT, -EAGAIN, -EINTR), -ECHILD, or
  * -EDEADLK from inside a callback that waits. */
 int tri_pool_pump(tr_pool *p, int timeout_ms);
+
+/* Take in m, one of ours (tri_pool_is_ours()) that the caller received
+ * itself (the pool actor's loop), and send what can be sent.  m stays
+ * the caller's. */
+void tri_pool_take(tr_pool *p, const tr_msg *m);
+
+/* ---- the pool as an actor (pool-server.c, pool-remote.c) ---- */
+/* PoolResult.failed of a call's answer when the index is not known. */
+#define TRI_POOL_INDEX_UNKNOWN 0xffffffffu
+/* How long the pool actor waits for a caller's mailbox to take its
+ * answer. */
+#define TRI_POOL_REPLY_MS 1000
+/* The pool actor's body (pool-server.c), registered by pool-remote.c. */
+int tri_pool_actor(const void *args, size_t len);
 
 #endif /* TRI_POOL_INT_H */

@@ -120,9 +120,11 @@ tri_pool_result_answer(tr_pool_result *r, size_t chunk, size_t first, size_t k,
 		return;
 	}
 	for (size_t i = 0; i < k; i++) {
+		size_t len = ans->count ? ans->fixed_len : ans->lens[i];
+
 		r->slots[first + i].data = ans->data.data + off;
-		r->slots[first + i].len  = ans->lens[i];
-		off += ans->lens[i];
+		r->slots[first + i].len  = len;
+		off += len;
 	}
 	r->chunks[chunk] = ans;
 	chunk_ended(r);

@@ -10,41 +10,28 @@ static int
 map8(tr_pool *p, const char *fn, const void *in, void *out, size_t n,
     size_t chunksize, int timeout_ms)
 {
-	tr_pool_item   *items;
 	tr_pool_result *r = NULL;
 	int             rc;
 
-	if (!p || (!in && n) || (!out && n)) {
+	if (!p || (!in && n) || (!out && n) ||
+	    timeout_ms < TR_TIMEOUT_INFINITE) {
 		return -EINVAL;
 	}
-	items = calloc(n ? n : 1, sizeof(*items));
-	if (!items) {
-		return -ENOMEM;
+	/* no item array: the tasks are cut from in itself */
+	rc = tri_pool_submit_fixed(p, fn, in, 8, n, chunksize, NULL, &r);
+	if (rc == 0) {
+		rc = tr_pool_result_get(r, timeout_ms);
 	}
-	for (size_t i = 0; i < n; i++) {
-		items[i].data = (const uint8_t *) in + 8 * i;
-		items[i].len  = 8;
-	}
-	rc = tr_pool_map(p, fn, items, n, chunksize, &r, timeout_ms);
-	free(items);
-	if (rc < 0) {
-		return rc;
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t len = 0;
-
-		(void) tr_pool_result_data(r, i, &len);
-		if (len != 8) {
-			tr_pool_result_destroy(&r);
-			return TR_EBADTYPE;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (r->slots[i].len != 8) {
+			rc = TR_EBADTYPE;
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy((uint8_t *) out + 8 * i, tr_pool_result_data(r, i, NULL),
-		    8);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		memcpy((uint8_t *) out + 8 * i, r->slots[i].data, 8);
 	}
 	tr_pool_result_destroy(&r);
-	return 0;
+	return rc;
 }
 
 int

@@ -291,9 +291,11 @@ can_submit(const tr_pool *p, const char *fn, bool iter)
 	return p->broken;
 }
 
-int
-tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
-    size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret, bool iter)
+/* Items: items[], or (base not NULL) n of size bytes each at base. */
+static int
+submit(tr_pool *p, const char *fn, const tr_pool_item *items,
+    const uint8_t *base, size_t size, size_t n, size_t chunksize,
+    const tr_pool_cb *cb, tr_pool_result **ret, bool iter)
 {
 	size_t          nchunks, first = 0;
 	tr_pool_result *res;
@@ -303,7 +305,7 @@ tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
 	if (r < 0) {
 		return r;
 	}
-	if (!items && n) {
+	if (!items && !base && n) {
 		return -EINVAL;
 	}
 	if (chunksize == 0) {
@@ -319,8 +321,10 @@ tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
 	snprintf(res->fn, sizeof(res->fn), "%s", fn);
 	for (size_t c = 0; c < nchunks; c++, first += chunksize) {
 		size_t       k = n - first < chunksize ? n - first : chunksize;
-		struct task *t =
-		    tri_pool_task_new(res, c, first, items + first, k);
+		struct task *t = base
+		    ? tri_pool_task_new_fixed(
+		          res, c, first, base + first * size, size, k)
+		    : tri_pool_task_new(res, c, first, items + first, k);
 
 		if (!t) {
 			while (q) {
@@ -359,6 +363,23 @@ tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
 		(void) tri_pool_pump(p, 0);
 	}
 	return 0;
+}
+
+int
+tri_pool_submit(tr_pool *p, const char *fn, const tr_pool_item *items, size_t n,
+    size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret, bool iter)
+{
+	return submit(p, fn, items, NULL, 0, n, chunksize, cb, ret, iter);
+}
+
+int
+tri_pool_submit_fixed(tr_pool *p, const char *fn, const void *base, size_t size,
+    size_t n, size_t chunksize, const tr_pool_cb *cb, tr_pool_result **ret)
+{
+	if (!base && n) {
+		return -EINVAL;
+	}
+	return submit(p, fn, NULL, base, size, n, chunksize, cb, ret, false);
 }
 
 int

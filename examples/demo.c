@@ -4,6 +4,7 @@
  *
  *   root (rest_for_one)    the main program
  *   |- dispatcher          hands out jobs, takes results back
+ *   |- squares             a tr_pool of 2 processes, as an actor
  *   |- pool (one_for_one)  a supervisor of workers
  *   |  |- worker.1..3      take a job (tr_call), work, report it done
  *   |  `- crashy           the same, but now and then dies mid-job
@@ -11,13 +12,17 @@
  *
  * The dispatcher monitors every worker it gives a job to; when one dies
  * holding a job, the job goes back in the queue, so none is lost.  The
- * pool supervisor restarts the crashy worker each time.
+ * pool supervisor restarts the crashy worker each time.  Job n's work is
+ * a batch: the squares of 4n .. 4n+3, which a worker has the "squares"
+ * pool map (tr_pool_call_map_int64(), by name); it reports their sum with
+ * the job, and the dispatcher checks it.
  *
  * Stop it with Ctrl-C, SIGTERM or SIGHUP, or let the reporter do so after
  * --seconds N (default 5) the way a service manager would: SIGTERM to the
  * main program.  The root then stops its children in reverse start order:
  * the reporter, the pool (which stops crashy, worker.3, .2 and .1, each
- * finishing the job in hand), and last the dispatcher, which leaves its
+ * finishing the job in hand), the squares pool (its tr_pool's processes
+ * with it), and last the dispatcher, which leaves its
  * final counts in the run's directory.  tr_supervisor_run() returns and
  * main prints the summary.  A second Ctrl-C during the shutdown kills the
  * rest at once.  Set TROUPE_LOG=info to also see the supervisors' own
@@ -36,6 +41,7 @@
 #define NWORKERS 3
 #define MAXW     64
 #define CALL_MS  1000
+#define BATCH    4 /* numbers a job's batch squares through the pool */
 
 /* ---- the dispatcher --------------------------------------------------------
  */
@@ -49,9 +55,22 @@ struct dispatcher {
 	size_t    nrequeued;
 	uint8_t  *done; /* done[id]: times reported done */
 	uint64_t  next, ndone, nrequeues, dups, crashes;
-	tr_msg   *parked[MAXW]; /* "get"s waiting for a job */
+	uint64_t  summed, badsums; /* batches whose sum was checked; wrong */
+	tr_msg   *parked[MAXW];    /* "get"s waiting for a job */
 	size_t    nparked;
 };
+
+/* The sum of the squares of job's batch, 4n .. 4n+3. */
+static unsigned long long
+batch_sum(uint64_t job)
+{
+	unsigned long long sum = 0;
+
+	for (uint64_t k = BATCH * job; k < BATCH * job + BATCH; k++) {
+		sum += k * k;
+	}
+	return sum;
+}
 
 static void
 answer(const tr_msg *req, const char *fmt, unsigned long long v)
@@ -152,11 +171,19 @@ on_request(struct dispatcher *d, tr_msg **mp)
 			d->parked[d->nparked++] = *mp;
 			*mp                     = NULL;
 		}
-	} else if (len > 5 && memcmp(text, "done ", 5) == 0) {
-		job = strtoull(text + 5, NULL, 10);
-		i   = worker_slot(d, tr_msg_sender(*mp));
+	} else if (len > 5 && len < 64 && memcmp(text, "done ", 5) == 0) {
+		char line[64], *end; /* the payload has no '\0' of its own */
+
+		memcpy(line, text, len);
+		line[len] = '\0';
+		job       = strtoull(line + 5, &end, 10);
+		i         = worker_slot(d, tr_msg_sender(*mp));
 		if (job < d->next && d->done[job]++ == 0) {
+			unsigned long long sum = strtoull(end, NULL, 10);
+
 			d->ndone++;
+			d->summed++;
+			d->badsums += sum != batch_sum(job);
 		} else {
 			d->dups++;
 		}
@@ -165,12 +192,14 @@ on_request(struct dispatcher *d, tr_msg **mp)
 		}
 		answer(*mp, "ok", 0);
 	} else if (len == 5 && memcmp(text, "stats", 5) == 0) {
-		char    s[128];
-		int     n = snprintf(s, sizeof(s), "%llu %llu %llu %llu",
-		        (unsigned long long) d->next - 1,
-		        (unsigned long long) d->ndone,
-		        (unsigned long long) d->nrequeues,
-		        (unsigned long long) d->dups);
+		char s[128];
+		int  n = snprintf(s, sizeof(s), "%llu %llu %llu %llu %llu %llu",
+		     (unsigned long long) d->next - 1,
+		     (unsigned long long) d->ndone,
+		     (unsigned long long) d->nrequeues,
+		     (unsigned long long) d->dups,
+		     (unsigned long long) d->summed,
+		     (unsigned long long) d->badsums);
 		tr_msg *m;
 
 		if (tr_msg_new_bytes(&m, s, (size_t) n) == 0) {
@@ -230,12 +259,14 @@ leave_counts(const struct dispatcher *d)
 	snprintf(path, sizeof(path), "%s/demo-counts", tr_runtime_dir());
 	f = fopen(path, "w");
 	if (f) {
-		fprintf(f, "%llu %llu %llu %llu %llu\n",
+		fprintf(f, "%llu %llu %llu %llu %llu %llu %llu\n",
 		    (unsigned long long) d->next - 1,
 		    (unsigned long long) d->ndone,
 		    (unsigned long long) d->nrequeues,
 		    (unsigned long long) d->dups,
-		    (unsigned long long) d->crashes);
+		    (unsigned long long) d->crashes,
+		    (unsigned long long) d->summed,
+		    (unsigned long long) d->badsums);
 		fclose(f);
 	}
 	printf("   dispatcher stopped last: %llu jobs handed out, %llu done\n",
@@ -303,12 +334,57 @@ call_dispatcher(const char *text, char *buf, size_t n, int timeout_ms)
 	return 0;
 }
 
+/* The pool's task function: int64 x -> x * x. */
+static int
+square(const void *item, size_t len, tr_pool_out *out)
+{
+	int64_t x;
+
+	if (len != sizeof(x)) {
+		return tr_pool_out_fail(out, -EINVAL, "not an int64");
+	}
+	memcpy(&x, item, sizeof(x));
+	x *= x;
+	return tr_pool_out_set(out, &x, sizeof(x));
+}
+TR_POOL_FN(square, square)
+
+/* The job's work: the squares of its batch, mapped by the "squares"
+ * pool, summed.  Tried again while the pool restarts. */
+static unsigned long long
+map_batch(uint64_t job)
+{
+	int64_t            in[BATCH], out[BATCH];
+	unsigned long long sum = 0;
+
+	for (int i = 0; i < BATCH; i++) {
+		in[i] = (int64_t) (BATCH * job + (uint64_t) i);
+	}
+	for (int tries = 0;; tries++) {
+		int r = tr_pool_call_map_int64(
+		    "squares", "square", in, out, BATCH, 0, CALL_MS);
+
+		if (r == 0) {
+			break;
+		}
+		if (tries == 100) {
+			return 0; /* the dispatcher counts a wrong sum */
+		}
+		usleep(10000);
+	}
+	for (int i = 0; i < BATCH; i++) {
+		sum += (unsigned long long) out[i];
+	}
+	return sum;
+}
+
 /* Work until stopped; a stop lets the job in hand finish. */
 static int
 work(const char *id, bool crashy)
 {
-	struct rlimit no_core = { 0, 0 };
-	char          buf[64], done[80], last[64] = "none";
+	struct rlimit      no_core = { 0, 0 };
+	char               buf[64], done[96], last[64] = "none";
+	unsigned long long sum;
 
 	block_sigterm();
 	srand((unsigned) getpid());
@@ -318,11 +394,12 @@ work(const char *id, bool crashy)
 		    strncmp(buf, "job ", 4) != 0) {
 			continue; /* no job yet, or the dispatcher restarts */
 		}
-		usleep((useconds_t) (10000 + rand() % 30000)); /* the work */
+		sum = map_batch(strtoull(buf + 4, NULL, 10)); /* the work */
+		usleep((useconds_t) (10000 + rand() % 30000));
 		if (crashy && !sigterm_pending() && rand() % 8 == 0) {
 			abort(); /* dies holding the job */
 		}
-		snprintf(done, sizeof(done), "done %s", buf + 4);
+		snprintf(done, sizeof(done), "done %s %llu", buf + 4, sum);
 		snprintf(last, sizeof(last), "%s", buf + 4);
 		for (int tries = 0;
 		     call_dispatcher(done, buf, sizeof(buf), CALL_MS) < 0 &&
@@ -366,7 +443,10 @@ print_child(const tr_child_info *c, const char *indent, bool last)
 	}
 	printf("%s%s %-*s pid %-7d restarts %-3u%s%s\n", indent,
 	    last ? "`-" : "|-", 14 - (int) strlen(indent), c->id, (int) c->pid,
-	    c->restarts, c->type == TR_CHILD_SUPERVISOR ? " (supervisor)" : "",
+	    c->restarts,
+	    c->type == TR_CHILD_SUPERVISOR             ? " (supervisor)"
+	        : strcmp(c->actor, TR_POOL_ACTOR) == 0 ? " (tr_pool)"
+	                                               : "",
 	    how);
 }
 
@@ -408,14 +488,14 @@ print_tree(tr_supervisor *root, unsigned *ret_restarts)
 }
 
 static int
-stats(unsigned long long v[4])
+stats(unsigned long long v[6])
 {
 	char buf[128];
 	int  r = call_dispatcher("stats", buf, sizeof(buf), CALL_MS);
 
 	if (r == 0 &&
-	    sscanf(buf, "%llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) !=
-	        4) {
+	    sscanf(buf, "%llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	        &v[3], &v[4], &v[5]) != 6) {
 		r = -EPROTO;
 	}
 	return r;
@@ -426,7 +506,7 @@ stats(unsigned long long v[4])
 static int
 reporter(const void *args, size_t len)
 {
-	unsigned long long v[4] = { 0 };
+	unsigned long long v[6] = { 0 };
 	tr_supervisor     *root;
 	tr_addr            addr;
 	unsigned           restarts;
@@ -448,6 +528,9 @@ reporter(const void *args, size_t len)
 		printf("\n-- t=%ds  jobs handed out %llu, done %llu, requeued "
 		       "after a crash %llu\n",
 		    t, v[0], v[1], v[2]);
+		printf("   squares: the pool mapped %llu batches, %llu wrong "
+		       "sums\n",
+		    v[4], v[5]);
 		print_tree(root, &restarts);
 		fflush(stdout);
 	}
@@ -532,42 +615,50 @@ pool_spec(void **ret, size_t *ret_len)
 
 /* Run the tree here until a stop signal; then the final counts. */
 static int
-run_tree(int seconds, unsigned long long v[5])
+run_tree(int seconds, unsigned long long v[7])
 {
-	tr_child_spec top[3];
+	tr_child_spec top[4];
 	tr_sup_spec   root;
+	tr_pool_opts  squares = { .processes = 2 };
 	char          rep[128], path[4096];
-	void         *pool;
+	void         *pool, *sq;
 	FILE         *f;
 	int           r;
 
 	tr_child_spec_init(&top[0], "dispatcher", "dispatcher");
-	tr_child_spec_init(&top[1], "pool", TR_SUP_ACTOR);
-	r = pool_spec(&pool, &top[1].len);
+	/* the workers' pool of processes, registered as "squares" */
+	r = tr_pool_child_spec(&top[1], "squares", "squares", &squares, &sq);
 	if (r < 0) {
 		return r;
 	}
-	top[1].type = TR_CHILD_SUPERVISOR;
-	top[1].args = pool;
+	tr_child_spec_init(&top[2], "pool", TR_SUP_ACTOR);
+	r = pool_spec(&pool, &top[2].len);
+	if (r < 0) {
+		free(sq);
+		return r;
+	}
+	top[2].type = TR_CHILD_SUPERVISOR;
+	top[2].args = pool;
 	snprintf(rep, sizeof(rep), "%d ", seconds);
 	(void) tr_addr_format(
 	    tr_self(), rep + strlen(rep), sizeof(rep) - strlen(rep));
-	tr_child_spec_init(&top[2], "reporter", "reporter");
-	top[2].args = rep;
-	top[2].len  = strlen(rep);
+	tr_child_spec_init(&top[3], "reporter", "reporter");
+	top[3].args = rep;
+	top[3].len  = strlen(rep);
 	tr_sup_spec_init(&root);
 	root.strategy  = TR_SUP_REST_FOR_ONE;
 	root.intensity = 5;
 	root.name      = "root";
 	root.children  = top;
-	root.nchildren = 3;
+	root.nchildren = 4;
 	r              = tr_supervisor_run(&root); /* until stopped */
 	free(pool);
+	free(sq);
 	snprintf(path, sizeof(path), "%s/demo-counts", tr_runtime_dir());
 	f = fopen(path, "r");
 	if (f &&
-	    fscanf(f, "%llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-	        &v[4]) != 5 &&
+	    fscanf(f, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+	        &v[3], &v[4], &v[5], &v[6]) != 7 &&
 	    r == 0) {
 		r = -EPROTO;
 	}
@@ -580,7 +671,7 @@ run_tree(int seconds, unsigned long long v[5])
 int
 main(int argc, char **argv)
 {
-	unsigned long long v[5] = { 0 };
+	unsigned long long v[7] = { 0 };
 	int                seconds, r;
 
 	/* first: in a spawned or forkserver child this runs the actor */
@@ -609,5 +700,8 @@ main(int argc, char **argv)
 	printf("\nSummary: %llu jobs done, %llu restarts after a crash, %llu "
 	       "jobs requeued, %llu lost, %llu done twice.\n",
 	    v[1], v[4], v[2], v[0] - v[1], v[3]);
-	return v[0] == v[1] && v[3] == 0 ? 0 : 1;
+	printf("The squares pool mapped %llu batches of %d numbers: %llu "
+	       "wrong sums.\n",
+	    v[5], BATCH, v[6]);
+	return v[0] == v[1] && v[3] == 0 && v[6] == 0 ? 0 : 1;
 }

@@ -331,6 +331,67 @@ TR_API int64_t tr_pool_result_failed_index(const tr_pool_result *r);
  * result's tasks go on; their callbacks still fire. */
 TR_API void tr_pool_result_destroy(tr_pool_result **rp);
 
+/* ---- the pool as an actor in a supervision tree ---------------------------
+ * A pool can run as an actor of its own (TR_POOL_ACTOR), a child of the
+ * user's supervisor: the actor owns a tr_pool (its supervisor and workers
+ * are the actor's subtree), registers a name, and serves maps and applies
+ * asked by any actor of the run with tr_pool_call_map() /
+ * tr_pool_call_apply().  It answers the calls in the order their results
+ * are ready, many at once.  If the actor dies (SIGKILL, a crash), its
+ * pool's supervisor and workers die with it (PR_SET_PDEATHSIG down the
+ * tree) and the user's supervisor starts a fresh pool per its strategy;
+ * if the pool's own supervisor dies, the actor fails the calls in hand
+ * with TR_EDEAD and exits with code 1, so it is restarted the same way.
+ * SIGTERM (the user's supervisor stopping it) terminates the pool --
+ * calls in hand fail with TR_ESHUTDOWN, the workers are stopped and
+ * reaped -- then ends the actor with exit code 0 once those answers
+ * are delivered.  Wire format:
+ * docs/protocol.md, "The pool as an actor". */
+
+#define TR_POOL_ACTOR "troupe.pool"
+
+struct tr_child_spec;
+
+/* Fill *c for a pool actor (tr_child_spec_init() of id and TR_POOL_ACTOR:
+ * permanent, a worker, a shutdown of 5 s), which registers name (NULL =
+ * none; then reach it through which_children()'s address) and runs a
+ * tr_pool with opts (NULL = defaults; the initializer's name and
+ * arguments are copied).  The arguments are packed into *ret_args,
+ * which c->args points to: the caller frees it with free() once the
+ * supervisor has the spec (after tr_supervisor_start(),
+ * tr_supervisor_start_child() or tr_supervisor_run() returned).  id is
+ * borrowed.  Never blocks.  Errors: -EINVAL (NULL c, id or ret_args, a
+ * bad name or option), -ENOMEM. */
+TR_API int tr_pool_child_spec(struct tr_child_spec *c, const char *id,
+    const char *name, const tr_pool_opts *opts, void **ret_args);
+
+/* Ask the pool actor registered as name to map fn over n items (copied;
+ * chunksize as tr_pool_map_async()), and wait up to timeout_ms for the
+ * whole result (one call: it blocks, watching the actor for death).  On
+ * success *ret gets a ready result owned by the caller, read with the
+ * tr_pool_result_* calls above (tr_pool_result_destroy()).  If the map
+ * failed, the call returns its error and *ret gets the failed result
+ * (its text and failed index), for the caller to destroy.  Errors:
+ * -EINVAL, -ENOMEM, TR_ENOTFOUND (no actor has the name), the map's
+ * error (the task's, TR_EDEAD, TR_ESHUTDOWN, TR_ENOACTOR, TR_ETOOBIG:
+ * the results exceed the message size), tr_call()'s (-ETIMEDOUT: the
+ * map goes on in the pool and its answer is dropped; TR_EDEAD: the pool
+ * actor died), TR_EBADFRAME (an answer that does not decode or match). */
+TR_API int tr_pool_call_map(const char *name, const char *fn,
+    const tr_pool_item *items, size_t n, size_t chunksize, tr_pool_result **ret,
+    int timeout_ms);
+
+/* tr_pool_call_map() of one item: fn on len bytes at arg (may be NULL
+ * when len is 0). */
+TR_API int tr_pool_call_apply(const char *name, const char *fn, const void *arg,
+    size_t len, tr_pool_result **ret, int timeout_ms);
+
+/* tr_pool_call_map() over an array of int64_t, as tr_pool_map_int64():
+ * out[i] gets fn(in[i]); out is written only on success. */
+TR_API int tr_pool_call_map_int64(const char *name, const char *fn,
+    const int64_t *in, int64_t *out, size_t n, size_t chunksize,
+    int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

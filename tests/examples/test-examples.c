@@ -467,11 +467,12 @@ test_tour(void **state)
 }
 
 /* The main demo: a supervision tree that restarts a crashing worker and
- * loses no job; bad arguments get a usage message. */
+ * loses no job, each job's batch mapped right by the tree's tr_pool; bad
+ * arguments get a usage message. */
 static void
 test_demo(void **state)
 {
-	long jobs = 0, restarts = 0;
+	long jobs = 0, restarts = 0, batches = 0, bad = -1;
 	int  found = 0;
 
 	for (int m = 0; m < 3; m++) {
@@ -479,6 +480,11 @@ test_demo(void **state)
 		expect_clean_exit();
 		assert_true(run_.nlines > 10);
 		for (int i = 0; i < run_.nlines; i++) {
+			/* the workers' batches, mapped by the squares pool */
+			(void) sscanf(run_.lines[i],
+			    "The squares pool mapped %ld batches of 4 numbers: "
+			    "%ld wrong sums.",
+			    &batches, &bad);
 			if (sscanf(run_.lines[i],
 			        "Summary: %ld jobs done, %ld restarts", &jobs,
 			        &restarts) == 2) {
@@ -490,6 +496,8 @@ test_demo(void **state)
 		assert_true(found);
 		assert_true(jobs > 0);
 		assert_true(restarts > 0);
+		assert_int_equal(batches, jobs);
+		assert_int_equal(bad, 0);
 	}
 	run_example(NULL, "demo", "--seconds=soon");
 	assert_int_equal(run_.status, 2);
@@ -646,6 +654,63 @@ test_pool_walkthrough(void **state)
 			}
 		}
 		assert_int_equal(seen, 0x3ff);
+	}
+}
+
+/* processing's intro: apply_async + get(timeout=1), map, imap's next(). */
+static void
+test_pool_apply(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pool-apply", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("100", "\\[0, 1, 4, 9, 16, 25, 36, 49, 64, 81\\]",
+		    "0", "1", "4");
+	}
+}
+
+/* Five long_time_task()s: the parent's first line and last line; each
+ * task's "Run task" (a worker's pid, not the parent's) before its
+ * "runs" line, once each, in any order with "Waiting ...". */
+static void
+test_pool_tasks(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		long parent = 0, pid, task, ran = 0, runs = 0;
+		int  waiting = 0;
+
+		run_example(methods[m], "pool-tasks", NULL);
+		expect_clean_exit();
+		assert_int_equal(run_.nlines, 13);
+		assert_true(matches(
+		    run_.lines[0], "Parent process ([0-9]+)\\.", &parent));
+		assert_true(
+		    matches(run_.lines[12], "All subprocesses done\\.", NULL));
+		for (int i = 1; i < 12; i++) {
+			const char *l = run_.lines[i];
+
+			if (strcmp(l, "Waiting for all subprocesses done...") ==
+			    0) {
+				waiting++;
+			} else if (sscanf(l, "Run task %ld (%ld)...", &task,
+			               &pid) == 2) {
+				assert_true(task >= 0 && task < 5);
+				assert_true(pid != parent);
+				assert_false(ran & (1L << task));
+				ran |= 1L << task;
+			} else {
+				assert_true(matches(l,
+				    "Task ([0-4]) runs [0-9]+\\.[0-9]{2} "
+				    "seconds\\.",
+				    &task));
+				assert_true(ran & (1L << task)); /* ran first */
+				assert_false(runs & (1L << task));
+				runs |= 1L << task;
+			}
+		}
+		assert_int_equal(waiting, 1);
+		assert_int_equal(ran, 0x1f);
+		assert_int_equal(runs, 0x1f);
 	}
 }
 
@@ -807,6 +872,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_pool_map),
 		cmocka_unit_test(test_pool_walkthrough),
 		cmocka_unit_test(test_pool_init),
+		cmocka_unit_test(test_pool_apply),
+		cmocka_unit_test(test_pool_tasks),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */

@@ -15,8 +15,12 @@
  *
  * Not a test: it prints a table and the ratios, troupe / Python.
  * Usage: bench-pool [--items N] [--calls C] [--imap M] [--chunksize K]
- *                   [--prefetch P] [--no-python]
- * --prefetch: tasks in flight per worker (tr_pool_opts.prefetch). */
+ *                   [--prefetch P] [--rounds R] [--no-python]
+ * --prefetch: tasks in flight per worker (tr_pool_opts.prefetch).
+ * --rounds R: troupe and Python measured alternately R times (each round
+ * in the other order), the table showing each figure's median and each
+ * round's map and apply_async ratios going to stderr: on a busy machine
+ * one run's figures swing by 2x or more, the medians much less. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -37,6 +41,8 @@ extern char **environ;
 static long items_n = 1000000, calls_n = 20000, imap_n = 100000, chunk_n = 1000;
 static long prefetch_n = 0; /* 0 = the pool's default */
 static int  use_python = 1;
+
+#define MAX_ROUNDS 31
 
 static int
 f(const void *item, size_t len, tr_pool_out *out)
@@ -68,15 +74,6 @@ burn(const void *item, size_t len, tr_pool_out *out)
 }
 TR_POOL_FN(burn, burn)
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 static tr_pool *
 pool_new(int n)
 {
@@ -103,9 +100,9 @@ map_rate(tr_pool *p, long n, size_t chunksize)
 	for (long i = 0; i < n; i++) {
 		in[i] = i;
 	}
-	t = now_s();
+	t = now();
 	r = tr_pool_map_int64(p, "f", in, out, (size_t) n, chunksize, 600000);
-	t = now_s() - t;
+	t = now() - t;
 	if (r < 0 || out[n - 1] != (int64_t) (n - 1) * (n - 1)) {
 		die("map", r < 0 ? r : -EPROTO);
 	}
@@ -118,7 +115,7 @@ static double
 apply_async_rate(tr_pool *p, long n)
 {
 	tr_pool_result **rs = calloc((size_t) n, sizeof(*rs));
-	double           t  = now_s();
+	double           t  = now();
 	int              r;
 
 	for (long i = 0; i < n; i++) {
@@ -136,17 +133,9 @@ apply_async_rate(tr_pool *p, long n)
 		}
 		tr_pool_result_destroy(&rs[i]);
 	}
-	t = now_s() - t;
+	t = now() - t;
 	free(rs);
 	return (double) n / t;
-}
-
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *) a, y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
 }
 
 static double
@@ -157,16 +146,16 @@ apply_rt_us(tr_pool *p)
 	for (int i = 0; i < 2000; i++) {
 		int64_t         x = i;
 		tr_pool_result *r = NULL;
-		double          t = now_s();
+		double          t = now();
 		int rc = tr_pool_apply(p, "f", &x, sizeof(x), &r, 60000);
 
 		if (rc < 0) {
 			die("apply", rc);
 		}
-		s[i] = (now_s() - t) * 1e6;
+		s[i] = (now() - t) * 1e6;
 		tr_pool_result_destroy(&r);
 	}
-	qsort(s, 2000, sizeof(s[0]), cmp_d);
+	qsort(s, 2000, sizeof(s[0]), cmp_double);
 	return s[1000];
 }
 
@@ -196,7 +185,7 @@ imap_rate(tr_pool *p, long n)
 	const void   *d;
 	size_t        len;
 	long          got = 0;
-	double        t   = now_s();
+	double        t   = now();
 	int           r;
 
 	r = tr_pool_imap_unordered(
@@ -208,7 +197,7 @@ imap_rate(tr_pool *p, long n)
 		die("imap_unordered", r < 0 ? r : -EPROTO);
 	}
 	tr_pool_iter_destroy(&it);
-	return (double) n / (now_s() - t);
+	return (double) n / (now() - t);
 }
 
 static double
@@ -222,9 +211,9 @@ burn_s(int workers)
 	for (int i = 0; i < 16; i++) {
 		in[i] = 30000000;
 	}
-	t = now_s();
+	t = now();
 	r = tr_pool_map_int64(p, "burn", in, out, 16, 1, 600000);
-	t = now_s() - t;
+	t = now() - t;
 	if (r < 0) {
 		die("burn", r);
 	}
@@ -234,6 +223,7 @@ burn_s(int workers)
 
 /* ---- Python ---- */
 
+/* One round's figures, troupe's or Python's. */
 struct py {
 	double map_default, map_chunk, apply_async, apply_rt, imap, burn1,
 	    burn2;
@@ -308,15 +298,73 @@ row(const char *name, double t, double p, const char *unit, int lower_better)
 	}
 }
 
+static void
+measure_troupe(struct py *t, int workers)
+{
+	tr_pool *p = pool_new(workers);
+
+	(void) map_rate(p, 1000, 0); /* warm up */
+	t->map_default = map_rate(p, items_n, 0);
+	t->map_chunk   = map_rate(p, items_n, (size_t) chunk_n);
+	t->apply_async = apply_async_rate(p, calls_n);
+	t->apply_rt    = apply_rt_us(p);
+	t->imap        = imap_rate(p, imap_n);
+	tr_pool_destroy(&p);
+	t->burn1 = burn_s(1);
+	t->burn2 = burn_s(2);
+}
+
+/* The median of each figure over n rounds (NAN stays NAN). */
+static struct py
+median_of(const struct py *f, int n)
+{
+	struct py m;
+	double   *out[] = { &m.map_default, &m.map_chunk, &m.apply_async,
+		  &m.apply_rt, &m.imap, &m.burn1, &m.burn2 };
+
+	for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++) {
+		double v[MAX_ROUNDS];
+		size_t off = (size_t) ((char *) out[k] - (char *) &m);
+
+		for (int i = 0; i < n; i++) {
+			memcpy(&v[i], (const char *) &f[i] + off, sizeof(v[i]));
+		}
+		qsort(v, (size_t) n, sizeof(v[0]), cmp_double);
+		*out[k] = v[n / 2];
+	}
+	/* the speedup's median, not the quotient of two medians */
+	{
+		double v[MAX_ROUNDS];
+
+		for (int i = 0; i < n; i++) {
+			v[i] = f[i].burn1 / f[i].burn2;
+		}
+		qsort(v, (size_t) n, sizeof(v[0]), cmp_double);
+		m.burn1 = v[n / 2];
+		m.burn2 = 1;
+	}
+	return m;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: bench-pool [--items N] [--calls C] "
+	    "[--imap M] [--chunksize K] [--prefetch P] "
+	    "[--rounds R] [--no-python]\n");
+	exit(2);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct py py = { NAN, NAN, NAN, NAN, NAN, NAN, NAN };
-	tr_pool  *p;
-	int       workers;
-	double    md, mc, aa, rt, im, b1, b2;
-	char      label[64];
-	int       r = tr_init(argc, argv);
+	static struct py t[MAX_ROUNDS], py[MAX_ROUNDS];
+	struct py        tm, pm;
+	int              workers;
+	long             rounds = 1;
+	char             label[64];
+	int              r = tr_init(argc, argv);
 
 	if (r < 0) {
 		die("tr_init", r);
@@ -327,6 +375,7 @@ main(int argc, char **argv)
 		    : !strcmp(argv[i], "--imap")      ? &imap_n
 		    : !strcmp(argv[i], "--chunksize") ? &chunk_n
 		    : !strcmp(argv[i], "--prefetch")  ? &prefetch_n
+		    : !strcmp(argv[i], "--rounds")    ? &rounds
 		                                      : NULL;
 
 		if (v && i + 1 < argc) {
@@ -334,41 +383,52 @@ main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--no-python")) {
 			use_python = 0;
 		} else {
-			fprintf(stderr,
-			    "usage: bench-pool [--items N] [--calls C] "
-			    "[--imap M] [--chunksize K] [--prefetch P] "
-			    "[--no-python]\n");
-			return 2;
+			usage();
 		}
 	}
-	workers = tr_cpu_count();
-	p       = pool_new(workers);
-	(void) map_rate(p, 1000, 0); /* warm up */
-	md = map_rate(p, items_n, 0);
-	mc = map_rate(p, items_n, (size_t) chunk_n);
-	aa = apply_async_rate(p, calls_n);
-	rt = apply_rt_us(p);
-	im = imap_rate(p, imap_n);
-	tr_pool_destroy(&p);
-	b1 = burn_s(1);
-	b2 = burn_s(2);
-	if (use_python) {
-		measure_python(&py, workers);
+	if (rounds < 1 || rounds > MAX_ROUNDS || items_n < 1 || calls_n < 1 ||
+	    imap_n < 1 || chunk_n < 1 || prefetch_n < 0) {
+		usage();
 	}
+	workers = tr_cpu_count();
+	for (int i = 0; i < rounds; i++) {
+		py[i] = (struct py) { NAN, NAN, NAN, NAN, NAN, NAN, NAN };
+		if (i % 2 && use_python) {
+			measure_python(&py[i], workers);
+		}
+		measure_troupe(&t[i], workers);
+		if (i % 2 == 0 && use_python) {
+			measure_python(&py[i], workers);
+		}
+		if (rounds > 1) {
+			fprintf(stderr,
+			    "round %d: map (default chunks) %.2fx, "
+			    "apply_async %.2fx\n",
+			    i + 1, t[i].map_default / py[i].map_default,
+			    t[i].apply_async / py[i].apply_async);
+		}
+	}
+	tm = median_of(t, (int) rounds);
+	pm = median_of(py, (int) rounds);
 	printf("bench-pool: %d workers (fork), N = %ld, chunksize %ld, "
-	       "%ld calls, imap over %ld\n\n",
-	    workers, items_n, chunk_n, calls_n, imap_n);
+	       "%ld calls, imap over %ld%s\n\n",
+	    workers, items_n, chunk_n, calls_n, imap_n,
+	    rounds > 1 ? ", medians of the rounds" : "");
+	if (rounds > 1) {
+		printf(
+		    "(%ld rounds, troupe and Python alternately)\n\n", rounds);
+	}
 	printf("| %-30s | %14s | %14s | %-7s | %6s |\n", "figure", "troupe",
 	    "Python mp", "unit", "ratio");
 	printf("|%s|%s|%s|%s|%s|\n", "--------------------------------",
 	    "----------------", "----------------", "---------", "--------");
-	row("map, default chunks", md, py.map_default, "items/s", 0);
+	row("map, default chunks", tm.map_default, pm.map_default, "items/s",
+	    0);
 	snprintf(label, sizeof(label), "map, chunksize %ld", chunk_n);
-	row(label, mc, py.map_chunk, "items/s", 0);
-	row("apply_async + get", aa, py.apply_async, "calls/s", 0);
-	row("apply round trip (median)", rt, py.apply_rt, "us", 1);
-	row("imap_unordered", im, py.imap, "items/s", 0);
-	row("CPU-bound map: 2 vs 1 workers", b1 / b2, py.burn1 / py.burn2,
-	    "speedup", 0);
+	row(label, tm.map_chunk, pm.map_chunk, "items/s", 0);
+	row("apply_async + get", tm.apply_async, pm.apply_async, "calls/s", 0);
+	row("apply round trip (median)", tm.apply_rt, pm.apply_rt, "us", 1);
+	row("imap_unordered", tm.imap, pm.imap, "items/s", 0);
+	row("CPU-bound map: 2 vs 1 workers", tm.burn1, pm.burn1, "speedup", 0);
 	return 0;
 }
