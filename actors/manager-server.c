@@ -797,9 +797,11 @@ kinds_of(uint32_t op)
 		return dict | 1u << TR_MOBJ_LIST | 1u << TR_MOBJ_QUEUE;
 	case TRI_MGR_QUEUE_PUT:
 	case TRI_MGR_QUEUE_GET:
+	case TRI_MGR_QUEUE_PUT_NOWAIT:
 		return 1u << TR_MOBJ_QUEUE;
 	case TRI_MGR_LOCK_ACQUIRE:
 	case TRI_MGR_LOCK_RELEASE:
+	case TRI_MGR_LOCK_RELEASE_NOWAIT:
 		return 1u << TR_MOBJ_LOCK;
 	case TRI_MGR_EVENT_SET:
 	case TRI_MGR_EVENT_CLEAR:
@@ -864,13 +866,16 @@ object_op(struct server *s, struct object *o, tr_msg **mp,
 		}
 		return (int64_t) tr_mval_len(o->v);
 	case TRI_MGR_QUEUE_PUT:
+	case TRI_MGR_QUEUE_PUT_NOWAIT:
 		r = value_arg(req, &v);
 		if (r == 0) {
 			r = tr_mval_list_append(o->v, &v);
 		}
 		tr_mval_destroy(&v);
 		if (r == 0) {
-			answer(*mp, 0, NULL, 0);
+			if (req->op == TRI_MGR_QUEUE_PUT) {
+				answer(*mp, 0, NULL, 0);
+			}
 			queue_serve(s, o);
 			return DONE;
 		}
@@ -895,12 +900,15 @@ object_op(struct server *s, struct object *o, tr_msg **mp,
 		}
 		return r;
 	case TRI_MGR_LOCK_RELEASE:
+	case TRI_MGR_LOCK_RELEASE_NOWAIT:
 		if (!o->held || !tr_addr_eq(o->owner, tr_msg_sender(*mp)) ||
 		    o->owner_thread != req->thread) {
 			return -EPERM;
 		}
 		o->held = false;
-		answer(*mp, 0, NULL, 0);
+		if (req->op == TRI_MGR_LOCK_RELEASE) {
+			answer(*mp, 0, NULL, 0);
+		}
 		lock_grant_next(s, o);
 		return DONE;
 	case TRI_MGR_EVENT_SET:
@@ -945,7 +953,9 @@ static bool
 is_nowait(uint32_t op)
 {
 	return op == TRI_MGR_DICT_SET_NOWAIT ||
-	    op == TRI_MGR_LIST_APPEND_NOWAIT || op == TRI_MGR_STOP;
+	    op == TRI_MGR_LIST_APPEND_NOWAIT ||
+	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP;
 }
 
 static void

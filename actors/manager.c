@@ -40,6 +40,8 @@ struct tr_mobj {
 	uint64_t    epoch; /* m->epoch when id was learnt */
 	int         kind;
 	char       *name; /* NULL: anonymous */
+	uint32_t    held; /* lock: acquisitions through this proxy */
+	uint64_t    held_tid;
 	char        ref[72];
 };
 
@@ -660,7 +662,9 @@ ocall(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
 	req.stop       = stop;
 	req.timeout_ms = timeout_ms;
 	req.thread     = thread_id();
-	if (op == TRI_MGR_DICT_SET_NOWAIT || op == TRI_MGR_LIST_APPEND_NOWAIT) {
+	if (op == TRI_MGR_DICT_SET_NOWAIT || op == TRI_MGR_LIST_APPEND_NOWAIT ||
+	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT) {
 		r = cast(o, &req);
 		goto out;
 	}
@@ -918,6 +922,15 @@ tr_mqueue_put(tr_mobj *o, const tr_mval *val)
 }
 
 int
+tr_mqueue_put_nowait(tr_mobj *o, const tr_mval *val)
+{
+	CHECK_OBJ(o);
+	tr_assert_return(val, -EINVAL);
+	return (int) ocall(
+	    o, TRI_MGR_QUEUE_PUT_NOWAIT, NULL, val, 0, 0, 0, NULL);
+}
+
+int
 tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms)
 {
 	CHECK_OBJ(o);
@@ -930,16 +943,38 @@ tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms)
 int
 tr_mlock_acquire(tr_mobj *o, int timeout_ms)
 {
+	int r;
+
 	CHECK_OBJ(o);
 	CHECK_TIMEOUT(timeout_ms);
-	return (int) ocall(
+	r = (int) ocall(
 	    o, TRI_MGR_LOCK_ACQUIRE, NULL, NULL, 0, 0, timeout_ms, NULL);
+	if (r >= 0) {
+		o->held     = 1;
+		o->held_tid = thread_id();
+	}
+	return r;
 }
 
 int
 tr_mlock_release(tr_mobj *o)
 {
+	int r;
+
 	CHECK_OBJ(o);
+	if (o->held && o->held_tid == thread_id() && o->epoch == o->m->epoch) {
+		/* ours to release: the manager need not answer */
+		r = (int) ocall(
+		    o, TRI_MGR_LOCK_RELEASE_NOWAIT, NULL, NULL, 0, 0, 0, NULL);
+		if (r == 0 && o->epoch == o->m->epoch) {
+			o->held = 0;
+			return 0;
+		}
+		o->held = 0;
+		if (r < 0) {
+			return r;
+		}
+	}
 	return (int) ocall(o, TRI_MGR_LOCK_RELEASE, NULL, NULL, 0, 0, 0, NULL);
 }
 

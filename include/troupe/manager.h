@@ -320,9 +320,14 @@ TR_API int tr_mlist_reverse(tr_mobj *o);
 /* Queue: put never waits (unbounded); get waits up to timeout_ms for an
  * item: -EAGAIN (timeout 0) or -ETIMEDOUT when none came. */
 TR_API int tr_mqueue_put(tr_mobj *o, const tr_mval *val);
+/* tr_mqueue_put() without waiting for the answer; as
+ * tr_mdict_set_nowait(). */
+TR_API int tr_mqueue_put_nowait(tr_mobj *o, const tr_mval *val);
 TR_API int tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms);
 
-/* Lock, owned by the calling thread.  acquire returns 0, or
+/* Lock, owned by the calling thread.  A release by the thread that
+ * acquired the lock through this proxy is sent without waiting for the
+ * answer (as the sync actor's).  acquire returns 0, or
  * TR_LOCK_OWNER_DIED (1) when the previous holder's process died holding
  * it (the manager saw its DOWN); -EAGAIN (timeout 0), -ETIMEDOUT, -EDEADLK
  * (this thread holds it already).  release: -EPERM if this thread does
