@@ -375,6 +375,7 @@ test_named_objects_and_drop(void **state)
 	TR_ASSERT_ERR(tr_mobj_open(&b, m, "shared"), TR_ENOTFOUND);
 	tr_mval_destroy(&k);
 	tr_mobj_destroy(&a);
+	tr_mobj_destroy(&b);
 	tr_mobj_destroy(&c);
 	tr_manager_destroy(&m);
 }
@@ -805,6 +806,47 @@ test_supervised_restart(void **state)
 	tr_supervisor_destroy(&s);
 }
 
+/* A manager that is alive but stopped (SIGSTOP): a call ends at the
+ * handle's call timeout with -ETIMEDOUT, and the handle works again once
+ * the manager runs.  Bad timeouts and child specs are -EINVAL. */
+static void
+test_call_timeout(void **state)
+{
+	static char     buf[TR_MANAGER_ARGS_MAX];
+	tr_manager_opts o = { .name = "x" };
+	tr_child_spec   c;
+	tr_manager     *m;
+	tr_mobj        *d;
+	pid_t           pid;
+	int64_t         t0;
+
+	TR_ASSERT_OK(tr_manager_start(&m, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
+	TR_ASSERT_ERR(tr_manager_set_timeout(m, 0), -EINVAL);
+	TR_ASSERT_ERR(tr_manager_set_timeout(m, -5), -EINVAL);
+	TR_ASSERT_OK(tr_manager_set_timeout(m, 200));
+	pid = (pid_t) tr_manager_addr(m).pid;
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	t0 = tr_test_now_ms();
+	TR_ASSERT_ERR(tr_mobj_len(d), -ETIMEDOUT);
+	assert_true(tr_test_now_ms() - t0 >= 200);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	TR_ASSERT_ERR(tr_mobj_len(d), 0);
+	tr_mobj_destroy(&d);
+	tr_manager_destroy(&m);
+	/* a supervised manager needs a name and a key */
+	TR_ASSERT_ERR(
+	    tr_manager_child_spec(&c, "m", &o, buf, sizeof(buf)), -EINVAL);
+	o.authkey = "0123456789abcdef0123456789abcdef"
+	            "0123456789abcdef0123456789abcdef";
+	TR_ASSERT_ERR(tr_manager_child_spec(&c, "m", &o, buf, 10), -EINVAL);
+	TR_ASSERT_OK(tr_manager_child_spec(&c, "m", &o, buf, sizeof(buf)));
+	assert_string_equal(c.actor, TR_MANAGER_ACTOR);
+	o.name = NULL;
+	TR_ASSERT_ERR(
+	    tr_manager_child_spec(&c, "m", &o, buf, sizeof(buf)), -EINVAL);
+}
+
 /* A handle used from a fork()ed child is -ECHILD. */
 static void
 test_handle_in_fork_child(void **state)
@@ -844,6 +886,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_manager_killed_under_blocked_client),
 		cmocka_unit_test(test_supervised_restart),
 		cmocka_unit_test(test_handle_in_fork_child),
+		cmocka_unit_test(test_call_timeout),
 	};
 
 	if (tr_init(argc, argv) < 0) {
