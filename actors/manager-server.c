@@ -73,7 +73,11 @@ answer(const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
 	}
 	rep.value = pb;
 	/* a client that died meanwhile gets nothing: its DOWN follows */
-	(void) tr_reply_pb(req, &rep.base, REPLY_MS);
+	if (tr_reply_pb(req, &rep.base, REPLY_MS) == TR_ETOOBIG) {
+		rep.result = TR_ETOOBIG; /* say so rather than fall silent */
+		rep.value  = NULL;
+		(void) tr_reply_pb(req, &rep.base, REPLY_MS);
+	}
 	tri_mval_pb_free(pb);
 }
 
@@ -683,7 +687,7 @@ list_op(struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
 	case TRI_MGR_LIST_SET:
 		r = i < 0 ? TR_ENOTFOUND : value_arg(req, &v);
 		if (r == 0) {
-			if (v->depth + 1 >= TR_MVAL_MAX_DEPTH) {
+			if (v->depth >= TR_MVAL_MAX_DEPTH) { /* as append */
 				r = -EINVAL;
 				break;
 			}

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #define LINEAR_MAX 8 /* dicts up to this size are searched in order */
 
 static tr_mval *
@@ -123,6 +125,46 @@ tr_mval_pb(const char *type, const void *data, size_t len)
 		tr_mval_destroy(&v);
 	}
 	return v;
+}
+
+tr_mval *
+tr_mval_pb_pack(const ProtobufCMessage *msg)
+{
+	size_t   n;
+	uint8_t *buf;
+	tr_mval *v;
+
+	if (!msg || !msg->descriptor) {
+		return NULL;
+	}
+	n   = protobuf_c_message_get_packed_size(msg);
+	buf = malloc(n ? n : 1);
+	if (!buf) {
+		return NULL;
+	}
+	(void) protobuf_c_message_pack(msg, buf);
+	v = tr_mval_pb(msg->descriptor->name, buf, n);
+	free(buf);
+	return v;
+}
+
+int
+tr_mval_pb_unpack(const tr_mval *v, const ProtobufCMessageDescriptor *d,
+    ProtobufCMessage **ret)
+{
+	ProtobufCMessage *m;
+
+	tr_assert_return(v && d && ret, -EINVAL);
+	if (v->kind != TR_MVAL_PB || strcmp(v->u.s.type, d->name) != 0) {
+		return TR_EBADTYPE;
+	}
+	m = protobuf_c_message_unpack(
+	    d, NULL, v->u.s.len, (const uint8_t *) v->u.s.data);
+	if (!m) {
+		return TR_EBADFRAME;
+	}
+	*ret = m;
+	return 0;
 }
 
 tr_mval *

@@ -80,6 +80,9 @@ extern "C" {
  * containing value lives and is not changed. */
 typedef struct tr_mval tr_mval;
 
+struct ProtobufCMessage;
+struct ProtobufCMessageDescriptor;
+
 enum tr_mval_kind {
 	TR_MVAL_NONE   = 0,
 	TR_MVAL_BYTES  = 1,
@@ -108,6 +111,15 @@ TR_API tr_mval *tr_mval_bytes(const void *data, size_t len);
 /* A protobuf message: type is its full name (< 128 bytes, copied), data
  * its packed bytes (copied; not checked against the type). */
 TR_API tr_mval *tr_mval_pb(const char *type, const void *data, size_t len);
+/* A protobuf-c message packed into a new value of its type.  NULL when
+ * out of memory or for NULL. */
+TR_API tr_mval *tr_mval_pb_pack(const struct ProtobufCMessage *msg);
+/* Unpack a protobuf value with descriptor d into *ret (the caller frees
+ * it with protobuf_c_message_free_unpacked(*ret, NULL)).  Errors:
+ * TR_EBADTYPE (not a protobuf value, or of another type), TR_EBADFRAME
+ * (does not decode), -EINVAL. */
+TR_API int tr_mval_pb_unpack(const tr_mval  *v,
+    const struct ProtobufCMessageDescriptor *d, struct ProtobufCMessage **ret);
 /* Empty list / dict. */
 TR_API tr_mval *tr_mval_list(void);
 TR_API tr_mval *tr_mval_dict(void);

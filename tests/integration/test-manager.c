@@ -15,6 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <protobuf-c/protobuf-c.h>
+
+#include "troupe.pb-c.h"
+
 static const int methods[] = { TR_START_FORK, TR_START_SPAWN,
 	TR_START_FORKSERVER };
 
@@ -129,6 +133,44 @@ test_values(void **state)
 	assert_repr(v, "2.0");
 	tr_mval_destroy(&v);
 	tr_mval_destroy(&d);
+}
+
+/* A protobuf message stored in a managed dict comes back whole; asked for
+ * as another type it is TR_EBADTYPE. */
+static void
+test_protobuf_values(void **state)
+{
+	Trwire__Addr a = TRWIRE__ADDR__INIT, *back = NULL;
+	tr_manager  *m;
+	tr_mobj     *d;
+	tr_mval     *v, *k = tr_mval_str("addr"), *got = NULL;
+
+	a.pid         = 4242;
+	a.incarnation = 77;
+	v             = tr_mval_pb_pack(&a.base);
+	assert_non_null(v);
+	assert_string_equal(tr_mval_pb_type(v), "trwire.Addr");
+	TR_ASSERT_OK(tr_manager_start(&m, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
+	TR_ASSERT_OK(tr_mdict_set(d, k, v));
+	TR_ASSERT_OK(tr_mdict_get(d, k, &got));
+	assert_true(tr_mval_eq(got, v));
+	TR_ASSERT_OK(tr_mval_pb_unpack(
+	    got, &trwire__addr__descriptor, (ProtobufCMessage **) &back));
+	assert_int_equal(back->pid, 4242);
+	assert_int_equal(back->incarnation, 77);
+	protobuf_c_message_free_unpacked(&back->base, NULL);
+	TR_ASSERT_ERR(tr_mval_pb_unpack(got, &trwire__envelope__descriptor,
+	                  (ProtobufCMessage **) &back),
+	    TR_EBADTYPE);
+	TR_ASSERT_ERR(tr_mval_pb_unpack(k, &trwire__addr__descriptor,
+	                  (ProtobufCMessage **) &back),
+	    TR_EBADTYPE);
+	tr_mval_destroy(&got);
+	tr_mval_destroy(&v);
+	tr_mval_destroy(&k);
+	tr_mobj_destroy(&d);
+	tr_manager_destroy(&m);
 }
 
 /* ---- calls -------------------------------------------------------------- */
@@ -874,6 +916,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_protobuf_values),
 		cmocka_unit_test(test_dict_calls),
 		cmocka_unit_test(test_list_calls),
 		cmocka_unit_test(test_namespace_and_value),
