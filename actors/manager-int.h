@@ -61,20 +61,15 @@ ssize_t tri_mval_dict_find(const tr_mval *d, const tr_mval *key);
 tr_mval *tri_mval_dict_take(tr_mval *d, size_t i);
 void     tri_mval_repr_to(FILE *f, const tr_mval *v);
 
-/* ---- wire (manager-wire.c) ---------------------------------------------
- * tri_mval_to_pb() builds a Trwire__MgrValue tree pointing into v (no
- * copies): free it with tri_mval_pb_free(), not protobuf-c's free.
- * tri_mval_from_pb() copies a decoded tree into a new tr_mval, checking
- * it: a value with no field set, a dict whose counts differ or whose keys
- * are containers, nesting past TR_MVAL_MAX_DEPTH, or a type name too long
- * is TR_EBADFRAME. */
-int  tri_mval_to_pb(const tr_mval *v, Trwire__MgrValue **ret);
-void tri_mval_pb_free(Trwire__MgrValue *pb);
-int  tri_mval_from_pb(const Trwire__MgrValue *pb, tr_mval **ret);
-/* True if the packed MgrRequest/MgrReply nests its values at most
- * TR_MVAL_MAX_DEPTH deep (checked before protobuf-c unpacks it, whose
- * recursion has no bound of its own). */
-bool tri_mgr_depth_ok(const void *data, size_t len);
+/* ---- wire (manager-codec.c) --------------------------------------------
+ * tri_mval_pack() packs v as a trwire.MgrValue into a new buffer (*ret,
+ * the caller's to free()).  tri_mval_unpack() builds a new tr_mval from a
+ * packed MgrValue, checking it: a value with no field or two, an unknown
+ * field, a dict whose counts differ or whose keys are containers, a string
+ * with a NUL, nesting past TR_MVAL_MAX_DEPTH, or bytes that do not decode
+ * are TR_EBADFRAME; -ENOMEM. */
+int tri_mval_pack(const tr_mval *v, uint8_t **ret, size_t *ret_len);
+int tri_mval_unpack(const uint8_t *data, size_t len, tr_mval **ret);
 
 enum tri_mgr_op {
 	TRI_MGR_HELLO               = 1,

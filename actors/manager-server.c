@@ -63,22 +63,24 @@ struct server {
 static void
 answer(const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
 {
-	Trwire__MgrReply  rep = TRWIRE__MGR_REPLY__INIT;
-	Trwire__MgrValue *pb  = NULL;
+	Trwire__MgrReply rep = TRWIRE__MGR_REPLY__INIT;
+	uint8_t         *buf = NULL;
+	size_t           len = 0;
 
 	rep.result = result;
 	rep.kind   = kind;
-	if (v && tri_mval_to_pb(v, &pb) < 0) {
+	if (v && tri_mval_pack(v, &buf, &len) < 0) {
 		rep.result = -ENOMEM;
 	}
-	rep.value = pb;
+	rep.value.data = buf;
+	rep.value.len  = len;
 	/* a client that died meanwhile gets nothing: its DOWN follows */
 	if (tr_reply_pb(req, &rep.base, REPLY_MS) == TR_ETOOBIG) {
-		rep.result = TR_ETOOBIG; /* say so rather than fall silent */
-		rep.value  = NULL;
+		rep.result    = TR_ETOOBIG; /* say so rather than fall silent */
+		rep.value.len = 0;
 		(void) tr_reply_pb(req, &rep.base, REPLY_MS);
 	}
-	tri_mval_pb_free(pb);
+	free(buf);
 }
 
 static void
@@ -137,13 +139,13 @@ all_str_keys(const tr_mval *d)
 
 /* The first contents of a new object of kind from init (may be NULL). */
 static int
-first_contents(int kind, const Trwire__MgrValue *init, tr_mval **ret)
+first_contents(int kind, const ProtobufCBinaryData *init, tr_mval **ret)
 {
 	tr_mval *v = NULL;
 	int      r;
 
-	if (init) {
-		r = tri_mval_from_pb(init, &v);
+	if (init->len > 0) {
+		r = tri_mval_unpack(init->data, init->len, &v);
 		if (r < 0) {
 			return r;
 		}
@@ -218,7 +220,7 @@ do_new(struct server *s, const Trwire__MgrRequest *req, uint32_t *ret_kind)
 		free(o);
 		return -ENOMEM;
 	}
-	r = first_contents((int) req->kind, req->value, &o->v);
+	r = first_contents((int) req->kind, &req->value, &o->v);
 	if (r < 0) {
 		free(o->name);
 		free(o);
@@ -513,13 +515,17 @@ hello(struct server *s, const tr_msg *m, const Trwire__MgrRequest *req)
 static int
 value_arg(const Trwire__MgrRequest *req, tr_mval **ret)
 {
-	return req->value ? tri_mval_from_pb(req->value, ret) : -EINVAL;
+	return req->value.len > 0
+	    ? tri_mval_unpack(req->value.data, req->value.len, ret)
+	    : -EINVAL;
 }
 
 static int
 key_arg(const struct object *o, const Trwire__MgrRequest *req, tr_mval **ret)
 {
-	int r = req->key ? tri_mval_from_pb(req->key, ret) : -EINVAL;
+	int r = req->key.len > 0
+	    ? tri_mval_unpack(req->key.data, req->key.len, ret)
+	    : -EINVAL;
 
 	if (r == 0 &&
 	    (!tri_mval_is_key(*ret) ||
@@ -1024,8 +1030,7 @@ dispatch(struct server *s, tr_msg **mp)
 		}
 		return;
 	}
-	if (!tri_mgr_depth_ok(tr_msg_data(*mp), tr_msg_size(*mp)) ||
-	    tr_msg_unpack(*mp, &trwire__mgr_request__descriptor,
+	if (tr_msg_unpack(*mp, &trwire__mgr_request__descriptor,
 	        (ProtobufCMessage **) &req) < 0) {
 		answer(*mp, TR_EBADFRAME, NULL, 0); /* the sender learns why */
 		return;

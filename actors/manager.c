@@ -120,12 +120,8 @@ raw_call(tr_addr to, const Trwire__MgrRequest *req, int timeout_ms,
 	if (r < 0) {
 		return r;
 	}
-	if (!tri_mgr_depth_ok(tr_msg_data(rep), tr_msg_size(rep))) {
-		r = TR_EBADFRAME;
-	} else {
-		r = tr_msg_unpack(rep, &trwire__mgr_reply__descriptor,
-		    (ProtobufCMessage **) ret);
-	}
+	r = tr_msg_unpack(
+	    rep, &trwire__mgr_reply__descriptor, (ProtobufCMessage **) ret);
 	tr_msg_destroy(&rep);
 	return r;
 }
@@ -529,19 +525,21 @@ new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
 {
 	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply  *rep = NULL;
-	Trwire__MgrValue  *pb  = NULL;
+	uint8_t           *buf = NULL;
+	size_t             len = 0;
 	int64_t            r;
 
-	if (init && tri_mval_to_pb(init, &pb) < 0) {
+	if (init && tri_mval_pack(init, &buf, &len) < 0) {
 		return -ENOMEM;
 	}
-	req.op    = op;
-	req.kind  = (uint32_t) kind;
-	req.name  = (char *) (name ? name : "");
-	req.obj   = id;
-	req.value = pb;
-	r         = call(m, NULL, &req, &rep);
-	tri_mval_pb_free(pb);
+	req.op         = op;
+	req.kind       = (uint32_t) kind;
+	req.name       = (char *) (name ? name : "");
+	req.obj        = id;
+	req.value.data = buf;
+	req.value.len  = len;
+	r              = call(m, NULL, &req, &rep);
+	free(buf);
 	if (r < 0) {
 		return r;
 	}
@@ -647,17 +645,20 @@ ocall(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
 {
 	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply  *rep = NULL;
-	Trwire__MgrValue  *kp = NULL, *vp = NULL;
+	uint8_t           *kb = NULL, *vb = NULL;
+	size_t             kn = 0, vn = 0;
 	int64_t            r = 0;
 
-	if ((key && tri_mval_to_pb(key, &kp) < 0) ||
-	    (val && tri_mval_to_pb(val, &vp) < 0)) {
+	if ((key && tri_mval_pack(key, &kb, &kn) < 0) ||
+	    (val && tri_mval_pack(val, &vb, &vn) < 0)) {
 		r = -ENOMEM;
 		goto out;
 	}
 	req.op         = op;
-	req.key        = kp;
-	req.value      = vp;
+	req.key.data   = kb;
+	req.key.len    = kn;
+	req.value.data = vb;
+	req.value.len  = vn;
 	req.index      = index;
 	req.stop       = stop;
 	req.timeout_ms = timeout_ms;
@@ -674,15 +675,14 @@ ocall(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
 	}
 	r = rep->result;
 	if (r >= 0 && ret) {
-		int e = rep->value ? tri_mval_from_pb(rep->value, ret)
-		                   : TR_EBADFRAME;
+		int e = tri_mval_unpack(rep->value.data, rep->value.len, ret);
 
 		r = e < 0 ? e : r;
 	}
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 out:
-	tri_mval_pb_free(kp);
-	tri_mval_pb_free(vp);
+	free(kb);
+	free(vb);
 	return r;
 }
 
