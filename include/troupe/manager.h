@@ -44,12 +44,13 @@ extern "C" {
  * tr_mobj_new() would); an object known only by its id is gone, and calls
  * on it fail with TR_EMGRRESTART.  A call that was under way when the
  * manager died is sent again if it is idempotent (the gets, len, keys,
- * contains, dict set, delete, namespace and Value set, Event set, clear
- * and wait); the others (appends, pops, Value add, Queue put and get,
- * Lock acquire, update, extend) may or may not have been applied, so they
- * fail with TR_EMGRRESTART and are not repeated.  A client connected by
- * address, or a manager that does not come back, gives TR_EDEAD or -ESRCH
- * instead: nothing ever waits for ever on a dead manager.
+ * contains, slice, dict and list set, delete, namespace and Value set,
+ * Event set, clear and wait); the others (appends, pops, Value add, Queue
+ * put and get, Lock acquire, update, extend) may or may not have been
+ * applied, so they fail with TR_EMGRRESTART and are not repeated.  A
+ * client connected by address, or a manager that does not come back,
+ * gives TR_EDEAD or -ESRCH instead: nothing ever waits for ever on a dead
+ * manager.
  *
  * Handles.  A tr_manager and its proxies belong to one thread of the
  * process that made them: from another process every call returns
