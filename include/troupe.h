@@ -7,6 +7,7 @@
 #include "troupe/actor.h"
 #include "troupe/common.h"
 #include "troupe/event.h"
+#include "troupe/manager.h"
 #include "troupe/msg.h"
 #include "troupe/pipe.h"
 #include "troupe/pool.h"

@@ -46,7 +46,10 @@ extern "C" {
 	X(EMPTY, 4017, "queue is empty")                                    \
 	X(CLOSED, 4018, "queue is closed")                                  \
 	X(QSHUTDOWN, 4019, "queue was shut down")                           \
-	X(TASKDONE, 4020, "task_done() called more times than items put")
+	X(TASKDONE, 4020, "task_done() called more times than items put")   \
+	X(AUTH, 4031, "authentication refused (wrong or missing key)")      \
+	X(MGRRESTART, 4032,                                                 \
+	    "manager restarted: the call may or may not have been applied")
 
 enum tr_errno {
 #define TR_ERRNO_ENUM(name, num, text) TR_E##name = -(num),

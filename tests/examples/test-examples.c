@@ -792,6 +792,33 @@ test_value_array(void **state)
 	}
 }
 
+/* issue 11: the Manager's dict and list changed by a child */
+static void
+test_manager_dict_list(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "manager", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("\\{1: '1', '2': 2, 0\\.25: None\\}",
+		    "\\[9, 8, 7, 6, 5, 4, 3, 2, 1, 0\\]");
+	}
+}
+
+/* a managed Namespace and Event: the value set by the producer is seen
+ * after the event; a changed copy of ns.my_list is not */
+static void
+test_manager_namespace(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "manager-namespace", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("Before event, error: 'Namespace' object has no "
+		             "attribute 'value'",
+		    "After event: This is the value", "Before event: \\[\\]",
+		    "After event : \\[\\]");
+	}
+}
+
 static void
 test_condition(void **state)
 {
@@ -874,6 +901,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_pool_init),
 		cmocka_unit_test(test_pool_apply),
 		cmocka_unit_test(test_pool_tasks),
+		cmocka_unit_test(test_manager_dict_list),
+		cmocka_unit_test(test_manager_namespace),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */

@@ -1,0 +1,1118 @@
+/* SPDX-License-Identifier: MIT */
+/* The manager actor: a table of objects (dict, list, Namespace, Queue,
+ * Lock, Event, Value) served over the mailbox, one request at a time.
+ * Only authenticated clients are served: a HELLO with the key puts the
+ * sender (its address, incarnation included) on the list and monitors it;
+ * its DOWN takes it off, releases the locks it held (the next holder is
+ * told TR_LOCK_OWNER_DIED) and drops its parked waits.  Waits (Queue get,
+ * Lock acquire, Event wait) are parked requests, answered when the wait
+ * ends or at their deadline (the loop's receive timeout is the nearest). */
+#include "manager-int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#define REPLY_MS 5000
+/* An operation's result meaning "answered (or parked) already". */
+#define DONE INT64_MIN
+
+struct waiter {
+	tr_msg        *req; /* answered when the wait ends */
+	uint32_t       op;
+	uint64_t       obj;
+	tr_addr        who;
+	uint64_t       thread;
+	int64_t        deadline; /* -1: none */
+	bool           poll;
+	struct waiter *next;
+};
+
+struct object {
+	uint64_t id;
+	int      kind; /* enum tr_mobj_kind */
+	char    *name; /* NULL: anonymous */
+	tr_mval *v;    /* dict, list (queue: items from head), value */
+	size_t   head; /* queue: items before it are taken */
+	bool     flag; /* event */
+	bool     held; /* lock */
+	bool     owner_died;
+	tr_addr  owner;
+	uint64_t owner_thread;
+};
+
+struct server {
+	char     key[TR_MANAGER_KEY_LEN + 1];
+	uint64_t base; /* ids are base + slot: never one of an
+	                * earlier incarnation's */
+	struct object **objs;
+	size_t          nobjs, cap;
+	struct waiter  *waiters; /* every parked wait, in arrival order */
+	tr_addr        *clients;
+	size_t          nclients, ccap;
+	tr_addr         last; /* the last client found, a fast path */
+	uint64_t        refused, nowait_failed;
+	bool            stop;
+};
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void
+answer(const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
+{
+	Trwire__MgrReply rep = TRWIRE__MGR_REPLY__INIT;
+	uint8_t         *buf = NULL;
+	size_t           len = 0;
+
+	rep.result = result;
+	rep.kind   = kind;
+	if (v && tri_mval_pack(v, &buf, &len) < 0) {
+		rep.result = -ENOMEM;
+	}
+	rep.value.data = buf;
+	rep.value.len  = len;
+	/* a client that died meanwhile gets nothing: its DOWN follows */
+	if (tr_reply_pb(req, &rep.base, REPLY_MS) == TR_ETOOBIG) {
+		rep.result    = TR_ETOOBIG; /* say so rather than fall silent */
+		rep.value.len = 0;
+		(void) tr_reply_pb(req, &rep.base, REPLY_MS);
+	}
+	free(buf);
+}
+
+static void
+finish(struct waiter *w, int64_t result, const tr_mval *v)
+{
+	answer(w->req, result, v, 0);
+	tr_msg_destroy(&w->req);
+	free(w);
+}
+
+/* ---- objects ------------------------------------------------------------ */
+
+static struct object *
+find(struct server *s, uint64_t id)
+{
+	uint64_t slot = id - s->base;
+
+	return id > s->base && slot <= s->nobjs ? s->objs[slot - 1] : NULL;
+}
+
+static struct object *
+find_name(struct server *s, const char *name)
+{
+	for (size_t i = 0; i < s->nobjs; i++) {
+		if (s->objs[i] && s->objs[i]->name &&
+		    strcmp(s->objs[i]->name, name) == 0) {
+			return s->objs[i];
+		}
+	}
+	return NULL;
+}
+
+static bool
+name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63) {
+		return false;
+	}
+	return strspn(name,
+	           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	           "0123456789._-") == n;
+}
+
+static bool
+all_str_keys(const tr_mval *d)
+{
+	for (size_t i = 0; i < d->u.m.n; i++) {
+		if (d->u.m.keys[i]->kind != TR_MVAL_STR) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The first contents of a new object of kind from init (may be NULL). */
+static int
+first_contents(int kind, const ProtobufCBinaryData *init, tr_mval **ret)
+{
+	tr_mval *v = NULL;
+	int      r;
+
+	if (init->len > 0) {
+		r = tri_mval_unpack(init->data, init->len, &v);
+		if (r < 0) {
+			return r;
+		}
+	}
+	switch (kind) {
+	case TR_MOBJ_DICT:
+	case TR_MOBJ_NAMESPACE:
+		if (!v) {
+			v = tr_mval_dict();
+		} else if (v->kind != TR_MVAL_DICT ||
+		    (kind == TR_MOBJ_NAMESPACE && !all_str_keys(v))) {
+			goto out_inval;
+		}
+		break;
+	case TR_MOBJ_LIST:
+	case TR_MOBJ_QUEUE:
+		if (!v) {
+			v = tr_mval_list();
+		} else if (v->kind != TR_MVAL_LIST) {
+			goto out_inval;
+		}
+		break;
+	case TR_MOBJ_VALUE:
+		v = v ? v : tr_mval_none();
+		break;
+	case TR_MOBJ_LOCK:
+	case TR_MOBJ_EVENT:
+		if (v) {
+			goto out_inval;
+		}
+		break;
+	default:
+		goto out_inval;
+	}
+	if (!v && kind != TR_MOBJ_LOCK && kind != TR_MOBJ_EVENT) {
+		return -ENOMEM;
+	}
+	*ret = v;
+	return 0;
+out_inval:
+	tr_mval_destroy(&v);
+	return -EINVAL;
+}
+
+static int64_t
+do_new(struct server *s, const Trwire__MgrRequest *req, uint32_t *ret_kind)
+{
+	struct object *o;
+	bool           named = req->name && req->name[0];
+	int            r;
+
+	if (named && !name_ok(req->name)) {
+		return -EINVAL;
+	}
+	if (named && (o = find_name(s, req->name))) {
+		*ret_kind = (uint32_t) o->kind;
+		return o->kind == (int) req->kind ? (int64_t) o->id
+		                                  : TR_EBADTYPE;
+	}
+	if (s->nobjs == s->cap) {
+		size_t          cap  = s->cap ? 2 * s->cap : 16;
+		struct object **objs = realloc(s->objs, cap * sizeof(*objs));
+
+		if (!objs) {
+			return -ENOMEM;
+		}
+		s->objs = objs;
+		s->cap  = cap;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o || (named && !(o->name = strdup(req->name)))) {
+		free(o);
+		return -ENOMEM;
+	}
+	r = first_contents((int) req->kind, &req->value, &o->v);
+	if (r < 0) {
+		free(o->name);
+		free(o);
+		return r;
+	}
+	o->kind             = (int) req->kind;
+	o->id               = s->base + s->nobjs + 1;
+	s->objs[s->nobjs++] = o;
+	*ret_kind           = req->kind;
+	return (int64_t) o->id;
+}
+
+static void
+object_free(struct object *o)
+{
+	tr_mval_destroy(&o->v);
+	free(o->name);
+	free(o);
+}
+
+/* Answer (with err) and drop the waits on object id (or all, id 0). */
+static void
+drop_waits_on(struct server *s, uint64_t id, int64_t err)
+{
+	struct waiter **q = &s->waiters;
+
+	while (*q) {
+		struct waiter *w = *q;
+
+		if (id == 0 || w->obj == id) {
+			*q = w->next;
+			finish(w, err, NULL);
+		} else {
+			q = &w->next;
+		}
+	}
+}
+
+static int64_t
+do_drop(struct server *s, struct object *o)
+{
+	s->objs[o->id - s->base - 1] = NULL;
+	drop_waits_on(s, o->id, TR_ENOTFOUND);
+	object_free(o);
+	return 0;
+}
+
+/* ---- waits -------------------------------------------------------------- */
+
+static int
+park(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
+{
+	struct waiter  *w = calloc(1, sizeof(*w));
+	struct waiter **q = &s->waiters;
+
+	if (!w) {
+		return -ENOMEM;
+	}
+	w->req      = *mp;
+	*mp         = NULL;
+	w->op       = req->op;
+	w->obj      = req->obj;
+	w->who      = tr_msg_sender(w->req);
+	w->thread   = req->thread;
+	w->deadline = tr_deadline(req->timeout_ms);
+	w->poll     = req->timeout_ms == 0;
+	while (*q) {
+		q = &(*q)->next;
+	}
+	*q = w;
+	return 0;
+}
+
+/* The first wait for op on object id, taken off the list. */
+static struct waiter *
+take_waiter(struct server *s, uint64_t id, uint32_t op)
+{
+	for (struct waiter **q = &s->waiters; *q; q = &(*q)->next) {
+		struct waiter *w = *q;
+
+		if (w->obj == id && w->op == op) {
+			*q = w->next;
+			return w;
+		}
+	}
+	return NULL;
+}
+
+static tr_mval *
+queue_take(struct object *o)
+{
+	tr_mval *l = o->v;
+	tr_mval *v = l->u.l.items[o->head++];
+
+	if (o->head == l->u.l.n) {
+		l->u.l.n = o->head = 0;
+	} else if (o->head > 1024 && o->head * 2 > l->u.l.n) {
+		memmove(l->u.l.items, l->u.l.items + o->head,
+		    (l->u.l.n - o->head) * sizeof(tr_mval *));
+		l->u.l.n -= o->head;
+		o->head = 0;
+	}
+	return v;
+}
+
+/* Hand items to parked gets while both last. */
+static void
+queue_serve(struct server *s, struct object *o)
+{
+	struct waiter *w;
+
+	while (o->head < o->v->u.l.n &&
+	    (w = take_waiter(s, o->id, TRI_MGR_QUEUE_GET))) {
+		tr_mval *v = queue_take(o);
+
+		finish(w, 0, v);
+		tr_mval_destroy(&v);
+	}
+}
+
+static void
+lock_grant_next(struct server *s, struct object *o)
+{
+	struct waiter *w;
+
+	if (o->held || !(w = take_waiter(s, o->id, TRI_MGR_LOCK_ACQUIRE))) {
+		return;
+	}
+	o->held         = true;
+	o->owner        = w->who;
+	o->owner_thread = w->thread;
+	finish(w, o->owner_died ? TR_LOCK_OWNER_DIED : 0, NULL);
+	o->owner_died = false;
+}
+
+static void
+event_wake(struct server *s, struct object *o)
+{
+	struct waiter *w;
+
+	while ((w = take_waiter(s, o->id, TRI_MGR_EVENT_WAIT))) {
+		finish(w, 1, NULL);
+	}
+}
+
+/* The answer to a wait whose time ran out. */
+static int64_t
+timed_out(struct server *s, const struct waiter *w)
+{
+	struct object *o = find(s, w->obj);
+
+	if (w->op == TRI_MGR_EVENT_WAIT) {
+		return o && o->flag; /* the flag then, as Python's wait() */
+	}
+	return w->poll ? -EAGAIN : -ETIMEDOUT;
+}
+
+static void
+expire(struct server *s)
+{
+	int64_t         now = tr_now_ms();
+	struct waiter **q   = &s->waiters;
+
+	while (*q) {
+		struct waiter *w = *q;
+
+		if (w->deadline >= 0 && w->deadline <= now) {
+			*q = w->next;
+			finish(w, timed_out(s, w), NULL);
+		} else {
+			q = &w->next;
+		}
+	}
+}
+
+static int64_t
+nearest(const struct server *s)
+{
+	int64_t best = -1;
+
+	for (const struct waiter *w = s->waiters; w; w = w->next) {
+		if (w->deadline >= 0 && (best < 0 || w->deadline < best)) {
+			best = w->deadline;
+		}
+	}
+	return best;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+static bool
+is_client(struct server *s, tr_addr who)
+{
+	if (tr_addr_eq(s->last, who)) {
+		return true;
+	}
+	for (size_t i = 0; i < s->nclients; i++) {
+		if (tr_addr_eq(s->clients[i], who)) {
+			s->last = who;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+add_client(struct server *s, tr_addr who)
+{
+	uint64_t ref;
+	int      r;
+
+	if (is_client(s, who)) {
+		return 0;
+	}
+	if (s->nclients == s->ccap) {
+		size_t   cap = s->ccap ? 2 * s->ccap : 16;
+		tr_addr *c   = realloc(s->clients, cap * sizeof(*c));
+
+		if (!c) {
+			return -ENOMEM;
+		}
+		s->clients = c;
+		s->ccap    = cap;
+	}
+	r = tr_monitor(who, &ref);
+	if (r < 0) {
+		return r;
+	}
+	s->clients[s->nclients++] = who;
+	return 0;
+}
+
+static void
+client_died(struct server *s, tr_addr who)
+{
+	struct waiter **q = &s->waiters;
+
+	for (size_t i = 0; i < s->nclients; i++) {
+		if (tr_addr_eq(s->clients[i], who)) {
+			s->clients[i] = s->clients[--s->nclients];
+			break;
+		}
+	}
+	if (tr_addr_eq(s->last, who)) {
+		s->last = TR_ADDR_NULL;
+	}
+	while (*q) {
+		struct waiter *w = *q;
+
+		if (tr_addr_eq(w->who, who)) {
+			*q = w->next;
+			tr_msg_destroy(&w->req);
+			free(w);
+		} else {
+			q = &w->next;
+		}
+	}
+	for (size_t i = 0; i < s->nobjs; i++) {
+		struct object *o = s->objs[i];
+
+		if (o && o->kind == TR_MOBJ_LOCK && o->held &&
+		    tr_addr_eq(o->owner, who)) {
+			o->held       = false;
+			o->owner_died = true;
+			lock_grant_next(s, o);
+		}
+	}
+}
+
+static void
+hello(struct server *s, const tr_msg *m, const Trwire__MgrRequest *req)
+{
+	char    text[TR_ADDR_STRLEN];
+	tr_addr who = tr_msg_sender(m);
+	int     r;
+
+	if (req->auth.len != TR_MANAGER_KEY_LEN ||
+	    !tri_mgr_key_eq(req->auth.data, s->key, req->auth.len)) {
+		s->refused++;
+		tr_log(TR_LOG_WARNING,
+		    "manager: refused %s: wrong authentication key",
+		    tr_addr_format(who, text, sizeof(text)));
+		answer(m, TR_EAUTH, NULL, 0);
+		return;
+	}
+	r = add_client(s, who);
+	answer(m, r, NULL, 0);
+}
+
+/* ---- object operations -------------------------------------------------- */
+
+static int
+value_arg(const Trwire__MgrRequest *req, tr_mval **ret)
+{
+	return req->value.len > 0
+	    ? tri_mval_unpack(req->value.data, req->value.len, ret)
+	    : -EINVAL;
+}
+
+static int
+key_arg(const struct object *o, const Trwire__MgrRequest *req, tr_mval **ret)
+{
+	int r = req->key.len > 0
+	    ? tri_mval_unpack(req->key.data, req->key.len, ret)
+	    : -EINVAL;
+
+	if (r == 0 &&
+	    (!tri_mval_is_key(*ret) ||
+	        (o->kind == TR_MOBJ_NAMESPACE &&
+	            (*ret)->kind != TR_MVAL_STR))) {
+		tr_mval_destroy(ret);
+		return -EINVAL;
+	}
+	return r;
+}
+
+/* A Python index into n items, or -1 when out of range. */
+static int64_t
+py_index(int64_t i, size_t n)
+{
+	if (i < 0) {
+		i += (int64_t) n;
+	}
+	return i >= 0 && (uint64_t) i < n ? i : -1;
+}
+
+static int64_t
+clamp(int64_t i, size_t n)
+{
+	if (i < 0) {
+		i += (int64_t) n;
+	}
+	if (i < 0) {
+		return 0;
+	}
+	return (uint64_t) i > n ? (int64_t) n : i;
+}
+
+static int64_t
+dict_op(struct server *s, struct object *o, const tr_msg *m,
+    const Trwire__MgrRequest *req)
+{
+	tr_mval *k = NULL, *v = NULL;
+	ssize_t  i;
+	int64_t  r;
+
+	(void) s;
+	if (req->op == TRI_MGR_DICT_KEYS) {
+		tr_mval *keys = tr_mval_list();
+
+		for (size_t j = 0; keys && j < o->v->u.m.n; j++) {
+			tr_mval *c = tr_mval_copy(o->v->u.m.keys[j]);
+
+			if (tr_mval_list_append(keys, &c) < 0) {
+				tr_mval_destroy(&c);
+				tr_mval_destroy(&keys);
+			}
+		}
+		if (!keys) {
+			return -ENOMEM;
+		}
+		answer(m, 0, keys, 0);
+		tr_mval_destroy(&keys);
+		return DONE;
+	}
+	if (req->op == TRI_MGR_DICT_UPDATE) {
+		r = value_arg(req, &v);
+		if (r == 0 &&
+		    (v->kind != TR_MVAL_DICT ||
+		        (o->kind == TR_MOBJ_NAMESPACE && !all_str_keys(v)))) {
+			r = -EINVAL;
+		}
+		while (r == 0 && v->u.m.n > 0) {
+			k              = v->u.m.keys[0];
+			v->u.m.keys[0] = NULL;
+			tr_mval *val   = tri_mval_dict_take(v, 0);
+
+			r = tr_mval_dict_set(o->v, &k, &val);
+			tr_mval_destroy(&k);
+			tr_mval_destroy(&val);
+		}
+		tr_mval_destroy(&v);
+		return r;
+	}
+	r = key_arg(o, req, &k);
+	if (r < 0) {
+		return r;
+	}
+	i = tri_mval_dict_find(o->v, k);
+	switch (req->op) {
+	case TRI_MGR_DICT_GET:
+		if (i >= 0) {
+			answer(m, 0, o->v->u.m.vals[i], 0);
+			r = DONE;
+		} else {
+			r = TR_ENOTFOUND;
+		}
+		break;
+	case TRI_MGR_DICT_SET:
+	case TRI_MGR_DICT_SET_NOWAIT:
+		r = value_arg(req, &v);
+		if (r == 0) {
+			r = tr_mval_dict_set(o->v, &k, &v);
+		}
+		break;
+	case TRI_MGR_DICT_CONTAINS:
+		r = i >= 0;
+		break;
+	case TRI_MGR_DICT_DEL:
+	case TRI_MGR_DICT_POP:
+		if (i < 0) {
+			r = TR_ENOTFOUND;
+			break;
+		}
+		/* the key k was matched, so the stored key goes; keep k */
+		v = tri_mval_dict_take(o->v, (size_t) i);
+		if (req->op == TRI_MGR_DICT_POP) {
+			answer(m, 0, v, 0);
+			r = DONE;
+		}
+		break;
+	}
+	tr_mval_destroy(&k);
+	tr_mval_destroy(&v);
+	return r;
+}
+
+static int64_t
+list_extend(struct object *o, const Trwire__MgrRequest *req)
+{
+	tr_mval *v = NULL;
+	int      r = value_arg(req, &v);
+
+	if (r == 0 && v->kind != TR_MVAL_LIST) {
+		r = -EINVAL;
+	}
+	if (r == 0) {
+		r = tri_mval_list_reserve(o->v, v->u.l.n);
+	}
+	for (size_t i = 0; r == 0 && i < v->u.l.n; i++) {
+		r = tr_mval_list_append(o->v, &v->u.l.items[i]);
+	}
+	tr_mval_destroy(&v);
+	return r;
+}
+
+static int64_t
+list_op(struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
+{
+	tr_mval *l = o->v, *v = NULL;
+	int64_t  i = py_index(req->index, l->u.l.n);
+	int      r = 0;
+
+	switch (req->op) {
+	case TRI_MGR_LIST_APPEND:
+	case TRI_MGR_LIST_APPEND_NOWAIT:
+		r = value_arg(req, &v);
+		if (r == 0) {
+			r = tr_mval_list_append(l, &v);
+		}
+		break;
+	case TRI_MGR_LIST_EXTEND:
+		return list_extend(o, req);
+	case TRI_MGR_LIST_GET:
+		if (i < 0) {
+			return TR_ENOTFOUND;
+		}
+		answer(m, 0, l->u.l.items[i], 0);
+		return DONE;
+	case TRI_MGR_LIST_SET:
+		r = i < 0 ? TR_ENOTFOUND : value_arg(req, &v);
+		if (r == 0) {
+			if (v->depth >= TR_MVAL_MAX_DEPTH) { /* as append */
+				r = -EINVAL;
+				break;
+			}
+			tr_mval_destroy(&l->u.l.items[i]);
+			l->u.l.items[i] = v;
+			v               = NULL;
+			if (l->u.l.items[i]->depth + 1 > l->depth) {
+				l->depth = l->u.l.items[i]->depth + 1;
+			}
+		}
+		break;
+	case TRI_MGR_LIST_POP:
+		if (i < 0) {
+			return TR_ENOTFOUND;
+		}
+		v = l->u.l.items[i];
+		memmove(&l->u.l.items[i], &l->u.l.items[i + 1],
+		    (l->u.l.n - (size_t) i - 1) * sizeof(tr_mval *));
+		l->u.l.n--;
+		answer(m, 0, v, 0);
+		tr_mval_destroy(&v);
+		return DONE;
+	case TRI_MGR_LIST_SLICE: {
+		int64_t a = clamp(req->index, l->u.l.n);
+		int64_t b = clamp(req->stop, l->u.l.n);
+		/* a borrowed view: items are not copied to be sent */
+		tr_mval view = { .kind = TR_MVAL_LIST, .depth = l->depth };
+
+		view.u.l.items = l->u.l.items + a;
+		view.u.l.n     = b > a ? (size_t) (b - a) : 0;
+		answer(m, 0, &view, 0);
+		return DONE;
+	}
+	case TRI_MGR_LIST_REVERSE:
+		for (size_t x = 0, y = l->u.l.n; x + 1 < y; x++, y--) {
+			tr_mval *t          = l->u.l.items[x];
+			l->u.l.items[x]     = l->u.l.items[y - 1];
+			l->u.l.items[y - 1] = t;
+		}
+		break;
+	}
+	tr_mval_destroy(&v);
+	return r;
+}
+
+static int64_t
+lock_acquire(struct server *s, struct object *o, tr_msg **mp,
+    const Trwire__MgrRequest *req)
+{
+	tr_addr who = tr_msg_sender(*mp);
+	int     r;
+
+	if (o->held && tr_addr_eq(o->owner, who) &&
+	    o->owner_thread == req->thread) {
+		return -EDEADLK;
+	}
+	if (!o->held) {
+		o->held         = true;
+		o->owner        = who;
+		o->owner_thread = req->thread;
+		r               = o->owner_died ? TR_LOCK_OWNER_DIED : 0;
+		o->owner_died   = false;
+		return r;
+	}
+	if (req->timeout_ms == 0) {
+		return -EAGAIN;
+	}
+	r = park(s, mp, req);
+	return r < 0 ? r : DONE;
+}
+
+static int64_t
+value_add(struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
+{
+	tr_mval *d = NULL;
+	tr_mval *v = o->v;
+	int      r = value_arg(req, &d);
+
+	if (r < 0) {
+		return r;
+	}
+	if (v->kind == TR_MVAL_INT && d->kind == TR_MVAL_INT) {
+		if (__builtin_add_overflow(v->u.i, d->u.i, &v->u.i)) {
+			r = -EOVERFLOW;
+		}
+	} else if (v->kind == TR_MVAL_DOUBLE &&
+	    (d->kind == TR_MVAL_DOUBLE || d->kind == TR_MVAL_INT)) {
+		v->u.d += d->kind == TR_MVAL_INT ? (double) d->u.i : d->u.d;
+	} else {
+		r = TR_EBADTYPE;
+	}
+	tr_mval_destroy(&d);
+	if (r < 0) {
+		return r;
+	}
+	answer(m, 0, v, 0);
+	return DONE;
+}
+
+/* Which kinds op applies to, as a bit set of 1 << kind. */
+static unsigned
+kinds_of(uint32_t op)
+{
+	const unsigned dict = 1u << TR_MOBJ_DICT | 1u << TR_MOBJ_NAMESPACE;
+
+	switch (op) {
+	case TRI_MGR_DROP:
+	case TRI_MGR_GET_ALL:
+		return ~0u;
+	case TRI_MGR_LEN:
+		return dict | 1u << TR_MOBJ_LIST | 1u << TR_MOBJ_QUEUE;
+	case TRI_MGR_QUEUE_PUT:
+	case TRI_MGR_QUEUE_GET:
+	case TRI_MGR_QUEUE_PUT_NOWAIT:
+		return 1u << TR_MOBJ_QUEUE;
+	case TRI_MGR_LOCK_ACQUIRE:
+	case TRI_MGR_LOCK_RELEASE:
+	case TRI_MGR_LOCK_RELEASE_NOWAIT:
+		return 1u << TR_MOBJ_LOCK;
+	case TRI_MGR_EVENT_SET:
+	case TRI_MGR_EVENT_CLEAR:
+	case TRI_MGR_EVENT_IS_SET:
+	case TRI_MGR_EVENT_WAIT:
+		return 1u << TR_MOBJ_EVENT;
+	case TRI_MGR_VALUE_GET:
+	case TRI_MGR_VALUE_SET:
+	case TRI_MGR_VALUE_ADD:
+		return 1u << TR_MOBJ_VALUE;
+	default:
+		if (op >= TRI_MGR_DICT_GET && op <= TRI_MGR_DICT_POP) {
+			return dict;
+		}
+		if (op >= TRI_MGR_LIST_APPEND && op <= TRI_MGR_LIST_REVERSE) {
+			return 1u << TR_MOBJ_LIST;
+		}
+		return 0;
+	}
+}
+
+static int64_t
+get_all(struct object *o, const tr_msg *m)
+{
+	tr_mval view = { .kind = TR_MVAL_LIST };
+	tr_mval flag = { .kind = TR_MVAL_BOOL };
+
+	switch (o->kind) {
+	case TR_MOBJ_QUEUE:
+		view.depth     = o->v->depth;
+		view.u.l.items = o->v->u.l.items + o->head;
+		view.u.l.n     = o->v->u.l.n - o->head;
+		answer(m, 0, &view, 0);
+		return DONE;
+	case TR_MOBJ_LOCK:
+	case TR_MOBJ_EVENT:
+		flag.u.b = o->kind == TR_MOBJ_LOCK ? o->held : o->flag;
+		answer(m, 0, &flag, 0);
+		return DONE;
+	default:
+		answer(m, 0, o->v, 0);
+		return DONE;
+	}
+}
+
+/* Serve op on o.  Returns the result to answer, or DONE. */
+static int64_t
+object_op(struct server *s, struct object *o, tr_msg **mp,
+    const Trwire__MgrRequest *req)
+{
+	tr_mval *v = NULL;
+	int64_t  r;
+
+	switch (req->op) {
+	case TRI_MGR_DROP:
+		return do_drop(s, o);
+	case TRI_MGR_GET_ALL:
+		return get_all(o, *mp);
+	case TRI_MGR_LEN:
+		if (o->kind == TR_MOBJ_QUEUE) {
+			return (int64_t) (o->v->u.l.n - o->head);
+		}
+		return (int64_t) tr_mval_len(o->v);
+	case TRI_MGR_QUEUE_PUT:
+	case TRI_MGR_QUEUE_PUT_NOWAIT:
+		r = value_arg(req, &v);
+		if (r == 0) {
+			r = tr_mval_list_append(o->v, &v);
+		}
+		tr_mval_destroy(&v);
+		if (r == 0) {
+			if (req->op == TRI_MGR_QUEUE_PUT) {
+				answer(*mp, 0, NULL, 0);
+			}
+			queue_serve(s, o);
+			return DONE;
+		}
+		return r;
+	case TRI_MGR_QUEUE_GET:
+		if (o->head < o->v->u.l.n) {
+			v = queue_take(o);
+			answer(*mp, 0, v, 0);
+			tr_mval_destroy(&v);
+			return DONE;
+		}
+		if (req->timeout_ms == 0) {
+			return -EAGAIN;
+		}
+		r = park(s, mp, req);
+		return r < 0 ? r : DONE;
+	case TRI_MGR_LOCK_ACQUIRE:
+		r = lock_acquire(s, o, mp, req);
+		if (r == TR_LOCK_OWNER_DIED) {
+			answer(*mp, r, NULL, 0);
+			return DONE;
+		}
+		return r;
+	case TRI_MGR_LOCK_RELEASE:
+	case TRI_MGR_LOCK_RELEASE_NOWAIT:
+		if (!o->held || !tr_addr_eq(o->owner, tr_msg_sender(*mp)) ||
+		    o->owner_thread != req->thread) {
+			return -EPERM;
+		}
+		o->held = false;
+		if (req->op == TRI_MGR_LOCK_RELEASE) {
+			answer(*mp, 0, NULL, 0);
+		}
+		lock_grant_next(s, o);
+		return DONE;
+	case TRI_MGR_EVENT_SET:
+		o->flag = true;
+		event_wake(s, o);
+		return 0;
+	case TRI_MGR_EVENT_CLEAR:
+		o->flag = false;
+		return 0;
+	case TRI_MGR_EVENT_IS_SET:
+	case TRI_MGR_EVENT_WAIT:
+		if (o->flag || req->op == TRI_MGR_EVENT_IS_SET ||
+		    req->timeout_ms == 0) {
+			answer(*mp, o->flag, NULL, 0);
+			return DONE;
+		}
+		r = park(s, mp, req);
+		return r < 0 ? r : DONE;
+	case TRI_MGR_VALUE_GET:
+		answer(*mp, 0, o->v, 0);
+		return DONE;
+	case TRI_MGR_VALUE_SET:
+		r = value_arg(req, &v);
+		if (r == 0) {
+			tr_mval_destroy(&o->v);
+			o->v = v;
+		}
+		return r;
+	case TRI_MGR_VALUE_ADD:
+		return value_add(o, *mp, req);
+	default:
+		if (req->op <= TRI_MGR_DICT_POP) {
+			return dict_op(s, o, *mp, req);
+		}
+		return list_op(o, *mp, req);
+	}
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static bool
+is_nowait(uint32_t op)
+{
+	return op == TRI_MGR_DICT_SET_NOWAIT ||
+	    op == TRI_MGR_LIST_APPEND_NOWAIT ||
+	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP;
+}
+
+static void
+serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
+{
+	struct object *o    = NULL;
+	uint32_t       kind = 0;
+	int64_t        r;
+
+	switch (req->op) {
+	case TRI_MGR_NEW:
+		r = do_new(s, req, &kind);
+		break;
+	case TRI_MGR_OPEN:
+		o    = req->name && req->name[0] ? find_name(s, req->name)
+		                                 : find(s, req->obj);
+		kind = o ? (uint32_t) o->kind : 0;
+		r    = o ? (int64_t) o->id : TR_ENOTFOUND;
+		break;
+	case TRI_MGR_STOP:
+		if (tr_msg_sender(*mp).pid == (uint32_t) tr_self_parent_pid()) {
+			s->stop = true;
+		}
+		return;
+	default:
+		o = find(s, req->obj);
+		if (!o) {
+			r = TR_ENOTFOUND;
+		} else if (!(kinds_of(req->op) & 1u << o->kind)) {
+			r = -EOPNOTSUPP;
+		} else if (req->timeout_ms < TR_TIMEOUT_INFINITE) {
+			r = -EINVAL;
+		} else {
+			r = object_op(s, o, mp, req);
+			if (r == DONE) {
+				return; /* answered or parked */
+			}
+		}
+		break;
+	}
+	if (is_nowait(req->op)) {
+		if (r < 0) {
+			s->nowait_failed++;
+			tr_log(TR_LOG_DEBUG,
+			    "manager: a nowait write failed: %s",
+			    tr_strerror((int) r));
+		}
+		return;
+	}
+	answer(*mp, r, NULL, kind);
+}
+
+static void
+dispatch(struct server *s, tr_msg **mp)
+{
+	Trwire__MgrRequest *req = NULL;
+	tr_down             d;
+
+	if (tr_msg_is_system(*mp)) {
+		if (tr_msg_down(*mp, &d) == 0) {
+			client_died(s, d.who);
+		}
+		return;
+	}
+	if (tr_msg_unpack(*mp, &trwire__mgr_request__descriptor,
+	        (ProtobufCMessage **) &req) < 0) {
+		answer(*mp, TR_EBADFRAME, NULL, 0); /* the sender learns why */
+		return;
+	}
+	if (req->op == TRI_MGR_HELLO) {
+		hello(s, *mp, req);
+	} else if (!is_client(s, tr_msg_sender(*mp))) {
+		s->refused++;
+		tr_log(TR_LOG_WARNING,
+		    "manager: refused a request from a "
+		    "client that did not authenticate");
+		if (!is_nowait(req->op)) {
+			answer(*mp, TR_EAUTH, NULL, 0);
+		}
+	} else {
+		serve(s, mp, req);
+	}
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+}
+
+static int
+parse_args(struct server *s, const char *args, size_t len, const char **name)
+{
+	if (len < TR_MANAGER_KEY_LEN + 2 || args[TR_MANAGER_KEY_LEN] != ' ') {
+		return -EINVAL;
+	}
+	memcpy(s->key, args, TR_MANAGER_KEY_LEN);
+	s->key[TR_MANAGER_KEY_LEN] = '\0';
+	if (!tri_mgr_key_valid(s->key)) {
+		return -EINVAL;
+	}
+	*name = args + TR_MANAGER_KEY_LEN + 1;
+	return 0;
+}
+
+static void
+server_free(struct server *s)
+{
+	drop_waits_on(s, 0, TR_EDEAD);
+	for (size_t i = 0; i < s->nobjs; i++) {
+		if (s->objs[i]) {
+			object_free(s->objs[i]);
+		}
+	}
+	free(s->objs);
+	free(s->clients);
+}
+
+int
+tri_manager_server(const void *args, size_t len)
+{
+	struct server s = { 0 };
+	const char   *name;
+	uint32_t      rnd = 0;
+	int           r;
+
+	r = parse_args(&s, args, len, &name);
+	if (r < 0) {
+		return tr_fail(r, "bad arguments (\"<key> <name>\")");
+	}
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd)) {
+		rnd = (uint32_t) tr_self_pid();
+	}
+	s.base = (uint64_t) rnd << 24;
+	if (strcmp(name, "-") != 0 && (r = tr_register(name)) < 0) {
+		return tr_fail(r, "cannot register %s", name);
+	}
+	r = tr_self_bind();
+	if (r < 0) {
+		return tr_fail(r, "cannot bind the mailbox");
+	}
+	tr_ready();
+	while (!s.stop) {
+		tr_msg *m = NULL;
+
+		r = tr_recv(&m, tr_deadline_left(nearest(&s)));
+		if (r == 0) {
+			dispatch(&s, &m);
+			tr_msg_destroy(&m);
+		}
+		expire(&s);
+	}
+	server_free(&s);
+	return 0;
+}
