@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up, build and run every test suite: once in the normal build (jemalloc,
+# Set up, build, lint (scripts/lint.sh) and run every test suite: once in
+# the normal build (jemalloc,
 # -Werror) and once with AddressSanitizer + UndefinedBehaviorSanitizer.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,8 @@ build() {  # dir, extra meson options...
 }
 
 build build || exit 1
+# static analysis and style (scripts/lint.sh: clang-format, cppcheck)
+./scripts/lint.sh build || status=1
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 
 build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dfault_injection=true \
