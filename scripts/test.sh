@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up, build, lint (scripts/lint.sh) and run every test suite: once in
-# the normal build (jemalloc,
-# -Werror) and once with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Set up, build, lint (scripts/lint.sh) and run every test suite: once in the
+# normal build (jemalloc, -Werror) and once with AddressSanitizer +
+# UndefinedBehaviorSanitizer.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
