@@ -29,4 +29,6 @@ build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disab
 TROUPE_START_METHOD=forkserver ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
   meson test -C build-san --print-errorlogs --num-processes 2 --no-suite bench || status=1
+# the libFuzzer targets, a fixed number of runs each (scripts/fuzz.sh)
+./scripts/fuzz.sh || status=1
 exit $status
