@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "supervisor.pb-c.h"
+#include "troupe/supervisor.h"
 
 extern char **environ;
 
@@ -206,8 +208,61 @@ test_example_bad_arguments(void **state)
 	assert_non_null(strstr(out, "usage: demo"));
 }
 
+/* A call to a supervisor that is no request (raw bytes), or a SupRequest
+ * that does not unpack: answered at once with TR_EBADTYPE / TR_EBADFRAME
+ * (the caller used to wait out its timeout), and the supervisor serves
+ * on.  Under each start method. */
+static int
+sup_call(tr_addr a, const char *type, const void *data, size_t n)
+{
+	Trwire__SupReply *rep = NULL;
+	tr_msg           *req, *reply = NULL;
+	int               err;
+	int64_t           t0 = tr_test_now_ms();
+
+	TR_ASSERT_OK(tr_msg_new_bytes(&req, data, n));
+	if (type) {
+		TR_ASSERT_OK(tr_msg_set_type(req, type));
+	}
+	TR_ASSERT_OK(tr_call(a, &req, &reply, TR_TEST_HANG_MS));
+	assert_true(tr_test_now_ms() - t0 < TR_TEST_HANG_MS);
+	TR_ASSERT_OK(tr_msg_unpack(
+	    reply, &trwire__sup_reply__descriptor, (ProtobufCMessage **) &rep));
+	err = rep->error;
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	tr_msg_destroy(&reply);
+	return err;
+}
+
+static void
+test_junk_calls_to_a_supervisor_are_answered(void **state)
+{
+	static const char *methods[] = { "fork", "spawn", "forkserver" };
+
+	for (int m = 0; m < 3; m++) {
+		tr_sup_spec     spec = { 0 };
+		tr_supervisor  *s;
+		tr_child_counts counts;
+		tr_addr         a;
+
+		setenv("TROUPE_START_METHOD", methods[m], 1);
+		TR_ASSERT_OK(tr_supervisor_start(&s, &spec, TR_TEST_HANG_MS));
+		a = tr_supervisor_addr(s);
+		assert_int_equal(sup_call(a, NULL, "junk", 4), TR_EBADTYPE);
+		assert_int_equal(
+		    sup_call(a, "trwire.SupRequest", "\xff\xff\xff", 3),
+		    TR_EBADFRAME);
+		TR_ASSERT_OK(
+		    tr_supervisor_count_children(s, &counts, TR_TEST_HANG_MS));
+		assert_int_equal(counts.specs, 0);
+		TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
+		tr_supervisor_destroy(&s);
+	}
+	unsetenv("TROUPE_START_METHOD");
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_boot_variable),
@@ -216,7 +271,11 @@ main(void)
 		    test_unknown_environment_values_mean_the_defaults),
 		cmocka_unit_test(test_tool_bad_arguments),
 		cmocka_unit_test(test_example_bad_arguments),
+		cmocka_unit_test(test_junk_calls_to_a_supervisor_are_answered),
 	};
 
+	if (tr_init(argc, argv) < 0) {
+		return 99;
+	}
 	return cmocka_run_group_tests_name("bad-input", tests, NULL, NULL);
 }
