@@ -10,8 +10,10 @@
 #       killed, by pid), a zombie is left whose parent is ours, anything
 #       is left in the run's TROUPE_RUNTIME_DIR, or /dev/shm or /tmp holds
 #       a troupe entry (troupe-*, tr-test-*, trsvc-*, tr-tool-*) that was
-#       not there before.  On a machine shared with other troupe runs the
-#       last comparison can name theirs; CI runs alone.
+#       not there before and stays (a run's directory whose creator
+#       still runs is a live run).  On a machine shared with other troupe
+#       runs the last comparison can still name a crashed run of theirs;
+#       CI runs alone.
 set -uo pipefail
 
 globals() {  # the entries compared before and after, one a line
@@ -89,7 +91,21 @@ check)
     ls -la "$rt" >&2
     status=1
   fi
-  globals | comm -13 "$dir/before" - >"$dir/after-new"
+  # new entries that stay: a run's directory goes when its creator (the
+  # pid in its name) has ended and its tracker has cleaned up, a moment
+  # later; one whose creator still runs is a live run, not a leftover
+  for _ in 1 2 3 4 5; do
+    globals | comm -13 "$dir/before" - | while read -r e; do
+      case $e in
+      /tmp/troupe-[0-9]*)
+        p=${e#/tmp/troupe-}; p=${p%%-*}
+        [ -e "/proc/$p" ] || echo "$e" ;;
+      *) echo "$e" ;;
+      esac
+    done >"$dir/after-new"
+    [ -s "$dir/after-new" ] || break
+    sleep 1
+  done
   if [ -s "$dir/after-new" ]; then
     echo "leftovers: new since the suites began:" >&2
     sed 's/^/  /' "$dir/after-new" >&2
