@@ -3,22 +3,23 @@
 #   eval "$(scripts/leftovers.sh start DIR)"   before the suites: DIR gets
 #       the snapshot; prints the exports every test process inherits:
 #       TROUPE_LEFTOVER_TOKEN (marks the run's processes: they carry it in
-#       their environment) and TROUPE_RUNTIME_DIR (a directory of the
-#       run's own, so every run's runtime directory is one of ours)
+#       their environment), TROUPE_RUNTIME_DIR and TMPDIR (directories of
+#       the run's own: every runtime directory the suites make, and every
+#       temporary directory the tests make, tr_test_tmpdir(), is in them)
 #   scripts/leftovers.sh check DIR             after them: fails, listing
 #       each, if a process of the run is still running (it is then
 #       killed, by pid), a zombie is left whose parent is ours, anything
-#       is left in the run's TROUPE_RUNTIME_DIR, or /dev/shm or /tmp holds
-#       a troupe entry (troupe-*, tr-test-*, trsvc-*, tr-tool-*) that was
-#       not there before and stays (a run's directory whose creator
-#       still runs is a live run).  On a machine shared with other troupe
+#       is left in the run's TROUPE_RUNTIME_DIR or TMPDIR, or /dev/shm or
+#       /tmp holds an entry (anything in /dev/shm, a /tmp/troupe-* run
+#       directory) that was not there before and stays, unless the pid
+#       its name ends with (or, for a run directory, begins with) still
+#       runs: that is a live run's.  On a machine shared with other troupe
 #       runs the last comparison can still name a crashed run of theirs;
 #       CI runs alone.
 set -uo pipefail
 
 globals() {  # the entries compared before and after, one a line
-  ls -d /dev/shm/* /tmp/troupe-[0-9]* /tmp/tr-test-* /tmp/trsvc-* \
-    /tmp/tr-tool-* 2>/dev/null | sort
+  ls -d /dev/shm/* /tmp/troupe-[0-9]* 2>/dev/null | sort
 }
 
 # pids whose environment holds the token, less this script's own: its
@@ -52,15 +53,16 @@ start)
   mkdir -p "$dir"
   token=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
   # short: a runtime directory's base must stay under 60 bytes
-  rt=$(mktemp -d /tmp/trci.XXXXXX) || exit 1
+  base=$(mktemp -d /tmp/trci.XXXXXX) || exit 1
+  mkdir "$base/r" "$base/t" || exit 1
   globals >"$dir/before"
   echo "$token" >"$dir/token"
-  echo "$rt" >"$dir/rundir"
-  echo "export TROUPE_LEFTOVER_TOKEN=$token TROUPE_RUNTIME_DIR=$rt"
+  echo "$base" >"$dir/base"
+  echo "export TROUPE_LEFTOVER_TOKEN=$token TROUPE_RUNTIME_DIR=$base/r TMPDIR=$base/t"
   ;;
 check)
   dir=$2
-  token=$(cat "$dir/token") rt=$(cat "$dir/rundir")
+  token=$(cat "$dir/token") base=$(cat "$dir/base")
   status=0
   # a process that is just ending gets a moment
   for _ in 1 2 3 4 5; do
@@ -86,11 +88,13 @@ check)
       status=1
     fi
   done
-  if [ -n "$(ls -A "$rt" 2>/dev/null)" ]; then
-    echo "leftovers: left in the run's TROUPE_RUNTIME_DIR $rt:" >&2
-    ls -la "$rt" >&2
-    status=1
-  fi
+  for d in "$base/r" "$base/t"; do
+    if [ -n "$(ls -A "$d" 2>/dev/null)" ]; then
+      echo "leftovers: left in the run's own ${d##*/} directory $d:" >&2
+      ls -la "$d" >&2
+      status=1
+    fi
+  done
   # new entries that stay: a run's directory goes when its creator (the
   # pid in its name) has ended and its tracker has cleaned up, a moment
   # later; one whose creator still runs is a live run, not a leftover
@@ -100,6 +104,9 @@ check)
       /tmp/troupe-[0-9]*)
         p=${e#/tmp/troupe-}; p=${p%%-*}
         [ -e "/proc/$p" ] || echo "$e" ;;
+      *-[0-9]*)
+        p=${e##*-}
+        [[ $p == *[!0-9]* ]] || [ ! -e "/proc/$p" ] && echo "$e" ;;
       *) echo "$e" ;;
       esac
     done >"$dir/after-new"
@@ -111,8 +118,8 @@ check)
     sed 's/^/  /' "$dir/after-new" >&2
     status=1
   fi
-  rm -rf "$rt"
-  [ $status -eq 0 ] && echo "leftovers: none (no process of the run, no zombie, nothing in /dev/shm, /tmp or the run's runtime directory)"
+  rm -rf "$base"
+  [ $status -eq 0 ] && echo "leftovers: none (no process of the run, no zombie, nothing in /dev/shm, /tmp or the run's own directories)"
   exit $status
   ;;
 *)
