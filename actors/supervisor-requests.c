@@ -310,6 +310,20 @@ junk(struct tri_sup *s, const tr_msg *m, const char *what)
 	    from, what, s->junk);
 }
 
+/* A call that is no request gets an answer, so that its caller does not
+ * wait out its timeout: err (a one-way message's answer is dropped by
+ * its sender's runtime as a late reply). */
+static void
+answer_junk(const tr_msg *m, int err)
+{
+	struct answer a = { .rep = TRWIRE__SUP_REPLY__INIT };
+
+	if (tr_msg_correlation(m) != 0) {
+		a.rep.error = err;
+		send_answer(m, &a);
+	}
+}
+
 /* Answer request *mp, or keep it if it is STOP (answered once all
  * children stopped).  ending: the deaths just taken in end the supervisor
  * (other requests get TR_ESHUTDOWN). */
@@ -323,6 +337,7 @@ handle_request(struct tri_sup *s, tr_msg **mp, bool ending)
 
 	if (tr_msg_unpack(*mp, &trwire__sup_request__descriptor, &pb) < 0) {
 		junk(s, *mp, "a trwire.SupRequest that does not unpack");
+		answer_junk(*mp, TR_EBADFRAME);
 		return;
 	}
 	q = (Trwire__SupRequest *) pb;
@@ -362,6 +377,7 @@ tri_sup_handle_mail(struct tri_sup *s)
 			    "not a request (type '%.120s')",
 			    tr_msg_type(m)[0] ? tr_msg_type(m) : "raw bytes");
 			junk(s, m, what);
+			answer_junk(m, TR_EBADTYPE);
 		}
 		tr_msg_destroy(&m);
 	}

@@ -103,6 +103,8 @@ main(int argc, char **argv)
 	}
 	printf("Done!\n%d\n[", n);
 	for (int i = 0; i < n; i++) {
+		/* mylist[0..n) were written above */
+		/* cppcheck-suppress uninitvar */
 		printf("%s%d", i ? ", " : "", (int) mylist[i]);
 	}
 	printf("]\n");

@@ -294,7 +294,8 @@ tri_forkserver_main(int sock)
 			while (read(sfd, &si, sizeof(si)) > 0) { }
 			reap_kids();
 		}
-		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		if ((pfd[0].revents &
+		        (POLLIN | POLLHUP | POLLERR | POLLNVAL)) &&
 		    serve_one(sock) < 0) {
 			close(sock);
 			pfd[0].fd = -1;

@@ -582,6 +582,9 @@ get_addr(struct rbuf r, tr_addr *a)
 			a->incarnation = v;
 		}
 	}
+	if (a->pid == 0) {
+		*a = TR_ADDR_NULL; /* the null address, in one form only */
+	}
 	return true;
 }
 

@@ -698,3 +698,9 @@ tr_pipe_inherit(int slot, tr_pipe **ret)
 	*ret = p;
 	return 0;
 }
+
+struct tri_link *
+tri_pipe_link(tr_pipe *p)
+{
+	return &p->link;
+}

@@ -15,4 +15,9 @@ int tri_pipe_wait_fd(tr_pipe *p, int *ret_fd, bool *ret_ready);
  * once now (the descriptor also wakes for nothing). */
 bool tri_pipe_check(tr_pipe *p);
 
+/* The end's transport, for the fuzz target (tests/fuzz/fuzz-pipe.c),
+ * which writes raw records on it as a broken or hostile peer would. */
+struct tri_link;
+struct tri_link *tri_pipe_link(tr_pipe *p);
+
 #endif /* TRI_PIPE_H */

@@ -164,6 +164,18 @@ boot_fd_from_env(const char *v, int *boot_fd, int *ready_fd, int *tracker_fd)
 	return 0;
 }
 
+/* TROUPE_FORKSERVER is "FD" or "FD:TRACKER-FD" (forkserver.c), FD a
+ * socket: anything else is not ours (and a server polling a descriptor
+ * that is not open would spin). */
+static bool
+forkserver_fd_ok(const char *v, int *fd, int *tracker_fd)
+{
+	struct stat st;
+
+	return sscanf(v, "%d:%d", fd, tracker_fd) >= 1 && *fd > 2 &&
+	    fstat(*fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 /* A child made by TR_START_SPAWN: the parent exec'd us with the boot
  * description in a memfd, the ready pipe, the run's tracker socket (if
  * there is a tracker) and the descriptors handed to us, all named in
@@ -214,7 +226,13 @@ tr_init(int argc, char **argv)
 	if (env) {
 		int fd = -1, tracker_fd = -1;
 
-		(void) sscanf(env, "%d:%d", &fd, &tracker_fd);
+		if (!forkserver_fd_ok(env, &fd, &tracker_fd)) {
+			fprintf(stderr,
+			    "troupe: bad TROUPE_FORKSERVER '%s' (not a "
+			    "troupe forkserver's socket)\n",
+			    env);
+			_exit(70);
+		}
 		adopt_tracker_fd(tracker_fd);
 		(void) unsetenv("TROUPE_FORKSERVER");
 		tri_rt.inited = true;

@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config meson ninja-build
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev libcmocka-dev
-      python3 python3-zmq python3-protobuf erlang-base valgrind)
+      python3 python3-zmq python3-protobuf erlang-base valgrind
+      clang-format cppcheck clang libclang-rt-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

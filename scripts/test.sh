@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up, build and run every test suite: once in the normal build (jemalloc,
-# -Werror) and once with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Set up, build, lint (scripts/lint.sh) and run every test suite: once in the
+# normal build (jemalloc, -Werror) and once with AddressSanitizer +
+# UndefinedBehaviorSanitizer; then the fuzz targets (scripts/fuzz.sh) and the
+# check that nothing was left behind (scripts/leftovers.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh || exit 1
@@ -15,6 +17,11 @@ build() {  # dir, extra meson options...
 }
 
 build build || exit 1
+# what the suites leave behind (processes, zombies, /dev/shm, runtime
+# directories) is compared with what was there before: scripts/leftovers.sh
+eval "$(./scripts/leftovers.sh start build/leftovers)" || exit 1
+# static analysis and style (scripts/lint.sh: clang-format, cppcheck)
+./scripts/lint.sh build || status=1
 meson test -C build --print-errorlogs --num-processes 2 || status=1
 
 build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled -Dfault_injection=true \
@@ -26,4 +33,7 @@ build build-san -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disab
 TROUPE_START_METHOD=forkserver ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
   meson test -C build-san --print-errorlogs --num-processes 2 --no-suite bench || status=1
+# the libFuzzer targets, a fixed number of runs each (scripts/fuzz.sh)
+./scripts/fuzz.sh || status=1
+./scripts/leftovers.sh check build/leftovers || status=1
 exit $status

@@ -330,7 +330,12 @@ static void
 test_ignored_signals_stay_ignored(void **state)
 {
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_term, old_hup;
 
+	/* SIGTERM and SIGHUP at their defaults here, whatever the suite
+	 * inherited (nohup ignores SIGHUP, and children keep that) */
+	assert_int_equal(sigaction(SIGTERM, &dfl, &old_term), 0);
+	assert_int_equal(sigaction(SIGHUP, &dfl, &old_hup), 0);
 	/* the forkserver exists before the starter ignores SIGINT */
 	assert_int_equal(run_code("exit_ok", NULL, TR_START_FORKSERVER), 0);
 	assert_int_equal(sigaction(SIGINT, &ign, &old), 0);
@@ -338,6 +343,8 @@ test_ignored_signals_stay_ignored(void **state)
 		assert_int_equal(run_code("sig_check", NULL, m), 0);
 	}
 	assert_int_equal(sigaction(SIGINT, &old, NULL), 0);
+	assert_int_equal(sigaction(SIGTERM, &old_term, NULL), 0);
+	assert_int_equal(sigaction(SIGHUP, &old_hup, NULL), 0);
 }
 
 static void

@@ -88,7 +88,7 @@ start(const char *program, const char *arg, const char *method, bool slow)
 
 	memset(&S, 0, sizeof(S));
 	snprintf(path, sizeof(path), "%s", tr_test_build_path(program));
-	snprintf(S.dir, sizeof(S.dir), "/tmp/trsvc-XXXXXX");
+	snprintf(S.dir, sizeof(S.dir), "%s/trsvc-XXXXXX", tr_test_tmpdir());
 	assert_non_null(mkdtemp(S.dir));
 	snprintf(S.rt, sizeof(S.rt), "%s/rt", S.dir);
 	snprintf(S.log, sizeof(S.log), "%s/log", S.dir);

@@ -85,11 +85,12 @@ dead_pid(void)
 static void
 test_clean_removes_only_dead_runs(void **state)
 {
-	char base[] = "/tmp/tr-tool-XXXXXX", stale[256], live[256], other[256];
-	char env[512], out[16384], file[300];
+	char        base[64], stale[256], live[256], other[256];
+	char        env[512], out[16384], file[300];
 	struct stat st;
 	FILE       *f;
 
+	snprintf(base, sizeof(base), "%s/tr-tool-XXXXXX", tr_test_tmpdir());
 	assert_non_null(mkdtemp(base));
 	snprintf(stale, sizeof(stale), "%s/troupe-%d-abcdef", base,
 	    (int) dead_pid());

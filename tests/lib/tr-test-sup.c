@@ -108,7 +108,8 @@ char                  tr_test_sup_dir[64];
 int
 tr_test_sup_setup(void **state)
 {
-	snprintf(tr_test_sup_dir, sizeof(tr_test_sup_dir), "/tmp/trsup-XXXXXX");
+	snprintf(tr_test_sup_dir, sizeof(tr_test_sup_dir), "%s/trsup-XXXXXX",
+	    tr_test_tmpdir());
 	return mkdtemp(tr_test_sup_dir) ? 0 : -1;
 }
 

@@ -176,10 +176,20 @@ tr_test_wait_gone(pid_t pid, int ms)
 }
 
 const char *
+tr_test_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t && t[0] == '/' && strlen(t) < 40 ? t : "/tmp";
+}
+
+const char *
 tr_test_endpoint(void)
 {
 	static char ep[256];
-	char        tmpl[] = "/tmp/tr-test-XXXXXX";
+	char        tmpl[64];
+
+	snprintf(tmpl, sizeof(tmpl), "%s/tr-test-XXXXXX", tr_test_tmpdir());
 
 	if (!mkdtemp(tmpl)) {
 		return NULL;

@@ -67,6 +67,10 @@ int tr_test_wait_gone(pid_t pid, int ms);
 /* Join *pp (killing it if it is still there after TR_TEST_HANG_MS),
  * destroy it and return its exit code (-1000 if it cannot be learnt). */
 int tr_test_finish(tr_process **pp);
+/* Where tests make their temporary directories: $TMPDIR if it is set and
+ * short enough for socket paths under it, else /tmp (scripts/leftovers.sh
+ * gives a run its own, to check that it is left empty). */
+const char *tr_test_tmpdir(void);
 /* Unique ipc:// endpoint in a fresh private directory. */
 const char *tr_test_endpoint(void);
 /* Build-dir path of a program: TR_TEST_BUILD_ROOT/rel. */

@@ -228,6 +228,30 @@ test_decoder_no_more_lenient_than_protobuf_c(void **state)
 	}
 }
 
+/* Found by tests/fuzz/fuzz-envelope: a reply_to of node 386535 and pid 0
+ * decoded as that, while the encoder leaves out any address with pid 0
+ * (the null address), so the envelope did not survive a round trip.  An
+ * address with pid 0 now decodes as TR_ADDR_NULL, whatever else it says. */
+static void
+test_envelope_null_address_one_form(void **state)
+{
+	static const uint8_t in[] = { 0x0a, 0x05, 0x10, 0x92, 0x21, 0x18, 0x07,
+		0x12, 0x05, 0x10, 0x93, 0x21, 0x18, 0x09, 0x1a, 0x06, 0x08,
+		0xe7, 0xcb, 0x17, 0x50, 0x0c };
+	struct tri_env       e, again;
+	uint8_t              buf[TRI_ENV_MAX];
+	int                  n;
+
+	TR_ASSERT_OK(tri_env_decode(in, sizeof(in), &e));
+	assert_true(tr_addr_eq(e.reply_to, TR_ADDR_NULL));
+	assert_int_equal(e.sender.pid, 4242);
+	n = tri_env_encode(&e, buf, sizeof(buf));
+	assert_true(n > 0);
+	TR_ASSERT_OK(tri_env_decode(buf, (size_t) n, &again));
+	assert_true(tr_addr_eq(again.reply_to, e.reply_to));
+	assert_int_equal(again.sender.pid, 4242);
+}
+
 int
 main(void)
 {
@@ -238,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_envelope_decoder_survives_garbage),
 		cmocka_unit_test(test_codec_agrees_with_protobuf_c),
 		cmocka_unit_test(test_decoder_no_more_lenient_than_protobuf_c),
+		cmocka_unit_test(test_envelope_null_address_one_form),
 	};
 
 	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);

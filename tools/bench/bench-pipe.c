@@ -130,7 +130,9 @@ start(const char *actor, tr_pipe **endp, const void *args, size_t len)
 	char        buf[1 + sizeof(struct job)] = { 0 };
 	tr_process *p;
 
-	memcpy(buf + 1, args, len);
+	if (len) {
+		memcpy(buf + 1, args, len);
+	}
 	CHECK(tr_process_new(&p, actor, buf, 1 + len));
 	CHECK(tr_process_pass_pipe(p, *endp));
 	CHECK(tr_process_start(p, 30000));
@@ -228,8 +230,13 @@ roundtrip(double *ret_med_us, double *ret_p99_us)
 		CHECK(tr_pipe_send_bytes(a, buf, sizeof(buf), HANG_MS));
 		CHECK(tr_pipe_recv_bytes(a, buf, sizeof(buf), &n, HANG_MS));
 		if (count == cap) {
+			double *grown = realloc(s, 2 * cap * sizeof(*s));
+
+			if (!grown) {
+				die("realloc", -ENOMEM);
+			}
+			s = grown;
 			cap *= 2;
-			s = realloc(s, cap * sizeof(*s));
 		}
 		s[count++] = (now() - t) * 1e6;
 	}

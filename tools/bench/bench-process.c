@@ -297,6 +297,8 @@ print_breakdown(pid_t pid, const char *label, int n)
 		if (strncmp(line, "Pss:", 4) != 0) {
 			continue;
 		}
+		/* top[0..count) are all written */
+		/* cppcheck-suppress legacyUninitvar */
 		for (i = 0; i < count && strcmp(top[i].name, cur); i++) { }
 		if (i == count && count < 64) {
 			snprintf(
