@@ -318,13 +318,13 @@ measure_troupe(struct py *t, int workers)
 static struct py
 median_of(const struct py *f, int n)
 {
-	struct py m;
+	struct py m     = { 0 };
 	double   *out[] = { &m.map_default, &m.map_chunk, &m.apply_async,
 		  &m.apply_rt, &m.imap, &m.burn1, &m.burn2 };
 
 	for (size_t k = 0; k < sizeof(out) / sizeof(out[0]); k++) {
-		double v[MAX_ROUNDS];
-		size_t off = (size_t) ((char *) out[k] - (char *) &m);
+		double v[MAX_ROUNDS] = { 0 };
+		size_t off           = (size_t) ((char *) out[k] - (char *) &m);
 
 		for (int i = 0; i < n; i++) {
 			memcpy(&v[i], (const char *) &f[i] + off, sizeof(v[i]));
@@ -334,7 +334,7 @@ median_of(const struct py *f, int n)
 	}
 	/* the speedup's median, not the quotient of two medians */
 	{
-		double v[MAX_ROUNDS];
+		double v[MAX_ROUNDS] = { 0 };
 
 		for (int i = 0; i < n; i++) {
 			v[i] = f[i].burn1 / f[i].burn2;
