@@ -30,13 +30,13 @@ struct tri_event {
 	const char         *what;   /* payload type or reason; borrowed */
 };
 
-#define tri_event(...)                                                   \
-	do {                                                             \
-		if (tri_trace_on()) {                                    \
-			const struct tri_event ev_ = __VA_ARGS__;        \
-			tri_trace_emit((uint32_t) ev_.kind, ev_.peer,    \
-			    ev_.msg_id, ev_.value, ev_.what);            \
-		}                                                        \
+#define tri_event(...)                                                \
+	do {                                                          \
+		if (tri_trace_on()) {                                 \
+			const struct tri_event ev_ = __VA_ARGS__;     \
+			tri_trace_emit((uint32_t) ev_.kind, ev_.peer, \
+			    ev_.msg_id, ev_.value, ev_.what);         \
+		}                                                     \
 	} while (0)
 
 #endif /* TRI_EVENT_H */

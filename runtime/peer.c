@@ -217,9 +217,9 @@ send_frames(struct tri_peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
 	 * when there is none saves a failed try, a liveness poll and two
 	 * changes of the socket's timeout per message: a sender outrunning
 	 * its receiver waits in libzmq as a plain blocking zmq_send does. */
-	int wait = timeout_ms == 0                         ? 0
-	    : timeout_ms < 0 || timeout_ms > SEND_SLICE_MS ? SEND_SLICE_MS
-	                                                   : timeout_ms;
+	int  wait    = timeout_ms == 0                         ? 0
+	        : timeout_ms < 0 || timeout_ms > SEND_SLICE_MS ? SEND_SLICE_MS
+	                                                       : timeout_ms;
 	bool blocked = false;
 
 	for (;;) {

@@ -25,9 +25,9 @@
 #include "mailbox.h"
 #include "process.h"
 #include "registry.h"
+#include "trace.h"
 #include "tracker.h"
 #include "troupe.pb-c.h"
-#include "trace.h"
 #include "util.h"
 
 struct tri_rt tri_rt = {

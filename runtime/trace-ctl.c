@@ -28,8 +28,8 @@ map_ctl(const char *rundir, bool create)
 	int                   fd;
 
 	snprintf(path, sizeof(path), "%s/%s", rundir, TRI_TRACE_CTL_FILE);
-	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0),
-	    0600);
+	fd = open(
+	    path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
 	if (fd < 0) {
 		return NULL;
 	}
@@ -76,7 +76,7 @@ tri_trace_ctl_apply(struct tri_trace_ctl *c, const tr_trace_opts *o,
 	c->limit      = o->limit ? o->limit : defaults_safe ? 100000 : 0;
 	c->until_ns   = o->duration_ms > 0 ? now_ns + o->duration_ms * 1000000LL
 	      : o->duration_ms == 0 && defaults_safe ? now_ns + 30000000000LL
-						     : 0;
+	                                             : 0;
 	if (o->rate_n == UINT32_MAX) {
 		c->rate_n = 0;
 	} else if (o->rate_n) {
@@ -90,9 +90,9 @@ tri_trace_ctl_apply(struct tri_trace_ctl *c, const tr_trace_opts *o,
 	tri_strlcpy(c->types, o->types ? o->types : "", sizeof(c->types));
 	atomic_store(&c->total, 0);
 	atomic_store(&c->lease_until_ns,
-	    o->lease_ms < 0 ? 0
-			    : now_ns + (o->lease_ms ? o->lease_ms : 5000) *
-		    1000000LL);
+	    o->lease_ms < 0
+	        ? 0
+	        : now_ns + (o->lease_ms ? o->lease_ms : 5000) * 1000000LL);
 	atomic_fetch_add(&c->gen, 1);
 	atomic_store(&c->on, 1);
 }
@@ -129,9 +129,10 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 		} else if (strcmp(tok, "slots") == 0) {
 			o->ring_slots = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "rate") == 0) {
-			o->rate_n = (unsigned) strtoul(eq, &end, 10);
-			o->rate_ms =
-			    *end == '/' ? (int) strtol(end + 1, &end, 10) : 1000;
+			o->rate_n  = (unsigned) strtoul(eq, &end, 10);
+			o->rate_ms = *end == '/'
+			    ? (int) strtol(end + 1, &end, 10)
+			    : 1000;
 		} else {
 			return -EINVAL;
 		}
@@ -142,7 +143,7 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 static void
 env_start(void)
 {
-	const char   *v = getenv("TROUPE_TRACE");
+	const char   *v                            = getenv("TROUPE_TRACE");
 	char          actors[TRI_TRACE_FILTER_MAX] = "";
 	char          types[TRI_TRACE_FILTER_MAX]  = "";
 	tr_trace_opts o;

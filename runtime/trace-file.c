@@ -16,8 +16,8 @@
 #include "trace.pb-c.h"
 #include "util.h"
 
-#define MAGIC     "TRTRACE1"
-#define REC_MAX   4096 /* far above any event's size */
+#define MAGIC   "TRTRACE1"
+#define REC_MAX 4096 /* far above any event's size */
 
 struct tr_trace_file {
 	FILE    *f;
@@ -38,10 +38,10 @@ addr_out(Trwire__Addr *pb, tr_addr a)
 int
 tr_trace_event_encode(const tr_trace_event *ev, uint8_t *buf, size_t cap)
 {
-	Trwire__TraceEvent pb;
-	Trwire__Addr       self, peer;
+	Trwire__TraceEvent   pb;
+	Trwire__Addr         self, peer;
 	static const uint8_t zero[16];
-	size_t             n;
+	size_t               n;
 
 	tr_assert_return(ev && buf, -EINVAL);
 	trwire__trace_event__init(&pb);
@@ -87,7 +87,7 @@ static tr_addr
 addr_in(const Trwire__Addr *pb)
 {
 	return pb ? (tr_addr) { pb->node, pb->pid, pb->incarnation }
-		  : TR_ADDR_NULL;
+	          : TR_ADDR_NULL;
 }
 
 int
@@ -142,7 +142,7 @@ tr_trace_file_open(tr_trace_file **ret, const char *path, bool write)
 	memset(t, 0, sizeof(*t));
 	t->write = write;
 	t->f     = strcmp(path, "-") == 0 ? (write ? stdout : stdin)
-					  : fopen(path, write ? "we" : "re");
+	                                  : fopen(path, write ? "we" : "re");
 	if (!t->f) {
 		int e = errno;
 
@@ -182,7 +182,8 @@ tr_trace_file_write(tr_trace_file *t, const tr_trace_event *ev)
 		size_t  k = 0;
 
 		do {
-			v[k++] = (uint8_t) ((len & 0x7f) | (len >= 0x80 ? 0x80 : 0));
+			v[k++] =
+			    (uint8_t) ((len & 0x7f) | (len >= 0x80 ? 0x80 : 0));
 			len >>= 7;
 		} while (len);
 		p = buf + 10 - k;
@@ -230,7 +231,7 @@ tr_trace_file_read(tr_trace_file *t, tr_trace_event *ret)
 		return 0;
 	}
 	return tr_trace_event_decode(buf, (size_t) len, ret) < 0 ? TR_EBADFRAME
-								 : 1;
+	                                                         : 1;
 }
 
 bool

@@ -77,8 +77,8 @@ tr_trace_session_open(
 
 	tr_assert_return(ret && rundir, -EINVAL);
 	opts = opts ? opts : &none;
-	tr_assert_return(!opts->actors ||
-		strlen(opts->actors) < TRI_TRACE_FILTER_MAX,
+	tr_assert_return(
+	    !opts->actors || strlen(opts->actors) < TRI_TRACE_FILTER_MAX,
 	    -EINVAL);
 	tr_assert_return(
 	    !opts->types || strlen(opts->types) < TRI_TRACE_FILTER_MAX,
@@ -93,7 +93,7 @@ tr_trace_session_open(
 		return -EBUSY;
 	}
 	if (!atomic_compare_exchange_strong(
-		&s->ctl->collector, &other, (int32_t) getpid())) {
+	        &s->ctl->collector, &other, (int32_t) getpid())) {
 		tr_trace_session_close(&s);
 		return -EBUSY;
 	}
@@ -140,14 +140,14 @@ map_ring(const char *dir, const char *name, struct src *out)
 		close(fd);
 		return false;
 	}
-	g = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED, fd, 0);
+	g = mmap(NULL, (size_t) st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
 	close(fd);
 	if (g == MAP_FAILED) {
 		return false;
 	}
 	if (atomic_load_explicit((_Atomic uint32_t *) &g->magic,
-		memory_order_acquire) != TRI_TRACE_RING_MAGIC ||
+	        memory_order_acquire) != TRI_TRACE_RING_MAGIC ||
 	    (g->slots & (g->slots - 1)) ||
 	    tri_trace_ring_bytes(g->slots) > (size_t) st.st_size) {
 		(void) munmap(g, (size_t) st.st_size);

@@ -31,12 +31,12 @@ static struct writer {
 	struct tri_trace_ring *ring;
 	size_t                 bytes;
 	_Atomic int            state;
-	_Atomic uint32_t       gen;    /* the settings seen */
-	_Atomic bool           active; /* passes the actor filter, not tripped */
-	_Atomic int64_t        win_start;
-	_Atomic uint32_t       win_count;
-	_Atomic uint64_t       rng;
-	_Atomic uint32_t       roots;
+	_Atomic uint32_t       gen; /* the settings seen */
+	_Atomic bool     active;    /* passes the actor filter, not tripped */
+	_Atomic int64_t  win_start;
+	_Atomic uint32_t win_count;
+	_Atomic uint64_t rng;
+	_Atomic uint32_t roots;
 } W;
 
 /* The message this thread handles (tr_recv() returned it). */
@@ -77,7 +77,8 @@ seed_rng(void)
 	uint64_t seed = 0;
 
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
-		seed = (uint64_t) tri_trace_now_ns() ^ ((uint64_t) getpid() << 32);
+		seed =
+		    (uint64_t) tri_trace_now_ns() ^ ((uint64_t) getpid() << 32);
 	}
 	atomic_store(&W.rng, seed | 1);
 }
@@ -115,15 +116,16 @@ type_ok(const char *type)
 static bool
 refresh(void)
 {
-	uint32_t g = atomic_load_explicit(
-	    &tri_trace_ctl->gen, memory_order_acquire);
+	uint32_t g =
+	    atomic_load_explicit(&tri_trace_ctl->gen, memory_order_acquire);
 
 	if (g != atomic_load_explicit(&W.gen, memory_order_relaxed)) {
 		const char *a = tri_trace_ctl->actors;
 
 		atomic_store(&W.active,
 		    tri_trace_glob_list(a, tri_rt.name) ||
-			(tri_rt.actor[0] && tri_trace_glob_list(a, tri_rt.actor)));
+		        (tri_rt.actor[0] &&
+		            tri_trace_glob_list(a, tri_rt.actor)));
 		atomic_store(&W.win_start, 0);
 		atomic_store(&W.win_count, 0);
 		if (!atomic_load(&W.rng)) {
@@ -139,7 +141,7 @@ ring_make(void)
 {
 	struct tri_trace_ring *g;
 	char                   path[PATH_MAX + 64];
-	uint64_t               inc = 0;
+	uint64_t               inc   = 0;
 	uint32_t               slots = tri_trace_ctl->ring_slots;
 	size_t                 bytes;
 	int                    fd;
@@ -168,8 +170,8 @@ ring_make(void)
 	g->self  = (tr_addr) { 0, (uint32_t) getpid(), inc };
 	tri_strlcpy(g->name, tri_rt.name, sizeof(g->name));
 	tri_strlcpy(g->actor, tri_rt.actor, sizeof(g->actor));
-	atomic_store_explicit(&g->magic, TRI_TRACE_RING_MAGIC,
-	    memory_order_release);
+	atomic_store_explicit(
+	    &g->magic, TRI_TRACE_RING_MAGIC, memory_order_release);
 	W.ring  = g;
 	W.bytes = bytes;
 	atomic_store_explicit(&W.state, RING_READY, memory_order_release);
@@ -208,14 +210,15 @@ put(struct tri_trace_rec *in)
 	}
 	pos = atomic_load_explicit(&g->head, memory_order_relaxed);
 	do {
-		if (pos - atomic_load_explicit(&g->tail, memory_order_acquire) >=
+		if (pos -
+		        atomic_load_explicit(&g->tail, memory_order_acquire) >=
 		    g->slots) {
 			atomic_fetch_add_explicit(
 			    &g->dropped, 1, memory_order_relaxed);
 			return;
 		}
-	} while (!atomic_compare_exchange_weak_explicit(&g->head, &pos,
-	    pos + 1, memory_order_acq_rel, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(&g->head, &pos, pos + 1,
+	    memory_order_acq_rel, memory_order_relaxed));
 	r = &g->rec[pos & (g->slots - 1)];
 	memcpy((char *) r + sizeof(r->seq), (char *) in + sizeof(in->seq),
 	    sizeof(*r) - sizeof(r->seq));
@@ -371,13 +374,11 @@ void
 tri_trace_handle_end(void)
 {
 	struct tri_trace_rec r;
+	bool                 act   = refresh();
+	bool                 valid = cur_valid();
 
-	if (!cur_valid()) {
-		cur.gen = 0;
-		return;
-	}
 	cur.gen = 0;
-	if (!cur.span_id || !refresh() || !type_ok(cur.type)) {
+	if (!valid || !act || !cur.span_id || !type_ok(cur.type)) {
 		return;
 	}
 	memset(&r, 0, sizeof(r));

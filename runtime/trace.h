@@ -24,8 +24,8 @@
  * bumps gen, then sets on. */
 struct tri_trace_ctl {
 	uint32_t         magic;
-	_Atomic uint32_t on;  /* the word every traced point reads */
-	_Atomic uint32_t gen; /* bumped at each change of the settings */
+	_Atomic uint32_t on;        /* the word every traced point reads */
+	_Atomic uint32_t gen;       /* bumped at each change of the settings */
 	_Atomic int32_t  collector; /* pid of the collector; 0: none */
 	uint32_t         sample;    /* 1 root in N; 0, 1: all */
 	uint32_t         rate_n;    /* per-process trip: > rate_n events */
@@ -60,16 +60,16 @@ struct tri_trace_rec {
  * Any thread of the process reserves a slot by CAS on head; the one
  * reader advances tail. */
 struct tri_trace_ring {
-	uint32_t         magic;
-	uint32_t         slots; /* a power of two */
-	tr_addr          self;
-	char             name[TR_TRACE_NAME_MAX];
-	char             actor[TR_TRACE_NAME_MAX];
-	_Atomic uint64_t head;    /* next position to reserve */
-	_Atomic uint64_t tail;    /* the reader took everything before */
-	_Atomic uint64_t dropped; /* events the full ring could not take */
-	_Atomic uint32_t closed;  /* the process wrote its last event */
-	uint8_t          pad[60];
+	uint32_t             magic;
+	uint32_t             slots; /* a power of two */
+	tr_addr              self;
+	char                 name[TR_TRACE_NAME_MAX];
+	char                 actor[TR_TRACE_NAME_MAX];
+	_Atomic uint64_t     head;    /* next position to reserve */
+	_Atomic uint64_t     tail;    /* the reader took everything before */
+	_Atomic uint64_t     dropped; /* events the full ring could not take */
+	_Atomic uint32_t     closed;  /* the process wrote its last event */
+	uint8_t              pad[60];
 	struct tri_trace_rec rec[];
 };
 
@@ -79,8 +79,7 @@ static inline bool
 tri_trace_on(void)
 {
 	return __builtin_expect(
-	    atomic_load_explicit(&tri_trace_ctl->on, memory_order_relaxed),
-	    0);
+	    atomic_load_explicit(&tri_trace_ctl->on, memory_order_relaxed), 0);
 }
 
 struct tri_env;
@@ -108,8 +107,8 @@ void tri_trace_receive(const struct tri_env *e, uint64_t bytes);
 void tri_trace_handle_end(void);
 void tri_trace_handle_begin(const struct tr_msg *m);
 /* Anything else (no context): spawn, exit, down, link, ... */
-void tri_trace_emit(uint32_t kind, tr_addr peer, uint64_t msg_id,
-    int64_t value, const char *what);
+void tri_trace_emit(uint32_t kind, tr_addr peer, uint64_t msg_id, int64_t value,
+    const char *what);
 
 /* The control page of another run (the collector), or NULL; the
  * settings written by a collector; unmap. */
@@ -123,8 +122,8 @@ int     tri_trace_session_adopt(tr_trace_session **ret, const char *rundir);
 int64_t tri_trace_now_ns(void);
 
 /* Fill ev from a ring slot (the collector). */
-void tri_trace_rec_to_event(const struct tri_trace_rec *r,
-    const struct tri_trace_ring *g, tr_trace_event *ev);
+void   tri_trace_rec_to_event(const struct tri_trace_rec *r,
+      const struct tri_trace_ring *g, tr_trace_event *ev);
 size_t tri_trace_ring_bytes(uint32_t slots);
 bool   tri_trace_glob_list(const char *list, const char *s);
 

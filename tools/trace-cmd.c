@@ -157,7 +157,7 @@ load(const char *path, struct evlist *l)
 	if (r < 0) {
 		fprintf(stderr, "troupe trace: %s: %s\n", path,
 		    r == TR_EBADFRAME ? "not a troupe trace file"
-				      : tr_strerror(r));
+		                      : tr_strerror(r));
 		return EXIT_FAIL;
 	}
 	while ((r = tr_trace_file_read(f, &ev)) == 1) {
@@ -168,8 +168,8 @@ load(const char *path, struct evlist *l)
 	}
 	if (r < 0) {
 		fprintf(stderr,
-		    "troupe trace: %s: corrupt record after %zu events\n",
-		    path, l->n);
+		    "troupe trace: %s: corrupt record after %zu events\n", path,
+		    l->n);
 		tr_trace_file_close(&f);
 		return EXIT_FAIL;
 	}
@@ -284,9 +284,10 @@ parse(int argc, char **argv, int from, struct opts *o)
 		} else if (!strcmp(a, "--rate")) {
 			char *end;
 
-			o->t.rate_n = (unsigned) strtoul(v, &end, 10);
-			o->t.rate_ms =
-			    *end == '/' ? (int) strtol(end + 1, NULL, 10) : 1000;
+			o->t.rate_n  = (unsigned) strtoul(v, &end, 10);
+			o->t.rate_ms = *end == '/'
+			    ? (int) strtol(end + 1, NULL, 10)
+			    : 1000;
 			if (o->t.rate_n == 0) {
 				o->t.rate_n = UINT32_MAX;
 			}
@@ -329,7 +330,7 @@ kind_ok(const char *kinds, uint32_t k)
 	}
 	snprintf(buf, sizeof(buf), "%s", kinds);
 	for (char *t = strtok_r(buf, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
+	     t       = strtok_r(NULL, ",", &save)) {
 		if (tr_trace_kind_parse(t) == k) {
 			return true;
 		}
@@ -347,7 +348,7 @@ glob_list(const char *list, const char *s)
 	}
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (char *t = strtok_r(buf, ",", &save); t;
-	     t = strtok_r(NULL, ",", &save)) {
+	     t       = strtok_r(NULL, ",", &save)) {
 		if (fnmatch(t, s, 0) == 0) {
 			return true;
 		}
@@ -362,7 +363,7 @@ event_ok(const struct opts *o, const tr_trace_event *ev)
 
 	return kind_ok(o->kinds, ev->kind) &&
 	    (glob_list(o->t.actors, ev->name) ||
-		(ev->actor[0] && glob_list(o->t.actors, ev->actor))) &&
+	        (ev->actor[0] && glob_list(o->t.actors, ev->actor))) &&
 	    (!msg || glob_list(o->t.types, ev->what));
 }
 
@@ -521,7 +522,7 @@ live(const struct opts *o, const char *run, struct sink *k)
 {
 	tr_trace_session *s;
 	char              dir[4096];
-	int               r = find_run(run, dir, sizeof(dir));
+	int               r    = find_run(run, dir, sizeof(dir));
 	struct timespec   tick = { 0, 20 * 1000000 };
 
 	if (r == 0) {
@@ -547,9 +548,8 @@ live(const struct opts *o, const char *run, struct sink *k)
 		}
 		nanosleep(&tick, NULL);
 	}
+	(void) tr_trace_session_poll(s, on_event, k);
 	tr_trace_session_close(&s);
-	/* what the closed session's rings still held is gone with it: the
-	 * last poll above took everything written before the switch-off */
 	return k->err ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -564,16 +564,16 @@ cmd_record(const struct opts *o)
 	}
 	r = tr_trace_file_open(&k.f, k.path, true);
 	if (r < 0) {
-		fprintf(stderr, "troupe trace: %s: %s\n", k.path,
-		    tr_strerror(r));
+		fprintf(
+		    stderr, "troupe trace: %s: %s\n", k.path, tr_strerror(r));
 		return EXIT_FAIL;
 	}
 	code = live(o, o->args[0], &k);
 	if (tr_trace_file_close(&k.f) < 0) {
 		code = EXIT_FAIL;
 	}
-	fprintf(stderr, "troupe trace: %" PRIu64 " events in %s\n", k.n,
-	    k.path);
+	fprintf(
+	    stderr, "troupe trace: %" PRIu64 " events in %s\n", k.n, k.path);
 	return code;
 }
 
@@ -608,8 +608,7 @@ write_all(const char *path, const struct evlist *l, const struct opts *o)
 	int            r = tr_trace_file_open(&f, path, true);
 
 	if (r < 0) {
-		fprintf(stderr, "troupe trace: %s: %s\n", path,
-		    tr_strerror(r));
+		fprintf(stderr, "troupe trace: %s: %s\n", path, tr_strerror(r));
 		return EXIT_FAIL;
 	}
 	for (size_t i = 0; i < l->n && r == 0; i++) {
@@ -650,7 +649,8 @@ clamp(struct evlist *l)
 		tr_trace_event *e = &l->ev[i];
 		long            s;
 
-		if (e->kind < TR_TRACE_RECEIVE || e->kind > TR_TRACE_HANDLE_END) {
+		if (e->kind < TR_TRACE_RECEIVE ||
+		    e->kind > TR_TRACE_HANDLE_END) {
 			continue;
 		}
 		s = evlist_find_send(l, e->span_id);
@@ -751,7 +751,7 @@ print_rows(const char *title, struct row *rows, size_t n, bool times)
 static int
 cmd_stats(const struct opts *o)
 {
-	struct evlist l = { 0 };
+	struct evlist l   = { 0 };
 	struct row   *act = NULL, *pair = NULL, *type = NULL;
 	size_t        nact = 0, npair = 0, ntype = 0;
 	char          key[160], a[96], b[96];
@@ -775,8 +775,8 @@ cmd_stats(const struct opts *o)
 		r->sent += e->kind == TR_TRACE_SEND;
 		r->recv += e->kind == TR_TRACE_RECEIVE;
 		r->dead += e->kind == TR_TRACE_DEAD_LETTER;
-		r->dropped += e->kind == TR_TRACE_DROPPED ? (uint64_t) e->value
-							  : 0;
+		r->dropped +=
+		    e->kind == TR_TRACE_DROPPED ? (uint64_t) e->value : 0;
 		r->restarts += e->kind == TR_TRACE_RESTART;
 		if (e->kind == TR_TRACE_SEND || e->kind == TR_TRACE_RECEIVE) {
 			r->bytes += (uint64_t) e->value;
@@ -805,7 +805,8 @@ cmd_stats(const struct opts *o)
 			r->sent++;
 			r->bytes += (uint64_t) e->value;
 		}
-		if ((r = row_get(&type, &ntype, e->what[0] ? e->what : "(bytes)"))) {
+		if ((r = row_get(
+		         &type, &ntype, e->what[0] ? e->what : "(bytes)"))) {
 			r->sent++;
 			r->bytes += (uint64_t) e->value;
 		}
@@ -858,7 +859,7 @@ cmd_why(const struct opts *o)
 		return code;
 	}
 	for (long i = find_msg(&l, o->args[1]); i >= 0 && n < 256;
-	     i = evlist_find_send(&l, l.ev[i].parent_span)) {
+	     i      = evlist_find_send(&l, l.ev[i].parent_span)) {
 		chain[n++] = i;
 		if (!l.ev[i].parent_span) {
 			break;
@@ -872,7 +873,8 @@ cmd_why(const struct opts *o)
 	}
 	printf("trace %016" PRIx64 "%016" PRIx64 ", %zu hops, root first:\n",
 	    __builtin_bswap64(*(const uint64_t *) l.ev[chain[0]].trace_id),
-	    __builtin_bswap64(*(const uint64_t *) (l.ev[chain[0]].trace_id + 8)),
+	    __builtin_bswap64(
+	        *(const uint64_t *) (l.ev[chain[0]].trace_id + 8)),
 	    n);
 	while (n--) {
 		const tr_trace_event *e = &l.ev[chain[n]];
@@ -884,8 +886,8 @@ cmd_why(const struct opts *o)
 		    e->what[0] ? e->what : "(bytes)", e->msg_id, e->span_id,
 		    e->lamport,
 		    e->parent_span && evlist_find_send(&l, e->parent_span) < 0
-			? " (its cause is not in the file)"
-			: "");
+		        ? " (its cause is not in the file)"
+		        : "");
 	}
 	evlist_free(&l);
 	return EXIT_OK;
@@ -896,7 +898,7 @@ cmd_why(const struct opts *o)
 static int
 cmd_export(const struct opts *o)
 {
-	struct evlist l = { 0 };
+	struct evlist l   = { 0 };
 	FILE         *out = stdout;
 	int           code;
 
@@ -905,8 +907,8 @@ cmd_export(const struct opts *o)
 	}
 	code = load(o->args[0], &l);
 	if (code == EXIT_OK && o->out && !(out = fopen(o->out, "we"))) {
-		fprintf(stderr, "troupe trace: %s: %s\n", o->out,
-		    strerror(errno));
+		fprintf(
+		    stderr, "troupe trace: %s: %s\n", o->out, strerror(errno));
 		code = EXIT_FAIL;
 	}
 	if (code == EXIT_OK) {

@@ -17,7 +17,7 @@ struct msgpair {
 static struct msgpair
 pair_of(const struct evlist *l, size_t i)
 {
-	struct msgpair p = { (long) i, -1, -1 };
+	struct msgpair p    = { (long) i, -1, -1 };
 	uint64_t       span = l->ev[i].span_id;
 
 	p.recv = evlist_find(l, TR_TRACE_HANDLE_BEGIN, span);
@@ -49,11 +49,20 @@ xstr(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		default: fputc(*s, out);
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		default:
+			fputc(*s, out);
 		}
 	}
 }
@@ -103,8 +112,7 @@ static void
 chrome_slice(FILE *out, const struct evlist *l, const tr_trace_event *e,
     const char *verb, double dur)
 {
-	fprintf(out,
-	    ",\n{\"ph\":\"X\",\"name\":\"%s ", verb);
+	fprintf(out, ",\n{\"ph\":\"X\",\"name\":\"%s ", verb);
 	jstr(out, e->what[0] ? e->what : "(bytes)");
 	fprintf(out,
 	    "\",\"cat\":\"msg\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32
@@ -123,8 +131,8 @@ chrome_flow(FILE *out, const struct evlist *l, const tr_trace_event *e,
 	    ph[0] == 'f' ? "\"bp\":\"e\"," : "");
 	jstr(out, e->what[0] ? e->what : "(bytes)");
 	fprintf(out,
-	    "\",\"cat\":\"msg\",\"id\":%lu,\"pid\":%" PRIu32
-	    ",\"tid\":%" PRIu32 ",\"ts\":%.3f}",
+	    "\",\"cat\":\"msg\",\"id\":%lu,\"pid\":%" PRIu32 ",\"tid\":%" PRIu32
+	    ",\"ts\":%.3f}",
 	    id, e->self.pid, e->self.pid, rel_us(l, e->ts_ns));
 }
 
@@ -137,8 +145,8 @@ chrome(const struct evlist *l, FILE *out)
 
 	collect_procs(l, &p);
 	fprintf(out,
-	    "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"epoch_unix_us\":%"
-	    PRId64 ",\"clock\":\"realtime\"},\n\"traceEvents\":[\n"
+	    "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"epoch_unix_us\":"
+	    "%" PRId64 ",\"clock\":\"realtime\"},\n\"traceEvents\":[\n"
 	    "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":0,\"tid\":0,"
 	    "\"args\":{\"name\":\"troupe\"}}",
 	    l->n ? l->ev[0].ts_ns / 1000 : 0);
@@ -146,8 +154,8 @@ chrome(const struct evlist *l, FILE *out)
 		tr_addr a = { 0, p.pid[i], 0 };
 
 		fprintf(out,
-		    ",\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%" PRIu32
-		    ",\"tid\":%" PRIu32 ",\"args\":{\"name\":\"",
+		    ",\n{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":"
+		    "%" PRIu32 ",\"tid\":%" PRIu32 ",\"args\":{\"name\":\"",
 		    p.pid[i], p.pid[i]);
 		jstr(out, evlist_label(l, a, lab, sizeof(lab)));
 		fprintf(out, "\"}}");
@@ -162,7 +170,8 @@ chrome(const struct evlist *l, FILE *out)
 			    e->kind != TR_TRACE_LINK &&
 			    e->kind != TR_TRACE_MONITOR) {
 				fprintf(out,
-				    ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s ",
+				    ",\n{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%"
+				    "s ",
 				    tr_trace_kind_name(e->kind));
 				jstr(out, e->what);
 				fprintf(out,
@@ -191,7 +200,8 @@ chrome(const struct evlist *l, FILE *out)
 	fprintf(out, "\n]}\n");
 }
 
-/* ---- Mermaid -------------------------------------------------------------- */
+/* ---- Mermaid --------------------------------------------------------------
+ */
 
 /* Message text: no ';', '#' or bare "end" (mermaid-js sequenceDiagram). */
 static void
@@ -264,22 +274,23 @@ mermaid(const struct evlist *l, FILE *out, size_t max)
 	}
 }
 
-/* ---- OTLP/JSON ------------------------------------------------------------ */
+/* ---- OTLP/JSON ------------------------------------------------------------
+ */
 
 static void
 otlp_span(FILE *out, const tr_trace_event *e, const tr_trace_event *end,
     bool consumer, const char *peer_label, bool *first)
 {
 	char     tid[33];
-	uint64_t span = consumer ? e->span_id ^ 0x5a5a5a5a5a5a5a5aull
-				 : e->span_id;
-	int64_t  stop = consumer && end ? e->ts_ns + end->dur_ns : e->ts_ns + 1000;
+	uint64_t span =
+	    consumer ? e->span_id ^ 0x5a5a5a5a5a5a5a5aull : e->span_id;
+	int64_t stop =
+	    consumer && end ? e->ts_ns + end->dur_ns : e->ts_ns + 1000;
 
 	for (int k = 0; k < 16; k++) {
 		sprintf(tid + 2 * k, "%02x", e->trace_id[k]);
 	}
-	fprintf(out,
-	    "%s{\"traceId\":\"%s\",\"spanId\":\"%016" PRIx64 "\",",
+	fprintf(out, "%s{\"traceId\":\"%s\",\"spanId\":\"%016" PRIx64 "\",",
 	    *first ? "" : ",\n", tid, span);
 	*first = false;
 	if (consumer || e->parent_span) {
@@ -295,8 +306,8 @@ otlp_span(FILE *out, const tr_trace_event *e, const tr_trace_event *end,
 	    "\"troupe\"}},"
 	    "{\"key\":\"messaging.operation.type\",\"value\":{\"stringValue\":"
 	    "\"%s\"}},"
-	    "{\"key\":\"messaging.message.id\",\"value\":{\"stringValue\":\"%"
-	    PRIu64 "\"}},"
+	    "{\"key\":\"messaging.message.id\",\"value\":{\"stringValue\":"
+	    "\"%" PRIu64 "\"}},"
 	    "{\"key\":\"troupe.msg.type\",\"value\":{\"stringValue\":\"",
 	    consumer ? 5 : 4, e->ts_ns, stop, consumer ? "process" : "send",
 	    e->msg_id);
@@ -401,8 +412,8 @@ svg(const struct evlist *l, FILE *out, size_t max)
 	rows = 0;
 	for (size_t i = 0; i < l->n && rows < max; i++) {
 		const tr_trace_event *e = &l->ev[i];
-		size_t x1, x2, y;
-		bool   got;
+		size_t                x1, x2, y;
+		bool                  got;
 
 		if (e->kind != TR_TRACE_SEND) {
 			continue;
@@ -454,8 +465,9 @@ trace_export(const struct evlist *l, const char *format, FILE *out, size_t max)
 			trace_print_json(&l->ev[i], out);
 		}
 	} else {
-		fprintf(stderr, "troupe trace: unknown format '%s' (chrome, "
-				"mermaid, otlp, html, svg, jsonl)\n",
+		fprintf(stderr,
+		    "troupe trace: unknown format '%s' (chrome, "
+		    "mermaid, otlp, html, svg, jsonl)\n",
 		    format);
 		return EXIT_USAGE;
 	}

@@ -27,11 +27,11 @@ long evlist_find_send(const struct evlist *l, uint64_t span);
 /* Index of the first event of kind for span, or -1. */
 long evlist_find(const struct evlist *l, uint32_t kind, uint64_t span);
 /* "name (pid N)" of the process an address names, from the events. */
-const char *evlist_label(const struct evlist *l, tr_addr a, char *buf,
-    size_t n);
+const char *evlist_label(
+    const struct evlist *l, tr_addr a, char *buf, size_t n);
 
-int trace_export(const struct evlist *l, const char *format, FILE *out,
-    size_t max);
+int trace_export(
+    const struct evlist *l, const char *format, FILE *out, size_t max);
 void trace_print_json(const tr_trace_event *ev, FILE *out);
 
 int trace_main(int argc, char **argv);

@@ -33,21 +33,21 @@ extern "C" {
  * docs/trace.md describes the file format and the tool. */
 
 enum tr_trace_kind {
-	TR_TRACE_SEND = 1,   /* value: payload bytes */
-	TR_TRACE_RECEIVE,    /* taken off the socket; value: bytes */
+	TR_TRACE_SEND = 1,     /* value: payload bytes */
+	TR_TRACE_RECEIVE,      /* taken off the socket; value: bytes */
 	TR_TRACE_HANDLE_BEGIN, /* tr_recv() returned it */
-	TR_TRACE_HANDLE_END, /* the same thread's next tr_recv(); dur_ns */
-	TR_TRACE_SPAWN,      /* peer: the child; value: its pid */
-	TR_TRACE_EXIT,       /* this process ends; value: exit code */
-	TR_TRACE_RESTART,    /* a supervisor restarts peer; what: child id */
-	TR_TRACE_LINK,       /* tr_link(peer) */
-	TR_TRACE_MONITOR,    /* tr_monitor(peer) */
-	TR_TRACE_DOWN,       /* peer ended; value: its exit code */
-	TR_TRACE_DEAD_LETTER, /* a message dropped on receipt; what: why */
-	TR_TRACE_BLOCKED,    /* a send waits on peer's full mailbox */
+	TR_TRACE_HANDLE_END,   /* the same thread's next tr_recv(); dur_ns */
+	TR_TRACE_SPAWN,        /* peer: the child; value: its pid */
+	TR_TRACE_EXIT,         /* this process ends; value: exit code */
+	TR_TRACE_RESTART,      /* a supervisor restarts peer; what: child id */
+	TR_TRACE_LINK,         /* tr_link(peer) */
+	TR_TRACE_MONITOR,      /* tr_monitor(peer) */
+	TR_TRACE_DOWN,         /* peer ended; value: its exit code */
+	TR_TRACE_DEAD_LETTER,  /* a message dropped on receipt; what: why */
+	TR_TRACE_BLOCKED,      /* a send waits on peer's full mailbox */
 	TR_TRACE_RATE_TRIPPED, /* this process's tracing switched off */
-	TR_TRACE_DROPPED,    /* value: events the ring could not take */
-	TR_TRACE_MARK,       /* tr_trace_mark() */
+	TR_TRACE_DROPPED,      /* value: events the ring could not take */
+	TR_TRACE_MARK,         /* tr_trace_mark() */
 	TR_TRACE_KIND_MAX,
 };
 
@@ -67,8 +67,8 @@ typedef struct tr_trace_event {
 	uint64_t span_id;      /* the message's span */
 	uint64_t parent_span;  /* for a send: the span being handled */
 	int64_t  dur_ns;       /* handle_end: time since handle_begin */
-	char     what[TR_TRACE_WHAT_MAX]; /* message type or reason */
-	char     name[TR_TRACE_NAME_MAX]; /* self's process name */
+	char     what[TR_TRACE_WHAT_MAX];  /* message type or reason */
+	char     name[TR_TRACE_NAME_MAX];  /* self's process name */
 	char     actor[TR_TRACE_NAME_MAX]; /* self's actor ("" in main) */
 } tr_trace_event;
 
@@ -87,18 +87,18 @@ TR_API int tr_trace_mark(
 
 /* A zero-initialised struct means the defaults. */
 typedef struct tr_trace_opts {
-	unsigned sample;    /* record 1 root message in N; 0 or 1: all */
-	const char *actors; /* comma-separated globs on the process or
-			     * actor name; NULL or "": all */
-	const char *types;  /* comma-separated globs on message types */
-	uint64_t    limit;  /* stop after this many events; 0: 100000 */
+	unsigned    sample;      /* record 1 root message in N; 0 or 1: all */
+	const char *actors;      /* comma-separated globs on the process or
+	                          * actor name; NULL or "": all */
+	const char *types;       /* comma-separated globs on message types */
+	uint64_t    limit;       /* stop after this many events; 0: 100000 */
 	int         duration_ms; /* stop after; 0: 30 s; <0: never */
-	unsigned rate_n;    /* per-process trip: more than rate_n events */
-	int      rate_ms;   /* in rate_ms switch that process off; 0: 1000
-			     * per 1000 ms; rate_n = UINT32_MAX: none */
-	int lease_ms; /* tracing goes off this long after the last
-		       * tr_trace_session_poll(); 0: 5000; <0: no lease */
-	unsigned ring_slots; /* events per process ring; 0: 16384 */
+	unsigned    rate_n;      /* per-process trip: more than rate_n events */
+	int         rate_ms;     /* in rate_ms switch that process off; 0: 1000
+	                          * per 1000 ms; rate_n = UINT32_MAX: none */
+	int lease_ms;            /* tracing goes off this long after the last
+	                          * tr_trace_session_poll(); 0: 5000; <0: no lease */
+	unsigned ring_slots;     /* events per process ring; 0: 16384 */
 } tr_trace_opts;
 
 typedef struct tr_trace_session tr_trace_session;
