@@ -764,6 +764,7 @@ cmd_stats(const struct opts *o)
 	for (size_t i = 0; code == EXIT_OK && i < l.n; i++) {
 		const tr_trace_event *e = &l.ev[i];
 		struct row           *r;
+		bool                  got;
 
 		snprintf(key, sizeof(key), "%s",
 		    evlist_label(&l, e->self, a, sizeof(a)));
@@ -801,13 +802,16 @@ cmd_stats(const struct opts *o)
 		snprintf(key, sizeof(key), "%s -> %s",
 		    evlist_label(&l, e->self, a, sizeof(a)),
 		    evlist_label(&l, e->peer, b, sizeof(b)));
+		got = evlist_find(&l, TR_TRACE_RECEIVE, e->span_id) >= 0;
 		if ((r = row_get(&pair, &npair, key))) {
 			r->sent++;
+			r->recv += got;
 			r->bytes += (uint64_t) e->value;
 		}
 		if ((r = row_get(
 		         &type, &ntype, e->what[0] ? e->what : "(bytes)"))) {
 			r->sent++;
+			r->recv += got;
 			r->bytes += (uint64_t) e->value;
 		}
 	}
