@@ -146,11 +146,16 @@ env_start(void)
 	const char   *v                            = getenv("TROUPE_TRACE");
 	char          actors[TRI_TRACE_FILTER_MAX] = "";
 	char          types[TRI_TRACE_FILTER_MAX]  = "";
+	char          spec[1024];
 	tr_trace_opts o;
 
 	if (!v || !v[0] || strcmp(v, "0") == 0) {
 		return;
 	}
+	/* this run's, not that of a troupe program this one may exec */
+	tri_strlcpy(spec, v, sizeof(spec));
+	(void) unsetenv("TROUPE_TRACE");
+	v = spec;
 	memset(&o, 0, sizeof(o));
 	o.rate_n      = UINT32_MAX;
 	o.duration_ms = -1;

@@ -30,8 +30,8 @@ static const int methods[] = { FORK, TR_START_SPAWN, TR_START_FORKSERVER };
 /* ---- actors ---------------------------------------------------------------
  * "ponger": "ping" -> "pong" to the sender; "flood N": N messages "f" to
  * the sender; "hop A B ...": "hop B ..." to A ("hop" alone is not
- * forwarded); "exit N": returns N; "stop": returns 0; anything else is
- * ignored. */
+ * forwarded); "nap MS": sleeps; "exit N": returns N; "stop": returns 0;
+ * anything else is ignored. */
 static int
 ponger(const void *args, size_t len)
 {
@@ -54,6 +54,9 @@ ponger(const void *args, size_t len)
 		}
 		if (strncmp(txt, "exit ", 5) == 0) {
 			return atoi(txt + 5);
+		}
+		if (strncmp(txt, "nap ", 4) == 0) {
+			usleep((useconds_t) atoi(txt + 4) * 1000);
 		}
 		if (strcmp(txt, "ping") == 0) {
 			r = tr_send_bytes(from, "pong", 4, 5000);
@@ -376,6 +379,38 @@ test_restart_recorded_by_supervisor(void **state)
 	assert_string_equal(e->what, "once");
 	assert_int_equal(e->value, 1);
 	tr_test_sup_untrack(&sup);
+	tr_trace_session_close(&s);
+}
+
+/* A send that waits on a full mailbox: message events filtered out by
+ * type, so that only the life events (blocked among them) are kept. */
+static void
+test_blocked_send_recorded(void **state)
+{
+	tr_trace_session *s;
+	tr_trace_opts     o = { .rate_n = UINT32_MAX,
+		    .duration_ms        = -1,
+		    .lease_ms           = -1,
+		    .types              = "no.such.type" };
+	tr_process       *p;
+	tr_addr           a;
+	int               sent = 0;
+
+	nev = 0;
+	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
+	p = start(FORK, &a);
+	say(a, "nap 300");
+	/* far more than the mailbox and the socket's high-water marks hold */
+	for (; sent < 20000; sent++) {
+		TR_ASSERT_OK(tr_send_bytes(a, "x", 1, TR_TEST_HANG_MS));
+	}
+	say(a, "stop");
+	assert_int_equal(tr_test_finish(&p), 0);
+	poll_all(s);
+	assert_true(count(TR_TRACE_BLOCKED, me()) >= 1);
+	assert_int_equal(find(TR_TRACE_BLOCKED, me(), 0)->peer.pid, a.pid);
+	assert_int_equal(count(TR_TRACE_SEND, 0), 0);
+	assert_int_equal(count(TR_TRACE_EXIT, a.pid), 1);
 	tr_trace_session_close(&s);
 }
 
@@ -853,6 +888,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_events_for_each_kind),
 		cmocka_unit_test_teardown(test_restart_recorded_by_supervisor,
 		    tr_test_sup_kill_leftovers),
+		cmocka_unit_test(test_blocked_send_recorded),
 		cmocka_unit_test(test_drops_counted_when_reader_stopped),
 		cmocka_unit_test(test_rate_trip_switches_that_process_off),
 		cmocka_unit_test(test_attach_with_the_tool),

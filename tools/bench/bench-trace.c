@@ -35,12 +35,12 @@
 #define START_MS 30000
 #define SIZE     256
 
-#define CHECK_TR(x)                                                       \
-	do {                                                              \
-		int r_ = (x);                                             \
-		if (r_ < 0) {                                             \
-			die(#x, r_);                                      \
-		}                                                         \
+#define CHECK_TR(x)                  \
+	do {                         \
+		int r_ = (x);        \
+		if (r_ < 0) {        \
+			die(#x, r_); \
+		}                    \
 	} while (0)
 
 extern char **environ;
@@ -133,10 +133,10 @@ run(int mode, long n)
 	struct result     res = { 0 };
 	tr_trace_session *s   = NULL;
 	tr_trace_opts     o   = { .rate_n = UINT32_MAX,
-		      .duration_ms          = -1,
-		      .limit                = UINT64_MAX,
-		      .ring_slots           = 65536,
-		      .lease_ms             = -1 };
+		      .duration_ms        = -1,
+		      .limit              = UINT64_MAX,
+		      .ring_slots         = 65536,
+		      .lease_ms           = -1 };
 	struct job        j   = { tr_self(), n };
 	tr_process       *sink, *source;
 	tr_addr           a, dummy;
@@ -243,13 +243,15 @@ main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
 			i++;
 			for (int k = 0; k < NMODES; k++) {
-				only = strcmp(argv[i], mode_names[k]) ? only : k;
+				only =
+				    strcmp(argv[i], mode_names[k]) ? only : k;
 			}
 		} else if (!strcmp(argv[i], "--python") && i + 1 < argc) {
 			script = argv[++i];
 		} else {
 			fprintf(stderr,
-			    "usage: bench-trace [--rounds N (1-15)] [--count N] "
+			    "usage: bench-trace [--rounds N (1-15)] [--count "
+			    "N] "
 			    "[--mode off|filtered|on] [--python mp_pipe.py]\n");
 			return 2;
 		}
@@ -281,12 +283,13 @@ main(int argc, char **argv)
 		qsort(res[m], (size_t) rounds, sizeof(res[m][0]), cmp_res);
 		off = res[OFF][rounds / 2].msgs_s;
 		printf("%-34s %12.0f %8.1f%% %10llu %10llu %8.2fx\n",
-		    m == OFF        ? "off (compiled in)"
+		    m == OFF            ? "off (compiled in)"
 		        : m == FILTERED ? "on, every actor filtered out"
-					: "on, recording every message",
+		                        : "on, recording every message",
 		    r->msgs_s, 100.0 * r->msgs_s / off,
 		    (unsigned long long) r->events,
-		    (unsigned long long) r->dropped, py > 0 ? r->msgs_s / py : 0);
+		    (unsigned long long) r->dropped,
+		    py > 0 ? r->msgs_s / py : 0);
 	}
 	printf("%-34s %12.0f   (Python multiprocessing.Pipe send_bytes, "
 	       "same run)\n",
