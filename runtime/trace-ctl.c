@@ -18,6 +18,9 @@
 
 #define CTL_BYTES 4096
 
+_Static_assert(sizeof(struct tri_trace_ctl) <= CTL_BYTES, "ctl page");
+_Static_assert(sizeof(struct tri_trace_rec) == 192, "a slot is 3 lines");
+
 static char env_out[PATH_MAX]; /* TROUPE_TRACE's file; "" none */
 
 static struct tri_trace_ctl *

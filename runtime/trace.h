@@ -34,9 +34,11 @@ struct tri_trace_ctl {
 	_Atomic int64_t  lease_until_ns; /* CLOCK_REALTIME; 0: no lease */
 	int64_t          until_ns;       /* duration's end; 0: none */
 	uint64_t         limit;          /* events in all; 0: none */
-	_Atomic uint64_t total;          /* events written, all processes */
 	char             actors[TRI_TRACE_FILTER_MAX];
 	char             types[TRI_TRACE_FILTER_MAX];
+	/* written at every event: a cache line of its own, so that it does
+	 * not take from every process the line that on and gen are in */
+	_Alignas(64) _Atomic uint64_t total; /* events written, all */
 };
 
 /* One slot of a ring (192 bytes).  seq is position + 1 once the writer
@@ -60,17 +62,17 @@ struct tri_trace_rec {
  * Any thread of the process reserves a slot by CAS on head; the one
  * reader advances tail. */
 struct tri_trace_ring {
-	uint32_t             magic;
-	uint32_t             slots; /* a power of two */
-	tr_addr              self;
-	char                 name[TR_TRACE_NAME_MAX];
-	char                 actor[TR_TRACE_NAME_MAX];
-	_Atomic uint64_t     head;    /* next position to reserve */
-	_Atomic uint64_t     tail;    /* the reader took everything before */
-	_Atomic uint64_t     dropped; /* events the full ring could not take */
-	_Atomic uint32_t     closed;  /* the process wrote its last event */
-	uint8_t              pad[60];
-	struct tri_trace_rec rec[];
+	uint32_t magic;
+	uint32_t slots; /* a power of two */
+	tr_addr  self;
+	char     name[TR_TRACE_NAME_MAX];
+	char     actor[TR_TRACE_NAME_MAX];
+	/* the writers' line, the reader's line */
+	_Alignas(64) _Atomic uint64_t head; /* next position to reserve */
+	_Atomic uint64_t dropped; /* events the full ring could not take */
+	_Atomic uint32_t closed;  /* the process wrote its last event */
+	_Alignas(64) _Atomic uint64_t tail; /* the reader took all before */
+	_Alignas(64) struct tri_trace_rec rec[];
 };
 
 extern struct tri_trace_ctl *tri_trace_ctl; /* never NULL */
