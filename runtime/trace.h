@@ -55,7 +55,7 @@ struct tri_trace_rec {
 	uint8_t          trace_id[16];
 	uint64_t         span_id, parent_span;
 	int64_t          dur_ns;
-	char             what[72];
+	char             what[84];
 };
 
 /* <run>/trace/<pid>.<incarnation>.ring: a header and ring_slots slots.
