@@ -481,6 +481,69 @@ test_rate_trip_switches_that_process_off(void **state)
 	tr_trace_session_close(&s);
 }
 
+/* 1 root in 4 is sampled; an actor filter keeps the other processes
+ * quiet; the event limit and the duration switch tracing off. */
+static void
+test_sampling_filters_limit_duration(void **state)
+{
+	tr_trace_session *s;
+	tr_trace_opts     o = { .rate_n = UINT32_MAX,
+		    .duration_ms        = -1,
+		    .lease_ms           = -1,
+		    .sample             = 4,
+		    .actors             = "MainProcess" };
+	tr_process       *p;
+	tr_addr           a;
+
+	nev = 0;
+	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
+	p = start(FORK, &a);
+	/* 40 roots: main handles nothing in between */
+	for (int i = 0; i < 40; i++) {
+		say(a, "x");
+	}
+	say(a, "stop");
+	assert_int_equal(tr_test_finish(&p), 0);
+	poll_all(s);
+	tr_trace_session_close(&s);
+	/* roots 0, 4, .. 40 (the stop is the 41st) */
+	assert_int_equal(count(TR_TRACE_SEND, me()), 11);
+	assert_int_equal(count(TR_TRACE_SPAWN, me()), 1);
+	/* the child is filtered out: nothing from it, not even its exit */
+	for (size_t i = 0; i < nev; i++) {
+		assert_int_equal(evs[i].self.pid, me());
+	}
+
+	/* the limit: the 6th event switches tracing off for the run */
+	memset(&o, 0, sizeof(o));
+	o.rate_n      = UINT32_MAX;
+	o.duration_ms = -1;
+	o.lease_ms    = -1;
+	o.limit       = 5;
+	nev           = 0;
+	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
+	for (int i = 0; i < 10; i++) {
+		TR_ASSERT_OK(tr_trace_mark(TR_TRACE_MARK, tr_self(), i, NULL));
+	}
+	assert_false(tr_trace_session_active(s));
+	poll_all(s);
+	assert_int_equal(count(TR_TRACE_MARK, me()), 5);
+	tr_trace_session_close(&s);
+
+	/* the duration */
+	o.limit       = 0;
+	o.duration_ms = 100;
+	nev           = 0;
+	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
+	TR_ASSERT_OK(tr_trace_mark(TR_TRACE_MARK, tr_self(), 1, NULL));
+	usleep(200 * 1000);
+	TR_ASSERT_OK(tr_trace_mark(TR_TRACE_MARK, tr_self(), 2, NULL));
+	assert_false(tr_trace_session_active(s));
+	poll_all(s);
+	assert_int_equal(count(TR_TRACE_MARK, me()), 1);
+	tr_trace_session_close(&s);
+}
+
 /* ---- the tool: attach, lease ----------------------------------------------
  */
 
@@ -891,6 +954,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_blocked_send_recorded),
 		cmocka_unit_test(test_drops_counted_when_reader_stopped),
 		cmocka_unit_test(test_rate_trip_switches_that_process_off),
+		cmocka_unit_test(test_sampling_filters_limit_duration),
 		cmocka_unit_test(test_attach_with_the_tool),
 		cmocka_unit_test(test_lease_expires_when_the_tool_dies),
 		cmocka_unit_test(test_why_follows_three_hops_to_the_root),
