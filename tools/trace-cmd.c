@@ -852,7 +852,7 @@ cmd_why(const struct opts *o)
 	struct evlist l = { 0 };
 	long          chain[256];
 	size_t        n = 0;
-	char          a[96], b[96];
+	char          a[96], b[96], tid[33];
 	int           code;
 
 	if (o->nargs != 2) {
@@ -875,11 +875,8 @@ cmd_why(const struct opts *o)
 		evlist_free(&l);
 		return EXIT_NOTFOUND;
 	}
-	printf("trace %016" PRIx64 "%016" PRIx64 ", %zu hops, root first:\n",
-	    __builtin_bswap64(*(const uint64_t *) l.ev[chain[0]].trace_id),
-	    __builtin_bswap64(
-	        *(const uint64_t *) (l.ev[chain[0]].trace_id + 8)),
-	    n);
+	hex(tid, l.ev[chain[0]].trace_id, 16);
+	printf("trace %s, %zu hops, root first:\n", tid, n);
 	while (n--) {
 		const tr_trace_event *e = &l.ev[chain[n]];
 
