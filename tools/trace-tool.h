@@ -4,6 +4,7 @@
 #ifndef TROUPE_TRACE_TOOL_H
 #define TROUPE_TRACE_TOOL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "troupe.h"
@@ -29,6 +30,29 @@ long evlist_find(const struct evlist *l, uint32_t kind, uint64_t span);
 /* "name (pid N)" of the process an address names, from the events. */
 const char *evlist_label(
     const struct evlist *l, tr_addr a, char *buf, size_t n);
+
+/* Parsed command line (trace-cmd.c). */
+struct opts {
+	tr_trace_opts t;
+	const char   *out;
+	const char   *format;
+	const char   *kinds;
+	bool          json;
+	uint64_t      rotate_size;
+	unsigned      rotate_count;
+	size_t        max;
+	int           nargs;
+	char         *args[16];
+};
+
+/* Read a whole file into l, sorted by time, span-indexed: EXIT_OK, or
+ * EXIT_FAIL with the reason on stderr. */
+int  trace_load(const char *path, struct evlist *l);
+int  trace_usage(int code);
+void trace_hex(char *out, const uint8_t *p, size_t n);
+int  trace_cmd_stats(const struct opts *o);
+int  trace_cmd_why(const struct opts *o);
+int  trace_cmd_export(const struct opts *o);
 
 int trace_export(
     const struct evlist *l, const char *format, FILE *out, size_t max);
