@@ -37,6 +37,7 @@ static struct writer {
 	_Atomic uint32_t win_count;
 	_Atomic uint64_t rng;
 	_Atomic uint32_t roots;
+	_Atomic uint64_t lost; /* while another thread made the ring */
 } W;
 
 /* The message this thread handles (tr_recv() returned it). */
@@ -206,7 +207,11 @@ put(struct tri_trace_rec *in)
 	uint64_t               pos;
 
 	if (!g) {
+		atomic_fetch_add_explicit(&W.lost, 1, memory_order_relaxed);
 		return;
+	}
+	if (atomic_load_explicit(&W.lost, memory_order_relaxed)) {
+		atomic_fetch_add(&g->dropped, atomic_exchange(&W.lost, 0));
 	}
 	pos = atomic_load_explicit(&g->head, memory_order_relaxed);
 	do {
@@ -452,6 +457,7 @@ tri_trace_forked(void)
 	atomic_store(&W.gen, 0);
 	atomic_store(&W.active, false);
 	atomic_store(&W.rng, 0);
+	atomic_store(&W.lost, 0);
 	cur.gen = 0;
 }
 
