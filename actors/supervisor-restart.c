@@ -186,6 +186,9 @@ tri_sup_on_death(struct tri_sup *s, size_t i)
 	    s->name, c->id, (int) pid, how,
 	    tr_exit_class_name(tr_exit_classify(c->last_exitcode)),
 	    c->restarts + 1);
+	(void) tr_trace_mark(TR_TRACE_RESTART,
+	    (tr_addr) { 0, (uint32_t) pid, 0 }, (int64_t) c->restarts + 1,
+	    c->id);
 	at = tr_now_ms() + backoff_delay(s, c);
 	if (s->strategy == TR_SUP_ONE_FOR_ALL) {
 		restart_group(s, 0, at);

@@ -17,6 +17,7 @@
 #include "troupe/shm.h"
 #include "troupe/supervisor.h"
 #include "troupe/sync.h"
+#include "troupe/trace.h"
 #include "troupe/wait.h"
 
 #endif /* TROUPE_H */

@@ -381,8 +381,9 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 			}
 			continue;
 		}
-		tri_event({ TRI_EV_RECEIVE, m->env.sender, m->env.id,
-		    (int64_t) zmq_msg_size(&m->payload), m->env.type });
+		if (tri_trace_on()) {
+			tri_trace_receive(&m->env, zmq_msg_size(&m->payload));
+		}
 		m->next = NULL;
 		if (t) {
 			t->next = m;

@@ -12,6 +12,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "event.h"
 #include "exitlog.h"
 #include "fds.h"
 #include "inbox.h"
@@ -341,17 +342,34 @@ recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms,
 	}
 }
 
+/* The actor's own receive: the message it handled before is done, the
+ * one returned is being handled (for the trace). */
+static int
+recv_handled(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms)
+{
+	int r;
+
+	if (tri_trace_on()) {
+		tri_trace_handle_end();
+	}
+	r = recv_match(ret, match, arg, timeout_ms, NULL, 0);
+	if (r == 0 && tri_trace_on()) {
+		tri_trace_handle_begin(*ret);
+	}
+	return r;
+}
+
 int
 tr_recv(tr_msg **ret, int timeout_ms)
 {
-	return recv_match(ret, NULL, NULL, timeout_ms, NULL, 0);
+	return recv_handled(ret, NULL, NULL, timeout_ms);
 }
 
 int
 tr_recv_match(tr_msg **ret, tr_match_fn match, void *arg, int timeout_ms)
 {
 	tr_assert_return(match, -EINVAL);
-	return recv_match(ret, match, arg, timeout_ms, NULL, 0);
+	return recv_handled(ret, match, arg, timeout_ms);
 }
 
 struct call_match {
@@ -573,6 +591,7 @@ tr_monitor(tr_addr who, uint64_t *ret_ref)
 	if (r < 0) {
 		return r;
 	}
+	tri_event({ TRI_EV_MONITOR, who, 0, (int64_t) w.ref, NULL });
 	if (ret_ref) {
 		*ret_ref = w.ref;
 	}
@@ -664,6 +683,9 @@ tr_link(tr_addr who)
 	 * way (we still act on its end) */
 	if (r == 0 && link_msg(who, true) == 0) {
 		link_wait_ack(who);
+	}
+	if (r == 0) {
+		tri_event({ TRI_EV_LINK, who, 0, 0, NULL });
 	}
 	return r;
 }

@@ -217,9 +217,10 @@ send_frames(struct tri_peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
 	 * when there is none saves a failed try, a liveness poll and two
 	 * changes of the socket's timeout per message: a sender outrunning
 	 * its receiver waits in libzmq as a plain blocking zmq_send does. */
-	int wait = timeout_ms == 0                         ? 0
-	    : timeout_ms < 0 || timeout_ms > SEND_SLICE_MS ? SEND_SLICE_MS
-	                                                   : timeout_ms;
+	int  wait    = timeout_ms == 0                         ? 0
+	        : timeout_ms < 0 || timeout_ms > SEND_SLICE_MS ? SEND_SLICE_MS
+	                                                       : timeout_ms;
+	bool blocked = false;
 
 	for (;;) {
 		int left, r;
@@ -241,6 +242,11 @@ send_frames(struct tri_peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
 		}
 		if (timeout_ms == 0) {
 			return -EAGAIN;
+		}
+		if (!blocked) {
+			blocked = true;
+			tri_event({ TRI_EV_BLOCKED, p->addr, m->env.id, 0,
+			    m->env.type });
 		}
 		if (wait > 0 && tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
 			tri_peer_drop(p->addr);
@@ -271,6 +277,9 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	m->env.id           = ++next_id;
 	m->env.lamport      = tri_lamport_next();
 	m->env.send_time_ns = realtime_ns();
+	if (tri_trace_on()) {
+		tri_trace_send(&m->env, zmq_msg_size(&m->payload));
+	}
 	memcpy(env, p->prefix, (size_t) p->prefix_len);
 	n = tri_env_encode_rest(
 	    &m->env, env + p->prefix_len, sizeof(env) - (size_t) p->prefix_len);
@@ -279,8 +288,6 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 		return n;
 	}
 	n += p->prefix_len;
-	tri_event({ TRI_EV_SEND, to, m->env.id,
-	    (int64_t) zmq_msg_size(&m->payload), m->env.type });
 	r = send_frames(p, env, (size_t) n, m, timeout_ms);
 	if (r < 0) {
 		next_id--;

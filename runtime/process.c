@@ -16,6 +16,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "alloc.h"
+#include "event.h"
 #include "fdpass.h"
 #include "fds.h"
 #include "forkserver.h"
@@ -466,6 +467,8 @@ start(tr_process *p, int timeout_ms)
 		/* the forkserver reaps it: learn the start time while we can */
 		(void) tri_proc_starttime(p->pid, &p->incarnation, NULL);
 	}
+	tri_event({ TRI_EV_SPAWN, { 0, (uint32_t) p->pid, p->incarnation }, 0,
+	    p->pid, p->actor });
 	tri_debug("started %s (actor %s, pid %d, %s)", p->name, p->actor,
 	    (int) p->pid, tr_start_method_name(p->method));
 	return 0;

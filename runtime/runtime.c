@@ -25,6 +25,7 @@
 #include "mailbox.h"
 #include "process.h"
 #include "registry.h"
+#include "trace.h"
 #include "tracker.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -80,6 +81,7 @@ teardown(bool watchdog)
 	tri_msg_shutdown();
 	tri_forkserver_forget();
 	if (tri_rt.own_rundir && getpid() == tri_rt.root) {
+		tri_trace_finish_root();
 		rmdir_recursive(tri_rt.rundir);
 		tri_rt.own_rundir = false;
 	}
@@ -248,6 +250,9 @@ tr_init(int argc, char **argv)
 		return r;
 	}
 	r = tri_exitlog_init();
+	if (r == 0) {
+		r = tri_trace_init_root(tri_rt.rundir);
+	}
 	if (r < 0) {
 		rmdir_recursive(tri_rt.rundir);
 		return r;
@@ -481,6 +486,7 @@ tri_child_reset(void)
 	tri_rt.is_child   = true;
 	tri_rt.pid        = tri_getpid();
 	tri_msg_forked();
+	tri_trace_forked();
 	/* The parent's handlers and mask are not the actor's: a crash
 	 * handler (a test harness's, say) would change a SIGSEGV's exit
 	 * code, a supervisor blocks SIGTERM for its signalfd.  Handlers go
@@ -495,6 +501,7 @@ tri_child_reset(void)
 static _Noreturn void
 child_finish(int code)
 {
+	tri_trace_exit(code);
 	teardown(true);
 	fflush(NULL);
 	_exit(code);
@@ -575,6 +582,7 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 	if (b->rundir[0]) {
 		tri_strlcpy(tri_rt.rundir, b->rundir, sizeof(tri_rt.rundir));
 	}
+	tri_trace_init_child(tri_rt.rundir);
 	tr_log_set_level(b->log_level);
 	(void) prctl(PR_SET_NAME, b->name);
 	tri_rt.args     = b->args;

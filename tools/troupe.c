@@ -10,6 +10,8 @@
  *                          user's own
  * Runs are looked for in $TROUPE_RUNTIME_DIR if set, else in
  * $XDG_RUNTIME_DIR and /tmp.
+ *   troupe trace ...       record, tail, stats, why, export, filter,
+ *                          merge: see trace-cmd.c and docs/trace.md
  *   troupe --version | --help
  *
  * It reads the runtime directory layout of docs/protocol.md section 1 and
@@ -24,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "trace-tool.h"
 #include "troupe.h"
 
 #define TROUPE_VERSION "0.1.0"
@@ -34,6 +37,7 @@ usage(FILE *to)
 	fprintf(to,
 	    "usage: troupe ps [RUNTIME-DIR...]\n"
 	    "       troupe clean [--dry-run]\n"
+	    "       troupe trace COMMAND ... (troupe trace --help)\n"
 	    "       troupe --version | --help\n");
 }
 
@@ -277,6 +281,9 @@ main(int argc, char **argv)
 			bad |= show_run(argv[i]) < 0;
 		}
 		return bad ? 1 : 0;
+	}
+	if (strcmp(argv[1], "trace") == 0) {
+		return trace_main(argc, argv);
 	}
 	if (strcmp(argv[1], "clean") == 0) {
 		bool dry = false;

@@ -870,6 +870,22 @@ test_semaphore(void **state)
 	extra_env = NULL;
 }
 
+/* issue 12: tracing switched on by the program itself; each pong is in
+ * its ping's trace, nothing lost */
+static void
+test_trace_pingpong(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "trace-pingpong", NULL);
+		expect_clean_exit();
+		EXPECT_LINES(
+		    "ping 1 handled by Process-1; pong 1 in its trace: yes",
+		    "ping 2 handled by Process-1; pong 2 in its trace: yes",
+		    "ping 3 handled by Process-1; pong 3 in its trace: yes",
+		    "main sent 4, ponger sent 3, events lost 0");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -903,6 +919,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_pool_tasks),
 		cmocka_unit_test(test_manager_dict_list),
 		cmocka_unit_test(test_manager_namespace),
+		cmocka_unit_test(test_trace_pingpong),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
