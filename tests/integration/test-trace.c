@@ -589,11 +589,11 @@ static size_t
 load(const char *path)
 {
 	tr_trace_file *f;
-	int            r;
+	int            r = 1;
 
 	nev = 0;
 	TR_ASSERT_OK(tr_trace_file_open(&f, path, false));
-	while ((r = tr_trace_file_read(f, &evs[nev])) == 1 && nev < MAXEV) {
+	while (nev < MAXEV && (r = tr_trace_file_read(f, &evs[nev])) == 1) {
 		nev++;
 	}
 	assert_int_equal(r, 0);
