@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev libcmocka-dev
       python3 python3-zmq python3-protobuf erlang-base valgrind
-      clang-format cppcheck clang libclang-rt-dev)
+      clang-format cppcheck clang libclang-rt-dev
+      chromium)  # renders the trace tool's HTML/SVG diagrams in test-trace
 
 missing=()
 for p in "${pkgs[@]}"; do
