@@ -8,6 +8,7 @@
 #include "troupe/common.h"
 #include "troupe/event.h"
 #include "troupe/msg.h"
+#include "troupe/node.h"
 #include "troupe/pipe.h"
 #include "troupe/pool.h"
 #include "troupe/process.h"
