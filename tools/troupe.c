@@ -10,6 +10,9 @@
  *                          user's own
  * Runs are looked for in $TROUPE_RUNTIME_DIR if set, else in
  * $XDG_RUNTIME_DIR and /tmp.
+ *   troupe node --name NAME [--listen EP] [--peer EP[#KEY]]... [...]
+ *                          run a node (distribution) in the foreground;
+ *                          `troupe node --help` for its options
  *   troupe --version | --help
  *
  * It reads the runtime directory layout of docs/protocol.md section 1 and
@@ -24,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "troupe-node.h"
 #include "troupe.h"
 
 #define TROUPE_VERSION "0.1.0"
@@ -34,6 +38,7 @@ usage(FILE *to)
 	fprintf(to,
 	    "usage: troupe ps [RUNTIME-DIR...]\n"
 	    "       troupe clean [--dry-run]\n"
+	    "       troupe node --name NAME [options]   (troupe node --help)\n"
 	    "       troupe --version | --help\n");
 }
 
@@ -277,6 +282,9 @@ main(int argc, char **argv)
 			bad |= show_run(argv[i]) < 0;
 		}
 		return bad ? 1 : 0;
+	}
+	if (strcmp(argv[1], "node") == 0) {
+		return troupe_node_cmd(argc, argv);
 	}
 	if (strcmp(argv[1], "clean") == 0) {
 		bool dry = false;

@@ -547,6 +547,57 @@ test_curve_wrong_key_refused(void **state)
 	tr_node_stop(&a);
 }
 
+/* `troupe node`: --help; runs in the foreground, says where it listens,
+ * serves (b joins it), and stops cleanly on SIGTERM. */
+static void
+test_troupe_node_command(void **state)
+{
+	const char *tool = tr_test_build_path("tools/troupe");
+	char *argv[] = { (char *) "troupe", (char *) "node", (char *) "--name",
+		(char *) "tool", (char *) "--detect-ms", (char *) "2000",
+		NULL };
+	char *help[] = { (char *) "troupe", (char *) "node", (char *) "--help",
+		NULL };
+	posix_spawn_file_actions_t fa;
+	int                        out[2], st;
+	pid_t                      pid;
+	char                       line[512] = "", ep[256] = "", peer[300];
+	unsigned                   id = 0;
+	FILE                      *f;
+	struct kid                 b;
+
+	(void) state;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	assert_int_equal(posix_spawn(&pid, tool, &fa, NULL, help, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	assert_int_equal(posix_spawn(&pid, tool, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	assert_non_null(f);
+	if (!fgets(line, sizeof(line), f)) {
+		line[0] = '\0';
+	}
+	fclose(f);
+	assert_int_equal(
+	    sscanf(line, "node tool (id %u) listening on %255s", &id, ep), 2);
+	assert_int_equal(id, tr_node_id("tool"));
+	/* a node (b) can join it */
+	snprintf(peer, sizeof(peer), "%s", ep);
+	kid_start(&b, "b", peer, 0, NULL, NULL);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	kid_stop(&b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -560,6 +611,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_clean_stop_seen_at_once),
 		cmocka_unit_test(test_three_nodes_learn_each_other),
 		cmocka_unit_test(test_curve_wrong_key_refused),
+		cmocka_unit_test(test_troupe_node_command),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
