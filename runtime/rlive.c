@@ -107,13 +107,13 @@ agent_pidfd(void)
 /* Send a RemoteWatch/RemoteUnwatch for a to the agent, on a socket of its
  * own (it is a request to the agent, not part of any pair's order). */
 static int
-tell_agent(tr_addr who, const ProtobufCMessage *pb)
+tell_agent(tr_addr who, const ProtobufCMessage *pb, int linger)
 {
 	uint8_t env[TRI_ENV_MAX];
 	char    ep[PATH_MAX + 8];
 	tr_msg *m = NULL;
 	void   *s;
-	int     n, r, linger = 1000;
+	int     n, r;
 
 	if (!tri_mailbox_ctx()) {
 		return -ENOTCONN;
@@ -186,7 +186,7 @@ tri_rlive_open(tr_addr a)
 	list     = e;
 	pthread_mutex_unlock(&lock);
 	w.token = e->token;
-	if (tell_agent(a, &w.base) < 0) {
+	if (tell_agent(a, &w.base, 1000) < 0) {
 		/* the agent cannot be asked: as if it had gone */
 		tri_rlive_down(e->token, 0, TR_EXIT_NOCONNECTION);
 	}
@@ -238,7 +238,9 @@ tri_rlive_close(int fd)
 	}
 	if (!e->fired && !muted) {
 		u.token = e->token;
-		(void) tell_agent(e->who, &u.base);
+		/* best effort: the agent forgets it anyway when either end
+		 * dies; never hold an exit long for it */
+		(void) tell_agent(e->who, &u.base, 100);
 	}
 	close(e->evfd);
 	close(e->epfd);

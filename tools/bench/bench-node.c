@@ -94,7 +94,8 @@ echo_main(const void *args, size_t len)
 		if (tr_msg_correlation(m)) {
 			tr_msg *r = NULL;
 
-			(void) tr_msg_new_bytes(&r, tr_msg_data(m), tr_msg_size(m));
+			(void) tr_msg_new_bytes(
+			    &r, tr_msg_data(m), tr_msg_size(m));
 			if (tr_reply(m, &r, HANG) < 0) {
 				tr_msg_destroy(&r);
 			}
@@ -155,9 +156,9 @@ kid_stop(struct kid *k)
 static int
 node_b(int argc, char **argv)
 {
-	tr_node_options o     = { 0 };
-	const char     *p[2]  = { argv[2], NULL }, *al[2] = { NULL, NULL };
-	tr_node        *n     = NULL;
+	tr_node_options o    = { 0 };
+	const char     *p[2] = { argv[2], NULL }, *al[2] = { NULL, NULL };
+	tr_node        *n = NULL;
 	char            b[16];
 	int             r;
 
@@ -177,8 +178,7 @@ node_b(int argc, char **argv)
 	}
 	printf("%s\n", tr_node_endpoint(n));
 	fflush(stdout);
-	while (read(0, b, sizeof(b)) > 0) {
-	}
+	while (read(0, b, sizeof(b)) > 0) { }
 	tr_node_stop(&n);
 	return 0;
 }
@@ -190,7 +190,7 @@ zmq_peer(const char *secret)
 {
 	void  *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PAIR);
 	char   ep[256], buf[70000];
-	size_t n = sizeof(ep);
+	size_t n   = sizeof(ep);
 	int    one = 1;
 
 	if (strcmp(secret, "-") != 0) {
@@ -287,7 +287,7 @@ static void
 troupe_run(const char *secret, const char *pub, const char *bsec,
     const char *bpub, struct figures *f)
 {
-	tr_node_options o = { 0 };
+	tr_node_options o     = { 0 };
 	const char     *al[2] = { bpub, NULL };
 	tr_node        *a     = NULL;
 	struct kid      b;
@@ -313,7 +313,8 @@ troupe_run(const char *secret, const char *pub, const char *bsec,
 	snprintf(ka, sizeof(ka), "%s", bsec ? bsec : "-");
 	snprintf(kb, sizeof(kb), "%s", secret ? pub : "-");
 	{
-		char *argv[] = { self, (char *) "--node-b", peer, ka, kb, NULL };
+		char *argv[] = { self, (char *) "--node-b", peer, ka, kb,
+			NULL };
 
 		kid_start(&b, argv);
 	}
@@ -388,13 +389,13 @@ zmq_thr(void *s, uint64_t count)
 static void
 zmq_run(bool curve, struct figures *f)
 {
-	char        pub[41], sec[41], cpub[41], csec[41], self[] = "/proc/self/exe";
-	struct kid  k;
-	void       *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PAIR);
-	uint64_t    n   = 2000;
-	double      v[4000], secs;
-	int         m = 0;
-	char       *argv[] = { self, (char *) "--zmq-peer", sec, NULL };
+	char pub[41], sec[41], cpub[41], csec[41], self[] = "/proc/self/exe";
+	struct kid k;
+	void      *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PAIR);
+	uint64_t   n = 2000;
+	double     v[4000], secs;
+	int        m      = 0;
+	char      *argv[] = { self, (char *) "--zmq-peer", sec, NULL };
 
 	zmq_curve_keypair(pub, sec);
 	zmq_curve_keypair(cpub, csec);
@@ -476,7 +477,8 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--no-erlang") == 0) {
 			use_erl = false;
 		} else {
-			fprintf(stderr, "usage: bench-node [--time S] [--no-erlang]\n");
+			fprintf(stderr,
+			    "usage: bench-node [--time S] [--no-erlang]\n");
 			return 2;
 		}
 	}
@@ -497,20 +499,20 @@ main(int argc, char **argv)
 	       "troupe/zmq | troupe/erlang |\n");
 	printf("|-------------------------|------------|----------|----------|"
 	       "------------|---------------|\n");
-#define ROW(name, t, z, e, inv)                                              \
-	do {                                                                 \
-		printf("| %-23s | %10.1f | %8.1f | ", name, t, z);           \
-		if (have_erl) {                                              \
-			printf("%8.1f | ", e);                               \
-		} else {                                                     \
-			printf("%8s | ", "-");                               \
-		}                                                            \
-		printf("%9.2fx | ", inv ? (t) / (z) : (t) / (z));            \
-		if (have_erl) {                                              \
+#define ROW(name, t, z, e, inv)                                             \
+	do {                                                                \
+		printf("| %-23s | %10.1f | %8.1f | ", name, t, z);          \
+		if (have_erl) {                                             \
+			printf("%8.1f | ", e);                              \
+		} else {                                                    \
+			printf("%8s | ", "-");                              \
+		}                                                           \
+		printf("%9.2fx | ", inv ? (t) / (z) : (t) / (z));           \
+		if (have_erl) {                                             \
 			printf("%12.2fx |\n", inv ? (e) / (t) : (t) / (e)); \
-		} else {                                                     \
-			printf("%13s |\n", "-");                             \
-		}                                                            \
+		} else {                                                    \
+			printf("%13s |\n", "-");                            \
+		}                                                           \
 	} while (0)
 	ROW("256 B msg/s", tr.msgs, zq.msgs, erl.msgs, false);
 	ROW("64 B round trip us", tr.rt_us, zq.rt_us, erl.rt_us, true);
