@@ -64,6 +64,7 @@ struct rwatch {                /* a remote process watches a local actor */
 struct local {
 	tr_addr to;
 	void   *sock;
+	int     live; /* liveness descriptor: one poll a message, not /proc */
 };
 
 struct tri_node_link {
@@ -289,45 +290,63 @@ peer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 	return 0;
 }
 
+static void
+local_drop(struct tri_node_link *l, int i)
+{
+	zmq_close(l->local[i].sock);
+	tri_live_close(l->local[i].live);
+	l->local[i] = l->local[--l->nlocal];
+}
+
+/* The PUSH socket to local actor `to`, or NULL (and *dead) if it is not
+ * alive. */
 static void *
-local_sock(struct tri_node_link *l, tr_addr to)
+local_sock(struct tri_node_link *l, tr_addr to, bool *dead)
 {
 	char  ep[PATH_MAX + 8];
-	int   hwm = 1000, zero = 0;
+	int   hwm = 1000, zero = 0, live;
 	void *s;
 
+	*dead = false;
 	for (int i = 0; i < l->nlocal; i++) {
 		if (tr_addr_eq(l->local[i].to, to)) {
+			if (tri_poll_fd(l->local[i].live, POLLIN, 0) > 0) {
+				local_drop(l, i);
+				*dead = true;
+				return NULL;
+			}
 			return l->local[i].sock;
 		}
 	}
 	/* make room: forget the dead, else the oldest */
 	for (int i = 0; i < l->nlocal && l->nlocal == LOCAL_MAX;) {
-		if (!tr_addr_is_alive(l->local[i].to)) {
-			zmq_close(l->local[i].sock);
-			l->local[i] = l->local[--l->nlocal];
+		if (tri_poll_fd(l->local[i].live, POLLIN, 0) > 0) {
+			local_drop(l, i);
 		} else {
 			i++;
 		}
 	}
 	if (l->nlocal == LOCAL_MAX) {
-		zmq_close(l->local[0].sock);
-		l->local[0] = l->local[--l->nlocal];
+		local_drop(l, 0);
 	}
-	if (tri_transport_endpoint(to, ep, sizeof(ep), true) < 0) {
+	live = tri_live_open(to);
+	if (live < 0) {
+		*dead = live == -ESRCH;
 		return NULL;
 	}
-	s = zmq_socket(l->ctx, ZMQ_PUSH);
-	if (!s) {
+	if (tri_transport_endpoint(to, ep, sizeof(ep), true) < 0 ||
+	    !(s = zmq_socket(l->ctx, ZMQ_PUSH))) {
+		tri_live_close(live);
 		return NULL;
 	}
 	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	if (zmq_connect(s, ep) < 0) {
 		zmq_close(s);
+		tri_live_close(live);
 		return NULL;
 	}
-	l->local[l->nlocal++] = (struct local) { to, s };
+	l->local[l->nlocal++] = (struct local) { to, s, live };
 	return s;
 }
 
@@ -340,11 +359,13 @@ deliver(struct tri_node_link *l, const struct tri_env *e, zmq_msg_t *payload,
 	uint8_t   env[TRI_ENV_MAX];
 	zmq_msg_t copy;
 	void     *s;
+	bool      dead     = false;
 	int       n        = tri_env_encode(e, env, sizeof(env));
 	int64_t   deadline = tri_deadline(DELIVER_MS);
 	char      a[TR_ADDR_STRLEN];
 
-	if (!tr_addr_is_alive(e->recipient)) {
+	s = n > 0 ? local_sock(l, e->recipient, &dead) : NULL;
+	if (dead) {
 		l->st.dead_letters++;
 		tr_log(TR_LOG_INFO,
 		    "node %s: dead letter (%s) for %s: no such incarnation",
@@ -352,7 +373,6 @@ deliver(struct tri_node_link *l, const struct tri_env *e, zmq_msg_t *payload,
 		    tr_addr_format(e->recipient, a, sizeof(a)));
 		return;
 	}
-	s = n > 0 ? local_sock(l, e->recipient) : NULL;
 	if (!s) {
 		l->st.dropped++;
 		return;
@@ -1070,8 +1090,8 @@ close_all(struct tri_node_link *l)
 			zmq_close(l->peers[i].mon);
 		}
 	}
-	for (int i = 0; i < l->nlocal; i++) {
-		zmq_close(l->local[i].sock);
+	while (l->nlocal > 0) {
+		local_drop(l, l->nlocal - 1);
 	}
 	for (size_t i = 0; i < l->nrw; i++) {
 		tri_live_close(l->rw[i].fd);
