@@ -197,6 +197,7 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.unreachable  = ag->sh.st.unreachable;
 	rep.refused      = ag->sh.st.refused;
 	rep.dropped      = ag->sh.st.dropped;
+	rep.lost         = ag->sh.st.lost;
 	for (int i = 0; i < ag->sh.npeers; i++) {
 		trwire__node_peer_state__init(&ps[i]);
 		ps[i].name = ag->sh.peers[i].name;

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -48,6 +49,9 @@ struct peer {
 	void    *dealer, *mon;
 	uint8_t  rid[256]; /* their DEALER's routing id on our ROUTER */
 	size_t   rid_len;
+	uint64_t seq_out;   /* last link sequence number we sent it */
+	uint64_t seq_in;    /* last one we received from it ... */
+	tr_addr  seq_agent; /* ... from this incarnation of its agent */
 };
 
 struct lwatch { /* a local process watches a remote actor */
@@ -85,6 +89,10 @@ struct tri_node_link {
 	pthread_t               thread;
 	_Atomic bool            stop;
 	tr_node_stats           st;
+	/* test-only fault hook ($TROUPE_NODE_FAULT): drop a share of the
+	 * user messages sent, and delay each, from a seed */
+	int      fault_drop_pct, fault_delay_ms;
+	uint64_t fault_rng;
 };
 
 /* ---- small helpers -------------------------------------------------------
@@ -246,41 +254,87 @@ peer_add(struct tri_node_link *l, const char *ep, const char *key)
 /* ---- sending --------------------------------------------------------------
  */
 
-/* Send env + payload on a peer's DEALER, waiting while its queue is full
- * (up to the detection time).  Consumes nothing: payload is copied by
- * reference. */
+static uint64_t
+fault_next(struct tri_node_link *l)
+{
+	uint64_t x = l->fault_rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return l->fault_rng = x;
+}
+
+static void
+fault_parse(struct tri_node_link *l)
+{
+	const char *v    = getenv("TROUPE_NODE_FAULT");
+	uint64_t    seed = 1;
+
+	if (!v) {
+		return;
+	}
+	for (const char *p = v; p && *p;
+	     p             = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		(void) (sscanf(p, "drop=%d", &l->fault_drop_pct) == 1 ||
+		    sscanf(p, "delay=%d", &l->fault_delay_ms) == 1 ||
+		    sscanf(p, "seed=%" SCNu64, &seed) == 1);
+	}
+	l->fault_rng = seed ? seed : 1;
+	tr_log(TR_LOG_WARNING,
+	    "node %s: TEST FAULT HOOK: dropping %d%% of user messages, "
+	    "delaying each %d ms (seed %" PRIu64 ")",
+	    l->conf.name, l->fault_drop_pct, l->fault_delay_ms, seed);
+}
+
+/* Send [seq][env][payload] on a peer's DEALER, waiting while its queue is
+ * full (up to wait_ms).  The payload is copied by reference.  Every
+ * message gets the next sequence number of the link, so the receiver sees
+ * a gap where messages were lost. */
 static int
-peer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
-    zmq_msg_t *payload)
+dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
+    zmq_msg_t *payload, int wait_ms)
 {
 	uint8_t   env[TRI_ENV_MAX];
 	zmq_msg_t copy;
 	int       n        = tri_env_encode(e, env, sizeof(env));
-	int64_t   deadline = tri_deadline(l->conf.detect_ms);
+	int64_t   deadline = tri_deadline(wait_ms);
+	uint64_t  seq;
 
 	if (n < 0) {
 		return n;
 	}
-	if (!p || !p->dealer || !peer_up(p)) {
-		return -EHOSTUNREACH;
+	if ((l->fault_drop_pct || l->fault_delay_ms) &&
+	    !(e->flags & (TRI_FLAG_SYSTEM | TRI_FLAG_REPLY))) {
+		if (l->fault_delay_ms) {
+			usleep((useconds_t) l->fault_delay_ms * 1000);
+		}
+		if ((int) (fault_next(l) % 100) < l->fault_drop_pct) {
+			p->seq_out++; /* lost on the wire */
+			return 0;
+		}
 	}
+	seq = p->seq_out + 1;
 	for (;;) {
 		zmq_pollitem_t it = { p->dealer, 0, ZMQ_POLLOUT, 0 };
 		int            left;
 
-		if (zmq_send(p->dealer, env, (size_t) n,
-		        ZMQ_SNDMORE | ZMQ_DONTWAIT) == n) {
+		if (zmq_send(p->dealer, &seq, sizeof(seq),
+		        ZMQ_SNDMORE | ZMQ_DONTWAIT) == sizeof(seq)) {
 			break;
 		}
 		if (zmq_errno() != EAGAIN) {
 			return -zmq_errno();
 		}
-		left = tri_remaining(deadline, l->conf.detect_ms);
+		left = tri_remaining(deadline, wait_ms);
 		if (left == 0) {
 			return -EAGAIN;
 		}
 		(void) zmq_poll(&it, 1, left);
 	}
+	p->seq_out = seq;
+	/* the high-water mark is checked at the first frame only */
+	(void) zmq_send(p->dealer, env, (size_t) n, ZMQ_SNDMORE);
 	zmq_msg_init(&copy);
 	zmq_msg_copy(&copy, payload);
 	if (zmq_msg_send(&copy, p->dealer, 0) < 0) {
@@ -288,6 +342,17 @@ peer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 		return -zmq_errno();
 	}
 	return 0;
+}
+
+/* To a peer that is up, waiting up to the detection time. */
+static int
+peer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
+    zmq_msg_t *payload)
+{
+	if (!p || !p->dealer || !peer_up(p)) {
+		return -EHOSTUNREACH;
+	}
+	return dealer_send(l, p, e, payload, l->conf.detect_ms);
 }
 
 static void
@@ -528,28 +593,19 @@ send_hello(struct tri_node_link *l, struct peer *to)
 		return;
 	}
 	m->env.sender = (tr_addr) { l->id, l->agent.pid, l->agent.incarnation };
-	/* sent before the peer counts as up: straight on the socket */
-	{
-		uint8_t        env[TRI_ENV_MAX];
-		int            k  = tri_env_encode(&m->env, env, sizeof(env));
-		zmq_pollitem_t it = { to->dealer, 0, ZMQ_POLLOUT, 0 };
-
-		(void) zmq_poll(&it, 1, 1000);
-		if (k > 0 &&
-		    zmq_send(to->dealer, env, (size_t) k,
-		        ZMQ_SNDMORE | ZMQ_DONTWAIT) == k) {
-			(void) zmq_msg_send(&m->payload, to->dealer, 0);
-		} else {
-			tr_log(TR_LOG_WARNING, "node %s: hello to %s not sent",
-			    l->conf.name, to->ep);
-		}
+	/* sent before the peer counts as up */
+	if (dealer_send(l, to, &m->env, &m->payload, 1000) < 0) {
+		tr_log(TR_LOG_WARNING, "node %s: hello to %s not sent",
+		    l->conf.name, to->ep);
 	}
 	tr_msg_destroy(&m);
 }
 
+static bool seq_check(struct tri_node_link *l, struct peer *p, uint64_t seq);
+
 static void
-hello_in(
-    struct tri_node_link *l, const uint8_t *rid, size_t ridn, const tr_msg *m)
+hello_in(struct tri_node_link *l, const uint8_t *rid, size_t ridn, uint64_t seq,
+    const tr_msg *m)
 {
 	ProtobufCMessage  *pb;
 	Trwire__NodeHello *h;
@@ -597,6 +653,13 @@ hello_in(
 	tri_strlcpy(p->name, h->self->name, sizeof(p->name));
 	p->id    = h->id;
 	p->agent = (tr_addr) { h->id, h->agent->pid, h->agent->incarnation };
+	/* the same agent again (a reconnect): what it sent on the broken
+	 * connection after our last is lost; a new agent starts afresh */
+	if (!tr_addr_eq(p->seq_agent, p->agent)) {
+		p->seq_agent = p->agent;
+		p->seq_in    = seq - 1;
+	}
+	(void) seq_check(l, p, seq);
 	memcpy(p->rid, rid, ridn);
 	p->rid_len  = ridn;
 	p->hello_in = true;
@@ -693,7 +756,8 @@ token_of(const tr_msg *m, const ProtobufCMessageDescriptor *d)
 /* Read one message of a socket: env (decoded) and payload; with a
  * routing id first on the ROUTER.  1 read, 0 nothing, < 0 malformed. */
 static int
-read_msg(void *s, bool routed, uint8_t *rid, size_t *ridn, tr_msg *m)
+read_msg(
+    void *s, bool routed, uint8_t *rid, size_t *ridn, uint64_t *seq, tr_msg *m)
 {
 	zmq_msg_t f;
 	int       r = 0, more;
@@ -713,6 +777,19 @@ read_msg(void *s, bool routed, uint8_t *rid, size_t *ridn, tr_msg *m)
 		zmq_msg_init(&f);
 		if (!more || zmq_msg_recv(&f, s, 0) < 0) {
 			zmq_msg_close(&f);
+			return -EPROTO;
+		}
+		/* the link sequence number */
+		if (zmq_msg_size(&f) != sizeof(*seq) || !zmq_msg_more(&f)) {
+			r = -EPROTO;
+		} else {
+			memcpy(seq, zmq_msg_data(&f), sizeof(*seq));
+		}
+		zmq_msg_close(&f);
+		zmq_msg_init(&f);
+		if (r < 0 || zmq_msg_recv(&f, s, 0) < 0) {
+			zmq_msg_close(&f);
+			/* what is left of it is read as a malformed next one */
 			return -EPROTO;
 		}
 	}
@@ -820,18 +897,46 @@ rwatch_add(
 	l->rw[l->nrw++] = w;
 }
 
+/* Messages lost between seq_in and seq (a broken connection, a drop):
+ * counted and logged, never silent; a repeat is never delivered. */
+static bool
+seq_check(struct tri_node_link *l, struct peer *p, uint64_t seq)
+{
+	if (seq <= p->seq_in) {
+		l->st.dropped++;
+		tr_log(TR_LOG_WARNING,
+		    "node %s: message %" PRIu64 " from node %s came again or "
+		    "out of order: dropped",
+		    l->conf.name, seq, p->name);
+		return false;
+	}
+	if (seq > p->seq_in + 1) {
+		l->st.lost += seq - p->seq_in - 1;
+		tr_log(TR_LOG_WARNING,
+		    "node %s: %" PRIu64 " message(s) from node %s were lost "
+		    "(link sequence %" PRIu64 " after %" PRIu64 ")",
+		    l->conf.name, seq - p->seq_in - 1, p->name, seq, p->seq_in);
+	}
+	p->seq_in = seq;
+	return true;
+}
+
 static void
-from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn, tr_msg *m)
+from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
+    uint64_t seq, tr_msg *m)
 {
 	struct peer *p   = peer_by_rid(l, rid, ridn);
 	bool         sys = (m->env.flags & TRI_FLAG_SYSTEM) != 0;
 
 	if (sys && strcmp(m->env.type, "trwire.NodeHello") == 0) {
-		hello_in(l, rid, ridn, m);
+		hello_in(l, rid, ridn, seq, m);
 		return;
 	}
 	if (!p || m->env.sender.node != p->id) {
 		l->st.dropped++; /* before its hello, or spoofed */
+		return;
+	}
+	if (!seq_check(l, p, seq)) {
 		return;
 	}
 	if (sys && strcmp(m->env.type, "trwire.NodeBye") == 0) {
@@ -883,19 +988,20 @@ static void
 drain(struct tri_node_link *l, void *s, bool routed)
 {
 	for (int k = 0; k < 1000; k++) {
-		uint8_t rid[256];
-		size_t  ridn = 0;
-		tr_msg *m    = tri_msg_alloc();
-		int     r;
+		uint8_t  rid[256];
+		size_t   ridn = 0;
+		uint64_t seq  = 0;
+		tr_msg  *m    = tri_msg_alloc();
+		int      r;
 
 		if (!m) {
 			return;
 		}
 		zmq_msg_init(&m->payload);
-		r = read_msg(s, routed, rid, &ridn, m);
+		r = read_msg(s, routed, rid, &ridn, &seq, m);
 		if (r == 1) {
 			if (routed) {
-				from_router(l, rid, ridn, m);
+				from_router(l, rid, ridn, seq, m);
 			} else {
 				from_gw(l, m);
 			}
@@ -1144,6 +1250,7 @@ tri_node_link_start(const struct tri_node_conf *c, uint32_t id, tr_addr agent,
 		split_peer(c->peers[i], ep, key);
 		(void) peer_add(l, ep, key);
 	}
+	fault_parse(l);
 	publish(l);
 	tri_strlcpy(ret_endpoint, l->ep, n);
 	r = pthread_create(&l->thread, NULL, link_main, l);

@@ -495,6 +495,7 @@ tr_node_stats_get(const char *node, tr_node_stats *ret, int timeout_ms)
 	ret->unreachable  = rep->unreachable;
 	ret->refused      = rep->refused;
 	ret->dropped      = rep->dropped;
+	ret->lost         = rep->lost;
 	ret->peers_known  = (int) rep->n_peers;
 	for (size_t i = 0; i < rep->n_peers; i++) {
 		ret->peers_up += rep->peers[i]->up;

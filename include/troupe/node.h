@@ -108,6 +108,7 @@ typedef struct tr_node_stats {
 	uint64_t unreachable;  /* for nodes not connected: dropped */
 	uint64_t refused;      /* connections refused by the key check */
 	uint64_t dropped;      /* malformed, spoofed, mailbox full too long */
+	uint64_t lost;         /* sent by a peer, never came (sequence gaps) */
 	int      peers_up;     /* peer nodes connected now */
 	int      peers_known;
 } tr_node_stats;
