@@ -74,8 +74,9 @@ echo_main(const void *args, size_t len)
 }
 TR_ACTOR(echo, echo_main)
 
-/* Links to the address in args, says "linked" to its parent... by exit
- * code: it sleeps; a link that fires ends it with exit code 1. */
+/* Links to the address in args, then reports running (so its start
+ * returns once the link is confirmed) and sleeps: a link that fires ends
+ * it with exit code 1. */
 static int
 linker_main(const void *args, size_t len)
 {
@@ -86,10 +87,11 @@ linker_main(const void *args, size_t len)
 	if (tr_addr_parse(txt, &who) < 0 || tr_link(who) < 0) {
 		return 10;
 	}
+	(void) tr_ready();
 	sleep(60);
 	return 0;
 }
-TR_ACTOR(linker, linker_main)
+TR_ACTOR_FLAGS(linker, linker_main, TR_ACTOR_MANUAL_READY)
 
 /* ---- node children ------------------------------------------------------- */
 
@@ -400,9 +402,6 @@ test_node_killed_down_noconnection_and_links(void **state)
 		TR_ASSERT_OK(tr_process_start(l[i], TR_TEST_HANG_MS));
 	}
 	call_echo(e, "before");
-	/* the links are made before the kill: let each linker's tr_link()
-	 * return (it waits for the peer's confirmation) */
-	usleep(300000);
 	kid_kill(&b);
 	{
 		tr_down d = wait_down(ref);
@@ -423,14 +422,14 @@ test_node_killed_down_noconnection_and_links(void **state)
 static void
 test_frozen_node_lost_by_heartbeat(void **state)
 {
-	tr_node   *a = start_a(600, NULL, NULL);
+	tr_node   *a = start_a(1500, NULL, NULL);
 	struct kid b;
 	tr_addr    e;
 	uint64_t   ref;
 	int64_t    t0;
 
 	(void) state;
-	kid_start(&b, "b", tr_node_endpoint(a), 600, NULL, NULL);
+	kid_start(&b, "b", tr_node_endpoint(a), 1500, NULL, NULL);
 	wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_monitor(e, &ref));
@@ -441,7 +440,7 @@ test_frozen_node_lost_by_heartbeat(void **state)
 		tr_down d = wait_down(ref);
 
 		assert_int_equal(d.exit_class, TR_EXIT_NOCONNECTION);
-		assert_true(tr_test_now_ms() - t0 >= 500);
+		assert_true(tr_test_now_ms() - t0 >= 1000);
 	}
 	kill(b.agent, SIGCONT);
 	kid_kill(&b);
