@@ -93,6 +93,38 @@ linker_main(const void *args, size_t len)
 }
 TR_ACTOR_FLAGS(linker, linker_main, TR_ACTOR_MANUAL_READY)
 
+/* Takes calls and never answers them. */
+static int
+mute_main(const void *args, size_t len)
+{
+	(void) args;
+	(void) len;
+	for (;;) {
+		tr_msg *m = NULL;
+
+		if (tr_recv(&m, TR_TIMEOUT_INFINITE) < 0) {
+			return 1;
+		}
+		tr_msg_destroy(&m);
+	}
+}
+TR_ACTOR(mute, mute_main)
+
+/* Sleeps args[0..] ms, then SIGKILLs the pid after the space. */
+static int
+killer_main(const void *args, size_t len)
+{
+	int ms = 0, pid = 0;
+
+	(void) len;
+	if (sscanf(args, "%d %d", &ms, &pid) != 2 || pid <= 0) {
+		return 10;
+	}
+	usleep((useconds_t) ms * 1000);
+	return kill(pid, SIGKILL) == 0 ? 0 : 11;
+}
+TR_ACTOR(killer, killer_main)
+
 /* ---- node children ------------------------------------------------------- */
 
 /* argv: --node-child NAME PEER|- DETECT SECRET|- ALLOW|- COOKIE|- */
@@ -417,6 +449,37 @@ test_node_killed_down_noconnection_and_links(void **state)
 	tr_node_stop(&a);
 }
 
+/* Nothing waits forever on a dead peer, across nodes: a call to an actor
+ * whose node is killed while the call waits ends with TR_EDEAD long before
+ * its timeout. */
+static void
+test_call_ends_when_the_callee_node_dies(void **state)
+{
+	tr_node    *a = start_a(0, NULL, NULL);
+	struct kid  b;
+	tr_addr     e;
+	tr_process *k;
+	tr_msg     *q = NULL, *rep = NULL;
+	char        args[64];
+	int64_t     t0;
+
+	(void) state;
+	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "mute", NULL, 0, &e, TR_TEST_HANG_MS));
+	snprintf(args, sizeof(args), "300 %d", (int) b.agent);
+	TR_ASSERT_OK(tr_process_new(&k, "killer", args, strlen(args)));
+	TR_ASSERT_OK(tr_process_start(k, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_msg_new_bytes(&q, "?", 1));
+	t0 = tr_test_now_ms();
+	TR_ASSERT_ERR(tr_call(e, &q, &rep, 4 * TR_TEST_HANG_MS), TR_EDEAD);
+	assert_true(tr_test_now_ms() - t0 < 2 * TR_TEST_HANG_MS);
+	tr_msg_destroy(&q);
+	assert_int_equal(tr_test_finish(&k), 0);
+	kid_kill(&b);
+	tr_node_stop(&a);
+}
+
 /* A frozen node (SIGSTOP: its sockets stay open) is declared lost by the
  * heartbeats, not before the detection time. */
 static void
@@ -655,6 +718,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_non_loopback_without_curve_is_refused),
 		cmocka_unit_test(test_send_call_spawn_order_dead_letters),
 		cmocka_unit_test(test_node_killed_down_noconnection_and_links),
+		cmocka_unit_test(test_call_ends_when_the_callee_node_dies),
 		cmocka_unit_test(test_frozen_node_lost_by_heartbeat),
 		cmocka_unit_test(test_clean_stop_seen_at_once),
 		cmocka_unit_test(test_three_nodes_learn_each_other),
