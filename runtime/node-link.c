@@ -33,8 +33,9 @@
 #include "troupe.pb-c.h"
 #include "util.h"
 
-#define LOCAL_MAX  256  /* cached PUSH sockets to local mailboxes */
-#define DELIVER_MS 5000 /* a full local mailbox holds the link this long */
+#define LOCAL_MAX   256   /* cached PUSH sockets to local mailboxes */
+#define DELIVER_MS  5000  /* a message waits this long for a full mailbox */
+#define PENDING_MAX 10000 /* then the link stops reading other nodes */
 
 struct peer {
 	char     name[TR_NODE_NAME_MAX];
@@ -65,6 +66,16 @@ struct rwatch {                /* a remote process watches a local actor */
 	int      fd;
 };
 
+/* A message for a local mailbox that was full: the link thread never
+ * blocks on one (the actor may itself be waiting to send through this
+ * node), it keeps them in order and retries. */
+struct pending {
+	tr_addr         to;
+	zmq_msg_t       env, payload;
+	int64_t         since;
+	struct pending *next;
+};
+
 struct local {
 	tr_addr to;
 	void   *sock;
@@ -86,6 +97,8 @@ struct tri_node_link {
 	size_t                  nrw, caprw;
 	struct local            local[LOCAL_MAX];
 	int                     nlocal;
+	struct pending         *phead, *ptail;
+	size_t                  npending;
 	pthread_t               thread;
 	_Atomic bool            stop;
 	tr_node_stats           st;
@@ -415,56 +428,116 @@ local_sock(struct tri_node_link *l, tr_addr to, bool *dead)
 	return s;
 }
 
-/* Deliver to a mailbox of this run (e->recipient is local).  A message
+static void
+dead_letter(struct tri_node_link *l, tr_addr to, const char *type)
+{
+	char a[TR_ADDR_STRLEN];
+
+	l->st.dead_letters++;
+	tr_log(TR_LOG_INFO,
+	    "node %s: dead letter (%s) for %s: no such incarnation",
+	    l->conf.name, type[0] ? type : "bytes",
+	    tr_addr_format(to, a, sizeof(a)));
+}
+
+/* Send the head of the pending list while mailboxes take them; drop what
+ * waited too long (counted). */
+static void
+flush_pending(struct tri_node_link *l)
+{
+	while (l->phead) {
+		struct pending *p = l->phead;
+		bool            dead;
+		void           *s    = local_sock(l, p->to, &dead);
+		bool            sent = false;
+
+		if (s &&
+		    zmq_msg_send(&p->env, s, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+			(void) zmq_msg_send(&p->payload, s, 0);
+			l->st.received++;
+			sent = true;
+		} else if (dead) {
+			dead_letter(l, p->to, "");
+		} else if (s && tri_now_ms() - p->since < DELIVER_MS) {
+			return; /* still full: later */
+		} else {
+			char a[TR_ADDR_STRLEN];
+
+			l->st.dropped++;
+			tr_log(TR_LOG_WARNING,
+			    "node %s: message for %s dropped: its mailbox "
+			    "stayed full for %d ms",
+			    l->conf.name, tr_addr_format(p->to, a, sizeof(a)),
+			    DELIVER_MS);
+		}
+		(void) sent;
+		zmq_msg_close(&p->env);
+		zmq_msg_close(&p->payload);
+		l->phead = p->next;
+		if (!l->phead) {
+			l->ptail = NULL;
+		}
+		l->npending--;
+		tri_free(p);
+	}
+}
+
+/* Deliver to a mailbox of this run (e->recipient is local), now or, if it
+ * is full (or messages already wait), after those that wait.  A message
  * for an incarnation not alive is a dead letter, counted. */
 static void
 deliver(struct tri_node_link *l, const struct tri_env *e, zmq_msg_t *payload,
     bool may_wait)
 {
-	uint8_t   env[TRI_ENV_MAX];
-	zmq_msg_t copy;
-	void     *s;
-	bool      dead     = false;
-	int       n        = tri_env_encode(e, env, sizeof(env));
-	int64_t   deadline = tri_deadline(DELIVER_MS);
-	char      a[TR_ADDR_STRLEN];
+	uint8_t         env[TRI_ENV_MAX];
+	void           *s    = NULL;
+	bool            dead = false;
+	int             n    = tri_env_encode(e, env, sizeof(env));
+	struct pending *p;
 
-	s = n > 0 ? local_sock(l, e->recipient, &dead) : NULL;
-	if (dead) {
-		l->st.dead_letters++;
-		tr_log(TR_LOG_INFO,
-		    "node %s: dead letter (%s) for %s: no such incarnation",
-		    l->conf.name, e->type[0] ? e->type : "bytes",
-		    tr_addr_format(e->recipient, a, sizeof(a)));
-		return;
-	}
-	if (!s) {
+	(void) may_wait;
+	if (n < 0) {
 		l->st.dropped++;
 		return;
 	}
-	for (;;) {
-		if (zmq_send(s, env, (size_t) n, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
-		    n) {
-			break;
-		}
-		if (!may_wait || tri_remaining(deadline, DELIVER_MS) == 0 ||
-		    !tr_addr_is_alive(e->recipient)) {
-			l->st.dropped++;
-			tr_log(TR_LOG_WARNING,
-			    "node %s: message for %s dropped: its mailbox "
-			    "stayed full",
-			    l->conf.name,
-			    tr_addr_format(e->recipient, a, sizeof(a)));
+	if (!l->phead) {
+		zmq_msg_t copy;
+
+		s = local_sock(l, e->recipient, &dead);
+		if (dead) {
+			dead_letter(l, e->recipient, e->type);
 			return;
 		}
-		usleep(1000);
+		if (s &&
+		    zmq_send(s, env, (size_t) n, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
+		        n) {
+			zmq_msg_init(&copy);
+			zmq_msg_copy(&copy, payload);
+			if (zmq_msg_send(&copy, s, 0) < 0) {
+				zmq_msg_close(&copy);
+			}
+			l->st.received++;
+			return;
+		}
 	}
-	zmq_msg_init(&copy);
-	zmq_msg_copy(&copy, payload);
-	if (zmq_msg_send(&copy, s, 0) < 0) {
-		zmq_msg_close(&copy);
+	p = tri_calloc(1, sizeof(*p));
+	if (!p || zmq_msg_init_size(&p->env, (size_t) n) < 0) {
+		tri_free(p);
+		l->st.dropped++;
+		return;
 	}
-	l->st.received++;
+	memcpy(zmq_msg_data(&p->env), env, (size_t) n);
+	zmq_msg_init(&p->payload);
+	zmq_msg_copy(&p->payload, payload);
+	p->to    = e->recipient;
+	p->since = tri_now_ms();
+	if (l->ptail) {
+		l->ptail->next = p;
+	} else {
+		l->phead = p;
+	}
+	l->ptail = p;
+	l->npending++;
 }
 
 /* A RemoteDown to the local watcher (made here). */
@@ -1087,7 +1160,10 @@ link_main(void *arg)
 			cap = n;
 		}
 		it[k++] = (zmq_pollitem_t) { l->gw, 0, ZMQ_POLLIN, 0 };
-		it[k++] = (zmq_pollitem_t) { l->router, 0, ZMQ_POLLIN, 0 };
+		/* too much waits for full mailboxes: other nodes wait (TCP
+		 * back-pressure), this run's own sends still go out */
+		it[k++] = (zmq_pollitem_t) { l->router, 0,
+			l->npending < PENDING_MAX ? ZMQ_POLLIN : 0, 0 };
 		it[k++] = (zmq_pollitem_t) { l->zap, 0, ZMQ_POLLIN, 0 };
 		for (int i = 0; i < l->npeers; i++) {
 			it[k++] = (zmq_pollitem_t) { l->peers[i].mon, 0,
@@ -1097,7 +1173,8 @@ link_main(void *arg)
 			it[k++] = (zmq_pollitem_t) { NULL, l->rw[i].fd,
 				ZMQ_POLLIN, 0 };
 		}
-		if (zmq_poll(it, (int) k, 100) < 0 && zmq_errno() != EINTR) {
+		if (zmq_poll(it, (int) k, l->phead ? 1 : 100) < 0 &&
+		    zmq_errno() != EINTR) {
 			break;
 		}
 		if (it[2].revents &&
@@ -1109,6 +1186,7 @@ link_main(void *arg)
 				monitor_event(l, &l->peers[i]);
 			}
 		}
+		flush_pending(l);
 		if (it[1].revents) {
 			drain(l, l->router, true);
 		}
@@ -1195,6 +1273,14 @@ close_all(struct tri_node_link *l)
 		if (l->peers[i].mon) {
 			zmq_close(l->peers[i].mon);
 		}
+	}
+	while (l->phead) {
+		struct pending *p = l->phead;
+
+		l->phead = p->next;
+		zmq_msg_close(&p->env);
+		zmq_msg_close(&p->payload);
+		tri_free(p);
 	}
 	while (l->nlocal > 0) {
 		local_drop(l, l->nlocal - 1);
