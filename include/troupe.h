@@ -9,6 +9,7 @@
 #include "troupe/event.h"
 #include "troupe/manager.h"
 #include "troupe/msg.h"
+#include "troupe/node.h"
 #include "troupe/pipe.h"
 #include "troupe/pool.h"
 #include "troupe/process.h"

@@ -11,6 +11,7 @@
 
 #include "exitlog.h"
 #include "pidfd.h"
+#include "rlive.h"
 #include "util.h"
 
 int
@@ -19,7 +20,7 @@ tri_live_open(tr_addr a)
 	int fd;
 
 	if (a.node != 0) {
-		return TR_EBADADDR; /* remote nodes: a heartbeat, later */
+		return tri_rlive_open(a); /* through the node agent */
 	}
 	fd = tri_pidfd_open((pid_t) a.pid);
 	if (fd < 0) {
@@ -35,6 +36,10 @@ tri_live_open(tr_addr a)
 void
 tri_live_close(int fd)
 {
+	if (tri_rlive_owns(fd)) {
+		tri_rlive_close(fd);
+		return;
+	}
 	tri_pidfd_close(fd);
 }
 
@@ -75,6 +80,10 @@ tri_live_learn_exit(tr_addr a, int fd, int *ret_code, int *ret_class)
 {
 	siginfo_t si;
 
+	if (a.node != 0) {
+		tri_rlive_learn_exit(fd, ret_code, ret_class);
+		return;
+	}
 	memset(&si, 0, sizeof(si));
 	if (fd >= 0 &&
 	    tri_pidfd_waitid(fd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&

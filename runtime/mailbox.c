@@ -23,6 +23,7 @@
 #include "peer.h"
 #include "process.h"
 #include "protocol.h"
+#include "rlive.h"
 #include "runtime.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
@@ -53,8 +54,10 @@ tri_msg_forked(void)
 	 * by tri_fds_close_inherited(), before the child's own exist). */
 	tri_loop_forked();
 	tri_inbox_forked();
+	tri_rlive_forked(false);
 	tri_watch_close_all(true);
 	tri_peer_forked();
+	tri_rlive_forked(true);
 	tri_names_forget();
 	memset(&mb, 0, sizeof(mb));
 }
@@ -406,7 +409,7 @@ watch_in_loop(void *arg)
 		if (tri_watch_linked(w->who)) {
 			return 0;
 		}
-		if (!tr_addr_is_alive(w->who)) {
+		if (w->who.node == 0 && !tr_addr_is_alive(w->who)) {
 			return -ESRCH;
 		}
 	}
@@ -557,9 +560,9 @@ const char *
 tr_exit_class_name(int c)
 {
 	static const char *const names[] = { "normal", "shutdown", "abnormal",
-		"noproc", "unknown" };
+		"noproc", "unknown", "noconnection" };
 
-	return c >= 0 && c <= TR_EXIT_UNKNOWN ? names[c] : "?";
+	return c >= 0 && c <= TR_EXIT_NOCONNECTION ? names[c] : "?";
 }
 
 /* who can be monitored or linked: another actor, with our runtime up. */

@@ -181,6 +181,13 @@ send_failure(struct tri_peer *p)
 	char        path[PATH_MAX];
 	struct stat st;
 
+	if (p->addr.node != 0) { /* its node agent tells of its death */
+		if (tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
+			tri_peer_drop(p->addr);
+			return -ESRCH;
+		}
+		return TR_EFULL;
+	}
 	if (!tr_addr_is_alive(p->addr)) {
 		tri_peer_drop(p->addr);
 		return -ESRCH;

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node.pb-c.h"
+#include "rlive.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
 #include "watch.h"
@@ -36,7 +38,8 @@ bool
 tri_proto_accepts(const char *type)
 {
 	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
-		"trwire.Fin", "trwire.FinAck", "trwire.LinkAck" };
+		"trwire.Fin", "trwire.FinAck", "trwire.LinkAck",
+		"trwire.RemoteDown" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strcmp(type, ok[i]) == 0) {
@@ -189,6 +192,12 @@ tri_proto_handle(tr_msg *m, tr_addr *finacks, size_t *nfin)
 		if (tr_addr_eq(from, m->env.sender)) {
 			send_ack(from, &ack.base);
 		}
+		protobuf_c_message_free_unpacked(pb, NULL);
+	} else if (tr_msg_unpack(m, &trwire__remote_down__descriptor, &pb) ==
+	    0) {
+		Trwire__RemoteDown *d = (Trwire__RemoteDown *) pb;
+
+		tri_rlive_down(d->token, d->exitcode, (int) d->exit_class);
 		protobuf_c_message_free_unpacked(pb, NULL);
 	} else if (tr_msg_unpack(m, &trwire__unlink__descriptor, &pb) == 0) {
 		link_in(addr_of(((Trwire__Unlink *) pb)->from), false);

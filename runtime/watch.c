@@ -283,7 +283,8 @@ tri_watch_deliver(void)
 
 		if (!w.fired ||
 		    (!kills && !tri_inbox_stuck() &&
-		        (!tri_inbox_drained() || tri_conns_live(w.who.pid)))) {
+		        (!tri_inbox_drained() ||
+		            (w.who.node == 0 && tri_conns_live(w.who.pid))))) {
 			i++;
 			continue;
 		}

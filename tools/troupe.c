@@ -12,6 +12,9 @@
  * $XDG_RUNTIME_DIR and /tmp.
  *   troupe trace ...       record, tail, stats, why, export, filter,
  *                          merge: see trace-cmd.c and docs/trace.md
+ *   troupe node --name NAME [--listen EP] [--peer EP[#KEY]]... [...]
+ *                          run a node (distribution) in the foreground;
+ *                          `troupe node --help` for its options
  *   troupe --version | --help
  *
  * It reads the runtime directory layout of docs/protocol.md section 1 and
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "trace-tool.h"
+#include "troupe-node.h"
 #include "troupe.h"
 
 #define TROUPE_VERSION "0.1.0"
@@ -38,6 +42,7 @@ usage(FILE *to)
 	    "usage: troupe ps [RUNTIME-DIR...]\n"
 	    "       troupe clean [--dry-run]\n"
 	    "       troupe trace COMMAND ... (troupe trace --help)\n"
+	    "       troupe node --name NAME [options]   (troupe node --help)\n"
 	    "       troupe --version | --help\n");
 }
 
@@ -284,6 +289,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "trace") == 0) {
 		return trace_main(argc, argv);
+	}
+	if (strcmp(argv[1], "node") == 0) {
+		return troupe_node_cmd(argc, argv);
 	}
 	if (strcmp(argv[1], "clean") == 0) {
 		bool dry = false;

@@ -174,6 +174,9 @@ enum tr_exit_class {
 	TR_EXIT_ABNORMAL = 2,
 	TR_EXIT_NOPROC   = 3, /* was not alive when monitored */
 	TR_EXIT_UNKNOWN  = 4, /* died; its status could not be learnt */
+	/* its node was lost (killed, cut off, stopped): the actor's own state
+	 * is unknown, it may still run (troupe/node.h) */
+	TR_EXIT_NOCONNECTION = 5,
 };
 
 typedef struct tr_down {
@@ -205,7 +208,7 @@ TR_API void tr_trap_exit(bool on);
 
 /* Decode a DOWN or EXIT message.  Errors: TR_EBADTYPE. */
 TR_API int tr_msg_down(const tr_msg *m, tr_down *ret);
-/* "normal", "shutdown", "abnormal", "noproc", "unknown". */
+/* "normal", "shutdown", "abnormal", "noproc", "unknown", "noconnection". */
 TR_API const char *tr_exit_class_name(int exit_class);
 /* Classify a Python-style exit code. */
 TR_API int tr_exit_classify(int exitcode);

@@ -883,6 +883,22 @@ test_trace_pingpong(void **state)
 		    "ping 2 handled by Process-1; pong 2 in its trace: yes",
 		    "ping 3 handled by Process-1; pong 3 in its trace: yes",
 		    "main sent 4, ponger sent 3, events lost 0");
+/* issue 13: workers on node b answer node a, then b is killed and each
+ * worker's DOWN says noconnection. */
+static void
+test_two_nodes(void **state)
+{
+	(void) state;
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "two-nodes", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("node b joined node a",
+		    "worker 1 on node b: 7 squared is 49",
+		    "worker 2 on node b: 8 squared is 64",
+		    "worker 3 on node b: 9 squared is 81", "killing node b",
+		    "worker on node b is DOWN: noconnection",
+		    "worker on node b is DOWN: noconnection",
+		    "worker on node b is DOWN: noconnection");
 	}
 }
 
@@ -920,6 +936,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_manager_dict_list),
 		cmocka_unit_test(test_manager_namespace),
 		cmocka_unit_test(test_trace_pingpong),
+		cmocka_unit_test(test_two_nodes),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
