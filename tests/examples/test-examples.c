@@ -883,6 +883,9 @@ test_trace_pingpong(void **state)
 		    "ping 2 handled by Process-1; pong 2 in its trace: yes",
 		    "ping 3 handled by Process-1; pong 3 in its trace: yes",
 		    "main sent 4, ponger sent 3, events lost 0");
+	}
+}
+
 /* issue 13: workers on node b answer node a, then b is killed and each
  * worker's DOWN says noconnection. */
 static void
