@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The chaos suite (issue 14): a mixed workload -- a supervision tree of
- * queue producers and consumers, lock users and sleepers waiting on an
- * Event, and a Pool running tasks -- while the driver (this process, which
- * also holds the Pool's tally; the queue and lock tallies live in a file
- * it maps) SIGKILLs random actors at a given rate for a given time, then
- * checks: no hang, no item or task lost, duplicates only where the
+ * queue producers and consumers, lock users, sleepers waiting on an Event
+ * and Manager clients, and a Pool running tasks -- while the driver (this
+ * process, which also holds the Pool's tally; the queue and lock tallies live
+ * in a file it maps) SIGKILLs random actors at a given rate for a given time,
+ * then checks: no hang, no item or task lost, duplicates only where the
  * guarantees allow them, the supervisors' restart counts equal the kills
  * of their children, and nothing left behind (fds, /dev/shm, runtime
- * directory).  The brokers (queue, event, lock owner) and supervisors are
+ * directory).  The brokers (queue, event, manager, lock owner) and
+ * supervisors are
  * never killed: their deaths lose state by design (docs/guarantees.md).
  * Parameters from the environment (scripts/chaos.sh sets them):
  *   CHAOS_SECONDS  chaos time per start method (default 4)
@@ -33,6 +34,7 @@
 #define NCONS    3
 #define NLOCK    2
 #define NSLEEP   2
+#define NMGR     2
 #define MAXSEQ   (1u << 17)
 #define POOL_WIN 32
 #define HANG_MS  (4 * TR_TEST_HANG_MS)
@@ -50,21 +52,27 @@ struct tally {
 	_Atomic uint64_t lock_acq;           /* acquisitions */
 	_Atomic uint64_t lock_owner_died;    /* TR_LOCK_OWNER_DIED answers */
 	_Atomic uint64_t lock_overlap;       /* two holders at once: a bug */
+	_Atomic uint32_t mgr_next[NMGR];     /* next value manager client i
+	                                      * sets its dict key to */
 };
 
 /* ---- the actors -------------------------------------------------------
- * Args: "TALLYPATH EVENTNAME LOCKNAME QUEUENAME INDEX". */
+ * Args: "TALLYPATH EVENTNAME LOCKNAME QUEUENAME INDEX MANAGER AUTHKEY". */
 struct ctx {
 	struct tally *t;
 	tr_event     *ev;
 	tr_lock      *lock;
 	tr_queue     *q;
+	tr_manager   *mgr;
+	tr_mobj      *dict;
 	int           idx;
 };
 
 static void
 ctx_close(struct ctx *c)
 {
+	tr_mobj_destroy(&c->dict);
+	tr_manager_destroy(&c->mgr);
 	tr_queue_destroy(&c->q);
 	tr_lock_destroy(&c->lock);
 	tr_event_destroy(&c->ev);
@@ -74,14 +82,15 @@ ctx_close(struct ctx *c)
 }
 
 static int
-ctx_open(struct ctx *c, const void *args, bool q, bool lock)
+ctx_open(struct ctx *c, const void *args, bool q, bool lock, bool mgr)
 {
-	char path[256], ev[64], lk[64], qn[64];
-	int  fd;
+	char path[256], ev[64], lk[64], qn[64], mw[64],
+	    key[TR_MANAGER_KEY_LEN + 1];
+	int fd;
 
 	memset(c, 0, sizeof(*c));
-	if (sscanf(args, "%255s %63s %63s %63s %d", path, ev, lk, qn,
-	        &c->idx) != 5) {
+	if (sscanf(args, "%255s %63s %63s %63s %d %63s %64s", path, ev, lk, qn,
+	        &c->idx, mw, key) != 7) {
 		return -EINVAL;
 	}
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -97,7 +106,11 @@ ctx_open(struct ctx *c, const void *args, bool q, bool lock)
 	}
 	if (tr_event_open_name(&c->ev, ev) < 0 ||
 	    (lock && tr_lock_open(&c->lock, lk) < 0) ||
-	    (q && tr_queue_open(&c->q, qn) < 0)) {
+	    (q && tr_queue_open(&c->q, qn) < 0) ||
+	    (mgr &&
+	        (tr_manager_connect(&c->mgr, mw, key) < 0 ||
+	            tr_mobj_new(&c->dict, c->mgr, TR_MOBJ_DICT, "chaos", NULL) <
+	                0))) {
 		ctx_close(c);
 		return -EIO;
 	}
@@ -114,7 +127,7 @@ producer(const void *args, size_t len)
 	int        rc = 0;
 
 	(void) len;
-	if (ctx_open(&c, args, true, false) < 0) {
+	if (ctx_open(&c, args, true, false, false) < 0) {
 		return 3;
 	}
 	for (;;) {
@@ -147,7 +160,7 @@ consumer(const void *args, size_t len)
 	int        rc = 0;
 
 	(void) len;
-	if (ctx_open(&c, args, true, false) < 0) {
+	if (ctx_open(&c, args, true, false, false) < 0) {
 		return 3;
 	}
 	for (;;) {
@@ -194,7 +207,7 @@ locker(const void *args, size_t len)
 	int        rc = 0;
 
 	(void) len;
-	if (ctx_open(&c, args, false, true) < 0) {
+	if (ctx_open(&c, args, false, true, false) < 0) {
 		return 3;
 	}
 	while (tr_event_is_set(c.ev) == 0) {
@@ -233,7 +246,7 @@ sleeper(const void *args, size_t len)
 	int        r;
 
 	(void) len;
-	if (ctx_open(&c, args, false, false) < 0) {
+	if (ctx_open(&c, args, false, false, false) < 0) {
 		return 3;
 	}
 	while ((r = tr_event_wait(c.ev, 1000)) == 0) { }
@@ -242,10 +255,47 @@ sleeper(const void *args, size_t len)
 }
 TR_ACTOR(chaos_sleeper, sleeper)
 
+/* Sets its key "m<idx>" of the manager's dict "chaos" to 0, 1, 2, ...
+ * (the tally's cursor) until the event is set: a kill between a set and
+ * the cursor's step only sets the same value again, so at the end the
+ * value is exactly the cursor less one. */
+static int
+mgr_client(const void *args, size_t len)
+{
+	struct ctx c;
+	int        rc = 0;
+	char       kt[16];
+	tr_mval   *key;
+
+	(void) len;
+	if (ctx_open(&c, args, false, false, true) < 0) {
+		return 3;
+	}
+	snprintf(kt, sizeof(kt), "m%d", c.idx);
+	key = tr_mval_str(kt);
+	while (key && tr_event_is_set(c.ev) == 0) {
+		uint32_t seq = atomic_load(&c.t->mgr_next[c.idx]);
+		tr_mval *v   = tr_mval_int(seq);
+		int      r   = v ? tr_mdict_set(c.dict, key, v) : -ENOMEM;
+
+		tr_mval_destroy(&v);
+		if (r < 0) {
+			rc = 4;
+			break;
+		}
+		atomic_store(&c.t->mgr_next[c.idx], seq + 1);
+		usleep(1000);
+	}
+	tr_mval_destroy(&key);
+	ctx_close(&c);
+	return rc;
+}
+TR_ACTOR(chaos_mgr_client, mgr_client)
+
 /* ---- the driver ------------------------------------------------------ */
-enum kind { K_PROD, K_CONS, K_LOCK, K_SLEEP, K_POOL, NKINDS };
+enum kind { K_PROD, K_CONS, K_LOCK, K_SLEEP, K_MGR, K_POOL, NKINDS };
 static const char *const kind_name[NKINDS] = { "producer", "consumer", "locker",
-	"sleeper", "pool worker" };
+	"sleeper", "manager client", "pool worker" };
 
 struct victim {
 	char      id[TR_SUP_ID_MAX];
@@ -258,11 +308,13 @@ struct run {
 	int      method;
 	unsigned seed;
 	int      seconds, rate;
-	char     dir[256], path[300], args[NPROD + NCONS + NLOCK + NSLEEP][512];
-	char     evname[64], lkname[64], qname[64];
+	char     dir[256], path[300],
+	    args[NPROD + NCONS + NLOCK + NSLEEP + NMGR][768];
+	char           evname[64], lkname[64], qname[64], mwhere[64];
+	char           mkey[TR_MANAGER_KEY_LEN + 1];
 	struct tally  *t;
 	tr_supervisor *root, *sub[2];
-	struct victim  v[NPROD + NCONS + NLOCK + NSLEEP];
+	struct victim  v[NPROD + NCONS + NLOCK + NSLEEP + NMGR];
 	unsigned       kills[NKINDS];
 	/* the pool's tally */
 	tr_pool *pool;
@@ -435,8 +487,8 @@ add_child(struct run *r, tr_child_spec *cs, int *k, const char *pfx,
 
 	snprintf(v->id, sizeof(v->id), "%s%d", pfx, idx);
 	v->kind = kind;
-	snprintf(r->args[*k], sizeof(r->args[*k]), "%s %s %s %s %d", r->path,
-	    r->evname, r->lkname, r->qname, idx);
+	snprintf(r->args[*k], sizeof(r->args[*k]), "%s %s %s %s %d %s %s",
+	    r->path, r->evname, r->lkname, r->qname, idx, r->mwhere, r->mkey);
 	cs[*k] = (tr_child_spec) { .id = v->id,
 		.actor                 = actor,
 		.args                  = r->args[*k],
@@ -501,16 +553,18 @@ static void
 run_chaos(int method, unsigned seed, int seconds, int rate)
 {
 	struct run     *r = calloc(1, sizeof(*r));
-	tr_child_spec   cs[NPROD + NCONS + NLOCK + NSLEEP], subs[2];
+	tr_child_spec   cs[NPROD + NCONS + NLOCK + NSLEEP + NMGR], subs[2];
 	void           *packed[2] = { NULL, NULL };
 	size_t          plen[2]   = { 0, 0 };
 	tr_sup_spec     sp[2], rootsp;
-	tr_queue       *q  = NULL;
-	tr_event       *ev = NULL;
-	tr_lock        *lk = NULL;
-	tr_child_info  *ci = NULL;
-	size_t          n  = 0;
-	int             k  = 0, fd, fds0, shm0, run0, fds1, shm1, run1;
+	tr_queue       *q    = NULL;
+	tr_event       *ev   = NULL;
+	tr_lock        *lk   = NULL;
+	tr_manager     *mgr  = NULL;
+	tr_mobj        *dict = NULL;
+	tr_child_info  *ci   = NULL;
+	size_t          n    = 0;
+	int             k    = 0, fd, fds0, shm0, run0, fds1, shm1, run1;
 	int64_t         t0, chaos_end, next_kill, deadline;
 	struct task     tasks[POOL_WIN];
 	tr_pool_result *res[POOL_WIN];
@@ -520,7 +574,7 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 	};
 	uint64_t items = 0, dups = 0, missing = 0, stray = 0;
 	unsigned restarts = 0, allkills = 0, pkills;
-	uint64_t lock_acq, lock_died;
+	uint64_t lock_acq, lock_died, mgr_sets = 0;
 
 	assert_non_null(r);
 	memset(tasks, 0, sizeof(tasks));
@@ -556,6 +610,11 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 	    &(tr_event_options) { .name = r->evname, .start_method = method }));
 	TR_ASSERT_OK(tr_lock_new(&lk, &(tr_sync_opts) { .name = r->lkname }));
 	TR_ASSERT_OK(tr_queue_new(&q, &(tr_queue_opts) { .name = r->qname }));
+	TR_ASSERT_OK(tr_manager_start(
+	    &mgr, &(tr_manager_opts) { .start_method = method }));
+	snprintf(r->mwhere, sizeof(r->mwhere), "%s", tr_manager_where(mgr));
+	snprintf(r->mkey, sizeof(r->mkey), "%s", tr_manager_authkey(mgr));
+	TR_ASSERT_OK(tr_mobj_new(&dict, mgr, TR_MOBJ_DICT, "chaos", NULL));
 
 	/* the tree: root -> { "qsup": producers, consumers;
 	 *                      "lsup": lockers, sleepers } */
@@ -571,6 +630,9 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 	for (int i = 0; i < NSLEEP; i++) {
 		add_child(r, cs, &k, "sleep", "chaos_sleeper", K_SLEEP, i);
 	}
+	for (int i = 0; i < NMGR; i++) {
+		add_child(r, cs, &k, "mgr", "chaos_mgr_client", K_MGR, i);
+	}
 	sp[0] = (tr_sup_spec) { .intensity = 1000000,
 		.period_ms                 = 1000,
 		.quiet                     = true,
@@ -580,7 +642,7 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 		.period_ms                 = 1000,
 		.quiet                     = true,
 		.children                  = cs + NPROD + NCONS,
-		.nchildren                 = NLOCK + NSLEEP };
+		.nchildren                 = NLOCK + NSLEEP + NMGR };
 	for (int i = 0; i < 2; i++) {
 		TR_ASSERT_OK(tr_sup_spec_pack(&sp[i], &packed[i], &plen[i]));
 		subs[i] = (tr_child_spec) { .id = i == 0 ? "qsup" : "lsup",
@@ -658,7 +720,8 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 		    r, "consumers did not drain the queue (%ld, %ld)", 0, 0);
 	}
 	if (wait_ended(r->sub[1], "lock") < 0 ||
-	    wait_ended(r->sub[1], "sleep") < 0) {
+	    wait_ended(r->sub[1], "sleep") < 0 ||
+	    wait_ended(r->sub[1], "mgr") < 0) {
 		fail_check(
 		    r, "lockers or sleepers did not end (%ld, %ld)", 0, 0);
 	}
@@ -729,6 +792,27 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 		    (long) atomic_load(&r->t->lock_owner_died),
 		    (long) r->kills[K_LOCK]);
 	}
+	/* the manager: each client's last value is in the dict */
+	for (int i = 0; i < NMGR; i++) {
+		uint32_t next = atomic_load(&r->t->mgr_next[i]);
+		char     kt[16];
+		tr_mval *key, *v = NULL;
+		int64_t  got = -1;
+
+		snprintf(kt, sizeof(kt), "m%d", i);
+		key = tr_mval_str(kt);
+		assert_non_null(key);
+		if (tr_mdict_get(dict, key, &v) == 0) {
+			got = tr_mval_get_int(v);
+		}
+		tr_mval_destroy(&v);
+		tr_mval_destroy(&key);
+		mgr_sets += next;
+		if (next == 0 || got != (int64_t) next - 1) {
+			fail_check(r, "manager: dict value %ld, last set %ld",
+			    (long) got, (long) next - 1);
+		}
+	}
 	/* the pool: every task answered exactly once, done or failed */
 	if (r->tasks_calls != r->tasks) {
 		fail_check(r, "pool: %ld tasks, %ld callbacks", r->tasks,
@@ -752,6 +836,8 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 	TR_ASSERT_OK(tr_supervisor_stop(r->root, TR_TEST_HANG_MS));
 	tr_supervisor_destroy(&r->root);
 	tr_queue_destroy(&q);
+	tr_mobj_destroy(&dict);
+	tr_manager_destroy(&mgr);
 	tr_lock_destroy(&lk);
 	tr_event_destroy(&ev);
 	lock_acq  = atomic_load(&r->t->lock_acq);
@@ -827,6 +913,8 @@ run_chaos(int method, unsigned seed, int seconds, int rate)
 	    (unsigned long long) lock_acq);
 	print_message("  %-28s %10llu\n", "lock owner-died",
 	    (unsigned long long) lock_died);
+	print_message("  %-28s %10llu\n", "manager dict sets",
+	    (unsigned long long) mgr_sets);
 	print_message("  %-28s %10ld\n", "pool tasks", r->tasks);
 	print_message("  %-28s %10ld\n", "pool tasks done", r->tasks_ok);
 	print_message(
