@@ -1398,7 +1398,8 @@ tri_queue_broker_main(const void *args, size_t len)
 			timeout = 0;
 			sleep   = false;
 		}
-		if (sleep && (rings_sleep(&b, true) | consumers_sleep(&b))) {
+		if (sleep &&
+		    ((int) rings_sleep(&b, true) | (int) consumers_sleep(&b))) {
 			timeout = 0; /* a record came: take it first */
 		}
 		r = tr_recv(&m, timeout);
