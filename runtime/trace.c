@@ -171,8 +171,9 @@ ring_make(void)
 	g->self  = (tr_addr) { 0, (uint32_t) getpid(), inc };
 	tri_strlcpy(g->name, tri_rt.name, sizeof(g->name));
 	tri_strlcpy(g->actor, tri_rt.actor, sizeof(g->actor));
-	atomic_store_explicit(
-	    &g->magic, TRI_TRACE_RING_MAGIC, memory_order_release);
+	/* a plain field (the ring's layout is a file format): the builtin,
+	 * which clang also takes on a non-_Atomic object */
+	__atomic_store_n(&g->magic, TRI_TRACE_RING_MAGIC, __ATOMIC_RELEASE);
 	W.ring  = g;
 	W.bytes = bytes;
 	atomic_store_explicit(&W.state, RING_READY, memory_order_release);
