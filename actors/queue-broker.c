@@ -1398,8 +1398,14 @@ tri_queue_broker_main(const void *args, size_t len)
 			timeout = 0;
 			sleep   = false;
 		}
-		if (sleep && (rings_sleep(&b, true) | consumers_sleep(&b))) {
-			timeout = 0; /* a record came: take it first */
+		if (sleep) {
+			/* both armed, whatever the first says (no ||) */
+			bool ring = rings_sleep(&b, true);
+			bool cons = consumers_sleep(&b);
+
+			if (ring || cons) {
+				timeout = 0; /* a record came: take it first */
+			}
 		}
 		r = tr_recv(&m, timeout);
 		if (sleep) {

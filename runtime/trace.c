@@ -171,8 +171,10 @@ ring_make(void)
 	g->self  = (tr_addr) { 0, (uint32_t) getpid(), inc };
 	tri_strlcpy(g->name, tri_rt.name, sizeof(g->name));
 	tri_strlcpy(g->actor, tri_rt.actor, sizeof(g->actor));
-	atomic_store_explicit(
-	    &g->magic, TRI_TRACE_RING_MAGIC, memory_order_release);
+	/* magic is plain in the header; the reader casts it the same way
+	 * (trace-session.c), and clang wants an _Atomic pointer here */
+	atomic_store_explicit((_Atomic uint32_t *) &g->magic,
+	    TRI_TRACE_RING_MAGIC, memory_order_release);
 	W.ring  = g;
 	W.bytes = bytes;
 	atomic_store_explicit(&W.state, RING_READY, memory_order_release);
