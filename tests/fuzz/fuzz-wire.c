@@ -10,7 +10,9 @@
  * is stable (what unpacks from it packs to the same bytes).  The Pool's starmap
  * argument tuples (tr_pool_args_parse()) are read from the same bytes; a
  * Manager request's or reply's packed values are decoded as the server
- * and the client do (tri_mval_unpack(); fuzz-mval has the codec itself). */
+ * and the client do (tri_mval_unpack(); fuzz-mval has the codec itself),
+ * and a Pool batch's packed tasks and results as the worker and the
+ * dispatcher do. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,29 @@ mgr_values(const ProtobufCMessage *pb)
 	}
 }
 
+/* A Pool batch's tasks or results, each a packed PoolTask or PoolResult
+ * in a bytes field, unpacked as the worker and the dispatcher do. */
+static void
+pool_batches(const ProtobufCMessage *pb)
+{
+	const ProtobufCMessageDescriptor *d = pb->descriptor;
+	const ProtobufCBinaryData        *b = NULL;
+	size_t                            n = 0;
+	ProtobufCMessage                 *one;
+
+	if (d == &trwire__pool_task__descriptor) {
+		b = ((const Trwire__PoolTask *) pb)->batch;
+		n = ((const Trwire__PoolTask *) pb)->n_batch;
+	} else if (d == &trwire__pool_result__descriptor) {
+		b = ((const Trwire__PoolResult *) pb)->batch;
+		n = ((const Trwire__PoolResult *) pb)->n_batch;
+	}
+	for (size_t i = 0; i < n; i++) {
+		one = protobuf_c_message_unpack(d, NULL, b[i].len, b[i].data);
+		protobuf_c_message_free_unpacked(one, NULL);
+	}
+}
+
 static void
 pool_args(const uint8_t *data, size_t size)
 {
@@ -137,6 +162,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	tr_msg_destroy(&m);
 	mgr_values(pb);
+	pool_batches(pb);
 	n1 = protobuf_c_message_get_packed_size(pb);
 	p1 = malloc(n1 ? n1 : 1);
 	if (!p1 || protobuf_c_message_pack(pb, p1) != n1) {

@@ -133,19 +133,25 @@ wire(unsigned sel, const char *name, const ProtobufCMessage *m)
 static void
 wires(void)
 {
-	Trwire__Addr           who     = TRWIRE__ADDR__INIT;
-	Trwire__Down           down    = TRWIRE__DOWN__INIT;
-	Trwire__Exit           ex      = TRWIRE__EXIT__INIT;
-	Trwire__Link           link    = TRWIRE__LINK__INIT;
-	Trwire__Fin            fin     = TRWIRE__FIN__INIT;
-	Trwire__SupRequest     sreq    = TRWIRE__SUP_REQUEST__INIT;
-	Trwire__QueueOp        qop     = TRWIRE__QUEUE_OP__INIT;
-	Trwire__QueueSpec      qs      = TRWIRE__QUEUE_SPEC__INIT;
-	Trwire__EventRequest   er      = TRWIRE__EVENT_REQUEST__INIT;
-	Trwire__SyncRequest    yr      = TRWIRE__SYNC_REQUEST__INIT;
-	Trwire__PoolTask       pt      = TRWIRE__POOL_TASK__INIT;
-	Trwire__PoolResult     pr      = TRWIRE__POOL_RESULT__INIT;
-	Trwire__QueueEntry     qe      = TRWIRE__QUEUE_ENTRY__INIT;
+	Trwire__Addr           who    = TRWIRE__ADDR__INIT;
+	Trwire__Down           down   = TRWIRE__DOWN__INIT;
+	Trwire__Exit           ex     = TRWIRE__EXIT__INIT;
+	Trwire__Link           link   = TRWIRE__LINK__INIT;
+	Trwire__Fin            fin    = TRWIRE__FIN__INIT;
+	Trwire__SupRequest     sreq   = TRWIRE__SUP_REQUEST__INIT;
+	Trwire__QueueOp        qop    = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueSpec      qs     = TRWIRE__QUEUE_SPEC__INIT;
+	Trwire__EventRequest   er     = TRWIRE__EVENT_REQUEST__INIT;
+	Trwire__SyncRequest    yr     = TRWIRE__SYNC_REQUEST__INIT;
+	Trwire__PoolTask       pt     = TRWIRE__POOL_TASK__INIT;
+	Trwire__PoolResult     pr     = TRWIRE__POOL_RESULT__INIT;
+	Trwire__QueueEntry     qe     = TRWIRE__QUEUE_ENTRY__INIT;
+	Trwire__QueueItem      qitem  = TRWIRE__QUEUE_ITEM__INIT;
+	Trwire__QueueEntry    *qes[2] = { &qe, &qe };
+	Trwire__PoolTask       ptb    = TRWIRE__POOL_TASK__INIT;
+	ProtobufCBinaryData    batch[2];
+	uint8_t               *one;
+	size_t                 one_len;
 	Trwire__PoolServerArgs psa     = TRWIRE__POOL_SERVER_ARGS__INIT;
 	Trwire__PoolCall       pc      = TRWIRE__POOL_CALL__INIT;
 	Trwire__MgrRequest     mreq    = TRWIRE__MGR_REQUEST__INIT;
@@ -191,6 +197,29 @@ wires(void)
 	qe.item.len  = 4;
 	qe.item_type = "trwire.Addr";
 	wire(25, "queue-entry", &qe.base);
+	/* a consumer ring's push: two entries */
+	qitem.consumer = 5;
+	qitem.n_items  = 2;
+	qitem.items    = qes;
+	wire(17, "queue-item-entries", &qitem.base);
+	qop.kind     = TRWIRE__QUEUE_OP__KIND__FETCH;
+	qop.producer = 2;
+	qop.offset   = 4096;
+	wire(15, "queue-op-fetch", &qop.base);
+	/* a Pool batch: two packed tasks in one */
+	pt.id   = 7;
+	pt.fn   = "square";
+	one_len = protobuf_c_message_get_packed_size(&pt.base);
+	if (!(one = malloc(one_len))) {
+		exit(1);
+	}
+	protobuf_c_message_pack(&pt.base, one);
+	batch[0].data = batch[1].data = one;
+	batch[0].len = batch[1].len = one_len;
+	ptb.n_batch                 = 2;
+	ptb.batch                   = batch;
+	wire(23, "pool-task-batch", &ptb.base);
+	free(one);
 	psa.name      = "pool";
 	psa.processes = 2;
 	psa.maxtasks  = 10;
