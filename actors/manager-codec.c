@@ -390,10 +390,13 @@ decode(struct in in, unsigned left, tr_mval **ret)
 int
 tri_mval_unpack(const uint8_t *data, size_t len, tr_mval **ret)
 {
-	struct in in = { data, data + len };
+	struct in in;
 
+	/* an empty bytes field comes as NULL, 0 (found by fuzz-wire: NULL
+	 * + 0 is undefined) */
 	if (!data || len == 0) {
 		return TR_EBADFRAME;
 	}
+	in = (struct in) { data, data + len };
 	return decode(in, TR_MVAL_MAX_DEPTH + 1, ret);
 }

@@ -86,8 +86,11 @@ str_in(char *dst, size_t cap, const char *src)
 static tr_addr
 addr_in(const Trwire__Addr *pb)
 {
-	return pb ? (tr_addr) { pb->node, pb->pid, pb->incarnation }
-	          : TR_ADDR_NULL;
+	/* pid 0 is the null address whatever the other fields say: the
+	 * one form the encoder writes (found by fuzz-trace) */
+	return pb && pb->pid != 0
+	    ? (tr_addr) { pb->node, pb->pid, pb->incarnation }
+	    : TR_ADDR_NULL;
 }
 
 int

@@ -2,7 +2,9 @@
 /* Writes the fuzz targets' seed corpus (tests/fuzz/corpus/<target>/) with
  * the project's own encoders: the envelope encoder, tr_addr_format(), the
  * boot record encoder, the protoc-c packers (tr_sup_spec_pack() for the
- * supervisor's spec) and a real Pipe's records as its sender writes them.
+ * supervisor's spec), a real Pipe's records as its sender writes them,
+ * the Manager's value codec (tri_mval_pack()) and a trace file as
+ * tr_trace_file_write() writes it.
  * Usage: make-corpus DIR.  Run by hand when a format changes, and commit
  * the result (docs/hardening.md). */
 #include <errno.h>
@@ -10,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <protobuf-c/protobuf-c.h>
 
 #include "alloc.h"
 #include "event.pb-c.h"
+#include "manager-int.h"
+#include "manager.pb-c.h"
 #include "msg.h"
 #include "pipe-ring.h"
 #include "pipe.h"
@@ -23,10 +28,14 @@
 #include "runtime.h"
 #include "supervisor.pb-c.h"
 #include "sync.pb-c.h"
+#include "trace.pb-c.h"
 #include "troupe.pb-c.h"
 #include "troupe/supervisor.h"
+#include "troupe/trace.h"
 
 static const char *root;
+
+static uint8_t *mval_packed(tr_mval *v, size_t *len);
 
 static void
 put(const char *target, const char *name, const void *data, size_t len)
@@ -124,25 +133,40 @@ wire(unsigned sel, const char *name, const ProtobufCMessage *m)
 static void
 wires(void)
 {
-	Trwire__Addr         who  = TRWIRE__ADDR__INIT;
-	Trwire__Down         down = TRWIRE__DOWN__INIT;
-	Trwire__Exit         ex   = TRWIRE__EXIT__INIT;
-	Trwire__Link         link = TRWIRE__LINK__INIT;
-	Trwire__Fin          fin  = TRWIRE__FIN__INIT;
-	Trwire__SupRequest   sreq = TRWIRE__SUP_REQUEST__INIT;
-	Trwire__QueueOp      qop  = TRWIRE__QUEUE_OP__INIT;
-	Trwire__QueueSpec    qs   = TRWIRE__QUEUE_SPEC__INIT;
-	Trwire__EventRequest er   = TRWIRE__EVENT_REQUEST__INIT;
-	Trwire__SyncRequest  yr   = TRWIRE__SYNC_REQUEST__INIT;
-	Trwire__PoolTask     pt   = TRWIRE__POOL_TASK__INIT;
-	Trwire__PoolResult   pr   = TRWIRE__POOL_RESULT__INIT;
-	tr_sup_spec          spec;
-	tr_child_spec        child;
-	void                *packed;
-	size_t               len;
-	uint8_t             *buf;
-	static const uint8_t tuple[] = { 2, 0, 0, 0, 1, 0, 0, 0, 'a', 2, 0, 0,
-		0, 'b', 'c' };
+	Trwire__Addr           who    = TRWIRE__ADDR__INIT;
+	Trwire__Down           down   = TRWIRE__DOWN__INIT;
+	Trwire__Exit           ex     = TRWIRE__EXIT__INIT;
+	Trwire__Link           link   = TRWIRE__LINK__INIT;
+	Trwire__Fin            fin    = TRWIRE__FIN__INIT;
+	Trwire__SupRequest     sreq   = TRWIRE__SUP_REQUEST__INIT;
+	Trwire__QueueOp        qop    = TRWIRE__QUEUE_OP__INIT;
+	Trwire__QueueSpec      qs     = TRWIRE__QUEUE_SPEC__INIT;
+	Trwire__EventRequest   er     = TRWIRE__EVENT_REQUEST__INIT;
+	Trwire__SyncRequest    yr     = TRWIRE__SYNC_REQUEST__INIT;
+	Trwire__PoolTask       pt     = TRWIRE__POOL_TASK__INIT;
+	Trwire__PoolResult     pr     = TRWIRE__POOL_RESULT__INIT;
+	Trwire__QueueEntry     qe     = TRWIRE__QUEUE_ENTRY__INIT;
+	Trwire__QueueItem      qitem  = TRWIRE__QUEUE_ITEM__INIT;
+	Trwire__QueueEntry    *qes[2] = { &qe, &qe };
+	Trwire__PoolTask       ptb    = TRWIRE__POOL_TASK__INIT;
+	ProtobufCBinaryData    batch[2];
+	uint8_t               *one;
+	size_t                 one_len;
+	Trwire__PoolServerArgs psa     = TRWIRE__POOL_SERVER_ARGS__INIT;
+	Trwire__PoolCall       pc      = TRWIRE__POOL_CALL__INIT;
+	Trwire__MgrRequest     mreq    = TRWIRE__MGR_REQUEST__INIT;
+	Trwire__MgrReply       mrep    = TRWIRE__MGR_REPLY__INIT;
+	Trwire__TraceEvent     te      = TRWIRE__TRACE_EVENT__INIT;
+	uint32_t               lens[2] = { 1, 2 };
+	uint8_t               *mkey;
+	size_t                 mkey_len;
+	tr_sup_spec            spec;
+	tr_child_spec          child;
+	void                  *packed;
+	size_t                 len;
+	uint8_t               *buf;
+	static const uint8_t   tuple[] = { 2, 0, 0, 0, 1, 0, 0, 0, 'a', 2, 0, 0,
+		  0, 'b', 'c' };
 
 	who.pid         = 4242;
 	who.incarnation = 7;
@@ -169,6 +193,59 @@ wires(void)
 	wire(20, "sync-request", &yr.base);
 	wire(23, "pool-task", &pt.base);
 	wire(24, "pool-result", &pr.base);
+	qe.item.data = (uint8_t *) "item";
+	qe.item.len  = 4;
+	qe.item_type = "trwire.Addr";
+	wire(25, "queue-entry", &qe.base);
+	/* a consumer ring's push: two entries */
+	qitem.consumer = 5;
+	qitem.n_items  = 2;
+	qitem.items    = qes;
+	wire(17, "queue-item-entries", &qitem.base);
+	qop.kind     = TRWIRE__QUEUE_OP__KIND__FETCH;
+	qop.producer = 2;
+	qop.offset   = 4096;
+	wire(15, "queue-op-fetch", &qop.base);
+	/* a Pool batch: two packed tasks in one */
+	pt.id   = 7;
+	pt.fn   = "square";
+	one_len = protobuf_c_message_get_packed_size(&pt.base);
+	if (!(one = malloc(one_len))) {
+		exit(1);
+	}
+	protobuf_c_message_pack(&pt.base, one);
+	batch[0].data = batch[1].data = one;
+	batch[0].len = batch[1].len = one_len;
+	ptb.n_batch                 = 2;
+	ptb.batch                   = batch;
+	wire(23, "pool-task-batch", &ptb.base);
+	free(one);
+	psa.name      = "pool";
+	psa.processes = 2;
+	psa.maxtasks  = 10;
+	wire(26, "pool-server-args", &psa.base);
+	pc.fn        = "square";
+	pc.data.data = (uint8_t *) "abc";
+	pc.data.len  = 3;
+	pc.n_lens    = 2;
+	pc.lens      = lens;
+	wire(27, "pool-call", &pc.base);
+	mreq.op         = TRI_MGR_DICT_SET;
+	mreq.obj        = 3;
+	mkey            = mval_packed(tr_mval_str("k"), &mkey_len);
+	mreq.key.data   = mkey;
+	mreq.key.len    = mkey_len;
+	mreq.value      = mreq.key;
+	mreq.timeout_ms = -1;
+	wire(32, "mgr-request", &mreq.base);
+	mrep.result = 1;
+	mrep.value  = mreq.key;
+	wire(33, "mgr-reply", &mrep.base);
+	free(mkey);
+	te.kind = 1;
+	te.self = &who;
+	te.what = "trwire.Fin";
+	wire(34, "trace-event", &te.base);
 
 	tr_sup_spec_init(&spec);
 	tr_child_spec_init(&child, "w", "worker");
@@ -191,6 +268,141 @@ wires(void)
 	memcpy(buf + 1, tuple, sizeof(tuple));
 	put("wire", "pool-args", buf, sizeof(tuple) + 1);
 	free(buf);
+}
+
+/* A value as tri_mval_pack() packs it, into a new buffer (*len bytes);
+ * frees v. */
+static uint8_t *
+mval_packed(tr_mval *v, size_t *len)
+{
+	uint8_t *p;
+
+	if (!v || tri_mval_pack(v, &p, len) < 0) {
+		exit(1);
+	}
+	tr_mval_destroy(&v);
+	return p;
+}
+
+static void
+mval_put(const char *name, tr_mval *v)
+{
+	size_t   n;
+	uint8_t *p = mval_packed(v, &n);
+
+	put("mval", name, p, n);
+	free(p);
+}
+
+static void
+add(tr_mval *l, tr_mval *item)
+{
+	if (!item || tr_mval_list_append(l, &item) < 0) {
+		exit(1);
+	}
+}
+
+static void
+set(tr_mval *d, tr_mval *k, tr_mval *v)
+{
+	if (!k || !v || tr_mval_dict_set(d, &k, &v) < 0) {
+		exit(1);
+	}
+}
+
+/* The Manager's values (fuzz-mval.c): each scalar kind, a message, and
+ * lists and dicts nested in each other. */
+static void
+mvals(void)
+{
+	tr_mval *l = tr_mval_list(), *d = tr_mval_dict(), *deep;
+
+	mval_put("none", tr_mval_none());
+	mval_put("int", tr_mval_int(-1234567890123));
+	mval_put("double", tr_mval_double(2.5));
+	mval_put("bool", tr_mval_bool(true));
+	mval_put("str", tr_mval_str("text"));
+	mval_put("bytes", tr_mval_bytes("\0\1\2", 3));
+	mval_put("pb", tr_mval_pb("trwire.Addr", "\x10\x05", 2));
+	if (!l || !d) {
+		exit(1);
+	}
+	add(l, tr_mval_int(1));
+	add(l, tr_mval_str("two"));
+	add(l, tr_mval_none());
+	set(d, tr_mval_str("a"), tr_mval_int(1));
+	set(d, tr_mval_int(2), tr_mval_double(0.25));
+	set(d, tr_mval_bool(false), l);
+	mval_put("dict", d);
+	/* nested to the limit: 31 lists around a dict */
+	deep = tr_mval_dict();
+	if (!deep) {
+		exit(1);
+	}
+	set(deep, tr_mval_none(), tr_mval_bytes("x", 1));
+	for (int i = 1; i < TR_MVAL_MAX_DEPTH; i++) {
+		tr_mval *outer = tr_mval_list();
+
+		if (!outer) {
+			exit(1);
+		}
+		add(outer, deep);
+		deep = outer;
+	}
+	mval_put("deep", deep);
+}
+
+/* A trace file (fuzz-trace.c's input: a flag byte 0, then the file, its
+ * magic included), as tr_trace_file_write() writes it: three events, and
+ * the same cut inside its last record. */
+static void
+traces(void)
+{
+	char           path[] = "/tmp/troupe-make-corpus-XXXXXX";
+	tr_trace_file *f;
+	tr_trace_event ev = { .ts_ns = 1700000000000000000,
+		.kind                = TR_TRACE_SEND,
+		.self                = { 0, 4242, 7 },
+		.peer                = { 0, 4243, 1 },
+		.msg_id              = 9,
+		.value               = 120,
+		.lamport             = 3,
+		.span_id             = 11,
+		.parent_span         = 10 };
+	uint8_t        buf[4096];
+	FILE          *in;
+	size_t         n;
+	int            fd = mkstemp(path);
+
+	if (fd < 0) {
+		exit(1);
+	}
+	close(fd);
+	memset(ev.trace_id, 0xcd, sizeof(ev.trace_id));
+	snprintf(ev.what, sizeof(ev.what), "trwire.QueueOp");
+	snprintf(ev.name, sizeof(ev.name), "w1");
+	snprintf(ev.actor, sizeof(ev.actor), "worker");
+	if (tr_trace_file_open(&f, path, true) < 0 ||
+	    tr_trace_file_write(f, &ev) < 0) {
+		exit(1);
+	}
+	ev.kind   = TR_TRACE_SEND + 1;
+	ev.dur_ns = 5000;
+	if (tr_trace_file_write(f, &ev) < 0) {
+		exit(1);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = TR_TRACE_SEND;
+	if (tr_trace_file_write(f, &ev) < 0 || tr_trace_file_close(&f) < 0 ||
+	    !(in = fopen(path, "rb"))) {
+		exit(1);
+	}
+	buf[0] = 0;
+	n      = fread(buf + 1, 1, sizeof(buf) - 1, in);
+	fclose(in);
+	unlink(path);
+	put("trace", "three-events", buf, n + 1);
+	put("trace", "cut-in-last", buf, n - 2);
 }
 
 /* What a real Pipe's sender puts on its ring, as fuzz-pipe.c's input
@@ -242,5 +454,7 @@ main(int argc, char **argv)
 	boot();
 	wires();
 	pipes();
+	mvals();
+	traces();
 	return 0;
 }

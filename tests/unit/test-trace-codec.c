@@ -92,12 +92,46 @@ test_decoder_refuses_bad_records(void **state)
 	TR_ASSERT_ERR(tr_trace_event_decode(buf, 16, &ev), TR_EBADFRAME);
 }
 
+/* An address with pid 0 but other fields set decodes as TR_ADDR_NULL,
+ * the one form the encoder writes: found by fuzz-trace (a peer of pid 0,
+ * incarnation 1 did not survive a file round trip); seed
+ * trace/regress-peer-pid-0. */
+static void
+test_null_address_one_form(void **state)
+{
+	Trwire__TraceEvent pb;
+	Trwire__Addr       self, peer;
+	tr_trace_event     ev, back;
+	uint8_t            buf[512];
+	int                n;
+
+	trwire__trace_event__init(&pb);
+	trwire__addr__init(&self);
+	trwire__addr__init(&peer);
+	pb.kind          = TR_TRACE_SEND;
+	self.node        = 3;
+	self.incarnation = 4; /* pid 0 */
+	peer.incarnation = 1; /* pid 0 */
+	pb.self          = &self;
+	pb.peer          = &peer;
+	n                = pack(&pb, buf);
+	TR_ASSERT_OK(tr_trace_event_decode(buf, (size_t) n, &ev));
+	assert_true(tr_addr_is_null(ev.self));
+	assert_true(tr_addr_eq(ev.self, TR_ADDR_NULL));
+	assert_true(tr_addr_eq(ev.peer, TR_ADDR_NULL));
+	n = tr_trace_event_encode(&ev, buf, sizeof(buf));
+	assert_true(n > 0);
+	TR_ASSERT_OK(tr_trace_event_decode(buf, (size_t) n, &back));
+	assert_memory_equal(&ev, &back, sizeof(ev));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_decoder_refuses_bad_records),
+		cmocka_unit_test(test_null_address_one_form),
 	};
 
 	return cmocka_run_group_tests_name("trace-codec", tests, NULL, NULL);
