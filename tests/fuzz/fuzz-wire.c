@@ -4,7 +4,8 @@
  * Link, Unlink, Fin, FinAck, Ready, Boot), the supervisor's requests and
  * spec, the queue's (with its consumer rings' QueueEntry), the Event's,
  * the sync actor's, the Pool's (and the pool actor's PoolServerArgs and
- * PoolCall), the Manager's and a trace file's TraceEvent -- by
+ * PoolCall), the Manager's, a trace file's TraceEvent and what node
+ * agents send each other (node.proto) -- by
  * the path the servers take: a tr_msg of that type, tr_msg_unpack().  The
  * first byte picks the type.  What unpacks packs again, and that packing
  * is stable (what unpacks from it packs to the same bytes).  The Pool's starmap
@@ -23,6 +24,7 @@
 #include "manager-int.h"
 #include "manager.pb-c.h"
 #include "msg.h"
+#include "node.pb-c.h"
 #include "pool.pb-c.h"
 #include "queue.pb-c.h"
 #include "supervisor.pb-c.h"
@@ -71,6 +73,22 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__mgr_request__descriptor,
 	&trwire__mgr_reply__descriptor,
 	&trwire__trace_event__descriptor,
+	/* issue 13: what one node's agent decodes from another's */
+	&trwire__remote_watch__descriptor,
+	&trwire__remote_unwatch__descriptor,
+	&trwire__remote_down__descriptor,
+	&trwire__node_peer__descriptor,
+	&trwire__node_hello__descriptor,
+	&trwire__node_bye__descriptor,
+	&trwire__node_spawn_req__descriptor,
+	&trwire__node_spawn_rep__descriptor,
+	&trwire__node_lookup_req__descriptor,
+	&trwire__node_lookup_rep__descriptor,
+	&trwire__node_peer_state__descriptor,
+	&trwire__node_stats_req__descriptor,
+	&trwire__node_stats_rep__descriptor,
+	&trwire__node_stop_req__descriptor,
+	&trwire__node_stop_rep__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 

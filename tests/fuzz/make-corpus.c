@@ -21,6 +21,7 @@
 #include "manager-int.h"
 #include "manager.pb-c.h"
 #include "msg.h"
+#include "node.pb-c.h"
 #include "pipe-ring.h"
 #include "pipe.h"
 #include "pool.pb-c.h"
@@ -157,6 +158,11 @@ wires(void)
 	Trwire__MgrRequest     mreq    = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply       mrep    = TRWIRE__MGR_REPLY__INIT;
 	Trwire__TraceEvent     te      = TRWIRE__TRACE_EVENT__INIT;
+	Trwire__NodePeer       np      = TRWIRE__NODE_PEER__INIT;
+	Trwire__NodePeer      *nps[1]  = { &np };
+	Trwire__NodeHello      nh      = TRWIRE__NODE_HELLO__INIT;
+	Trwire__NodeSpawnReq   nsr     = TRWIRE__NODE_SPAWN_REQ__INIT;
+	Trwire__RemoteDown     rd      = TRWIRE__REMOTE_DOWN__INIT;
 	uint32_t               lens[2] = { 1, 2 };
 	uint8_t               *mkey;
 	size_t                 mkey_len;
@@ -246,6 +252,25 @@ wires(void)
 	te.self = &who;
 	te.what = "trwire.Fin";
 	wire(34, "trace-event", &te.base);
+	/* issue 13: a node's hello, a remote start, a remote DOWN */
+	rd.token    = 7;
+	rd.who      = &who;
+	rd.exitcode = 1;
+	wire(37, "remote-down", &rd.base);
+	np.name     = "b";
+	np.endpoint = "tcp://127.0.0.1:40001";
+	nh.self     = &np;
+	nh.id       = 0x1234;
+	nh.agent    = &who;
+	nh.n_peers  = 1;
+	nh.peers    = nps;
+	nh.cookie   = "troupe";
+	wire(39, "node-hello", &nh.base);
+	nsr.actor     = "worker";
+	nsr.args.data = (uint8_t *) "7";
+	nsr.args.len  = 1;
+	nsr.name      = "w1";
+	wire(41, "node-spawn-req", &nsr.base);
 
 	tr_sup_spec_init(&spec);
 	tr_child_spec_init(&child, "w", "worker");
