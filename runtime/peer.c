@@ -58,6 +58,18 @@ peer_free(struct tri_peer *p, int linger)
 	tri_free(p);
 }
 
+/* The peer of address a, or NULL. */
+static struct tri_peer *
+peer_lookup(tr_addr a)
+{
+	for (struct tri_peer *p = peers[bucket(a)]; p; p = p->next) {
+		if (tr_addr_eq(p->addr, a)) {
+			return p;
+		}
+	}
+	return NULL;
+}
+
 void
 tri_peer_drop(tr_addr a)
 {
@@ -332,10 +344,16 @@ static void
 send_fins(void)
 {
 	for (int b = 0; b < PEER_BUCKETS; b++) {
-		for (struct tri_peer *p = peers[b]; p; p = p->next) {
+		struct tri_peer *next;
+
+		for (struct tri_peer *p = peers[b]; p; p = next) {
 			Trwire__Fin fin = TRWIRE__FIN__INIT;
+			tr_addr     to  = p->addr;
 			tr_msg     *m;
 
+			/* a send that fails on a dead peer frees it (and only
+			 * it): take its successor and address first */
+			next = p->next;
 			if (!p->sent ||
 			    tr_addr_eq(p->addr, tri_self_cached()) ||
 			    tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
@@ -347,8 +365,13 @@ send_fins(void)
 			/* behind our messages: waits while the peer's queue
 			 * is full, as long as it lives (or the linger) */
 			if (tri_msg_new_system(&m, &fin.base) < 0 ||
-			    tri_peer_send(p->addr, &m, linger_ms, NULL) < 0) {
-				p->sent = 0; /* cannot ask: do not wait */
+			    tri_peer_send(to, &m, linger_ms, NULL) < 0) {
+				/* cannot ask: do not wait (unless it is
+				 * gone: dropped as dead by the send) */
+				p = peer_lookup(to);
+				if (p) {
+					p->sent = 0;
+				}
 			}
 			tr_msg_destroy(&m);
 		}

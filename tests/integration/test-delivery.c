@@ -492,6 +492,35 @@ test_flood_during_a_call_gets_backpressure(void **state)
 	}
 }
 
+/* A sender exits while its Fin waits behind a full queue to a receiver
+ * that is SIGKILLed during that wait: the exit handshake forgets the dead
+ * peer (the send that fails frees it: once a use after free, seen by
+ * AddressSanitizer) and the sender ends promptly with its own code. */
+static void
+test_receiver_killed_during_the_exit_handshake(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		char        args[64], b_txt[TR_ADDR_STRLEN];
+		tr_process *b, *fl;
+		tr_addr     ba;
+		int64_t     t0;
+
+		b = start_m("busy", "60000", methods[m], &ba);
+		tr_addr_format(ba, b_txt, sizeof(b_txt));
+		snprintf(args, sizeof(args), "0 %s", b_txt);
+		fl = start_m("flooder", args, methods[m], NULL);
+		/* the flood fills b's queue within a second; the flooder
+		 * then fails a send (TR_EFULL), returns 9 and waits in its
+		 * exit handshake for b */
+		assert_int_equal(tr_process_join(fl, 1500), -ETIMEDOUT);
+		assert_int_equal(kill((pid_t) ba.pid, SIGKILL), 0);
+		t0 = tr_test_now_ms();
+		assert_int_equal(tr_test_finish(&fl), 9);
+		assert_true(tr_test_now_ms() - t0 < TR_TEST_HANG_MS);
+		assert_int_equal(tr_test_finish(&b), -SIGKILL);
+	}
+}
+
 /* Forged Fins cost the actor nothing: 50 of them (1 s each before: past
  * the hang guard), then a call is answered. */
 static void
@@ -771,6 +800,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_normal_exit_does_not_kill_a_linked_peer),
 		cmocka_unit_test(test_link_acts_while_the_peer_is_busy),
 		cmocka_unit_test(test_flood_during_a_call_gets_backpressure),
+		cmocka_unit_test(
+		    test_receiver_killed_during_the_exit_handshake),
 		cmocka_unit_test(test_forged_fin_does_not_stall_the_actor),
 		cmocka_unit_test(
 		    test_fork_child_keeps_no_zeromq_fds_of_the_parent),
