@@ -29,49 +29,6 @@
 static const int methods[] = { FORK, TR_START_SPAWN, TR_START_FORKSERVER };
 #define NMETHODS 3
 
-/* Consumer rings the broker at pid holds (its "troupe-queue-cring"
- * memfds). */
-static int
-broker_crings(pid_t pid)
-{
-	char           dir[64], path[320], target[512];
-	struct dirent *d;
-	DIR           *dp;
-	int            n = 0;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int) pid);
-	dp = opendir(dir);
-	if (!dp) {
-		return -1;
-	}
-	while ((d = readdir(dp)) != NULL) {
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		len = readlink(path, target, sizeof(target) - 1);
-		if (len <= 0) {
-			continue;
-		}
-		target[len] = 0;
-		n += strncmp(target, "/memfd:troupe-queue-cring", 25) == 0;
-	}
-	closedir(dp);
-	return n;
-}
-
-/* Wait (bounded) until the broker of q holds n consumer rings. */
-static bool
-crings_become(tr_queue *q, int n)
-{
-	pid_t   pid = (pid_t) tr_queue_broker(q).pid;
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-
-	while (broker_crings(pid) != n && tr_test_now_ms() < end) {
-		usleep(2000);
-	}
-	return broker_crings(pid) == n;
-}
-
 static uint32_t
 get_u32(tr_queue *q)
 {
@@ -114,7 +71,7 @@ killed_consumer(const void *args, size_t len)
 			return 4;
 		}
 	}
-	if (broker_crings((pid_t) tr_queue_broker(q).pid) < 1) {
+	if (tr_test_queue_memfds(q, "cring") < 1) {
 		return 5; /* not on a ring: the test would prove nothing */
 	}
 	raise(SIGKILL);
@@ -187,7 +144,7 @@ test_consumer_killed_holding_its_ring_loses_nothing(void **state)
 			tr_process_destroy(&p);
 			/* its DOWN in, its ring freed: the items it got are
 			 * gone, every other one is back, in order, once */
-			assert_true(crings_become(q, 0));
+			assert_true(tr_test_queue_memfds_become(q, "cring", 0));
 			assert_int_equal(tr_queue_qsize(q), 300 - got);
 			for (uint32_t i = (uint32_t) got; i < 300; i++) {
 				assert_int_equal(get_u32(q), i);
@@ -212,7 +169,7 @@ test_consumer_killed_while_waiting(void **state)
 		TR_ASSERT_OK(tr_queue_new(&q, NULL));
 		p = tr_test_queue_start(
 		    "qc_waiting_consumer", tr_queue_addr(q), 0, methods[k]);
-		assert_true(crings_become(q, 1));
+		assert_true(tr_test_queue_memfds_become(q, "cring", 1));
 		TR_ASSERT_OK(tr_process_kill(p));
 		for (uint32_t i = 0; i < 50; i++) {
 			TR_ASSERT_OK(tr_queue_put_bytes(
@@ -224,7 +181,8 @@ test_consumer_killed_while_waiting(void **state)
 			assert_int_equal(get_u32(q), i);
 		}
 		TR_ASSERT_ERR(tr_queue_get(q, &m, 0), TR_EEMPTY);
-		assert_true(crings_become(q, 1)); /* ours only */
+		assert_true(
+		    tr_test_queue_memfds_become(q, "cring", 1)); /* ours only */
 		tr_queue_destroy(&q);
 	}
 }
@@ -246,7 +204,7 @@ test_counts_exact_at_once(void **state)
 	for (uint32_t i = 0; i < 3; i++) {
 		assert_int_equal(get_u32(q), i);
 	}
-	assert_true(crings_become(q, 1));
+	assert_true(tr_test_queue_memfds_become(q, "cring", 1));
 	assert_int_equal(tr_queue_qsize(q), 17);
 	for (uint32_t i = 20; i < 23; i++) {
 		TR_ASSERT_OK(tr_queue_put_bytes(q, &i, sizeof(i), 0));
@@ -290,7 +248,7 @@ test_big_items_in_order(void **state)
 		}
 		tr_msg_destroy(&m);
 	}
-	assert_true(crings_become(q, 1));
+	assert_true(tr_test_queue_memfds_become(q, "cring", 1));
 	assert_int_equal(tr_queue_qsize(q), 0);
 	tr_queue_destroy(&q);
 }

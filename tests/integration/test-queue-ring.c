@@ -32,48 +32,6 @@
 static const int methods[] = { FORK, TR_START_SPAWN, TR_START_FORKSERVER };
 #define NMETHODS 3
 
-/* Rings the broker at pid has made and still holds (its memfds). */
-static int
-broker_rings(pid_t pid)
-{
-	char           dir[64], path[320], target[512];
-	struct dirent *d;
-	DIR           *dp;
-	int            n = 0;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int) pid);
-	dp = opendir(dir);
-	if (!dp) {
-		return -1;
-	}
-	while ((d = readdir(dp)) != NULL) {
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		len = readlink(path, target, sizeof(target) - 1);
-		if (len <= 0) {
-			continue;
-		}
-		target[len] = 0;
-		n += strncmp(target, "/memfd:troupe-queue-ring", 24) == 0;
-	}
-	closedir(dp);
-	return n;
-}
-
-/* Wait (bounded) until the broker of q holds n rings. */
-static bool
-rings_become(tr_queue *q, int n)
-{
-	pid_t   pid = (pid_t) tr_queue_broker(q).pid;
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-
-	while (broker_rings(pid) != n && tr_test_now_ms() < end) {
-		usleep(2000);
-	}
-	return broker_rings(pid) == n;
-}
-
 /* ---- child actors: arguments are "where n" --------------------------- */
 
 /* Puts n numbered items, then SIGKILLs itself the moment the last put
@@ -180,7 +138,7 @@ test_producer_killed_after_put_loses_nothing(void **state)
 			}
 			TR_ASSERT_ERR(tr_queue_get(q, &m, 0), TR_EEMPTY);
 			/* its ring went with it (once the DOWN is in) */
-			assert_true(rings_become(q, 0));
+			assert_true(tr_test_queue_memfds_become(q, "ring", 0));
 			tr_queue_destroy(&q);
 		}
 	}
@@ -190,8 +148,7 @@ test_producer_killed_after_put_loses_nothing(void **state)
 static void
 test_bounded_efull_exact_on_rings(void **state)
 {
-	tr_queue *q    = new_queue(10), *p1, *p2;
-	pid_t     bpid = (pid_t) tr_queue_broker(q).pid;
+	tr_queue *q = new_queue(10), *p1, *p2;
 	tr_msg   *m;
 	int       ok = 0;
 
@@ -201,13 +158,13 @@ test_bounded_efull_exact_on_rings(void **state)
 	for (int i = 0; i < 6; i++) {
 		TR_ASSERT_OK(tr_queue_put_bytes(p1, "a", 1, 0));
 	}
-	assert_int_equal(broker_rings(bpid), 1);
+	assert_int_equal(tr_test_queue_memfds(q, "ring"), 1);
 	/* p1 holds the rest of the room as credit; p2's put takes it back */
 	for (int i = 0; i < 20; i++) {
 		ok += tr_queue_put_bytes(i % 2 ? p1 : p2, "b", 1, 0) == 0;
 	}
 	assert_int_equal(ok, 4);
-	assert_int_equal(broker_rings(bpid), 2);
+	assert_int_equal(tr_test_queue_memfds(q, "ring"), 2);
 	TR_ASSERT_ERR(tr_queue_put_bytes(p1, "c", 1, 0), TR_EFULL);
 	TR_ASSERT_ERR(tr_queue_put_bytes(p2, "c", 1, 0), TR_EFULL);
 	assert_int_equal(tr_queue_qsize(q), 10);
@@ -263,10 +220,11 @@ test_broker_killed_while_producers_write(void **state)
 	}
 	/* every writer on its ring (a sleep only adds cover) */
 	end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	while (broker_rings(bpid) < NMETHODS && tr_test_now_ms() < end) {
+	while (tr_test_queue_memfds(q, "ring") < NMETHODS &&
+	    tr_test_now_ms() < end) {
 		usleep(5000);
 	}
-	assert_int_equal(broker_rings(bpid), NMETHODS);
+	assert_int_equal(tr_test_queue_memfds(q, "ring"), NMETHODS);
 	usleep(200000);
 	assert_int_equal(kill(bpid, SIGKILL), 0);
 	for (int k = 0; k < NMETHODS; k++) {

@@ -16,4 +16,13 @@ int tr_test_queue_open_arg(const void *args, tr_queue **q, int *n);
 tr_process *tr_test_queue_start(
     const char *actor, const char *where, int n, int method);
 
+/* The memfds named "troupe-queue-<kind>..." that the broker of q holds
+ * ("ring": producers' rings, "cring": consumers' rings); -1 if its
+ * /proc/PID/fd cannot be read. */
+int tr_test_queue_memfds(tr_queue *q, const char *kind);
+
+/* Wait (bounded by TR_TEST_HANG_MS) until the broker of q holds n memfds
+ * of kind; true if it does. */
+bool tr_test_queue_memfds_become(tr_queue *q, const char *kind, int n);
+
 #endif
