@@ -6,8 +6,13 @@
  * its DOWN takes it off, releases the locks it held (the next holder is
  * told TR_LOCK_OWNER_DIED) and drops its parked waits.  Waits (Queue get,
  * Lock acquire, Event wait) are parked requests, answered when the wait
- * ends or at their deadline (the loop's receive timeout is the nearest). */
+ * ends or at their deadline (the loop's receive timeout is the nearest).
+ * A client on this host may also call through a same-host channel
+ * (chan-int.h, TRI_MGR_CHAN_OPEN): the same request bytes, served by the
+ * same dispatch, answered in shared memory. */
 #include "manager-int.h"
+
+#include "chan-int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +63,17 @@ struct server {
 	bool            stop;
 };
 
+/* The same-host channels: one server per process, so file-wide, for
+ * answer() and the sender of a request to find them. */
+static struct tri_chan_srv *chans;
+
+/* The client a request came from (by the mailbox or a channel). */
+static tr_addr
+sender(const tr_msg *m)
+{
+	return tri_chan_srv_sender(chans, m);
+}
+
 /* ---- replies ------------------------------------------------------------ */
 
 static void
@@ -74,6 +90,10 @@ answer(const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
 	}
 	rep.value.data = buf;
 	rep.value.len  = len;
+	if (tri_chan_srv_reply(chans, req, &rep.base) != 0) {
+		free(buf); /* answered through its channel */
+		return;
+	}
 	/* a client that died meanwhile gets nothing: its DOWN follows */
 	if (tr_reply_pb(req, &rep.base, REPLY_MS) == TR_ETOOBIG) {
 		rep.result    = TR_ETOOBIG; /* say so rather than fall silent */
@@ -283,7 +303,7 @@ park(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 	*mp         = NULL;
 	w->op       = req->op;
 	w->obj      = req->obj;
-	w->who      = tr_msg_sender(w->req);
+	w->who      = sender(w->req);
 	w->thread   = req->thread;
 	w->deadline = tr_deadline(req->timeout_ms);
 	w->poll     = req->timeout_ms == 0;
@@ -494,7 +514,7 @@ static void
 hello(struct server *s, const tr_msg *m, const Trwire__MgrRequest *req)
 {
 	char    text[TR_ADDR_STRLEN];
-	tr_addr who = tr_msg_sender(m);
+	tr_addr who = sender(m);
 	int     r;
 
 	if (req->auth.len != TR_MANAGER_KEY_LEN ||
@@ -743,7 +763,7 @@ static int64_t
 lock_acquire(struct server *s, struct object *o, tr_msg **mp,
     const Trwire__MgrRequest *req)
 {
-	tr_addr who = tr_msg_sender(*mp);
+	tr_addr who = sender(*mp);
 	int     r;
 
 	if (o->held && tr_addr_eq(o->owner, who) &&
@@ -911,7 +931,7 @@ object_op(struct server *s, struct object *o, tr_msg **mp,
 		return r;
 	case TRI_MGR_LOCK_RELEASE:
 	case TRI_MGR_LOCK_RELEASE_NOWAIT:
-		if (!o->held || !tr_addr_eq(o->owner, tr_msg_sender(*mp)) ||
+		if (!o->held || !tr_addr_eq(o->owner, sender(*mp)) ||
 		    o->owner_thread != req->thread) {
 			return -EPERM;
 		}
@@ -965,7 +985,8 @@ is_nowait(uint32_t op)
 	return op == TRI_MGR_DICT_SET_NOWAIT ||
 	    op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
-	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP;
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP ||
+	    op == TRI_MGR_CHAN_CLOSE;
 }
 
 static void
@@ -986,8 +1007,16 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 		r    = o ? (int64_t) o->id : TR_ENOTFOUND;
 		break;
 	case TRI_MGR_STOP:
-		if (tr_msg_sender(*mp).pid == (uint32_t) tr_self_parent_pid()) {
+		if (sender(*mp).pid == (uint32_t) tr_self_parent_pid()) {
 			s->stop = true;
+		}
+		return;
+	case TRI_MGR_CHAN_OPEN: /* answered with the memfd's number */
+		r = tri_chan_srv_open(chans, sender(*mp));
+		break;
+	case TRI_MGR_CHAN_CLOSE:
+		if (req->index >= 0 && req->index <= INT32_MAX) {
+			tri_chan_srv_close(chans, sender(*mp), (int) req->index);
 		}
 		return;
 	default:
@@ -1018,14 +1047,33 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 	answer(*mp, r, NULL, kind);
 }
 
+static void dispatch(struct server *s, tr_msg **mp);
+
+/* Serve m, taken from a channel, and let it go. */
+static void
+dispatch_chan(struct server *s, tr_msg *m)
+{
+	dispatch(s, &m);
+	if (m) { /* not parked */
+		tri_chan_srv_forget(chans, m);
+		tr_msg_destroy(&m);
+	}
+}
+
 static void
 dispatch(struct server *s, tr_msg **mp)
 {
 	Trwire__MgrRequest *req = NULL;
 	tr_down             d;
+	tr_msg             *cm;
 
 	if (tr_msg_is_system(*mp)) {
 		if (tr_msg_down(*mp, &d) == 0) {
+			/* what it published on its channels before it died */
+			while (tri_chan_srv_take(chans, d.who, &cm) == 1) {
+				dispatch_chan(s, cm);
+			}
+			tri_chan_srv_close(chans, d.who, -1);
 			client_died(s, d.who);
 		}
 		return;
@@ -1037,7 +1085,7 @@ dispatch(struct server *s, tr_msg **mp)
 	}
 	if (req->op == TRI_MGR_HELLO) {
 		hello(s, *mp, req);
-	} else if (!is_client(s, tr_msg_sender(*mp))) {
+	} else if (!is_client(s, sender(*mp))) {
 		s->refused++;
 		tr_log(TR_LOG_WARNING,
 		    "manager: refused a request from a "
@@ -1102,17 +1150,33 @@ tri_manager_server(const void *args, size_t len)
 	if (r < 0) {
 		return tr_fail(r, "cannot bind the mailbox");
 	}
+	r = tri_chan_srv_new(&chans, trwire__mgr_request__descriptor.name);
+	if (r < 0) {
+		return tr_fail(r, "cannot make the channels' wake-up pipe");
+	}
 	tr_ready();
 	while (!s.stop) {
-		tr_msg *m = NULL;
+		tr_msg *m    = NULL;
+		bool    idle = true;
 
-		r = tr_recv(&m, tr_deadline_left(nearest(&s)));
-		if (r == 0) {
+		/* one request from the channels, one from the mailbox */
+		if (tri_chan_srv_take(chans, TR_ADDR_NULL, &m) == 1) {
+			dispatch_chan(&s, m);
+			m    = NULL;
+			idle = false;
+		}
+		if (tr_recv(&m, 0) == 0) {
 			dispatch(&s, &m);
 			tr_msg_destroy(&m);
+			idle = false;
+		}
+		if (idle) {
+			(void) tri_chan_srv_wait(
+			    chans, tr_deadline_left(nearest(&s)));
 		}
 		expire(&s);
 	}
 	server_free(&s);
+	tri_chan_srv_free(&chans);
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "chan-int.h"
 #include "manager-int.h"
 
 #define START_MS  10000
@@ -32,6 +34,12 @@ struct tr_manager {
 	int         call_ms;
 	char        where[TR_ADDR_STRLEN + 64];
 	char        key[TR_MANAGER_KEY_LEN + 1];
+	/* the same-host channel (chan-int.h), asked for at the first call */
+	struct tri_chan chan;
+	bool            chan_tried; /* with this server */
+	int             chan_fd;    /* its number in the server */
+	bool mail_casts; /* one-way requests went by mail since the last
+	                  * answered call by mail: keep their order */
 };
 
 struct tr_mobj {
@@ -126,6 +134,138 @@ raw_call(tr_addr to, const Trwire__MgrRequest *req, int timeout_ms,
 	return r;
 }
 
+/* ---- the same-host channel ----------------------------------------------
+ * Requests go through the channel when there is one (a server on this
+ * host, TROUPE_CHAN not 0) and it is free (one thread at a time: another
+ * thread meanwhile takes the mailbox), else by mail as before.  Order
+ * between the two ways, for one thread: a request by mail waits until the
+ * channel's last one-way request was taken (tri_chan_flush()); after a
+ * one-way request by mail (too big for the slot), everything goes by mail
+ * until an answered call by mail came back. */
+
+/* Ask the server for a channel, once per server; with m->chan.mu held. */
+static void
+chan_open(tr_manager *m)
+{
+	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
+	Trwire__MgrReply  *rep = NULL;
+	int                r;
+
+	if (m->chan_tried || m->server.node != 0 || !tri_chan_enabled()) {
+		return;
+	}
+	m->chan_tried = true;
+	req.op        = TRI_MGR_CHAN_OPEN;
+	if (raw_call(m->server, &req, m->call_ms, &rep) < 0) {
+		return;
+	}
+	r = (int) rep->result;
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	if (r >= 0 && tri_chan_attach(&m->chan, m->server, r) == 0) {
+		m->chan_fd = r;
+	} else if (r >= 0) {
+		tr_log(TR_LOG_DEBUG, "manager: no channel: the mailbox then");
+	}
+}
+
+/* The channel, detached and forgotten (at a new server, at the end). */
+static void
+chan_drop(tr_manager *m, bool tell)
+{
+	pthread_mutex_lock(&m->chan.mu);
+	if (m->chan.page && tell) {
+		Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
+		tr_msg            *msg = NULL;
+
+		req.op    = TRI_MGR_CHAN_CLOSE;
+		req.index = m->chan_fd;
+		if (tri_chan_flush(&m->chan, m->call_ms) == 0 &&
+		    tr_msg_new_pb(&msg, &req.base) == 0) {
+			(void) tr_send(m->server, &msg, m->call_ms);
+			tr_msg_destroy(&msg);
+		}
+	}
+	tri_chan_detach(&m->chan);
+	m->chan_tried = false;
+	m->mail_casts = false;
+	pthread_mutex_unlock(&m->chan.mu);
+}
+
+/* raw_call() through the channel when it can. */
+static int
+send_call(tr_manager *m, const Trwire__MgrRequest *req, int timeout_ms,
+    Trwire__MgrReply **ret)
+{
+	int r;
+
+	if (pthread_mutex_trylock(&m->chan.mu) != 0) {
+		return raw_call(m->server, req, timeout_ms, ret);
+	}
+	chan_open(m);
+	if (m->chan.page && !m->mail_casts) {
+		r = tri_chan_call(&m->chan, &req->base,
+		    &trwire__mgr_reply__descriptor, (ProtobufCMessage **) ret,
+		    timeout_ms);
+		if (r != TR_ETOOBIG && r != -ENOTCONN) {
+			pthread_mutex_unlock(&m->chan.mu);
+			return r;
+		}
+	}
+	/* the channel's last one-way request first */
+	r = tri_chan_flush(&m->chan, timeout_ms);
+	if (r == 0) {
+		r = raw_call(m->server, req, timeout_ms, ret);
+		if (r == 0) {
+			m->mail_casts = false;
+		}
+	} else if (r == TR_EDEAD) {
+		r = -ESRCH; /* this request was not sent */
+	}
+	pthread_mutex_unlock(&m->chan.mu);
+	return r;
+}
+
+/* A one-way request through the channel when the slot is free now, else
+ * by mail (a burst of them is pipelined there, not waiting for the
+ * server to take each from the slot). */
+static int
+send_cast(tr_manager *m, const Trwire__MgrRequest *req)
+{
+	tr_msg *msg = NULL;
+	bool    locked;
+	int     r;
+
+	locked = pthread_mutex_trylock(&m->chan.mu) == 0;
+	if (locked) {
+		chan_open(m);
+		if (!m->mail_casts && tri_chan_is_free(&m->chan)) {
+			r = tri_chan_call(
+			    &m->chan, &req->base, NULL, NULL, m->call_ms);
+			if (r != TR_ETOOBIG && r != -ENOTCONN) {
+				pthread_mutex_unlock(&m->chan.mu);
+				return r;
+			}
+		}
+		if (m->chan.page) {
+			r = tri_chan_flush(&m->chan, m->call_ms);
+			if (r < 0) {
+				pthread_mutex_unlock(&m->chan.mu);
+				return r == TR_EDEAD ? -ESRCH : r;
+			}
+			m->mail_casts = true;
+		}
+	}
+	r = tr_msg_new_pb(&msg, &req->base);
+	if (r == 0) {
+		r = tr_send(m->server, &msg, m->call_ms);
+		tr_msg_destroy(&msg);
+	}
+	if (locked) {
+		pthread_mutex_unlock(&m->chan.mu);
+	}
+	return r;
+}
+
 static int
 hello(tr_manager *m, tr_addr to)
 {
@@ -172,6 +312,7 @@ reconnect(tr_manager *m, int64_t deadline)
 		    tr_addr_is_alive(a)) {
 			r = hello(m, a);
 			if (r == 0) {
+				chan_drop(m, false);
 				m->server = a;
 				m->epoch++;
 				return 0;
@@ -252,7 +393,7 @@ call(tr_manager *m, tr_mobj *o, Trwire__MgrRequest *req, Trwire__MgrReply **ret)
 			}
 			req->obj = o->id;
 		}
-		r = raw_call(m->server, req, answer_wait(m, req), ret);
+		r = send_call(m, req, answer_wait(m, req), ret);
 		if ((r != -ESRCH && r != TR_EDEAD) || !m->named ||
 		    attempt == RETRIES) {
 			return r;
@@ -278,19 +419,12 @@ cast(tr_mobj *o, Trwire__MgrRequest *req)
 		return -ECHILD;
 	}
 	for (int attempt = 0;; attempt++) {
-		tr_msg *msg = NULL;
-
 		r = obj_refresh(o);
 		if (r < 0) {
 			return r;
 		}
 		req->obj = o->id;
-		r        = tr_msg_new_pb(&msg, &req->base);
-		if (r < 0) {
-			return r;
-		}
-		r = tr_send(m->server, &msg, m->call_ms);
-		tr_msg_destroy(&msg);
+		r        = send_cast(m, req);
 		if (r != -ESRCH || !m->named || attempt == RETRIES ||
 		    reconnect(m, tr_deadline(m->call_ms)) < 0) {
 			return r;
@@ -310,6 +444,7 @@ manager_alloc(tr_manager **ret, const char *key)
 	}
 	m->owner   = getpid();
 	m->call_ms = TR_MANAGER_CALL_MS;
+	tri_chan_init(&m->chan);
 	memcpy(m->key, key, TR_MANAGER_KEY_LEN);
 	*ret = m;
 	return 0;
@@ -412,7 +547,7 @@ tr_manager_connect(tr_manager **ret, const char *where, const char *authkey)
 		r = -ESRCH;
 	}
 	if (r < 0) {
-		free(m);
+		tr_manager_destroy(&m);
 		return r;
 	}
 	*ret = m;
@@ -426,6 +561,9 @@ tr_manager_destroy(tr_manager **mp)
 
 	if (!m) {
 		return;
+	}
+	if (m->owner == getpid()) {
+		chan_drop(m, !m->proc);
 	}
 	/* a fork child's copy of the creator's handle leaves the actor be */
 	if (m->proc && m->owner == getpid() && tr_process_is_alive(m->proc)) {

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* The same-host call channel (chan.c): a second way for a server actor's
+ * requests and replies, the same protobuf bytes as its mailbox carries,
+ * through one request/reply slot in shared memory per client.
+ *
+ * The server owns the memory: for each client that asks (over the
+ * mailbox, so only after it authenticated), it makes an anonymous memfd
+ * and answers with its descriptor number; the client maps it through
+ * /proc/SERVERPID/fd/N (attach-int.h) and holds a pidfd of the server.
+ * A call is: the client packs its request into the slot, publishes it
+ * (state REQ), and waits for state REPLY; the server copies the request
+ * out (state TAKEN, or IDLE at once for a one-way request), hands it to
+ * its usual dispatch as a tr_msg, and its answer is packed into the slot.
+ * Each side spins a little (bounded, yielding the CPU) and then sleeps:
+ * the client on a futex on the state word, the server in tr_poll() on its
+ * mailbox and a pipe whose write end the client opened through /proc;
+ * each side sets a "sleeping" flag before it sleeps and looks again, and
+ * the other wakes it only when the flag was set.  A reply larger than the
+ * slot goes through the client's mailbox (correlation id = the call's
+ * sequence number).
+ *
+ * The server trusts nothing in the slot: lengths, state and flags are
+ * read once and checked, the bytes copied before they are decoded.  A
+ * client that breaks the protocol gets an error reply, or is ignored.
+ * The client sees the server's death through its pidfd within a slice. */
+#ifndef TRI_CHAN_INT_H
+#define TRI_CHAN_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "troupe.h"
+
+struct ProtobufCMessage;
+struct ProtobufCMessageDescriptor;
+
+#define TRI_CHAN_REQ_MAX  (64u << 10)  /* request bytes in the slot */
+#define TRI_CHAN_REP_MAX  (256u << 10) /* reply bytes in the slot */
+#define TRI_CHAN_SPIN_US  50           /* spin before sleeping */
+#define TRI_CHAN_SLICE_MS 100          /* a sleeper checks liveness */
+
+/* ---- client --------------------------------------------------------------
+ * One per client handle (a manager, a sync proxy); one call at a time:
+ * callers serialise with mu (pthread_mutex_trylock, and the message path
+ * when it is busy). */
+struct tri_chan {
+	struct tri_chan_page *page; /* NULL: no channel */
+	int                   pidfd, wakefd;
+	tr_addr               server;
+	uint32_t              seq;
+	pthread_mutex_t       mu;
+};
+
+/* Off by TROUPE_CHAN=0 in the environment (tests, benchmarks). */
+bool tri_chan_enabled(void);
+void tri_chan_init(struct tri_chan *c);
+/* Attach to the channel the server at address a made, descriptor fd
+ * (what it answered).  Errors: -EOPNOTSUPP (another node), -ESRCH (not
+ * a's channel, or a died), -errno from open/mmap/pidfd_open. */
+int  tri_chan_attach(struct tri_chan *c, tr_addr a, int fd);
+void tri_chan_detach(struct tri_chan *c);
+/* True when a request can be written now without waiting (the last
+ * one-way request was taken). */
+bool tri_chan_is_free(const struct tri_chan *c);
+/* Wait until the last one-way request was taken by the server (so that a
+ * message sent now is served after it).  Errors: TR_EDEAD, -ETIMEDOUT. */
+int tri_chan_flush(struct tri_chan *c, int timeout_ms);
+/* One request through the channel.  rep_desc NULL: one-way, returns once
+ * it is written.  Else waits up to timeout_ms for the reply and unpacks
+ * it with rep_desc into *ret (the caller frees it).  Errors: TR_ETOOBIG
+ * (the request does not fit: nothing was sent, use the mailbox), -ESRCH
+ * (the server was dead before the request was written), TR_EDEAD (it died
+ * with the request in flight), -ETIMEDOUT, TR_EBADFRAME (a reply that
+ * does not decode), -ENOMEM, or the server's error for a request it
+ * refused (TR_EBADFRAME).  After TR_EDEAD or -ETIMEDOUT the channel is
+ * detached (the slot's state is unknown): later calls take the mailbox. */
+int tri_chan_call(struct tri_chan *c, const struct ProtobufCMessage *req,
+    const struct ProtobufCMessageDescriptor *rep_desc,
+    struct ProtobufCMessage **ret, int timeout_ms);
+
+/* ---- server --------------------------------------------------------------
+ * One per server actor, used from its loop's thread only. */
+struct tri_chan_srv;
+
+/* type: the full name of the request's protobuf type, given to the
+ * tr_msg made from each request.  Errors: -ENOMEM, -errno (pipe). */
+int  tri_chan_srv_new(struct tri_chan_srv **ret, const char *type);
+void tri_chan_srv_free(struct tri_chan_srv **p);
+/* A new channel for client who (its earlier ones stay usable until
+ * closed); returns the memfd's number to send it, or -errno, -ENOMEM,
+ * -EMFILE past TRI_CHAN_SRV_MAX channels. */
+#define TRI_CHAN_SRV_MAX 4096
+int tri_chan_srv_open(struct tri_chan_srv *cs, tr_addr who);
+/* Forget who's channel fd, or all of them for fd -1 (at its DOWN, after
+ * tri_chan_srv_take() with who has served what it had published). */
+void tri_chan_srv_close(struct tri_chan_srv *cs, tr_addr who, int fd);
+/* Take the next published request (of client who only, unless who is
+ * TR_ADDR_NULL) as a new tr_msg of the type given (*ret, the caller's;
+ * give it to tri_chan_srv_forget() before destroying it).  Returns 1, or
+ * 0 when none is waiting.  A malformed slot is answered with
+ * TR_EBADFRAME (or skipped) and counted, never taken. */
+int tri_chan_srv_take(struct tri_chan_srv *cs, tr_addr who, tr_msg **ret);
+/* The client a request came from: its channel's client for one taken
+ * here, tr_msg_sender() for the others. */
+tr_addr tri_chan_srv_sender(const struct tri_chan_srv *cs, const tr_msg *m);
+/* If m was taken from a channel: pack rep into its slot (or, too big,
+ * send it to the client's mailbox) and return 1 (one-way requests: drop
+ * it); 0 if m came by the mailbox (reply as usual); <0 on failure. */
+int tri_chan_srv_reply(struct tri_chan_srv *cs, const tr_msg *m,
+    const struct ProtobufCMessage *rep);
+/* m is about to be destroyed: an answered request still unanswered is
+ * answered with -EPROTO so that its client does not wait for ever. */
+void tri_chan_srv_forget(struct tri_chan_srv *cs, const tr_msg *m);
+/* Wait up to timeout_ms for a request on a channel or a message in the
+ * mailbox: spins first when a channel was busy lately, then sleeps in
+ * tr_poll().  Returns >0 if something may be waiting, 0 on timeout. */
+int tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms);
+/* Requests refused as malformed (tests). */
+uint64_t tri_chan_srv_refused(const struct tri_chan_srv *cs);
+
+#endif /* TRI_CHAN_INT_H */

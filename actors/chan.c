@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+/* The same-host call channel (chan-int.h): one request/reply slot in an
+ * anonymous memfd the server owns, per client.  Made and mapped as the
+ * Event's page and the queue's rings are (attach-int.h).
+ *
+ * The slot's state word moves IDLE -> REQ (client: a request published)
+ * -> TAKEN (server: copied out, being served) -> REPLY (server: answered)
+ * -> IDLE (client: reply read); a one-way request goes REQ -> IDLE when
+ * the server takes it.  Every store and load of the state and of the two
+ * sleeping flags is sequentially consistent, so a side that set its flag
+ * and looked again is always either seen or woken. */
+#include "chan-int.h"
+
+#include "attach-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#define CHAN_MAGIC 0x7472636eu /* "trcn" */
+#define HDR_SIZE   4096u
+#define CHAN_SIZE  (HDR_SIZE + TRI_CHAN_REQ_MAX + TRI_CHAN_REP_MAX)
+#define F_ONEWAY   1u
+/* rep_status: the reply went to the client's mailbox (too big) */
+#define REP_BY_MAIL 1
+/* correlation id of a reply sent by mail: tag | sequence number */
+#define MAIL_TAG     0x43a0000000000000ull
+#define MAIL_SEND_MS 5000
+/* the server spins only if a channel was busy this recently */
+#define BUSY_NS 2000000
+
+enum { ST_IDLE = 0, ST_REQ = 1, ST_TAKEN = 2, ST_REPLY = 3 };
+
+struct tri_chan_page {
+	_Atomic uint32_t magic;
+	uint32_t         pid; /* the server's address */
+	uint64_t         incarnation;
+	int32_t          wake_fd; /* its pipe's write end */
+	char             pad0[64 - 20];
+	_Atomic uint32_t state; /* the futex word */
+	_Atomic uint32_t client_waiting;
+	_Atomic uint32_t server_sleeping;
+	/* written before state is published, by its writer */
+	_Atomic uint32_t req_len, req_flags, req_seq;
+	_Atomic uint32_t rep_len, rep_seq;
+	_Atomic int32_t  rep_status;
+};
+
+_Static_assert(sizeof(struct tri_chan_page) <= HDR_SIZE, "header");
+
+static long
+futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *) word, op, val, ts, NULL, 0);
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One step of a spin: a pause, and the CPU to others now and then (two
+ * cores shared by many processes must not be held by a spinner). */
+static void
+relax(unsigned i)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+	if ((i & 31) == 31) {
+		sched_yield();
+	}
+}
+
+static uint8_t *
+req_area(struct tri_chan_page *p)
+{
+	return (uint8_t *) p + HDR_SIZE;
+}
+
+static uint8_t *
+rep_area(struct tri_chan_page *p)
+{
+	return (uint8_t *) p + HDR_SIZE + TRI_CHAN_REQ_MAX;
+}
+
+/* ---- client ------------------------------------------------------------- */
+
+bool
+tri_chan_enabled(void)
+{
+	const char *e = getenv("TROUPE_CHAN");
+
+	return !e || strcmp(e, "0") != 0;
+}
+
+void
+tri_chan_init(struct tri_chan *c)
+{
+	c->page   = NULL;
+	c->pidfd  = -1;
+	c->wakefd = -1;
+	c->server = TR_ADDR_NULL;
+	c->seq    = 0;
+	pthread_mutex_init(&c->mu, NULL);
+}
+
+void
+tri_chan_detach(struct tri_chan *c)
+{
+	if (c->page) {
+		(void) munmap(c->page, CHAN_SIZE);
+	}
+	if (c->pidfd >= 0) {
+		close(c->pidfd);
+	}
+	if (c->wakefd >= 0) {
+		close(c->wakefd);
+	}
+	c->page   = NULL;
+	c->pidfd  = -1;
+	c->wakefd = -1;
+	c->server = TR_ADDR_NULL;
+}
+
+int
+tri_chan_attach(struct tri_chan *c, tr_addr a, int fd)
+{
+	struct tri_chan_page *p;
+	void                 *map;
+	char                  path[64];
+	int                   pidfd, wfd, r;
+
+	r = tri_attach_map(a, fd, CHAN_SIZE, &map, &pidfd);
+	if (r < 0) {
+		return r;
+	}
+	p = map;
+	if (atomic_load(&p->magic) != CHAN_MAGIC || p->pid != a.pid ||
+	    p->incarnation != a.incarnation || p->wake_fd < 0 ||
+	    !tr_addr_is_alive(a)) {
+		(void) munmap(p, CHAN_SIZE);
+		close(pidfd);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%u/fd/%d", (unsigned) a.pid,
+	    (int) p->wake_fd);
+	wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (wfd < 0) {
+		r = -errno;
+		(void) munmap(p, CHAN_SIZE);
+		close(pidfd);
+		return r;
+	}
+	tri_chan_detach(c);
+	c->page   = p;
+	c->pidfd  = pidfd;
+	c->wakefd = wfd;
+	c->server = a;
+	return 0;
+}
+
+static bool
+server_alive(const struct tri_chan *c)
+{
+	struct pollfd pf = { .fd = c->pidfd, .events = POLLIN };
+
+	return poll(&pf, 1, 0) == 0;
+}
+
+/* Wait until the state is one of mask's bits: spin a little, then sleep
+ * on the futex in slices, looking at the server's pidfd between them.
+ * Returns the state, TR_EDEAD, -ETIMEDOUT. */
+static int
+wait_state(struct tri_chan *c, unsigned mask, int64_t deadline)
+{
+	struct tri_chan_page *p    = c->page;
+	int64_t               stop = now_ns() + TRI_CHAN_SPIN_US * 1000;
+	uint32_t              st;
+
+	for (unsigned i = 0;; i++) {
+		st = atomic_load(&p->state);
+		if (mask & 1u << st) {
+			return (int) st;
+		}
+		if ((i & 15) == 15 && now_ns() > stop) {
+			break;
+		}
+		relax(i);
+	}
+	for (;;) {
+		struct timespec ts;
+		int             left;
+
+		atomic_store(&p->client_waiting, 1);
+		st = atomic_load(&p->state);
+		if (mask & 1u << st) {
+			atomic_store(&p->client_waiting, 0);
+			return (int) st;
+		}
+		if (!server_alive(c)) {
+			return TR_EDEAD;
+		}
+		left = tr_deadline_left(deadline);
+		if (left == 0) {
+			return -ETIMEDOUT;
+		}
+		if (left < 0 || left > TRI_CHAN_SLICE_MS) {
+			left = TRI_CHAN_SLICE_MS;
+		}
+		ts.tv_sec  = left / 1000;
+		ts.tv_nsec = (long) (left % 1000) * 1000000;
+		(void) futex(&p->state, FUTEX_WAIT, st, &ts);
+	}
+}
+
+int
+tri_chan_flush(struct tri_chan *c, int timeout_ms)
+{
+	int r;
+
+	if (!c->page) {
+		return 0;
+	}
+	r = wait_state(c, ~(1u << ST_REQ), tr_deadline(timeout_ms));
+	if (r < 0) {
+		tri_chan_detach(c);
+	}
+	return r < 0 ? r : 0;
+}
+
+bool
+tri_chan_is_free(const struct tri_chan *c)
+{
+	return c->page && atomic_load(&c->page->state) == ST_IDLE;
+}
+
+struct mail_match {
+	tr_addr     from;
+	uint64_t    corr;
+	const char *type;
+};
+
+static bool
+is_mail_reply(const tr_msg *m, void *arg)
+{
+	const struct mail_match *x = arg;
+
+	return tr_msg_correlation(m) == x->corr &&
+	    tr_addr_eq(tr_msg_sender(m), x->from) &&
+	    strcmp(tr_msg_type(m), x->type) == 0;
+}
+
+/* The reply the server sent by mail (too big for the slot). */
+static int
+mail_reply(struct tri_chan *c, uint32_t seq,
+    const ProtobufCMessageDescriptor *d, ProtobufCMessage **ret,
+    int64_t deadline)
+{
+	struct mail_match x = { c->server, MAIL_TAG | seq, d->name };
+	tr_msg           *m = NULL;
+	int               r;
+
+	r = tr_recv_match(&m, is_mail_reply, &x, tr_deadline_left(deadline));
+	if (r < 0) {
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	}
+	r = tr_msg_unpack(m, d, ret);
+	tr_msg_destroy(&m);
+	return r;
+}
+
+int
+tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *rep_desc, ProtobufCMessage **ret,
+    int timeout_ms)
+{
+	struct tri_chan_page *p = c->page;
+	int64_t               deadline;
+	size_t                size, len;
+	uint32_t              seq;
+	int32_t               status;
+	int                   r;
+
+	if (!p) {
+		return -ENOTCONN;
+	}
+	size = protobuf_c_message_get_packed_size(req);
+	if (size > TRI_CHAN_REQ_MAX) {
+		return TR_ETOOBIG;
+	}
+	deadline = tr_deadline(timeout_ms);
+	/* the slot is free once the last one-way request was taken */
+	r = wait_state(c, 1u << ST_IDLE, deadline);
+	if (r < 0 || !server_alive(c)) {
+		tri_chan_detach(c);
+		return r == -ETIMEDOUT ? r : -ESRCH;
+	}
+	(void) protobuf_c_message_pack(req, req_area(p));
+	seq = ++c->seq;
+	atomic_store_explicit(&p->req_len, (uint32_t) size, memory_order_relaxed);
+	atomic_store_explicit(
+	    &p->req_flags, rep_desc ? 0 : F_ONEWAY, memory_order_relaxed);
+	atomic_store_explicit(&p->req_seq, seq, memory_order_relaxed);
+	atomic_store(&p->state, ST_REQ);
+	if (atomic_load(&p->server_sleeping) &&
+	    atomic_exchange(&p->server_sleeping, 0)) {
+		/* full: wake-ups are pending anyway */
+		(void) !write(c->wakefd, "", 1);
+	}
+	if (!rep_desc) {
+		return 0;
+	}
+	r = wait_state(c, 1u << ST_REPLY, deadline);
+	if (r < 0) {
+		tri_chan_detach(c);
+		return r;
+	}
+	status = atomic_load_explicit(&p->rep_status, memory_order_relaxed);
+	len    = atomic_load_explicit(&p->rep_len, memory_order_relaxed);
+	if (atomic_load_explicit(&p->rep_seq, memory_order_relaxed) != seq ||
+	    (status == 0 && len > TRI_CHAN_REP_MAX)) {
+		tri_chan_detach(c); /* not our reply: the slot is unusable */
+		return TR_EBADFRAME;
+	}
+	if (status == 0) {
+		*ret = protobuf_c_message_unpack(
+		    rep_desc, NULL, len, rep_area(p));
+		r = *ret ? 0 : TR_EBADFRAME;
+	} else if (status == REP_BY_MAIL) {
+		r = 1;
+	} else {
+		r = status < 0 ? status : TR_EBADFRAME;
+	}
+	atomic_store(&p->state, ST_IDLE);
+	if (r == 1) {
+		r = mail_reply(c, seq, rep_desc, ret, deadline);
+	}
+	return r;
+}
+
+/* ---- server ------------------------------------------------------------- */
+
+struct chan {
+	struct tri_chan_page *page;
+	int                   fd;
+	tr_addr               who;
+	const tr_msg         *inflight; /* taken, not yet answered */
+	uint32_t              seq;      /* its sequence number */
+};
+
+struct tri_chan_srv {
+	char          type[128];
+	struct chan  *chans;
+	size_t        n, cap, next;
+	int           pipe[2];
+	const tr_msg *oneway; /* the one-way request being served */
+	tr_addr       oneway_who;
+	int64_t       busy_ns; /* when a channel last had a request */
+	uint64_t      refused;
+};
+
+int
+tri_chan_srv_new(struct tri_chan_srv **ret, const char *type)
+{
+	struct tri_chan_srv *cs = calloc(1, sizeof(*cs));
+
+	if (!cs) {
+		return -ENOMEM;
+	}
+	if (pipe2(cs->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		int r = -errno;
+
+		free(cs);
+		return r;
+	}
+	snprintf(cs->type, sizeof(cs->type), "%s", type);
+	*ret = cs;
+	return 0;
+}
+
+static void
+chan_free(struct chan *ch)
+{
+	(void) munmap(ch->page, CHAN_SIZE);
+	close(ch->fd);
+}
+
+void
+tri_chan_srv_free(struct tri_chan_srv **p)
+{
+	struct tri_chan_srv *cs = p ? *p : NULL;
+
+	if (!cs) {
+		return;
+	}
+	for (size_t i = 0; i < cs->n; i++) {
+		chan_free(&cs->chans[i]);
+	}
+	free(cs->chans);
+	close(cs->pipe[0]);
+	close(cs->pipe[1]);
+	free(cs);
+	*p = NULL;
+}
+
+uint64_t
+tri_chan_srv_refused(const struct tri_chan_srv *cs)
+{
+	return cs->refused;
+}
+
+int
+tri_chan_srv_open(struct tri_chan_srv *cs, tr_addr who)
+{
+	struct tri_chan_page *p;
+	tr_addr               self = tr_self();
+	int                   fd, r;
+
+	if (cs->n >= TRI_CHAN_SRV_MAX) {
+		return -EMFILE;
+	}
+	if (cs->n == cs->cap) {
+		size_t       cap = cs->cap ? 2 * cs->cap : 8;
+		struct chan *c   = realloc(cs->chans, cap * sizeof(*c));
+
+		if (!c) {
+			return -ENOMEM;
+		}
+		cs->chans = c;
+		cs->cap   = cap;
+	}
+	fd = (int) syscall(SYS_memfd_create, "troupe-chan", MFD_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
+	}
+	if (ftruncate(fd, CHAN_SIZE) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	p = mmap(NULL, CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	p->pid         = self.pid;
+	p->incarnation = self.incarnation;
+	p->wake_fd     = cs->pipe[1];
+	atomic_store(&p->magic, CHAN_MAGIC);
+	cs->chans[cs->n++] = (struct chan) { p, fd, who, NULL, 0 };
+	return fd;
+}
+
+void
+tri_chan_srv_close(struct tri_chan_srv *cs, tr_addr who, int fd)
+{
+	for (size_t i = 0; i < cs->n;) {
+		if (tr_addr_eq(cs->chans[i].who, who) &&
+		    (fd < 0 || cs->chans[i].fd == fd)) {
+			chan_free(&cs->chans[i]);
+			cs->chans[i] = cs->chans[--cs->n];
+		} else {
+			i++;
+		}
+	}
+	if (tr_addr_eq(cs->oneway_who, who)) {
+		cs->oneway = NULL;
+	}
+	cs->next = 0;
+}
+
+static void
+wake_client(struct tri_chan_page *p)
+{
+	if (atomic_load(&p->client_waiting) &&
+	    atomic_exchange(&p->client_waiting, 0)) {
+		(void) futex(&p->state, FUTEX_WAKE, INT_MAX, NULL);
+	}
+}
+
+/* Answer the slot's request with an error and no bytes. */
+static void
+refuse(struct tri_chan_srv *cs, struct chan *ch, uint32_t seq, int err)
+{
+	struct tri_chan_page *p = ch->page;
+
+	atomic_store_explicit(&p->rep_status, err, memory_order_relaxed);
+	atomic_store_explicit(&p->rep_len, 0, memory_order_relaxed);
+	atomic_store_explicit(&p->rep_seq, seq, memory_order_relaxed);
+	atomic_store(&p->state, ST_REPLY);
+	wake_client(p);
+}
+
+/* Take ch's published request, if any: 1 (*ret set), 0. */
+static int
+take_from(struct tri_chan_srv *cs, struct chan *ch, tr_msg **ret)
+{
+	struct tri_chan_page *p = ch->page;
+	uint32_t              len, flags, seq;
+	tr_msg               *m = NULL;
+
+	if (ch->inflight || atomic_load(&p->state) != ST_REQ) {
+		return 0;
+	}
+	/* each field read once: the client may change them meanwhile */
+	len   = atomic_load_explicit(&p->req_len, memory_order_relaxed);
+	flags = atomic_load_explicit(&p->req_flags, memory_order_relaxed);
+	seq   = atomic_load_explicit(&p->req_seq, memory_order_relaxed);
+	if (len > TRI_CHAN_REQ_MAX || (flags & ~F_ONEWAY)) {
+		tr_log(TR_LOG_WARNING,
+		    "chan: refused a malformed request (%u bytes, flags %#x)",
+		    len, flags);
+		if (flags & F_ONEWAY) {
+			cs->refused++;
+			atomic_store(&p->state, ST_IDLE);
+			wake_client(p);
+		} else {
+			cs->refused++;
+			refuse(cs, ch, seq, TR_EBADFRAME);
+		}
+		return 0;
+	}
+	if (tr_msg_new_bytes(&m, len ? req_area(p) : NULL, len) < 0 ||
+	    tr_msg_set_type(m, cs->type) < 0) {
+		tr_msg_destroy(&m);
+		if (!(flags & F_ONEWAY)) {
+			refuse(cs, ch, seq, -ENOMEM);
+		}
+		return 0;
+	}
+	cs->busy_ns = now_ns();
+	if (flags & F_ONEWAY) {
+		atomic_store(&p->state, ST_IDLE);
+		wake_client(p);
+		cs->oneway     = m;
+		cs->oneway_who = ch->who;
+	} else {
+		atomic_store(&p->state, ST_TAKEN);
+		ch->inflight = m;
+		ch->seq      = seq;
+	}
+	*ret = m;
+	return 1;
+}
+
+int
+tri_chan_srv_take(struct tri_chan_srv *cs, tr_addr who, tr_msg **ret)
+{
+	bool any = tr_addr_is_null(who);
+
+	for (size_t k = 0; k < cs->n; k++) {
+		size_t i = (cs->next + k) % cs->n;
+
+		if ((any || tr_addr_eq(cs->chans[i].who, who)) &&
+		    take_from(cs, &cs->chans[i], ret)) {
+			cs->next = i + 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static struct chan *
+chan_of(const struct tri_chan_srv *cs, const tr_msg *m)
+{
+	for (size_t i = 0; m && i < cs->n; i++) {
+		if (cs->chans[i].inflight == m) {
+			return &cs->chans[i];
+		}
+	}
+	return NULL;
+}
+
+tr_addr
+tri_chan_srv_sender(const struct tri_chan_srv *cs, const tr_msg *m)
+{
+	const struct chan *ch;
+
+	if (cs && m && m == cs->oneway) {
+		return cs->oneway_who;
+	}
+	ch = cs ? chan_of(cs, m) : NULL;
+	return ch ? ch->who : tr_msg_sender(m);
+}
+
+/* Too big for the slot: the whole reply to the client's mailbox. */
+static int
+reply_by_mail(struct chan *ch, const ProtobufCMessage *rep)
+{
+	tr_msg *m = NULL;
+	int     r = tr_msg_new_pb(&m, rep);
+
+	if (r == 0) {
+		tr_msg_set_correlation(m, MAIL_TAG | ch->seq);
+		r = tr_send(ch->who, &m, MAIL_SEND_MS);
+		tr_msg_destroy(&m);
+	}
+	return r;
+}
+
+int
+tri_chan_srv_reply(
+    struct tri_chan_srv *cs, const tr_msg *m, const ProtobufCMessage *rep)
+{
+	struct tri_chan_page *p;
+	struct chan          *ch;
+	size_t                size;
+	int                   r = 0;
+
+	if (!cs || !m) {
+		return 0;
+	}
+	if (m == cs->oneway) {
+		return 1;
+	}
+	ch = chan_of(cs, m);
+	if (!ch) {
+		return 0;
+	}
+	p    = ch->page;
+	size = protobuf_c_message_get_packed_size(rep);
+	if (size <= TRI_CHAN_REP_MAX) {
+		(void) protobuf_c_message_pack(rep, rep_area(p));
+		atomic_store_explicit(&p->rep_status, 0, memory_order_relaxed);
+	} else {
+		r = reply_by_mail(ch, rep);
+		atomic_store_explicit(&p->rep_status,
+		    r < 0 ? r : REP_BY_MAIL, memory_order_relaxed);
+	}
+	atomic_store_explicit(&p->rep_len, (uint32_t) size, memory_order_relaxed);
+	atomic_store_explicit(&p->rep_seq, ch->seq, memory_order_relaxed);
+	atomic_store(&p->state, ST_REPLY);
+	wake_client(p);
+	ch->inflight = NULL;
+	return r < 0 ? r : 1;
+}
+
+void
+tri_chan_srv_forget(struct tri_chan_srv *cs, const tr_msg *m)
+{
+	struct chan *ch;
+
+	if (!cs || !m) {
+		return;
+	}
+	if (m == cs->oneway) {
+		cs->oneway = NULL;
+		return;
+	}
+	ch = chan_of(cs, m);
+	if (ch) {
+		ch->inflight = NULL;
+		refuse(cs, ch, ch->seq, -EPROTO);
+	}
+}
+
+static bool
+any_request(const struct tri_chan_srv *cs)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		if (!cs->chans[i].inflight &&
+		    atomic_load(&cs->chans[i].page->state) == ST_REQ) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+set_sleeping(struct tri_chan_srv *cs, uint32_t v)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		atomic_store(&cs->chans[i].page->server_sleeping, v);
+	}
+}
+
+int
+tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms)
+{
+	struct pollfd pf = { .fd = cs->pipe[0], .events = POLLIN };
+	bool          mailbox = false;
+	int64_t       t0      = now_ns();
+	char          buf[256];
+	int           r;
+
+	if (cs->n > 0 && timeout_ms != 0 && t0 - cs->busy_ns < BUSY_NS) {
+		int64_t stop = t0 + TRI_CHAN_SPIN_US * 1000;
+
+		for (unsigned i = 0;; i++) {
+			if (any_request(cs)) {
+				return 1;
+			}
+			if ((i & 15) == 15) {
+				if (tr_poll(NULL, 0, &mailbox, 0) > 0) {
+					return 1;
+				}
+				if (now_ns() > stop) {
+					break;
+				}
+			}
+			relax(i);
+		}
+	}
+	set_sleeping(cs, 1);
+	if (any_request(cs)) {
+		set_sleeping(cs, 0);
+		return 1;
+	}
+	r = tr_poll(&pf, 1, &mailbox, timeout_ms);
+	set_sleeping(cs, 0);
+	while (read(cs->pipe[0], buf, sizeof(buf)) > 0) {
+	}
+	return r < 0 ? r : r > 0 || any_request(cs);
+}
