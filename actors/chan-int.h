@@ -27,6 +27,7 @@
 #define TRI_CHAN_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,37 @@ struct ProtobufCMessageDescriptor;
 #define TRI_CHAN_REP_MAX  (256u << 10) /* reply bytes in the slot */
 #define TRI_CHAN_SPIN_US  50           /* spin before sleeping */
 #define TRI_CHAN_SLICE_MS 100          /* a sleeper checks liveness */
+
+/* ---- the shared memory ---------------------------------------------------
+ * A header page, then the request bytes, then the reply bytes. */
+#define TRI_CHAN_MAGIC    0x7472636eu /* "trcn" */
+#define TRI_CHAN_HDR_SIZE 4096u
+#define TRI_CHAN_SIZE \
+	(TRI_CHAN_HDR_SIZE + TRI_CHAN_REQ_MAX + TRI_CHAN_REP_MAX)
+#define TRI_CHAN_ONEWAY  1u /* req_flags: no reply wanted */
+#define TRI_CHAN_BY_MAIL 1  /* rep_status: the reply went by mail */
+
+enum {
+	TRI_CHAN_IDLE  = 0, /* free for the client's next request */
+	TRI_CHAN_REQ   = 1, /* client: request published */
+	TRI_CHAN_TAKEN = 2, /* server: copied out, being served */
+	TRI_CHAN_REPLY = 3, /* server: answered (rep_*) */
+};
+
+struct tri_chan_page {
+	_Atomic uint32_t magic;
+	uint32_t         pid; /* the server's address */
+	uint64_t         incarnation;
+	int32_t          wake_fd; /* its pipe's write end */
+	char             pad0[64 - 20];
+	_Atomic uint32_t state; /* the futex word */
+	_Atomic uint32_t client_waiting;
+	_Atomic uint32_t server_sleeping;
+	/* written before state is published, by its writer */
+	_Atomic uint32_t req_len, req_flags, req_seq;
+	_Atomic uint32_t rep_len, rep_seq;
+	_Atomic int32_t  rep_status; /* 0: rep_len bytes; BY_MAIL; <0 */
+};
 
 /* ---- client --------------------------------------------------------------
  * One per client handle (a manager, a sync proxy); one call at a time:

@@ -30,34 +30,20 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#define CHAN_MAGIC 0x7472636eu /* "trcn" */
-#define HDR_SIZE   4096u
-#define CHAN_SIZE  (HDR_SIZE + TRI_CHAN_REQ_MAX + TRI_CHAN_REP_MAX)
-#define F_ONEWAY   1u
-/* rep_status: the reply went to the client's mailbox (too big) */
-#define REP_BY_MAIL 1
+#define CHAN_SIZE TRI_CHAN_SIZE
+#define HDR_SIZE  TRI_CHAN_HDR_SIZE
+#define CHAN_MAGIC TRI_CHAN_MAGIC
+#define F_ONEWAY  TRI_CHAN_ONEWAY
+#define REP_BY_MAIL TRI_CHAN_BY_MAIL
+#define ST_IDLE   TRI_CHAN_IDLE
+#define ST_REQ    TRI_CHAN_REQ
+#define ST_TAKEN  TRI_CHAN_TAKEN
+#define ST_REPLY  TRI_CHAN_REPLY
 /* correlation id of a reply sent by mail: tag | sequence number */
 #define MAIL_TAG     0x43a0000000000000ull
 #define MAIL_SEND_MS 5000
 /* the server spins only if a channel was busy this recently */
 #define BUSY_NS 2000000
-
-enum { ST_IDLE = 0, ST_REQ = 1, ST_TAKEN = 2, ST_REPLY = 3 };
-
-struct tri_chan_page {
-	_Atomic uint32_t magic;
-	uint32_t         pid; /* the server's address */
-	uint64_t         incarnation;
-	int32_t          wake_fd; /* its pipe's write end */
-	char             pad0[64 - 20];
-	_Atomic uint32_t state; /* the futex word */
-	_Atomic uint32_t client_waiting;
-	_Atomic uint32_t server_sleeping;
-	/* written before state is published, by its writer */
-	_Atomic uint32_t req_len, req_flags, req_seq;
-	_Atomic uint32_t rep_len, rep_seq;
-	_Atomic int32_t  rep_status;
-};
 
 _Static_assert(sizeof(struct tri_chan_page) <= HDR_SIZE, "header");
 
