@@ -83,6 +83,14 @@ struct tri_chan {
 	tr_addr               server;
 	uint32_t              seq;
 	pthread_mutex_t       mu;
+	/* for tri_chan_send(): ask(arg) asks the server for a channel (by
+	 * mail) and returns its fd; asked once per server */
+	int (*ask)(void *arg);
+	void *arg;
+	bool  asked;
+	int   fd;         /* the channel's number in the server */
+	bool  mail_casts; /* one-way requests went by mail since the last
+	                   * answered call by mail */
 };
 
 /* Off by TROUPE_CHAN=0 in the environment (tests, benchmarks). */
@@ -111,6 +119,26 @@ int tri_chan_flush(struct tri_chan *c, int timeout_ms);
 int tri_chan_call(struct tri_chan *c, const struct ProtobufCMessage *req,
     const struct ProtobufCMessageDescriptor *rep_desc,
     struct ProtobufCMessage **ret, int timeout_ms);
+
+/* The way every client sends (the channel when it can, else the mailbox):
+ * rep_desc NULL sends a one-way request, else a call as tri_chan_call().
+ * A channel is asked for (c->ask) at the first request to a server on
+ * this host unless TROUPE_CHAN=0.  The channel is used when it is free:
+ * a thread finding another thread's call in it takes the mailbox, and so
+ * does a one-way request finding the last one not yet taken (a burst of
+ * them is pipelined by mail).  Order for one thread: a request by mail
+ * waits until the channel's last one-way request was taken; after a
+ * one-way request by mail, everything goes by mail until an answered call
+ * by mail came back.  Errors: tr_send()'s and tr_call_pb()'s, and as
+ * tri_chan_call(): -ESRCH means nothing was sent. */
+int tri_chan_send(struct tri_chan *c, tr_addr server,
+    const struct ProtobufCMessage           *req,
+    const struct ProtobufCMessageDescriptor *rep_desc,
+    struct ProtobufCMessage **ret, int timeout_ms);
+/* Forget the channel (at a new server address, at the end); with close_pb
+ * (a one-way request saying so), tell the server first. */
+void tri_chan_drop(
+    struct tri_chan *c, const struct ProtobufCMessage *close_pb, int ms);
 
 /* ---- server --------------------------------------------------------------
  * One per server actor, used from its loop's thread only. */

@@ -108,6 +108,11 @@ tri_chan_init(struct tri_chan *c)
 	c->server = TR_ADDR_NULL;
 	c->seq    = 0;
 	pthread_mutex_init(&c->mu, NULL);
+	c->ask        = NULL;
+	c->arg        = NULL;
+	c->asked      = false;
+	c->fd         = -1;
+	c->mail_casts = false;
 }
 
 void
@@ -342,6 +347,90 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 		r = mail_reply(c, seq, rep_desc, ret, deadline);
 	}
 	return r;
+}
+
+/* ---- routing: the channel or the mailbox -------------------------------- */
+
+/* Ask for a channel once per server; with c->mu held. */
+static void
+chan_ask(struct tri_chan *c, tr_addr server)
+{
+	int fd;
+
+	if (c->asked || !c->ask || server.node != 0 || !tri_chan_enabled()) {
+		return;
+	}
+	c->asked = true;
+	fd       = c->ask(c->arg);
+	if (fd >= 0 && tri_chan_attach(c, server, fd) == 0) {
+		c->fd = fd;
+	} else if (fd >= 0) {
+		tr_log(TR_LOG_DEBUG, "chan: cannot attach: the mailbox then");
+	}
+}
+
+static int
+mail_cast(tr_addr server, const ProtobufCMessage *req, int timeout_ms)
+{
+	tr_msg *msg = NULL;
+	int     r   = tr_msg_new_pb(&msg, req);
+
+	if (r == 0) {
+		r = tr_send(server, &msg, timeout_ms);
+		tr_msg_destroy(&msg);
+	}
+	return r;
+}
+
+int
+tri_chan_send(struct tri_chan *c, tr_addr server, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *rep_desc, ProtobufCMessage **ret,
+    int timeout_ms)
+{
+	int r;
+
+	if (pthread_mutex_trylock(&c->mu) != 0) {
+		return rep_desc ? tr_call_pb(server, req, rep_desc, ret, timeout_ms)
+		                : mail_cast(server, req, timeout_ms);
+	}
+	chan_ask(c, server);
+	if (c->page && !c->mail_casts &&
+	    (rep_desc || tri_chan_is_free(c))) {
+		r = tri_chan_call(c, req, rep_desc, ret, timeout_ms);
+		if (r != TR_ETOOBIG) {
+			pthread_mutex_unlock(&c->mu);
+			return r;
+		}
+	}
+	/* the channel's last one-way request first */
+	r = tri_chan_flush(c, timeout_ms);
+	if (r == 0 && rep_desc) {
+		r = tr_call_pb(server, req, rep_desc, ret, timeout_ms);
+		if (r == 0) {
+			c->mail_casts = false;
+		}
+	} else if (r == 0) {
+		r = mail_cast(server, req, timeout_ms);
+		c->mail_casts = c->page != NULL;
+	} else if (r == TR_EDEAD) {
+		r = -ESRCH; /* this request was not sent */
+	}
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+void
+tri_chan_drop(struct tri_chan *c, const ProtobufCMessage *close_pb, int ms)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->page && close_pb && tri_chan_flush(c, ms) == 0) {
+		(void) mail_cast(c->server, close_pb, ms);
+	}
+	tri_chan_detach(c);
+	c->asked      = false;
+	c->mail_casts = false;
+	c->fd         = -1;
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- server ------------------------------------------------------------- */

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +33,7 @@ struct tr_manager {
 	int         call_ms;
 	char        where[TR_ADDR_STRLEN + 64];
 	char        key[TR_MANAGER_KEY_LEN + 1];
-	/* the same-host channel (chan-int.h), asked for at the first call */
-	struct tri_chan chan;
-	bool            chan_tried; /* with this server */
-	int             chan_fd;    /* its number in the server */
-	bool mail_casts; /* one-way requests went by mail since the last
-	                  * answered call by mail: keep their order */
+	struct tri_chan chan; /* same-host, asked for at the first call */
 };
 
 struct tr_mobj {
@@ -135,135 +129,54 @@ raw_call(tr_addr to, const Trwire__MgrRequest *req, int timeout_ms,
 }
 
 /* ---- the same-host channel ----------------------------------------------
- * Requests go through the channel when there is one (a server on this
- * host, TROUPE_CHAN not 0) and it is free (one thread at a time: another
- * thread meanwhile takes the mailbox), else by mail as before.  Order
- * between the two ways, for one thread: a request by mail waits until the
- * channel's last one-way request was taken (tri_chan_flush()); after a
- * one-way request by mail (too big for the slot), everything goes by mail
- * until an answered call by mail came back. */
+ * Requests go through the channel (chan-int.h, tri_chan_send()) when the
+ * server is on this host, else by mail as before. */
 
-/* Ask the server for a channel, once per server; with m->chan.mu held. */
-static void
-chan_open(tr_manager *m)
+/* The channel's ask(): a channel from the server, by mail. */
+static int
+chan_ask(void *arg)
 {
+	tr_manager        *m   = arg;
 	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply  *rep = NULL;
 	int                r;
 
-	if (m->chan_tried || m->server.node != 0 || !tri_chan_enabled()) {
-		return;
-	}
-	m->chan_tried = true;
-	req.op        = TRI_MGR_CHAN_OPEN;
-	if (raw_call(m->server, &req, m->call_ms, &rep) < 0) {
-		return;
+	req.op = TRI_MGR_CHAN_OPEN;
+	r      = raw_call(m->server, &req, m->call_ms, &rep);
+	if (r < 0) {
+		return r;
 	}
 	r = (int) rep->result;
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
-	if (r >= 0 && tri_chan_attach(&m->chan, m->server, r) == 0) {
-		m->chan_fd = r;
-	} else if (r >= 0) {
-		tr_log(TR_LOG_DEBUG, "manager: no channel: the mailbox then");
-	}
+	return r;
 }
 
-/* The channel, detached and forgotten (at a new server, at the end). */
+/* The channel forgotten (at a new server, at the end), the server told
+ * if tell. */
 static void
 chan_drop(tr_manager *m, bool tell)
 {
-	pthread_mutex_lock(&m->chan.mu);
-	if (m->chan.page && tell) {
-		Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
-		tr_msg            *msg = NULL;
+	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
 
-		req.op    = TRI_MGR_CHAN_CLOSE;
-		req.index = m->chan_fd;
-		if (tri_chan_flush(&m->chan, m->call_ms) == 0 &&
-		    tr_msg_new_pb(&msg, &req.base) == 0) {
-			(void) tr_send(m->server, &msg, m->call_ms);
-			tr_msg_destroy(&msg);
-		}
-	}
-	tri_chan_detach(&m->chan);
-	m->chan_tried = false;
-	m->mail_casts = false;
-	pthread_mutex_unlock(&m->chan.mu);
+	req.op    = TRI_MGR_CHAN_CLOSE;
+	req.index = m->chan.fd;
+	tri_chan_drop(&m->chan, tell ? &req.base : NULL, m->call_ms);
 }
 
-/* raw_call() through the channel when it can. */
 static int
 send_call(tr_manager *m, const Trwire__MgrRequest *req, int timeout_ms,
     Trwire__MgrReply **ret)
 {
-	int r;
-
-	if (pthread_mutex_trylock(&m->chan.mu) != 0) {
-		return raw_call(m->server, req, timeout_ms, ret);
-	}
-	chan_open(m);
-	if (m->chan.page && !m->mail_casts) {
-		r = tri_chan_call(&m->chan, &req->base,
-		    &trwire__mgr_reply__descriptor, (ProtobufCMessage **) ret,
-		    timeout_ms);
-		if (r != TR_ETOOBIG && r != -ENOTCONN) {
-			pthread_mutex_unlock(&m->chan.mu);
-			return r;
-		}
-	}
-	/* the channel's last one-way request first */
-	r = tri_chan_flush(&m->chan, timeout_ms);
-	if (r == 0) {
-		r = raw_call(m->server, req, timeout_ms, ret);
-		if (r == 0) {
-			m->mail_casts = false;
-		}
-	} else if (r == TR_EDEAD) {
-		r = -ESRCH; /* this request was not sent */
-	}
-	pthread_mutex_unlock(&m->chan.mu);
-	return r;
+	return tri_chan_send(&m->chan, m->server, &req->base,
+	    &trwire__mgr_reply__descriptor, (ProtobufCMessage **) ret,
+	    timeout_ms);
 }
 
-/* A one-way request through the channel when the slot is free now, else
- * by mail (a burst of them is pipelined there, not waiting for the
- * server to take each from the slot). */
 static int
 send_cast(tr_manager *m, const Trwire__MgrRequest *req)
 {
-	tr_msg *msg = NULL;
-	bool    locked;
-	int     r;
-
-	locked = pthread_mutex_trylock(&m->chan.mu) == 0;
-	if (locked) {
-		chan_open(m);
-		if (!m->mail_casts && tri_chan_is_free(&m->chan)) {
-			r = tri_chan_call(
-			    &m->chan, &req->base, NULL, NULL, m->call_ms);
-			if (r != TR_ETOOBIG && r != -ENOTCONN) {
-				pthread_mutex_unlock(&m->chan.mu);
-				return r;
-			}
-		}
-		if (m->chan.page) {
-			r = tri_chan_flush(&m->chan, m->call_ms);
-			if (r < 0) {
-				pthread_mutex_unlock(&m->chan.mu);
-				return r == TR_EDEAD ? -ESRCH : r;
-			}
-			m->mail_casts = true;
-		}
-	}
-	r = tr_msg_new_pb(&msg, &req->base);
-	if (r == 0) {
-		r = tr_send(m->server, &msg, m->call_ms);
-		tr_msg_destroy(&msg);
-	}
-	if (locked) {
-		pthread_mutex_unlock(&m->chan.mu);
-	}
-	return r;
+	return tri_chan_send(
+	    &m->chan, m->server, &req->base, NULL, NULL, m->call_ms);
 }
 
 static int
@@ -445,6 +358,8 @@ manager_alloc(tr_manager **ret, const char *key)
 	m->owner   = getpid();
 	m->call_ms = TR_MANAGER_CALL_MS;
 	tri_chan_init(&m->chan);
+	m->chan.ask = chan_ask;
+	m->chan.arg = m;
 	memcpy(m->key, key, TR_MANAGER_KEY_LEN);
 	*ret = m;
 	return 0;
