@@ -4,8 +4,12 @@
  * trwire.SyncRequest.  The actor enforces every timeout and answers by
  * the deadline; the client waits a margin longer, and tr_call() watches
  * the actor, so its death ends the wait with TR_EDEAD.  A release by the
- * thread known to hold the lock is sent without waiting for an answer. */
+ * thread known to hold the lock is sent without waiting for an answer.
+ * An actor on this host is called through a same-host channel (chan-int.h)
+ * when it can, the same requests in shared memory. */
 #include "sync-int.h"
+
+#include "chan-int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +33,8 @@ struct tri_remote {
 	uint32_t    kind;
 	uint32_t    held; /* acquisitions through this handle */
 	char        addr[TR_ADDR_STRLEN];
+	struct tri_chan chan; /* same-host, asked for at the first call */
+	pid_t           chan_pid; /* the process chan belongs to */
 };
 
 int tri_sync_server(const void *args, size_t len);
@@ -57,6 +63,26 @@ tri_sync_impl(const tr_sync_opts *opts)
 	return env && strcmp(env, "actor") == 0 ? TR_SYNC_ACTOR : TR_SYNC_LOCAL;
 }
 
+/* The channel's ask(): a channel from the actor, by mail. */
+static int
+chan_ask(void *arg)
+{
+	struct tri_remote  *r   = arg;
+	Trwire__SyncRequest req = TRWIRE__SYNC_REQUEST__INIT;
+	Trwire__SyncReply  *rep = NULL;
+	int                 res;
+
+	req.op = TRI_OP_CHAN_OPEN;
+	res    = tr_call_pb(r->server, &req.base, &trwire__sync_reply__descriptor,
+	       (ProtobufCMessage **) &rep, MARGIN_MS);
+	if (res < 0) {
+		return res;
+	}
+	res = rep->result;
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	return res;
+}
+
 static int
 remote_alloc(struct tri_remote **ret)
 {
@@ -66,8 +92,38 @@ remote_alloc(struct tri_remote **ret)
 		return -ENOMEM;
 	}
 	r->owner = getpid();
-	*ret     = r;
+	tri_chan_init(&r->chan);
+	r->chan.ask = chan_ask;
+	r->chan.arg = r;
+	r->chan_pid = r->owner;
+	*ret        = r;
 	return 0;
+}
+
+/* The channel of this process: a fork child's copy of a handle forgets
+ * its parent's (and asks for its own at its first call). */
+static struct tri_chan *
+chan_here(struct tri_remote *r)
+{
+	if (r->chan_pid != getpid()) {
+		tri_chan_detach(&r->chan);
+		tri_chan_init(&r->chan);
+		r->chan.ask = chan_ask;
+		r->chan.arg = r;
+		r->chan_pid = getpid();
+	}
+	return &r->chan;
+}
+
+/* The channel forgotten; the actor told if tell. */
+static void
+chan_drop(struct tri_remote *r, bool tell)
+{
+	Trwire__SyncRequest req = TRWIRE__SYNC_REQUEST__INIT;
+
+	req.op = TRI_OP_CHAN_CLOSE;
+	req.n  = (uint32_t) r->chan.fd;
+	tri_chan_drop(chan_here(r), tell ? &req.base : NULL, STOP_MS);
 }
 
 int
@@ -86,8 +142,8 @@ tri_remote_call(struct tri_remote *r, uint32_t op, int timeout_ms, uint32_t n,
 	wait           = timeout_ms < 0 || timeout_ms > INT32_MAX - MARGIN_MS
 	              ? TR_TIMEOUT_INFINITE
 	              : timeout_ms + MARGIN_MS;
-	res = tr_call_pb(r->server, &req.base, &trwire__sync_reply__descriptor,
-	    (ProtobufCMessage **) &rep, wait);
+	res = tri_chan_send(chan_here(r), r->server, &req.base,
+	    &trwire__sync_reply__descriptor, (ProtobufCMessage **) &rep, wait);
 	if (res < 0) {
 		return res;
 	}
@@ -107,18 +163,11 @@ static int
 remote_cast(struct tri_remote *r, uint32_t op)
 {
 	Trwire__SyncRequest req = TRWIRE__SYNC_REQUEST__INIT;
-	tr_msg             *m;
-	int                 res;
 
 	req.op     = op;
 	req.thread = tri_sync_tid();
-	res        = tr_msg_new_pb(&m, &req.base);
-	if (res < 0) {
-		return res;
-	}
-	res = tr_send(r->server, &m, TR_TIMEOUT_INFINITE);
-	tr_msg_destroy(&m);
-	return res;
+	return tri_chan_send(chan_here(r), r->server, &req.base, NULL, NULL,
+	    TR_TIMEOUT_INFINITE);
 }
 
 static int
@@ -198,7 +247,7 @@ tri_remote_open(struct tri_remote **ret, const char *where)
 	r->server = a;
 	res       = fetch_info(r);
 	if (res < 0) {
-		free(r);
+		tri_remote_destroy(&r);
 		return res;
 	}
 	*ret = r;
@@ -213,6 +262,7 @@ tri_remote_destroy(struct tri_remote **rp)
 	if (!r) {
 		return;
 	}
+	chan_drop(r, !r->proc || r->owner != getpid());
 	/* a fork child's copy of the creator's handle leaves the actor be */
 	if (r->proc && r->owner == getpid() && tr_process_is_alive(r->proc)) {
 		(void) remote_cast(r, TRI_OP_STOP);

@@ -5,8 +5,13 @@
  * notified, released, broken, or at their deadline (the loop's receive
  * timeout is the nearest deadline).  Every client is monitored; its DOWN
  * releases a lock it held (the next holder is told TR_LOCK_OWNER_DIED),
- * drops its parked requests and breaks a Barrier it was waiting on. */
+ * drops its parked requests and breaks a Barrier it was waiting on.
+ * A client on this host may also call through a same-host channel
+ * (chan-int.h, TRI_OP_CHAN_OPEN): the same request bytes, served by the
+ * same dispatch, answered in shared memory. */
 #include "sync-int.h"
+
+#include "chan-int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +59,17 @@ struct server {
 	bool     stop;
 };
 
+/* The same-host channels: one server per process, so file-wide, for
+ * answer() and the sender of a request to find them. */
+static struct tri_chan_srv *chans;
+
+/* The client a request came from (by the mailbox or a channel). */
+static tr_addr
+sender(const tr_msg *m)
+{
+	return tri_chan_srv_sender(chans, m);
+}
+
 /* ---- replies and queues ------------------------------------------------- */
 
 static void
@@ -69,6 +85,9 @@ answer(const tr_msg *req, int result, const struct server *s)
 		rep.value   = s->kind == TRI_SYNC_BARRIER
 		      ? (s->broken ? 0 : s->count)
 		      : s->value;
+	}
+	if (tri_chan_srv_reply(chans, req, &rep.base) != 0) {
+		return; /* answered through its channel */
 	}
 	/* a client that died meanwhile gets nothing: its DOWN follows */
 	(void) tr_reply_pb(req, &rep.base, REPLY_MS);
@@ -113,7 +132,7 @@ park(tr_msg **mp, const Trwire__SyncRequest *req)
 	}
 	w->req      = *mp;
 	*mp         = NULL;
-	w->who      = tr_msg_sender(w->req);
+	w->who      = sender(w->req);
 	w->thread   = req->thread;
 	w->deadline = tr_deadline(req->timeout_ms);
 	w->poll     = req->timeout_ms == 0;
@@ -152,7 +171,7 @@ grant_next(struct server *s)
 static void
 do_acquire(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 {
-	tr_addr        who = tr_msg_sender(*mp);
+	tr_addr        who = sender(*mp);
 	struct waiter *w;
 
 	if (is_owner(s, who, req->thread)) {
@@ -197,7 +216,7 @@ do_cond_wait(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 {
 	struct waiter *w;
 
-	if (!is_owner(s, tr_msg_sender(*mp), req->thread)) {
+	if (!is_owner(s, sender(*mp), req->thread)) {
 		answer(*mp, -EPERM, NULL);
 		return;
 	}
@@ -286,6 +305,7 @@ do_sem_release(struct server *s)
 /* ---- barrier ------------------------------------------------------------ */
 
 static void dispatch(struct server *s, tr_msg **mp);
+static void dispatch_chan(struct server *s, tr_msg *m);
 
 /* Answer every waiting party (released or broken) and start afresh. */
 static void
@@ -305,8 +325,7 @@ release_parties(struct server *s, bool broken)
 		tr_msg *m = w->req;
 
 		free(w);
-		dispatch(s, &m);
-		tr_msg_destroy(&m);
+		dispatch_chan(s, m); /* by mail or a channel */
 	}
 }
 
@@ -333,7 +352,7 @@ do_barrier_wait(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 	if (s->count == s->parties) {
 		if (req->has_action) {
 			s->action_pending = true;
-			s->action_by      = tr_msg_sender(*mp);
+			s->action_by      = sender(*mp);
 			s->action_index   = index;
 			answer(*mp, TRI_RUN_ACTION + (int) index, NULL);
 			return;
@@ -537,6 +556,8 @@ op_allowed(const struct server *s, uint32_t op)
 	switch (op) {
 	case TRI_OP_INFO:
 	case TRI_OP_STOP:
+	case TRI_OP_CHAN_OPEN:
+	case TRI_OP_CHAN_CLOSE:
 		return true;
 	case TRI_OP_ACQUIRE:
 	case TRI_OP_RELEASE:
@@ -559,7 +580,7 @@ op_allowed(const struct server *s, uint32_t op)
 static void
 serve(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 {
-	tr_addr who = tr_msg_sender(*mp);
+	tr_addr who = sender(*mp);
 
 	switch (req->op) {
 	case TRI_OP_INFO:
@@ -569,6 +590,12 @@ serve(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 		return;
 	case TRI_OP_STOP:
 		s->stop = true;
+		return;
+	case TRI_OP_CHAN_OPEN: /* answered with the memfd's number */
+		answer(*mp, tri_chan_srv_open(chans, who), NULL);
+		return;
+	case TRI_OP_CHAN_CLOSE:
+		tri_chan_srv_close(chans, who, (int) req->n);
 		return;
 	case TRI_OP_ACQUIRE:
 		do_acquire(s, mp, req);
@@ -612,14 +639,32 @@ serve(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 	}
 }
 
+/* Serve m, taken from a channel (or by mail: forget() is nothing then),
+ * and let it go. */
+static void
+dispatch_chan(struct server *s, tr_msg *m)
+{
+	dispatch(s, &m);
+	if (m) { /* not parked */
+		tri_chan_srv_forget(chans, m);
+		tr_msg_destroy(&m);
+	}
+}
+
 static void
 dispatch(struct server *s, tr_msg **mp)
 {
 	Trwire__SyncRequest *req = NULL;
 	tr_down              d;
+	tr_msg              *cm;
 
 	if (tr_msg_is_system(*mp)) {
 		if (tr_msg_down(*mp, &d) == 0) {
+			/* what it published on its channels before it died */
+			while (tri_chan_srv_take(chans, d.who, &cm) == 1) {
+				dispatch_chan(s, cm);
+			}
+			tri_chan_srv_close(chans, d.who, -1);
 			client_died(s, d.who);
 		}
 		return;
@@ -629,7 +674,7 @@ dispatch(struct server *s, tr_msg **mp)
 		answer(*mp, TR_EBADFRAME, NULL); /* the sender learns why */
 		return;
 	}
-	watch(s, tr_msg_sender(*mp));
+	watch(s, sender(*mp));
 	if (!op_allowed(s, req->op)) {
 		answer(*mp, -EOPNOTSUPP, NULL);
 	} else if (req->timeout_ms < TR_TIMEOUT_INFINITE) {
@@ -679,16 +724,32 @@ tri_sync_server(const void *args, size_t len)
 	if (r < 0) {
 		return tr_fail(r, "cannot bind the mailbox");
 	}
+	r = tri_chan_srv_new(&chans, trwire__sync_request__descriptor.name);
+	if (r < 0) {
+		return tr_fail(r, "cannot make the channels' wake-up pipe");
+	}
 	tr_ready();
 	while (!s.stop) {
-		tr_msg *m = NULL;
+		tr_msg *m    = NULL;
+		bool    idle = true;
 
-		r = tr_recv(&m, tr_deadline_left(nearest(&s)));
-		if (r == 0) {
+		/* one request from the channels, one from the mailbox */
+		if (tri_chan_srv_take(chans, TR_ADDR_NULL, &m) == 1) {
+			dispatch_chan(&s, m);
+			m    = NULL;
+			idle = false;
+		}
+		if (tr_recv(&m, 0) == 0) {
 			dispatch(&s, &m);
 			tr_msg_destroy(&m);
+			idle = false;
+		}
+		if (idle) {
+			(void) tri_chan_srv_wait(
+			    chans, tr_deadline_left(nearest(&s)));
 		}
 		expire(&s);
 	}
+	tri_chan_srv_free(&chans);
 	return 0;
 }
