@@ -77,6 +77,27 @@ relax(unsigned i)
 	}
 }
 
+/* How long to spin before sleeping: TRI_CHAN_SPIN_US, or
+ * TROUPE_CHAN_SPIN_US (0..1000) from the environment, read once. */
+static int64_t
+spin_ns(void)
+{
+	static _Atomic int64_t ns = -1;
+	int64_t                v  = atomic_load_explicit(&ns, memory_order_relaxed);
+
+	if (v < 0) {
+		const char *e = getenv("TROUPE_CHAN_SPIN_US");
+		char       *end;
+		long        us = e ? strtol(e, &end, 10) : -1;
+
+		v = e && *e && !*end && us >= 0 && us <= 1000
+		    ? us * 1000
+		    : TRI_CHAN_SPIN_US * 1000;
+		atomic_store_explicit(&ns, v, memory_order_relaxed);
+	}
+	return v;
+}
+
 static uint8_t *
 req_area(struct tri_chan_page *p)
 {
@@ -182,10 +203,10 @@ server_alive(const struct tri_chan *c)
  * on the futex in slices, looking at the server's pidfd between them.
  * Returns the state, TR_EDEAD, -ETIMEDOUT. */
 static int
-wait_state(struct tri_chan *c, unsigned mask, int64_t deadline)
+wait_state(struct tri_chan *c, unsigned mask, int64_t deadline, bool spin)
 {
 	struct tri_chan_page *p    = c->page;
-	int64_t               stop = now_ns() + TRI_CHAN_SPIN_US * 1000;
+	int64_t               stop = now_ns() + (spin ? spin_ns() : 0);
 	uint32_t              st;
 
 	for (unsigned i = 0;; i++) {
@@ -232,7 +253,7 @@ tri_chan_flush(struct tri_chan *c, int timeout_ms)
 	if (!c->page) {
 		return 0;
 	}
-	r = wait_state(c, ~(1u << ST_REQ), tr_deadline(timeout_ms));
+	r = wait_state(c, ~(1u << ST_REQ), tr_deadline(timeout_ms), true);
 	if (r < 0) {
 		tri_chan_detach(c);
 	}
@@ -290,6 +311,7 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 	size_t                size, len;
 	uint32_t              seq;
 	int32_t               status;
+	bool                  woke;
 	int                   r;
 
 	if (!p) {
@@ -301,7 +323,7 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 	}
 	deadline = tr_deadline(timeout_ms);
 	/* the slot is free once the last one-way request was taken */
-	r = wait_state(c, 1u << ST_IDLE, deadline);
+	r = wait_state(c, 1u << ST_IDLE, deadline, true);
 	if (r < 0 || !server_alive(c)) {
 		tri_chan_detach(c);
 		return r == -ETIMEDOUT ? r : -ESRCH;
@@ -313,15 +335,17 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 	    &p->req_flags, rep_desc ? 0 : F_ONEWAY, memory_order_relaxed);
 	atomic_store_explicit(&p->req_seq, seq, memory_order_relaxed);
 	atomic_store(&p->state, ST_REQ);
-	if (atomic_load(&p->server_sleeping) &&
-	    atomic_exchange(&p->server_sleeping, 0)) {
+	woke = atomic_load(&p->server_sleeping) &&
+	    atomic_exchange(&p->server_sleeping, 0);
+	if (woke) {
 		/* full: wake-ups are pending anyway */
 		(void) !write(c->wakefd, "", 1);
 	}
 	if (!rep_desc) {
 		return 0;
 	}
-	r = wait_state(c, 1u << ST_REPLY, deadline);
+	/* a server we woke needs the CPU more than a spinner does */
+	r = wait_state(c, 1u << ST_REPLY, deadline, !woke);
 	if (r < 0) {
 		tri_chan_detach(c);
 		return r;
@@ -780,7 +804,7 @@ tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms)
 	int           r;
 
 	if (cs->n > 0 && timeout_ms != 0 && t0 - cs->busy_ns < BUSY_NS) {
-		int64_t stop = t0 + TRI_CHAN_SPIN_US * 1000;
+		int64_t stop = t0 + spin_ns();
 
 		for (unsigned i = 0;; i++) {
 			if (any_request(cs)) {

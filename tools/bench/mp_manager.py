@@ -44,6 +44,14 @@ def lockspeed(l):
     return timed(pairs)
 
 
+def dict_readspeed(d):
+    def reads(n):
+        for _ in range(n):
+            for i in range(1000):
+                d[i]
+    return timed(reads) * 1000
+
+
 def readspeed(seq):
     size = len(seq)
 
@@ -85,6 +93,8 @@ def main():
     mp.set_start_method('fork')
     with mp.Manager() as m:
         rows = [('dict_set_child', lambda: dict_sets_from_child(m)),
+                ('managed_dict_get',
+                 lambda: dict_readspeed(m.dict({i: i for i in range(1000)}))),
                 ('managed_lock', lambda: lockspeed(m.Lock())),
                 ('managed_list', lambda: readspeed(m.list(range(1000)))),
                 ('managed_list_slice', lambda: slicespeed(m.list(range(1000)))),
