@@ -52,10 +52,18 @@ struct ProtobufCMessageDescriptor;
 #define TRI_CHAN_BY_MAIL 1  /* rep_status: the reply went by mail */
 
 enum {
-	TRI_CHAN_IDLE  = 0, /* free for the client's next request */
-	TRI_CHAN_REQ   = 1, /* client: request published */
-	TRI_CHAN_TAKEN = 2, /* server: copied out, being served */
-	TRI_CHAN_REPLY = 3, /* server: answered (rep_*) */
+	TRI_CHAN_IDLE    = 0, /* free for the client's next request */
+	TRI_CHAN_REQ     = 1, /* client: requests published */
+	TRI_CHAN_TAKEN   = 2, /* server: copied out, being served */
+	TRI_CHAN_REPLY   = 3, /* server: answered (rep_*) */
+	TRI_CHAN_WRITING = 4, /* client: appending to published requests */
+};
+
+/* The request area holds records, each this header and len bytes: any
+ * number of one-way requests, the last one perhaps answered. */
+struct tri_chan_rec {
+	uint32_t len;
+	uint32_t flags; /* TRI_CHAN_ONEWAY */
 };
 
 struct tri_chan_page {
@@ -72,6 +80,8 @@ struct tri_chan_page {
 	_Atomic uint32_t rep_len, rep_seq;
 	_Atomic int32_t  rep_status; /* 0: rep_len bytes; BY_MAIL; <0 */
 };
+/* req_len: the records' total size; req_flags: TRI_CHAN_ONEWAY when no
+ * record wants an answer; req_seq: the answered record's number. */
 
 /* ---- client --------------------------------------------------------------
  * One per client handle (a manager, a sync proxy); one call at a time:
@@ -82,6 +92,7 @@ struct tri_chan {
 	int                   pidfd, wakefd;
 	tr_addr               server;
 	uint32_t              seq;
+	size_t                used; /* bytes published while state is REQ */
 	pthread_mutex_t       mu;
 	/* for tri_chan_send(): ask(arg) asks the server for a channel (by
 	 * mail) and returns its fd; asked once per server */
@@ -101,9 +112,6 @@ void tri_chan_init(struct tri_chan *c);
  * a's channel, or a died), -errno from open/mmap/pidfd_open. */
 int  tri_chan_attach(struct tri_chan *c, tr_addr a, int fd);
 void tri_chan_detach(struct tri_chan *c);
-/* True when a request can be written now without waiting (the last
- * one-way request was taken). */
-bool tri_chan_is_free(const struct tri_chan *c);
 /* Wait until the last one-way request was taken by the server (so that a
  * message sent now is served after it).  Errors: TR_EDEAD, -ETIMEDOUT. */
 int tri_chan_flush(struct tri_chan *c, int timeout_ms);
@@ -162,6 +170,9 @@ void tri_chan_srv_close(struct tri_chan_srv *cs, tr_addr who, int fd);
  * 0 when none is waiting.  A malformed slot is answered with
  * TR_EBADFRAME (or skipped) and counted, never taken. */
 int tri_chan_srv_take(struct tri_chan_srv *cs, tr_addr who, tr_msg **ret);
+/* True while a batch taken from a channel has requests not yet taken:
+ * serve them before the mailbox, so that one client's order holds. */
+bool tri_chan_srv_pending(const struct tri_chan_srv *cs);
 /* The client a request came from: its channel's client for one taken
  * here, tr_msg_sender() for the others. */
 tr_addr tri_chan_srv_sender(const struct tri_chan_srv *cs, const tr_msg *m);

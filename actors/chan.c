@@ -128,6 +128,7 @@ tri_chan_init(struct tri_chan *c)
 	c->wakefd = -1;
 	c->server = TR_ADDR_NULL;
 	c->seq    = 0;
+	c->used   = 0;
 	pthread_mutex_init(&c->mu, NULL);
 	c->ask        = NULL;
 	c->arg        = NULL;
@@ -260,10 +261,37 @@ tri_chan_flush(struct tri_chan *c, int timeout_ms)
 	return r < 0 ? r : 0;
 }
 
-bool
-tri_chan_is_free(const struct tri_chan *c)
+/* Room for a record of rec bytes: at 0 of a free slot, or appended to the
+ * one-way requests published and not yet taken (state REQ -> WRITING, so
+ * that the server leaves them until the batch is published again).
+ * Returns the offset, TR_EDEAD, -ESRCH (dead before), -ETIMEDOUT. */
+static int
+claim(struct tri_chan *c, size_t rec, int64_t deadline)
 {
-	return c->page && atomic_load(&c->page->state) == ST_IDLE;
+	struct tri_chan_page *p = c->page;
+
+	for (;;) {
+		uint32_t st = atomic_load(&p->state);
+		int      r;
+
+		if (st == ST_IDLE) {
+			c->used = 0;
+			return server_alive(c) ? 0 : -ESRCH;
+		}
+		if (st == ST_REQ && c->used + rec <= TRI_CHAN_REQ_MAX) {
+			uint32_t want = ST_REQ;
+
+			if (atomic_compare_exchange_strong(
+			        &p->state, &want, TRI_CHAN_WRITING)) {
+				return (int) c->used;
+			}
+			continue; /* the server took them meanwhile */
+		}
+		r = wait_state(c, 1u << ST_IDLE, deadline, true);
+		if (r < 0) {
+			return r;
+		}
+	}
 }
 
 struct mail_match {
@@ -309,6 +337,7 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 	struct tri_chan_page *p = c->page;
 	int64_t               deadline;
 	size_t                size, len;
+	size_t                off;
 	uint32_t              seq;
 	int32_t               status;
 	bool                  woke;
@@ -318,22 +347,31 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 		return -ENOTCONN;
 	}
 	size = protobuf_c_message_get_packed_size(req);
-	if (size > TRI_CHAN_REQ_MAX) {
+	if (size > TRI_CHAN_REQ_MAX - sizeof(struct tri_chan_rec)) {
 		return TR_ETOOBIG;
 	}
 	deadline = tr_deadline(timeout_ms);
-	/* the slot is free once the last one-way request was taken */
-	r = wait_state(c, 1u << ST_IDLE, deadline, true);
-	if (r < 0 || !server_alive(c)) {
+	r        = claim(c, sizeof(struct tri_chan_rec) + size, deadline);
+	if (r < 0) {
 		tri_chan_detach(c);
 		return r == -ETIMEDOUT ? r : -ESRCH;
 	}
-	(void) protobuf_c_message_pack(req, req_area(p));
-	seq = ++c->seq;
-	atomic_store_explicit(&p->req_len, (uint32_t) size, memory_order_relaxed);
+	off = (size_t) r;
+	{
+		struct tri_chan_rec h = { (uint32_t) size,
+			rep_desc ? 0 : F_ONEWAY };
+
+		memcpy(req_area(p) + off, &h, sizeof(h));
+	}
+	(void) protobuf_c_message_pack(
+	    req, req_area(p) + off + sizeof(struct tri_chan_rec));
+	c->used = off + sizeof(struct tri_chan_rec) + size;
+	seq     = rep_desc ? ++c->seq : c->seq;
+	atomic_store_explicit(&p->req_seq, seq, memory_order_relaxed);
 	atomic_store_explicit(
 	    &p->req_flags, rep_desc ? 0 : F_ONEWAY, memory_order_relaxed);
-	atomic_store_explicit(&p->req_seq, seq, memory_order_relaxed);
+	atomic_store_explicit(
+	    &p->req_len, (uint32_t) c->used, memory_order_relaxed);
 	atomic_store(&p->state, ST_REQ);
 	woke = atomic_load(&p->server_sleeping) &&
 	    atomic_exchange(&p->server_sleeping, 0);
@@ -418,8 +456,7 @@ tri_chan_send(struct tri_chan *c, tr_addr server, const ProtobufCMessage *req,
 		                : mail_cast(server, req, timeout_ms);
 	}
 	chan_ask(c, server);
-	if (c->page && !c->mail_casts &&
-	    (rep_desc || tri_chan_is_free(c))) {
+	if (c->page && !c->mail_casts) {
 		r = tri_chan_call(c, req, rep_desc, ret, timeout_ms);
 		if (r != TR_ETOOBIG) {
 			pthread_mutex_unlock(&c->mu);
@@ -465,6 +502,8 @@ struct chan {
 	tr_addr               who;
 	const tr_msg         *inflight; /* taken, not yet answered */
 	uint32_t              seq;      /* its sequence number */
+	tr_msg              **pend;     /* a batch's requests not served yet */
+	size_t                ipend, npend, cappend;
 };
 
 struct tri_chan_srv {
@@ -500,6 +539,10 @@ tri_chan_srv_new(struct tri_chan_srv **ret, const char *type)
 static void
 chan_free(struct chan *ch)
 {
+	for (size_t i = ch->ipend; i < ch->npend; i++) {
+		tr_msg_destroy(&ch->pend[i]);
+	}
+	free(ch->pend);
 	(void) munmap(ch->page, CHAN_SIZE);
 	close(ch->fd);
 }
@@ -567,7 +610,7 @@ tri_chan_srv_open(struct tri_chan_srv *cs, tr_addr who)
 	p->incarnation = self.incarnation;
 	p->wake_fd     = cs->pipe[1];
 	atomic_store(&p->magic, CHAN_MAGIC);
-	cs->chans[cs->n++] = (struct chan) { p, fd, who, NULL, 0 };
+	cs->chans[cs->n++] = (struct chan) { .page = p, .fd = fd, .who = who };
 	return fd;
 }
 
@@ -611,56 +654,148 @@ refuse(struct tri_chan_srv *cs, struct chan *ch, uint32_t seq, int err)
 	wake_client(p);
 }
 
-/* Take ch's published request, if any: 1 (*ret set), 0. */
+/* A batch that breaks the rules: refused as a whole. */
+static void
+refuse_batch(struct tri_chan_srv *cs, struct chan *ch, uint32_t len,
+    uint32_t flags, uint32_t seq)
+{
+	struct tri_chan_page *p = ch->page;
+
+	tr_log(TR_LOG_WARNING,
+	    "chan: refused malformed requests (%u bytes, flags %#x)", len,
+	    flags);
+	cs->refused++;
+	for (size_t i = ch->ipend; i < ch->npend; i++) {
+		tr_msg_destroy(&ch->pend[i]);
+	}
+	ch->ipend = ch->npend = 0;
+	if (flags & F_ONEWAY) {
+		atomic_store(&p->state, ST_IDLE);
+		wake_client(p);
+	} else {
+		refuse(cs, ch, seq, TR_EBADFRAME);
+	}
+}
+
 static int
-take_from(struct tri_chan_srv *cs, struct chan *ch, tr_msg **ret)
+pend_push(struct chan *ch, tr_msg *m)
+{
+	if (ch->npend == ch->cappend) {
+		size_t   cap = ch->cappend ? 2 * ch->cappend : 8;
+		tr_msg **q   = realloc(ch->pend, cap * sizeof(*q));
+
+		if (!q) {
+			return -ENOMEM;
+		}
+		ch->pend    = q;
+		ch->cappend = cap;
+	}
+	ch->pend[ch->npend++] = m;
+	return 0;
+}
+
+/* Copy the published batch out as messages (ch->pend): every record
+ * header read once and checked, as outside input.  Returns false (and
+ * answers or drops the batch) when it breaks a rule. */
+static bool
+copy_batch(struct tri_chan_srv *cs, struct chan *ch)
 {
 	struct tri_chan_page *p = ch->page;
 	uint32_t              len, flags, seq;
-	tr_msg               *m = NULL;
+	bool                  answered = false;
 
-	if (ch->inflight || atomic_load(&p->state) != ST_REQ) {
-		return 0;
-	}
 	/* each field read once: the client may change them meanwhile */
 	len   = atomic_load_explicit(&p->req_len, memory_order_relaxed);
 	flags = atomic_load_explicit(&p->req_flags, memory_order_relaxed);
 	seq   = atomic_load_explicit(&p->req_seq, memory_order_relaxed);
-	if (len > TRI_CHAN_REQ_MAX || (flags & ~F_ONEWAY)) {
-		tr_log(TR_LOG_WARNING,
-		    "chan: refused a malformed request (%u bytes, flags %#x)",
-		    len, flags);
-		if (flags & F_ONEWAY) {
-			cs->refused++;
-			atomic_store(&p->state, ST_IDLE);
-			wake_client(p);
-		} else {
-			cs->refused++;
-			refuse(cs, ch, seq, TR_EBADFRAME);
-		}
-		return 0;
+	if (len == 0 || len > TRI_CHAN_REQ_MAX || (flags & ~F_ONEWAY)) {
+		refuse_batch(cs, ch, len, flags, seq);
+		return false;
 	}
-	if (tr_msg_new_bytes(&m, len ? req_area(p) : NULL, len) < 0 ||
-	    tr_msg_set_type(m, cs->type) < 0) {
-		tr_msg_destroy(&m);
-		if (!(flags & F_ONEWAY)) {
-			refuse(cs, ch, seq, -ENOMEM);
+	for (uint32_t off = 0; off < len;) {
+		struct tri_chan_rec h;
+		tr_msg             *m = NULL;
+
+		if (answered || len - off < sizeof(h)) {
+			refuse_batch(cs, ch, len, flags, seq);
+			return false;
 		}
-		return 0;
+		memcpy(&h, req_area(p) + off, sizeof(h));
+		off += sizeof(h);
+		if (h.len > len - off || (h.flags & ~F_ONEWAY)) {
+			refuse_batch(cs, ch, len, flags, seq);
+			return false;
+		}
+		answered = !(h.flags & F_ONEWAY);
+		if (tr_msg_new_bytes(&m, h.len ? req_area(p) + off : NULL,
+		        h.len) < 0 ||
+		    tr_msg_set_type(m, cs->type) < 0 || pend_push(ch, m) < 0) {
+			tr_msg_destroy(&m);
+			refuse_batch(cs, ch, len, flags, seq);
+			return false;
+		}
+		off += h.len;
 	}
-	cs->busy_ns = now_ns();
-	if (flags & F_ONEWAY) {
+	if (answered != !(flags & F_ONEWAY)) {
+		refuse_batch(cs, ch, len, flags, seq);
+		return false;
+	}
+	if (answered) {
+		ch->inflight = ch->pend[ch->npend - 1];
+		ch->seq      = seq;
+	} else {
 		atomic_store(&p->state, ST_IDLE);
 		wake_client(p);
+	}
+	return true;
+}
+
+/* Take ch's next request, if any: 1 (*ret set), 0.  A dying client's
+ * batch is taken even while it was appending to it (what it published
+ * before is whole: req_len grows only after a record is written). */
+static int
+take_from(struct tri_chan_srv *cs, struct chan *ch, tr_msg **ret, bool dying)
+{
+	struct tri_chan_page *p = ch->page;
+	tr_msg               *m;
+
+	if (ch->ipend == ch->npend) {
+		uint32_t want = ST_REQ;
+
+		ch->ipend = ch->npend = 0;
+		if (ch->inflight) {
+			return 0;
+		}
+		if (!atomic_compare_exchange_strong(
+		        &p->state, &want, ST_TAKEN) &&
+		    !(dying && want == TRI_CHAN_WRITING &&
+		        atomic_compare_exchange_strong(
+		            &p->state, &want, ST_TAKEN))) {
+			return 0;
+		}
+		if (!copy_batch(cs, ch)) {
+			return 0;
+		}
+		cs->busy_ns = now_ns();
+	}
+	m = ch->pend[ch->ipend++];
+	if (m != ch->inflight) {
 		cs->oneway     = m;
 		cs->oneway_who = ch->who;
-	} else {
-		atomic_store(&p->state, ST_TAKEN);
-		ch->inflight = m;
-		ch->seq      = seq;
 	}
 	*ret = m;
 	return 1;
+}
+
+bool
+tri_chan_srv_pending(const struct tri_chan_srv *cs)
+{
+	for (size_t i = 0; i < cs->n; i++) {
+		if (cs->chans[i].ipend < cs->chans[i].npend) {
+			return true;
+		}
+	}
+	return false;
 }
 
 int
@@ -668,11 +803,20 @@ tri_chan_srv_take(struct tri_chan_srv *cs, tr_addr who, tr_msg **ret)
 {
 	bool any = tr_addr_is_null(who);
 
+	/* a batch under way first: its requests are served together */
+	for (size_t i = 0; i < cs->n; i++) {
+		struct chan *ch = &cs->chans[i];
+
+		if (ch->ipend < ch->npend &&
+		    (any || tr_addr_eq(ch->who, who))) {
+			return take_from(cs, ch, ret, !any);
+		}
+	}
 	for (size_t k = 0; k < cs->n; k++) {
 		size_t i = (cs->next + k) % cs->n;
 
 		if ((any || tr_addr_eq(cs->chans[i].who, who)) &&
-		    take_from(cs, &cs->chans[i], ret)) {
+		    take_from(cs, &cs->chans[i], ret, !any)) {
 			cs->next = i + 1;
 			return 1;
 		}
@@ -778,8 +922,9 @@ static bool
 any_request(const struct tri_chan_srv *cs)
 {
 	for (size_t i = 0; i < cs->n; i++) {
-		if (!cs->chans[i].inflight &&
-		    atomic_load(&cs->chans[i].page->state) == ST_REQ) {
+		if (cs->chans[i].ipend < cs->chans[i].npend ||
+		    (!cs->chans[i].inflight &&
+		        atomic_load(&cs->chans[i].page->state) == ST_REQ)) {
 			return true;
 		}
 	}

@@ -1159,11 +1159,14 @@ tri_manager_server(const void *args, size_t len)
 		tr_msg *m    = NULL;
 		bool    idle = true;
 
-		/* one request from the channels, one from the mailbox */
-		if (tri_chan_srv_take(chans, TR_ADDR_NULL, &m) == 1) {
+		/* one batch from the channels, one message from the mailbox */
+		while (tri_chan_srv_take(chans, TR_ADDR_NULL, &m) == 1) {
 			dispatch_chan(&s, m);
 			m    = NULL;
 			idle = false;
+			if (!tri_chan_srv_pending(chans)) {
+				break;
+			}
 		}
 		if (tr_recv(&m, 0) == 0) {
 			dispatch(&s, &m);

@@ -264,6 +264,45 @@ slot_open(tr_manager *m, struct slot *s)
 	s->seq = 100;
 }
 
+/* Write a record (header and n bytes) at off in the request area;
+ * returns the offset after it. */
+static uint32_t
+slot_rec(struct slot *s, uint32_t off, uint32_t len, uint32_t flags,
+    const void *data, size_t n)
+{
+	struct tri_chan_rec h    = { len, flags };
+	uint8_t            *area = (uint8_t *) s->p + TRI_CHAN_HDR_SIZE;
+
+	memcpy(area + off, &h, sizeof(h));
+	memcpy(area + off + sizeof(h), data, n);
+	return off + (uint32_t) (sizeof(h) + n);
+}
+
+/* A packed request as a record at off. */
+static uint32_t
+slot_req(struct slot *s, uint32_t off, const Trwire__MgrRequest *req,
+    uint32_t flags)
+{
+	uint8_t buf[256];
+	size_t  n = trwire__mgr_request__pack(req, buf);
+
+	return slot_rec(s, off, (uint32_t) n, flags, buf, n);
+}
+
+static Trwire__MgrReply *
+slot_reply(struct slot *s)
+{
+	uint8_t          *area = (uint8_t *) s->p + TRI_CHAN_HDR_SIZE;
+	Trwire__MgrReply *rep;
+
+	assert_int_equal(s->p->rep_status, 0);
+	assert_int_equal(s->p->rep_seq, s->seq);
+	rep = trwire__mgr_reply__unpack(
+	    NULL, s->p->rep_len, area + TRI_CHAN_REQ_MAX);
+	assert_non_null(rep);
+	return rep;
+}
+
 /* Publish whatever the slot holds, as a client would, and wait (up to
  * 5 s) for a state in mask; returns the state seen last. */
 static uint32_t
@@ -289,18 +328,20 @@ static void
 test_bad_slot_contents(void **state)
 {
 	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
+	Trwire__MgrRequest set = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply  *rep;
 	tr_manager        *m;
 	tr_mobj           *d;
 	tr_mval           *k = tr_mval_int(1), *v = tr_mval_int(2), *got;
 	struct slot        s;
-	uint8_t           *area;
-	size_t             n;
+	uint8_t            kb[2] = { 0x20, 0x0a }, vb[2] = { 0x20, 0x0c };
+	uint32_t           n;
 
 	TR_ASSERT_OK(tr_manager_start(&m, NULL));
 	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
 	slot_open(m, &s);
-	area = (uint8_t *) s.p + TRI_CHAN_HDR_SIZE;
+	req.op = 6; /* LEN */
+	req.obj = strtoull(tr_mobj_ref(d) + 1, NULL, 10);
 	/* a length past the slot: refused with TR_EBADFRAME */
 	assert_int_equal(slot_publish(&s, TRI_CHAN_REQ_MAX + 1, 0,
 	                     1u << TRI_CHAN_REPLY),
@@ -308,23 +349,43 @@ test_bad_slot_contents(void **state)
 	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
 	assert_int_equal(s.p->rep_seq, s.seq);
 	atomic_store(&s.p->state, TRI_CHAN_IDLE);
-	/* unknown flags: the same */
-	memcpy(area, "\xff\xff\xff", 3);
-	assert_int_equal(slot_publish(&s, 3, 0x80, 1u << TRI_CHAN_REPLY),
+	/* unknown flags, in the header or a record: the same */
+	n = slot_req(&s, 0, &req, 0);
+	assert_int_equal(slot_publish(&s, n, 0x80, 1u << TRI_CHAN_REPLY),
 	    TRI_CHAN_REPLY);
 	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
 	atomic_store(&s.p->state, TRI_CHAN_IDLE);
-	/* bytes that do not decode: the dispatch's own answer, in the slot */
+	n = slot_req(&s, 0, &req, 0x40);
 	assert_int_equal(
-	    slot_publish(&s, 3, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
-	assert_int_equal(s.p->rep_status, 0);
-	rep = trwire__mgr_reply__unpack(
-	    NULL, s.p->rep_len, area + TRI_CHAN_REQ_MAX);
-	assert_non_null(rep);
+	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
+	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
+	atomic_store(&s.p->state, TRI_CHAN_IDLE);
+	/* a record longer than the batch, an answered record before
+	 * another, a batch whose flags lie about its last record */
+	n = slot_rec(&s, 0, 100, 0, "\x30\x06", 2);
+	assert_int_equal(
+	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
+	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
+	atomic_store(&s.p->state, TRI_CHAN_IDLE);
+	n = slot_req(&s, slot_req(&s, 0, &req, 0), &req, 0);
+	assert_int_equal(
+	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
+	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
+	atomic_store(&s.p->state, TRI_CHAN_IDLE);
+	n = slot_req(&s, 0, &req, TRI_CHAN_ONEWAY);
+	assert_int_equal(
+	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
+	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
+	atomic_store(&s.p->state, TRI_CHAN_IDLE);
+	/* bytes that do not decode: the dispatch's own answer, in the slot */
+	n = slot_rec(&s, 0, 3, 0, "\xff\xff\xff", 3);
+	assert_int_equal(
+	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
+	rep = slot_reply(&s);
 	assert_int_equal(rep->result, TR_EBADFRAME);
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	atomic_store(&s.p->state, TRI_CHAN_IDLE);
-	/* a one-way request past the slot: dropped, the slot free again */
+	/* a one-way batch past the slot: dropped, the slot free again */
 	assert_int_equal(slot_publish(&s, 0xffffffffu, TRI_CHAN_ONEWAY,
 	                     1u << TRI_CHAN_IDLE),
 	    TRI_CHAN_IDLE);
@@ -332,23 +393,28 @@ test_bad_slot_contents(void **state)
 	atomic_store(&s.p->state, 77);
 	TR_ASSERT_OK(tr_mdict_set(d, k, v));
 	assert_int_equal(s.p->state, 77);
-	/* and a good request through the same slot works afterwards */
-	req.op = 6; /* LEN */
-	req.obj = strtoull(tr_mobj_ref(d) + 1, NULL, 10);
-	n       = trwire__mgr_request__pack(&req, area);
-	assert_int_equal(slot_publish(&s, (uint32_t) n, 0,
-	                     1u << TRI_CHAN_REPLY),
-	    TRI_CHAN_REPLY);
-	assert_int_equal(s.p->rep_status, 0);
-	assert_int_equal(s.p->rep_seq, s.seq);
-	rep = trwire__mgr_reply__unpack(
-	    NULL, s.p->rep_len, area + TRI_CHAN_REQ_MAX);
-	assert_non_null(rep);
-	assert_int_equal(rep->result, 1);
+	/* good requests through the same slot work afterwards: a batch of
+	 * two one-way sets and a length, served in order */
+	set.op        = 12; /* DICT_SET_NOWAIT */
+	set.obj       = req.obj;
+	set.key.data  = kb; /* 5 */
+	set.key.len   = 2;
+	set.value.data = vb;
+	set.value.len = 2;
+	n             = slot_req(&s, 0, &set, TRI_CHAN_ONEWAY);
+	kb[1]         = 0x0e; /* 7 */
+	n             = slot_req(&s, n, &set, TRI_CHAN_ONEWAY);
+	n             = slot_req(&s, n, &req, 0);
+	assert_int_equal(
+	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
+	rep = slot_reply(&s);
+	assert_int_equal(rep->result, 3);
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	atomic_store(&s.p->state, TRI_CHAN_IDLE);
 	TR_ASSERT_OK(tr_mdict_get(d, k, &got));
 	assert_int_equal(tr_mval_get_int(got), 2);
 	tr_mval_destroy(&got);
+	assert_int_equal(tr_mobj_len(d), 3);
 	munmap(s.p, TRI_CHAN_SIZE);
 	close(s.wfd);
 	tr_mval_destroy(&k);
