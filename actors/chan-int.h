@@ -184,6 +184,10 @@ int tri_chan_srv_reply(struct tri_chan_srv *cs, const tr_msg *m,
 /* m is about to be destroyed: an answered request still unanswered is
  * answered with -EPROTO so that its client does not wait for ever. */
 void tri_chan_srv_forget(struct tri_chan_srv *cs, const tr_msg *m);
+/* Whether the loop should look at its mailbox now: always when the
+ * channels had nothing (busy false), else every 20 us (a poll(2) each
+ * time: not after every request). */
+bool tri_chan_srv_mail_due(struct tri_chan_srv *cs, bool busy);
 /* Wait up to timeout_ms for a request on a channel or a message in the
  * mailbox: spins first when a channel was busy lately, then sleeps in
  * tr_poll().  Returns >0 if something may be waiting, 0 on timeout. */

@@ -44,6 +44,9 @@
 #define MAIL_SEND_MS 5000
 /* the server spins only if a channel was busy this recently */
 #define BUSY_NS 2000000
+/* while channels are busy, the server looks at its mailbox this often
+ * (a poll(2) each time) */
+#define MAIL_EVERY_NS 20000
 
 _Static_assert(sizeof(struct tri_chan_page) <= HDR_SIZE, "header");
 
@@ -514,6 +517,7 @@ struct tri_chan_srv {
 	const tr_msg *oneway; /* the one-way request being served */
 	tr_addr       oneway_who;
 	int64_t       busy_ns; /* when a channel last had a request */
+	int64_t       mail_ns; /* when the mailbox was last looked at */
 	uint64_t      refused;
 };
 
@@ -939,6 +943,22 @@ set_sleeping(struct tri_chan_srv *cs, uint32_t v)
 	}
 }
 
+bool
+tri_chan_srv_mail_due(struct tri_chan_srv *cs, bool busy)
+{
+	int64_t now;
+
+	if (!busy) {
+		return true;
+	}
+	now = now_ns();
+	if (now - cs->mail_ns < MAIL_EVERY_NS) {
+		return false;
+	}
+	cs->mail_ns = now;
+	return true;
+}
+
 int
 tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms)
 {
@@ -956,10 +976,15 @@ tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms)
 				return 1;
 			}
 			if ((i & 15) == 15) {
-				if (tr_poll(NULL, 0, &mailbox, 0) > 0) {
-					return 1;
+				int64_t now = now_ns();
+
+				if (now - cs->mail_ns >= MAIL_EVERY_NS) {
+					cs->mail_ns = now;
+					if (tr_poll(NULL, 0, &mailbox, 0) > 0) {
+						return 1;
+					}
 				}
-				if (now_ns() > stop) {
+				if (now > stop) {
 					break;
 				}
 			}
