@@ -295,7 +295,7 @@ call(tr_manager *m, tr_mobj *o, Trwire__MgrRequest *req, Trwire__MgrReply **ret)
 	int64_t deadline = tr_deadline(answer_wait(m, req));
 	int     r;
 
-	if (m->owner != getpid()) {
+	if (m->owner != tr_self_pid()) {
 		return -ECHILD;
 	}
 	for (int attempt = 0;; attempt++) {
@@ -328,7 +328,7 @@ cast(tr_mobj *o, Trwire__MgrRequest *req)
 	tr_manager *m = o->m;
 	int         r;
 
-	if (m->owner != getpid()) {
+	if (m->owner != tr_self_pid()) {
 		return -ECHILD;
 	}
 	for (int attempt = 0;; attempt++) {

@@ -105,7 +105,7 @@ remote_alloc(struct tri_remote **ret)
 static struct tri_chan *
 chan_here(struct tri_remote *r)
 {
-	if (r->chan_pid != getpid()) {
+	if (r->chan_pid != tr_self_pid()) {
 		tri_chan_detach(&r->chan);
 		tri_chan_init(&r->chan);
 		r->chan.ask = chan_ask;

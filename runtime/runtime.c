@@ -652,7 +652,7 @@ tr_self_name(void)
 pid_t
 tr_self_pid(void)
 {
-	return getpid();
+	return tri_getpid(); /* cached: no system call (util.c) */
 }
 
 pid_t

@@ -89,7 +89,8 @@ TR_API _Noreturn void tr_exit(int code);
 /* Name of this process ("MainProcess", "Process-1", "Process-2:1", or the
  * name it was given); borrowed. */
 TR_API const char *tr_self_name(void);
-TR_API pid_t       tr_self_pid(void);
+/* getpid(), cached (renewed in fork children): no system call. */
+TR_API pid_t tr_self_pid(void);
 /* The process that started this one (for a forkserver child, the starter,
  * not the server: Python's parent_process()); getppid() in the main
  * program. */
