@@ -46,10 +46,9 @@ struct ProtobufCMessageDescriptor;
  * A header page, then the request bytes, then the reply bytes. */
 #define TRI_CHAN_MAGIC    0x7472636eu /* "trcn" */
 #define TRI_CHAN_HDR_SIZE 4096u
-#define TRI_CHAN_SIZE \
-	(TRI_CHAN_HDR_SIZE + TRI_CHAN_REQ_MAX + TRI_CHAN_REP_MAX)
-#define TRI_CHAN_ONEWAY  1u /* req_flags: no reply wanted */
-#define TRI_CHAN_BY_MAIL 1  /* rep_status: the reply went by mail */
+#define TRI_CHAN_SIZE     (TRI_CHAN_HDR_SIZE + TRI_CHAN_REQ_MAX + TRI_CHAN_REP_MAX)
+#define TRI_CHAN_ONEWAY   1u /* req_flags: no reply wanted */
+#define TRI_CHAN_BY_MAIL  1  /* rep_status: the reply went by mail */
 
 enum {
 	TRI_CHAN_IDLE    = 0, /* free for the client's next request */

@@ -30,15 +30,15 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#define CHAN_SIZE TRI_CHAN_SIZE
-#define HDR_SIZE  TRI_CHAN_HDR_SIZE
-#define CHAN_MAGIC TRI_CHAN_MAGIC
-#define F_ONEWAY  TRI_CHAN_ONEWAY
+#define CHAN_SIZE   TRI_CHAN_SIZE
+#define HDR_SIZE    TRI_CHAN_HDR_SIZE
+#define CHAN_MAGIC  TRI_CHAN_MAGIC
+#define F_ONEWAY    TRI_CHAN_ONEWAY
 #define REP_BY_MAIL TRI_CHAN_BY_MAIL
-#define ST_IDLE   TRI_CHAN_IDLE
-#define ST_REQ    TRI_CHAN_REQ
-#define ST_TAKEN  TRI_CHAN_TAKEN
-#define ST_REPLY  TRI_CHAN_REPLY
+#define ST_IDLE     TRI_CHAN_IDLE
+#define ST_REQ      TRI_CHAN_REQ
+#define ST_TAKEN    TRI_CHAN_TAKEN
+#define ST_REPLY    TRI_CHAN_REPLY
 /* correlation id of a reply sent by mail: tag | sequence number */
 #define MAIL_TAG     0x43a0000000000000ull
 #define MAIL_SEND_MS 5000
@@ -86,7 +86,7 @@ static int64_t
 spin_ns(void)
 {
 	static _Atomic int64_t ns = -1;
-	int64_t                v  = atomic_load_explicit(&ns, memory_order_relaxed);
+	int64_t v = atomic_load_explicit(&ns, memory_order_relaxed);
 
 	if (v < 0) {
 		const char *e = getenv("TROUPE_CHAN_SPIN_US");
@@ -399,8 +399,8 @@ tri_chan_call(struct tri_chan *c, const ProtobufCMessage *req,
 		return TR_EBADFRAME;
 	}
 	if (status == 0) {
-		*ret = protobuf_c_message_unpack(
-		    rep_desc, NULL, len, rep_area(p));
+		*ret =
+		    protobuf_c_message_unpack(rep_desc, NULL, len, rep_area(p));
 		r = *ret ? 0 : TR_EBADFRAME;
 	} else if (status == REP_BY_MAIL) {
 		r = 1;
@@ -455,8 +455,9 @@ tri_chan_send(struct tri_chan *c, tr_addr server, const ProtobufCMessage *req,
 	int r;
 
 	if (pthread_mutex_trylock(&c->mu) != 0) {
-		return rep_desc ? tr_call_pb(server, req, rep_desc, ret, timeout_ms)
-		                : mail_cast(server, req, timeout_ms);
+		return rep_desc
+		    ? tr_call_pb(server, req, rep_desc, ret, timeout_ms)
+		    : mail_cast(server, req, timeout_ms);
 	}
 	chan_ask(c, server);
 	if (c->page && !c->mail_casts) {
@@ -474,7 +475,7 @@ tri_chan_send(struct tri_chan *c, tr_addr server, const ProtobufCMessage *req,
 			c->mail_casts = false;
 		}
 	} else if (r == 0) {
-		r = mail_cast(server, req, timeout_ms);
+		r             = mail_cast(server, req, timeout_ms);
 		c->mail_casts = c->page != NULL;
 	} else if (r == TR_EDEAD) {
 		r = -ESRCH; /* this request was not sent */
@@ -731,8 +732,8 @@ copy_batch(struct tri_chan_srv *cs, struct chan *ch)
 			return false;
 		}
 		answered = !(h.flags & F_ONEWAY);
-		if (tr_msg_new_bytes(&m, h.len ? req_area(p) + off : NULL,
-		        h.len) < 0 ||
+		if (tr_msg_new_bytes(
+		        &m, h.len ? req_area(p) + off : NULL, h.len) < 0 ||
 		    tr_msg_set_type(m, cs->type) < 0 || pend_push(ch, m) < 0) {
 			tr_msg_destroy(&m);
 			refuse_batch(cs, ch, len, flags, seq);
@@ -892,10 +893,11 @@ tri_chan_srv_reply(
 		atomic_store_explicit(&p->rep_status, 0, memory_order_relaxed);
 	} else {
 		r = reply_by_mail(ch, rep);
-		atomic_store_explicit(&p->rep_status,
-		    r < 0 ? r : REP_BY_MAIL, memory_order_relaxed);
+		atomic_store_explicit(&p->rep_status, r < 0 ? r : REP_BY_MAIL,
+		    memory_order_relaxed);
 	}
-	atomic_store_explicit(&p->rep_len, (uint32_t) size, memory_order_relaxed);
+	atomic_store_explicit(
+	    &p->rep_len, (uint32_t) size, memory_order_relaxed);
 	atomic_store_explicit(&p->rep_seq, ch->seq, memory_order_relaxed);
 	atomic_store(&p->state, ST_REPLY);
 	wake_client(p);
@@ -962,7 +964,7 @@ tri_chan_srv_mail_due(struct tri_chan_srv *cs, bool busy)
 int
 tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms)
 {
-	struct pollfd pf = { .fd = cs->pipe[0], .events = POLLIN };
+	struct pollfd pf      = { .fd = cs->pipe[0], .events = POLLIN };
 	bool          mailbox = false;
 	int64_t       t0      = now_ns();
 	char          buf[256];
@@ -998,7 +1000,6 @@ tri_chan_srv_wait(struct tri_chan_srv *cs, int timeout_ms)
 	}
 	r = tr_poll(&pf, 1, &mailbox, timeout_ms);
 	set_sleeping(cs, 0);
-	while (read(cs->pipe[0], buf, sizeof(buf)) > 0) {
-	}
+	while (read(cs->pipe[0], buf, sizeof(buf)) > 0) { }
 	return r < 0 ? r : r > 0 || any_request(cs);
 }

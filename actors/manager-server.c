@@ -1016,7 +1016,8 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 		break;
 	case TRI_MGR_CHAN_CLOSE:
 		if (req->index >= 0 && req->index <= INT32_MAX) {
-			tri_chan_srv_close(chans, sender(*mp), (int) req->index);
+			tri_chan_srv_close(
+			    chans, sender(*mp), (int) req->index);
 		}
 		return;
 	default:
@@ -1168,7 +1169,8 @@ tri_manager_server(const void *args, size_t len)
 				break;
 			}
 		}
-		if (tri_chan_srv_mail_due(chans, !idle) && tr_recv(&m, 0) == 0) {
+		if (tri_chan_srv_mail_due(chans, !idle) &&
+		    tr_recv(&m, 0) == 0) {
 			dispatch(&s, &m);
 			tr_msg_destroy(&m);
 			idle = false;

@@ -27,13 +27,13 @@
 #define STOP_MS    5000
 
 struct tri_remote {
-	tr_process *proc;  /* the creator's: the actor; NULL when opened */
-	pid_t       owner; /* process that made the handle */
-	tr_addr     server;
-	uint32_t    kind;
-	uint32_t    held; /* acquisitions through this handle */
-	char        addr[TR_ADDR_STRLEN];
-	struct tri_chan chan; /* same-host, asked for at the first call */
+	tr_process     *proc;  /* the creator's: the actor; NULL when opened */
+	pid_t           owner; /* process that made the handle */
+	tr_addr         server;
+	uint32_t        kind;
+	uint32_t        held; /* acquisitions through this handle */
+	char            addr[TR_ADDR_STRLEN];
+	struct tri_chan chan;     /* same-host, asked for at the first call */
 	pid_t           chan_pid; /* the process chan belongs to */
 };
 
@@ -73,8 +73,8 @@ chan_ask(void *arg)
 	int                 res;
 
 	req.op = TRI_OP_CHAN_OPEN;
-	res    = tr_call_pb(r->server, &req.base, &trwire__sync_reply__descriptor,
-	       (ProtobufCMessage **) &rep, MARGIN_MS);
+	res = tr_call_pb(r->server, &req.base, &trwire__sync_reply__descriptor,
+	    (ProtobufCMessage **) &rep, MARGIN_MS);
 	if (res < 0) {
 		return res;
 	}
@@ -142,8 +142,8 @@ tri_remote_call(struct tri_remote *r, uint32_t op, int timeout_ms, uint32_t n,
 	wait           = timeout_ms < 0 || timeout_ms > INT32_MAX - MARGIN_MS
 	              ? TR_TIMEOUT_INFINITE
 	              : timeout_ms + MARGIN_MS;
-	res = tri_chan_send(chan_here(r), r->server, &req.base,
-	    &trwire__sync_reply__descriptor, (ProtobufCMessage **) &rep, wait);
+	res            = tri_chan_send(chan_here(r), r->server, &req.base,
+	               &trwire__sync_reply__descriptor, (ProtobufCMessage **) &rep, wait);
 	if (res < 0) {
 		return res;
 	}

@@ -742,7 +742,8 @@ tri_sync_server(const void *args, size_t len)
 				break;
 			}
 		}
-		if (tri_chan_srv_mail_due(chans, !idle) && tr_recv(&m, 0) == 0) {
+		if (tri_chan_srv_mail_due(chans, !idle) &&
+		    tr_recv(&m, 0) == 0) {
 			dispatch(&s, &m);
 			tr_msg_destroy(&m);
 			idle = false;

@@ -87,8 +87,8 @@ test_server_killed_while_waiting(void **state)
 			_exit(kill(server, SIGKILL) == 0 ? 0 : 1);
 		}
 		t0 = tr_test_now_ms();
-		TR_ASSERT_ERR(tr_mqueue_get(q, &v, TR_TIMEOUT_INFINITE),
-		    TR_EDEAD);
+		TR_ASSERT_ERR(
+		    tr_mqueue_get(q, &v, TR_TIMEOUT_INFINITE), TR_EDEAD);
 		/* seen through the pidfd within a slice, not a hang */
 		assert_true(tr_test_now_ms() - t0 < 10000);
 		assert_int_equal(waitpid(killer, &st, 0), killer);
@@ -153,8 +153,8 @@ busy_client(const void *args, size_t len)
 TR_ACTOR(busy_client, busy_client)
 
 static tr_process *
-start_busy(tr_manager *m, tr_mobj *d, tr_mobj *l, tr_mobj *k, long n,
-    int method)
+start_busy(
+    tr_manager *m, tr_mobj *d, tr_mobj *l, tr_mobj *k, long n, int method)
 {
 	char        args[512], ptxt[TR_ADDR_STRLEN];
 	tr_process *p;
@@ -243,17 +243,17 @@ slot_open(tr_manager *m, struct slot *s)
 	rep           = raw_call(m, &req);
 	assert_int_equal(rep->result, 0);
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
-	req           = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
-	req.op        = 7; /* CHAN_OPEN */
-	rep           = raw_call(m, &req);
-	fd            = (int) rep->result;
+	req    = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
+	req.op = 7; /* CHAN_OPEN */
+	rep    = raw_call(m, &req);
+	fd     = (int) rep->result;
 	assert_true(fd >= 0);
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	snprintf(path, sizeof(path), "/proc/%u/fd/%d", (unsigned) a.pid, fd);
 	mfd = open(path, O_RDWR | O_CLOEXEC);
 	assert_true(mfd >= 0);
-	s->p = mmap(NULL, TRI_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    mfd, 0);
+	s->p = mmap(
+	    NULL, TRI_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	assert_true(s->p != MAP_FAILED);
 	close(mfd);
 	assert_int_equal(s->p->magic, TRI_CHAN_MAGIC);
@@ -280,8 +280,8 @@ slot_rec(struct slot *s, uint32_t off, uint32_t len, uint32_t flags,
 
 /* A packed request as a record at off. */
 static uint32_t
-slot_req(struct slot *s, uint32_t off, const Trwire__MgrRequest *req,
-    uint32_t flags)
+slot_req(
+    struct slot *s, uint32_t off, const Trwire__MgrRequest *req, uint32_t flags)
 {
 	uint8_t buf[256];
 	size_t  n = trwire__mgr_request__pack(req, buf);
@@ -340,19 +340,19 @@ test_bad_slot_contents(void **state)
 	TR_ASSERT_OK(tr_manager_start(&m, NULL));
 	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
 	slot_open(m, &s);
-	req.op = 6; /* LEN */
+	req.op  = 6; /* LEN */
 	req.obj = strtoull(tr_mobj_ref(d) + 1, NULL, 10);
 	/* a length past the slot: refused with TR_EBADFRAME */
-	assert_int_equal(slot_publish(&s, TRI_CHAN_REQ_MAX + 1, 0,
-	                     1u << TRI_CHAN_REPLY),
+	assert_int_equal(
+	    slot_publish(&s, TRI_CHAN_REQ_MAX + 1, 0, 1u << TRI_CHAN_REPLY),
 	    TRI_CHAN_REPLY);
 	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
 	assert_int_equal(s.p->rep_seq, s.seq);
 	atomic_store(&s.p->state, TRI_CHAN_IDLE);
 	/* unknown flags, in the header or a record: the same */
 	n = slot_req(&s, 0, &req, 0);
-	assert_int_equal(slot_publish(&s, n, 0x80, 1u << TRI_CHAN_REPLY),
-	    TRI_CHAN_REPLY);
+	assert_int_equal(
+	    slot_publish(&s, n, 0x80, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
 	assert_int_equal(s.p->rep_status, TR_EBADFRAME);
 	atomic_store(&s.p->state, TRI_CHAN_IDLE);
 	n = slot_req(&s, 0, &req, 0x40);
@@ -386,8 +386,8 @@ test_bad_slot_contents(void **state)
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	atomic_store(&s.p->state, TRI_CHAN_IDLE);
 	/* a one-way batch past the slot: dropped, the slot free again */
-	assert_int_equal(slot_publish(&s, 0xffffffffu, TRI_CHAN_ONEWAY,
-	                     1u << TRI_CHAN_IDLE),
+	assert_int_equal(
+	    slot_publish(&s, 0xffffffffu, TRI_CHAN_ONEWAY, 1u << TRI_CHAN_IDLE),
 	    TRI_CHAN_IDLE);
 	/* a state no side writes: ignored, the other clients served */
 	atomic_store(&s.p->state, 77);
@@ -395,16 +395,16 @@ test_bad_slot_contents(void **state)
 	assert_int_equal(s.p->state, 77);
 	/* good requests through the same slot work afterwards: a batch of
 	 * two one-way sets and a length, served in order */
-	set.op        = 12; /* DICT_SET_NOWAIT */
-	set.obj       = req.obj;
-	set.key.data  = kb; /* 5 */
-	set.key.len   = 2;
+	set.op         = 12; /* DICT_SET_NOWAIT */
+	set.obj        = req.obj;
+	set.key.data   = kb; /* 5 */
+	set.key.len    = 2;
 	set.value.data = vb;
-	set.value.len = 2;
-	n             = slot_req(&s, 0, &set, TRI_CHAN_ONEWAY);
-	kb[1]         = 0x0e; /* 7 */
-	n             = slot_req(&s, n, &set, TRI_CHAN_ONEWAY);
-	n             = slot_req(&s, n, &req, 0);
+	set.value.len  = 2;
+	n              = slot_req(&s, 0, &set, TRI_CHAN_ONEWAY);
+	kb[1]          = 0x0e; /* 7 */
+	n              = slot_req(&s, n, &set, TRI_CHAN_ONEWAY);
+	n              = slot_req(&s, n, &req, 0);
 	assert_int_equal(
 	    slot_publish(&s, n, 0, 1u << TRI_CHAN_REPLY), TRI_CHAN_REPLY);
 	rep = slot_reply(&s);
@@ -476,14 +476,14 @@ test_nowait_order(void **state)
 	tr_manager *m;
 	tr_mobj    *l, *d;
 	tr_mval    *all = NULL, *k = tr_mval_str("k");
-	const int   n   = 600;
+	const int   n = 600;
 
 	TR_ASSERT_OK(tr_manager_start(&m, NULL));
 	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, NULL));
 	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
 	for (int i = 0; i < n; i++) {
-		tr_mval *v = i % 50 == 7 ? big_str('o', i, 70 << 10)
-		                         : tr_mval_int(i);
+		tr_mval *v =
+		    i % 50 == 7 ? big_str('o', i, 70 << 10) : tr_mval_int(i);
 
 		if (i % 4 == 3) {
 			TR_ASSERT_OK(tr_mlist_append(l, v));

@@ -255,8 +255,8 @@ enum { NROWS = 7, MAXROUNDS = 15 };
 
 /* Python's row for each of ours: the answered dict set is Python's only
  * kind, so both set rows are measured against it */
-static const char *const pyname[NROWS] = { "dict_set_child",
-	"dict_set_child", "managed_dict_get", "managed_lock", "managed_list",
+static const char *const pyname[NROWS] = { "dict_set_child", "dict_set_child",
+	"managed_dict_get", "managed_lock", "managed_list",
 	"managed_list_slice", "managed_queue" };
 
 static void
@@ -287,8 +287,8 @@ one_round(bool python, double *tr, double *py)
 {
 	tr_manager *m;
 	tr_mobj    *o;
-	tr_mval    *init = tr_mval_list();
-	tr_mval *dinit = tr_mval_dict();
+	tr_mval    *init  = tr_mval_list();
+	tr_mval    *dinit = tr_mval_dict();
 
 	check(tr_manager_start(&m, NULL), "manager");
 	tr[0] = sets_from_child(m, true);
@@ -360,8 +360,8 @@ main(int argc, char **argv)
 		"Manager dict sets from a child, one-way",
 		"... each set waiting for its answer",
 		"managed dict, d[k] one by one", "Lock managed by a server",
-		"managed list, l[i] one by one",
-		"managed list, l[:] slices", "managed Queue, 256 B strings"
+		"managed list, l[i] one by one", "managed list, l[:] slices",
+		"managed Queue, 256 B strings"
 	};
 	static const char *const unit[NROWS] = { "sets/s", "sets/s", "gets/s",
 		"pairs/s", "ints/s", "ints/s", "items/s" };
