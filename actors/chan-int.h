@@ -7,10 +7,12 @@
  * mailbox, so only after it authenticated), it makes an anonymous memfd
  * and answers with its descriptor number; the client maps it through
  * /proc/SERVERPID/fd/N (attach-int.h) and holds a pidfd of the server.
- * A call is: the client packs its request into the slot, publishes it
- * (state REQ), and waits for state REPLY; the server copies the request
- * out (state TAKEN, or IDLE at once for a one-way request), hands it to
- * its usual dispatch as a tr_msg, and its answer is packed into the slot.
+ * A call is: the client packs its request into the slot as a record,
+ * behind the one-way records the server has not taken yet (a batch),
+ * publishes the batch (state REQ), and waits for state REPLY; the server
+ * copies the batch out (state TAKEN, or IDLE at once when all of it is
+ * one-way), hands each record to its usual dispatch as a tr_msg, in
+ * order, and the answer to the last is packed into the slot.
  * Each side spins a little (bounded, yielding the CPU) and then sleeps:
  * the client on a futex on the state word, the server in tr_poll() on its
  * mailbox and a pipe whose write end the client opened through /proc;
@@ -130,13 +132,13 @@ int tri_chan_call(struct tri_chan *c, const struct ProtobufCMessage *req,
 /* The way every client sends (the channel when it can, else the mailbox):
  * rep_desc NULL sends a one-way request, else a call as tri_chan_call().
  * A channel is asked for (c->ask) at the first request to a server on
- * this host unless TROUPE_CHAN=0.  The channel is used when it is free:
- * a thread finding another thread's call in it takes the mailbox, and so
- * does a one-way request finding the last one not yet taken (a burst of
- * them is pipelined by mail).  Order for one thread: a request by mail
- * waits until the channel's last one-way request was taken; after a
- * one-way request by mail, everything goes by mail until an answered call
- * by mail came back.  Errors: tr_send()'s and tr_call_pb()'s, and as
+ * this host unless TROUPE_CHAN=0.  One thread uses the channel at a
+ * time: a thread finding another thread's call in it takes the mailbox.
+ * A one-way request waits only while the slot is full of one-way requests
+ * the server has not taken.  Order for one thread: a request by mail
+ * waits until the channel's one-way batch was taken; after a one-way
+ * request by mail (too big for the slot), everything goes by mail until
+ * an answered call by mail came back.  Errors: tr_send()'s and tr_call_pb()'s, and as
  * tri_chan_call(): -ESRCH means nothing was sent. */
 int tri_chan_send(struct tri_chan *c, tr_addr server,
     const struct ProtobufCMessage           *req,

@@ -14,6 +14,7 @@
 #include "chan-int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,7 +596,9 @@ serve(struct server *s, tr_msg **mp, const Trwire__SyncRequest *req)
 		answer(*mp, tri_chan_srv_open(chans, who), NULL);
 		return;
 	case TRI_OP_CHAN_CLOSE:
-		tri_chan_srv_close(chans, who, (int) req->n);
+		if (req->n <= INT32_MAX) {
+			tri_chan_srv_close(chans, who, (int) req->n);
+		}
 		return;
 	case TRI_OP_ACQUIRE:
 		do_acquire(s, mp, req);
