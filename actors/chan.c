@@ -75,7 +75,7 @@ relax(unsigned i)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
-	if ((i & 31) == 31) {
+	if ((i & 7) == 7) {
 		sched_yield();
 	}
 }
