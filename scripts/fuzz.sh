@@ -16,7 +16,7 @@ if [ ! -d "$dir" ]; then
     -Db_sanitize=address,undefined -Db_lundef=false -Djemalloc=disabled \
     -Dc_args=-fno-sanitize-recover=all >/dev/null || exit 1
 fi
-targets=(envelope addr boot wire pipe mval trace)
+targets=(envelope addr boot wire pipe mval trace chan)
 ninja -C "$dir" $(printf 'tests/fuzz/fuzz-%s ' "${targets[@]}") >/dev/null ||
   { ninja -C "$dir" | tail -40; exit 1; }
 

@@ -18,8 +18,9 @@
  *                  one-way message) next to Python's Manager().Lock()
  *   actor cond     the Condition benchmark on an actor's Condition, next
  *                  to Python's Manager().Condition()
- *   managed_list   Python's Manager().list(): troupe's Manager is not built
- *                  yet (n/a)
+ *   managed_list   integers read one at a time from a list of 1000 in a
+ *                  Manager (troupe/manager.h; through the same-host channel),
+ *                  next to Python's Manager().list()
  *
  * Each figure doubles its count until one run lasts --time seconds (0.3 by
  * default).  --rounds N measures troupe and Python alternately N times and
@@ -155,6 +156,43 @@ listspeed(void)
 }
 
 static double
+managedlistspeed(void)
+{
+	tr_manager *m;
+	tr_mobj    *l;
+	tr_mval    *init    = tr_mval_list();
+	double      elapsed = 0;
+	long        n       = 1;
+
+	for (int i = 0; i < SIZE; i++) {
+		tr_mval *v = tr_mval_int(i);
+
+		check(tr_mval_list_append(init, &v), "init");
+	}
+	check(tr_manager_start(&m, NULL), "manager");
+	check(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, init), "managed list");
+	tr_mval_destroy(&init);
+	while (elapsed < delta) {
+		double t;
+
+		n *= 2;
+		t = now();
+		for (long k = 0; k < n; k++) {
+			for (int i = 0; i < SIZE; i++) {
+				tr_mval *v = NULL;
+
+				check(tr_mlist_get(l, i, &v), "l[i]");
+				tr_mval_destroy(&v);
+			}
+		}
+		elapsed = now() - t;
+	}
+	tr_mobj_destroy(&l);
+	tr_manager_destroy(&m);
+	return (double) n * SIZE / elapsed;
+}
+
+static double
 arrayspeed(int flags)
 {
 	int32_t   init[SIZE];
@@ -268,7 +306,7 @@ one_round(bool python, double *tr, double *pyv)
 	tr[5] = listspeed();
 	tr[6] = arrayspeed(TR_SHARED_NOLOCK);
 	tr[7] = arrayspeed(0);
-	tr[8] = 0; /* no Manager yet */
+	tr[8] = managedlistspeed();
 	if (python) {
 		npy = run_python(py, 16);
 	}
