@@ -6,7 +6,8 @@
  * written by hand (refused, the server serves on); requests and replies
  * too big for the slot (by mail, the same result); the order of one-way
  * writes and answered calls across both ways; clients and managers of
- * every start method using the channel. */
+ * every start method using the channel; the sync actor's lock through the
+ * channel, a holder SIGKILLed while others wait in theirs. */
 #include "tr-test.h"
 
 #include <errno.h>
@@ -560,6 +561,99 @@ test_start_methods(void **state)
 	}
 }
 
+/* ---- the sync actor's lock ---------------------------------------------- */
+
+/* args: "ADDR PARENT N": open the actor lock, then N acquire/release
+ * pairs (N 0: acquire, tell the parent, hold it until killed); exit with
+ * how many acquires said TR_LOCK_OWNER_DIED when all went well through a
+ * channel, 11 otherwise. */
+static int
+lock_user(const void *args, size_t len)
+{
+	char     where[TR_ADDR_STRLEN], ptxt[TR_ADDR_STRLEN];
+	tr_lock *l = NULL;
+	tr_addr  parent;
+	long     n;
+	int      r, died = 0;
+
+	if (sscanf(args, "%47s %47s %ld", where, ptxt, &n) != 3 ||
+	    tr_addr_parse(ptxt, &parent) < 0) {
+		return 10;
+	}
+	r = tr_lock_open(&l, where);
+	if (r == 0 && n == 0) {
+		r = tr_lock_acquire(l, TR_TEST_HANG_MS);
+		r = r < 0 ? r : tr_send_bytes(parent, "h", 1, TR_TEST_HANG_MS);
+		if (r >= 0) {
+			pause(); /* until SIGKILL */
+		}
+	}
+	for (long i = 0; r >= 0 && i < n; i++) {
+		r = tr_lock_acquire(l, TR_TEST_HANG_MS);
+		died += r == TR_LOCK_OWNER_DIED;
+		r = r < 0 ? r : tr_lock_release(l);
+	}
+	if (r >= 0 && chan_maps() < 1) {
+		r = -ENOTCONN;
+	}
+	tr_lock_destroy(&l);
+	return r < 0 ? 11 : died;
+}
+TR_ACTOR(lock_user, lock_user)
+
+static tr_process *
+start_lock_user(tr_lock *l, long n, int method)
+{
+	char        args[256], ptxt[TR_ADDR_STRLEN];
+	tr_process *p;
+
+	snprintf(args, sizeof(args), "%s %s %ld", tr_lock_addr(l),
+	    tr_addr_format(tr_self(), ptxt, sizeof(ptxt)), n);
+	TR_ASSERT_OK(tr_process_new(&p, "lock_user", args, strlen(args)));
+	TR_ASSERT_OK(tr_process_set_start_method(p, method));
+	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
+	return p;
+}
+
+/* The actor lock through the channel: clients of every start method
+ * take turns; a holder SIGKILLed while the others wait in their channels
+ * hands the lock on (its DOWN), and the next holder hears so. */
+static void
+test_sync_actor_lock(void **state)
+{
+	tr_sync_opts o = { .impl = TR_SYNC_ACTOR };
+	tr_lock     *l;
+	tr_process  *holder, *p[3];
+	tr_msg      *msg;
+	int          died = 0;
+
+	TR_ASSERT_OK(tr_lock_new(&l, &o));
+	TR_ASSERT_OK(tr_lock_acquire(l, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_lock_release(l));
+	assert_true(chan_maps() >= 1);
+	holder = start_lock_user(l, 0, TR_START_SPAWN);
+	TR_ASSERT_OK(tr_recv(&msg, TR_TEST_HANG_MS));
+	tr_msg_destroy(&msg);
+	TR_ASSERT_ERR(tr_lock_acquire(l, 0), -EAGAIN);
+	for (int c = 0; c < 3; c++) {
+		p[c] = start_lock_user(l, 500, methods[c]);
+	}
+	usleep(50 * 1000); /* the others wait for it, likely parked */
+	TR_ASSERT_OK(tr_process_kill(holder));
+	assert_int_equal(tr_test_finish(&holder), -SIGKILL);
+	for (int c = 0; c < 3; c++) {
+		int e = tr_test_finish(&p[c]);
+
+		assert_true(e == 0 || e == 1);
+		died += e;
+	}
+	/* the dead holder's release was reported to one of them, once */
+	assert_int_equal(died, 1);
+	TR_ASSERT_OK(tr_lock_acquire(l, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_lock_release(l));
+	tr_lock_destroy(&l);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -570,6 +664,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_oversized_falls_back),
 		cmocka_unit_test(test_nowait_order),
 		cmocka_unit_test(test_start_methods),
+		cmocka_unit_test(test_sync_actor_lock),
 	};
 
 	if (tr_init(argc, argv) < 0) {
