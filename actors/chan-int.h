@@ -93,7 +93,8 @@ struct tri_chan {
 	int                   pidfd, wakefd;
 	tr_addr               server;
 	uint32_t              seq;
-	size_t                used; /* bytes published while state is REQ */
+	size_t                used;     /* bytes published while state is REQ */
+	int64_t               alive_ns; /* the server was alive then */
 	pthread_mutex_t       mu;
 	/* for tri_chan_send(): ask(arg) asks the server for a channel (by
 	 * mail) and returns its fd; asked once per server */
@@ -138,8 +139,8 @@ int tri_chan_call(struct tri_chan *c, const struct ProtobufCMessage *req,
  * the server has not taken.  Order for one thread: a request by mail
  * waits until the channel's one-way batch was taken; after a one-way
  * request by mail (too big for the slot), everything goes by mail until
- * an answered call by mail came back.  Errors: tr_send()'s and tr_call_pb()'s, and as
- * tri_chan_call(): -ESRCH means nothing was sent. */
+ * an answered call by mail came back.  Errors: tr_send()'s and tr_call_pb()'s,
+ * and as tri_chan_call(): -ESRCH means nothing was sent. */
 int tri_chan_send(struct tri_chan *c, tr_addr server,
     const struct ProtobufCMessage           *req,
     const struct ProtobufCMessageDescriptor *rep_desc,

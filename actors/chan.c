@@ -126,12 +126,13 @@ tri_chan_enabled(void)
 void
 tri_chan_init(struct tri_chan *c)
 {
-	c->page   = NULL;
-	c->pidfd  = -1;
-	c->wakefd = -1;
-	c->server = TR_ADDR_NULL;
-	c->seq    = 0;
-	c->used   = 0;
+	c->page     = NULL;
+	c->pidfd    = -1;
+	c->wakefd   = -1;
+	c->server   = TR_ADDR_NULL;
+	c->seq      = 0;
+	c->used     = 0;
+	c->alive_ns = 0;
 	pthread_mutex_init(&c->mu, NULL);
 	c->ask        = NULL;
 	c->arg        = NULL;
@@ -152,10 +153,11 @@ tri_chan_detach(struct tri_chan *c)
 	if (c->wakefd >= 0) {
 		close(c->wakefd);
 	}
-	c->page   = NULL;
-	c->pidfd  = -1;
-	c->wakefd = -1;
-	c->server = TR_ADDR_NULL;
+	c->page     = NULL;
+	c->pidfd    = -1;
+	c->wakefd   = -1;
+	c->server   = TR_ADDR_NULL;
+	c->alive_ns = 0;
 }
 
 int
@@ -201,6 +203,24 @@ server_alive(const struct tri_chan *c)
 	struct pollfd pf = { .fd = c->pidfd, .events = POLLIN };
 
 	return poll(&pf, 1, 0) == 0;
+}
+
+/* server_alive(), asked at most once a millisecond (a poll(2) each time):
+ * a server that died since is seen by the wait for its answer (TR_EDEAD
+ * rather than -ESRCH, as a message sent to an actor dying meanwhile). */
+static bool
+alive_lately(struct tri_chan *c)
+{
+	int64_t now = now_ns();
+
+	if (now - c->alive_ns < 1000000) {
+		return true;
+	}
+	if (!server_alive(c)) {
+		return false;
+	}
+	c->alive_ns = now;
+	return true;
 }
 
 /* Wait until the state is one of mask's bits: spin a little, then sleep
@@ -279,7 +299,7 @@ claim(struct tri_chan *c, size_t rec, int64_t deadline)
 
 		if (st == ST_IDLE) {
 			c->used = 0;
-			return server_alive(c) ? 0 : -ESRCH;
+			return alive_lately(c) ? 0 : -ESRCH;
 		}
 		if (st == ST_REQ && c->used + rec <= TRI_CHAN_REQ_MAX) {
 			uint32_t want = ST_REQ;
