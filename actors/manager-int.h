@@ -114,6 +114,11 @@ enum tri_mgr_op {
 
 /* The server actor's body (manager-server.c). */
 int tri_manager_server(const void *args, size_t len);
+/* The client that sent request m, whether it came by the mailbox or
+ * through the client's same-host channel (chan-int.h): a request taken
+ * from a channel is a tr_msg with no sender of its own, so code serving
+ * requests asks this, never tr_msg_sender() (manager-server.c). */
+tr_addr tri_mgr_sender(const tr_msg *m);
 /* Constant-time comparison of two keys of TR_MANAGER_KEY_LEN bytes. */
 bool tri_mgr_key_eq(const void *a, const void *b, size_t alen);
 /* A key is TR_MANAGER_KEY_LEN hex digits. */

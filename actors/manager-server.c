@@ -67,11 +67,16 @@ struct server {
  * answer() and the sender of a request to find them. */
 static struct tri_chan_srv *chans;
 
-/* The client a request came from (by the mailbox or a channel). */
+tr_addr
+tri_mgr_sender(const tr_msg *m)
+{
+	return tri_chan_srv_sender(chans, m);
+}
+
 static tr_addr
 sender(const tr_msg *m)
 {
-	return tri_chan_srv_sender(chans, m);
+	return tri_mgr_sender(m);
 }
 
 /* ---- replies ------------------------------------------------------------ */
