@@ -690,7 +690,7 @@ refuse_batch(struct tri_chan_srv *cs, struct chan *ch, uint32_t len,
 {
 	struct tri_chan_page *p = ch->page;
 
-	tr_log(TR_LOG_WARNING,
+	tr_log(TR_LOG_DEBUG,
 	    "chan: refused malformed requests (%u bytes, flags %#x)", len,
 	    flags);
 	cs->refused++;
