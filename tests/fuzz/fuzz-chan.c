@@ -31,8 +31,8 @@ setup(void)
 	if (fd < 0) {
 		abort();
 	}
-	page = mmap(NULL, TRI_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0);
+	page = mmap(
+	    NULL, TRI_CHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (page == MAP_FAILED) {
 		abort();
 	}
