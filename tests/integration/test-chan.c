@@ -10,6 +10,7 @@
  * channel, a holder SIGKILLed while others wait in theirs. */
 #include "tr-test.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -43,6 +44,34 @@ chan_maps(void)
 		n += strstr(line, "memfd:troupe-chan") != NULL;
 	}
 	fclose(f);
+	return n;
+}
+
+/* Channels process pid holds open (its memfds named troupe-chan). */
+static int
+chan_fds(pid_t pid)
+{
+	char           dir[64], path[400], link[256];
+	DIR           *d;
+	struct dirent *e;
+	int            n = 0;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int) pid);
+	d = opendir(dir);
+	if (!d) {
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += strstr(link, "memfd:troupe-chan") != NULL;
+		}
+	}
+	closedir(d);
 	return n;
 }
 
@@ -105,7 +134,8 @@ test_server_killed_while_waiting(void **state)
 
 /* args: "WHERE KEY DICT LIST LOCK PARENT N": take the lock, tell the
  * parent, then set, append one-way and ask for the length N times (N 0:
- * for ever); exit 0 when all went well. */
+ * for ever, holding the lock; N < 0: for ever); exit 0 when all went
+ * well. */
 static int
 busy_client(const void *args, size_t len)
 {
@@ -130,7 +160,7 @@ busy_client(const void *args, size_t len)
 		r = tr_mlock_acquire(k, TR_TEST_HANG_MS);
 	}
 	r = r < 0 ? r : tr_send_bytes(parent, "r", 1, TR_TEST_HANG_MS);
-	for (long i = 0; r >= 0 && (n == 0 || i < n); i++) {
+	for (long i = 0; r >= 0 && (n <= 0 || i < n); i++) {
 		tr_mval *key_v = tr_mval_int(i % 100), *v = tr_mval_int(i);
 
 		r = tr_mdict_set(d, key_v, v);
@@ -529,6 +559,64 @@ test_nowait_order(void **state)
 	tr_manager_destroy(&m);
 }
 
+/* ---- channels forgotten ------------------------------------------------- */
+
+/* A handle's channel is forgotten when the handle is destroyed (the
+ * client says so) and when its process dies: the manager does not
+ * collect them. */
+static void
+test_channels_freed(void **state)
+{
+	tr_manager *m, *c;
+	tr_mobj    *d, *l, *k;
+	tr_process *p[3];
+	pid_t       server;
+
+	TR_ASSERT_OK(tr_manager_start(&m, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
+	server = (pid_t) tr_manager_addr(m).pid;
+	assert_int_equal(chan_fds(server), 1); /* ours */
+	for (int i = 0; i < 20; i++) {
+		TR_ASSERT_OK(tr_manager_connect(
+		    &c, tr_manager_where(m), tr_manager_authkey(m)));
+		TR_ASSERT_OK(tr_mobj_len(d)); /* through m's channel */
+		tr_manager_destroy(&c);
+	}
+	for (int i = 0; i < 20; i++) {
+		tr_mobj *o;
+
+		TR_ASSERT_OK(tr_manager_connect(
+		    &c, tr_manager_where(m), tr_manager_authkey(m)));
+		TR_ASSERT_OK(tr_mobj_open(&o, c, tr_mobj_ref(d)));
+		TR_ASSERT_OK(tr_mobj_len(o)); /* through c's channel */
+		assert_int_equal(chan_fds(server), 2);
+		tr_mobj_destroy(&o);
+		tr_manager_destroy(&c);
+	}
+	TR_ASSERT_OK(tr_mobj_len(d)); /* after the last close */
+	assert_int_equal(chan_fds(server), 1);
+	/* clients that die keep theirs until their DOWN, then lose them */
+	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&k, m, TR_MOBJ_LOCK, NULL, NULL));
+	for (int c2 = 0; c2 < 3; c2++) {
+		p[c2] = start_busy(m, d, l, k, c2 == 0 ? 0 : -1, methods[c2]);
+	}
+	assert_int_equal(chan_fds(server), 4);
+	for (int c2 = 0; c2 < 3; c2++) {
+		TR_ASSERT_OK(tr_process_kill(p[c2]));
+		assert_int_equal(tr_test_finish(&p[c2]), -SIGKILL);
+	}
+	for (int i = 0; i < 500 && chan_fds(server) > 1; i++) {
+		usleep(10 * 1000);
+		(void) tr_mobj_len(d);
+	}
+	assert_int_equal(chan_fds(server), 1);
+	tr_mobj_destroy(&d);
+	tr_mobj_destroy(&l);
+	tr_mobj_destroy(&k);
+	tr_manager_destroy(&m);
+}
+
 /* ---- start methods ------------------------------------------------------ */
 
 /* Managers of each start method, clients of each: all take the channel
@@ -664,6 +752,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_oversized_falls_back),
 		cmocka_unit_test(test_nowait_order),
 		cmocka_unit_test(test_start_methods),
+		cmocka_unit_test(test_channels_freed),
 		cmocka_unit_test(test_sync_actor_lock),
 	};
 
