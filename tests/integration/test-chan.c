@@ -589,11 +589,14 @@ test_channels_freed(void **state)
 		    &c, tr_manager_where(m), tr_manager_authkey(m)));
 		TR_ASSERT_OK(tr_mobj_open(&o, c, tr_mobj_ref(d)));
 		TR_ASSERT_OK(tr_mobj_len(o)); /* through c's channel */
-		assert_int_equal(chan_fds(server), 2);
+		assert_true(chan_fds(server) >= 2);
 		tr_mobj_destroy(&o);
 		tr_manager_destroy(&c);
 	}
-	TR_ASSERT_OK(tr_mobj_len(d)); /* after the last close */
+	/* the closes come by mail: not ordered with m's channel */
+	for (int i = 0; i < 500 && chan_fds(server) > 1; i++) {
+		usleep(10 * 1000);
+	}
 	assert_int_equal(chan_fds(server), 1);
 	/* clients that die keep theirs until their DOWN, then lose them */
 	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, NULL));
