@@ -254,6 +254,22 @@ tri_remote_open(struct tri_remote **ret, const char *where)
 	return 0;
 }
 
+/* STOP by mail (a channel is not opened for it), after the channel's
+ * one-way requests. */
+static void
+stop_actor(struct tri_remote *r)
+{
+	Trwire__SyncRequest req = TRWIRE__SYNC_REQUEST__INIT;
+	tr_msg             *m   = NULL;
+
+	req.op = TRI_OP_STOP;
+	(void) tri_chan_flush(chan_here(r), STOP_MS);
+	if (tr_msg_new_pb(&m, &req.base) == 0) {
+		(void) tr_send(r->server, &m, STOP_MS);
+		tr_msg_destroy(&m);
+	}
+}
+
 void
 tri_remote_destroy(struct tri_remote **rp)
 {
@@ -262,14 +278,15 @@ tri_remote_destroy(struct tri_remote **rp)
 	if (!r) {
 		return;
 	}
-	chan_drop(r, !r->proc || r->owner != getpid());
 	/* a fork child's copy of the creator's handle leaves the actor be */
 	if (r->proc && r->owner == getpid() && tr_process_is_alive(r->proc)) {
-		(void) remote_cast(r, TRI_OP_STOP);
+		stop_actor(r);
 		if (tr_process_join(r->proc, STOP_MS) < 0) {
 			(void) tr_process_kill(r->proc);
 		}
 	}
+	/* the actor is told unless it was just stopped */
+	chan_drop(r, !r->proc || r->owner != getpid());
 	tr_process_destroy(&r->proc);
 	free(r);
 	*rp = NULL;
