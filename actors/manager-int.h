@@ -78,8 +78,8 @@ enum tri_mgr_op {
 	TRI_MGR_DROP                = 4,
 	TRI_MGR_GET_ALL             = 5,
 	TRI_MGR_LEN                 = 6,
-	TRI_MGR_CHAN_OPEN           = 7, /* a same-host channel: its fd */
-	TRI_MGR_CHAN_CLOSE          = 8, /* one-way: channel fd = index */
+	TRI_MGR_CHAN_OPEN           = 110, /* a same-host channel: its fd */
+	TRI_MGR_CHAN_CLOSE          = 111, /* one-way: channel fd = index */
 	TRI_MGR_DICT_GET            = 10,
 	TRI_MGR_DICT_SET            = 11,
 	TRI_MGR_DICT_SET_NOWAIT     = 12,

@@ -107,8 +107,8 @@ enum tri_sync_op {
 	TRI_OP_ABORT         = 14,
 	TRI_OP_RESET         = 15,
 	TRI_OP_BARRIER_STATE = 16,
-	TRI_OP_CHAN_OPEN     = 17, /* a same-host channel: its fd */
-	TRI_OP_CHAN_CLOSE    = 18, /* no reply: channel fd = n */
+	TRI_OP_CHAN_OPEN     = 40, /* a same-host channel: its fd */
+	TRI_OP_CHAN_CLOSE    = 41, /* no reply: channel fd = n */
 };
 
 /* A BARRIER_WAIT answer telling the last party to run its action and

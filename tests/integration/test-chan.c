@@ -275,7 +275,7 @@ slot_open(tr_manager *m, struct slot *s)
 	assert_int_equal(rep->result, 0);
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	req    = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
-	req.op = 7; /* CHAN_OPEN */
+	req.op = 110; /* CHAN_OPEN */
 	rep    = raw_call(m, &req);
 	fd     = (int) rep->result;
 	assert_true(fd >= 0);
