@@ -727,7 +727,14 @@ test_fork_child_keeps_no_zeromq_fds_of_the_parent(void **state)
 	TR_ASSERT_OK(tr_process_join(p, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_process_exitcode(p, &after));
 	tr_process_destroy(&p);
-	assert_int_equal(after, before);
+	/* A census counts what the child's runtime holds at that instant,
+	 * which varies by one or two with timing (its ZeroMQ context and
+	 * connections open asynchronously; seen 7 against 8 and 9 on a
+	 * loaded machine).  Inherited connections of the parent would add
+	 * at least one per sibling: four. */
+	print_message("fds in a fork child: %d before the siblings, %d after\n",
+	    before, after);
+	assert_true(after < before + 4);
 	for (int i = 0; i < 4; i++) {
 		TR_ASSERT_OK(tr_send_bytes(a[i], "stop", 4, TR_TEST_HANG_MS));
 		code = tr_test_finish(&sib[i]);
