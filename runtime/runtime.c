@@ -602,8 +602,8 @@ tri_child_main(struct tri_boot *from, int ready_fd)
 	if (r < 0) {
 		char why[TRI_REASON_MAX];
 
-		snprintf(
-		    why, sizeof(why), "no actor registered as '%s'", tri_rt.actor);
+		snprintf(why, sizeof(why), "no actor registered as '%s'",
+		    tri_rt.actor);
 		(void) report(r, why);
 		child_exit(1);
 	}
