@@ -17,6 +17,7 @@
 #include "liveness.h"
 #include "mailbox.h"
 #include "protocol.h"
+#include "rlive.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -287,7 +288,10 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	struct tri_peer *p = NULL;
 	int              n, r;
 
-	r = peer_get(to, &p);
+	/* one of this run's actors in its node-global form is sent to
+	 * directly, as node 0: its mailbox, its liveness, its FinAck */
+	to = tri_node_localize(to);
+	r  = peer_get(to, &p);
 	if (r < 0) {
 		return r;
 	}

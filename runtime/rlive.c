@@ -34,6 +34,7 @@ static struct rl      *list;
 static uint64_t        next_token;
 static int             agent_fd = -1; /* pidfd of the node agent */
 static tr_addr         agent;
+static uint32_t        agent_id; /* this run's node id (with agent_fd) */
 static bool            muted; /* a fork child tidying up: tell no one */
 
 int
@@ -81,16 +82,18 @@ tri_node_agent(tr_addr *ret_agent, uint32_t *ret_id)
 static int
 agent_pidfd(void)
 {
-	tr_addr a;
-	int     r;
+	tr_addr  a;
+	uint32_t id;
+	int      r;
 
 	if (agent_fd >= 0 && tri_poll_fd(agent_fd, POLLIN, 0) == 0) {
 		return agent_fd;
 	}
-	r = tri_node_agent(&a, NULL);
+	r = tri_node_agent(&a, &id);
 	if (r < 0) {
 		return r;
 	}
+	agent_id = id;
 	if (agent_fd >= 0) {
 		tri_pidfd_close(agent_fd);
 	}
@@ -142,6 +145,20 @@ tell_agent(tr_addr who, const ProtobufCMessage *pb, int linger)
 	}
 	tr_msg_destroy(&m);
 	return r;
+}
+
+tr_addr
+tri_node_localize(tr_addr a)
+{
+	if (a.node == 0 || !tri_rt.inited) {
+		return a;
+	}
+	pthread_mutex_lock(&lock);
+	if (agent_pidfd() >= 0 && agent_id == a.node) {
+		a.node = 0;
+	}
+	pthread_mutex_unlock(&lock);
+	return a;
 }
 
 int
