@@ -39,8 +39,8 @@ static void
 check(int r, const char *what)
 {
 	if (r < 0) {
-		fprintf(stderr, "queue-two-nodes: %s: %s\n", what,
-		    tr_strerror(r));
+		fprintf(
+		    stderr, "queue-two-nodes: %s: %s\n", what, tr_strerror(r));
 		exit(1);
 	}
 }
@@ -70,7 +70,7 @@ worker_main(const void *args, size_t len)
 		return 12;
 	}
 	for (;;) {
-		tr_msg *m = NULL;
+		tr_msg *m      = NULL;
 		char    in[32] = "";
 		long    n;
 
@@ -123,8 +123,9 @@ start_b(const char *self, const tr_node *a, int *in_fd)
 {
 	posix_spawn_file_actions_t fa;
 	int                        in[2], out[2];
-	char line[16] = "", *bargv[] = { (char *) self, (char *) "--node-b",
-		(char *) tr_node_endpoint(a), NULL };
+	char                       line[16] = "",
+	     *bargv[] = { (char *) self, (char *) "--node-b",
+		     (char *) tr_node_endpoint(a), NULL };
 	pid_t b;
 	FILE *f;
 
@@ -134,8 +135,7 @@ start_b(const char *self, const tr_node *a, int *in_fd)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	if (posix_spawn(&b, "/proc/self/exe", &fa, NULL, bargv, environ) !=
-	    0) {
+	if (posix_spawn(&b, "/proc/self/exe", &fa, NULL, bargv, environ) != 0) {
 		return -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
@@ -187,15 +187,15 @@ main(int argc, char **argv)
 		snprintf(args, sizeof(args), "%s %s %s", tr_queue_addr(tasks),
 		    tr_queue_addr(results), node);
 		if (i < 2) {
-			check(tr_process_new(&local[i], "worker", args,
-			          strlen(args)),
+			check(tr_process_new(
+			          &local[i], "worker", args, strlen(args)),
 			    "worker");
 			check(tr_process_start(local[i], 10000), "worker");
 		} else {
 			tr_addr w;
 
-			check(tr_node_spawn("b", "worker", args, strlen(args),
-			          &w, 10000),
+			check(tr_node_spawn(
+			          "b", "worker", args, strlen(args), &w, 10000),
 			    "worker on b");
 		}
 	}
@@ -206,8 +206,8 @@ main(int argc, char **argv)
 		on[((const char *) tr_msg_data(m))[6] == 'b']++;
 		tr_msg_destroy(&m);
 	}
-	printf("%d workers ready: %d on node a, %d on node b\n", WORKERS,
-	    on[0], on[1]);
+	printf("%d workers ready: %d on node a, %d on node b\n", WORKERS, on[0],
+	    on[1]);
 
 	for (int n = 1; n <= TASKS; n++) {
 		char t[16];
@@ -216,7 +216,7 @@ main(int argc, char **argv)
 		check(tr_queue_put_bytes(tasks, t, strlen(t), 10000), "put");
 	}
 	for (int i = 0; i < TASKS; i++) {
-		tr_msg *m = NULL;
+		tr_msg *m       = NULL;
 		char    txt[96] = "", node[16] = "";
 		long    n = 0, sq = 0;
 
@@ -227,7 +227,8 @@ main(int argc, char **argv)
 		tr_msg_destroy(&m);
 		if (sscanf(txt, "%ld %ld %15s", &n, &sq, node) != 3 || n < 1 ||
 		    n > TASKS) {
-			fprintf(stderr, "queue-two-nodes: bad result %s\n", txt);
+			fprintf(
+			    stderr, "queue-two-nodes: bad result %s\n", txt);
 			return 1;
 		}
 		square[n] = sq;

@@ -35,7 +35,7 @@ static uint64_t        next_token;
 static int             agent_fd = -1; /* pidfd of the node agent */
 static tr_addr         agent;
 static uint32_t        agent_id; /* this run's node id (with agent_fd) */
-static bool            muted; /* a fork child tidying up: tell no one */
+static bool            muted;    /* a fork child tidying up: tell no one */
 
 int
 tri_node_gw_endpoint(char *buf, size_t n, bool with_scheme)

@@ -483,8 +483,8 @@ my_addr(char *buf)
 
 /* Start actor on node b ("b") or here (NULL, a process of this run). */
 static tr_addr
-start_on(const char *node, const char *actor, const char *args,
-    tr_process **ret)
+start_on(
+    const char *node, const char *actor, const char *args, tr_process **ret)
 {
 	tr_addr a;
 
@@ -633,12 +633,12 @@ test_queue_consumers_on_two_nodes_exactly_once(void **state)
 static void
 test_queue_consumer_node_killed_items_requeued(void **state)
 {
-	tr_node  *a = start_a();
+	tr_node   *a = start_a();
 	struct kid b;
-	tr_queue *q = NULL;
-	tr_addr   wb, from;
-	char      me[TXT], args[256];
-	int64_t   t0;
+	tr_queue  *q = NULL;
+	tr_addr    wb, from;
+	char       me[TXT], args[256];
+	int64_t    t0;
 	enum { N = 20, HOLD = 5 };
 
 	(void) state;
@@ -689,12 +689,12 @@ test_queue_consumer_node_killed_items_requeued(void **state)
 static void
 test_event_set_on_one_node_wakes_the_other(void **state)
 {
-	tr_node    *a = start_a();
-	struct kid  b;
-	tr_event   *e = NULL;
-	tr_addr     g, w1, w2;
-	char        me[TXT], ga[TXT], args[256];
-	uint64_t    r1, r2;
+	tr_node   *a = start_a();
+	struct kid b;
+	tr_event  *e = NULL;
+	tr_addr    g, w1, w2;
+	char       me[TXT], ga[TXT], args[256];
+	uint64_t   r1, r2;
 
 	(void) state;
 	kid_start(&b, a);
@@ -774,7 +774,8 @@ test_event_node_killed_waiter_gets_error(void **state)
 	tr_node_stop(&a);
 }
 
-/* ---- the actor locks ------------------------------------------------------ */
+/* ---- the actor locks ------------------------------------------------------
+ */
 
 static tr_sync_opts actor_opts = { .impl = TR_SYNC_ACTOR };
 
