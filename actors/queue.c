@@ -4,8 +4,9 @@
  * calls.  Puts and control calls are tr_call()s, which notice a dead
  * broker; gets wait for the broker's pushes with a selective receive
  * that also takes our monitor's DOWN, so they never hang on it either. */
-#include "node-addr-int.h"
 #include "queue-int.h"
+
+#include "node-addr-int.h"
 
 #include <errno.h>
 #include <pthread.h>

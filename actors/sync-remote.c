@@ -5,8 +5,9 @@
  * the deadline; the client waits a margin longer, and tr_call() watches
  * the actor, so its death ends the wait with TR_EDEAD.  A release by the
  * thread known to hold the lock is sent without waiting for an answer. */
-#include "node-addr-int.h"
 #include "sync-int.h"
+
+#include "node-addr-int.h"
 
 #include <errno.h>
 #include <stdio.h>

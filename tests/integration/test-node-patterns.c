@@ -21,7 +21,7 @@
 
 extern char **environ;
 
-#define TXT TR_ADDR_STRLEN
+#define TXT 64 /* address text (TR_ADDR_STRLEN fits), as %63s reads it */
 
 /* ---- helpers the actors share ------------------------------------------- */
 
