@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -147,15 +148,36 @@ tell_agent(tr_addr who, const ProtobufCMessage *pb, int linger)
 	return r;
 }
 
+/* The send path asks this for every message to another node: for a node
+ * that is not ours it answers from a copy of our id taken at most
+ * LOCALIZE_MS ago (no lock, no system call); our own id is always checked
+ * against the live agent. */
+#define LOCALIZE_MS 1000
+static _Atomic uint32_t own_id;
+static _Atomic int64_t  own_id_until;
+
 tr_addr
 tri_node_localize(tr_addr a)
 {
+	int64_t now;
+	bool    ok;
+
 	if (a.node == 0 || !tri_rt.inited) {
 		return a;
 	}
+	now = tri_now_ms();
+	if (a.node != atomic_load(&own_id) &&
+	    now < atomic_load(&own_id_until)) {
+		return a;
+	}
 	pthread_mutex_lock(&lock);
-	if (agent_pidfd() >= 0 && agent_id == a.node) {
-		a.node = 0;
+	ok = agent_pidfd() >= 0;
+	if (ok) {
+		atomic_store(&own_id, agent_id);
+		atomic_store(&own_id_until, now + LOCALIZE_MS);
+		if (agent_id == a.node) {
+			a.node = 0;
+		}
 	}
 	pthread_mutex_unlock(&lock);
 	return a;

@@ -18,7 +18,9 @@ int tri_node_gw_endpoint(char *buf, size_t n, bool with_scheme);
 int tri_node_agent(tr_addr *ret_agent, uint32_t *ret_id);
 /* a with node 0 if a.node is this run's node id (one of this run's actors
  * in its node-global form, as handed to other nodes in payloads), else a
- * unchanged.  One poll of the agent's pidfd (cached) when a.node != 0. */
+ * unchanged.  Any thread.  For another node's id, no system call (a copy
+ * of this run's id at most a second old); for this run's id, one poll of
+ * the agent's pidfd. */
 tr_addr tri_node_localize(tr_addr a);
 
 /* Asks the node agent to watch a (sends trwire.RemoteWatch) and returns a
