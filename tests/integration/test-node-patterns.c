@@ -92,6 +92,34 @@ qworker_main(const void *args, size_t len)
 }
 TR_ACTOR(qworker, qworker_main)
 
+/* A producer: "QUEUE FIRST COUNT": puts the numbers FIRST..FIRST+COUNT-1
+ * with a put window of 16 (one-way puts under the broker's grant, which
+ * the exit handshake delivers), then exits 0. */
+static int
+qproducer_main(const void *args, size_t len)
+{
+	char      buf[128], qa[TXT];
+	int       first, count;
+	tr_queue *q = NULL;
+
+	args_text(args, len, buf, sizeof(buf));
+	if (sscanf(buf, "%63s %d %d", qa, &first, &count) != 3 ||
+	    tr_queue_open(&q, qa) < 0 || tr_queue_set_put_window(q, 16) < 0) {
+		return 10;
+	}
+	for (int i = first; i < first + count; i++) {
+		char t[16];
+
+		snprintf(t, sizeof(t), "%d", i);
+		if (tr_queue_put_bytes(q, t, strlen(t), TR_TEST_HANG_MS) < 0) {
+			return 11;
+		}
+	}
+	tr_queue_destroy(&q);
+	return 0;
+}
+TR_ACTOR(qproducer, qproducer_main)
+
 /* Waits on the event at EVENT: "EVENT REPORT": sends "waiting", then
  * "woke R" with tr_event_wait()'s result. */
 static int
@@ -316,6 +344,24 @@ bparty_main(const void *args, size_t len)
 	return report(rep, t) < 0 ? 11 : 0;
 }
 TR_ACTOR(bparty, bparty_main)
+
+/* Releases the semaphore at args once. */
+static int
+sreleaser_main(const void *args, size_t len)
+{
+	char    buf[TXT];
+	tr_sem *sem = NULL;
+	int     r;
+
+	args_text(args, len, buf, sizeof(buf));
+	if (tr_sem_open(&sem, buf) < 0) {
+		return 10;
+	}
+	r = tr_sem_release(sem);
+	tr_sem_destroy(&sem);
+	return r < 0 ? 11 : 0;
+}
+TR_ACTOR(sreleaser, sreleaser_main)
 
 /* Sleeps args[0..] ms, then SIGKILLs the pid after the space. */
 static int
@@ -554,10 +600,11 @@ wait_down(uint64_t ref)
 
 /* ---- Queue --------------------------------------------------------------- */
 
-/* A JoinableQueue whose broker and producer (this process) are on a, with
- * one consumer on a (on rings) and one on b (by message): every item is
- * got exactly once, each consumer gets some, join() returns once both
- * marked every item done, close() ends both. */
+/* A JoinableQueue whose broker and first producer (this process) are on
+ * a, a second producer on b (one-way puts by message), one consumer on a
+ * (on rings) and one on b (by message): every item is got exactly once,
+ * each consumer gets some, join() returns once both marked every item
+ * done, close() ends both. */
 static void
 test_queue_consumers_on_two_nodes_exactly_once(void **state)
 {
@@ -569,8 +616,8 @@ test_queue_consumers_on_two_nodes_exactly_once(void **state)
 	tr_addr       wb, from;
 	char          me[TXT], args[256];
 	uint64_t      ref;
-	int           seen[600] = { 0 }, on_a = 0, on_b = 0;
-	enum { N = 600 };
+	int           seen[800] = { 0 }, on_a = 0, on_b = 0;
+	enum { N = 600, M = 200 };
 
 	(void) state;
 	kid_start(&b, a);
@@ -597,15 +644,26 @@ test_queue_consumers_on_two_nodes_exactly_once(void **state)
 		snprintf(t, sizeof(t), "%d", i);
 		TR_ASSERT_OK(tr_queue_put_bytes(q, t, strlen(t), 0));
 	}
+	/* a producer on b too: its puts are messages, most of them one-way */
+	{
+		tr_addr  p;
+		uint64_t pref;
+
+		snprintf(
+		    args, sizeof(args), "%s %d %d", tr_queue_addr(q), N, M);
+		p = start_on("b", "qproducer", args, NULL);
+		TR_ASSERT_OK(tr_monitor(p, &pref));
+		assert_int_equal(wait_down(pref).exitcode, 0);
+	}
 	/* join waits for the task_done of both nodes' consumers */
 	TR_ASSERT_OK(tr_queue_join(q, TR_TEST_HANG_MS));
-	for (int k = 0; k < N; k++) {
+	for (int k = 0; k < N + M; k++) {
 		char got[32];
 		int  i;
 
 		next_report(got, sizeof(got), &from);
 		assert_int_equal(sscanf(got, "i %d", &i), 1);
-		assert_true(i >= 0 && i < N);
+		assert_true(i >= 0 && i < N + M);
 		assert_int_equal(seen[i], 0);
 		seen[i] = 1;
 		if (from.node == tr_node_id("b")) {
@@ -879,14 +937,16 @@ test_lock_holder_node_killed_owner_died(void **state)
 }
 
 /* A Condition on a: a waiter on b is notified from here; a Barrier of
- * two parties, one on each node, releases both. */
+ * two parties, one on each node, releases both; a Semaphore released on b
+ * ends an acquire waiting here. */
 static void
-test_condition_and_barrier_across_nodes(void **state)
+test_condition_barrier_semaphore_across_nodes(void **state)
 {
 	tr_node    *a = start_a();
 	struct kid  b;
-	tr_cond    *c  = NULL;
-	tr_barrier *br = NULL;
+	tr_cond    *c   = NULL;
+	tr_barrier *br  = NULL;
+	tr_sem     *sem = NULL;
 	tr_addr     w;
 	char        me[TXT], args[256], got[64];
 	uint64_t    ref;
@@ -919,6 +979,17 @@ test_condition_and_barrier_across_nodes(void **state)
 	assert_true((mine == 0 && theirs == 1) || (mine == 1 && theirs == 0));
 	assert_int_equal(wait_down(ref).exitcode, 0);
 	tr_barrier_destroy(&br);
+
+	/* a Semaphore at 0 here, released on b: the acquire waiting here
+	 * returns */
+	TR_ASSERT_OK(tr_sem_new(&sem, &actor_opts, 0, false));
+	TR_ASSERT_ERR(tr_sem_acquire(sem, 0), -EAGAIN);
+	w = start_on("b", "sreleaser", tr_sem_addr(sem), NULL);
+	TR_ASSERT_OK(tr_monitor(w, &ref));
+	TR_ASSERT_OK(tr_sem_acquire(sem, TR_TEST_HANG_MS));
+	assert_int_equal(tr_sem_value(sem), 0);
+	assert_int_equal(wait_down(ref).exitcode, 0);
+	tr_sem_destroy(&sem);
 	kid_stop(&b);
 	tr_node_stop(&a);
 }
@@ -935,7 +1006,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_event_node_killed_waiter_gets_error),
 		cmocka_unit_test(test_lock_mutual_exclusion_across_nodes),
 		cmocka_unit_test(test_lock_holder_node_killed_owner_died),
-		cmocka_unit_test(test_condition_and_barrier_across_nodes),
+		cmocka_unit_test(test_condition_barrier_semaphore_across_nodes),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
