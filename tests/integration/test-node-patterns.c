@@ -345,6 +345,31 @@ bparty_main(const void *args, size_t len)
 }
 TR_ACTOR(bparty, bparty_main)
 
+/* Makes a queue and an actor lock, takes the lock, sends "own QUEUE LOCK"
+ * (node-global addresses) to args, then sleeps until killed. */
+static int
+powner_main(const void *args, size_t len)
+{
+	static const tr_sync_opts ao = { .impl = TR_SYNC_ACTOR };
+	char                      buf[TXT], t[3 * TXT];
+	tr_addr                   rep;
+	tr_queue                 *q = NULL;
+	tr_lock                  *l = NULL;
+
+	args_text(args, len, buf, sizeof(buf));
+	if (tr_addr_parse(buf, &rep) < 0 || tr_queue_new(&q, NULL) < 0 ||
+	    tr_lock_new(&l, &ao) < 0 || tr_lock_acquire(l, 0) < 0) {
+		return 10;
+	}
+	snprintf(t, sizeof(t), "own %s %s", tr_queue_addr(q), tr_lock_addr(l));
+	if (report(rep, t) < 0) {
+		return 11;
+	}
+	sleep(60);
+	return 0;
+}
+TR_ACTOR(powner, powner_main)
+
 /* Releases the semaphore at args once. */
 static int
 sreleaser_main(const void *args, size_t len)
@@ -994,6 +1019,56 @@ test_condition_barrier_semaphore_across_nodes(void **state)
 	tr_node_stop(&a);
 }
 
+/* ---- the actor's node lost ------------------------------------------------
+ */
+
+/* A queue and a held actor lock live on b; a get waiting here on the
+ * empty queue ends with TR_EDEAD when b is killed (300 ms in), long before
+ * its timeout; then a put and an acquire fail at once, never hang. */
+static void
+test_actor_node_killed_members_fail_not_hang(void **state)
+{
+	tr_node    *a = start_a();
+	struct kid  b;
+	tr_process *k = NULL;
+	tr_queue   *q = NULL;
+	tr_lock    *l = NULL;
+	tr_msg     *m = NULL;
+	tr_addr     owner;
+	char        me[TXT], got[3 * TXT], qa[TXT], la[TXT], args[64];
+	int64_t     t0;
+	int         r;
+
+	(void) state;
+	kid_start(&b, a);
+	my_addr(me);
+	owner = start_on("b", "powner", me, NULL);
+	next_report(got, sizeof(got), NULL);
+	assert_int_equal(sscanf(got, "own %63s %63s", qa, la), 2);
+	TR_ASSERT_OK(tr_queue_open(&q, qa));
+	TR_ASSERT_OK(tr_lock_open(&l, la));
+	assert_int_equal(tr_queue_broker(q).node, tr_node_id("b"));
+	TR_ASSERT_OK(tr_queue_put_bytes(q, "x", 1, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_queue_get(q, &m, TR_TEST_HANG_MS)); /* by message */
+	tr_msg_destroy(&m);
+	TR_ASSERT_ERR(tr_lock_acquire(l, 0), -EAGAIN);
+	snprintf(args, sizeof(args), "300 %d", (int) b.agent);
+	(void) start_on(NULL, "killer", args, &k);
+	t0 = tr_test_now_ms();
+	TR_ASSERT_ERR(tr_queue_get(q, &m, 4 * TR_TEST_HANG_MS), TR_EDEAD);
+	assert_true(tr_test_now_ms() - t0 < 2 * TR_TEST_HANG_MS);
+	TR_ASSERT_ERR(tr_queue_put_bytes(q, "y", 1, TR_TEST_HANG_MS), TR_EDEAD);
+	r = tr_lock_acquire(l, 4 * TR_TEST_HANG_MS);
+	assert_true(r == TR_EDEAD || r == -ESRCH);
+	assert_true(tr_test_now_ms() - t0 < 2 * TR_TEST_HANG_MS);
+	assert_int_equal(tr_test_finish(&k), 0);
+	tr_queue_destroy(&q);
+	tr_lock_destroy(&l);
+	kid_kill(&b);
+	kill_actor(owner);
+	tr_node_stop(&a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1007,6 +1082,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_lock_mutual_exclusion_across_nodes),
 		cmocka_unit_test(test_lock_holder_node_killed_owner_died),
 		cmocka_unit_test(test_condition_barrier_semaphore_across_nodes),
+		cmocka_unit_test(test_actor_node_killed_members_fail_not_hang),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
