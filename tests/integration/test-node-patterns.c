@@ -388,6 +388,24 @@ sreleaser_main(const void *args, size_t len)
 }
 TR_ACTOR(sreleaser, sreleaser_main)
 
+/* Links to the address in args, reports running (its start returns once
+ * the link is set up) and sleeps: a link that fires ends it with code 1. */
+static int
+linker_main(const void *args, size_t len)
+{
+	char    buf[TXT];
+	tr_addr who;
+
+	args_text(args, len, buf, sizeof(buf));
+	if (tr_addr_parse(buf, &who) < 0 || tr_link(who) < 0) {
+		return 10;
+	}
+	(void) tr_ready();
+	sleep(60);
+	return 0;
+}
+TR_ACTOR_FLAGS(linker, linker_main, TR_ACTOR_MANUAL_READY)
+
 /* Sleeps args[0..] ms, then SIGKILLs the pid after the space. */
 static int
 killer_main(const void *args, size_t len)
@@ -1069,6 +1087,53 @@ test_actor_node_killed_members_fail_not_hang(void **state)
 	tr_node_stop(&a);
 }
 
+/* ---- this run's actor by its node-global address ---------------------------
+ */
+
+/* A process of this run calls, monitors and links with another by its
+ * node-global address: all of it goes straight to the actor (the node
+ * agent forwards nothing), and the DOWN carries the real exit code. */
+static void
+test_own_global_address_is_local(void **state)
+{
+	tr_node      *a  = start_a();
+	tr_process   *cp = NULL, *lk = NULL;
+	tr_addr       c, g;
+	tr_node_stats before, after;
+	uint64_t      ref;
+	long          v = 0;
+	char          ga[TXT];
+
+	(void) state;
+	c = start_on(NULL, "counter", "", &cp);
+	TR_ASSERT_OK(tr_node_global_addr(c, &g));
+	assert_int_equal(g.node, tr_node_id("a"));
+	TR_ASSERT_OK(tr_node_stats_get(NULL, &before, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(counter_call(g, "set 41", &v));
+	TR_ASSERT_OK(counter_call(g, "get", &v));
+	assert_int_equal(v, 41);
+	TR_ASSERT_OK(tr_monitor(g, &ref));
+	/* a linker of the global address ends with the counter */
+	tr_addr_format(g, ga, sizeof(ga));
+	TR_ASSERT_OK(tr_process_new(&lk, "linker", ga, strlen(ga)));
+	TR_ASSERT_OK(tr_process_start(lk, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_process_kill(cp));
+	{
+		tr_down d = wait_down(ref);
+
+		assert_true(tr_addr_eq(d.who, g));
+		assert_int_equal(d.exitcode, -9); /* not noconnection */
+		assert_int_equal(d.exit_class, TR_EXIT_ABNORMAL);
+	}
+	assert_int_equal(tr_test_finish(&lk), 1);
+	(void) tr_test_finish(&cp);
+	TR_ASSERT_OK(tr_node_stats_get(NULL, &after, TR_TEST_HANG_MS));
+	assert_int_equal(after.sent, before.sent);
+	assert_int_equal(after.unreachable, before.unreachable);
+	assert_int_equal(after.dropped, before.dropped);
+	tr_node_stop(&a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1083,6 +1148,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_lock_holder_node_killed_owner_died),
 		cmocka_unit_test(test_condition_barrier_semaphore_across_nodes),
 		cmocka_unit_test(test_actor_node_killed_members_fail_not_hang),
+		cmocka_unit_test(test_own_global_address_is_local),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
