@@ -429,8 +429,14 @@ tri_peer_exit_handshake(void)
 	size_t        n;
 	int           r;
 
-	node_up = tri_node_agent(&agent, NULL) == 0;
+	/* asked only of a process with something unconfirmed (no file read
+	 * at every exit) */
+	node_up = true;
 	if (unconfirmed(fds, 0) == 0) {
+		return 0;
+	}
+	node_up = tri_node_agent(&agent, NULL) == 0;
+	if (!node_up && unconfirmed(fds, 0) == 0) {
 		return 0;
 	}
 	/* the FinAcks come to our mailbox */
