@@ -736,23 +736,25 @@ test_queue_consumers_on_two_nodes_exactly_once(void **state)
  * none; node b is killed: the broker's monitor of it fires
  * (noconnection) and all 8 go back to the front of the queue, so the
  * consumer on a gets every item once, the 8 in their order (the 5 again);
- * nothing hangs. */
+ * nothing hangs.  A JoinableQueue: join() returns once a marked all 20 done
+ * (the lost consumer marked none). */
 static void
 test_queue_consumer_node_killed_items_requeued(void **state)
 {
-	tr_node   *a = start_a();
-	struct kid b;
-	tr_queue  *q = NULL;
-	tr_addr    wb, from;
-	char       me[TXT], args[256];
-	int64_t    t0;
-	int        seen[20] = { 0 };
+	tr_node      *a = start_a();
+	struct kid    b;
+	tr_queue     *q  = NULL;
+	tr_queue_opts jo = { .kind = TR_QUEUE_JOINABLE };
+	tr_addr       wb, from;
+	char          me[TXT], args[256];
+	int64_t       t0;
+	int           seen[20] = { 0 };
 	enum { N = 20, HOLD = 5 };
 
 	(void) state;
 	kid_start(&b, a);
 	my_addr(me);
-	TR_ASSERT_OK(tr_queue_new(&q, NULL));
+	TR_ASSERT_OK(tr_queue_new(&q, &jo));
 	for (int i = 0; i < N; i++) {
 		char t[16];
 
@@ -794,6 +796,14 @@ test_queue_consumer_node_killed_items_requeued(void **state)
 	}
 	assert_true(tr_test_now_ms() - t0 < TR_TEST_HANG_MS);
 	assert_int_equal(tr_queue_qsize(q), 0);
+	/* JoinableQueue: the lost consumer marked nothing done; the items it
+	 * had count until done here, once each */
+	TR_ASSERT_ERR(tr_queue_join(q, 0), -ETIMEDOUT);
+	for (int i = 0; i < N; i++) {
+		TR_ASSERT_OK(tr_queue_task_done(q));
+	}
+	TR_ASSERT_OK(tr_queue_join(q, TR_TEST_HANG_MS));
+	TR_ASSERT_ERR(tr_queue_task_done(q), TR_ETASKDONE);
 	kill_actor(wb);
 	tr_queue_destroy(&q);
 	tr_node_stop(&a);
