@@ -467,6 +467,12 @@ wait_up(const char *node, int want)
 	assert_int_equal(r, want);
 }
 
+/* What a failed test left running, for teardown() (a failed assertion
+ * leaves its test's locals behind): node b's pids, and node a. */
+static struct kid left_kid;
+static bool       kid_running;
+static tr_node   *node_a;
+
 /* Node b, joined to node a (up before this returns). */
 static void
 kid_start(struct kid *k, const tr_node *a)
@@ -489,18 +495,21 @@ kid_start(struct kid *k, const tr_node *a)
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
-	k->in = in[1];
-	f     = fdopen(out[0], "r");
+	k->in       = in[1];
+	k->agent    = 0;
+	left_kid    = *k;
+	kid_running = true;
+	f           = fdopen(out[0], "r");
 	assert_non_null(f);
 	if (!fgets(line, sizeof(line), f)) {
 		line[0] = '\0';
 	}
 	fclose(f);
-	k->agent = 0;
 	if (sscanf(line, "AGENT %d", &k->agent) != 1) {
 		print_error("node b said: %s\n", line);
 		fail();
 	}
+	left_kid = *k;
 	wait_up("b", 1);
 }
 
@@ -510,6 +519,7 @@ kid_stop(struct kid *k)
 {
 	int st;
 
+	kid_running = false;
 	if (k->in >= 0) {
 		close(k->in);
 		k->in = -1;
@@ -526,6 +536,7 @@ kid_kill(struct kid *k)
 {
 	int st;
 
+	kid_running = false;
 	if (k->agent > 0) {
 		kill(k->agent, SIGKILL);
 	}
@@ -556,7 +567,30 @@ start_a(void)
 
 	o.name = "a";
 	TR_ASSERT_OK(tr_node_start(&o, &n, TR_TEST_HANG_MS));
+	node_a = n;
 	return n;
+}
+
+static void
+stop_a(tr_node **np)
+{
+	tr_node_stop(np);
+	node_a = NULL;
+}
+
+/* After each test: what a failed one left (node b killed by pid, node a
+ * stopped), so that the next test starts clean. */
+static int
+teardown(void **state)
+{
+	(void) state;
+	if (kid_running) {
+		kid_kill(&left_kid);
+	}
+	if (node_a) {
+		stop_a(&node_a);
+	}
+	return 0;
 }
 
 /* This process's node-global address as text. */
@@ -729,7 +763,7 @@ test_queue_consumers_on_two_nodes_exactly_once(void **state)
 	}
 	tr_queue_destroy(&q);
 	kid_stop(&b);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* A consumer on b got 5 of the 8 items it was sent and acknowledged
@@ -806,7 +840,7 @@ test_queue_consumer_node_killed_items_requeued(void **state)
 	TR_ASSERT_ERR(tr_queue_task_done(q), TR_ETASKDONE);
 	kill_actor(wb);
 	tr_queue_destroy(&q);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* ---- Event --------------------------------------------------------------- */
@@ -859,7 +893,7 @@ test_event_set_on_one_node_wakes_the_other(void **state)
 	assert_int_equal(wait_down(r1).exitcode, 0);
 	tr_event_destroy(&e);
 	kid_stop(&b);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* The event lives on b; a wait here by message is parked there; node b
@@ -899,7 +933,7 @@ test_event_node_killed_waiter_gets_error(void **state)
 	tr_event_destroy(&e);
 	kid_kill(&b);
 	kill_actor(owner);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* ---- the actor locks ------------------------------------------------------
@@ -950,7 +984,7 @@ test_lock_mutual_exclusion_across_nodes(void **state)
 	(void) tr_test_finish(&cp);
 	tr_lock_destroy(&l);
 	kid_stop(&b);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* The lock's holder is on b; b is killed: the lock actor's monitor of it
@@ -986,7 +1020,7 @@ test_lock_holder_node_killed_owner_died(void **state)
 	tr_lock_destroy(&l);
 	kid_kill(&b);
 	kill_actor(h);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* A Condition on a: a waiter on b is notified from here; a Barrier of
@@ -1044,7 +1078,7 @@ test_condition_barrier_semaphore_across_nodes(void **state)
 	assert_int_equal(wait_down(ref).exitcode, 0);
 	tr_sem_destroy(&sem);
 	kid_stop(&b);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* ---- the actor's node lost ------------------------------------------------
@@ -1094,7 +1128,7 @@ test_actor_node_killed_members_fail_not_hang(void **state)
 	tr_lock_destroy(&l);
 	kid_kill(&b);
 	kill_actor(owner);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 /* ---- this run's actor by its node-global address ---------------------------
@@ -1141,24 +1175,31 @@ test_own_global_address_is_local(void **state)
 	assert_int_equal(after.sent, before.sent);
 	assert_int_equal(after.unreachable, before.unreachable);
 	assert_int_equal(after.dropped, before.dropped);
-	tr_node_stop(&a);
+	stop_a(&a);
 }
 
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_queue_consumers_on_two_nodes_exactly_once),
-		cmocka_unit_test(
-		    test_queue_consumer_node_killed_items_requeued),
-		cmocka_unit_test(test_event_set_on_one_node_wakes_the_other),
-		cmocka_unit_test(test_event_node_killed_waiter_gets_error),
-		cmocka_unit_test(test_lock_mutual_exclusion_across_nodes),
-		cmocka_unit_test(test_lock_holder_node_killed_owner_died),
-		cmocka_unit_test(test_condition_barrier_semaphore_across_nodes),
-		cmocka_unit_test(test_actor_node_killed_members_fail_not_hang),
-		cmocka_unit_test(test_own_global_address_is_local),
+		cmocka_unit_test_teardown(
+		    test_queue_consumers_on_two_nodes_exactly_once, teardown),
+		cmocka_unit_test_teardown(
+		    test_queue_consumer_node_killed_items_requeued, teardown),
+		cmocka_unit_test_teardown(
+		    test_event_set_on_one_node_wakes_the_other, teardown),
+		cmocka_unit_test_teardown(
+		    test_event_node_killed_waiter_gets_error, teardown),
+		cmocka_unit_test_teardown(
+		    test_lock_mutual_exclusion_across_nodes, teardown),
+		cmocka_unit_test_teardown(
+		    test_lock_holder_node_killed_owner_died, teardown),
+		cmocka_unit_test_teardown(
+		    test_condition_barrier_semaphore_across_nodes, teardown),
+		cmocka_unit_test_teardown(
+		    test_actor_node_killed_members_fail_not_hang, teardown),
+		cmocka_unit_test_teardown(
+		    test_own_global_address_is_local, teardown),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
