@@ -7,6 +7,8 @@
  * thread known to hold the lock is sent without waiting for an answer. */
 #include "sync-int.h"
 
+#include "node-addr-int.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +197,7 @@ tri_remote_open(struct tri_remote **ret, const char *where)
 	if (res < 0) {
 		return res;
 	}
-	r->server = a;
+	r->server = tri_addr_localize(a); /* ours, in node-global form */
 	res       = fetch_info(r);
 	if (res < 0) {
 		free(r);
@@ -234,6 +236,9 @@ tri_remote_kind(struct tri_remote *r)
 const char *
 tri_remote_addr(struct tri_remote *r)
 {
+	/* once this run has a node, the node-global address: it opens
+	 * the actor from any node */
+	tri_addr_format_global(r->server, r->addr, sizeof(r->addr));
 	return r->addr;
 }
 

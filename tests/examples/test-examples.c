@@ -905,6 +905,27 @@ test_two_nodes(void **state)
 	}
 }
 
+/* issue 13: workers on nodes a and b drain one JoinableQueue; every
+ * task is done once, both nodes take some, join returns. */
+static void
+test_queue_two_nodes(void **state)
+{
+	(void) state;
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "queue-two-nodes", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("node b joined node a",
+		    "4 workers ready: 2 on node a, 2 on node b",
+		    "1 squared is 1", "2 squared is 4", "3 squared is 9",
+		    "4 squared is 16", "5 squared is 25", "6 squared is 36",
+		    "7 squared is 49", "8 squared is 64", "9 squared is 81",
+		    "10 squared is 100", "11 squared is 121",
+		    "12 squared is 144",
+		    "tasks done on node a: yes, on node b: yes",
+		    "join returned: every task done");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -940,6 +961,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_manager_namespace),
 		cmocka_unit_test(test_trace_pingpong),
 		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_queue_two_nodes),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
