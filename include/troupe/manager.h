@@ -253,6 +253,13 @@ enum tr_mobj_kind {
 	TR_MOBJ_LOCK  = 5,
 	TR_MOBJ_EVENT = 6,
 	TR_MOBJ_VALUE = 7, /* one value (None at first) */
+	/* added later (see "RLock, Semaphore, Condition" and "Array"
+	 * below) */
+	TR_MOBJ_RLOCK             = 8,
+	TR_MOBJ_SEMAPHORE         = 9,  /* init: an int >= 0, NULL for 1 */
+	TR_MOBJ_BOUNDED_SEMAPHORE = 10, /* bound: the initial value */
+	TR_MOBJ_CONDITION         = 11, /* with its own RLock */
+	TR_MOBJ_ARRAY             = 12, /* made by tr_marray_new() */
 };
 
 /* Make an object of kind in the manager and a proxy onto it.  With name
@@ -270,6 +277,19 @@ TR_API int tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
 TR_API int tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref);
 /* Release the proxy (the object stays); NULL-safe, sets *op to NULL. */
 TR_API void tr_mobj_destroy(tr_mobj **op);
+/* Is there a way to check one-way writes?  tr_manager_errors() gives the
+ * first failure of this process's one-way writes (the *_nowait calls:
+ * no such object, a bad key or index, a full Queue...) since the last
+ * tr_manager_errors() of this process, into *ret_first (0: none), and how
+ * many failed into *ret_count (may be NULL); it clears them.  The
+ * manager serves a client's requests in order, so it sees every write
+ * sent before it.  The record is per client process (all of its handles
+ * onto this manager share it) and goes with a manager restart.  Blocks
+ * one round trip.  Returns 0, or the call's own error (-EINVAL, and those
+ * of every call). */
+TR_API int tr_manager_errors(
+    tr_manager *m, int *ret_first, uint64_t *ret_count);
+
 /* Remove the object from the manager (other proxies onto it then get
  * TR_ENOTFOUND).  Errors: TR_ENOTFOUND. */
 TR_API int tr_mobj_drop(tr_mobj *o);
@@ -279,7 +299,8 @@ TR_API const char *tr_mobj_ref(const tr_mobj *o);
 TR_API int         tr_mobj_kind(const tr_mobj *o);
 /* A copy of the whole object into *ret (the caller's): a dict, list, or
  * Namespace as a dict; a Queue's items as a list; a Value's value; an
- * Event as a bool; a Lock as a bool (held). */
+ * Event as a bool; a Lock, RLock or Condition as a bool (held); a
+ * Semaphore's value as an int; an Array's items as a list. */
 TR_API int tr_mobj_get_all(tr_mobj *o, tr_mval **ret);
 /* repr() of the whole object, Python style ("{1: '1'}", "[0, 1]",
  * "Namespace(x=1)"), new string the caller free()s.  Errors as
@@ -296,9 +317,10 @@ TR_API int tr_mdict_get(tr_mobj *o, const tr_mval *key, tr_mval **ret);
 TR_API int tr_mdict_set(tr_mobj *o, const tr_mval *key, const tr_mval *val);
 /* tr_mdict_set() without waiting for the answer: returns once the
  * request is sent.  Requests of one client are served in the order sent,
- * so a later call of the same handle sees the write; an error (no such
- * object, a bad key) is not reported (the manager counts and logs it at
- * debug level).  A write sent just before the manager dies may be lost. */
+ * so a later call of the same handle sees the write; an error at the
+ * manager (no such object, a bad key) is not returned here but kept for
+ * tr_manager_errors() (and logged at debug level).  A write sent just
+ * before the manager dies may be lost. */
 TR_API int tr_mdict_set_nowait(
     tr_mobj *o, const tr_mval *key, const tr_mval *val);
 TR_API int tr_mdict_del(tr_mobj *o, const tr_mval *key);
@@ -330,11 +352,22 @@ TR_API int tr_mlist_slice(
     tr_mobj *o, int64_t start, int64_t stop, tr_mval **ret);
 TR_API int tr_mlist_reverse(tr_mobj *o);
 
-/* Queue: put never waits (unbounded); get waits up to timeout_ms for an
- * item: -EAGAIN (timeout 0) or -ETIMEDOUT when none came. */
+/* Queue: get waits up to timeout_ms for an item: -EAGAIN (timeout 0) or
+ * -ETIMEDOUT when none came; a get that takes an item lets a waiting put
+ * in.  tr_mobj_new() makes an unbounded Queue, tr_mqueue_new() one of at
+ * most maxsize items (0: unbounded; init, a list, may not hold more).
+ * tr_mqueue_put() waits without limit while a bounded Queue is full
+ * (Python's put()); tr_mqueue_put_timeout() waits up to timeout_ms and
+ * fails with TR_EFULL when it is still full, at once for 0 (Python's
+ * put_nowait() and put(timeout=)); an unbounded Queue never waits. */
+TR_API int tr_mqueue_new(tr_mobj **ret, tr_manager *m, const char *name,
+    uint64_t maxsize, const tr_mval *init);
 TR_API int tr_mqueue_put(tr_mobj *o, const tr_mval *val);
+TR_API int tr_mqueue_put_timeout(
+    tr_mobj *o, const tr_mval *val, int timeout_ms);
 /* tr_mqueue_put() without waiting for the answer; as
- * tr_mdict_set_nowait(). */
+ * tr_mdict_set_nowait().  It never waits for room: on a full Queue it
+ * fails at the manager with TR_EFULL, which tr_manager_errors() gives. */
 TR_API int tr_mqueue_put_nowait(tr_mobj *o, const tr_mval *val);
 TR_API int tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms);
 
@@ -351,6 +384,72 @@ TR_API int tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms);
 #endif
 TR_API int tr_mlock_acquire(tr_mobj *o, int timeout_ms);
 TR_API int tr_mlock_release(tr_mobj *o);
+
+/* RLock and Condition: tr_mlock_acquire() and tr_mlock_release() also
+ * take and give back an RLock or a Condition's lock (an RLock, Python's
+ * default).  Its holder (this thread) may acquire it again, and must
+ * release it as many times; acquire returns 0 or TR_LOCK_OWNER_DIED (its
+ * holder's process died holding it), -EAGAIN, -ETIMEDOUT; -EOVERFLOW past
+ * 2^32 - 1 levels; release -EPERM when this thread does not hold it. */
+
+/* Semaphore, BoundedSemaphore: acquire takes one unit, waiting up to
+ * timeout_ms while the value is 0 (-EAGAIN, -ETIMEDOUT), and returns 0,
+ * or TR_LOCK_OWNER_DIED when the units came back from a process that
+ * died.  The manager counts the units each process acquired and has not
+ * released itself: a process's death gives them back (at most up to a
+ * BoundedSemaphore's bound), and the next acquirer is told.  release
+ * adds one, waking a waiter: -EOVERFLOW (the value unchanged) past a
+ * BoundedSemaphore's bound (Python's ValueError) or 2^32 - 1; any process
+ * may release.  value: the value now (stale on return). */
+TR_API int     tr_msem_acquire(tr_mobj *o, int timeout_ms);
+TR_API int     tr_msem_release(tr_mobj *o);
+TR_API int64_t tr_msem_value(tr_mobj *o);
+
+/* Condition, with its lock held by this thread (else -EPERM, nothing
+ * waits).  wait gives the lock up (all its levels), waits up to
+ * timeout_ms for a notify, then takes the lock back at the same depth
+ * without limit (its holder's death ends that): 0 notified (or
+ * TR_LOCK_OWNER_DIED: notified, and the lock came from a dead holder),
+ * -ETIMEDOUT / -EAGAIN (0) when the time ran out; the lock is held again
+ * in every one of these cases.  The answer may so take longer than
+ * timeout_ms; the client waits for it without limit, but never on a dead
+ * manager.  wait_for calls pred(arg) (in the caller, lock held) first and
+ * after each wake-up until it is true, with one deadline for the whole
+ * call (Python's wait_for): 0 (or TR_LOCK_OWNER_DIED) once true,
+ * -ETIMEDOUT (-EAGAIN for 0) if still false at the deadline.  notify
+ * wakes at most n (>= 0) of the threads waiting now, longest-waiting
+ * first, and returns how many: a notify is never kept for a later wait.
+ * The woken take the lock when the notifier lets it go. */
+TR_API int tr_mcond_wait(tr_mobj *o, int timeout_ms);
+TR_API int tr_mcond_wait_for(
+    tr_mobj *o, bool (*pred)(void *arg), void *arg, int timeout_ms);
+TR_API int tr_mcond_notify(tr_mobj *o, int n);
+TR_API int tr_mcond_notify_all(tr_mobj *o);
+
+/* Array: len items of an array-module type code ('b' 'B' 'h' 'H' 'i' 'I'
+ * 'l' 'L' 'q' 'Q' 'f' 'd', as troupe/shared.h's) held by the manager,
+ * Python's manager.Array(typecode, sequence).  tr_marray_new() makes it
+ * (or opens the named one, as tr_mobj_new()): init NULL gives len zeros;
+ * else init is a list of len items (len 0: its length), ints for the
+ * integer codes (bools too), ints or doubles for 'f' and 'd'.  At most
+ * TR_MARRAY_MAX_LEN items.  Items come back as ints or doubles;
+ * tr_mobj_len() is the length, tr_mobj_get_all() and tr_mobj_repr() the
+ * items as a list.  get/set one item (a negative index from the end;
+ * TR_ENOTFOUND out of range), slice as tr_mlist_slice(), set_slice
+ * assigns a list of exactly stop - start items (after clamping; else
+ * -EINVAL, as Python's).  A write checks every item first and changes
+ * nothing when one does not fit: TR_EBADTYPE (not a number, or a double
+ * for an integer code), -EOVERFLOW (out of the code's range).  Errors of
+ * tr_marray_new(): -EINVAL (an unknown code, no items, a bad init). */
+#define TR_MARRAY_MAX_LEN (1u << 20)
+TR_API int tr_marray_new(tr_mobj **ret, tr_manager *m, const char *name,
+    char typecode, size_t len, const tr_mval *init);
+TR_API int tr_marray_get(tr_mobj *o, int64_t index, tr_mval **ret);
+TR_API int tr_marray_set(tr_mobj *o, int64_t index, const tr_mval *val);
+TR_API int tr_marray_slice(
+    tr_mobj *o, int64_t start, int64_t stop, tr_mval **ret);
+TR_API int tr_marray_set_slice(
+    tr_mobj *o, int64_t start, int64_t stop, const tr_mval *list);
 
 /* Event: set, clear, is_set (1/0), wait (1 set, 0 timeout passed clear,
  * as Python's wait()). */
