@@ -442,19 +442,21 @@ tr_mcond_wait_for(
 {
 	int64_t deadline = tr_deadline(timeout_ms);
 	int     died     = 0;
+	bool    waited   = false;
 	int     r;
 
 	tr_assert_return(o && pred, -EINVAL);
 	CHECK_TIMEOUT(timeout_ms);
 	/* as Python's wait_for: one deadline, the predicate checked before
-	 * the first wait and after each */
+	 * the first wait and after each, at least one wait when false */
 	while (!pred(arg)) {
 		int left = tr_deadline_left(deadline);
 
-		if (timeout_ms != TR_TIMEOUT_INFINITE && left == 0) {
+		if (waited && timeout_ms != TR_TIMEOUT_INFINITE && left == 0) {
 			return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 		}
-		r = tr_mcond_wait(o, left);
+		waited = true;
+		r      = tr_mcond_wait(o, left);
 		if (r == TR_LOCK_OWNER_DIED) {
 			died = r;
 		} else if (r < 0 && r != -ETIMEDOUT && r != -EAGAIN) {
