@@ -212,6 +212,10 @@ is_idempotent(uint32_t op)
 	case TRI_MGR_EVENT_WAIT:
 	case TRI_MGR_VALUE_GET:
 	case TRI_MGR_VALUE_SET:
+	case TRI_MGR_ARRAY_GET:
+	case TRI_MGR_ARRAY_SET:
+	case TRI_MGR_ARRAY_SLICE:
+	case TRI_MGR_ARRAY_SET_SLICE:
 		return true;
 	default:
 		return false;

@@ -45,9 +45,14 @@ extern "C" {
  * on it fail with TR_EMGRRESTART.  A call that was under way when the
  * manager died is sent again if it is idempotent (the gets, len, keys,
  * contains, slice, dict and list set, delete, namespace and Value set,
- * Event set, clear and wait); the others (appends, pops, Value add, Queue
- * put and get, Lock acquire, update, extend) may or may not have been
+ * Event set, clear and wait, Array get, set and slices); the others
+ * (appends, pops, Value add, Queue put and get, Lock, RLock, Semaphore
+ * and Condition calls, update, extend) may or may not have been
  * applied, so they fail with TR_EMGRRESTART and are not repeated.  A
+ * named bounded Queue or Array is made again with the maxsize or the
+ * type code and length its proxy was made with (tr_mqueue_new(),
+ * tr_marray_new()); one opened by tr_mobj_open() comes back unbounded,
+ * or for an Array not at all (-EINVAL).  A
  * client connected by address, or a manager that does not come back,
  * gives TR_EDEAD or -ESRCH instead: nothing ever waits for ever on a dead
  * manager.
