@@ -264,8 +264,7 @@ answer_list(const struct object *o, const tr_msg *m, size_t a, size_t b)
 }
 
 int64_t
-tri_marray_op(
-    struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
+tri_marray_op(struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
 {
 	struct tri_mgr_ext *x = o->ext;
 	int64_t             i = index_of(req->index, x->len);
@@ -326,7 +325,8 @@ tr_marray_new(tr_mobj **ret, tr_manager *m, const char *name, char typecode,
 	tr_assert_return(ret && m && itemsize_of(typecode) > 0, -EINVAL);
 	tr_assert_return(len > 0 || init, -EINVAL);
 	tr_assert_return(!init || tr_mval_kind(init) == TR_MVAL_LIST, -EINVAL);
-	tr_assert_return(!init || len == 0 || len == tr_mval_len(init), -EINVAL);
+	tr_assert_return(
+	    !init || len == 0 || len == tr_mval_len(init), -EINVAL);
 	return tri_mobj_new_sized(
 	    ret, m, TR_MOBJ_ARRAY, name, init, typecode, len);
 }

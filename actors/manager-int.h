@@ -163,18 +163,18 @@ struct tri_mgr_ext {
 };
 
 struct object {
-	uint64_t id;
-	int      kind; /* enum tr_mobj_kind */
-	char    *name; /* NULL: anonymous */
-	tr_mval *v;    /* dict, list (queue: items from head), value */
-	size_t   head; /* queue: items before it are taken */
-	bool     flag; /* event */
-	bool     held; /* lock, RLock, Condition */
-	bool     owner_died;
-	tr_addr  owner;
-	uint64_t owner_thread;
-	uint64_t maxsize;        /* queue: 0 unbounded */
-	struct tri_mgr_ext *ext; /* the kinds added later */
+	uint64_t            id;
+	int                 kind; /* enum tr_mobj_kind */
+	char               *name; /* NULL: anonymous */
+	tr_mval            *v; /* dict, list (queue: items from head), value */
+	size_t              head; /* queue: items before it are taken */
+	bool                flag; /* event */
+	bool                held; /* lock, RLock, Condition */
+	bool                owner_died;
+	tr_addr             owner;
+	uint64_t            owner_thread;
+	uint64_t            maxsize; /* queue: 0 unbounded */
+	struct tri_mgr_ext *ext;     /* the kinds added later */
 };
 
 /* An operation's result meaning "answered (or parked) already". */
@@ -183,16 +183,15 @@ struct object {
 /* manager-server.c's helpers, for the other server files: answer a
  * request; answer and free a waiter; park a wait (taking *mp); the
  * list of parked waits; a request's value argument. */
-void            tri_mgr_answer(const tr_msg *req, int64_t result,
-               const tr_mval *v, uint32_t kind);
-void            tri_mgr_finish(struct waiter *w, int64_t result, const tr_mval *v);
-int             tri_mgr_park(struct server *s, tr_msg **mp,
-                const Trwire__MgrRequest *req);
+void tri_mgr_answer(
+    const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind);
+void tri_mgr_finish(struct waiter *w, int64_t result, const tr_mval *v);
+int  tri_mgr_park(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req);
 struct waiter **tri_mgr_waiters(struct server *s);
 struct object  *tri_mgr_find(struct server *s, uint64_t id);
 size_t          tri_mgr_nobjs(struct server *s);
 struct object  *tri_mgr_obj_at(struct server *s, size_t i);
-int tri_mgr_value_arg(const Trwire__MgrRequest *req, tr_mval **ret);
+int             tri_mgr_value_arg(const Trwire__MgrRequest *req, tr_mval **ret);
 
 /* manager-sync.c: RLock, Semaphore, BoundedSemaphore, Condition. */
 int     tri_msync_init(struct object *o, const tr_mval *init);
@@ -206,18 +205,18 @@ void tri_msync_wait_expired(struct waiter *w);
 void tri_msync_grant_all(struct server *s);
 
 /* manager-array.c: Array. */
-int     tri_marray_init(struct object *o, const Trwire__MgrRequest *req,
-        const tr_mval *init);
-int64_t tri_marray_op(struct object *o, const tr_msg *m,
-    const Trwire__MgrRequest *req);
+int tri_marray_init(
+    struct object *o, const Trwire__MgrRequest *req, const tr_mval *init);
+int64_t tri_marray_op(
+    struct object *o, const tr_msg *m, const Trwire__MgrRequest *req);
 /* The items as a new list value, or NULL (out of memory). */
 tr_mval *tri_marray_list(const struct object *o, size_t from, size_t to);
 
 /* The kinds added later: make the state, free it, the whole object as a
  * value (GET_ALL: new), LEN, and which kinds op applies to (0: none of
  * them). */
-int      tri_mgr_ext_new(struct object *o, const Trwire__MgrRequest *req,
-         const tr_mval *init);
+int tri_mgr_ext_new(
+    struct object *o, const Trwire__MgrRequest *req, const tr_mval *init);
 void     tri_mgr_ext_free(struct object *o);
 tr_mval *tri_mgr_ext_get_all(const struct object *o);
 int64_t  tri_mgr_ext_len(const struct object *o);
@@ -250,8 +249,8 @@ int64_t tri_mobj_call(tr_mobj *o, uint32_t op, const tr_mval *key,
  * (tr_mlock_acquire() and tr_mlock_release() on those kinds). */
 int tri_mrlock_acquire(tr_mobj *o, int timeout_ms);
 int tri_mrlock_release(tr_mobj *o);
-int tri_mobj_new_sized(tr_mobj **ret, tr_manager *m, int kind,
-    const char *name, const tr_mval *init, char typecode, uint64_t size);
+int tri_mobj_new_sized(tr_mobj **ret, tr_manager *m, int kind, const char *name,
+    const tr_mval *init, char typecode, uint64_t size);
 
 /* The server actor's body (manager-server.c). */
 int tri_manager_server(const void *args, size_t len);

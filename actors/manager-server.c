@@ -25,14 +25,14 @@ struct server {
 	char     key[TR_MANAGER_KEY_LEN + 1];
 	uint64_t base; /* ids are base + slot: never one of an
 	                * earlier incarnation's */
-	struct object **objs;
-	size_t          nobjs, cap;
-	struct waiter  *waiters; /* every parked wait, in arrival order */
-	tr_addr        *clients;
-	size_t          nclients, ccap;
-	tr_addr         last; /* the last client found, a fast path */
-	uint64_t        refused, nowait_failed;
-	bool            stop;
+	struct object     **objs;
+	size_t              nobjs, cap;
+	struct waiter      *waiters; /* every parked wait, in arrival order */
+	tr_addr            *clients;
+	size_t              nclients, ccap;
+	tr_addr             last; /* the last client found, a fast path */
+	uint64_t            refused, nowait_failed;
+	bool                stop;
 	struct tri_mgr_errs errs; /* one-way writes' failures per client */
 };
 
@@ -428,8 +428,8 @@ timed_out(struct server *s, const struct waiter *w)
 static void
 expire(struct server *s)
 {
-	int64_t         now = tr_now_ms();
-	struct waiter **q   = &s->waiters;
+	int64_t         now       = tr_now_ms();
+	struct waiter **q         = &s->waiters;
 	bool            reacquire = false;
 
 	while (*q) {
@@ -1223,7 +1223,8 @@ tri_manager_server(const void *args, size_t len)
 /* ---- for the other server files (manager-int.h) ------------------------ */
 
 void
-tri_mgr_answer(const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
+tri_mgr_answer(
+    const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
 {
 	answer(req, result, v, kind);
 }

@@ -75,8 +75,9 @@ rlock_grant(struct server *s, struct object *o)
 	struct waiter *w;
 	int64_t        r = 0;
 
-	if (o->held || !(w = take_first(s, o->id, TRI_MGR_RLOCK_ACQUIRE,
-	                     TRI_MGR_COND_REACQUIRE))) {
+	if (o->held ||
+	    !(w = take_first(
+	          s, o->id, TRI_MGR_RLOCK_ACQUIRE, TRI_MGR_COND_REACQUIRE))) {
 		return;
 	}
 	o->held         = true;
@@ -252,8 +253,7 @@ cond_wait(struct server *s, struct object *o, tr_msg **mp,
 	if (r < 0) {
 		return r;
 	}
-	for (q = tri_mgr_waiters(s); (*q)->next; q = &(*q)->next) {
-	}
+	for (q = tri_mgr_waiters(s); (*q)->next; q = &(*q)->next) { }
 	(*q)->depth   = depth; /* the one just parked, last */
 	o->held       = false;
 	o->ext->depth = 0;
@@ -273,8 +273,8 @@ cond_notify(struct server *s, struct object *o, const tr_msg *m,
 	if (!holds(o, tr_msg_sender(m), req->thread)) {
 		return -EPERM;
 	}
-	for (struct waiter *w = *tri_mgr_waiters(s);
-	    w && (req->index < 0 || n < req->index); w = w->next) {
+	for (struct waiter *w                           = *tri_mgr_waiters(s);
+	     w && (req->index < 0 || n < req->index); w = w->next) {
 		if (w->obj == o->id && w->op == TRI_MGR_COND_WAIT) {
 			w->op       = TRI_MGR_COND_REACQUIRE;
 			w->result   = 0;

@@ -984,8 +984,8 @@ tr_mqueue_put(tr_mobj *o, const tr_mval *val)
 {
 	CHECK_OBJ(o);
 	tr_assert_return(val, -EINVAL);
-	return (int) ocall(o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0,
-	    TR_TIMEOUT_INFINITE, NULL);
+	return (int) ocall(
+	    o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0, TR_TIMEOUT_INFINITE, NULL);
 }
 
 int
@@ -999,8 +999,8 @@ tr_mqueue_put_timeout(tr_mobj *o, const tr_mval *val, int timeout_ms)
 }
 
 int
-tr_mqueue_new(tr_mobj **ret, tr_manager *m, const char *name,
-    uint64_t maxsize, const tr_mval *init)
+tr_mqueue_new(tr_mobj **ret, tr_manager *m, const char *name, uint64_t maxsize,
+    const tr_mval *init)
 {
 	return tri_mobj_new_sized(
 	    ret, m, TR_MOBJ_QUEUE, name, init, 0, maxsize);

@@ -34,8 +34,8 @@ static void
 check(int r, const char *what)
 {
 	if (r < 0) {
-		fprintf(stderr, "manager-workers: %s: %s\n", what,
-		    tr_strerror(r));
+		fprintf(
+		    stderr, "manager-workers: %s: %s\n", what, tr_strerror(r));
 		exit(1);
 	}
 }
@@ -94,7 +94,7 @@ main(int argc, char **argv)
 	}
 	check(tr_mobj_get_all(d, &all), "d");
 	for (int i = 0; i < 10; i++) { /* in key order */
-		tr_mval       *k = tr_mval_int(i), *v;
+		tr_mval       *k   = tr_mval_int(i), *v;
 		const tr_mval *got = tr_mval_dict_get(all, k);
 
 		v = got ? tr_mval_copy(got) : tr_mval_none();

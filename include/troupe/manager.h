@@ -15,8 +15,10 @@ extern "C" {
 #endif
 
 /* tr_manager -- a server actor holding shared objects (dict, list,
- * Namespace, Queue, Lock, Event, Value) that other processes use through
- * proxies, like Python's multiprocessing.Manager().
+ * Namespace, Queue, Lock, Event, Value, RLock, Semaphore,
+ * BoundedSemaphore, Condition, Array) that other processes -- on other
+ * nodes too, by the manager's global address (troupe/node.h) -- use
+ * through proxies, like Python's multiprocessing.Manager().
  *
  * The manager is one process (registered as TR_MANAGER_ACTOR) that keeps
  * every object in its own memory and serves one request at a time, in
@@ -66,7 +68,8 @@ extern "C" {
  *
  * Every call that is not a wait answers within the handle's call timeout
  * (tr_manager_set_timeout(), default TR_MANAGER_CALL_MS) or fails with
- * -ETIMEDOUT; a wait (Queue get, Lock acquire, Event wait) takes its own
+ * -ETIMEDOUT; a wait (Queue get and put, Lock, RLock and Semaphore
+ * acquire, Event and Condition wait) takes its own
  * timeout_ms: 0 checks once, TR_TIMEOUT_INFINITE waits for ever (but
  * never on a dead manager), other negatives are -EINVAL.  Every call that
  * talks to the manager may also fail with -ECHILD, -ENOMEM, TR_EDEAD,

@@ -259,12 +259,12 @@ wires(void)
 				exit(1);
 			}
 		}
-		mkey            = mval_packed(l, &mkey_len);
-		mreq            = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
-		mreq.op         = TRI_MGR_NEW;
-		mreq.kind       = TR_MOBJ_ARRAY;
-		mreq.typecode   = 'i';
-		mreq.size       = 3;
+		mkey          = mval_packed(l, &mkey_len);
+		mreq          = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
+		mreq.op       = TRI_MGR_NEW;
+		mreq.kind     = TR_MOBJ_ARRAY;
+		mreq.typecode = 'i';
+		mreq.size     = 3;
 		mreq.value.data = mkey;
 		mreq.value.len  = mkey_len;
 		wire(32, "mgr-request-array", &mreq.base);

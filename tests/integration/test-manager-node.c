@@ -181,8 +181,8 @@ start_a(void)
 
 /* Start mclient on node b with the manager's global address and key. */
 static void
-spawn_client(tr_manager *m, const char *key, tr_mobj *d, tr_mobj *l,
-    tr_mobj *k, char *report, size_t n)
+spawn_client(tr_manager *m, const char *key, tr_mobj *d, tr_mobj *l, tr_mobj *k,
+    char *report, size_t n)
 {
 	char    args[512], mtxt[TR_ADDR_STRLEN], ptxt[TR_ADDR_STRLEN];
 	tr_addr ma, me, c;

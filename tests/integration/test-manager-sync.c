@@ -138,7 +138,8 @@ start_cli(tr_manager *m, tr_mobj *o, char op, int arg)
 	    tr_manager_authkey(m), tr_mobj_ref(o), op, arg,
 	    tr_addr_format(tr_self(), ptxt, sizeof(ptxt)));
 	TR_ASSERT_OK(tr_process_new(&p, "cli", args, strlen(args)));
-	TR_ASSERT_OK(tr_process_set_start_method(p, methods[next_method++ % 3]));
+	TR_ASSERT_OK(
+	    tr_process_set_start_method(p, methods[next_method++ % 3]));
 	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
 	return p;
 }
@@ -216,7 +217,7 @@ test_rlock_holder_killed(void **state)
 
 	TR_ASSERT_OK(tr_manager_start(&m, NULL));
 	for (int kind = TR_MOBJ_RLOCK; kind <= TR_MOBJ_CONDITION;
-	    kind += TR_MOBJ_CONDITION - TR_MOBJ_RLOCK) {
+	     kind += TR_MOBJ_CONDITION - TR_MOBJ_RLOCK) {
 		TR_ASSERT_OK(tr_mobj_new(&l, m, kind, NULL, NULL));
 		for (int c = 0; c < 3; c++) {
 			p = start_cli(m, l, 'h', 0);
@@ -444,13 +445,13 @@ test_condition_wait_for(void **state)
 	n = (struct count) { 0, 1000 };
 	TR_ASSERT_ERR(tr_mcond_wait_for(c, count_pred, &n, 0), -EAGAIN);
 	/* notified every 50 ms for 2 s: still one deadline of 400 ms */
-	p = start_cli(m, c, 'N', 40);
+	p  = start_cli(m, c, 'N', 40);
 	n  = (struct count) { 0, 1000 };
 	t0 = tr_test_now_ms();
 	TR_ASSERT_ERR(tr_mcond_wait_for(c, count_pred, &n, 400), -ETIMEDOUT);
 	assert_true(tr_test_now_ms() - t0 >= 400);
 	assert_true(tr_test_now_ms() - t0 < 1900); /* not 400 per wake-up */
-	assert_true(n.calls >= 2);                /* it was woken */
+	assert_true(n.calls >= 2);                 /* it was woken */
 	/* true on the third check: returns after two wake-ups */
 	n = (struct count) { 0, 3 };
 	TR_ASSERT_ERR(
@@ -503,11 +504,11 @@ test_array(void **state)
 	TR_ASSERT_ERR(tr_marray_get(a, 10, &got), TR_ENOTFOUND);
 	TR_ASSERT_ERR(tr_marray_get(a, -11, &got), TR_ENOTFOUND);
 	/* out of range for 'i', a double, a string: nothing changes */
-	TR_ASSERT_ERR(tr_marray_set(a, 0, (v = tr_mval_int(1LL << 31))),
-	    -EOVERFLOW);
+	TR_ASSERT_ERR(
+	    tr_marray_set(a, 0, (v = tr_mval_int(1LL << 31))), -EOVERFLOW);
 	tr_mval_destroy(&v);
-	TR_ASSERT_ERR(tr_marray_set(a, 0, (v = tr_mval_double(1.5))),
-	    TR_EBADTYPE);
+	TR_ASSERT_ERR(
+	    tr_marray_set(a, 0, (v = tr_mval_double(1.5))), TR_EBADTYPE);
 	tr_mval_destroy(&v);
 	TR_ASSERT_ERR(tr_marray_set(a, 0, (v = tr_mval_str("x"))), TR_EBADTYPE);
 	tr_mval_destroy(&v);
@@ -550,8 +551,8 @@ test_array(void **state)
 	TR_ASSERT_ERR(tr_marray_new(&b, m, NULL, 'x', 3, NULL), -EINVAL);
 	TR_ASSERT_ERR(tr_marray_new(&b, m, NULL, 'i', 0, NULL), -EINVAL);
 	TR_ASSERT_ERR(tr_marray_new(&b, m, NULL, 'i', 3, init), -EINVAL);
-	TR_ASSERT_ERR(
-	    tr_marray_new(&b, m, NULL, 'B', 0, (v = list_of(1, (int64_t[]) { -1 }))),
+	TR_ASSERT_ERR(tr_marray_new(&b, m, NULL, 'B', 0,
+	                  (v = list_of(1, (int64_t[]) { -1 }))),
 	    -EOVERFLOW);
 	tr_mval_destroy(&v);
 	TR_ASSERT_ERR(tr_mobj_new(&b, m, TR_MOBJ_ARRAY, NULL, init), -EINVAL);
@@ -600,10 +601,10 @@ test_array_type_codes(void **state)
 		TR_ASSERT_OK(tr_marray_new(&a, m, NULL, codes[i].t, 0, v));
 		tr_mval_destroy(&v);
 		TR_ASSERT_OK(tr_mobj_get_all(a, &got));
-		assert_int_equal(tr_mval_get_int(tr_mval_list_at(got, 0)),
-		    codes[i].lo);
-		assert_int_equal(tr_mval_get_int(tr_mval_list_at(got, 1)),
-		    codes[i].hi);
+		assert_int_equal(
+		    tr_mval_get_int(tr_mval_list_at(got, 0)), codes[i].lo);
+		assert_int_equal(
+		    tr_mval_get_int(tr_mval_list_at(got, 1)), codes[i].hi);
 		tr_mval_destroy(&got);
 		if (codes[i].lo != INT64_MIN) {
 			v = tr_mval_int(codes[i].lo - 1);
@@ -637,7 +638,7 @@ test_queue_maxsize(void **state)
 {
 	tr_manager *m;
 	tr_mobj    *q;
-	tr_mval    *v, *got = NULL, *three = list_of(3, (int64_t[]) { 1, 2, 3 });
+	tr_mval *v, *got = NULL, *three = list_of(3, (int64_t[]) { 1, 2, 3 });
 	tr_process *p;
 	int64_t     t0;
 	int         first = 0;
