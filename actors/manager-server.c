@@ -1057,11 +1057,41 @@ is_nowait(uint32_t op)
 	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP;
 }
 
+/* What NEW and OPEN say of a Queue (its maxsize) or an Array (its type
+ * code and length, a list), for its proxy to make it again after a
+ * restart; NULL for the other kinds. */
+static tr_mval *
+made_as(struct server *s, const Trwire__MgrRequest *req, int64_t r)
+{
+	struct object *o;
+	tr_mval       *l, *t, *n;
+
+	if ((req->op != TRI_MGR_NEW && req->op != TRI_MGR_OPEN) || r < 0 ||
+	    !(o = find(s, (uint64_t) r))) {
+		return NULL;
+	}
+	if (o->kind == TR_MOBJ_QUEUE) {
+		return tr_mval_int((int64_t) o->maxsize);
+	}
+	if (o->kind != TR_MOBJ_ARRAY || !(l = tr_mval_list())) {
+		return NULL;
+	}
+	t = tr_mval_int(o->ext->typecode);
+	n = tr_mval_int((int64_t) o->ext->len);
+	if (tr_mval_list_append(l, &t) < 0 || tr_mval_list_append(l, &n) < 0) {
+		tr_mval_destroy(&l);
+	}
+	tr_mval_destroy(&t);
+	tr_mval_destroy(&n);
+	return l;
+}
+
 static void
 serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 {
 	struct object *o    = NULL;
 	uint32_t       kind = 0;
+	tr_mval       *made = NULL;
 	int64_t        r;
 
 	switch (req->op) {
@@ -1117,7 +1147,9 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 		}
 		return;
 	}
-	answer(*mp, r, NULL, kind);
+	made = made_as(s, req, r);
+	answer(*mp, r, made, kind);
+	tr_mval_destroy(&made);
 }
 
 static void

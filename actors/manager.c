@@ -558,9 +558,29 @@ obj_alloc(tr_mobj **ret, tr_manager *m, int kind, const char *name, uint64_t id)
 }
 
 /* NEW or OPEN on the manager; the id, or an error. */
+/* What NEW or OPEN said of a Queue or an Array (the server's
+ * made_as()) into the proxy's typecode and size. */
+static void
+made_as(const Trwire__MgrReply *rep, char *typecode, uint64_t *size)
+{
+	tr_mval *v = NULL;
+
+	if (!typecode || rep->value.len == 0 ||
+	    tri_mval_unpack(rep->value.data, rep->value.len, &v) < 0) {
+		return;
+	}
+	if (tr_mval_kind(v) == TR_MVAL_INT) {
+		*size = (uint64_t) tr_mval_get_int(v);
+	} else if (tr_mval_len(v) == 2) {
+		*typecode = (char) tr_mval_get_int(tr_mval_list_at(v, 0));
+		*size     = (uint64_t) tr_mval_get_int(tr_mval_list_at(v, 1));
+	}
+	tr_mval_destroy(&v);
+}
+
 static int64_t
 new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
-    const tr_mval *init, int *ret_kind, char typecode, uint64_t size)
+    const tr_mval *init, int *ret_kind, char *typecode, uint64_t *size)
 {
 	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply  *rep = NULL;
@@ -577,8 +597,8 @@ new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
 	req.obj        = id;
 	req.value.data = buf;
 	req.value.len  = len;
-	req.typecode   = (uint32_t) (unsigned char) typecode;
-	req.size       = size;
+	req.typecode   = typecode ? (uint32_t) (unsigned char) *typecode : 0;
+	req.size       = size ? *size : 0;
 	r              = call(m, NULL, &req, &rep);
 	free(buf);
 	if (r < 0) {
@@ -587,6 +607,9 @@ new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
 	r = rep->result;
 	if (ret_kind) {
 		*ret_kind = (int) rep->kind;
+	}
+	if (r >= 0) {
+		made_as(rep, typecode, size);
 	}
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	return r;
@@ -606,7 +629,7 @@ obj_refresh(tr_mobj *o)
 		return TR_EMGRRESTART;
 	}
 	id = new_or_open(o->m, TRI_MGR_NEW, o->kind, o->name, 0, NULL, NULL,
-	    o->typecode, o->size);
+	    &o->typecode, &o->size);
 	if (id < 0) {
 		return (int) id;
 	}
@@ -626,8 +649,9 @@ tri_mobj_new_sized(tr_mobj **ret, tr_manager *m, int kind, const char *name,
 	tr_assert_return(
 	    kind >= TR_MOBJ_DICT && kind <= TR_MOBJ_ARRAY, -EINVAL);
 	tr_assert_return(!name || (name[0] && name[0] != '#'), -EINVAL);
+	/* the manager says what it made (or had: a named object) */
 	id = new_or_open(
-	    m, TRI_MGR_NEW, kind, name, 0, init, NULL, typecode, size);
+	    m, TRI_MGR_NEW, kind, name, 0, init, NULL, &typecode, &size);
 	if (id < 0) {
 		return (int) id;
 	}
@@ -635,9 +659,6 @@ tri_mobj_new_sized(tr_mobj **ret, tr_manager *m, int kind, const char *name,
 	if (r == 0) {
 		(*ret)->typecode = typecode;
 		(*ret)->size     = size;
-		if (kind == TR_MOBJ_ARRAY && size == 0) {
-			(*ret)->size = tr_mval_len(init);
-		}
 	}
 	return r;
 }
@@ -655,7 +676,9 @@ tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref)
 	const char *name = ref;
 	uint64_t    id   = 0;
 	int64_t     r;
-	int         kind = 0;
+	int         kind     = 0;
+	char        typecode = 0;
+	uint64_t    size     = 0;
 	char       *end;
 
 	tr_assert_return(ret && m && ref && ref[0], -EINVAL);
@@ -667,11 +690,17 @@ tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref)
 		}
 		name = NULL;
 	}
-	r = new_or_open(m, TRI_MGR_OPEN, 0, name, id, NULL, &kind, 0, 0);
+	r = new_or_open(
+	    m, TRI_MGR_OPEN, 0, name, id, NULL, &kind, &typecode, &size);
 	if (r < 0) {
 		return (int) r;
 	}
-	return obj_alloc(ret, m, kind, name, (uint64_t) r);
+	r = obj_alloc(ret, m, kind, name, (uint64_t) r);
+	if (r == 0) {
+		(*ret)->typecode = typecode;
+		(*ret)->size     = size;
+	}
+	return (int) r;
 }
 
 void
@@ -984,8 +1013,9 @@ tr_mqueue_put(tr_mobj *o, const tr_mval *val)
 {
 	CHECK_OBJ(o);
 	tr_assert_return(val, -EINVAL);
-	return (int) ocall(
-	    o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0, TR_TIMEOUT_INFINITE, NULL);
+	/* an unbounded Queue never waits: the call timeout holds */
+	return (int) ocall(o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0,
+	    o->size ? TR_TIMEOUT_INFINITE : 0, NULL);
 }
 
 int

@@ -51,10 +51,9 @@ extern "C" {
  * (appends, pops, Value add, Queue put and get, Lock, RLock, Semaphore
  * and Condition calls, update, extend) may or may not have been
  * applied, so they fail with TR_EMGRRESTART and are not repeated.  A
- * named bounded Queue or Array is made again with the maxsize or the
- * type code and length its proxy was made with (tr_mqueue_new(),
- * tr_marray_new()); one opened by tr_mobj_open() comes back unbounded,
- * or for an Array not at all (-EINVAL).  A
+ * named bounded Queue or Array is made again with its maxsize, or its
+ * type code and length (its proxy learnt them when made or opened), and
+ * zeros for an Array's items.  A
  * client connected by address, or a manager that does not come back,
  * gives TR_EDEAD or -ESRCH instead: nothing ever waits for ever on a dead
  * manager.
@@ -367,7 +366,8 @@ TR_API int tr_mlist_reverse(tr_mobj *o);
  * tr_mqueue_put() waits without limit while a bounded Queue is full
  * (Python's put()); tr_mqueue_put_timeout() waits up to timeout_ms and
  * fails with TR_EFULL when it is still full, at once for 0 (Python's
- * put_nowait() and put(timeout=)); an unbounded Queue never waits. */
+ * put_nowait() and put(timeout=)); an unbounded Queue never waits (its
+ * put ends within the call timeout). */
 TR_API int tr_mqueue_new(tr_mobj **ret, tr_manager *m, const char *name,
     uint64_t maxsize, const tr_mval *init);
 TR_API int tr_mqueue_put(tr_mobj *o, const tr_mval *val);

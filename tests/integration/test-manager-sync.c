@@ -6,7 +6,8 @@
  * keeps one deadline; a BoundedSemaphore released past its bound is an
  * error and keeps its value; releasing what this thread does not hold is
  * an error), and a holder's death handing an RLock, a Condition's lock or
- * a Semaphore's units on with TR_LOCK_OWNER_DIED.  The children that use
+ * a Semaphore's units on with TR_LOCK_OWNER_DIED; named objects made
+ * again after a supervised manager's restart.  The children that use
  * the proxies are started by fork, spawn and forkserver in turn. */
 #include "tr-test.h"
 
@@ -717,6 +718,60 @@ test_nowait_errors(void **state)
 	tr_manager_destroy(&m);
 }
 
+/* ---- a supervised manager's restart ------------------------------------- */
+
+/* Named later kinds come back empty after a restart, made as they were
+ * (an Array's type code and length, a Queue's maxsize, learnt by a proxy
+ * that only opened them too); their idempotent calls are retried, the
+ * others fail with TR_EMGRRESTART. */
+static void
+test_restart_remakes_named_objects(void **state)
+{
+	static char     buf[TR_MANAGER_ARGS_MAX];
+	char            key[TR_MANAGER_KEY_LEN + 1];
+	tr_manager_opts o = { .name = "mgr-sync-sup", .authkey = key };
+	tr_child_spec   c;
+	tr_sup_spec     spec = { 0 };
+	tr_supervisor  *s;
+	tr_manager     *m;
+	tr_mobj        *a, *q, *q2, *l;
+	tr_mval        *v = tr_mval_int(5);
+	tr_addr         old;
+
+	TR_ASSERT_OK(tr_manager_authkey_new(key, sizeof(key)));
+	TR_ASSERT_OK(tr_manager_child_spec(&c, "mgr", &o, buf, sizeof(buf)));
+	spec.children  = &c;
+	spec.nchildren = 1;
+	spec.intensity = 5;
+	spec.quiet     = true;
+	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_manager_connect(&m, "mgr-sync-sup", key));
+	TR_ASSERT_OK(tr_marray_new(&a, m, "a", 'h', 4, NULL));
+	TR_ASSERT_OK(tr_marray_set(a, 1, v));
+	TR_ASSERT_OK(tr_mqueue_new(&q, m, "q", 1, NULL));
+	TR_ASSERT_OK(tr_mobj_open(&q2, m, "q")); /* learns the maxsize */
+	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_RLOCK, "l", NULL));
+	TR_ASSERT_OK(tr_mlock_acquire(l, 0));
+	old = tr_manager_addr(m);
+	assert_int_equal(kill((pid_t) old.pid, SIGKILL), 0);
+	assert_obj_repr(a, "[0, 0, 0, 0]"); /* retried: made again, zeros */
+	assert_false(tr_addr_eq(old, tr_manager_addr(m)));
+	TR_ASSERT_ERR(tr_marray_set(a, 0, (v)), 0);
+	TR_ASSERT_OK(tr_mqueue_put_timeout(q2, v, 0));
+	TR_ASSERT_ERR(tr_mqueue_put_timeout(q, v, 0), TR_EFULL); /* still 1 */
+	TR_ASSERT_ERR(tr_mlock_release(l), -EPERM); /* the new one is free */
+	TR_ASSERT_OK(tr_mlock_acquire(l, 0));
+	TR_ASSERT_OK(tr_mlock_release(l));
+	tr_mval_destroy(&v);
+	tr_mobj_destroy(&a);
+	tr_mobj_destroy(&q);
+	tr_mobj_destroy(&q2);
+	tr_mobj_destroy(&l);
+	tr_manager_destroy(&m);
+	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
+	tr_supervisor_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -732,6 +787,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_array_type_codes),
 		cmocka_unit_test(test_queue_maxsize),
 		cmocka_unit_test(test_nowait_errors),
+		cmocka_unit_test(test_restart_remakes_named_objects),
 	};
 
 	if (tr_init(argc, argv) < 0) {
