@@ -197,8 +197,10 @@ int             tri_mgr_value_arg(const Trwire__MgrRequest *req, tr_mval **ret);
 int     tri_msync_init(struct object *o, const tr_mval *init);
 int64_t tri_msync_op(struct server *s, struct object *o, tr_msg **mp,
     const Trwire__MgrRequest *req);
-/* who's DOWN: its RLock/Condition holds and Semaphore units go back. */
-void tri_msync_client_died(struct server *s, struct object *o, tr_addr who);
+/* who's DOWN: the RLock/Condition locks it holds go back, and unless it
+ * ended normally (exit 0), the Semaphore units it holds too. */
+void tri_msync_client_died(
+    struct server *s, struct object *o, tr_addr who, bool normal);
 /* A Condition wait whose time ran out: it now takes its lock back. */
 void tri_msync_wait_expired(struct waiter *w);
 /* Grant every free RLock/Condition to its next waiter. */

@@ -510,7 +510,7 @@ add_client(struct server *s, tr_addr who)
 }
 
 static void
-client_died(struct server *s, tr_addr who)
+client_died(struct server *s, tr_addr who, bool normal)
 {
 	struct waiter **q = &s->waiters;
 
@@ -544,7 +544,7 @@ client_died(struct server *s, tr_addr who)
 			o->owner_died = true;
 			lock_grant_next(s, o);
 		} else if (o && o->ext) {
-			tri_msync_client_died(s, o, who);
+			tri_msync_client_died(s, o, who, normal);
 		}
 	}
 }
@@ -1160,7 +1160,7 @@ dispatch(struct server *s, tr_msg **mp)
 
 	if (tr_msg_is_system(*mp)) {
 		if (tr_msg_down(*mp, &d) == 0) {
-			client_died(s, d.who);
+			client_died(s, d.who, d.exit_class == TR_EXIT_NORMAL);
 		}
 		return;
 	}

@@ -11,8 +11,9 @@
  * turns at most n of the waits parked now, in arrival order: a later
  * wait never sees it.  Semaphore: a value, and how many units each
  * process holds (acquired and not released by it), which its DOWN gives
- * back; the next acquirer then gets TR_LOCK_OWNER_DIED, as an RLock's
- * does after its holder died. */
+ * back unless it ended normally (a semaphore has no owner: a process may
+ * take units for good, as a consumer does); the next acquirer then gets
+ * TR_LOCK_OWNER_DIED, as an RLock's does after its holder died. */
 #include "manager-int.h"
 
 #include <errno.h>
@@ -311,7 +312,8 @@ tri_msync_op(struct server *s, struct object *o, tr_msg **mp,
 }
 
 void
-tri_msync_client_died(struct server *s, struct object *o, tr_addr who)
+tri_msync_client_died(
+    struct server *s, struct object *o, tr_addr who, bool normal)
 {
 	struct tri_mgr_ext *x = o->ext;
 	uint64_t            n;
@@ -328,8 +330,10 @@ tri_msync_client_died(struct server *s, struct object *o, tr_addr who)
 		break;
 	case TR_MOBJ_SEMAPHORE:
 	case TR_MOBJ_BOUNDED_SEMAPHORE:
+		/* a process that ended normally meant to keep its units (a
+		 * consumer of a counting semaphore): Python's semantics */
 		n = hold_drop(x, who, true);
-		if (n == 0) {
+		if (n == 0 || normal) {
 			break;
 		}
 		x->value += (int64_t) n;

@@ -404,8 +404,12 @@ TR_API int tr_mlock_release(tr_mobj *o);
  * timeout_ms while the value is 0 (-EAGAIN, -ETIMEDOUT), and returns 0,
  * or TR_LOCK_OWNER_DIED when the units came back from a process that
  * died.  The manager counts the units each process acquired and has not
- * released itself: a process's death gives them back (at most up to a
- * BoundedSemaphore's bound), and the next acquirer is told.  release
+ * released itself: a process's abnormal end (killed, crashed, a non-zero
+ * exit, its node lost) gives them back (at most up to a
+ * BoundedSemaphore's bound), and the next acquirer is told; a process
+ * that exits normally keeps what it took, as in Python (a semaphore has
+ * no owner: a consumer of a counting semaphore takes units for good).
+ * release
  * adds one, waking a waiter: -EOVERFLOW (the value unchanged) past a
  * BoundedSemaphore's bound (Python's ValueError) or 2^32 - 1; any process
  * may release.  value: the value now (stale on return). */

@@ -55,6 +55,7 @@ nap_ms(int ms)
  *   a  acquire the lock with timeout 0 (and exit, holding it if got)
  *   h  acquire it without limit; then wait for SIGKILL
  *   s  acquire a semaphore unit without limit; then wait for SIGKILL
+ *   S  acquire a semaphore unit without limit, and exit normally
  *   R  sleep ARG ms, release a semaphore unit
  *   w  acquire the Condition's lock (reported), wait ARG ms (-1: no
  *      limit) (reported), release
@@ -91,6 +92,9 @@ cli(const void *args, size_t len)
 	case 's':
 		report(parent, tr_msem_acquire(o, TR_TIMEOUT_INFINITE));
 		pause();
+		break;
+	case 'S':
+		report(parent, tr_msem_acquire(o, TR_TIMEOUT_INFINITE));
 		break;
 	case 'R':
 		nap_ms(arg);
@@ -304,7 +308,9 @@ test_semaphore(void **state)
 }
 
 /* A process that dies holding units gives them back; the next acquirer
- * is told.  A bounded semaphore's value never passes its bound that way. */
+ * is told.  A bounded semaphore's value never passes its bound that way.
+ * A process that exits normally keeps what it took (Python's: a consumer
+ * of a counting semaphore). */
 static void
 test_semaphore_holder_killed(void **state)
 {
@@ -312,6 +318,7 @@ test_semaphore_holder_killed(void **state)
 	tr_mobj    *s;
 	tr_mval    *v;
 	tr_process *p, *q;
+	int         r = 0;
 
 	TR_ASSERT_OK(tr_manager_start(&m, NULL));
 	TR_ASSERT_OK(tr_mobj_new(
@@ -331,11 +338,22 @@ test_semaphore_holder_killed(void **state)
 	assert_int_equal(tr_msem_value(s), 2);
 	TR_ASSERT_OK(tr_process_kill(q));
 	assert_int_equal(tr_test_finish(&q), -SIGKILL);
-	/* the DOWN is handled before our next request is */
-	for (int i = 0; i < 100 && tr_msem_value(s) != 2; i++) {
+	/* once its DOWN is in, an acquirer is told; the value stayed 2 */
+	for (int i = 0; i < 1000 && (r = tr_msem_acquire(s, 0)) == 0; i++) {
+		TR_ASSERT_OK(tr_msem_release(s));
 		nap_ms(10);
 	}
+	assert_int_equal(r, TR_LOCK_OWNER_DIED);
+	TR_ASSERT_OK(tr_msem_release(s));
 	assert_int_equal(tr_msem_value(s), 2);
+	/* a normal exit: the unit stays taken, nobody is told anything */
+	p = start_cli(m, s, 'S', 0);
+	assert_int_equal(reported(), 0);
+	assert_int_equal(tr_test_finish(&p), 0);
+	TR_ASSERT_OK(tr_msem_acquire(s, 0));
+	/* (a unit given back on its DOWN would end this wait) */
+	TR_ASSERT_ERR(tr_msem_acquire(s, 300), -ETIMEDOUT);
+	assert_int_equal(tr_msem_value(s), 0);
 	tr_mobj_destroy(&s);
 	tr_manager_destroy(&m);
 }
