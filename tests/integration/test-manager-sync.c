@@ -60,7 +60,8 @@ nap_ms(int ms)
  *   w  acquire the Condition's lock (reported), wait ARG ms (-1: no
  *      limit) (reported), release
  *   N  ARG times: sleep 50 ms, take the lock, notify_all, release
- *   P  report 0, put 99 in the Queue without limit (reported) */
+ *   P  report 0, put 99 in the Queue without limit (reported)
+ *   n  negate every item of the Array (the seed's f); report 0 */
 static int
 cli(const void *args, size_t len)
 {
@@ -116,6 +117,19 @@ cli(const void *args, size_t len)
 			}
 		}
 		break;
+	case 'n':
+		r = 0;
+		for (int64_t i = 0; r == 0 && i < tr_mobj_len(o); i++) {
+			tr_mval *item = NULL;
+
+			r = tr_marray_get(o, i, &item);
+			v = r < 0 ? NULL : tr_mval_int(-tr_mval_get_int(item));
+			r = r < 0 ? r : tr_marray_set(o, i, v);
+			tr_mval_destroy(&item);
+			tr_mval_destroy(&v);
+		}
+		report(parent, r);
+		break;
 	case 'P':
 		report(parent, 0);
 		v = tr_mval_int(99);
@@ -134,7 +148,7 @@ TR_ACTOR(cli, cli)
 static int next_method;
 
 static tr_process *
-start_cli(tr_manager *m, tr_mobj *o, char op, int arg)
+start_cli_by(tr_manager *m, tr_mobj *o, char op, int arg, int method)
 {
 	char        args[512], ptxt[TR_ADDR_STRLEN];
 	tr_process *p;
@@ -143,10 +157,16 @@ start_cli(tr_manager *m, tr_mobj *o, char op, int arg)
 	    tr_manager_authkey(m), tr_mobj_ref(o), op, arg,
 	    tr_addr_format(tr_self(), ptxt, sizeof(ptxt)));
 	TR_ASSERT_OK(tr_process_new(&p, "cli", args, strlen(args)));
-	TR_ASSERT_OK(
-	    tr_process_set_start_method(p, methods[next_method++ % 3]));
+	TR_ASSERT_OK(tr_process_set_start_method(p, method));
 	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
 	return p;
+}
+
+/* Each child started by the next start method in turn. */
+static tr_process *
+start_cli(tr_manager *m, tr_mobj *o, char op, int arg)
+{
+	return start_cli_by(m, o, op, arg, methods[next_method++ % 3]);
 }
 
 static void
@@ -736,6 +756,56 @@ test_nowait_errors(void **state)
 	tr_manager_destroy(&m);
 }
 
+/* ---- start methods ------------------------------------------------------ */
+
+/* The 3x3 matrix: a manager started by each method, its RLock, Semaphore
+ * and Array used by children of each method. */
+static void
+test_start_method_matrix(void **state)
+{
+	for (int mm = 0; mm < 3; mm++) {
+		tr_manager_opts o = { .start_method = methods[mm] };
+		tr_manager     *m;
+		tr_mobj        *l, *s, *a;
+		tr_mval        *init = tr_mval_list();
+		tr_process     *p;
+
+		for (int i = 0; i < 3; i++) {
+			tr_mval *v = tr_mval_int(i);
+
+			TR_ASSERT_OK(tr_mval_list_append(init, &v));
+		}
+		TR_ASSERT_OK(tr_manager_start(&m, &o));
+		TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_RLOCK, NULL, NULL));
+		TR_ASSERT_OK(tr_mobj_new(&s, m, TR_MOBJ_SEMAPHORE, "s", NULL));
+		TR_ASSERT_OK(tr_marray_new(&a, m, "a", 'q', 0, init));
+		for (int c = 0; c < 3; c++) {
+			/* exits holding the RLock: it comes back, told */
+			p = start_cli_by(m, l, 'a', 0, methods[c]);
+			assert_int_equal(reported(), 0);
+			assert_int_equal(tr_test_finish(&p), 0);
+			TR_ASSERT_ERR(tr_mlock_acquire(l, TR_TEST_HANG_MS),
+			    TR_LOCK_OWNER_DIED);
+			TR_ASSERT_OK(tr_mlock_release(l));
+			/* takes the unit for good (a normal exit) */
+			p = start_cli_by(m, s, 'S', 0, methods[c]);
+			assert_int_equal(reported(), 0);
+			assert_int_equal(tr_test_finish(&p), 0);
+			assert_int_equal(tr_msem_value(s), 0);
+			TR_ASSERT_OK(tr_msem_release(s));
+			p = start_cli_by(m, a, 'n', 0, methods[c]);
+			assert_int_equal(reported(), 0);
+			assert_int_equal(tr_test_finish(&p), 0);
+		}
+		assert_obj_repr(a, "[0, -1, -2]"); /* negated three times */
+		tr_mval_destroy(&init);
+		tr_mobj_destroy(&l);
+		tr_mobj_destroy(&s);
+		tr_mobj_destroy(&a);
+		tr_manager_destroy(&m);
+	}
+}
+
 /* ---- a supervised manager's restart ------------------------------------- */
 
 /* Named later kinds come back empty after a restart, made as they were
@@ -805,6 +875,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_array_type_codes),
 		cmocka_unit_test(test_queue_maxsize),
 		cmocka_unit_test(test_nowait_errors),
+		cmocka_unit_test(test_start_method_matrix),
 		cmocka_unit_test(test_restart_remakes_named_objects),
 	};
 
