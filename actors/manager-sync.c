@@ -233,7 +233,11 @@ sem_release(struct server *s, struct object *o, const tr_msg *m)
 		return -EOVERFLOW; /* Python's ValueError; nothing changes */
 	}
 	x->value++;
-	(void) hold_drop(x, tr_msg_sender(m), false);
+	/* units are anonymous: a release by a process that holds none is
+	 * one of another holder's (so value + held never passes a bound) */
+	if (hold_drop(x, tr_msg_sender(m), false) == 0 && x->nholds > 0) {
+		(void) hold_drop(x, x->holds[0].who, false);
+	}
 	tri_mgr_answer(m, 0, NULL, 0);
 	sem_grant(s, o);
 	return TRI_MGR_DONE;

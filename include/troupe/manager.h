@@ -409,7 +409,9 @@ TR_API int tr_mlock_release(tr_mobj *o);
  * BoundedSemaphore's bound), and the next acquirer is told; a process
  * that exits normally keeps what it took, as in Python (a semaphore has
  * no owner: a consumer of a counting semaphore takes units for good).
- * release
+ * A release by a process that holds no unit counts as one of another
+ * holder's (units are anonymous), so what comes back on a death never
+ * takes a BoundedSemaphore past its bound.  release
  * adds one, waking a waiter: -EOVERFLOW (the value unchanged) past a
  * BoundedSemaphore's bound (Python's ValueError) or 2^32 - 1; any process
  * may release.  value: the value now (stale on return). */
