@@ -79,6 +79,7 @@ tri_mgr_ext_kinds(uint32_t op)
 	switch (op) {
 	case TRI_MGR_RLOCK_ACQUIRE:
 	case TRI_MGR_RLOCK_RELEASE:
+	case TRI_MGR_RLOCK_RELEASE_NOWAIT:
 		return 1u << TR_MOBJ_RLOCK | 1u << TR_MOBJ_CONDITION;
 	case TRI_MGR_SEM_ACQUIRE:
 	case TRI_MGR_SEM_RELEASE:

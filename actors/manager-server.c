@@ -1054,7 +1054,8 @@ is_nowait(uint32_t op)
 	return op == TRI_MGR_DICT_SET_NOWAIT ||
 	    op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
-	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP;
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP ||
+	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT;
 }
 
 /* What NEW and OPEN say of a Queue (its maxsize) or an Array (its type

@@ -219,7 +219,9 @@ rlock_release(struct server *s, struct object *o, const tr_msg *m,
 		return 0;
 	}
 	o->held = false;
-	tri_mgr_answer(m, 0, NULL, 0);
+	if (req->op == TRI_MGR_RLOCK_RELEASE) {
+		tri_mgr_answer(m, 0, NULL, 0);
+	}
 	rlock_grant(s, o);
 	return TRI_MGR_DONE;
 }
@@ -298,6 +300,7 @@ tri_msync_op(struct server *s, struct object *o, tr_msg **mp,
 	case TRI_MGR_RLOCK_ACQUIRE:
 		return rlock_acquire(s, o, mp, req);
 	case TRI_MGR_RLOCK_RELEASE:
+	case TRI_MGR_RLOCK_RELEASE_NOWAIT:
 		return rlock_release(s, o, *mp, req);
 	case TRI_MGR_SEM_ACQUIRE:
 		if (o->ext->value > 0) {

@@ -753,7 +753,8 @@ ocall(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
 	req.thread     = thread_id();
 	if (op == TRI_MGR_DICT_SET_NOWAIT || op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
-	    op == TRI_MGR_LOCK_RELEASE_NOWAIT) {
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT ||
+	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT) {
 		r = cast(o, &req);
 		goto out;
 	}
@@ -1063,7 +1064,15 @@ tr_mlock_acquire(tr_mobj *o, int timeout_ms)
 	CHECK_OBJ(o);
 	CHECK_TIMEOUT(timeout_ms);
 	if (o->kind == TR_MOBJ_RLOCK || o->kind == TR_MOBJ_CONDITION) {
-		return tri_mrlock_acquire(o, timeout_ms);
+		bool again = o->held && o->held_tid == thread_id() &&
+		    o->epoch == o->m->epoch;
+
+		r = tri_mrlock_acquire(o, timeout_ms);
+		if (r >= 0) { /* the levels this thread holds, as a Lock's */
+			o->held     = again ? o->held + 1 : 1;
+			o->held_tid = thread_id();
+		}
+		return r;
 	}
 	r = (int) ocall(
 	    o, TRI_MGR_LOCK_ACQUIRE, NULL, NULL, 0, 0, timeout_ms, NULL);
@@ -1081,6 +1090,20 @@ tr_mlock_release(tr_mobj *o)
 
 	CHECK_OBJ(o);
 	if (o->kind == TR_MOBJ_RLOCK || o->kind == TR_MOBJ_CONDITION) {
+		if (o->held && o->held_tid == thread_id() &&
+		    o->epoch == o->m->epoch) {
+			/* a level of ours to give back: no answer needed */
+			r = (int) ocall(o, TRI_MGR_RLOCK_RELEASE_NOWAIT, NULL,
+			    NULL, 0, 0, 0, NULL);
+			if (r == 0 && o->epoch == o->m->epoch) {
+				o->held--;
+				return 0;
+			}
+			o->held = 0;
+			if (r < 0) {
+				return r;
+			}
+		}
 		return tri_mrlock_release(o);
 	}
 	if (o->held && o->held_tid == thread_id() && o->epoch == o->m->epoch) {

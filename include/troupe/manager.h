@@ -398,7 +398,9 @@ TR_API int tr_mlock_release(tr_mobj *o);
  * default).  Its holder (this thread) may acquire it again, and must
  * release it as many times; acquire returns 0 or TR_LOCK_OWNER_DIED (its
  * holder's process died holding it), -EAGAIN, -ETIMEDOUT; -EOVERFLOW past
- * 2^32 - 1 levels; release -EPERM when this thread does not hold it. */
+ * 2^32 - 1 levels; release -EPERM when this thread does not hold it.  A
+ * release by the thread that acquired through this proxy is sent without
+ * waiting for the answer, as a Lock's. */
 
 /* Semaphore, BoundedSemaphore: acquire takes one unit, waiting up to
  * timeout_ms while the value is 0 (-EAGAIN, -ETIMEDOUT), and returns 0,

@@ -214,6 +214,21 @@ test_rlock(void **state)
 	TR_ASSERT_ERR(tr_mlock_acquire(l, TR_TEST_HANG_MS), TR_LOCK_OWNER_DIED);
 	TR_ASSERT_OK(tr_mlock_release(l));
 	TR_ASSERT_ERR(tr_mlock_acquire(l, -2), -EINVAL);
+	/* a level released through another proxy of this thread: the first
+	 * proxy's one-way release then fails at the manager, and says so */
+	{
+		tr_mobj *l2;
+		int      first = 0;
+
+		TR_ASSERT_OK(tr_mobj_open(&l2, m, tr_mobj_ref(l)));
+		TR_ASSERT_OK(tr_mlock_acquire(l, 0));
+		TR_ASSERT_OK(tr_mlock_release(l2)); /* answered: same thread */
+		TR_ASSERT_OK(tr_mlock_release(l));  /* one-way: -EPERM there */
+		TR_ASSERT_OK(tr_manager_errors(m, &first, NULL));
+		assert_int_equal(first, -EPERM);
+		TR_ASSERT_ERR(tr_mlock_release(l), -EPERM); /* answered now */
+		tr_mobj_destroy(&l2);
+	}
 	/* the RLock's calls are its own; no init */
 	TR_ASSERT_ERR(tr_msem_acquire(l, 0), -EOPNOTSUPP);
 	TR_ASSERT_ERR(tr_mobj_len(l), -EOPNOTSUPP);
