@@ -56,6 +56,7 @@ nap_ms(int ms)
  *   h  acquire it without limit; then wait for SIGKILL
  *   s  acquire a semaphore unit without limit; then wait for SIGKILL
  *   S  acquire a semaphore unit without limit, and exit normally
+ *   B  report 0, then acquire a semaphore unit without limit (reported)
  *   R  sleep ARG ms, release a semaphore unit
  *   w  acquire the Condition's lock (reported), wait ARG ms (-1: no
  *      limit) (reported), release
@@ -95,6 +96,10 @@ cli(const void *args, size_t len)
 		pause();
 		break;
 	case 'S':
+		report(parent, tr_msem_acquire(o, TR_TIMEOUT_INFINITE));
+		break;
+	case 'B':
+		report(parent, 0);
 		report(parent, tr_msem_acquire(o, TR_TIMEOUT_INFINITE));
 		break;
 	case 'R':
@@ -773,6 +778,47 @@ test_nowait_errors(void **state)
 	tr_manager_destroy(&m);
 }
 
+/* ---- a dead manager ----------------------------------------------------- */
+
+/* Clients blocked without a timeout in a Condition wait and a Semaphore
+ * acquire when the (unsupervised) manager is SIGKILLed: each call ends
+ * with TR_EDEAD or -ESRCH, none hangs. */
+static void
+test_manager_killed_under_waiters(void **state)
+{
+	tr_manager *m;
+	tr_mobj    *c, *s;
+	tr_mval    *zero = tr_mval_int(0);
+	tr_process *pc, *ps;
+	int         r;
+
+	TR_ASSERT_OK(tr_manager_start(&m, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&c, m, TR_MOBJ_CONDITION, NULL, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&s, m, TR_MOBJ_SEMAPHORE, NULL, zero));
+	pc = start_cli(m, c, 'w', -1);
+	assert_int_equal(reported(), 0); /* holds the lock, then waits */
+	ps = start_cli(m, s, 'B', 0);
+	assert_int_equal(reported(), 0);
+	/* both are parked once we get the Condition's lock and the
+	 * Semaphore's value is still 0 with a waiter */
+	TR_ASSERT_OK(tr_mlock_acquire(c, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_mlock_release(c));
+	nap_ms(100); /* the acquire likely parked; the result holds anyway */
+	assert_int_equal(kill((pid_t) tr_manager_addr(m).pid, SIGKILL), 0);
+	for (int i = 0; i < 2; i++) {
+		r = reported();
+		assert_true(r == TR_EDEAD || r == -ESRCH);
+	}
+	assert_int_equal(tr_test_finish(&pc), 0);
+	assert_int_equal(tr_test_finish(&ps), 0);
+	r = tr_msem_value(s);
+	assert_true(r == TR_EDEAD || r == -ESRCH);
+	tr_mval_destroy(&zero);
+	tr_mobj_destroy(&c);
+	tr_mobj_destroy(&s);
+	tr_manager_destroy(&m);
+}
+
 /* ---- start methods ------------------------------------------------------ */
 
 /* The 3x3 matrix: a manager started by each method, its RLock, Semaphore
@@ -892,6 +938,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_array_type_codes),
 		cmocka_unit_test(test_queue_maxsize),
 		cmocka_unit_test(test_nowait_errors),
+		cmocka_unit_test(test_manager_killed_under_waiters),
 		cmocka_unit_test(test_start_method_matrix),
 		cmocka_unit_test(test_restart_remakes_named_objects),
 	};
