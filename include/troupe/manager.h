@@ -275,8 +275,10 @@ enum tr_mobj_kind {
  * (TR_EBADTYPE if it is of another kind; init is then ignored) and made
  * otherwise.  init (borrowed, may be NULL) is the first contents: a dict
  * for a dict or Namespace (string keys), a list for a list or Queue, any
- * value for a Value; -EINVAL for a Lock or Event.  Errors: -EINVAL,
- * TR_EBADTYPE. */
+ * value for a Value, the first value for a Semaphore or BoundedSemaphore
+ * (an int 0..2^32-1; NULL: 1); -EINVAL for a Lock, Event, RLock or
+ * Condition.  An Array is made by tr_marray_new(), a bounded Queue by
+ * tr_mqueue_new().  Errors: -EINVAL, TR_EBADTYPE. */
 TR_API int tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
     const tr_mval *init);
 /* A proxy onto the object that tr_mobj_ref() named (in another process,
@@ -284,8 +286,8 @@ TR_API int tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
 TR_API int tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref);
 /* Release the proxy (the object stays); NULL-safe, sets *op to NULL. */
 TR_API void tr_mobj_destroy(tr_mobj **op);
-/* Is there a way to check one-way writes?  tr_manager_errors() gives the
- * first failure of this process's one-way writes (the *_nowait calls:
+/* The failures of one-way writes: tr_manager_errors() gives the first
+ * failure of this process's one-way writes (the *_nowait calls:
  * no such object, a bad key or index, a full Queue...) since the last
  * tr_manager_errors() of this process, into *ret_first (0: none), and how
  * many failed into *ret_count (may be NULL); it clears them.  The
@@ -333,7 +335,8 @@ TR_API int tr_mdict_set_nowait(
 TR_API int tr_mdict_del(tr_mobj *o, const tr_mval *key);
 /* 1 if key is in it, 0 if not. */
 TR_API int tr_mdict_contains(tr_mobj *o, const tr_mval *key);
-/* Number of keys (list: items; Queue: items waiting). */
+/* Number of keys (list: items; Queue: items waiting; Array: its
+ * length). */
 TR_API int64_t tr_mobj_len(tr_mobj *o);
 /* The keys as a list, in insertion order. */
 TR_API int tr_mdict_keys(tr_mobj *o, tr_mval **ret);
