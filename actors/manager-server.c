@@ -25,14 +25,15 @@ struct server {
 	char     key[TR_MANAGER_KEY_LEN + 1];
 	uint64_t base; /* ids are base + slot: never one of an
 	                * earlier incarnation's */
-	struct object     **objs;
-	size_t              nobjs, cap;
-	struct waiter      *waiters; /* every parked wait, in arrival order */
-	tr_addr            *clients;
-	size_t              nclients, ccap;
-	tr_addr             last; /* the last client found, a fast path */
-	uint64_t            refused, nowait_failed;
-	bool                stop;
+	struct object **objs;
+	size_t          nobjs, cap;
+	struct waiter  *waiters; /* every parked wait, in arrival order */
+	tr_addr        *clients;
+	size_t          nclients, ccap;
+	tr_addr         last; /* the last client found, a fast path */
+	uint64_t        refused, nowait_failed;
+	bool            stop;
+
 	struct tri_mgr_errs errs; /* one-way writes' failures per client */
 };
 
