@@ -60,6 +60,8 @@ nap_ms(int ms)
  *   R  sleep ARG ms, release a semaphore unit
  *   w  acquire the Condition's lock (reported), wait ARG ms (-1: no
  *      limit) (reported), release
+ *   W  as w, with the lock taken twice; then release it twice (the
+ *      second release reported: 0 when the wait gave both levels back)
  *   N  ARG times: sleep 50 ms, take the lock, notify_all, release
  *   P  report 0, put 99 in the Queue without limit (reported)
  *   n  negate every item of the Array (the seed's f); report 0 */
@@ -110,6 +112,13 @@ cli(const void *args, size_t len)
 		report(parent, tr_mlock_acquire(o, TR_TIMEOUT_INFINITE));
 		report(parent, tr_mcond_wait(o, arg));
 		(void) tr_mlock_release(o);
+		break;
+	case 'W':
+		r = tr_mlock_acquire(o, TR_TIMEOUT_INFINITE);
+		report(parent, r < 0 ? r : tr_mlock_acquire(o, 0));
+		report(parent, tr_mcond_wait(o, arg));
+		(void) tr_mlock_release(o);
+		report(parent, tr_mlock_release(o));
 		break;
 	case 'N':
 		for (int i = 0; i < arg; i++) {
@@ -461,6 +470,15 @@ test_condition_notify_n(void **state)
 	TR_ASSERT_ERR(tr_mcond_notify(c, 5), 0); /* none left */
 	TR_ASSERT_OK(tr_mlock_release(c));
 	assert_int_equal(reported(), 0);
+	/* a waiter holding the lock twice gets both levels back */
+	p[3] = start_cli(m, c, 'W', -1);
+	assert_int_equal(reported(), 0);
+	TR_ASSERT_OK(tr_mlock_acquire(c, TR_TEST_HANG_MS));
+	TR_ASSERT_ERR(tr_mcond_notify_all(c), 1);
+	TR_ASSERT_OK(tr_mlock_release(c));
+	assert_int_equal(reported(), 0); /* notified */
+	assert_int_equal(reported(), 0); /* the second release */
+	assert_int_equal(tr_test_finish(&p[3]), 0);
 	/* a later waiter does not see the notifies that came before it */
 	p[3] = start_cli(m, c, 'w', 300);
 	assert_int_equal(reported(), 0);
