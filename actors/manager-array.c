@@ -297,6 +297,37 @@ tri_marray_op(struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
 			store(x, (size_t) i, v);
 		}
 		break;
+	case TRI_MGR_ARRAY_READ:
+		/* items index..stop-1 as they lie (no clamping) */
+		if (req->index < 0 || req->stop < req->index ||
+		    (uint64_t) req->stop > x->len) {
+			return TR_ENOTFOUND;
+		}
+		v = tr_mval_bytes(
+		    (char *) x->data + (size_t) req->index * x->itemsize,
+		    (size_t) (req->stop - req->index) * x->itemsize);
+		if (!v) {
+			return -ENOMEM;
+		}
+		tri_mgr_answer(m, 0, v, 0);
+		tr_mval_destroy(&v);
+		return TRI_MGR_DONE;
+	case TRI_MGR_ARRAY_WRITE:
+		r = tri_mgr_value_arg(req, &v);
+		if (r == 0 &&
+		    (req->index < 0 || v->kind != TR_MVAL_BYTES ||
+		        v->u.s.len % x->itemsize != 0)) {
+			r = -EINVAL;
+		} else if (r == 0 &&
+		    (uint64_t) req->index + v->u.s.len / x->itemsize > x->len) {
+			r = TR_ENOTFOUND;
+		}
+		if (r == 0 && v->u.s.len > 0) {
+			memcpy((char *) x->data +
+			        (size_t) req->index * x->itemsize,
+			    v->u.s.data, v->u.s.len);
+		}
+		break;
 	case TRI_MGR_ARRAY_SET_SLICE:
 		r = tri_mgr_value_arg(req, &v);
 		if (r == 0 &&
@@ -353,6 +384,58 @@ tr_marray_slice(tr_mobj *o, int64_t start, int64_t stop, tr_mval **ret)
 	tr_assert_return(o && ret, -EINVAL);
 	return (int) tri_mobj_call(
 	    o, TRI_MGR_ARRAY_SLICE, NULL, NULL, start, stop, 0, ret);
+}
+
+char
+tr_marray_typecode(const tr_mobj *o)
+{
+	return o ? tri_mobj_typecode(o) : 0;
+}
+
+int
+tr_marray_read(tr_mobj *o, size_t from, size_t n, void *buf)
+{
+	char        t    = o ? tri_mobj_typecode(o) : 0;
+	size_t      size = itemsize_of(t), len = 0;
+	tr_mval    *v = NULL;
+	const void *p;
+	int         r;
+
+	tr_assert_return(o && size > 0 && (buf || n == 0), -EINVAL);
+	tr_assert_return(n <= TR_MARRAY_MAX_LEN && from <= INT64_MAX, -EINVAL);
+	r = (int) tri_mobj_call(o, TRI_MGR_ARRAY_READ, NULL, NULL,
+	    (int64_t) from, (int64_t) (from + n), 0, &v);
+	if (r < 0) {
+		return r;
+	}
+	p = tr_mval_get_bytes(v, &len);
+	if (tr_mval_kind(v) != TR_MVAL_BYTES || len != n * size) {
+		r = TR_EBADFRAME; /* not what was asked for */
+	} else if (len > 0) {
+		memcpy(buf, p, len);
+	}
+	tr_mval_destroy(&v);
+	return r;
+}
+
+int
+tr_marray_write(tr_mobj *o, size_t from, size_t n, const void *buf)
+{
+	char     t    = o ? tri_mobj_typecode(o) : 0;
+	size_t   size = itemsize_of(t);
+	tr_mval *v;
+	int      r;
+
+	tr_assert_return(o && size > 0 && (buf || n == 0), -EINVAL);
+	tr_assert_return(n <= TR_MARRAY_MAX_LEN && from <= INT64_MAX, -EINVAL);
+	v = tr_mval_bytes(buf, n * size);
+	if (!v) {
+		return -ENOMEM;
+	}
+	r = (int) tri_mobj_call(
+	    o, TRI_MGR_ARRAY_WRITE, NULL, v, (int64_t) from, 0, 0, NULL);
+	tr_mval_destroy(&v);
+	return r;
 }
 
 int

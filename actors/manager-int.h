@@ -121,6 +121,8 @@ enum tri_mgr_op {
 	TRI_MGR_ARRAY_SET            = 101,
 	TRI_MGR_ARRAY_SLICE          = 102,
 	TRI_MGR_ARRAY_SET_SLICE      = 103,
+	TRI_MGR_ARRAY_READ           = 104,
+	TRI_MGR_ARRAY_WRITE          = 105,
 	/* never on the wire: a Condition's waiter taking its lock back */
 	TRI_MGR_COND_REACQUIRE = 1000,
 };
@@ -252,6 +254,8 @@ int64_t tri_mobj_call(tr_mobj *o, uint32_t op, const tr_mval *key,
  * (tr_mlock_acquire() and tr_mlock_release() on those kinds). */
 int tri_mrlock_acquire(tr_mobj *o, int timeout_ms);
 int tri_mrlock_release(tr_mobj *o);
+/* The type code a proxy learnt (an Array's), else 0. */
+char tri_mobj_typecode(const tr_mobj *o);
 int tri_mobj_new_sized(tr_mobj **ret, tr_manager *m, int kind, const char *name,
     const tr_mval *init, char typecode, uint64_t size);
 

@@ -91,6 +91,8 @@ tri_mgr_ext_kinds(uint32_t op)
 	case TRI_MGR_ARRAY_SET:
 	case TRI_MGR_ARRAY_SLICE:
 	case TRI_MGR_ARRAY_SET_SLICE:
+	case TRI_MGR_ARRAY_READ:
+	case TRI_MGR_ARRAY_WRITE:
 		return 1u << TR_MOBJ_ARRAY;
 	default:
 		return 0;

@@ -216,6 +216,8 @@ is_idempotent(uint32_t op)
 	case TRI_MGR_ARRAY_SET:
 	case TRI_MGR_ARRAY_SLICE:
 	case TRI_MGR_ARRAY_SET_SLICE:
+	case TRI_MGR_ARRAY_READ:
+	case TRI_MGR_ARRAY_WRITE:
 		return true;
 	default:
 		return false;
@@ -773,6 +775,12 @@ out:
 	free(kb);
 	free(vb);
 	return r;
+}
+
+char
+tri_mobj_typecode(const tr_mobj *o)
+{
+	return o->kind == TR_MOBJ_ARRAY ? o->typecode : 0;
 }
 
 int64_t

@@ -469,6 +469,18 @@ TR_API int tr_marray_slice(
     tr_mobj *o, int64_t start, int64_t stop, tr_mval **ret);
 TR_API int tr_marray_set_slice(
     tr_mobj *o, int64_t start, int64_t stop, const tr_mval *list);
+/* The items as they lie, in one round trip: read copies n items from
+ * index `from` into buf (n items of the code's C type: int32_t for 'i',
+ * double for 'd', long for 'l'...), a snapshot of them at one moment;
+ * write copies n items from buf in (raw C values always fit).  Python's
+ * a[from:from + n] without the per-item values, for bulk data.  Errors:
+ * TR_ENOTFOUND (past the end: nothing copied), -EINVAL (not an Array
+ * proxy, buf NULL with n > 0, n > TR_MARRAY_MAX_LEN).  The type code
+ * comes from the manager when the proxy is made or opened;
+ * tr_marray_typecode() gives it ('\0' for another kind). */
+TR_API int  tr_marray_read(tr_mobj *o, size_t from, size_t n, void *buf);
+TR_API int  tr_marray_write(tr_mobj *o, size_t from, size_t n, const void *buf);
+TR_API char tr_marray_typecode(const tr_mobj *o);
 
 /* Event: set, clear, is_set (1/0), wait (1 set, 0 timeout passed clear,
  * as Python's wait()). */

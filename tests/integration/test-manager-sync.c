@@ -649,6 +649,53 @@ test_array(void **state)
 	tr_manager_destroy(&m);
 }
 
+/* Raw reads and writes: the items as their C type lays them out. */
+static void
+test_array_read_write(void **state)
+{
+	static const double in[4] = { 0.5, -1.25, 3.1415927, 1e300 };
+	tr_manager         *m;
+	tr_mobj            *a, *b, *d;
+	tr_mval            *got     = NULL;
+	double              out[4]  = { 0 };
+	int32_t             ints[3] = { -7, 0, INT32_MAX }, back[3];
+
+	TR_ASSERT_OK(tr_manager_start(&m, NULL));
+	TR_ASSERT_OK(tr_marray_new(&d, m, "dd", 'd', 4, NULL));
+	assert_int_equal(tr_marray_typecode(d), 'd');
+	TR_ASSERT_OK(tr_marray_write(d, 0, 4, in));
+	TR_ASSERT_OK(tr_marray_read(d, 0, 4, out));
+	assert_memory_equal(in, out, sizeof(in));
+	TR_ASSERT_OK(tr_marray_get(d, 2, &got)); /* the same items */
+	assert_true(tr_mval_get_double(got) == 3.1415927);
+	tr_mval_destroy(&got);
+	TR_ASSERT_OK(tr_marray_read(d, 4, 0, NULL)); /* nothing, at the end */
+	TR_ASSERT_ERR(tr_marray_read(d, 3, 2, out), TR_ENOTFOUND);
+	TR_ASSERT_ERR(tr_marray_write(d, 2, 3, in), TR_ENOTFOUND);
+	TR_ASSERT_OK(tr_marray_read(d, 0, 4, out)); /* nothing written */
+	assert_memory_equal(in, out, sizeof(in));
+	TR_ASSERT_ERR(tr_marray_read(d, 0, 1, NULL), -EINVAL);
+	/* a proxy that only opened it knows its type code */
+	TR_ASSERT_OK(tr_mobj_open(&b, m, "dd"));
+	assert_int_equal(tr_marray_typecode(b), 'd');
+	TR_ASSERT_OK(tr_marray_read(b, 1, 2, out));
+	assert_true(out[0] == -1.25 && out[1] == 3.1415927);
+	tr_mobj_destroy(&b);
+	TR_ASSERT_OK(tr_marray_new(&a, m, NULL, 'i', 3, NULL));
+	TR_ASSERT_OK(tr_marray_write(a, 0, 3, ints));
+	assert_obj_repr(a, "[-7, 0, 2147483647]");
+	TR_ASSERT_OK(tr_marray_read(a, 0, 3, back));
+	assert_memory_equal(ints, back, sizeof(ints));
+	/* not an Array proxy */
+	TR_ASSERT_OK(tr_mobj_new(&b, m, TR_MOBJ_LIST, NULL, NULL));
+	assert_int_equal(tr_marray_typecode(b), 0);
+	TR_ASSERT_ERR(tr_marray_read(b, 0, 1, back), -EINVAL);
+	tr_mobj_destroy(&b);
+	tr_mobj_destroy(&a);
+	tr_mobj_destroy(&d);
+	tr_manager_destroy(&m);
+}
+
 /* Every type code keeps its extremes and refuses one past them. */
 static void
 test_array_type_codes(void **state)
@@ -954,6 +1001,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_condition_wait_for),
 		cmocka_unit_test(test_array),
 		cmocka_unit_test(test_array_type_codes),
+		cmocka_unit_test(test_array_read_write),
 		cmocka_unit_test(test_queue_maxsize),
 		cmocka_unit_test(test_nowait_errors),
 		cmocka_unit_test(test_manager_killed_under_waiters),

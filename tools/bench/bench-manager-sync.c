@@ -12,6 +12,8 @@
  *   Array, a[i]          integers read one at a time from a managed
  *                        Array('i') of 1000 (each a round trip)
  *   Array, a[:]          integers read by whole-array slices
+ *   Array, raw read      the same by tr_marray_read() (raw int32 items;
+ *                        Python: a[:] again, its array.array pickled)
  *
  * Each figure doubles its count until one run lasts --time seconds (0.3 by
  * default).  --rounds N measures troupe and Python alternately N times and
@@ -171,10 +173,24 @@ array_slices(long n, void *arg)
 
 /* ---- table -------------------------------------------------------------- */
 
-enum { NROWS = 5, MAXROUNDS = 15 };
+static double
+array_raw_reads(long n, void *arg)
+{
+	int32_t buf[1000];
+	double  t0 = now();
 
+	for (long i = 0; i < n; i++) {
+		check(tr_marray_read(arg, 0, 1000, buf), "read");
+	}
+	return now() - t0;
+}
+
+enum { NROWS = 6, MAXROUNDS = 15 };
+
+/* the raw read is compared with Python's a[:] too */
 static const char *const pyname[NROWS] = { "managed_rlock", "managed_semaphore",
-	"managed_condition", "managed_array", "managed_array_slice" };
+	"managed_condition", "managed_array", "managed_array_slice",
+	"managed_array_slice" };
 
 static void
 run_python(double *py)
@@ -226,6 +242,7 @@ one_round(bool python, double *tr, double *py)
 	tr_mval_destroy(&init);
 	tr[3] = timed(array_reads, o) * 1000;
 	tr[4] = timed(array_slices, o) * 1000;
+	tr[5] = timed(array_raw_reads, o) * 1000;
 	tr_mobj_destroy(&o);
 	tr_manager_destroy(&m);
 	for (int i = 0; i < NROWS; i++) {
@@ -268,9 +285,10 @@ main(int argc, char **argv)
 		"Semaphore managed by a server",
 		"Condition managed by a server (2 procs)",
 		"managed Array('i'), a[i] one by one",
-		"managed Array('i'), a[:] slices" };
+		"managed Array('i'), a[:] slices",
+		"managed Array('i'), tr_marray_read()" };
 	static const char *const unit[NROWS] = { "pairs/s", "pairs/s",
-		"waits/s", "ints/s", "ints/s" };
+		"waits/s", "ints/s", "ints/s", "ints/s" };
 	double                   tr[NROWS][MAXROUNDS], py[NROWS][MAXROUNDS];
 	double                   t1[NROWS], p1[NROWS];
 	bool                     python = true;
