@@ -176,6 +176,25 @@ tri_marray_list(const struct object *o, size_t from, size_t to)
 
 /* ---- server ------------------------------------------------------------- */
 
+/* Raw 'L' and 'Q' items past INT64_MAX would not come back as values
+ * (64-bit signed): refused, as a value write of them is. */
+static int
+raw_fits(char t, const tr_mval *bytes)
+{
+	if (t != 'L' && t != 'Q') {
+		return 0;
+	}
+	for (size_t i = 0; i + 8 <= bytes->u.s.len; i += 8) {
+		uint64_t u;
+
+		memcpy(&u, bytes->u.s.data + i, 8);
+		if (u > INT64_MAX) {
+			return -EOVERFLOW;
+		}
+	}
+	return 0;
+}
+
 /* Check every item of list l against type t. */
 static int
 all_fit(char t, const tr_mval *l)
@@ -321,6 +340,9 @@ tri_marray_op(struct object *o, const tr_msg *m, const Trwire__MgrRequest *req)
 		} else if (r == 0 &&
 		    (uint64_t) req->index + v->u.s.len / x->itemsize > x->len) {
 			r = TR_ENOTFOUND;
+		}
+		if (r == 0) {
+			r = raw_fits(x->typecode, v);
 		}
 		if (r == 0 && v->u.s.len > 0) {
 			memcpy((char *) x->data +

@@ -472,7 +472,8 @@ TR_API int tr_marray_set_slice(
 /* The items as they lie, in one round trip: read copies n items from
  * index `from` into buf (n items of the code's C type: int32_t for 'i',
  * double for 'd', long for 'l'...), a snapshot of them at one moment;
- * write copies n items from buf in (raw C values always fit).  Python's
+ * write copies n items from buf in (-EOVERFLOW, nothing written, for an
+ * 'L' or 'Q' item past INT64_MAX: values are 64-bit signed).  Python's
  * a[from:from + n] without the per-item values, for bulk data.  Errors:
  * TR_ENOTFOUND (past the end: nothing copied), -EINVAL (not an Array
  * proxy, buf NULL with n > 0, n > TR_MARRAY_MAX_LEN).  The type code

@@ -686,6 +686,17 @@ test_array_read_write(void **state)
 	assert_obj_repr(a, "[-7, 0, 2147483647]");
 	TR_ASSERT_OK(tr_marray_read(a, 0, 3, back));
 	assert_memory_equal(ints, back, sizeof(ints));
+	/* 'Q' items past INT64_MAX would not come back as values */
+	{
+		uint64_t q[2] = { 1, (uint64_t) INT64_MAX + 1 };
+
+		TR_ASSERT_OK(tr_marray_new(&b, m, NULL, 'Q', 2, NULL));
+		TR_ASSERT_ERR(tr_marray_write(b, 0, 2, q), -EOVERFLOW);
+		assert_obj_repr(b, "[0, 0]");
+		TR_ASSERT_OK(tr_marray_write(b, 0, 1, q));
+		assert_obj_repr(b, "[1, 0]");
+		tr_mobj_destroy(&b);
+	}
 	/* not an Array proxy */
 	TR_ASSERT_OK(tr_mobj_new(&b, m, TR_MOBJ_LIST, NULL, NULL));
 	assert_int_equal(tr_marray_typecode(b), 0);
