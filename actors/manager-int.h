@@ -115,6 +115,7 @@ enum tri_mgr_op {
 	TRI_MGR_RLOCK_RELEASE_NOWAIT = 72,
 	TRI_MGR_SEM_ACQUIRE          = 80,
 	TRI_MGR_SEM_RELEASE          = 81,
+	TRI_MGR_SEM_RELEASE_NOWAIT   = 82,
 	TRI_MGR_COND_WAIT            = 90,
 	TRI_MGR_COND_NOTIFY          = 91,
 	TRI_MGR_ARRAY_GET            = 100,

@@ -83,6 +83,7 @@ tri_mgr_ext_kinds(uint32_t op)
 		return 1u << TR_MOBJ_RLOCK | 1u << TR_MOBJ_CONDITION;
 	case TRI_MGR_SEM_ACQUIRE:
 	case TRI_MGR_SEM_RELEASE:
+	case TRI_MGR_SEM_RELEASE_NOWAIT:
 		return sem;
 	case TRI_MGR_COND_WAIT:
 	case TRI_MGR_COND_NOTIFY:

@@ -1056,7 +1056,8 @@ is_nowait(uint32_t op)
 	    op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
 	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP ||
-	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT;
+	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT ||
+	    op == TRI_MGR_SEM_RELEASE_NOWAIT;
 }
 
 /* What NEW and OPEN say of a Queue (its maxsize) or an Array (its type

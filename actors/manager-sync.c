@@ -227,7 +227,7 @@ rlock_release(struct server *s, struct object *o, const tr_msg *m,
 }
 
 static int64_t
-sem_release(struct server *s, struct object *o, const tr_msg *m)
+sem_release(struct server *s, struct object *o, const tr_msg *m, bool answer)
 {
 	struct tri_mgr_ext *x = o->ext;
 
@@ -240,7 +240,9 @@ sem_release(struct server *s, struct object *o, const tr_msg *m)
 	if (hold_drop(x, tr_msg_sender(m), false) == 0 && x->nholds > 0) {
 		(void) hold_drop(x, x->holds[0].who, false);
 	}
-	tri_mgr_answer(m, 0, NULL, 0);
+	if (answer) {
+		tri_mgr_answer(m, 0, NULL, 0);
+	}
 	sem_grant(s, o);
 	return TRI_MGR_DONE;
 }
@@ -308,7 +310,8 @@ tri_msync_op(struct server *s, struct object *o, tr_msg **mp,
 		}
 		return park_or_fail(s, mp, req);
 	case TRI_MGR_SEM_RELEASE:
-		return sem_release(s, o, *mp);
+	case TRI_MGR_SEM_RELEASE_NOWAIT:
+		return sem_release(s, o, *mp, req->op == TRI_MGR_SEM_RELEASE);
 	case TRI_MGR_COND_WAIT:
 		return cond_wait(s, o, mp, req);
 	case TRI_MGR_COND_NOTIFY:
@@ -416,8 +419,12 @@ int
 tr_msem_release(tr_mobj *o)
 {
 	tr_assert_return(o, -EINVAL);
-	return (int) tri_mobj_call(
-	    o, TRI_MGR_SEM_RELEASE, NULL, NULL, 0, 0, 0, NULL);
+	/* a plain Semaphore's release cannot fail short of 2^32 - 1: no
+	 * answer needed; a BoundedSemaphore's says if it passed the bound */
+	return (int) tri_mobj_call(o,
+	    tr_mobj_kind(o) == TR_MOBJ_SEMAPHORE ? TRI_MGR_SEM_RELEASE_NOWAIT
+	                                         : TRI_MGR_SEM_RELEASE,
+	    NULL, NULL, 0, 0, 0, NULL);
 }
 
 int64_t

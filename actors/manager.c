@@ -756,7 +756,8 @@ ocall(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
 	if (op == TRI_MGR_DICT_SET_NOWAIT || op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
 	    op == TRI_MGR_LOCK_RELEASE_NOWAIT ||
-	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT) {
+	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT ||
+	    op == TRI_MGR_SEM_RELEASE_NOWAIT) {
 		r = cast(o, &req);
 		goto out;
 	}

@@ -416,7 +416,10 @@ TR_API int tr_mlock_release(tr_mobj *o);
  * no owner: a consumer of a counting semaphore takes units for good).
  * A release by a process that holds no unit counts as one of another
  * holder's (units are anonymous), so what comes back on a death never
- * takes a BoundedSemaphore past its bound.  release
+ * takes a BoundedSemaphore past its bound.  A plain Semaphore's release
+ * is sent without waiting for the answer (it fails only past 2^32 - 1,
+ * which tr_manager_errors() then reports); a BoundedSemaphore's waits,
+ * to say -EOVERFLOW at once.  release
  * adds one, waking a waiter: -EOVERFLOW (the value unchanged) past a
  * BoundedSemaphore's bound (Python's ValueError) or 2^32 - 1; any process
  * may release.  value: the value now (stale on return). */

@@ -300,6 +300,7 @@ test_semaphore(void **state)
 	tr_mval    *v;
 	tr_process *p;
 	int64_t     t0;
+	int         first = 0;
 
 	TR_ASSERT_OK(tr_manager_start(&m, NULL));
 	TR_ASSERT_OK(
@@ -336,6 +337,15 @@ test_semaphore(void **state)
 	tr_mval_destroy(&v);
 	TR_ASSERT_OK(tr_mobj_new(&x, m, TR_MOBJ_SEMAPHORE, NULL, NULL));
 	assert_int_equal(tr_msem_value(x), 1); /* Python's default */
+	tr_mobj_destroy(&x);
+	/* a plain Semaphore's release is one-way: its failure is kept */
+	TR_ASSERT_OK(tr_mobj_new(
+	    &x, m, TR_MOBJ_SEMAPHORE, NULL, (v = tr_mval_int(UINT32_MAX))));
+	tr_mval_destroy(&v);
+	TR_ASSERT_OK(tr_msem_release(x));
+	TR_ASSERT_OK(tr_manager_errors(m, &first, NULL));
+	assert_int_equal(first, -EOVERFLOW);
+	assert_int_equal(tr_msem_value(x), UINT32_MAX);
 	tr_mobj_destroy(&x);
 
 	/* BoundedSemaphore: releasing past the bound is an error and leaves
