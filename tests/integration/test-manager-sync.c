@@ -18,6 +18,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <protobuf-c/protobuf-c.h>
+
+#include "manager.pb-c.h"
+
+/* The value codec (actors/manager-codec.c), internal. */
+int tri_mval_pack(const tr_mval *v, uint8_t **ret, size_t *ret_len);
+
 static const int methods[] = { TR_START_FORK, TR_START_SPAWN,
 	TR_START_FORKSERVER };
 
@@ -864,6 +871,151 @@ test_nowait_errors(void **state)
 	tr_manager_destroy(&m);
 }
 
+/* ---- raw requests ------------------------------------------------------- */
+
+struct raw {
+	uint32_t       op, kind, typecode;
+	uint64_t       obj, size;
+	const tr_mval *value; /* packed into the request, or */
+	const char    *bytes; /* these bytes as its packed value */
+	size_t         nbytes;
+	int64_t        index, stop;
+};
+
+/* One request as any client could send it; the answer's result. */
+static int64_t
+raw_call(tr_manager *m, const struct raw *a)
+{
+	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
+	Trwire__MgrReply  *rep = NULL;
+	tr_msg            *q = NULL, *r = NULL;
+	uint8_t           *buf = NULL;
+	size_t             n   = 0;
+	int64_t            res;
+
+	req.op       = a->op;
+	req.obj      = a->obj;
+	req.kind     = a->kind;
+	req.typecode = a->typecode;
+	req.size     = a->size;
+	req.index    = a->index;
+	req.stop     = a->stop;
+	if (a->value) {
+		TR_ASSERT_OK(tri_mval_pack(a->value, &buf, &n));
+		req.value.data = buf;
+		req.value.len  = n;
+	} else if (a->bytes) {
+		req.value.data = (uint8_t *) a->bytes;
+		req.value.len  = a->nbytes;
+	}
+	TR_ASSERT_OK(tr_msg_new_pb(&q, &req.base));
+	free(buf);
+	TR_ASSERT_OK(tr_call(tr_manager_addr(m), &q, &r, TR_TEST_HANG_MS));
+	tr_msg_destroy(&q);
+	TR_ASSERT_OK(tr_msg_unpack(
+	    r, &trwire__mgr_reply__descriptor, (ProtobufCMessage **) &rep));
+	res = rep->result;
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	tr_msg_destroy(&r);
+	return res;
+}
+
+static uint64_t
+id_of(tr_mobj *o)
+{
+	return strtoull(tr_mobj_ref(o) + 1, NULL, 10);
+}
+
+/* Requests no proxy sends (bad kinds, type codes, lengths, indexes, ops
+ * of another kind, the internal op): each a clear error, the manager
+ * serves on. */
+static void
+test_raw_requests(void **state)
+{
+	tr_manager *m;
+	tr_mobj    *a, *c;
+	tr_mval    *list = tr_mval_list(), *d = tr_mval_double(1.0);
+
+	TR_ASSERT_OK(tr_manager_start(&m, NULL));
+	TR_ASSERT_OK(tr_marray_new(&a, m, NULL, 'i', 4, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&c, m, TR_MOBJ_CONDITION, NULL, NULL));
+	assert_int_equal(
+	    raw_call(m, &(struct raw) { .op = 2, .kind = 13 }), -EINVAL);
+	assert_int_equal(raw_call(m,
+	                     &(struct raw) { .op = 2,
+	                         .kind           = TR_MOBJ_ARRAY,
+	                         .typecode       = 300,
+	                         .size           = 2 }),
+	    -EINVAL);
+	assert_int_equal(
+	    raw_call(m,
+	        &(struct raw) {
+	            .op = 2, .kind = TR_MOBJ_ARRAY, .typecode = 'i' }),
+	    -EINVAL);
+	assert_int_equal(raw_call(m,
+	                     &(struct raw) { .op = 2,
+	                         .kind           = TR_MOBJ_ARRAY,
+	                         .typecode       = 'i',
+	                         .size           = TR_MARRAY_MAX_LEN + 1 }),
+	    -EINVAL);
+	assert_int_equal(
+	    raw_call(m,
+	        &(struct raw) {
+	            .op = 2, .kind = TR_MOBJ_SEMAPHORE, .value = d }),
+	    -EINVAL);
+	/* ARRAY_WRITE of a list, of 3 bytes for 4-byte items; ARRAY_READ
+	 * backwards or from a negative index */
+	assert_int_equal(
+	    raw_call(
+	        m, &(struct raw) { .op = 105, .obj = id_of(a), .value = list }),
+	    -EINVAL);
+	{
+		tr_mval *b3 = tr_mval_bytes("abc", 3);
+
+		assert_int_equal(
+		    raw_call(m,
+		        &(struct raw) {
+		            .op = 105, .obj = id_of(a), .value = b3 }),
+		    -EINVAL);
+		tr_mval_destroy(&b3);
+	}
+	assert_int_equal(
+	    raw_call(m,
+	        &(struct raw) {
+	            .op = 104, .obj = id_of(a), .index = 3, .stop = 1 }),
+	    TR_ENOTFOUND);
+	assert_int_equal(
+	    raw_call(m,
+	        &(struct raw) {
+	            .op = 104, .obj = id_of(a), .index = -1, .stop = 1 }),
+	    TR_ENOTFOUND);
+	/* another kind's op; the internal reacquire op; a bad notify */
+	assert_int_equal(
+	    raw_call(m, &(struct raw) { .op = 70, .obj = id_of(a) }),
+	    -EOPNOTSUPP);
+	assert_int_equal(
+	    raw_call(m, &(struct raw) { .op = 1000, .obj = id_of(c) }),
+	    -EOPNOTSUPP);
+	assert_int_equal(
+	    raw_call(
+	        m, &(struct raw) { .op = 91, .obj = id_of(c), .index = -5 }),
+	    -EINVAL);
+	/* garbage as the packed value of a write */
+	assert_int_equal(raw_call(m,
+	                     &(struct raw) { .op = 101,
+	                         .obj            = id_of(a),
+	                         .bytes          = "\xff\x01",
+	                         .nbytes         = 2 }),
+	    TR_EBADFRAME);
+	assert_int_equal(tr_mobj_len(a), 4); /* still serving */
+	assert_obj_repr(a, "[0, 0, 0, 0]");
+	tr_mval_destroy(&list);
+	tr_mval_destroy(&d);
+	tr_mobj_destroy(&a);
+	tr_mobj_destroy(&c);
+	tr_manager_destroy(&m);
+}
+
 /* ---- a dead manager ----------------------------------------------------- */
 
 /* Clients blocked without a timeout in a Condition wait and a Semaphore
@@ -1025,6 +1177,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_array_read_write),
 		cmocka_unit_test(test_queue_maxsize),
 		cmocka_unit_test(test_nowait_errors),
+		cmocka_unit_test(test_raw_requests),
 		cmocka_unit_test(test_manager_killed_under_waiters),
 		cmocka_unit_test(test_start_method_matrix),
 		cmocka_unit_test(test_restart_remakes_named_objects),
