@@ -248,6 +248,28 @@ wires(void)
 	mrep.value  = mreq.key;
 	wire(33, "mgr-reply", &mrep.base);
 	free(mkey);
+	/* the Manager's later kinds: an Array made with its type code */
+	{
+		tr_mval *l = tr_mval_list();
+
+		for (int i = 0; i < 3; i++) {
+			tr_mval *v = tr_mval_int(-i);
+
+			if (!l || tr_mval_list_append(l, &v) < 0) {
+				exit(1);
+			}
+		}
+		mkey          = mval_packed(l, &mkey_len);
+		mreq          = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
+		mreq.op       = TRI_MGR_NEW;
+		mreq.kind     = TR_MOBJ_ARRAY;
+		mreq.typecode = 'i';
+		mreq.size     = 3;
+		mreq.value.data = mkey;
+		mreq.value.len  = mkey_len;
+		wire(32, "mgr-request-array", &mreq.base);
+		free(mkey);
+	}
 	te.kind = 1;
 	te.self = &who;
 	te.what = "trwire.Fin";
