@@ -678,8 +678,8 @@ test_fault_hook_order_no_duplicates_no_false_down(void **state)
 	enum { N = 1500 };
 
 	(void) state;
-	setenv("TROUPE_NODE_FAULT", "drop=10,dup=5,reorder=5,delay=1,seed=7",
-	    1);
+	setenv(
+	    "TROUPE_NODE_FAULT", "drop=10,dup=5,reorder=5,delay=1,seed=7", 1);
 	kid_start(&b, "b", tr_node_endpoint(a), 600, NULL, NULL);
 	unsetenv("TROUPE_NODE_FAULT");
 	wait_up("b", 1);
@@ -709,7 +709,7 @@ test_fault_hook_order_no_duplicates_no_false_down(void **state)
 	}
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	print_message("fault hook: %d of %d delivered, %llu lost, %llu "
-		      "dropped (repeats and overtaken)\n",
+	              "dropped (repeats and overtaken)\n",
 	    got, N, (unsigned long long) st.lost,
 	    (unsigned long long) st.dropped);
 	assert_true(got > N / 2 && got < N);
