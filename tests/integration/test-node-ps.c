@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actor-info.h"
 #include "tr-test.h"
 
 extern char **environ;
@@ -318,6 +319,19 @@ test_node_ps_remote(void **state)
 	assert_int_equal(x->addr.incarnation, s.incarnation);
 	assert_int_equal(x->addr.node, tr_node_id("b"));
 	tr_ps_free(&ps);
+	{
+		/* asked straight from this node, b's actor does not say: an
+		 * actor's account of itself is for its own run only (and its
+		 * own agent still gets it: the listing above) */
+		struct tri_ainfo in;
+		int64_t          until = tr_test_now_ms() + 1500;
+
+		TR_ASSERT_OK(tri_ainfo_ask(s));
+		while (tr_test_now_ms() < until) {
+			assert_int_equal(tri_ainfo_take(s, &in), 0);
+			usleep(50000);
+		}
+	}
 	TR_ASSERT_ERR(tr_node_ps("nosuch", &ps, TR_TEST_HANG_MS), TR_EBADADDR);
 	assert_null(ps);
 	kid_stop(&b);

@@ -721,6 +721,41 @@ test_fault_hook_order_no_duplicates_no_false_down(void **state)
 	tr_node_stop(&a);
 }
 
+/* A fault hook asked for more than 100% (or anything it does not know) is
+ * refused with an error in the node's log and stays off: every message
+ * arrives, none is counted lost. */
+static void
+test_fault_hook_bad_values_leave_it_off(void **state)
+{
+	tr_node      *a = start_a(0, NULL, NULL);
+	struct kid    b;
+	tr_addr       e;
+	tr_node_stats st;
+	tr_msg       *m   = NULL;
+	int           got = 0;
+	enum { N = 200 };
+
+	(void) state;
+	setenv("TROUPE_NODE_FAULT", "drop=150,seed=3", 1);
+	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
+	unsetenv("TROUPE_NODE_FAULT");
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
+	for (int i = 0; i < N; i++) {
+		TR_ASSERT_OK(tr_send_bytes(e, "x", 1, TR_TEST_HANG_MS));
+	}
+	call_echo(e, "sync");
+	while (tr_recv(&m, 0) == 0) {
+		got++;
+		tr_msg_destroy(&m);
+	}
+	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
+	assert_int_equal(got, N);
+	assert_int_equal(st.lost, 0);
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
 /* `troupe node`: --help; runs in the foreground, says where it listens,
  * serves (b joins it), and stops cleanly on SIGTERM. */
 static void
@@ -790,6 +825,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_troupe_node_command),
 		cmocka_unit_test(
 		    test_fault_hook_order_no_duplicates_no_false_down),
+		cmocka_unit_test(test_fault_hook_bad_values_leave_it_off),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
