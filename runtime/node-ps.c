@@ -209,6 +209,23 @@ list_names(uint32_t id, struct name_row *rows, size_t max)
 	return n;
 }
 
+/* The run's main program: tri_rt.root where the start method passed it
+ * on, else the pid in the runtime directory's name (troupe-PID-XXXXXX). */
+static uint32_t
+run_pid(void)
+{
+	const char *b   = strrchr(tri_rt.rundir, '/');
+	int         pid = 0;
+
+	if (tri_rt.root > 0) {
+		return (uint32_t) tri_rt.root;
+	}
+	if (b && sscanf(b + 1, "troupe-%d-", &pid) == 1 && pid > 0) {
+		return (uint32_t) pid;
+	}
+	return 0;
+}
+
 void
 tri_node_ps_serve(const char *node, uint32_t id, const tr_msg *m)
 {
@@ -221,7 +238,7 @@ tri_node_ps_serve(const char *node, uint32_t id, const tr_msg *m)
 
 	rep.node    = (char *) node;
 	rep.id      = id;
-	rep.run_pid = (uint32_t) tri_rt.root;
+	rep.run_pid = run_pid();
 	if (!rows || !names || !pa || !pn) {
 		rep.error = -ENOMEM;
 	} else {
