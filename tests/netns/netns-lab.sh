@@ -6,17 +6,30 @@
 # chain xfwd) cuts or thins the traffic between hosts.  Nothing is made in
 # the caller's namespace.
 #   netns-lab.sh up PREFIX N     make it (undoes a half-made lab on failure)
-#   netns-lab.sh down PREFIX     kill, by pid, every process in its hosts,
-#                                and remove the namespaces (with them their
-#                                veths, bridge and nft table); idempotent
+#   netns-lab.sh down PREFIX     kill, by pid, every process in its hosts
+#                                (and remove the runtime directories of the
+#                                troupe runs among them), and remove the
+#                                namespaces (with them their veths, bridge
+#                                and nft table); idempotent
 set -u
 
 down() {
-  local p=$1 ns pids
+  local p=$1 ns pids pid base
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${p}(h[0-9]+|sw)\$"); do
     pids=$(ip netns pids "$ns" 2>/dev/null)
     [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
     ip netns del "$ns" 2>/dev/null
+    # a troupe run killed there leaves its runtime directory (its tracker
+    # died with it): troupe-PID-XXXXXX in the base the runtime uses
+    for pid in $pids; do
+      for base in "${TROUPE_RUNTIME_DIR:-}" "${XDG_RUNTIME_DIR:-}" /tmp; do
+        [ -n "$base" ] || continue
+        for d in "$base/troupe-$pid-"??????; do
+          [ -d "$d" ] && rm -rf -- "$d"  # killed above: its run is over
+        done
+        [ -n "${TROUPE_RUNTIME_DIR:-}" ] && break
+      done
+    done
   done
   return 0
 }

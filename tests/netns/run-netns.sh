@@ -15,9 +15,15 @@ prefix="tr$$"
 ip netns add "${prefix}probe" 2>/dev/null || skip "ip netns add is not permitted here"
 ip netns del "${prefix}probe"
 
+child=
 trap '"$here/netns-lab.sh" down "$prefix"' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-trap 'exit 129' HUP
+# a signal (meson's timeout) ends the test program by pid, then the EXIT
+# trap removes the lab; the program runs in the background so that the
+# shell takes the signal at once, not when the program is done
+for sig in TERM INT HUP; do
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 143' "$sig"
+done
 "$here/netns-lab.sh" up "$prefix" 3 || exit 1
-TR_NETNS_PREFIX=$prefix "$@"
+TR_NETNS_PREFIX=$prefix "$@" &
+child=$!
+wait "$child"
