@@ -133,3 +133,11 @@ tri_ainfo_forget(void)
 	kept  = NULL;
 	nkept = capkept = 0;
 }
+
+void
+tri_ainfo_clear(void)
+{
+	pthread_mutex_lock(&lock);
+	nkept = 0;
+	pthread_mutex_unlock(&lock);
+}

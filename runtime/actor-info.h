@@ -30,6 +30,9 @@ int tri_ainfo_record(const tr_msg *m);
 int tri_ainfo_ask(tr_addr to);
 /* The answer of `from`, if it came: 1 and *ret set (and forgotten), or 0. */
 int tri_ainfo_take(tr_addr from, struct tri_ainfo *ret);
+/* Forget the answers kept (before asking anew: late answers to an earlier
+ * round are not kept for ever). */
+void tri_ainfo_clear(void);
 /* Forget every answer kept (a fork child, or a closed mailbox). */
 void tri_ainfo_forget(void);
 

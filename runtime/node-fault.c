@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "troupe/common.h"
 
 static uint64_t
 next(struct tri_node_fault *f)
@@ -104,13 +105,17 @@ tri_node_fault_resend(void *dealer, uint64_t seq, const void *env, size_t envn,
 {
 	zmq_msg_t copy;
 
-	if (zmq_send(dealer, &seq, sizeof(seq), ZMQ_SNDMORE) < 0 ||
-	    zmq_send(dealer, env, envn, ZMQ_SNDMORE) < 0) {
+	/* never waits (the link thread must not block): a full or
+	 * unconnected socket loses it, as the wire would; once the first
+	 * frame is queued the others are too (a message goes whole) */
+	if (zmq_send(dealer, &seq, sizeof(seq), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+	        0 ||
+	    zmq_send(dealer, env, envn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
 		return -zmq_errno();
 	}
 	zmq_msg_init(&copy);
 	zmq_msg_copy(&copy, payload);
-	if (zmq_msg_send(&copy, dealer, 0) < 0) {
+	if (zmq_msg_send(&copy, dealer, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&copy);
 		return -zmq_errno();
 	}
@@ -128,6 +133,7 @@ tri_node_fault_hold(struct tri_node_fault *f, void *dealer, uint64_t seq,
 		tri_node_fault_release(f, f->held_dealer);
 	}
 	f->held_dealer  = dealer;
+	f->held_at      = tr_now_ms();
 	f->held_seq     = seq;
 	f->held_env_len = envn;
 	memcpy(f->held_env, env, envn);
@@ -151,4 +157,12 @@ tri_node_fault_release(struct tri_node_fault *f, void *dealer)
 	}
 	zmq_msg_close(&f->held_payload);
 	zmq_msg_init(&f->held_payload);
+}
+
+void
+tri_node_fault_tick(struct tri_node_fault *f)
+{
+	if (f->held && tr_now_ms() - f->held_at >= TRI_FAULT_HOLD_MS) {
+		tri_node_fault_release(f, f->held_dealer);
+	}
 }

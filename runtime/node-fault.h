@@ -27,6 +27,7 @@ struct tri_node_fault {
 	bool     on;
 	/* the message held back (TRI_FAULT_HOLD): its socket and frames */
 	void     *held_dealer;
+	int64_t   held_at;
 	uint64_t  held_seq;
 	uint8_t   held_env[TRI_ENV_MAX];
 	size_t    held_env_len;
@@ -50,6 +51,10 @@ int tri_node_fault_hold(struct tri_node_fault *f, void *dealer, uint64_t seq,
 /* Send [seq][env][payload] again (a duplicate).  0 or -errno. */
 int tri_node_fault_resend(void *dealer, uint64_t seq, const void *env,
     size_t envn, zmq_msg_t *payload);
+/* A held message goes out after the next one to its node, or after this
+ * long (the link thread's tick) if none comes. */
+#define TRI_FAULT_HOLD_MS 200
+void tri_node_fault_tick(struct tri_node_fault *f);
 /* After a message went out on dealer: send the one held for it, if any.
  * With dealer NULL, forget what is held (the socket is being closed). */
 void tri_node_fault_release(struct tri_node_fault *f, void *dealer);

@@ -1184,6 +1184,8 @@ link_main(void *arg)
 			l->rw[i] = l->rw[--l->nrw];
 			down_remote(l, &w, code, cls);
 		}
+		tri_node_fault_tick(
+		    &l->fault); /* test-only hook, node-fault.c */
 		publish(l);
 	}
 	tri_free(it);

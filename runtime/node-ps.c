@@ -242,6 +242,7 @@ tri_node_ps_serve(const char *node, uint32_t id, const tr_msg *m)
 	if (!rows || !names || !pa || !pn) {
 		rep.error = -ENOMEM;
 	} else {
+		tri_ainfo_clear(); /* late answers to an earlier listing */
 		n = list_actors(id, rows, PS_MAX);
 		collect(rows, n);
 		nn = list_names(id, names, NAMES_MAX);
