@@ -59,6 +59,9 @@ tri_ainfo_record(const tr_msg *m)
 	Trwire__ActorInfo *a;
 	struct kept        k;
 
+	if (m->env.sender.node != 0) {
+		return 0; /* only this run's actors are asked */
+	}
 	if (tr_msg_unpack(m, &trwire__actor_info__descriptor,
 	        (ProtobufCMessage **) &a) < 0) {
 		return TR_EBADFRAME;

@@ -22,7 +22,8 @@ struct tri_ainfo {
 /* In protocol.c's handler: answer an ActorInfoReq m (from this run only:
  * one from another node is dropped and logged at debug level). */
 void tri_ainfo_answer(const tr_msg *m);
-/* In protocol.c's handler: keep the ActorInfo m for tri_ainfo_take().
+/* In protocol.c's handler: keep the ActorInfo m for tri_ainfo_take() (one
+ * from another node is dropped: only this run's actors are asked).
  * TR_EBADFRAME if it does not decode. */
 int tri_ainfo_record(const tr_msg *m);
 /* Ask `to` (a local actor) for its ActorInfo: one datagram, never blocks
