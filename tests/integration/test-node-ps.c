@@ -235,6 +235,25 @@ run_tool(const char *args, char *out, size_t n)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Run a shell command line (trusted), as run_tool(). */
+static int
+run_sh(const char *line, char *out, size_t n)
+{
+	char   cmd[4096];
+	FILE  *f;
+	size_t got;
+	int    st;
+
+	snprintf(cmd, sizeof(cmd), "%s 2>&1", line);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	got      = fread(out, 1, n - 1, f);
+	out[got] = '\0';
+	st       = pclose(f);
+	print_message("%s -> %d\n%s", line, WEXITSTATUS(st), out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 /* This run's node: every actor is listed with its starter (the tree:
@@ -353,9 +372,16 @@ test_troupe_tree_and_ps_commands(void **state)
 	pid_t       c;
 	tr_ps      *ps;
 	tr_addr     to;
-	char        out[16384], args[600], want[128], *pl, *sl;
+	char        out[16384], args[1200], want[128], *pl, *sl;
+	char        base[256];
+	char        old_base[512] = "";
+	bool        had_base      = getenv("TROUPE_RUNTIME_DIR") != NULL;
 
 	(void) state;
+	if (had_base) {
+		snprintf(old_base, sizeof(old_base), "%s",
+		    getenv("TROUPE_RUNTIME_DIR"));
+	}
 	p  = start_tree(&c);
 	ps = wait_queued(NULL, "stuck", 0, 0);
 	to = find(ps, "stuck", 0)->addr;
@@ -380,14 +406,43 @@ test_troupe_tree_and_ps_commands(void **state)
 	assert_true(sl > pl);
 	assert_non_null(strstr(sl, "stuck queued 2 "));
 
+	/* b's run in a runtime base of its own, so that `--node b` alone
+	 * finds b's node on this host (and no other run's) */
+	snprintf(base, sizeof(base), "%s/tr-ps-XXXXXX", tr_test_tmpdir());
+	assert_non_null(mkdtemp(base));
+	setenv("TROUPE_RUNTIME_DIR", base, 1);
 	kid_start(&b, "b", tr_node_endpoint(a));
+	if (had_base) {
+		setenv("TROUPE_RUNTIME_DIR", old_base, 1);
+	} else {
+		unsetenv("TROUPE_RUNTIME_DIR");
+	}
 	snprintf(args, sizeof(args), "ps --endpoint %s --node b",
 	    tr_node_endpoint(a));
 	assert_int_equal(run_tool(args, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "node b (id "));
 	assert_non_null(strstr(out, "QUEUED"));
 	assert_non_null(strstr(out, "troupe.node (daemon)"));
+	snprintf(args, sizeof(args),
+	    "TROUPE_RUNTIME_DIR='%s' '%s' tree --node b", base,
+	    tr_test_build_path("tools/troupe"));
+	assert_int_equal(run_sh(args, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "node b (id %u): run of pid %d",
+	    (unsigned) tr_node_id("b"), (int) b.pid);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "pid %d troupe.node (daemon) queued ",
+	    (int) b.agent);
+	assert_non_null(strstr(out, want));
 	kid_stop(&b);
+	{
+		/* b's run leaves nothing there once its tracker is done */
+		int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
+
+		while (rmdir(base) < 0 && tr_test_now_ms() < end) {
+			usleep(20000);
+		}
+		assert_int_equal(access(base, F_OK), -1);
+	}
 
 	assert_int_equal(run_tool("tree --help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "usage: troupe tree"));
