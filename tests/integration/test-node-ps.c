@@ -361,8 +361,9 @@ test_node_ps_remote(void **state)
 
 /* The troupe command: `tree --endpoint` draws parent under this program's
  * run and stuck under parent with its depth; `ps --endpoint --node b`
- * reaches b through a; --help, bad options (2) and an endpoint where no
- * node listens (1, said why). */
+ * reaches b through a; `tree --node b` alone finds b's node among this
+ * host's runs; --help, bad options (2) and an endpoint where no node
+ * listens (1, said why). */
 static void
 test_troupe_tree_and_ps_commands(void **state)
 {
