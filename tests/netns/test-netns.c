@@ -617,7 +617,7 @@ teardown(void **state)
 /* a on h1 and b on h2 (CURVE, allowlists), an echo started on b by a and
  * watched by a; *ref and addr are set. */
 static void
-pair(char *addr, size_t n, uint64_t *ref)
+pair(char *addr, uint64_t *ref)
 {
 	char r[512], peer[512];
 
@@ -627,7 +627,6 @@ pair(char *addr, size_t n, uint64_t *ref)
 	assert_true(strncmp(r, "YES", 3) == 0);
 	cmd(1, r, sizeof(r), TR_TEST_HANG_MS, "spawn b echo");
 	assert_int_equal(sscanf(r, "ADDR %63s", addr), 1);
-	(void) n;
 	cmd(1, r, sizeof(r), TR_TEST_HANG_MS, "call %s hello", addr);
 	assert_string_equal(r, "REP hello");
 	cmd(1, r, sizeof(r), TR_TEST_HANG_MS, "monitor %s", addr);
@@ -662,7 +661,7 @@ test_host_killed_down_noconnection(void **state)
 	uint64_t ref;
 
 	(void) state;
-	pair(addr, sizeof(addr), &ref);
+	pair(addr, &ref);
 	host_kill(2);
 	expect_down(1, ref, 2 * DETECT_MS + 1000);
 	cmd(1, r, sizeof(r), TR_TEST_HANG_MS, "gone b %d", TR_TEST_HANG_MS);
@@ -679,7 +678,7 @@ test_partition_and_heal(void **state)
 	uint64_t ref;
 
 	(void) state;
-	pair(addr, sizeof(addr), &ref);
+	pair(addr, &ref);
 	NFT("add rule bridge trlab xfwd iifname p2 drop", prefix);
 	NFT("add rule bridge trlab xfwd oifname p2 drop", prefix);
 	expect_down(1, ref, 2 * DETECT_MS + 1000);
@@ -709,7 +708,7 @@ test_one_way_partition(void **state)
 	uint64_t ref;
 
 	(void) state;
-	pair(addr, sizeof(addr), &ref);
+	pair(addr, &ref);
 	NFT("add rule bridge trlab xfwd iifname p1 oifname p2 drop", prefix);
 	expect_down(1, ref, 2 * DETECT_MS + 1000);
 	cmd(2, r, sizeof(r), TR_TEST_HANG_MS, "gone a %d", TR_TEST_HANG_MS);
@@ -737,7 +736,7 @@ test_ten_percent_loss_no_false_down(void **state)
 	long     dropped;
 
 	(void) state;
-	pair(addr, sizeof(addr), &ref);
+	pair(addr, &ref);
 	NFT("add rule bridge trlab xfwd iifname '{ \"p1\", \"p2\" }' oifname "
 	    "'{ \"p1\", \"p2\" }' numgen random mod 10 == 0 counter drop",
 	    prefix);
@@ -775,7 +774,7 @@ test_wrong_curve_key_refused(void **state)
 	unsigned long long got = 0, had = 0;
 
 	(void) state;
-	pair(addr, sizeof(addr), &ref);
+	pair(addr, &ref);
 	cmd(1, before, sizeof(before), TR_TEST_HANG_MS, "stats");
 	/* a and b allow the key h3 had when they started; c gets another */
 	assert_int_equal(zmq_curve_keypair(hosts[3].pub, hosts[3].sec), 0);
