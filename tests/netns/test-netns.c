@@ -31,8 +31,11 @@
 extern char **environ;
 
 #define NHOSTS    3
-#define DETECT_MS 2000
-#define PORT      7000
+#define DETECT_MS 2000 /* the scenarios' detection time ... */
+
+/* ... except the loss test's, which runs at the default (0: 3 s) */
+static int detect_ms = DETECT_MS;
+#define PORT 7000
 
 /* ---- the host program (in a namespace) ---------------------------------- */
 
@@ -303,7 +306,8 @@ host_do(char *line)
 	return true;
 }
 
-/* argv: --host NAME LISTEN SECRET PUBLIC ALLOW1,ALLOW2,... PEER|- */
+/* argv: --host NAME LISTEN SECRET PUBLIC ALLOW1,ALLOW2,... PEER|- DETECT_MS
+ * (0: the default) */
 static int
 host_main(int argc, char **argv)
 {
@@ -313,7 +317,7 @@ host_main(int argc, char **argv)
 	tr_node        *n  = NULL;
 	int             na = 0, r;
 
-	if (argc != 8 || tr_init(argc, argv) < 0) {
+	if (argc != 9 || tr_init(argc, argv) < 0) {
 		return 99;
 	}
 	tr_log_set_level(TR_LOG_INFO);
@@ -328,7 +332,7 @@ host_main(int argc, char **argv)
 	o.allowed_keys = allow;
 	peers[0]       = strcmp(argv[7], "-") ? argv[7] : NULL;
 	o.peers        = peers;
-	o.detect_ms    = DETECT_MS;
+	o.detect_ms    = atoi(argv[8]);
 	o.cookie       = "netns";
 	r              = tr_node_start(&o, &n, TR_TEST_HANG_MS);
 	if (r < 0) {
@@ -433,14 +437,15 @@ static void
 host_start(int i, const char *name, const char *peer)
 {
 	struct host               *h = &hosts[i];
-	char                       listen[64], allow[4 * 41 + 8] = "";
+	char                       listen[64], allow[4 * 41 + 8] = "", det[16];
 	int                        in[2], out[2], logfd;
 	posix_spawn_file_actions_t fa;
 	char *argv[] = { (char *) "ip", (char *) "netns", (char *) "exec",
 		h->ns, exe, (char *) "--host", (char *) name, listen, h->sec,
-		h->pub, allow, (char *) (peer ? peer : "-"), NULL };
+		h->pub, allow, (char *) (peer ? peer : "-"), det, NULL };
 
 	snprintf(listen, sizeof(listen), "tcp://10.77.0.%d:%d", i, PORT);
+	snprintf(det, sizeof(det), "%d", detect_ms);
 	for (int k = 1; k <= NHOSTS; k++) { /* the stranger is not allowed */
 		strcat(allow, hosts[k].pub);
 		strcat(allow, k < NHOSTS ? "," : "");
@@ -586,6 +591,7 @@ static int
 setup(void **state)
 {
 	(void) state;
+	detect_ms = DETECT_MS;
 	for (int i = 1; i <= NHOSTS; i++) {
 		hosts[i].pid = 0;
 		hosts[i].in = hosts[i].out = -1;
@@ -725,8 +731,8 @@ test_one_way_partition(void **state)
 /* 10% of the packets between h1 and h2 dropped at random, both ways
  * (nftables numgen), for 30 s while a sends 6000 numbered messages to the
  * echo on b and reads them back: TCP resends what is lost, so every one
- * comes back exactly once and in order, and no DOWN fires (the detection
- * time is 2 s: the heartbeats cross the lossy link too). */
+ * comes back exactly once and in order, and no DOWN fires (at the default
+ * detection time, 3 s: the heartbeats cross the lossy link too). */
 static void
 test_ten_percent_loss_no_false_down(void **state)
 {
@@ -736,6 +742,7 @@ test_ten_percent_loss_no_false_down(void **state)
 	long     dropped;
 
 	(void) state;
+	detect_ms = 0; /* the default detection time (3 s) */
 	pair(addr, &ref);
 	NFT("add rule bridge trlab xfwd iifname '{ \"p1\", \"p2\" }' oifname "
 	    "'{ \"p1\", \"p2\" }' numgen random mod 10 == 0 counter drop",
