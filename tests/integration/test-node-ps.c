@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "actor-info.h"
 #include "tr-test.h"
 
@@ -466,6 +468,61 @@ test_troupe_tree_and_ps_commands(void **state)
 	tr_node_stop(&a);
 }
 
+/* With CURVE: the tool joins a node that has its public key on the
+ * allowlist (--secret-file, the node's key after #); without the key on
+ * the list it is refused and says so (exit 1). */
+static void
+test_troupe_ps_with_curve(void **state)
+{
+	char            pa[41], sa[41], pt[41], st[41], px[41], sx[41];
+	const char     *allow[] = { pt, NULL };
+	tr_node_options o       = { .name = "a" };
+	tr_node        *a       = NULL;
+	char            dir[128], key[200], bad[200], args[1200];
+	char            out[16384];
+	FILE           *f;
+
+	(void) state;
+	assert_int_equal(zmq_curve_keypair(pa, sa), 0);
+	assert_int_equal(zmq_curve_keypair(pt, st), 0);
+	assert_int_equal(zmq_curve_keypair(px, sx), 0);
+	o.curve_secret_key = sa;
+	o.curve_public_key = pa;
+	o.allowed_keys     = allow;
+	TR_ASSERT_OK(tr_node_start(&o, &a, TR_TEST_HANG_MS));
+	snprintf(dir, sizeof(dir), "%s/tr-ps-key-XXXXXX", tr_test_tmpdir());
+	assert_non_null(mkdtemp(dir));
+	snprintf(key, sizeof(key), "%s/tool.key", dir);
+	snprintf(bad, sizeof(bad), "%s/other.key", dir);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", st);
+	fclose(f);
+	f = fopen(bad, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", sx);
+	fclose(f);
+
+	snprintf(args, sizeof(args), "ps --endpoint '%s#%s' --secret-file '%s'",
+	    tr_node_endpoint(a), pa, key);
+	assert_int_equal(run_tool(args, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "node a (id "));
+	assert_non_null(strstr(out, "troupe.node (daemon)"));
+	snprintf(args, sizeof(args),
+	    "ps --endpoint '%s#%s' --secret-file '%s' --timeout 2000",
+	    tr_node_endpoint(a), pa, bad);
+	assert_int_equal(run_tool(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "not connected"));
+	snprintf(args, sizeof(args), "ps --endpoint '%s#%s' --secret-file '%s'",
+	    tr_node_endpoint(a), pa, dir); /* a directory: no key in it */
+	assert_int_equal(run_tool(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "cannot read a Z85 secret key"));
+	tr_node_stop(&a);
+	assert_int_equal(unlink(key), 0);
+	assert_int_equal(unlink(bad), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -473,6 +530,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_node_ps_local_depths_and_tree),
 		cmocka_unit_test(test_node_ps_remote),
 		cmocka_unit_test(test_troupe_tree_and_ps_commands),
+		cmocka_unit_test(test_troupe_ps_with_curve),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
