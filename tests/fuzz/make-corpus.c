@@ -25,6 +25,7 @@
 #include "pipe-ring.h"
 #include "pipe.h"
 #include "pool.pb-c.h"
+#include "ps.pb-c.h"
 #include "queue.pb-c.h"
 #include "runtime.h"
 #include "supervisor.pb-c.h"
@@ -163,6 +164,12 @@ wires(void)
 	Trwire__NodeHello      nh      = TRWIRE__NODE_HELLO__INIT;
 	Trwire__NodeSpawnReq   nsr     = TRWIRE__NODE_SPAWN_REQ__INIT;
 	Trwire__RemoteDown     rd      = TRWIRE__REMOTE_DOWN__INIT;
+	Trwire__ActorInfo      ai      = TRWIRE__ACTOR_INFO__INIT;
+	Trwire__PsActor        psa1    = TRWIRE__PS_ACTOR__INIT;
+	Trwire__PsActor       *psas[1] = { &psa1 };
+	Trwire__PsName         psn     = TRWIRE__PS_NAME__INIT;
+	Trwire__PsName        *psns[1] = { &psn };
+	Trwire__NodePsRep      psr     = TRWIRE__NODE_PS_REP__INIT;
 	uint32_t               lens[2] = { 1, 2 };
 	uint8_t               *mkey;
 	size_t                 mkey_len;
@@ -293,6 +300,30 @@ wires(void)
 	nsr.args.len  = 1;
 	nsr.name      = "w1";
 	wire(41, "node-spawn-req", &nsr.base);
+	/* ps.proto: an actor's account of itself, a node's listing */
+	ai.queued     = 3;
+	ai.received   = 9;
+	ai.parent_pid = 4242;
+	ai.actor      = "worker";
+	ai.identity   = "1:2";
+	wire(51, "actor-info", &ai.base);
+	psa1.addr       = &who;
+	psa1.parent_pid = 4242;
+	psa1.comm       = "worker";
+	psa1.alive      = true;
+	psa1.answered   = true;
+	psa1.queued     = 3;
+	psa1.actor      = "worker";
+	psn.name        = "svc";
+	psn.addr        = &who;
+	psr.node        = "b";
+	psr.id          = 0x1234;
+	psr.run_pid     = 4242;
+	psr.n_actors    = 1;
+	psr.actors      = psas;
+	psr.n_names     = 1;
+	psr.names       = psns;
+	wire(55, "node-ps-rep", &psr.base);
 
 	tr_sup_spec_init(&spec);
 	tr_child_spec_init(&child, "w", "worker");
