@@ -83,7 +83,9 @@ static void
 prune(struct event *ev)
 {
 	for (size_t i = ev->n; i-- > 0;) {
-		if (!tr_addr_is_alive(ev->w[i].who)) {
+		/* /proc tells only of this run's processes: a remote
+		 * waiter stays until set answers it (lost if it died) */
+		if (ev->w[i].who.node == 0 && !tr_addr_is_alive(ev->w[i].who)) {
 			drop_waiter(ev, i);
 		}
 	}

@@ -19,6 +19,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "event-int.h"
+#include "node-addr-int.h"
 
 struct tr_event {
 	pid_t                  owner; /* creating process: others get -ECHILD */
@@ -116,7 +117,8 @@ tr_event_open(tr_event **ret, tr_addr addr)
 	}
 	r = handle_new(ret, NULL);
 	if (r == 0) {
-		(*ret)->addr = addr;
+		/* this run's actor in its node-global form: node 0 */
+		(*ret)->addr = tri_addr_localize(addr);
 	}
 	return r;
 }

@@ -23,31 +23,8 @@
 
 #define REPLY_MS 5000
 /* An operation's result meaning "answered (or parked) already". */
-#define DONE INT64_MIN
-
-struct waiter {
-	tr_msg        *req; /* answered when the wait ends */
-	uint32_t       op;
-	uint64_t       obj;
-	tr_addr        who;
-	uint64_t       thread;
-	int64_t        deadline; /* -1: none */
-	bool           poll;
-	struct waiter *next;
-};
-
-struct object {
-	uint64_t id;
-	int      kind; /* enum tr_mobj_kind */
-	char    *name; /* NULL: anonymous */
-	tr_mval *v;    /* dict, list (queue: items from head), value */
-	size_t   head; /* queue: items before it are taken */
-	bool     flag; /* event */
-	bool     held; /* lock */
-	bool     owner_died;
-	tr_addr  owner;
-	uint64_t owner_thread;
-};
+#define DONE TRI_MGR_DONE
+/* struct waiter and struct object: manager-int.h */
 
 struct server {
 	char     key[TR_MANAGER_KEY_LEN + 1];
@@ -61,6 +38,8 @@ struct server {
 	tr_addr         last; /* the last client found, a fast path */
 	uint64_t        refused, nowait_failed;
 	bool            stop;
+
+	struct tri_mgr_errs errs; /* one-way writes' failures per client */
 };
 
 /* The same-host channels: one server per process, so file-wide, for
@@ -215,6 +194,24 @@ out_inval:
 	return -EINVAL;
 }
 
+/* The first state of a kind added later, from the request. */
+static int
+new_ext(struct object *o, const Trwire__MgrRequest *req)
+{
+	tr_mval *init = NULL;
+	int      r    = 0;
+
+	if (req->value.len > 0) {
+		r = tri_mval_unpack(req->value.data, req->value.len, &init);
+	}
+	if (r == 0) {
+		o->kind = (int) req->kind;
+		r       = tri_mgr_ext_new(o, req, init);
+	}
+	tr_mval_destroy(&init);
+	return r;
+}
+
 static int64_t
 do_new(struct server *s, const Trwire__MgrRequest *req, uint32_t *ret_kind)
 {
@@ -245,7 +242,18 @@ do_new(struct server *s, const Trwire__MgrRequest *req, uint32_t *ret_kind)
 		free(o);
 		return -ENOMEM;
 	}
-	r = first_contents((int) req->kind, &req->value, &o->v);
+	if (req->kind > TR_MOBJ_VALUE) { /* the kinds added later */
+		r = new_ext(o, req);
+	} else {
+		r = first_contents((int) req->kind, &req->value, &o->v);
+	}
+	if (r == 0 && req->kind == TR_MOBJ_QUEUE) {
+		o->maxsize = req->size;
+		if (o->maxsize > 0 && o->v->u.l.n > o->maxsize) {
+			tr_mval_destroy(&o->v);
+			r = -EINVAL; /* more first items than room */
+		}
+	}
 	if (r < 0) {
 		free(o->name);
 		free(o);
@@ -261,6 +269,7 @@ do_new(struct server *s, const Trwire__MgrRequest *req, uint32_t *ret_kind)
 static void
 object_free(struct object *o)
 {
+	tri_mgr_ext_free(o);
 	tr_mval_destroy(&o->v);
 	free(o->name);
 	free(o);
@@ -351,18 +360,54 @@ queue_take(struct object *o)
 	return v;
 }
 
-/* Hand items to parked gets while both last. */
+static int value_arg(const Trwire__MgrRequest *req, tr_mval **ret);
+
+static bool
+queue_full(const struct object *o)
+{
+	return o->maxsize > 0 && o->v->u.l.n - o->head >= o->maxsize;
+}
+
+/* Append the value of a parked put to o; answer it. */
+static void
+queue_unpark_put(struct object *o, struct waiter *w)
+{
+	Trwire__MgrRequest *req = NULL;
+	tr_mval            *v   = NULL;
+	int                 r;
+
+	r = tr_msg_unpack(w->req, &trwire__mgr_request__descriptor,
+	    (ProtobufCMessage **) &req);
+	r = r < 0 ? r : value_arg(req, &v);
+	r = r < 0 ? r : tr_mval_list_append(o->v, &v);
+	tr_mval_destroy(&v);
+	if (req) {
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+	}
+	finish(w, r, NULL);
+}
+
+/* Hand items to parked gets and room to parked puts while they last. */
 static void
 queue_serve(struct server *s, struct object *o)
 {
 	struct waiter *w;
+	bool           more = true;
 
-	while (o->head < o->v->u.l.n &&
-	    (w = take_waiter(s, o->id, TRI_MGR_QUEUE_GET))) {
-		tr_mval *v = queue_take(o);
+	while (more) {
+		more = false;
+		while (o->head < o->v->u.l.n &&
+		    (w = take_waiter(s, o->id, TRI_MGR_QUEUE_GET))) {
+			tr_mval *v = queue_take(o);
 
-		finish(w, 0, v);
-		tr_mval_destroy(&v);
+			finish(w, 0, v);
+			tr_mval_destroy(&v);
+		}
+		while (!queue_full(o) &&
+		    (w = take_waiter(s, o->id, TRI_MGR_QUEUE_PUT))) {
+			queue_unpark_put(o, w);
+			more = true;
+		}
 	}
 }
 
@@ -400,24 +445,36 @@ timed_out(struct server *s, const struct waiter *w)
 	if (w->op == TRI_MGR_EVENT_WAIT) {
 		return o && o->flag; /* the flag then, as Python's wait() */
 	}
+	if (w->op == TRI_MGR_QUEUE_PUT) {
+		return TR_EFULL; /* as tr_queue_put() */
+	}
 	return w->poll ? -EAGAIN : -ETIMEDOUT;
 }
 
 static void
 expire(struct server *s)
 {
-	int64_t         now = tr_now_ms();
-	struct waiter **q   = &s->waiters;
+	int64_t         now       = tr_now_ms();
+	struct waiter **q         = &s->waiters;
+	bool            reacquire = false;
 
 	while (*q) {
 		struct waiter *w = *q;
 
-		if (w->deadline >= 0 && w->deadline <= now) {
+		if (w->deadline >= 0 && w->deadline <= now &&
+		    w->op == TRI_MGR_COND_WAIT) {
+			tri_msync_wait_expired(w); /* stays, for its lock */
+			reacquire = true;
+			q         = &w->next;
+		} else if (w->deadline >= 0 && w->deadline <= now) {
 			*q = w->next;
 			finish(w, timed_out(s, w), NULL);
 		} else {
 			q = &w->next;
 		}
+	}
+	if (reacquire) {
+		tri_msync_grant_all(s);
 	}
 }
 
@@ -479,7 +536,7 @@ add_client(struct server *s, tr_addr who)
 }
 
 static void
-client_died(struct server *s, tr_addr who)
+client_died(struct server *s, tr_addr who, bool normal)
 {
 	struct waiter **q = &s->waiters;
 
@@ -492,6 +549,7 @@ client_died(struct server *s, tr_addr who)
 	if (tr_addr_eq(s->last, who)) {
 		s->last = TR_ADDR_NULL;
 	}
+	tri_mgr_errs_forget(&s->errs, who);
 	while (*q) {
 		struct waiter *w = *q;
 
@@ -511,6 +569,8 @@ client_died(struct server *s, tr_addr who)
 			o->held       = false;
 			o->owner_died = true;
 			lock_grant_next(s, o);
+		} else if (o && o->ext) {
+			tri_msync_client_died(s, o, who, normal);
 		}
 	}
 }
@@ -829,7 +889,8 @@ kinds_of(uint32_t op)
 	case TRI_MGR_GET_ALL:
 		return ~0u;
 	case TRI_MGR_LEN:
-		return dict | 1u << TR_MOBJ_LIST | 1u << TR_MOBJ_QUEUE;
+		return dict | 1u << TR_MOBJ_LIST | 1u << TR_MOBJ_QUEUE |
+		    1u << TR_MOBJ_ARRAY;
 	case TRI_MGR_QUEUE_PUT:
 	case TRI_MGR_QUEUE_GET:
 	case TRI_MGR_QUEUE_PUT_NOWAIT:
@@ -854,7 +915,7 @@ kinds_of(uint32_t op)
 		if (op >= TRI_MGR_LIST_APPEND && op <= TRI_MGR_LIST_REVERSE) {
 			return 1u << TR_MOBJ_LIST;
 		}
-		return 0;
+		return tri_mgr_ext_kinds(op);
 	}
 }
 
@@ -877,6 +938,16 @@ get_all(struct object *o, const tr_msg *m)
 		answer(m, 0, &flag, 0);
 		return DONE;
 	default:
+		if (o->ext) {
+			tr_mval *v = tri_mgr_ext_get_all(o);
+
+			if (!v) {
+				return -ENOMEM;
+			}
+			answer(m, 0, v, 0);
+			tr_mval_destroy(&v);
+			return DONE;
+		}
 		answer(m, 0, o->v, 0);
 		return DONE;
 	}
@@ -899,9 +970,20 @@ object_op(struct server *s, struct object *o, tr_msg **mp,
 		if (o->kind == TR_MOBJ_QUEUE) {
 			return (int64_t) (o->v->u.l.n - o->head);
 		}
+		if (o->ext) {
+			return tri_mgr_ext_len(o);
+		}
 		return (int64_t) tr_mval_len(o->v);
 	case TRI_MGR_QUEUE_PUT:
 	case TRI_MGR_QUEUE_PUT_NOWAIT:
+		if (queue_full(o)) {
+			if (req->op == TRI_MGR_QUEUE_PUT_NOWAIT ||
+			    req->timeout_ms == 0) {
+				return TR_EFULL;
+			}
+			r = park(s, mp, req);
+			return r < 0 ? r : DONE;
+		}
 		r = value_arg(req, &v);
 		if (r == 0) {
 			r = tr_mval_list_append(o->v, &v);
@@ -920,6 +1002,7 @@ object_op(struct server *s, struct object *o, tr_msg **mp,
 			v = queue_take(o);
 			answer(*mp, 0, v, 0);
 			tr_mval_destroy(&v);
+			queue_serve(s, o); /* room for a parked put */
 			return DONE;
 		}
 		if (req->timeout_ms == 0) {
@@ -975,6 +1058,13 @@ object_op(struct server *s, struct object *o, tr_msg **mp,
 	case TRI_MGR_VALUE_ADD:
 		return value_add(o, *mp, req);
 	default:
+		if (req->op >= TRI_MGR_RLOCK_ACQUIRE &&
+		    req->op <= TRI_MGR_COND_NOTIFY) {
+			return tri_msync_op(s, o, mp, req);
+		}
+		if (req->op >= TRI_MGR_ARRAY_GET) {
+			return tri_marray_op(o, *mp, req);
+		}
 		if (req->op <= TRI_MGR_DICT_POP) {
 			return dict_op(s, o, *mp, req);
 		}
@@ -991,7 +1081,37 @@ is_nowait(uint32_t op)
 	    op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
 	    op == TRI_MGR_LOCK_RELEASE_NOWAIT || op == TRI_MGR_STOP ||
-	    op == TRI_MGR_CHAN_CLOSE;
+	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT ||
+	    op == TRI_MGR_SEM_RELEASE_NOWAIT || op == TRI_MGR_CHAN_CLOSE;
+}
+
+/* What NEW and OPEN say of a Queue (its maxsize) or an Array (its type
+ * code and length, a list), for its proxy to make it again after a
+ * restart; NULL for the other kinds. */
+static tr_mval *
+made_as(struct server *s, const Trwire__MgrRequest *req, int64_t r)
+{
+	struct object *o;
+	tr_mval       *l, *t, *n;
+
+	if ((req->op != TRI_MGR_NEW && req->op != TRI_MGR_OPEN) || r < 0 ||
+	    !(o = find(s, (uint64_t) r))) {
+		return NULL;
+	}
+	if (o->kind == TR_MOBJ_QUEUE) {
+		return tr_mval_int((int64_t) o->maxsize);
+	}
+	if (o->kind != TR_MOBJ_ARRAY || !(l = tr_mval_list())) {
+		return NULL;
+	}
+	t = tr_mval_int(o->ext->typecode);
+	n = tr_mval_int((int64_t) o->ext->len);
+	if (tr_mval_list_append(l, &t) < 0 || tr_mval_list_append(l, &n) < 0) {
+		tr_mval_destroy(&l);
+	}
+	tr_mval_destroy(&t);
+	tr_mval_destroy(&n);
+	return l;
 }
 
 static void
@@ -999,6 +1119,7 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 {
 	struct object *o    = NULL;
 	uint32_t       kind = 0;
+	tr_mval       *made = NULL;
 	int64_t        r;
 
 	switch (req->op) {
@@ -1016,6 +1137,18 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 			s->stop = true;
 		}
 		return;
+	case TRI_MGR_ERRORS: {
+		uint64_t n   = 0;
+		tr_mval *cnt = NULL;
+
+		r = tri_mgr_errs_take(&s->errs, sender(*mp), &n);
+		if (!(cnt = tr_mval_int((int64_t) n))) {
+			r = -ENOMEM;
+		}
+		answer(*mp, r, cnt, 0);
+		tr_mval_destroy(&cnt);
+		return;
+	}
 	case TRI_MGR_CHAN_OPEN: /* answered with the memfd's number */
 		r = tri_chan_srv_open(chans, sender(*mp));
 		break;
@@ -1047,10 +1180,13 @@ serve(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
 			tr_log(TR_LOG_DEBUG,
 			    "manager: a nowait write failed: %s",
 			    tr_strerror((int) r));
+			tri_mgr_errs_note(&s->errs, sender(*mp), r);
 		}
 		return;
 	}
-	answer(*mp, r, NULL, kind);
+	made = made_as(s, req, r);
+	answer(*mp, r, made, kind);
+	tr_mval_destroy(&made);
 }
 
 static void dispatch(struct server *s, tr_msg **mp);
@@ -1080,7 +1216,7 @@ dispatch(struct server *s, tr_msg **mp)
 				dispatch_chan(s, cm);
 			}
 			tri_chan_srv_close(chans, d.who, -1);
-			client_died(s, d.who);
+			client_died(s, d.who, d.exit_class == TR_EXIT_NORMAL);
 		}
 		return;
 	}
@@ -1131,6 +1267,7 @@ server_free(struct server *s)
 	}
 	free(s->objs);
 	free(s->clients);
+	tri_mgr_errs_free(&s->errs);
 }
 
 int
@@ -1189,4 +1326,55 @@ tri_manager_server(const void *args, size_t len)
 	server_free(&s);
 	tri_chan_srv_free(&chans);
 	return 0;
+}
+
+/* ---- for the other server files (manager-int.h) ------------------------ */
+
+void
+tri_mgr_answer(
+    const tr_msg *req, int64_t result, const tr_mval *v, uint32_t kind)
+{
+	answer(req, result, v, kind);
+}
+
+void
+tri_mgr_finish(struct waiter *w, int64_t result, const tr_mval *v)
+{
+	finish(w, result, v);
+}
+
+int
+tri_mgr_park(struct server *s, tr_msg **mp, const Trwire__MgrRequest *req)
+{
+	return park(s, mp, req);
+}
+
+struct waiter **
+tri_mgr_waiters(struct server *s)
+{
+	return &s->waiters;
+}
+
+struct object *
+tri_mgr_find(struct server *s, uint64_t id)
+{
+	return find(s, id);
+}
+
+size_t
+tri_mgr_nobjs(struct server *s)
+{
+	return s->nobjs;
+}
+
+struct object *
+tri_mgr_obj_at(struct server *s, size_t i)
+{
+	return s->objs[i];
+}
+
+int
+tri_mgr_value_arg(const Trwire__MgrRequest *req, tr_mval **ret)
+{
+	return value_arg(req, ret);
 }

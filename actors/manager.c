@@ -45,6 +45,8 @@ struct tr_mobj {
 	uint32_t    held; /* lock: acquisitions through this proxy */
 	uint64_t    held_tid;
 	char        ref[72];
+	char        typecode; /* to make a named Array again: NEW's */
+	uint64_t    size;     /* Queue maxsize, Array length */
 };
 
 __attribute__((constructor)) static void
@@ -264,6 +266,12 @@ is_idempotent(uint32_t op)
 	case TRI_MGR_EVENT_WAIT:
 	case TRI_MGR_VALUE_GET:
 	case TRI_MGR_VALUE_SET:
+	case TRI_MGR_ARRAY_GET:
+	case TRI_MGR_ARRAY_SET:
+	case TRI_MGR_ARRAY_SLICE:
+	case TRI_MGR_ARRAY_SET_SLICE:
+	case TRI_MGR_ARRAY_READ:
+	case TRI_MGR_ARRAY_WRITE:
 		return true;
 	default:
 		return false;
@@ -275,8 +283,15 @@ static int
 answer_wait(const tr_manager *m, const Trwire__MgrRequest *req)
 {
 	bool waits = req->op == TRI_MGR_QUEUE_GET ||
-	    req->op == TRI_MGR_LOCK_ACQUIRE || req->op == TRI_MGR_EVENT_WAIT;
+	    req->op == TRI_MGR_LOCK_ACQUIRE || req->op == TRI_MGR_EVENT_WAIT ||
+	    req->op == TRI_MGR_QUEUE_PUT || req->op == TRI_MGR_RLOCK_ACQUIRE ||
+	    req->op == TRI_MGR_SEM_ACQUIRE;
 
+	if (req->op == TRI_MGR_COND_WAIT) {
+		/* the lock comes back after the wait, without limit (its
+		 * holder's death ends that, as the manager's does) */
+		return TR_TIMEOUT_INFINITE;
+	}
 	if (!waits) {
 		return m->call_ms;
 	}
@@ -530,6 +545,32 @@ tr_manager_set_timeout(tr_manager *m, int timeout_ms)
 }
 
 int
+tr_manager_errors(tr_manager *m, int *ret_first, uint64_t *ret_count)
+{
+	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
+	Trwire__MgrReply  *rep = NULL;
+	tr_mval           *n   = NULL;
+	int                r;
+
+	tr_assert_return(m && ret_first, -EINVAL);
+	req.op = TRI_MGR_ERRORS;
+	r      = call(m, NULL, &req, &rep);
+	if (r < 0) {
+		return r;
+	}
+	*ret_first = (int) rep->result;
+	if (ret_count) {
+		*ret_count = 0;
+		if (tri_mval_unpack(rep->value.data, rep->value.len, &n) == 0) {
+			*ret_count = (uint64_t) tr_mval_get_int(n);
+		}
+		tr_mval_destroy(&n);
+	}
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	return 0;
+}
+
+int
 tr_manager_child_spec(tr_child_spec *c, const char *id,
     const tr_manager_opts *opts, char *buf, size_t n)
 {
@@ -572,9 +613,29 @@ obj_alloc(tr_mobj **ret, tr_manager *m, int kind, const char *name, uint64_t id)
 }
 
 /* NEW or OPEN on the manager; the id, or an error. */
+/* What NEW or OPEN said of a Queue or an Array (the server's
+ * made_as()) into the proxy's typecode and size. */
+static void
+made_as(const Trwire__MgrReply *rep, char *typecode, uint64_t *size)
+{
+	tr_mval *v = NULL;
+
+	if (!typecode || rep->value.len == 0 ||
+	    tri_mval_unpack(rep->value.data, rep->value.len, &v) < 0) {
+		return;
+	}
+	if (tr_mval_kind(v) == TR_MVAL_INT) {
+		*size = (uint64_t) tr_mval_get_int(v);
+	} else if (tr_mval_len(v) == 2) {
+		*typecode = (char) tr_mval_get_int(tr_mval_list_at(v, 0));
+		*size     = (uint64_t) tr_mval_get_int(tr_mval_list_at(v, 1));
+	}
+	tr_mval_destroy(&v);
+}
+
 static int64_t
 new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
-    const tr_mval *init, int *ret_kind)
+    const tr_mval *init, int *ret_kind, char *typecode, uint64_t *size)
 {
 	Trwire__MgrRequest req = TRWIRE__MGR_REQUEST__INIT;
 	Trwire__MgrReply  *rep = NULL;
@@ -591,6 +652,8 @@ new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
 	req.obj        = id;
 	req.value.data = buf;
 	req.value.len  = len;
+	req.typecode   = typecode ? (uint32_t) (unsigned char) *typecode : 0;
+	req.size       = size ? *size : 0;
 	r              = call(m, NULL, &req, &rep);
 	free(buf);
 	if (r < 0) {
@@ -599,6 +662,9 @@ new_or_open(tr_manager *m, uint32_t op, int kind, const char *name, uint64_t id,
 	r = rep->result;
 	if (ret_kind) {
 		*ret_kind = (int) rep->kind;
+	}
+	if (r >= 0) {
+		made_as(rep, typecode, size);
 	}
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	return r;
@@ -617,7 +683,8 @@ obj_refresh(tr_mobj *o)
 	if (!o->name) {
 		return TR_EMGRRESTART;
 	}
-	id = new_or_open(o->m, TRI_MGR_NEW, o->kind, o->name, 0, NULL, NULL);
+	id = new_or_open(o->m, TRI_MGR_NEW, o->kind, o->name, 0, NULL, NULL,
+	    &o->typecode, &o->size);
 	if (id < 0) {
 		return (int) id;
 	}
@@ -627,20 +694,35 @@ obj_refresh(tr_mobj *o)
 }
 
 int
-tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
-    const tr_mval *init)
+tri_mobj_new_sized(tr_mobj **ret, tr_manager *m, int kind, const char *name,
+    const tr_mval *init, char typecode, uint64_t size)
 {
 	int64_t id;
+	int     r;
 
 	tr_assert_return(ret && m, -EINVAL);
 	tr_assert_return(
-	    kind >= TR_MOBJ_DICT && kind <= TR_MOBJ_VALUE, -EINVAL);
+	    kind >= TR_MOBJ_DICT && kind <= TR_MOBJ_ARRAY, -EINVAL);
 	tr_assert_return(!name || (name[0] && name[0] != '#'), -EINVAL);
-	id = new_or_open(m, TRI_MGR_NEW, kind, name, 0, init, NULL);
+	/* the manager says what it made (or had: a named object) */
+	id = new_or_open(
+	    m, TRI_MGR_NEW, kind, name, 0, init, NULL, &typecode, &size);
 	if (id < 0) {
 		return (int) id;
 	}
-	return obj_alloc(ret, m, kind, name, (uint64_t) id);
+	r = obj_alloc(ret, m, kind, name, (uint64_t) id);
+	if (r == 0) {
+		(*ret)->typecode = typecode;
+		(*ret)->size     = size;
+	}
+	return r;
+}
+
+int
+tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
+    const tr_mval *init)
+{
+	return tri_mobj_new_sized(ret, m, kind, name, init, 0, 0);
 }
 
 int
@@ -649,7 +731,9 @@ tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref)
 	const char *name = ref;
 	uint64_t    id   = 0;
 	int64_t     r;
-	int         kind = 0;
+	int         kind     = 0;
+	char        typecode = 0;
+	uint64_t    size     = 0;
 	char       *end;
 
 	tr_assert_return(ret && m && ref && ref[0], -EINVAL);
@@ -661,11 +745,17 @@ tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref)
 		}
 		name = NULL;
 	}
-	r = new_or_open(m, TRI_MGR_OPEN, 0, name, id, NULL, &kind);
+	r = new_or_open(
+	    m, TRI_MGR_OPEN, 0, name, id, NULL, &kind, &typecode, &size);
 	if (r < 0) {
 		return (int) r;
 	}
-	return obj_alloc(ret, m, kind, name, (uint64_t) r);
+	r = obj_alloc(ret, m, kind, name, (uint64_t) r);
+	if (r == 0) {
+		(*ret)->typecode = typecode;
+		(*ret)->size     = size;
+	}
+	return (int) r;
 }
 
 void
@@ -718,7 +808,9 @@ ocall(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
 	req.thread     = thread_id();
 	if (op == TRI_MGR_DICT_SET_NOWAIT || op == TRI_MGR_LIST_APPEND_NOWAIT ||
 	    op == TRI_MGR_QUEUE_PUT_NOWAIT ||
-	    op == TRI_MGR_LOCK_RELEASE_NOWAIT) {
+	    op == TRI_MGR_LOCK_RELEASE_NOWAIT ||
+	    op == TRI_MGR_RLOCK_RELEASE_NOWAIT ||
+	    op == TRI_MGR_SEM_RELEASE_NOWAIT) {
 		r = cast(o, &req);
 		goto out;
 	}
@@ -737,6 +829,19 @@ out:
 	free(kb);
 	free(vb);
 	return r;
+}
+
+char
+tri_mobj_typecode(const tr_mobj *o)
+{
+	return o->kind == TR_MOBJ_ARRAY ? o->typecode : 0;
+}
+
+int64_t
+tri_mobj_call(tr_mobj *o, uint32_t op, const tr_mval *key, const tr_mval *val,
+    int64_t index, int64_t stop, int timeout_ms, tr_mval **ret)
+{
+	return ocall(o, op, key, val, index, stop, timeout_ms, ret);
 }
 
 #define CHECK_OBJ(o) tr_assert_return(o, -EINVAL)
@@ -971,7 +1076,27 @@ tr_mqueue_put(tr_mobj *o, const tr_mval *val)
 {
 	CHECK_OBJ(o);
 	tr_assert_return(val, -EINVAL);
-	return (int) ocall(o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0, 0, NULL);
+	/* an unbounded Queue never waits: the call timeout holds */
+	return (int) ocall(o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0,
+	    o->size ? TR_TIMEOUT_INFINITE : 0, NULL);
+}
+
+int
+tr_mqueue_put_timeout(tr_mobj *o, const tr_mval *val, int timeout_ms)
+{
+	CHECK_OBJ(o);
+	CHECK_TIMEOUT(timeout_ms);
+	tr_assert_return(val, -EINVAL);
+	return (int) ocall(
+	    o, TRI_MGR_QUEUE_PUT, NULL, val, 0, 0, timeout_ms, NULL);
+}
+
+int
+tr_mqueue_new(tr_mobj **ret, tr_manager *m, const char *name, uint64_t maxsize,
+    const tr_mval *init)
+{
+	return tri_mobj_new_sized(
+	    ret, m, TR_MOBJ_QUEUE, name, init, 0, maxsize);
 }
 
 int
@@ -1000,6 +1125,17 @@ tr_mlock_acquire(tr_mobj *o, int timeout_ms)
 
 	CHECK_OBJ(o);
 	CHECK_TIMEOUT(timeout_ms);
+	if (o->kind == TR_MOBJ_RLOCK || o->kind == TR_MOBJ_CONDITION) {
+		bool again = o->held && o->held_tid == thread_id() &&
+		    o->epoch == o->m->epoch;
+
+		r = tri_mrlock_acquire(o, timeout_ms);
+		if (r >= 0) { /* the levels this thread holds, as a Lock's */
+			o->held     = again ? o->held + 1 : 1;
+			o->held_tid = thread_id();
+		}
+		return r;
+	}
 	r = (int) ocall(
 	    o, TRI_MGR_LOCK_ACQUIRE, NULL, NULL, 0, 0, timeout_ms, NULL);
 	if (r >= 0) {
@@ -1015,6 +1151,23 @@ tr_mlock_release(tr_mobj *o)
 	int r;
 
 	CHECK_OBJ(o);
+	if (o->kind == TR_MOBJ_RLOCK || o->kind == TR_MOBJ_CONDITION) {
+		if (o->held && o->held_tid == thread_id() &&
+		    o->epoch == o->m->epoch) {
+			/* a level of ours to give back: no answer needed */
+			r = (int) ocall(o, TRI_MGR_RLOCK_RELEASE_NOWAIT, NULL,
+			    NULL, 0, 0, 0, NULL);
+			if (r == 0 && o->epoch == o->m->epoch) {
+				o->held--;
+				return 0;
+			}
+			o->held = 0;
+			if (r < 0) {
+				return r;
+			}
+		}
+		return tri_mrlock_release(o);
+	}
 	if (o->held && o->held_tid == thread_id() && o->epoch == o->m->epoch) {
 		/* ours to release: the manager need not answer */
 		r = (int) ocall(

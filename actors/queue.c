@@ -6,6 +6,8 @@
  * that also takes our monitor's DOWN, so they never hang on it either. */
 #include "queue-int.h"
 
+#include "node-addr-int.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -24,6 +26,7 @@ struct tr_queue {
 	pid_t       owner;
 	tr_addr     broker;
 	char        where[WHERE_MAX]; /* name, or the broker's address */
+	bool        named;            /* where is a name */
 	uint64_t    id;               /* this handle, as a consumer */
 	tr_process *sup;              /* the creator's: the supervisor */
 	int         dead;             /* TR_EDEAD once the broker died */
@@ -117,6 +120,7 @@ handle_new(tr_queue **ret, tr_addr broker, const char *where)
 	q->page_pidfd = -1;
 	if (where) {
 		snprintf(q->where, sizeof(q->where), "%s", where);
+		q->named = true;
 	} else {
 		tr_addr_format(broker, q->where, sizeof(q->where));
 	}
@@ -276,7 +280,9 @@ tr_queue_open(tr_queue **ret, const char *where)
 	tr_assert_return(ret && where && where[0], -EINVAL);
 	tr_assert_return(strlen(where) < WHERE_MAX, -EINVAL);
 	if (tr_addr_parse(where, &addr) == 0) {
-		return handle_new(ret, addr, NULL);
+		/* this run's broker in its node-global form: node 0, so
+		 * that its pushes match and its rings can be used */
+		return handle_new(ret, tri_addr_localize(addr), NULL);
 	}
 	r = tr_whereis(where, &addr);
 	if (r < 0) {
@@ -288,7 +294,17 @@ tr_queue_open(tr_queue **ret, const char *where)
 const char *
 tr_queue_addr(const tr_queue *q)
 {
-	return q ? q->where : NULL;
+	if (!q) {
+		return NULL;
+	}
+	if (!q->named) {
+		/* once this run has a node, the broker's node-global
+		 * address: it opens the queue from any node */
+		tr_queue *w = (tr_queue *) q;
+
+		tri_addr_format_global(w->broker, w->where, sizeof(w->where));
+	}
+	return q->where;
 }
 
 tr_addr

@@ -10,6 +10,7 @@
 #include "sync-int.h"
 
 #include "chan-int.h"
+#include "node-addr-int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -244,7 +245,7 @@ tri_remote_open(struct tri_remote **ret, const char *where)
 	if (res < 0) {
 		return res;
 	}
-	r->server = a;
+	r->server = tri_addr_localize(a); /* ours, in node-global form */
 	res       = fetch_info(r);
 	if (res < 0) {
 		tri_remote_destroy(&r);
@@ -301,6 +302,9 @@ tri_remote_kind(struct tri_remote *r)
 const char *
 tri_remote_addr(struct tri_remote *r)
 {
+	/* once this run has a node, the node-global address: it opens
+	 * the actor from any node */
+	tri_addr_format_global(r->server, r->addr, sizeof(r->addr));
 	return r->addr;
 }
 

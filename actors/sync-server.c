@@ -254,7 +254,10 @@ do_notify(struct server *s, tr_addr who, const Trwire__SyncRequest *req)
 	while ((uint32_t) n < req->n && s->condq) {
 		struct waiter *w = pop(&s->condq);
 
-		if (!tr_addr_is_alive(w->who)) { /* its DOWN is on the way */
+		/* a dead local waiter's DOWN is on the way (a remote one,
+		 * which no /proc tells of, gets the notify; its DOWN drops
+		 * it if it died) */
+		if (w->who.node == 0 && !tr_addr_is_alive(w->who)) {
 			tr_msg_destroy(&w->req);
 			free(w);
 			continue;

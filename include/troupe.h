@@ -13,6 +13,7 @@
 #include "troupe/pipe.h"
 #include "troupe/pool.h"
 #include "troupe/process.h"
+#include "troupe/ps.h"
 #include "troupe/queue.h"
 #include "troupe/shared.h"
 #include "troupe/shm.h"

@@ -19,6 +19,10 @@ tri_live_open(tr_addr a)
 {
 	int fd;
 
+	/* this run's own actor in its node-global form (handed over in a
+	 * payload) is watched here: the agent would forward a watch of it
+	 * to no node */
+	a = tri_node_localize(a);
 	if (a.node != 0) {
 		return tri_rlive_open(a); /* through the node agent */
 	}
@@ -80,7 +84,7 @@ tri_live_learn_exit(tr_addr a, int fd, int *ret_code, int *ret_class)
 {
 	siginfo_t si;
 
-	if (a.node != 0) {
+	if (a.node != 0 && tri_rlive_owns(fd)) {
 		tri_rlive_learn_exit(fd, ret_code, ret_class);
 		return;
 	}

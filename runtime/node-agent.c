@@ -16,6 +16,7 @@
 #include "log.h"
 #include "node-int.h"
 #include "node.pb-c.h"
+#include "ps.pb-c.h"
 #include "runtime.h"
 #include "troupe/actor.h"
 #include "troupe/process.h"
@@ -224,6 +225,8 @@ serve(struct agent *ag, const tr_msg *m)
 		do_lookup(ag, m);
 	} else if (strcmp(t, "trwire.NodeStatsReq") == 0) {
 		do_stats(ag, m);
+	} else if (strcmp(t, "trwire.NodePsReq") == 0) {
+		tri_node_ps_serve(ag->conf.name, ag->id, m); /* node-ps.c */
 	} else if (strcmp(t, "trwire.NodeStopReq") == 0) {
 		Trwire__NodeStopRep rep = TRWIRE__NODE_STOP_REP__INIT;
 
@@ -242,6 +245,7 @@ tri_node_agent_main(const void *args, size_t len)
 		&trwire__node_lookup_req__descriptor,
 		&trwire__node_stats_req__descriptor,
 		&trwire__node_stop_req__descriptor,
+		&trwire__node_ps_req__descriptor,
 	};
 	struct agent *ag = tri_calloc(1, sizeof(*ag));
 	char          ep[TRI_NODE_EP_MAX], line[128];

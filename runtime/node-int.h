@@ -71,4 +71,12 @@ int tri_node_agent_main(const void *args, size_t len);
  * -errno. */
 int tri_node_zap_serve(void *zap, const struct tri_node_conf *c);
 
+/* node.c: the agent of node (NULL/"": this run's, as a local address),
+ * asking this run's agent.  TR_EBADADDR if no such node is up. */
+int tri_node_agent_of(const char *node, int timeout_ms, tr_addr *ret);
+
+/* node-ps.c: answer a trwire.NodePsReq in the agent (this run's actors,
+ * asked for their ActorInfo, up to about a second). */
+void tri_node_ps_serve(const char *node, uint32_t id, const tr_msg *m);
+
 #endif /* TRI_NODE_INT_H */

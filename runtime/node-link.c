@@ -26,6 +26,7 @@
 #include "liveness.h"
 #include "log.h"
 #include "msg.h"
+#include "node-fault.h"
 #include "node-int.h"
 #include "node.pb-c.h"
 #include "rlive.h"
@@ -102,10 +103,8 @@ struct tri_node_link {
 	pthread_t               thread;
 	_Atomic bool            stop;
 	tr_node_stats           st;
-	/* test-only fault hook ($TROUPE_NODE_FAULT): drop a share of the
-	 * user messages sent, and delay each, from a seed */
-	int      fault_drop_pct, fault_delay_ms;
-	uint64_t fault_rng;
+	/* test-only fault hook ($TROUPE_NODE_FAULT, node-fault.c) */
+	struct tri_node_fault fault;
 };
 
 /* ---- small helpers -------------------------------------------------------
@@ -267,39 +266,6 @@ peer_add(struct tri_node_link *l, const char *ep, const char *key)
 /* ---- sending --------------------------------------------------------------
  */
 
-static uint64_t
-fault_next(struct tri_node_link *l)
-{
-	uint64_t x = l->fault_rng;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return l->fault_rng = x;
-}
-
-static void
-fault_parse(struct tri_node_link *l)
-{
-	const char *v    = getenv("TROUPE_NODE_FAULT");
-	uint64_t    seed = 1;
-
-	if (!v) {
-		return;
-	}
-	for (const char *p = v; p && *p;
-	     p             = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-		(void) (sscanf(p, "drop=%d", &l->fault_drop_pct) == 1 ||
-		    sscanf(p, "delay=%d", &l->fault_delay_ms) == 1 ||
-		    sscanf(p, "seed=%" SCNu64, &seed) == 1);
-	}
-	l->fault_rng = seed ? seed : 1;
-	tr_log(TR_LOG_WARNING,
-	    "node %s: TEST FAULT HOOK: dropping %d%% of user messages, "
-	    "delaying each %d ms (seed %" PRIu64 ")",
-	    l->conf.name, l->fault_drop_pct, l->fault_delay_ms, seed);
-}
-
 /* Send [seq][env][payload] on a peer's DEALER, waiting while its queue is
  * full (up to wait_ms).  The payload is copied by reference.  Every
  * message gets the next sequence number of the link, so the receiver sees
@@ -313,18 +279,21 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 	int       n        = tri_env_encode(e, env, sizeof(env));
 	int64_t   deadline = tri_deadline(wait_ms);
 	uint64_t  seq;
+	int       act = TRI_FAULT_SEND;
 
 	if (n < 0) {
 		return n;
 	}
-	if ((l->fault_drop_pct || l->fault_delay_ms) &&
-	    !(e->flags & (TRI_FLAG_SYSTEM | TRI_FLAG_REPLY))) {
-		if (l->fault_delay_ms) {
-			usleep((useconds_t) l->fault_delay_ms * 1000);
-		}
-		if ((int) (fault_next(l) % 100) < l->fault_drop_pct) {
+	if (l->fault.on && !(e->flags & (TRI_FLAG_SYSTEM | TRI_FLAG_REPLY))) {
+		act = tri_node_fault_decide(&l->fault);
+		if (act == TRI_FAULT_DROP) {
 			p->seq_out++; /* lost on the wire */
 			return 0;
+		}
+		if (act == TRI_FAULT_HOLD) {
+			p->seq_out++;
+			return tri_node_fault_hold(&l->fault, p->dealer,
+			    p->seq_out, env, (size_t) n, payload);
 		}
 	}
 	seq = p->seq_out + 1;
@@ -353,6 +322,13 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 	if (zmq_msg_send(&copy, p->dealer, 0) < 0) {
 		zmq_msg_close(&copy);
 		return -zmq_errno();
+	}
+	if (l->fault.on) {
+		if (act == TRI_FAULT_DUP) {
+			(void) tri_node_fault_resend(
+			    p->dealer, seq, env, (size_t) n, payload);
+		}
+		tri_node_fault_release(&l->fault, p->dealer);
 	}
 	return 0;
 }
@@ -1208,6 +1184,8 @@ link_main(void *arg)
 			l->rw[i] = l->rw[--l->nrw];
 			down_remote(l, &w, code, cls);
 		}
+		tri_node_fault_tick(
+		    &l->fault); /* test-only hook, node-fault.c */
 		publish(l);
 	}
 	tri_free(it);
@@ -1265,6 +1243,7 @@ bind_sockets(struct tri_node_link *l)
 static void
 close_all(struct tri_node_link *l)
 {
+	tri_node_fault_release(&l->fault, NULL);
 	for (int i = 0; i < l->npeers; i++) {
 		if (l->peers[i].dealer) {
 			zmq_socket_monitor(l->peers[i].dealer, NULL, 0);
@@ -1336,7 +1315,7 @@ tri_node_link_start(const struct tri_node_conf *c, uint32_t id, tr_addr agent,
 		split_peer(c->peers[i], ep, key);
 		(void) peer_add(l, ep, key);
 	}
-	fault_parse(l);
+	tri_node_fault_parse(&l->fault, l->conf.name);
 	publish(l);
 	tri_strlcpy(ret_endpoint, l->ep, n);
 	r = pthread_create(&l->thread, NULL, link_main, l);

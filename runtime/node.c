@@ -522,3 +522,9 @@ tr_node_is_up(const char *node, int timeout_ms)
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	return r;
 }
+
+int
+tri_node_agent_of(const char *node, int timeout_ms, tr_addr *ret)
+{
+	return agent_of(node, timeout_ms, ret);
+}

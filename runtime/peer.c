@@ -17,6 +17,7 @@
 #include "liveness.h"
 #include "mailbox.h"
 #include "protocol.h"
+#include "rlive.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -287,7 +288,10 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	struct tri_peer *p = NULL;
 	int              n, r;
 
-	r = peer_get(to, &p);
+	/* one of this run's actors in its node-global form is sent to
+	 * directly, as node 0: its mailbox, its liveness, its FinAck */
+	to = tri_node_localize(to);
+	r  = peer_get(to, &p);
 	if (r < 0) {
 		return r;
 	}
@@ -339,6 +343,18 @@ tri_peer_sent_total(void)
 	return sent_total;
 }
 
+/* Whether this run still has a node (set by the exit handshake).  Peers on
+ * other nodes are reached through it; without it (the node agent itself,
+ * once it stopped its link and removed its files; a run whose node
+ * stopped) nothing can reach them or confirm: they are not waited for. */
+static bool node_up;
+
+static bool
+unreachable(const struct tri_peer *p)
+{
+	return p->addr.node != 0 && !node_up;
+}
+
 /* Send Fin to each peer that has our messages and lives. */
 static void
 send_fins(void)
@@ -354,7 +370,7 @@ send_fins(void)
 			/* a send that fails on a dead peer frees it (and only
 			 * it): take its successor and address first */
 			next = p->next;
-			if (!p->sent ||
+			if (!p->sent || unreachable(p) ||
 			    tr_addr_eq(p->addr, tri_self_cached()) ||
 			    tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
 				p->sent = 0;
@@ -386,7 +402,7 @@ unconfirmed(struct pollfd *fds, size_t cap)
 
 	for (int b = 0; b < PEER_BUCKETS; b++) {
 		for (struct tri_peer *p = peers[b]; p; p = p->next) {
-			if (!p->sent ||
+			if (!p->sent || unreachable(p) ||
 			    tri_proto_acked(p->addr, TRI_ACK_FIN, false)) {
 				continue;
 			}
@@ -409,10 +425,18 @@ tri_peer_exit_handshake(void)
 {
 	int64_t       deadline = tri_deadline(linger_ms);
 	struct pollfd fds[32];
+	tr_addr       agent;
 	size_t        n;
 	int           r;
 
+	/* asked only of a process with something unconfirmed (no file read
+	 * at every exit) */
+	node_up = true;
 	if (unconfirmed(fds, 0) == 0) {
+		return 0;
+	}
+	node_up = tri_node_agent(&agent, NULL) == 0;
+	if (!node_up && unconfirmed(fds, 0) == 0) {
 		return 0;
 	}
 	/* the FinAcks come to our mailbox */

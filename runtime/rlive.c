@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -34,7 +35,8 @@ static struct rl      *list;
 static uint64_t        next_token;
 static int             agent_fd = -1; /* pidfd of the node agent */
 static tr_addr         agent;
-static bool            muted; /* a fork child tidying up: tell no one */
+static uint32_t        agent_id; /* this run's node id (with agent_fd) */
+static bool            muted;    /* a fork child tidying up: tell no one */
 
 int
 tri_node_gw_endpoint(char *buf, size_t n, bool with_scheme)
@@ -81,16 +83,18 @@ tri_node_agent(tr_addr *ret_agent, uint32_t *ret_id)
 static int
 agent_pidfd(void)
 {
-	tr_addr a;
-	int     r;
+	tr_addr  a;
+	uint32_t id;
+	int      r;
 
 	if (agent_fd >= 0 && tri_poll_fd(agent_fd, POLLIN, 0) == 0) {
 		return agent_fd;
 	}
-	r = tri_node_agent(&a, NULL);
+	r = tri_node_agent(&a, &id);
 	if (r < 0) {
 		return r;
 	}
+	agent_id = id;
 	if (agent_fd >= 0) {
 		tri_pidfd_close(agent_fd);
 	}
@@ -142,6 +146,41 @@ tell_agent(tr_addr who, const ProtobufCMessage *pb, int linger)
 	}
 	tr_msg_destroy(&m);
 	return r;
+}
+
+/* The send path asks this for every message to another node: for a node
+ * that is not ours it answers from a copy of our id taken at most
+ * LOCALIZE_MS ago (no lock, no system call); our own id is always checked
+ * against the live agent. */
+#define LOCALIZE_MS 1000
+static _Atomic uint32_t own_id;
+static _Atomic int64_t  own_id_until;
+
+tr_addr
+tri_node_localize(tr_addr a)
+{
+	int64_t now;
+	bool    ok;
+
+	if (a.node == 0 || !tri_rt.inited) {
+		return a;
+	}
+	now = tri_now_ms();
+	if (a.node != atomic_load(&own_id) &&
+	    now < atomic_load(&own_id_until)) {
+		return a;
+	}
+	pthread_mutex_lock(&lock);
+	ok = agent_pidfd() >= 0;
+	if (ok) {
+		atomic_store(&own_id, agent_id);
+		atomic_store(&own_id_until, now + LOCALIZE_MS);
+		if (agent_id == a.node) {
+			a.node = 0;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return a;
 }
 
 int

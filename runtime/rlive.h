@@ -16,6 +16,12 @@ int tri_node_gw_endpoint(char *buf, size_t n, bool with_scheme);
 /* The node agent's pid and incarnation, from <rundir>/node.pid; and this
  * run's node id.  TR_EBADADDR when the run has no live node. */
 int tri_node_agent(tr_addr *ret_agent, uint32_t *ret_id);
+/* a with node 0 if a.node is this run's node id (one of this run's actors
+ * in its node-global form, as handed to other nodes in payloads), else a
+ * unchanged.  Any thread.  For another node's id, no system call (a copy
+ * of this run's id at most a second old); for this run's id, one poll of
+ * the agent's pidfd. */
+tr_addr tri_node_localize(tr_addr a);
 
 /* Asks the node agent to watch a (sends trwire.RemoteWatch) and returns a
  * descriptor (an epoll set) readable once it ended.  TR_EBADADDR without

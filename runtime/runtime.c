@@ -558,10 +558,20 @@ returned_before_ready(int r)
 }
 
 _Noreturn void
-tri_child_main(struct tri_boot *b, int ready_fd)
+tri_child_main(struct tri_boot *from, int ready_fd)
 {
-	tr_actor_fn fn;
-	int         flags = 0, r;
+	/* The boot record lives on the stack of the thread that called
+	 * tr_process_start(); a fork child has only the thread that forked
+	 * (the runtime thread), and glibc hands the missing threads' stacks
+	 * to the next pthread_create(): the child's own runtime thread would
+	 * overwrite the record (an eager mailbox lost its arguments when
+	 * started from a thread other than main).  The child's copy. */
+	static struct tri_boot boot;
+	struct tri_boot       *b = &boot;
+	tr_actor_fn            fn;
+	int                    flags = 0, r;
+
+	boot = *from;
 
 	/* Order matters: die with the parent first (and catch a parent that
 	 * died before prctl), then take on the child's identity, then find
@@ -592,8 +602,8 @@ tri_child_main(struct tri_boot *b, int ready_fd)
 	if (r < 0) {
 		char why[TRI_REASON_MAX];
 
-		snprintf(
-		    why, sizeof(why), "no actor registered as '%s'", b->actor);
+		snprintf(why, sizeof(why), "no actor registered as '%s'",
+		    tri_rt.actor);
 		(void) report(r, why);
 		child_exit(1);
 	}

@@ -7,6 +7,7 @@ pkgs=(build-essential pkg-config meson ninja-build
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libjemalloc-dev libcmocka-dev
       python3 python3-zmq python3-protobuf erlang-base valgrind
       clang-format cppcheck clang libclang-rt-dev
+      nftables iproute2  # the netns suite (tests/netns): its lab and its cuts
       chromium)  # renders the trace tool's HTML/SVG diagrams in test-trace
 
 missing=()

@@ -12,6 +12,11 @@
  * $XDG_RUNTIME_DIR and /tmp.
  *   troupe trace ...       record, tail, stats, why, export, filter,
  *                          merge: see trace-cmd.c and docs/trace.md
+ *   troupe ps --node NAME | --endpoint EP[#KEY] [...]
+ *   troupe tree [--node NAME | --endpoint EP[#KEY]] [...]
+ *                          a node's actors with their mailbox depths, as a
+ *                          list or as supervision trees (ps-cmd.c); tree
+ *                          alone: the local runs, from /proc
  *   troupe node --name NAME [--listen EP] [--peer EP[#KEY]]... [...]
  *                          run a node (distribution) in the foreground;
  *                          `troupe node --help` for its options
@@ -29,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ps-cmd.h"
 #include "trace-tool.h"
 #include "troupe-node.h"
 #include "troupe.h"
@@ -40,6 +46,10 @@ usage(FILE *to)
 {
 	fprintf(to,
 	    "usage: troupe ps [RUNTIME-DIR...]\n"
+	    "       troupe ps --node NAME | --endpoint EP [...]  "
+	    "(troupe ps --help)\n"
+	    "       troupe tree [--node NAME | --endpoint EP] [...]  "
+	    "(troupe tree --help)\n"
 	    "       troupe clean [--dry-run]\n"
 	    "       troupe trace COMMAND ... (troupe trace --help)\n"
 	    "       troupe node --name NAME [options]   (troupe node --help)\n"
@@ -272,6 +282,11 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	if (strcmp(argv[1], "tree") == 0 ||
+	    (strcmp(argv[1], "ps") == 0 && argc > 2 && argv[2][0] == '-')) {
+		return troupe_ps_cmd(
+		    argc, argv, argv[1][0] == 't'); /* ps-cmd.c */
 	}
 	if (strcmp(argv[1], "ps") == 0) {
 		int bad = 0;

@@ -47,7 +47,11 @@ extern "C" {
  * a value; tr_addr_format() gives its text) or its name travels, never a
  * pointer; open it there with tr_event_open() or tr_event_open_name().
  * This works the same for children started by fork, spawn or the
- * forkserver and for any other process of the run.  A handle belongs to
+ * forkserver and for any other process of the run.  For a process on
+ * another node pass tr_node_global_addr(tr_event_addr(e)) (a name is
+ * looked up in the opener's run only); it uses messages, and its wait
+ * ends with TR_EDEAD if the event's node is lost (docs/distribution.md,
+ * "Queue, Event and the locks across nodes").  A handle belongs to
  * one thread of the process that made it: from another process (a fork()ed
  * child included) every call returns -ECHILD.
  *

@@ -15,8 +15,10 @@ extern "C" {
 #endif
 
 /* tr_manager -- a server actor holding shared objects (dict, list,
- * Namespace, Queue, Lock, Event, Value) that other processes use through
- * proxies, like Python's multiprocessing.Manager().
+ * Namespace, Queue, Lock, Event, Value, RLock, Semaphore,
+ * BoundedSemaphore, Condition, Array) that other processes -- on other
+ * nodes too, by the manager's global address (troupe/node.h) -- use
+ * through proxies, like Python's multiprocessing.Manager().
  *
  * The manager is one process (registered as TR_MANAGER_ACTOR) that keeps
  * every object in its own memory and serves one request at a time, in
@@ -45,9 +47,13 @@ extern "C" {
  * on it fail with TR_EMGRRESTART.  A call that was under way when the
  * manager died is sent again if it is idempotent (the gets, len, keys,
  * contains, slice, dict and list set, delete, namespace and Value set,
- * Event set, clear and wait); the others (appends, pops, Value add, Queue
- * put and get, Lock acquire, update, extend) may or may not have been
+ * Event set, clear and wait, Array get, set and slices); the others
+ * (appends, pops, Value add, Queue put and get, Lock, RLock, Semaphore
+ * and Condition calls, update, extend) may or may not have been
  * applied, so they fail with TR_EMGRRESTART and are not repeated.  A
+ * named bounded Queue or Array is made again with its maxsize, or its
+ * type code and length (its proxy learnt them when made or opened), and
+ * zeros for an Array's items.  A
  * client connected by address, or a manager that does not come back,
  * gives TR_EDEAD or -ESRCH instead: nothing ever waits for ever on a dead
  * manager.
@@ -61,7 +67,8 @@ extern "C" {
  *
  * Every call that is not a wait answers within the handle's call timeout
  * (tr_manager_set_timeout(), default TR_MANAGER_CALL_MS) or fails with
- * -ETIMEDOUT; a wait (Queue get, Lock acquire, Event wait) takes its own
+ * -ETIMEDOUT; a wait (Queue get and put, Lock, RLock and Semaphore
+ * acquire, Event and Condition wait) takes its own
  * timeout_ms: 0 checks once, TR_TIMEOUT_INFINITE waits for ever (but
  * never on a dead manager), other negatives are -EINVAL.  Every call that
  * talks to the manager may also fail with -ECHILD, -ENOMEM, TR_EDEAD,
@@ -253,6 +260,13 @@ enum tr_mobj_kind {
 	TR_MOBJ_LOCK  = 5,
 	TR_MOBJ_EVENT = 6,
 	TR_MOBJ_VALUE = 7, /* one value (None at first) */
+	/* added later (see "RLock, Semaphore, Condition" and "Array"
+	 * below) */
+	TR_MOBJ_RLOCK             = 8,
+	TR_MOBJ_SEMAPHORE         = 9,  /* init: an int >= 0, NULL for 1 */
+	TR_MOBJ_BOUNDED_SEMAPHORE = 10, /* bound: the initial value */
+	TR_MOBJ_CONDITION         = 11, /* with its own RLock */
+	TR_MOBJ_ARRAY             = 12, /* made by tr_marray_new() */
 };
 
 /* Make an object of kind in the manager and a proxy onto it.  With name
@@ -261,8 +275,10 @@ enum tr_mobj_kind {
  * (TR_EBADTYPE if it is of another kind; init is then ignored) and made
  * otherwise.  init (borrowed, may be NULL) is the first contents: a dict
  * for a dict or Namespace (string keys), a list for a list or Queue, any
- * value for a Value; -EINVAL for a Lock or Event.  Errors: -EINVAL,
- * TR_EBADTYPE. */
+ * value for a Value, the first value for a Semaphore or BoundedSemaphore
+ * (an int 0..2^32-1; NULL: 1); -EINVAL for a Lock, Event, RLock or
+ * Condition.  An Array is made by tr_marray_new(), a bounded Queue by
+ * tr_mqueue_new().  Errors: -EINVAL, TR_EBADTYPE. */
 TR_API int tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
     const tr_mval *init);
 /* A proxy onto the object that tr_mobj_ref() named (in another process,
@@ -270,6 +286,19 @@ TR_API int tr_mobj_new(tr_mobj **ret, tr_manager *m, int kind, const char *name,
 TR_API int tr_mobj_open(tr_mobj **ret, tr_manager *m, const char *ref);
 /* Release the proxy (the object stays); NULL-safe, sets *op to NULL. */
 TR_API void tr_mobj_destroy(tr_mobj **op);
+/* The failures of one-way writes: tr_manager_errors() gives the first
+ * failure of this process's one-way writes (the *_nowait calls:
+ * no such object, a bad key or index, a full Queue...) since the last
+ * tr_manager_errors() of this process, into *ret_first (0: none), and how
+ * many failed into *ret_count (may be NULL); it clears them.  The
+ * manager serves a client's requests in order, so it sees every write
+ * sent before it.  The record is per client process (all of its handles
+ * onto this manager share it) and goes with a manager restart.  Blocks
+ * one round trip.  Returns 0, or the call's own error (-EINVAL, and those
+ * of every call). */
+TR_API int tr_manager_errors(
+    tr_manager *m, int *ret_first, uint64_t *ret_count);
+
 /* Remove the object from the manager (other proxies onto it then get
  * TR_ENOTFOUND).  Errors: TR_ENOTFOUND. */
 TR_API int tr_mobj_drop(tr_mobj *o);
@@ -279,7 +308,8 @@ TR_API const char *tr_mobj_ref(const tr_mobj *o);
 TR_API int         tr_mobj_kind(const tr_mobj *o);
 /* A copy of the whole object into *ret (the caller's): a dict, list, or
  * Namespace as a dict; a Queue's items as a list; a Value's value; an
- * Event as a bool; a Lock as a bool (held). */
+ * Event as a bool; a Lock, RLock or Condition as a bool (held); a
+ * Semaphore's value as an int; an Array's items as a list. */
 TR_API int tr_mobj_get_all(tr_mobj *o, tr_mval **ret);
 /* repr() of the whole object, Python style ("{1: '1'}", "[0, 1]",
  * "Namespace(x=1)"), new string the caller free()s.  Errors as
@@ -296,15 +326,17 @@ TR_API int tr_mdict_get(tr_mobj *o, const tr_mval *key, tr_mval **ret);
 TR_API int tr_mdict_set(tr_mobj *o, const tr_mval *key, const tr_mval *val);
 /* tr_mdict_set() without waiting for the answer: returns once the
  * request is sent.  Requests of one client are served in the order sent,
- * so a later call of the same handle sees the write; an error (no such
- * object, a bad key) is not reported (the manager counts and logs it at
- * debug level).  A write sent just before the manager dies may be lost. */
+ * so a later call of the same handle sees the write; an error at the
+ * manager (no such object, a bad key) is not returned here but kept for
+ * tr_manager_errors() (and logged at debug level).  A write sent just
+ * before the manager dies may be lost. */
 TR_API int tr_mdict_set_nowait(
     tr_mobj *o, const tr_mval *key, const tr_mval *val);
 TR_API int tr_mdict_del(tr_mobj *o, const tr_mval *key);
 /* 1 if key is in it, 0 if not. */
 TR_API int tr_mdict_contains(tr_mobj *o, const tr_mval *key);
-/* Number of keys (list: items; Queue: items waiting). */
+/* Number of keys (list: items; Queue: items waiting; Array: its
+ * length). */
 TR_API int64_t tr_mobj_len(tr_mobj *o);
 /* The keys as a list, in insertion order. */
 TR_API int tr_mdict_keys(tr_mobj *o, tr_mval **ret);
@@ -330,11 +362,23 @@ TR_API int tr_mlist_slice(
     tr_mobj *o, int64_t start, int64_t stop, tr_mval **ret);
 TR_API int tr_mlist_reverse(tr_mobj *o);
 
-/* Queue: put never waits (unbounded); get waits up to timeout_ms for an
- * item: -EAGAIN (timeout 0) or -ETIMEDOUT when none came. */
+/* Queue: get waits up to timeout_ms for an item: -EAGAIN (timeout 0) or
+ * -ETIMEDOUT when none came; a get that takes an item lets a waiting put
+ * in.  tr_mobj_new() makes an unbounded Queue, tr_mqueue_new() one of at
+ * most maxsize items (0: unbounded; init, a list, may not hold more).
+ * tr_mqueue_put() waits without limit while a bounded Queue is full
+ * (Python's put()); tr_mqueue_put_timeout() waits up to timeout_ms and
+ * fails with TR_EFULL when it is still full, at once for 0 (Python's
+ * put_nowait() and put(timeout=)); an unbounded Queue never waits (its
+ * put ends within the call timeout). */
+TR_API int tr_mqueue_new(tr_mobj **ret, tr_manager *m, const char *name,
+    uint64_t maxsize, const tr_mval *init);
 TR_API int tr_mqueue_put(tr_mobj *o, const tr_mval *val);
+TR_API int tr_mqueue_put_timeout(
+    tr_mobj *o, const tr_mval *val, int timeout_ms);
 /* tr_mqueue_put() without waiting for the answer; as
- * tr_mdict_set_nowait(). */
+ * tr_mdict_set_nowait().  It never waits for room: on a full Queue it
+ * fails at the manager with TR_EFULL, which tr_manager_errors() gives. */
 TR_API int tr_mqueue_put_nowait(tr_mobj *o, const tr_mval *val);
 TR_API int tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms);
 
@@ -351,6 +395,96 @@ TR_API int tr_mqueue_get(tr_mobj *o, tr_mval **ret, int timeout_ms);
 #endif
 TR_API int tr_mlock_acquire(tr_mobj *o, int timeout_ms);
 TR_API int tr_mlock_release(tr_mobj *o);
+
+/* RLock and Condition: tr_mlock_acquire() and tr_mlock_release() also
+ * take and give back an RLock or a Condition's lock (an RLock, Python's
+ * default).  Its holder (this thread) may acquire it again, and must
+ * release it as many times; acquire returns 0 or TR_LOCK_OWNER_DIED (its
+ * holder's process died holding it), -EAGAIN, -ETIMEDOUT; -EOVERFLOW past
+ * 2^32 - 1 levels; release -EPERM when this thread does not hold it.  A
+ * release by the thread that acquired through this proxy is sent without
+ * waiting for the answer, as a Lock's. */
+
+/* Semaphore, BoundedSemaphore: acquire takes one unit, waiting up to
+ * timeout_ms while the value is 0 (-EAGAIN, -ETIMEDOUT), and returns 0,
+ * or TR_LOCK_OWNER_DIED when the units came back from a process that
+ * died.  The manager counts the units each process acquired and has not
+ * released itself: a process's abnormal end (killed, crashed, a non-zero
+ * exit, its node lost) gives them back (at most up to a
+ * BoundedSemaphore's bound), and the next acquirer is told; a process
+ * that exits normally keeps what it took, as in Python (a semaphore has
+ * no owner: a consumer of a counting semaphore takes units for good).
+ * A release by a process that holds no unit counts as one of another
+ * holder's (units are anonymous), so what comes back on a death never
+ * takes a BoundedSemaphore past its bound.  A plain Semaphore's release
+ * is sent without waiting for the answer (it fails only past 2^32 - 1,
+ * which tr_manager_errors() then reports); a BoundedSemaphore's waits,
+ * to say -EOVERFLOW at once.  release
+ * adds one, waking a waiter: -EOVERFLOW (the value unchanged) past a
+ * BoundedSemaphore's bound (Python's ValueError) or 2^32 - 1; any process
+ * may release.  value: the value now (stale on return). */
+TR_API int     tr_msem_acquire(tr_mobj *o, int timeout_ms);
+TR_API int     tr_msem_release(tr_mobj *o);
+TR_API int64_t tr_msem_value(tr_mobj *o);
+
+/* Condition, with its lock held by this thread (else -EPERM, nothing
+ * waits).  wait gives the lock up (all its levels), waits up to
+ * timeout_ms for a notify, then takes the lock back at the same depth
+ * without limit (its holder's death ends that): 0 notified (or
+ * TR_LOCK_OWNER_DIED: notified, and the lock came from a dead holder),
+ * -ETIMEDOUT / -EAGAIN (0) when the time ran out; the lock is held again
+ * in every one of these cases.  The answer may so take longer than
+ * timeout_ms; the client waits for it without limit, but never on a dead
+ * manager.  wait_for calls pred(arg) (in the caller, lock held) first and
+ * after each wake-up until it is true, with one deadline for the whole
+ * call (Python's wait_for): 0 (or TR_LOCK_OWNER_DIED) once true,
+ * -ETIMEDOUT (-EAGAIN for 0) if still false at the deadline.  notify
+ * wakes at most n (>= 0) of the threads waiting now, longest-waiting
+ * first, and returns how many: a notify is never kept for a later wait.
+ * The woken take the lock when the notifier lets it go. */
+TR_API int tr_mcond_wait(tr_mobj *o, int timeout_ms);
+TR_API int tr_mcond_wait_for(
+    tr_mobj *o, bool (*pred)(void *arg), void *arg, int timeout_ms);
+TR_API int tr_mcond_notify(tr_mobj *o, int n);
+TR_API int tr_mcond_notify_all(tr_mobj *o);
+
+/* Array: len items of an array-module type code ('b' 'B' 'h' 'H' 'i' 'I'
+ * 'l' 'L' 'q' 'Q' 'f' 'd', as troupe/shared.h's) held by the manager,
+ * Python's manager.Array(typecode, sequence).  tr_marray_new() makes it
+ * (or opens the named one, as tr_mobj_new()): init NULL gives len zeros;
+ * else init is a list of len items (len 0: its length), ints for the
+ * integer codes (bools too), ints or doubles for 'f' and 'd'.  At most
+ * TR_MARRAY_MAX_LEN items.  Items come back as ints or doubles;
+ * tr_mobj_len() is the length, tr_mobj_get_all() and tr_mobj_repr() the
+ * items as a list.  get/set one item (a negative index from the end;
+ * TR_ENOTFOUND out of range), slice as tr_mlist_slice(), set_slice
+ * assigns a list of exactly stop - start items (after clamping; else
+ * -EINVAL, as Python's).  A write checks every item first and changes
+ * nothing when one does not fit: TR_EBADTYPE (not a number, or a double
+ * for an integer code), -EOVERFLOW (out of the code's range).  Errors of
+ * tr_marray_new(): -EINVAL (an unknown code, no items, a bad init). */
+#define TR_MARRAY_MAX_LEN (1u << 20)
+TR_API int tr_marray_new(tr_mobj **ret, tr_manager *m, const char *name,
+    char typecode, size_t len, const tr_mval *init);
+TR_API int tr_marray_get(tr_mobj *o, int64_t index, tr_mval **ret);
+TR_API int tr_marray_set(tr_mobj *o, int64_t index, const tr_mval *val);
+TR_API int tr_marray_slice(
+    tr_mobj *o, int64_t start, int64_t stop, tr_mval **ret);
+TR_API int tr_marray_set_slice(
+    tr_mobj *o, int64_t start, int64_t stop, const tr_mval *list);
+/* The items as they lie, in one round trip: read copies n items from
+ * index `from` into buf (n items of the code's C type: int32_t for 'i',
+ * double for 'd', long for 'l'...), a snapshot of them at one moment;
+ * write copies n items from buf in (-EOVERFLOW, nothing written, for an
+ * 'L' or 'Q' item past INT64_MAX: values are 64-bit signed).  Python's
+ * a[from:from + n] without the per-item values, for bulk data.  Errors:
+ * TR_ENOTFOUND (past the end: nothing copied), -EINVAL (not an Array
+ * proxy, buf NULL with n > 0, n > TR_MARRAY_MAX_LEN).  The type code
+ * comes from the manager when the proxy is made or opened;
+ * tr_marray_typecode() gives it ('\0' for another kind). */
+TR_API int  tr_marray_read(tr_mobj *o, size_t from, size_t n, void *buf);
+TR_API int  tr_marray_write(tr_mobj *o, size_t from, size_t n, const void *buf);
+TR_API char tr_marray_typecode(const tr_mobj *o);
 
 /* Event: set, clear, is_set (1/0), wait (1 set, 0 timeout passed clear,
  * as Python's wait()). */

@@ -98,7 +98,10 @@ TR_API int tr_node_spawn(const char *node, const char *actor, const void *args,
 
 /* The address others reach a of this run's actors by: a with this run's
  * node id in its node field (a remote a is returned as is).  Put it in
- * payloads meant for other nodes.  Errors: TR_EBADADDR (no node). */
+ * payloads meant for other nodes.  Processes of this run may use it too:
+ * sends, calls, monitors and links to it go straight to the actor, as to
+ * a itself (and handles opened by it use the same-host fast paths).
+ * Errors: TR_EBADADDR (no node). */
 TR_API int tr_node_global_addr(tr_addr a, tr_addr *ret);
 
 typedef struct tr_node_stats {

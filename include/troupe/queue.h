@@ -22,7 +22,10 @@ extern "C" {
  *
  * Handing a queue to a child: pass tr_queue_addr() (text: the queue's name,
  * or its broker's address) as, or inside, the child's arguments and call
- * tr_queue_open() there.  This works under every start method.  A handle
+ * tr_queue_open() there.  This works under every start method, and for
+ * members on other nodes (the broker's node-global address; they go by
+ * message: docs/distribution.md, "Queue, Event and the locks across
+ * nodes").  A handle
  * belongs to one thread of the process that made it; from a fork()ed
  * child every call returns -ECHILD.
  *
@@ -112,8 +115,11 @@ TR_API int tr_queue_open(tr_queue **ret, const char *where);
 TR_API void tr_queue_destroy(tr_queue **qp);
 
 /* The text to hand to tr_queue_open() in another process: the queue's
- * name if it has one, else its broker's address.  Borrowed, valid until
- * destroy.  Never NULL for a valid handle. */
+ * name if it has one, else its broker's address -- once this run has a
+ * node (tr_node_start()), the node-global one, which opens the queue from
+ * any node (a name is looked up in the opener's run only).  Borrowed,
+ * valid until the next call or destroy.  Never NULL for a valid handle.
+ * Does not block (it reads this run's node file). */
 TR_API const char *tr_queue_addr(const tr_queue *q);
 
 /* The broker's address now (it changes when the broker is restarted). */

@@ -114,7 +114,11 @@ TR_API int tr_lock_release(tr_lock *l);
 /* True if this thread holds the lock. */
 TR_API bool tr_lock_is_mine(tr_lock *l);
 TR_API bool tr_lock_is_recursive(tr_lock *l);
-/* Address text for tr_lock_open(); borrowed, valid until destroy. */
+/* Address text for tr_lock_open(); borrowed, valid until the next call or
+ * destroy.  For an actor primitive (TR_SYNC_ACTOR) in a run with a node,
+ * the actor's node-global address: it opens the primitive from any node
+ * (as do tr_sem_addr(), tr_cond_addr() and tr_barrier_addr()); a local
+ * primitive's cannot cross nodes.  Does not block. */
 TR_API const char *tr_lock_addr(tr_lock *l);
 
 /* ---- Semaphore and BoundedSemaphore ------------------------------------ */

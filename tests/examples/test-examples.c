@@ -819,6 +819,74 @@ test_manager_namespace(void **state)
 	}
 }
 
+/* the manager's Value and Array changed by a child */
+static void
+test_manager_value_array(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "manager-value-array", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("3\\.1415927",
+		    "\\[0, -1, -2, -3, -4, -5, -6, -7, -8, -9\\]");
+	}
+}
+
+/* ten workers' writes into one managed dict, none lost */
+static void
+test_manager_workers(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "manager-workers", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("Results: \\{0: 0, 1: 2, 2: 4, 3: 6, 4: 8, 5: 10, "
+		             "6: 12, 7: 14, 8: 16, 9: 18\\}");
+	}
+}
+
+/* a managed Condition's stages, as test_condition's */
+static void
+test_manager_condition(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "manager-condition", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("Starting stage_2\\[1\\]",
+		    "Starting stage_2\\[2\\]", "Starting s1",
+		    "s1 done and ready for stage 2",
+		    "stage_2\\[[12]\\] running", "stage_2\\[[12]\\] running");
+		assert_string_not_equal(run_.lines[4], run_.lines[5]);
+	}
+}
+
+/* a managed Semaphore(2): never more than two workers between acquire
+ * and release */
+static void
+test_manager_semaphore(void **state)
+{
+	for (int m = 0; m < 3; m++) {
+		int held = 0, most = 0, acquired = 0;
+
+		run_example(methods[m], "manager-semaphore", NULL);
+		expect_clean_exit();
+		assert_int_equal(run_.nlines, 10);
+		for (int i = 0; i < run_.nlines; i++) {
+			if (matches(run_.lines[i], "Process-[0-9]+ acquire",
+			        NULL)) {
+				held++;
+				acquired++;
+			} else {
+				assert_true(matches(run_.lines[i],
+				    "Process-[0-9]+ release", NULL));
+				held--;
+			}
+			most = held > most ? held : most;
+			assert_true(held >= 0);
+		}
+		assert_int_equal(acquired, 5);
+		assert_true(most <= 2);
+	}
+}
+
 static void
 test_condition(void **state)
 {
@@ -905,6 +973,27 @@ test_two_nodes(void **state)
 	}
 }
 
+/* issue 13: workers on nodes a and b drain one JoinableQueue; every
+ * task is done once, both nodes take some, join returns. */
+static void
+test_queue_two_nodes(void **state)
+{
+	(void) state;
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "queue-two-nodes", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("node b joined node a",
+		    "4 workers ready: 2 on node a, 2 on node b",
+		    "1 squared is 1", "2 squared is 4", "3 squared is 9",
+		    "4 squared is 16", "5 squared is 25", "6 squared is 36",
+		    "7 squared is 49", "8 squared is 64", "9 squared is 81",
+		    "10 squared is 100", "11 squared is 121",
+		    "12 squared is 144",
+		    "tasks done on node a: yes, on node b: yes",
+		    "join returned: every task done");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -924,6 +1013,10 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_tour),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_value_array),
+		cmocka_unit_test(test_manager_value_array),
+		cmocka_unit_test(test_manager_workers),
+		cmocka_unit_test(test_manager_condition),
+		cmocka_unit_test(test_manager_semaphore),
 		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_semaphore),
 		cmocka_unit_test(test_event),
@@ -940,6 +1033,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_manager_namespace),
 		cmocka_unit_test(test_trace_pingpong),
 		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_queue_two_nodes),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */

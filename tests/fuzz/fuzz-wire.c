@@ -4,8 +4,8 @@
  * Link, Unlink, Fin, FinAck, Ready, Boot), the supervisor's requests and
  * spec, the queue's (with its consumer rings' QueueEntry), the Event's,
  * the sync actor's, the Pool's (and the pool actor's PoolServerArgs and
- * PoolCall), the Manager's, a trace file's TraceEvent and what node
- * agents send each other (node.proto) -- by
+ * PoolCall), the Manager's, a trace file's TraceEvent, what node
+ * agents send each other (node.proto) and ps.proto's -- by
  * the path the servers take: a tr_msg of that type, tr_msg_unpack().  The
  * first byte picks the type.  What unpacks packs again, and that packing
  * is stable (what unpacks from it packs to the same bytes).  The Pool's starmap
@@ -26,6 +26,7 @@
 #include "msg.h"
 #include "node.pb-c.h"
 #include "pool.pb-c.h"
+#include "ps.pb-c.h"
 #include "queue.pb-c.h"
 #include "supervisor.pb-c.h"
 #include "sync.pb-c.h"
@@ -89,6 +90,14 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__node_stats_rep__descriptor,
 	&trwire__node_stop_req__descriptor,
 	&trwire__node_stop_rep__descriptor,
+	/* issue 13: ps and tree through a node (ps.proto): an actor's
+	 * account of itself, a node's listing */
+	&trwire__actor_info_req__descriptor,
+	&trwire__actor_info__descriptor,
+	&trwire__node_ps_req__descriptor,
+	&trwire__ps_actor__descriptor,
+	&trwire__ps_name__descriptor,
+	&trwire__node_ps_rep__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 

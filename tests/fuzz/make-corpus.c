@@ -25,6 +25,7 @@
 #include "pipe-ring.h"
 #include "pipe.h"
 #include "pool.pb-c.h"
+#include "ps.pb-c.h"
 #include "queue.pb-c.h"
 #include "runtime.h"
 #include "supervisor.pb-c.h"
@@ -163,6 +164,12 @@ wires(void)
 	Trwire__NodeHello      nh      = TRWIRE__NODE_HELLO__INIT;
 	Trwire__NodeSpawnReq   nsr     = TRWIRE__NODE_SPAWN_REQ__INIT;
 	Trwire__RemoteDown     rd      = TRWIRE__REMOTE_DOWN__INIT;
+	Trwire__ActorInfo      ai      = TRWIRE__ACTOR_INFO__INIT;
+	Trwire__PsActor        psa1    = TRWIRE__PS_ACTOR__INIT;
+	Trwire__PsActor       *psas[1] = { &psa1 };
+	Trwire__PsName         psn     = TRWIRE__PS_NAME__INIT;
+	Trwire__PsName        *psns[1] = { &psn };
+	Trwire__NodePsRep      psr     = TRWIRE__NODE_PS_REP__INIT;
 	uint32_t               lens[2] = { 1, 2 };
 	uint8_t               *mkey;
 	size_t                 mkey_len;
@@ -248,6 +255,28 @@ wires(void)
 	mrep.value  = mreq.key;
 	wire(33, "mgr-reply", &mrep.base);
 	free(mkey);
+	/* the Manager's later kinds: an Array made with its type code */
+	{
+		tr_mval *l = tr_mval_list();
+
+		for (int i = 0; i < 3; i++) {
+			tr_mval *v = tr_mval_int(-i);
+
+			if (!l || tr_mval_list_append(l, &v) < 0) {
+				exit(1);
+			}
+		}
+		mkey          = mval_packed(l, &mkey_len);
+		mreq          = (Trwire__MgrRequest) TRWIRE__MGR_REQUEST__INIT;
+		mreq.op       = TRI_MGR_NEW;
+		mreq.kind     = TR_MOBJ_ARRAY;
+		mreq.typecode = 'i';
+		mreq.size     = 3;
+		mreq.value.data = mkey;
+		mreq.value.len  = mkey_len;
+		wire(32, "mgr-request-array", &mreq.base);
+		free(mkey);
+	}
 	te.kind = 1;
 	te.self = &who;
 	te.what = "trwire.Fin";
@@ -271,6 +300,30 @@ wires(void)
 	nsr.args.len  = 1;
 	nsr.name      = "w1";
 	wire(41, "node-spawn-req", &nsr.base);
+	/* ps.proto: an actor's account of itself, a node's listing */
+	ai.queued     = 3;
+	ai.received   = 9;
+	ai.parent_pid = 4242;
+	ai.actor      = "worker";
+	ai.identity   = "1:2";
+	wire(51, "actor-info", &ai.base);
+	psa1.addr       = &who;
+	psa1.parent_pid = 4242;
+	psa1.comm       = "worker";
+	psa1.alive      = true;
+	psa1.answered   = true;
+	psa1.queued     = 3;
+	psa1.actor      = "worker";
+	psn.name        = "svc";
+	psn.addr        = &who;
+	psr.node        = "b";
+	psr.id          = 0x1234;
+	psr.run_pid     = 4242;
+	psr.n_actors    = 1;
+	psr.actors      = psas;
+	psr.n_names     = 1;
+	psr.names       = psns;
+	wire(55, "node-ps-rep", &psr.base);
 
 	tr_sup_spec_init(&spec);
 	tr_child_spec_init(&child, "w", "worker");

@@ -232,6 +232,18 @@ fd_census(const void *args, size_t len)
 }
 TR_ACTOR(fd_census, fd_census)
 
+#define ARGS_TEXT "the arguments, intact, 0123456789abcdef0123456789abcdef"
+
+/* Exit code 0 if its arguments are ARGS_TEXT, 3 if not. */
+static int
+args_check(const void *args, size_t len)
+{
+	return len == strlen(ARGS_TEXT) && memcmp(args, ARGS_TEXT, len) == 0
+	    ? 0
+	    : 3;
+}
+TR_ACTOR(args_check, args_check)
+
 /* "n": starts a sender of n messages to itself, reads none, returns 0:
  * its exit must not wait for ever on the sender's. */
 static int
@@ -727,7 +739,14 @@ test_fork_child_keeps_no_zeromq_fds_of_the_parent(void **state)
 	TR_ASSERT_OK(tr_process_join(p, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_process_exitcode(p, &after));
 	tr_process_destroy(&p);
-	assert_int_equal(after, before);
+	/* A census counts what the child's runtime holds at that instant,
+	 * which varies by one or two with timing (its ZeroMQ context and
+	 * connections open asynchronously; seen 7 against 8 and 9 on a
+	 * loaded machine).  Inherited connections of the parent would add
+	 * at least one per sibling: four. */
+	print_message("fds in a fork child: %d before the siblings, %d after\n",
+	    before, after);
+	assert_true(after < before + 4);
 	for (int i = 0; i < 4; i++) {
 		TR_ASSERT_OK(tr_send_bytes(a[i], "stop", 4, TR_TEST_HANG_MS));
 		code = tr_test_finish(&sib[i]);
@@ -787,6 +806,54 @@ test_children_outlive_their_starting_thread(void **state)
 	}
 }
 
+/* A child that binds its mailbox at once (the Manager's and the node
+ * agent's do), started from a thread other than main, gets its arguments
+ * intact under every method: the boot record it reads lives on that
+ * thread's stack, which a fork child's first new thread may reuse. */
+struct eager_start {
+	int method, r, code;
+};
+
+static void *
+eager_start_in_thread(void *arg)
+{
+	struct eager_start *e = arg;
+	tr_process         *p;
+
+	e->r = tr_process_new(&p, "args_check", ARGS_TEXT, strlen(ARGS_TEXT));
+	if (e->r < 0) {
+		return NULL;
+	}
+	(void) tr_process_set_eager_mailbox(p, true);
+	e->r = tr_process_set_start_method(p, e->method);
+	if (e->r == 0) {
+		e->r = tr_process_start(p, TR_TEST_HANG_MS);
+	}
+	if (e->r == 0) {
+		e->r = tr_process_join(p, TR_TEST_HANG_MS);
+	}
+	if (e->r == 0) {
+		e->r = tr_process_exitcode(p, &e->code);
+	}
+	tr_process_destroy(&p);
+	return NULL;
+}
+
+static void
+test_eager_child_started_from_a_thread_gets_its_arguments(void **state)
+{
+	for (int k = 0; k < NMETHODS; k++) {
+		struct eager_start e = { methods[k], -1, -1 };
+		pthread_t          th;
+
+		assert_int_equal(
+		    pthread_create(&th, NULL, eager_start_in_thread, &e), 0);
+		assert_int_equal(pthread_join(th, NULL), 0);
+		TR_ASSERT_OK(e.r);
+		assert_int_equal(e.code, 0);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -812,6 +879,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_recv_and_poll_report_eintr),
 		cmocka_unit_test(test_forkserver_starts_from_two_threads),
 		cmocka_unit_test(test_exit_with_a_full_unread_mailbox),
+		cmocka_unit_test(
+		    test_eager_child_started_from_a_thread_gets_its_arguments),
 	};
 
 	TR_ASSERT_OK(tr_init(argc, argv));

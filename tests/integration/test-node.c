@@ -658,6 +658,104 @@ test_lost_messages_are_detected_and_counted(void **state)
 	tr_node_stop(&a);
 }
 
+/* The fault hook with every fault at once on node b's sends (10% dropped,
+ * 5% duplicated, 5% held back behind the next message, 1 ms delay each,
+ * from a seed) and a short detection time: what node a receives is in
+ * order and never repeated, every message not delivered is counted as lost
+ * exactly, the repeats and the overtaken ones are dropped and counted, and
+ * the monitor of the remote actor never fires (no false DOWN). */
+static void
+test_fault_hook_order_no_duplicates_no_false_down(void **state)
+{
+	tr_node      *a = start_a(600, NULL, NULL);
+	struct kid    b;
+	tr_addr       e;
+	tr_node_stats st;
+	uint64_t      ref;
+	tr_msg       *m    = NULL;
+	long          last = -1;
+	int           got  = 0;
+	enum { N = 1500 };
+
+	(void) state;
+	setenv(
+	    "TROUPE_NODE_FAULT", "drop=10,dup=5,reorder=5,delay=1,seed=7", 1);
+	kid_start(&b, "b", tr_node_endpoint(a), 600, NULL, NULL);
+	unsetenv("TROUPE_NODE_FAULT");
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_monitor(e, &ref));
+	for (int i = 0; i < N; i++) {
+		char t[16];
+
+		snprintf(t, sizeof(t), "%d", i);
+		TR_ASSERT_OK(tr_send_bytes(e, t, strlen(t), TR_TEST_HANG_MS));
+	}
+	/* the reply is never faulted and sends the message held back first:
+	 * it comes after every echo */
+	call_echo(e, "sync");
+	while (tr_recv(&m, 0) == 0) {
+		char t[16] = "";
+		long v;
+
+		assert_false(tr_msg_is_system(m)); /* no DOWN */
+		memcpy(t, tr_msg_data(m),
+		    tr_msg_size(m) < 15 ? tr_msg_size(m) : 15);
+		v = atol(t);
+		assert_true(v > last);
+		last = v;
+		got++;
+		tr_msg_destroy(&m);
+	}
+	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
+	print_message("fault hook: %d of %d delivered, %llu lost, %llu "
+	              "dropped (repeats and overtaken)\n",
+	    got, N, (unsigned long long) st.lost,
+	    (unsigned long long) st.dropped);
+	assert_true(got > N / 2 && got < N);
+	assert_int_equal((uint64_t) got + st.lost, N);
+	assert_true(st.dropped > 0);
+	assert_int_equal(tr_node_is_up("b", TR_TEST_HANG_MS), 1);
+	TR_ASSERT_OK(tr_demonitor(ref));
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
+/* A fault hook asked for more than 100% (or anything it does not know) is
+ * refused with an error in the node's log and stays off: every message
+ * arrives, none is counted lost. */
+static void
+test_fault_hook_bad_values_leave_it_off(void **state)
+{
+	tr_node      *a = start_a(0, NULL, NULL);
+	struct kid    b;
+	tr_addr       e;
+	tr_node_stats st;
+	tr_msg       *m   = NULL;
+	int           got = 0;
+	enum { N = 200 };
+
+	(void) state;
+	setenv("TROUPE_NODE_FAULT", "drop=150,seed=3", 1);
+	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
+	unsetenv("TROUPE_NODE_FAULT");
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
+	for (int i = 0; i < N; i++) {
+		TR_ASSERT_OK(tr_send_bytes(e, "x", 1, TR_TEST_HANG_MS));
+	}
+	call_echo(e, "sync");
+	while (tr_recv(&m, 0) == 0) {
+		got++;
+		tr_msg_destroy(&m);
+	}
+	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
+	assert_int_equal(got, N);
+	assert_int_equal(st.lost, 0);
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
 /* `troupe node`: --help; runs in the foreground, says where it listens,
  * serves (b joins it), and stops cleanly on SIGTERM. */
 static void
@@ -725,6 +823,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_curve_wrong_key_refused),
 		cmocka_unit_test(test_lost_messages_are_detected_and_counted),
 		cmocka_unit_test(test_troupe_node_command),
+		cmocka_unit_test(
+		    test_fault_hook_order_no_duplicates_no_false_down),
+		cmocka_unit_test(test_fault_hook_bad_values_leave_it_off),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
