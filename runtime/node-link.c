@@ -27,6 +27,9 @@
 #include "log.h"
 #include "msg.h"
 #include "node-int.h"
+#include "node-notice.h"
+#include "node-pairs.h"
+#include "node-queue.h"
 #include "node.pb-c.h"
 #include "rlive.h"
 #include "transport.h"
@@ -53,6 +56,7 @@ struct peer {
 	uint64_t seq_out;   /* last link sequence number we sent it */
 	uint64_t seq_in;    /* last one we received from it ... */
 	tr_addr  seq_agent; /* ... from this incarnation of its agent */
+	struct tri_node_queue q; /* for it while it is not up (node-queue.c) */
 };
 
 struct lwatch { /* a local process watches a remote actor */
@@ -102,6 +106,10 @@ struct tri_node_link {
 	pthread_t               thread;
 	_Atomic bool            stop;
 	tr_node_stats           st;
+	/* per-pair sequence numbers, out and in (node-pairs.c); what the
+	 * queues of down nodes dropped, to tell the senders */
+	struct tri_node_pairs pout, pin;
+	struct tri_node_drops drops;
 	/* test-only fault hook ($TROUPE_NODE_FAULT): drop a share of the
 	 * user messages sent, and delay each, from a seed */
 	int      fault_drop_pct, fault_delay_ms;
@@ -300,10 +308,12 @@ fault_parse(struct tri_node_link *l)
 	    l->conf.name, l->fault_drop_pct, l->fault_delay_ms, seed);
 }
 
-/* Send [seq][env][payload] on a peer's DEALER, waiting while its queue is
- * full (up to wait_ms).  The payload is copied by reference.  Every
- * message gets the next sequence number of the link, so the receiver sees
- * a gap where messages were lost. */
+/* Send [seq, pair seq][env][payload] on a peer's DEALER, waiting while
+ * its queue is full (up to wait_ms).  The payload is copied by reference.
+ * Every message gets the next sequence number of the link, so the
+ * receiver sees a gap where messages were lost; a user message also gets
+ * the next number of its (sender, recipient) pair (node-pairs.c), so the
+ * receiver can tell the recipient how many of its messages were lost. */
 static int
 dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
     zmq_msg_t *payload, int wait_ms)
@@ -312,11 +322,14 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 	zmq_msg_t copy;
 	int       n        = tri_env_encode(e, env, sizeof(env));
 	int64_t   deadline = tri_deadline(wait_ms);
-	uint64_t  seq;
+	uint64_t  seq[2];
 
 	if (n < 0) {
 		return n;
 	}
+	seq[1] = e->flags & TRI_FLAG_SYSTEM
+	    ? 0
+	    : tri_node_pairs_next(&l->pout, e->sender, e->recipient);
 	if ((l->fault_drop_pct || l->fault_delay_ms) &&
 	    !(e->flags & (TRI_FLAG_SYSTEM | TRI_FLAG_REPLY))) {
 		if (l->fault_delay_ms) {
@@ -327,25 +340,26 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 			return 0;
 		}
 	}
-	seq = p->seq_out + 1;
+	seq[0] = p->seq_out + 1;
 	for (;;) {
 		zmq_pollitem_t it = { p->dealer, 0, ZMQ_POLLOUT, 0 };
-		int            left;
+		int            left, err;
 
-		if (zmq_send(p->dealer, &seq, sizeof(seq),
+		if (zmq_send(p->dealer, seq, sizeof(seq),
 		        ZMQ_SNDMORE | ZMQ_DONTWAIT) == sizeof(seq)) {
 			break;
 		}
-		if (zmq_errno() != EAGAIN) {
-			return -zmq_errno();
-		}
-		left = tri_remaining(deadline, wait_ms);
+		err  = zmq_errno();
+		left = err == EAGAIN ? tri_remaining(deadline, wait_ms) : 0;
 		if (left == 0) {
-			return -EAGAIN;
+			/* not sent: its pair number is given again */
+			tri_node_pairs_undo(&l->pout, e->sender, e->recipient,
+			    seq[1]);
+			return -err;
 		}
 		(void) zmq_poll(&it, 1, left);
 	}
-	p->seq_out = seq;
+	p->seq_out = seq[0];
 	/* the high-water mark is checked at the first frame only */
 	(void) zmq_send(p->dealer, env, (size_t) n, ZMQ_SNDMORE);
 	zmq_msg_init(&copy);
@@ -731,6 +745,9 @@ hello_in(struct tri_node_link *l, const uint8_t *rid, size_t ridn, uint64_t seq,
 	if (!tr_addr_eq(p->seq_agent, p->agent)) {
 		p->seq_agent = p->agent;
 		p->seq_in    = seq - 1;
+		/* its pair numbers start again, and it knows none of ours */
+		tri_node_pairs_forget_node(&l->pin, p->id);
+		tri_node_pairs_forget_node(&l->pout, p->id);
 	}
 	(void) seq_check(l, p, seq);
 	memcpy(p->rid, rid, ridn);
@@ -827,7 +844,8 @@ token_of(const tr_msg *m, const ProtobufCMessageDescriptor *d)
 }
 
 /* Read one message of a socket: env (decoded) and payload; with a
- * routing id first on the ROUTER.  1 read, 0 nothing, < 0 malformed. */
+ * routing id and the sequence numbers (link, pair) first on the ROUTER.
+ * 1 read, 0 nothing, < 0 malformed. */
 static int
 read_msg(
     void *s, bool routed, uint8_t *rid, size_t *ridn, uint64_t *seq, tr_msg *m)
@@ -852,11 +870,11 @@ read_msg(
 			zmq_msg_close(&f);
 			return -EPROTO;
 		}
-		/* the link sequence number */
-		if (zmq_msg_size(&f) != sizeof(*seq) || !zmq_msg_more(&f)) {
+		/* the link sequence number and the pair's */
+		if (zmq_msg_size(&f) != 2 * sizeof(*seq) || !zmq_msg_more(&f)) {
 			r = -EPROTO;
 		} else {
-			memcpy(seq, zmq_msg_data(&f), sizeof(*seq));
+			memcpy(seq, zmq_msg_data(&f), 2 * sizeof(*seq));
 		}
 		zmq_msg_close(&f);
 		zmq_msg_init(&f);
@@ -888,6 +906,112 @@ read_msg(
 		}
 	}
 	return r < 0 ? r : 1;
+}
+
+/* ---- queues for nodes that are not up (node-queue.c) ---------------------
+ */
+
+/* A message that was waiting for its node (or would have) is dropped:
+ * counted, and its sender will be told (user messages; the system ones
+ * have their monitors). */
+static void
+queue_drop(struct tri_node_link *l, const struct tri_env *e, int kind)
+{
+	l->st.unreachable++;
+	if (!(e->flags & TRI_FLAG_SYSTEM)) {
+		tr_addr s = e->sender;
+
+		s.node = 0;
+		tri_node_drops_add(&l->drops, s, e->recipient, kind);
+	}
+}
+
+static void
+queue_for(struct tri_node_link *l, struct peer *p, tr_msg *m)
+{
+	if (p->q.n >= (size_t) l->conf.queue_max) {
+		if (l->drops.n == 0) {
+			tr_log(TR_LOG_WARNING,
+			    "node %s: the queue for node %s is full (%d): "
+			    "messages for it are dropped",
+			    l->conf.name, p->name, l->conf.queue_max);
+		}
+		queue_drop(l, &m->env, TR_NODE_NOTICE_QUEUE_FULL);
+		return;
+	}
+	if (tri_node_queue_push(&p->q, &m->env, &m->payload, tri_now_ms()) <
+	    0) {
+		queue_drop(l, &m->env, TR_NODE_NOTICE_QUEUE_FULL);
+		return;
+	}
+	if (p->q.n == 1 && !peer_up(p)) {
+		tr_log(TR_LOG_INFO,
+		    "node %s: node %s is not up: messages for it wait (at "
+		    "most %d, %d ms)",
+		    l->conf.name, p->name, l->conf.queue_max, l->conf.queue_ms);
+	}
+}
+
+/* Tell the senders of dropped messages (one notice per pair and kind). */
+static void
+report_drops(struct tri_node_link *l)
+{
+	for (size_t i = 0; i < l->drops.n; i++) {
+		struct tri_node_drop *d = &l->drops.d[i];
+		struct peer          *p = peer_by_id(l, d->to.node);
+		tr_msg               *n = NULL;
+
+		if (tr_addr_is_alive(d->sender) &&
+		    tri_node_notice_new(&n, d->kind, d->sender, d->to,
+		        p ? p->name : "", d->count, 0) == 0) {
+			deliver(l, &n->env, &n->payload, true);
+			tr_msg_destroy(&n);
+		}
+	}
+	l->drops.n = 0;
+}
+
+/* Send what waits for nodes that are up again, in order, as far as their
+ * sockets take it; drop what waited too long. */
+static void
+queue_tick(struct tri_node_link *l)
+{
+	int64_t now = tri_now_ms();
+
+	for (int i = 0; i < l->npeers; i++) {
+		struct peer *p       = &l->peers[i];
+		size_t       sent    = 0;
+		uint64_t     expired = 0;
+
+		while (p->q.head && peer_up(p) &&
+		    dealer_send(l, p, &p->q.head->env, &p->q.head->payload,
+		        0) == 0) {
+			l->st.sent++;
+			l->st.queued++;
+			sent++;
+			tri_node_queue_pop(&p->q);
+		}
+		if (sent) {
+			tr_log(TR_LOG_INFO,
+			    "node %s: %zu message(s) that waited sent to node "
+			    "%s",
+			    l->conf.name, sent, p->name);
+		}
+		while (p->q.head &&
+		    now - p->q.head->since >= l->conf.queue_ms) {
+			queue_drop(
+			    l, &p->q.head->env, TR_NODE_NOTICE_QUEUE_EXPIRED);
+			tri_node_queue_pop(&p->q);
+			expired++;
+		}
+		if (expired) {
+			tr_log(TR_LOG_WARNING,
+			    "node %s: %" PRIu64 " message(s) for node %s "
+			    "dropped: it stayed down %d ms",
+			    l->conf.name, expired, p->name, l->conf.queue_ms);
+		}
+	}
+	report_drops(l);
 }
 
 /* One message from this run's processes, meant for another node. */
@@ -928,6 +1052,12 @@ from_gw(struct tri_node_link *l, tr_msg *m)
 	m->env.sender.node = l->id;
 	if (m->env.reply_to.pid && m->env.reply_to.node == 0) {
 		m->env.reply_to.node = l->id;
+	}
+	/* a known node that is not up (or has messages waiting): wait */
+	if (p && p->id && p->dealer && l->conf.queue_max > 0 &&
+	    (!peer_up(p) || p->q.head)) {
+		queue_for(l, p, m);
+		return;
 	}
 	if (peer_send(l, p, &m->env, &m->payload) < 0) {
 		char a[TR_ADDR_STRLEN];
@@ -994,10 +1124,40 @@ seq_check(struct tri_node_link *l, struct peer *p, uint64_t seq)
 	return true;
 }
 
+/* A gap in what m's sender sent its recipient (pair sequence numbers):
+ * a notice to the recipient, before m, counted. */
+static void
+pair_check(struct tri_node_link *l, struct peer *p, uint64_t pseq, tr_msg *m)
+{
+	uint64_t first, lost;
+	tr_msg  *n = NULL;
+	char     a[TR_ADDR_STRLEN], b[TR_ADDR_STRLEN];
+
+	lost = tri_node_pairs_check(
+	    &l->pin, m->env.sender, m->env.recipient, pseq, &first);
+	if (lost == 0) {
+		return;
+	}
+	l->st.gaps++;
+	tr_log(TR_LOG_WARNING,
+	    "node %s: %" PRIu64 " message(s) from %s to %s were lost "
+	    "(pair sequence %" PRIu64 " to %" PRIu64 "): the recipient is told",
+	    l->conf.name, lost, tr_addr_format(m->env.sender, a, sizeof(a)),
+	    tr_addr_format(m->env.recipient, b, sizeof(b)), first,
+	    first + lost - 1);
+	if (tri_node_notice_new(&n, TR_NODE_NOTICE_GAP, m->env.recipient,
+	        m->env.sender, p->name, lost, first) == 0) {
+		deliver(l, &n->env, &n->payload, true);
+		tr_msg_destroy(&n);
+	}
+}
+
 static void
 from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
-    uint64_t seq, tr_msg *m)
+    const uint64_t *seqs, tr_msg *m)
 {
+	uint64_t seq = seqs[0];
+
 	struct peer *p   = peer_by_rid(l, rid, ridn);
 	bool         sys = (m->env.flags & TRI_FLAG_SYSTEM) != 0;
 
@@ -1051,6 +1211,9 @@ from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
 		deliver(l, &m->env, &m->payload, false);
 		return;
 	}
+	if (!sys) {
+		pair_check(l, p, seqs[1], m);
+	}
 	deliver(l, &m->env, &m->payload, true);
 }
 
@@ -1062,16 +1225,16 @@ drain(struct tri_node_link *l, void *s, bool routed)
 {
 	for (int k = 0; k < 1000; k++) {
 		uint8_t  rid[256];
-		size_t   ridn = 0;
-		uint64_t seq  = 0;
-		tr_msg  *m    = tri_msg_alloc();
+		size_t   ridn   = 0;
+		uint64_t seq[2] = { 0, 0 };
+		tr_msg  *m      = tri_msg_alloc();
 		int      r;
 
 		if (!m) {
 			return;
 		}
 		zmq_msg_init(&m->payload);
-		r = read_msg(s, routed, rid, &ridn, &seq, m);
+		r = read_msg(s, routed, rid, &ridn, seq, m);
 		if (r == 1) {
 			if (routed) {
 				from_router(l, rid, ridn, seq, m);
@@ -1190,6 +1353,7 @@ link_main(void *arg)
 		if (it[1].revents) {
 			drain(l, l->router, true);
 		}
+		queue_tick(l);
 		if (it[0].revents) {
 			drain(l, l->gw, false);
 		}
@@ -1273,7 +1437,11 @@ close_all(struct tri_node_link *l)
 		if (l->peers[i].mon) {
 			zmq_close(l->peers[i].mon);
 		}
+		tri_node_queue_clear(&l->peers[i].q);
 	}
+	tri_node_pairs_free(&l->pin);
+	tri_node_pairs_free(&l->pout);
+	tri_node_drops_free(&l->drops);
 	while (l->phead) {
 		struct pending *p = l->phead;
 
