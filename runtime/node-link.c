@@ -601,8 +601,12 @@ down_remote(struct tri_node_link *l, const struct rwatch *w, int code, int cls)
 	}
 	m->env.sender    = (tr_addr) { l->id, w->who.pid, w->who.incarnation };
 	m->env.recipient = w->watcher;
-	if (peer_send(l, peer_by_id(l, w->watcher.node), &m->env, &m->payload) <
-	    0) {
+	if (w->watcher.node == 0) { /* this run's, by our global address */
+		if (tr_addr_is_alive(w->watcher)) {
+			deliver(l, &m->env, &m->payload, false);
+		}
+	} else if (peer_send(l, peer_by_id(l, w->watcher.node), &m->env,
+	               &m->payload) < 0) {
 		l->st.unreachable++;
 	}
 	tr_msg_destroy(&m);
@@ -1014,6 +1018,11 @@ queue_tick(struct tri_node_link *l)
 	report_drops(l);
 }
 
+static void rwatch_add(
+    struct tri_node_link *l, tr_addr watcher, tr_addr who, uint64_t token);
+static void rwatch_remove(
+    struct tri_node_link *l, tr_addr watcher, uint64_t token);
+
 /* One message from this run's processes, meant for another node. */
 static void
 from_gw(struct tri_node_link *l, tr_msg *m)
@@ -1029,7 +1038,16 @@ from_gw(struct tri_node_link *l, tr_msg *m)
 	if (m->env.recipient.node == l->id) { /* one of ours, global form */
 		m->env.recipient.node = 0;
 		m->env.sender.node    = 0;
-		deliver(l, &m->env, &m->payload, true);
+		if (watch) { /* watched here, answered here */
+			rwatch_add(l, m->env.sender, m->env.recipient,
+			    token_of(m, &trwire__remote_watch__descriptor));
+		} else if (sys &&
+		    strcmp(m->env.type, "trwire.RemoteUnwatch") == 0) {
+			rwatch_remove(l, m->env.sender,
+			    token_of(m, &trwire__remote_unwatch__descriptor));
+		} else {
+			deliver(l, &m->env, &m->payload, true);
+		}
 		return;
 	}
 	p = peer_by_id(l, m->env.recipient.node);
@@ -1098,6 +1116,19 @@ rwatch_add(
 		l->caprw = ncap;
 	}
 	l->rw[l->nrw++] = w;
+}
+
+static void
+rwatch_remove(struct tri_node_link *l, tr_addr watcher, uint64_t token)
+{
+	for (size_t i = 0; i < l->nrw; i++) {
+		if (l->rw[i].token == token &&
+		    tr_addr_eq(l->rw[i].watcher, watcher)) {
+			tri_live_close(l->rw[i].fd);
+			l->rw[i] = l->rw[--l->nrw];
+			return;
+		}
+	}
 }
 
 /* Messages lost between seq_in and seq (a broken connection, a drop):
@@ -1187,16 +1218,8 @@ from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
 		return;
 	}
 	if (sys && strcmp(m->env.type, "trwire.RemoteUnwatch") == 0) {
-		uint64_t t = token_of(m, &trwire__remote_unwatch__descriptor);
-
-		for (size_t i = 0; i < l->nrw; i++) {
-			if (l->rw[i].token == t &&
-			    tr_addr_eq(l->rw[i].watcher, m->env.sender)) {
-				tri_live_close(l->rw[i].fd);
-				l->rw[i] = l->rw[--l->nrw];
-				break;
-			}
-		}
+		rwatch_remove(l, m->env.sender,
+		    token_of(m, &trwire__remote_unwatch__descriptor));
 		return;
 	}
 	if (sys && strcmp(m->env.type, "trwire.RemoteDown") == 0) {

@@ -375,6 +375,7 @@ test_global_name_seen_and_freed_everywhere(void **state)
 	tr_node_stats st;
 	char          line[256];
 	tr_msg       *q = NULL, *rep = NULL;
+	uint64_t      ref;
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0);
@@ -418,9 +419,22 @@ test_global_name_seen_and_freed_everywhere(void **state)
 	tr_msg_destroy(&rep);
 	TR_ASSERT_OK(tr_node_stats_get("c", &st, TR_TEST_HANG_MS));
 	assert_int_equal(st.names, 2);
-	/* the actors end: their names are gone everywhere */
+	/* the actors end: their names are gone everywhere.  (A monitor of
+	 * this run's actor by its global address works too.) */
+	TR_ASSERT_OK(tr_monitor(e, &ref));
 	TR_ASSERT_OK(tr_send_bytes(e, "exit", 4, TR_TEST_HANG_MS));
 	assert_int_equal(tr_test_finish(&p), 0);
+	for (;;) {
+		tr_down d;
+
+		TR_ASSERT_OK(tr_recv(&q, TR_TEST_HANG_MS));
+		if (tr_msg_down(q, &d) == 0 && d.ref == ref) {
+			assert_int_equal(d.exit_class, TR_EXIT_NORMAL);
+			tr_msg_destroy(&q);
+			break;
+		}
+		tr_msg_destroy(&q);
+	}
 	wait_name("svc", TR_ADDR_NULL);
 	kid_ask(&b, "gone svc", line, sizeof(line));
 	assert_string_equal(line, "G 0\n");
