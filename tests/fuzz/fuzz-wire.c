@@ -89,6 +89,13 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__node_stats_rep__descriptor,
 	&trwire__node_stop_req__descriptor,
 	&trwire__node_stop_rep__descriptor,
+	/* issue 13, names and notices (selectors 50-55) */
+	&trwire__node_notice__descriptor,
+	&trwire__node_name_req__descriptor,
+	&trwire__node_name_rep__descriptor,
+	&trwire__node_name__descriptor,
+	&trwire__node_name_claim__descriptor,
+	&trwire__node_name_drop__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 

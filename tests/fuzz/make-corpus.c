@@ -163,6 +163,11 @@ wires(void)
 	Trwire__NodeHello      nh      = TRWIRE__NODE_HELLO__INIT;
 	Trwire__NodeSpawnReq   nsr     = TRWIRE__NODE_SPAWN_REQ__INIT;
 	Trwire__RemoteDown     rd      = TRWIRE__REMOTE_DOWN__INIT;
+	Trwire__NodeName       nn      = TRWIRE__NODE_NAME__INIT;
+	Trwire__NodeName      *nns[1]  = { &nn };
+	Trwire__NodeNameClaim  ncl     = TRWIRE__NODE_NAME_CLAIM__INIT;
+	Trwire__NodeNameReq    nrq     = TRWIRE__NODE_NAME_REQ__INIT;
+	Trwire__NodeNotice     nno     = TRWIRE__NODE_NOTICE__INIT;
 	uint32_t               lens[2] = { 1, 2 };
 	uint8_t               *mkey;
 	size_t                 mkey_len;
@@ -271,6 +276,24 @@ wires(void)
 	nsr.args.len  = 1;
 	nsr.name      = "w1";
 	wire(41, "node-spawn-req", &nsr.base);
+	/* issue 13: a gap notice, a name request, a peer's name claim */
+	nno.kind  = TRWIRE__NODE_NOTICE_KIND__NOTICE_GAP;
+	nno.peer  = &who;
+	nno.node  = "b";
+	nno.count = 3;
+	nno.first = 5;
+	wire(50, "node-notice", &nno.base);
+	nrq.op   = 2;
+	nrq.name = "svc";
+	nrq.addr = &who;
+	wire(51, "node-name-req", &nrq.base);
+	nn.name      = "svc";
+	nn.addr      = &who;
+	nn.since_ms  = 1700000000000;
+	ncl.n_names  = 1;
+	ncl.names    = nns;
+	ncl.full     = 1;
+	wire(54, "node-name-claim", &ncl.base);
 
 	tr_sup_spec_init(&spec);
 	tr_child_spec_init(&child, "w", "worker");
