@@ -235,8 +235,7 @@ reject(tr_msg *m, uint64_t **counter, tr_mailbox_stats *st)
 	if (m->env.flags & TRI_FLAG_SYSTEM) {
 		/* DOWN and EXIT are made locally; from the wire only the
 		 * runtime-to-runtime requests are accepted */
-		if (!tri_proto_accepts(m->env.type) &&
-		    !tri_node_notice_is(m)) {
+		if (!tri_proto_accepts(m->env.type) && !tri_node_notice_is(m)) {
 			*counter = &st->dropped_badtype;
 			return "system message type not accepted from the wire";
 		}

@@ -29,10 +29,12 @@ struct agent {
 	uint32_t               id;
 	struct tri_node_shared sh;
 	struct tri_node_link  *link;
-	struct tri_node_names  names; /* cluster-wide (node-names.c) */
 	tr_process           **kids; /* started for other nodes */
 	size_t                 nkids, capkids;
 	bool                   stop;
+
+	/* cluster-wide names (node-names.c) */
+	struct tri_node_names names;
 };
 
 static int
@@ -200,8 +202,9 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.refused      = ag->sh.st.refused;
 	rep.dropped      = ag->sh.st.dropped;
 	rep.lost         = ag->sh.st.lost;
-	rep.gaps         = ag->sh.st.gaps;
-	rep.queued       = ag->sh.st.queued;
+
+	rep.gaps           = ag->sh.st.gaps; /* names, gaps, queues */
+	rep.queued         = ag->sh.st.queued;
 	rep.names          = ag->names.n;
 	rep.name_conflicts = ag->names.conflicts;
 	for (int i = 0; i < ag->sh.npeers; i++) {

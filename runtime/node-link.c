@@ -53,9 +53,9 @@ struct peer {
 	void    *dealer, *mon;
 	uint8_t  rid[256]; /* their DEALER's routing id on our ROUTER */
 	size_t   rid_len;
-	uint64_t seq_out;   /* last link sequence number we sent it */
-	uint64_t seq_in;    /* last one we received from it ... */
-	tr_addr  seq_agent; /* ... from this incarnation of its agent */
+	uint64_t seq_out;        /* last link sequence number we sent it */
+	uint64_t seq_in;         /* last one we received from it ... */
+	tr_addr  seq_agent;      /* ... from this incarnation of its agent */
 	struct tri_node_queue q; /* for it while it is not up (node-queue.c) */
 };
 
@@ -353,8 +353,8 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 		left = err == EAGAIN ? tri_remaining(deadline, wait_ms) : 0;
 		if (left == 0) {
 			/* not sent: its pair number is given again */
-			tri_node_pairs_undo(&l->pout, e->sender, e->recipient,
-			    seq[1]);
+			tri_node_pairs_undo(
+			    &l->pout, e->sender, e->recipient, seq[1]);
 			return -err;
 		}
 		(void) zmq_poll(&it, 1, left);
@@ -988,8 +988,8 @@ queue_tick(struct tri_node_link *l)
 		uint64_t     expired = 0;
 
 		while (p->q.head && peer_up(p) &&
-		    dealer_send(l, p, &p->q.head->env, &p->q.head->payload,
-		        0) == 0) {
+		    dealer_send(
+		        l, p, &p->q.head->env, &p->q.head->payload, 0) == 0) {
 			l->st.sent++;
 			l->st.queued++;
 			sent++;
@@ -1001,8 +1001,8 @@ queue_tick(struct tri_node_link *l)
 			    "%s",
 			    l->conf.name, sent, p->name);
 		}
-		while (p->q.head &&
-		    now - p->q.head->since >= l->conf.queue_ms) {
+		while (
+		    p->q.head && now - p->q.head->since >= l->conf.queue_ms) {
 			queue_drop(
 			    l, &p->q.head->env, TR_NODE_NOTICE_QUEUE_EXPIRED);
 			tri_node_queue_pop(&p->q);

@@ -94,7 +94,8 @@ add(struct tri_node_names *t, const char *name, tr_addr addr, int64_t since)
 	}
 	if (t->n == t->cap) {
 		size_t                ncap = t->cap ? t->cap * 2 : 16;
-		struct tri_node_name *ne = tri_realloc(t->e, ncap * sizeof(*ne));
+		struct tri_node_name *ne =
+		    tri_realloc(t->e, ncap * sizeof(*ne));
 
 		if (!ne) {
 			return NULL;
@@ -146,7 +147,8 @@ send_to(tr_addr agent, const ProtobufCMessage *pb)
 	tr_msg *m = NULL;
 
 	if (tr_msg_new_pb(&m, pb) == 0 && tr_send(agent, &m, SEND_MS) < 0) {
-		tr_log(TR_LOG_DEBUG, "node names: a message to a peer was lost");
+		tr_log(
+		    TR_LOG_DEBUG, "node names: a message to a peer was lost");
 	}
 	tr_msg_destroy(&m);
 }
@@ -178,10 +180,10 @@ static void
 tell_claim(struct tri_node_names *t, const struct tri_node_name *only,
     const tr_addr *to)
 {
-	Trwire__NodeNameClaim c = TRWIRE__NODE_NAME_CLAIM__INIT;
-	Trwire__NodeName    *ns = NULL, **pp = NULL;
-	Trwire__Addr        *as = NULL;
-	size_t               n  = 0, cap = only ? 1 : t->n;
+	Trwire__NodeNameClaim c  = TRWIRE__NODE_NAME_CLAIM__INIT;
+	Trwire__NodeName     *ns = NULL, **pp = NULL;
+	Trwire__Addr         *as = NULL;
+	size_t                n = 0, cap = only ? 1 : t->n;
 
 	if (cap) {
 		ns = tri_calloc(cap, sizeof(*ns));

@@ -48,8 +48,8 @@ void tri_node_names_free(struct tri_node_names *t);
 void tri_node_names_register_types(void);
 /* Serve m if it is about names (a request of this run, a claim or drop of
  * a peer, the DOWN of a named actor): returns true if it was. */
-bool tri_node_names_serve(struct tri_node_names *t,
-    struct tri_node_shared *sh, const tr_msg *m);
+bool tri_node_names_serve(
+    struct tri_node_names *t, struct tri_node_shared *sh, const tr_msg *m);
 /* Follow the peers' states: drop the names of those lost, send ours to
  * those that came up. */
 void tri_node_names_tick(struct tri_node_names *t, struct tri_node_shared *sh);

@@ -69,8 +69,8 @@ tr_msg_node_notice(const tr_msg *m, tr_node_notice *ret)
 	}
 	memset(ret, 0, sizeof(*ret));
 	ret->kind = (int) n->kind;
-	ret->peer = (tr_addr) { n->peer->node, n->peer->pid,
-		n->peer->incarnation };
+	ret->peer =
+	    (tr_addr) { n->peer->node, n->peer->pid, n->peer->incarnation };
 	tri_strlcpy(ret->node, n->node, sizeof(ret->node));
 	ret->count = n->count;
 	ret->first = n->first;

@@ -50,7 +50,7 @@ find(struct tri_node_pairs *t, tr_addr from, tr_addr to, bool *found)
 static int
 rebuild(struct tri_node_pairs *t, size_t cap, uint32_t drop_node)
 {
-	struct tri_node_pair *old = t->slot;
+	struct tri_node_pair *old  = t->slot;
 	size_t                ocap = t->cap;
 	struct tri_node_pairs nt   = { tri_calloc(cap, sizeof(*old)), cap, 0,
 		  t->forgot };
@@ -64,7 +64,8 @@ rebuild(struct tri_node_pairs *t, size_t cap, uint32_t drop_node)
 
 		if (!p->used ||
 		    (drop_node &&
-		        (p->from.node == drop_node || p->to.node == drop_node))) {
+		        (p->from.node == drop_node ||
+		            p->to.node == drop_node))) {
 			continue;
 		}
 		q  = find(&nt, p->from, p->to, &found);

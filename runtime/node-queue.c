@@ -70,7 +70,8 @@ tri_node_drops_add(
 	}
 	if (t->n == t->cap) {
 		size_t                ncap = t->cap ? t->cap * 2 : 16;
-		struct tri_node_drop *nd = tri_realloc(t->d, ncap * sizeof(*nd));
+		struct tri_node_drop *nd =
+		    tri_realloc(t->d, ncap * sizeof(*nd));
 
 		if (!nd) {
 			return;

@@ -506,11 +506,12 @@ tr_node_stats_get(const char *node, tr_node_stats *ret, int timeout_ms)
 	ret->refused      = rep->refused;
 	ret->dropped      = rep->dropped;
 	ret->lost         = rep->lost;
-	ret->gaps           = rep->gaps;
+	ret->peers_known  = (int) rep->n_peers;
+
+	ret->gaps           = rep->gaps; /* names, gaps, queues */
 	ret->queued         = rep->queued;
 	ret->names          = rep->names;
 	ret->name_conflicts = rep->name_conflicts;
-	ret->peers_known  = (int) rep->n_peers;
 	for (size_t i = 0; i < rep->n_peers; i++) {
 		ret->peers_up += rep->peers[i]->up;
 	}

@@ -189,8 +189,8 @@ enum {
 };
 
 typedef struct tr_node_notice {
-	int      kind; /* TR_NODE_NOTICE_* */
-	tr_addr  peer; /* the other actor (global address) */
+	int      kind;                   /* TR_NODE_NOTICE_* */
+	tr_addr  peer;                   /* the other actor (global address) */
 	char     node[TR_NODE_NAME_MAX]; /* its node's name */
 	uint64_t count;                  /* messages lost or dropped */
 	uint64_t first; /* GAP: first lost per-pair sequence number */

@@ -287,12 +287,12 @@ wires(void)
 	nrq.name = "svc";
 	nrq.addr = &who;
 	wire(51, "node-name-req", &nrq.base);
-	nn.name      = "svc";
-	nn.addr      = &who;
-	nn.since_ms  = 1700000000000;
-	ncl.n_names  = 1;
-	ncl.names    = nns;
-	ncl.full     = 1;
+	nn.name     = "svc";
+	nn.addr     = &who;
+	nn.since_ms = 1700000000000;
+	ncl.n_names = 1;
+	ncl.names   = nns;
+	ncl.full    = 1;
 	wire(54, "node-name-claim", &ncl.base);
 
 	tr_sup_spec_init(&spec);

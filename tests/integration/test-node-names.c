@@ -128,8 +128,8 @@ child_serve(FILE *in)
 			}
 			printf("F %d %s\n", r, txt);
 		} else if (sscanf(line, "gone %127s", name) == 1) {
-			while ((r = tr_node_whereis_global(name, &a,
-			            TR_TEST_HANG_MS)) == 0 &&
+			while ((r = tr_node_whereis_global(
+			            name, &a, TR_TEST_HANG_MS)) == 0 &&
 			    tr_test_now_ms() < end) {
 				usleep(20000);
 			}
@@ -352,7 +352,7 @@ found(const char *line)
 	int     r                   = -1;
 	tr_addr a                   = TR_ADDR_NULL;
 
-	if (sscanf(line, "F %d %63s", &r, txt) != 2 || r != 0 ||
+	if (sscanf(line, "F %d %47s", &r, txt) != 2 || r != 0 ||
 	    tr_addr_parse(txt, &a) < 0) {
 		print_error("child said: %s\n", line);
 		fail();
@@ -387,16 +387,15 @@ test_global_name_seen_and_freed_everywhere(void **state)
 	p2 = start_echo(&e2);
 	TR_ASSERT_OK(tr_node_register_global("svc", e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_node_register_global("svc", e, TR_TEST_HANG_MS));
-	TR_ASSERT_ERR(tr_node_register_global("svc", e2, TR_TEST_HANG_MS),
-	    TR_EEXISTS);
-	TR_ASSERT_ERR(tr_node_register_global("bad name", e2, TR_TEST_HANG_MS),
-	    -EINVAL);
+	TR_ASSERT_ERR(
+	    tr_node_register_global("svc", e2, TR_TEST_HANG_MS), TR_EEXISTS);
+	TR_ASSERT_ERR(
+	    tr_node_register_global("bad name", e2, TR_TEST_HANG_MS), -EINVAL);
 	TR_ASSERT_ERR(tr_node_register_global("x",
-	                  (tr_addr) { tr_node_id("b"), 1, 1 },
-	                  TR_TEST_HANG_MS),
+	                  (tr_addr) { tr_node_id("b"), 1, 1 }, TR_TEST_HANG_MS),
 	    TR_EBADADDR);
-	TR_ASSERT_ERR(tr_node_unregister_global("nobody", TR_TEST_HANG_MS),
-	    TR_ENOTFOUND);
+	TR_ASSERT_ERR(
+	    tr_node_unregister_global("nobody", TR_TEST_HANG_MS), TR_ENOTFOUND);
 	/* here: the local form */
 	TR_ASSERT_OK(tr_node_whereis_global("svc", &g, TR_TEST_HANG_MS));
 	assert_true(tr_addr_eq(g, e));
@@ -696,8 +695,8 @@ test_queue_options_checked(void **state)
 	TR_ASSERT_ERR(tr_node_start(&o, &n, TR_TEST_HANG_MS), -EINVAL);
 	assert_null(n);
 	/* no node: the name calls say so */
-	TR_ASSERT_ERR(tr_node_whereis_global("x", &(tr_addr) { 0 }, 1000),
-	    TR_EBADADDR);
+	TR_ASSERT_ERR(
+	    tr_node_whereis_global("x", &(tr_addr) { 0 }, 1000), TR_EBADADDR);
 }
 
 int
