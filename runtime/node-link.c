@@ -53,10 +53,12 @@ struct peer {
 	void    *dealer, *mon;
 	uint8_t  rid[256]; /* their DEALER's routing id on our ROUTER */
 	size_t   rid_len;
-	uint64_t seq_out;        /* last link sequence number we sent it */
-	uint64_t seq_in;         /* last one we received from it ... */
-	tr_addr  seq_agent;      /* ... from this incarnation of its agent */
-	struct tri_node_queue q; /* for it while it is not up (node-queue.c) */
+	uint64_t seq_out;   /* last link sequence number we sent it */
+	uint64_t seq_in;    /* last one we received from it ... */
+	tr_addr  seq_agent; /* ... from this incarnation of its agent */
+
+	/* what waits for it while it is not up (node-queue.c) */
+	struct tri_node_queue q;
 };
 
 struct lwatch { /* a local process watches a remote actor */
