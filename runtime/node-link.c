@@ -8,7 +8,10 @@
  * of addresses as they cross (docs/distribution.md).  It also keeps the
  * remote watches both ways: watches of this run's processes on remote
  * actors (told DOWN noconnection when a node is lost), and watches of
- * remote processes on this run's actors (a pidfd each). */
+ * remote processes on this run's actors (a pidfd each).  It numbers each
+ * user message per (sender, recipient) pair and tells a recipient of the
+ * gaps (node-pairs.c, node-notice.c), and keeps what is sent to a known
+ * node that is not up in a bounded queue until it is (node-queue.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
