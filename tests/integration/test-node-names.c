@@ -18,6 +18,8 @@
 
 #include "tr-test.h"
 
+#include "node-notice.h" /* a forged notice (bad input) */
+
 extern char **environ;
 
 /* ---- actors -------------------------------------------------------------- */
@@ -699,11 +701,36 @@ test_queue_options_checked(void **state)
 	    tr_node_whereis_global("x", &(tr_addr) { 0 }, 1000), TR_EBADADDR);
 }
 
+/* A node notice sent by a process of the run (sender node 0), not by a
+ * node agent, is dropped by the mailbox and counted, never seen by the
+ * actor; tr_msg_node_notice() refuses other messages. */
+static void
+test_forged_notice_dropped(void **state)
+{
+	tr_mailbox_stats st0, st;
+	tr_msg          *m = NULL;
+	tr_node_notice   nt;
+
+	(void) state;
+	TR_ASSERT_OK(tr_self_bind());
+	TR_ASSERT_OK(tr_mailbox_stats_get(&st0));
+	TR_ASSERT_OK(tri_node_notice_new(
+	    &m, TR_NODE_NOTICE_GAP, tr_self(), tr_self(), "x", 3, 1));
+	TR_ASSERT_OK(tr_send(tr_self(), &m, TR_TEST_HANG_MS));
+	TR_ASSERT_ERR(tr_recv(&m, 300), -ETIMEDOUT);
+	TR_ASSERT_OK(tr_mailbox_stats_get(&st));
+	assert_int_equal(st.dropped_badtype, st0.dropped_badtype + 1);
+	TR_ASSERT_OK(tr_msg_new_bytes(&m, "x", 1));
+	TR_ASSERT_ERR(tr_msg_node_notice(m, &nt), TR_EBADTYPE);
+	tr_msg_destroy(&m);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_options_checked),
+		cmocka_unit_test(test_forged_notice_dropped),
 		cmocka_unit_test(test_global_name_seen_and_freed_everywhere),
 		cmocka_unit_test(test_global_names_of_a_lost_node_are_dropped),
 		cmocka_unit_test(
