@@ -306,6 +306,9 @@ wait_peers(const char *node, int want)
 	int64_t       end = tr_test_now_ms() + TR_TEST_HANG_MS;
 	tr_node_stats st;
 
+	if (node) {
+		wait_up(node, 1); /* known and up here first */
+	}
 	do {
 		TR_ASSERT_OK(tr_node_stats_get(node, &st, TR_TEST_HANG_MS));
 		if (st.peers_up != want) {
