@@ -185,12 +185,30 @@ struct kid {
 	char  ep[256];
 };
 
+/* What a failed test leaves is cleaned up by pid (teardown()): copies,
+ * the tests' own structs are gone by then. */
+static struct kid  live[4];
+static tr_node    *node_a;
+static tr_process *echoes[2]; /* this run's echo actors */
+
+static void
+live_set(const struct kid *k, bool on)
+{
+	for (int i = 0; i < 4; i++) {
+		if (on ? live[i].pid == 0 : live[i].pid == k->pid) {
+			live[i] = on ? *k : (struct kid) { 0 };
+			return;
+		}
+	}
+}
+
 static void
 kid_start(struct kid *k, const char *name, const char *peer, int detect)
 {
 	posix_spawn_file_actions_t fa;
 	int                        in[2], out[2];
 	char                       det[16], line[512] = "";
+	bool                       ok;
 	char *argv[] = { (char *) "test-node-names", (char *) "--node-child",
 		(char *) name, (char *) (peer ? peer : "-"), det, NULL };
 
@@ -206,14 +224,15 @@ kid_start(struct kid *k, const char *name, const char *peer, int detect)
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
-	k->in  = in[1];
-	k->out = fdopen(out[0], "r");
-	assert_non_null(k->out);
-	if (!fgets(line, sizeof(line), k->out)) {
+	k->in    = in[1];
+	k->out   = fdopen(out[0], "r");
+	k->agent = 0;
+	if (!k->out || !fgets(line, sizeof(line), k->out)) {
 		line[0] = '\0';
 	}
-	k->agent = 0;
-	if (sscanf(line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
+	ok = sscanf(line, "EP %255s AGENT %d", k->ep, &k->agent) == 2;
+	live_set(k, true);
+	if (!ok) {
 		print_error("node child %s said: %s\n", name, line);
 		fail();
 	}
@@ -255,6 +274,7 @@ kid_stop(struct kid *k)
 		kill(k->pid, SIGKILL);
 	}
 	(void) waitpid(k->pid, &st, 0);
+	live_set(k, false);
 }
 
 static void
@@ -268,6 +288,31 @@ kid_kill(struct kid *k)
 	kill(k->pid, SIGKILL);
 	(void) waitpid(k->pid, &st, 0);
 	kid_close(k);
+	live_set(k, false);
+}
+
+static int
+teardown(void **state)
+{
+	(void) state;
+	for (int i = 0; i < 4; i++) {
+		if (live[i].pid) {
+			struct kid k = live[i];
+
+			kill(k.agent, SIGCONT); /* may be stopped */
+			k.in  = -1;             /* the test's own, gone */
+			k.out = NULL;
+			kid_kill(&k);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (echoes[i]) {
+			(void) tr_process_terminate(echoes[i]);
+			(void) tr_test_finish(&echoes[i]);
+		}
+	}
+	tr_node_stop(&node_a);
+	return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -283,6 +328,7 @@ start_a(int detect, int queue_max, int queue_ms)
 	o.queue_max = queue_max;
 	o.queue_ms  = queue_ms;
 	TR_ASSERT_OK(tr_node_start(&o, &n, TR_TEST_HANG_MS));
+	node_a = n;
 	return n;
 }
 
@@ -344,9 +390,27 @@ start_echo(tr_addr *ret)
 	tr_process *p = NULL;
 
 	TR_ASSERT_OK(tr_process_new(&p, "echo", NULL, 0));
+	for (int i = 0; i < 2; i++) {
+		if (!echoes[i]) {
+			echoes[i] = p;
+			break;
+		}
+	}
 	TR_ASSERT_OK(tr_process_start(p, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_process_addr(p, ret));
 	return p;
+}
+
+/* Its exit code, once it ended. */
+static int
+finish_echo(tr_process **pp)
+{
+	for (int i = 0; i < 2; i++) {
+		if (echoes[i] == *pp) {
+			echoes[i] = NULL;
+		}
+	}
+	return tr_test_finish(pp);
 }
 
 /* The child's answer "F 0 ADDR": the address it found and called. */
@@ -427,7 +491,7 @@ test_global_name_seen_and_freed_everywhere(void **state)
 	 * this run's actor by its global address works too.) */
 	TR_ASSERT_OK(tr_monitor(e, &ref));
 	TR_ASSERT_OK(tr_send_bytes(e, "exit", 4, TR_TEST_HANG_MS));
-	assert_int_equal(tr_test_finish(&p), 0);
+	assert_int_equal(finish_echo(&p), 0);
 	for (;;) {
 		tr_down d;
 
@@ -456,10 +520,11 @@ test_global_name_seen_and_freed_everywhere(void **state)
 	kid_ask(&b, "gone svc2", line, sizeof(line));
 	assert_string_equal(line, "G 0\n");
 	TR_ASSERT_OK(tr_send_bytes(e2, "exit", 4, TR_TEST_HANG_MS));
-	assert_int_equal(tr_test_finish(&p2), 0);
+	assert_int_equal(finish_echo(&p2), 0);
 	kid_stop(&b);
 	kid_stop(&c);
 	tr_node_stop(&a);
+	node_a = NULL;
 }
 
 /* A node killed: the names of its actors are gone on the others. */
@@ -487,6 +552,7 @@ test_global_names_of_a_lost_node_are_dropped(void **state)
 	assert_string_equal(line, "G 0\n");
 	kid_stop(&c);
 	tr_node_stop(&a);
+	node_a = NULL;
 }
 
 /* A partition (b's agent frozen until a declares it lost): a's actor and
@@ -542,12 +608,13 @@ test_global_name_conflict_after_partition_heals(void **state)
 	/* the winner ends: the name is free everywhere (b's lost claim is
 	 * not brought back) */
 	TR_ASSERT_OK(tr_send_bytes(e, "exit", 4, TR_TEST_HANG_MS));
-	assert_int_equal(tr_test_finish(&p), 0);
+	assert_int_equal(finish_echo(&p), 0);
 	wait_name("dup", TR_ADDR_NULL);
 	kid_ask(&b, "gone dup", line, sizeof(line));
 	assert_string_equal(line, "G 0\n");
 	kid_stop(&b);
 	tr_node_stop(&a);
+	node_a = NULL;
 }
 
 /* ---- queueing for a node that is down ------------------------------------ */
@@ -640,6 +707,7 @@ test_messages_wait_for_a_node_that_is_down(void **state)
 	assert_int_equal(st.queued - st0.queued, 80);
 	kid_stop(&b);
 	tr_node_stop(&a);
+	node_a = NULL;
 }
 
 /* What waits longer than queue_ms is dropped, counted, and told. */
@@ -682,6 +750,7 @@ test_queued_messages_expire(void **state)
 	TR_ASSERT_ERR(tr_recv(&m, 300), -ETIMEDOUT); /* none of the 5 */
 	kid_stop(&b);
 	tr_node_stop(&a);
+	node_a = NULL;
 }
 
 /* Bad options are refused. */
@@ -732,14 +801,18 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_queue_options_checked),
-		cmocka_unit_test(test_forged_notice_dropped),
-		cmocka_unit_test(test_global_name_seen_and_freed_everywhere),
-		cmocka_unit_test(test_global_names_of_a_lost_node_are_dropped),
-		cmocka_unit_test(
-		    test_global_name_conflict_after_partition_heals),
-		cmocka_unit_test(test_messages_wait_for_a_node_that_is_down),
-		cmocka_unit_test(test_queued_messages_expire),
+		cmocka_unit_test_teardown(test_queue_options_checked, teardown),
+		cmocka_unit_test_teardown(test_forged_notice_dropped, teardown),
+		cmocka_unit_test_teardown(
+		    test_global_name_seen_and_freed_everywhere, teardown),
+		cmocka_unit_test_teardown(
+		    test_global_names_of_a_lost_node_are_dropped, teardown),
+		cmocka_unit_test_teardown(
+		    test_global_name_conflict_after_partition_heals, teardown),
+		cmocka_unit_test_teardown(
+		    test_messages_wait_for_a_node_that_is_down, teardown),
+		cmocka_unit_test_teardown(
+		    test_queued_messages_expire, teardown),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
