@@ -797,12 +797,45 @@ test_forged_notice_dropped(void **state)
 	tr_msg_destroy(&m);
 }
 
+/* `troupe node --queue-max/--queue-ms`: a value that is not a number in
+ * range is refused (exit 2), before any node starts. */
+static void
+test_troupe_node_queue_flags_checked(void **state)
+{
+	const char *tool     = tr_test_build_path("tools/troupe");
+	const char *bad[][2] = { { "--queue-max", "abc" },
+		{ "--queue-max", "-2" }, { "--queue-ms", "-1" },
+		{ "--queue-ms", "10x" } };
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		posix_spawn_file_actions_t fa;
+		char *argv[] = { (char *) "troupe", (char *) "node",
+			(char *) "--name", (char *) "q", (char *) bad[i][0],
+			(char *) bad[i][1], NULL };
+		pid_t pid;
+		int   st;
+
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(
+		    &fa, 2, "/dev/null", O_WRONLY, 0);
+		assert_int_equal(
+		    posix_spawn(&pid, tool, &fa, NULL, argv, environ), 0);
+		posix_spawn_file_actions_destroy(&fa);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 2);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_queue_options_checked, teardown),
 		cmocka_unit_test_teardown(test_forged_notice_dropped, teardown),
+		cmocka_unit_test_teardown(
+		    test_troupe_node_queue_flags_checked, teardown),
 		cmocka_unit_test_teardown(
 		    test_global_name_seen_and_freed_everywhere, teardown),
 		cmocka_unit_test_teardown(
