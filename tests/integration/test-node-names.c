@@ -64,6 +64,44 @@ echo_main(const void *args, size_t len)
 }
 TR_ACTOR(echo, echo_main)
 
+/* Counts the user messages it gets and the messages its gap notices say
+ * were lost; a call "report" answers "GOT TOLD". */
+static int
+tally_main(const void *args, size_t len)
+{
+	unsigned long got = 0, told = 0;
+
+	(void) args;
+	(void) len;
+	for (;;) {
+		tr_msg        *m = NULL;
+		tr_node_notice n;
+
+		if (tr_recv(&m, TR_TIMEOUT_INFINITE) < 0) {
+			return 1;
+		}
+		if (tr_msg_is_system(m)) {
+			if (tr_msg_node_notice(m, &n) == 0 &&
+			    n.kind == TR_NODE_NOTICE_GAP) {
+				told += n.count;
+			}
+		} else if (tr_msg_correlation(m)) {
+			char    t[64];
+			tr_msg *rep = NULL;
+
+			snprintf(t, sizeof(t), "%lu %lu", got, told);
+			if (tr_msg_new_bytes(&rep, t, strlen(t)) == 0 &&
+			    tr_reply(m, &rep, TR_TEST_HANG_MS) < 0) {
+				tr_msg_destroy(&rep);
+			}
+		} else {
+			got++;
+		}
+		tr_msg_destroy(&m);
+	}
+}
+TR_ACTOR(tally, tally_main)
+
 /* ---- node children ------------------------------------------------------- */
 
 /* A call "hi" to addr: 0 if the echo answered. */
@@ -710,6 +748,53 @@ test_messages_wait_for_a_node_that_is_down(void **state)
 	node_a = NULL;
 }
 
+/* A connection torn down with messages in flight (b's agent frozen right
+ * after they were sent, until the heartbeats close it): whatever was lost
+ * on it is told to the receiving actor on b, exactly: what it got plus
+ * what it was told is what was sent. */
+static void
+test_gap_on_a_torn_connection_told(void **state)
+{
+	tr_node      *a = start_a(1000, 0, 0);
+	struct kid    b;
+	tr_addr       t;
+	tr_msg       *q = NULL, *rep = NULL;
+	tr_node_stats sb;
+	unsigned long got = 0, told = 0;
+	char          txt[64] = "";
+
+	(void) state;
+	kid_start(&b, "b", tr_node_endpoint(a), 1000);
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "tally", NULL, 0, &t, TR_TEST_HANG_MS));
+	assert_int_equal(kill(b.agent, SIGSTOP), 0);
+	send_numbers(t, 0, 200); /* in flight when the link breaks */
+	wait_up("b", 0);
+	send_numbers(t, 200, 1); /* waits for b */
+	assert_int_equal(kill(b.agent, SIGCONT), 0);
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_msg_new_bytes(&q, "report", 6));
+	TR_ASSERT_OK(tr_call(t, &q, &rep, TR_TEST_HANG_MS));
+	memcpy(txt, tr_msg_data(rep),
+	    tr_msg_size(rep) < sizeof(txt) - 1 ? tr_msg_size(rep)
+	                                       : sizeof(txt) - 1);
+	tr_msg_destroy(&q);
+	tr_msg_destroy(&rep);
+	assert_int_equal(sscanf(txt, "%lu %lu", &got, &told), 2);
+	print_message("torn connection: %lu got, %lu told lost\n", got, told);
+	assert_int_equal(got + told, 201);
+	TR_ASSERT_OK(tr_node_stats_get("b", &sb, TR_TEST_HANG_MS));
+	/* the node counts the link's losses: these, and any system
+	 * message (a watch's end) lost with them */
+	print_message("node b: %llu lost on the link, %llu gap notices\n",
+	    (unsigned long long) sb.lost, (unsigned long long) sb.gaps);
+	assert_true(sb.lost >= told);
+	assert_int_equal(sb.gaps > 0, told > 0);
+	kid_stop(&b);
+	tr_node_stop(&a);
+	node_a = NULL;
+}
+
 /* What waits longer than queue_ms is dropped, counted, and told. */
 static void
 test_queued_messages_expire(void **state)
@@ -846,6 +931,8 @@ main(int argc, char **argv)
 		    test_messages_wait_for_a_node_that_is_down, teardown),
 		cmocka_unit_test_teardown(
 		    test_queued_messages_expire, teardown),
+		cmocka_unit_test_teardown(
+		    test_gap_on_a_torn_connection_told, teardown),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
