@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node-notice.h"
 #include "protocol.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
@@ -234,7 +235,7 @@ reject(tr_msg *m, uint64_t **counter, tr_mailbox_stats *st)
 	if (m->env.flags & TRI_FLAG_SYSTEM) {
 		/* DOWN and EXIT are made locally; from the wire only the
 		 * runtime-to-runtime requests are accepted */
-		if (!tri_proto_accepts(m->env.type)) {
+		if (!tri_proto_accepts(m->env.type) && !tri_node_notice_is(m)) {
 			*counter = &st->dropped_badtype;
 			return "system message type not accepted from the wire";
 		}
@@ -371,7 +372,9 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 			continue;
 		}
 		maxl = m->env.lamport > maxl ? m->env.lamport : maxl;
-		if (m->env.flags & TRI_FLAG_SYSTEM) {
+		/* a node's notice stays in order with the user messages */
+		if ((m->env.flags & TRI_FLAG_SYSTEM) &&
+		    !tri_node_notice_is(m)) {
 			struct tri_env env = m->env;
 
 			if (tri_proto_handle(m, fins, &nfin) < 0) {

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "node-int.h"
+#include "node-names.h"
 #include "node.pb-c.h"
 #include "ps.pb-c.h"
 #include "runtime.h"
@@ -32,6 +33,9 @@ struct agent {
 	tr_process           **kids; /* started for other nodes */
 	size_t                 nkids, capkids;
 	bool                   stop;
+
+	/* cluster-wide names (node-names.c) */
+	struct tri_node_names names;
 };
 
 static int
@@ -199,6 +203,11 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.refused      = ag->sh.st.refused;
 	rep.dropped      = ag->sh.st.dropped;
 	rep.lost         = ag->sh.st.lost;
+
+	rep.gaps           = ag->sh.st.gaps; /* names, gaps, queues */
+	rep.queued         = ag->sh.st.queued;
+	rep.names          = ag->names.n;
+	rep.name_conflicts = ag->names.conflicts;
 	for (int i = 0; i < ag->sh.npeers; i++) {
 		trwire__node_peer_state__init(&ps[i]);
 		ps[i].name = ag->sh.peers[i].name;
@@ -219,6 +228,9 @@ serve(struct agent *ag, const tr_msg *m)
 {
 	const char *t = tr_msg_type(m);
 
+	if (tri_node_names_serve(&ag->names, &ag->sh, m)) {
+		return;
+	}
 	if (strcmp(t, "trwire.NodeSpawnReq") == 0) {
 		do_spawn(ag, m);
 	} else if (strcmp(t, "trwire.NodeLookupReq") == 0) {
@@ -266,6 +278,8 @@ tri_node_agent_main(const void *args, size_t len)
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		(void) tr_msg_type_register(types[i]);
 	}
+	tri_node_names_register_types();
+	tri_node_names_init(&ag->names, ag->id, ag->conf.name);
 	r    = tr_self_bind();
 	self = tr_self();
 	if (r == 0) {
@@ -294,13 +308,14 @@ tri_node_agent_main(const void *args, size_t len)
 	while (!ag->stop) {
 		tr_msg *m = NULL;
 
-		r = tr_recv(&m, 500);
+		r = tr_recv(&m, 100);
 		if (r == 0) {
 			serve(ag, m);
 			tr_msg_destroy(&m);
 		} else if (r != -ETIMEDOUT && r != -EINTR && r != -EAGAIN) {
 			break;
 		}
+		tri_node_names_tick(&ag->names, &ag->sh);
 		reap(ag);
 	}
 	remove_file("node.pid");
@@ -312,6 +327,7 @@ tri_node_agent_main(const void *args, size_t len)
 		tr_process_destroy(&ag->kids[i]);
 	}
 	tri_free(ag->kids);
+	tri_node_names_free(&ag->names);
 	pthread_mutex_destroy(&ag->sh.lock);
 	tr_log(TR_LOG_INFO, "node %s stopped", ag->conf.name);
 	tri_free(ag);

@@ -100,15 +100,15 @@ tri_node_fault_decide(struct tri_node_fault *f)
 }
 
 int
-tri_node_fault_resend(void *dealer, uint64_t seq, const void *env, size_t envn,
-    zmq_msg_t *payload)
+tri_node_fault_resend(void *dealer, const uint64_t seq[2], const void *env,
+    size_t envn, zmq_msg_t *payload)
 {
 	zmq_msg_t copy;
 
 	/* never waits (the link thread must not block): a full or
 	 * unconnected socket loses it, as the wire would; once the first
 	 * frame is queued the others are too (a message goes whole) */
-	if (zmq_send(dealer, &seq, sizeof(seq), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+	if (zmq_send(dealer, seq, 2 * sizeof(*seq), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
 	        0 ||
 	    zmq_send(dealer, env, envn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
 		return -zmq_errno();
@@ -123,8 +123,8 @@ tri_node_fault_resend(void *dealer, uint64_t seq, const void *env, size_t envn,
 }
 
 int
-tri_node_fault_hold(struct tri_node_fault *f, void *dealer, uint64_t seq,
-    const void *env, size_t envn, zmq_msg_t *payload)
+tri_node_fault_hold(struct tri_node_fault *f, void *dealer,
+    const uint64_t seq[2], const void *env, size_t envn, zmq_msg_t *payload)
 {
 	if (envn > sizeof(f->held_env)) {
 		return -EMSGSIZE;
@@ -134,7 +134,8 @@ tri_node_fault_hold(struct tri_node_fault *f, void *dealer, uint64_t seq,
 	}
 	f->held_dealer  = dealer;
 	f->held_at      = tr_now_ms();
-	f->held_seq     = seq;
+	f->held_seq[0]  = seq[0];
+	f->held_seq[1]  = seq[1];
 	f->held_env_len = envn;
 	memcpy(f->held_env, env, envn);
 	zmq_msg_close(&f->held_payload);

@@ -28,7 +28,7 @@ struct tri_node_fault {
 	/* the message held back (TRI_FAULT_HOLD): its socket and frames */
 	void     *held_dealer;
 	int64_t   held_at;
-	uint64_t  held_seq;
+	uint64_t  held_seq[2]; /* the link's and the pair's numbers */
 	uint8_t   held_env[TRI_ENV_MAX];
 	size_t    held_env_len;
 	zmq_msg_t held_payload;
@@ -43,14 +43,14 @@ struct tri_node_fault {
 void tri_node_fault_parse(struct tri_node_fault *f, const char *node);
 /* For one user message: sleeps the delay, then says what to do with it. */
 enum tri_fault_act tri_node_fault_decide(struct tri_node_fault *f);
-/* Keep [seq][env][payload] (payload referenced, not moved) to send after
+/* Keep [seq, pair seq][env][payload] (payload referenced, not moved) to send after
  * the next message on dealer.  One message at most is held: one held for
  * another socket is sent first.  0 or -errno. */
-int tri_node_fault_hold(struct tri_node_fault *f, void *dealer, uint64_t seq,
+int tri_node_fault_hold(struct tri_node_fault *f, void *dealer,
+    const uint64_t seq[2], const void *env, size_t envn, zmq_msg_t *payload);
+/* Send [seq, pair seq][env][payload] again (a duplicate).  0 or -errno. */
+int tri_node_fault_resend(void *dealer, const uint64_t seq[2],
     const void *env, size_t envn, zmq_msg_t *payload);
-/* Send [seq][env][payload] again (a duplicate).  0 or -errno. */
-int tri_node_fault_resend(void *dealer, uint64_t seq, const void *env,
-    size_t envn, zmq_msg_t *payload);
 /* A held message goes out after the next one to its node, or after this
  * long (the link thread's tick) if none comes. */
 #define TRI_FAULT_HOLD_MS 200

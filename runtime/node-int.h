@@ -27,6 +27,8 @@ struct tri_node_conf {
 	char allow[TRI_NODE_ALLOW_MAX][TR_NODE_KEY_LEN + 1];
 	int  nallow;
 	char cookie[64];
+	int  queue_max; /* per node that is down; 0: no queue */
+	int  queue_ms;
 };
 
 /* The configuration as the agent's arguments ("key=value" lines) and back;

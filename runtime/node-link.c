@@ -8,7 +8,10 @@
  * of addresses as they cross (docs/distribution.md).  It also keeps the
  * remote watches both ways: watches of this run's processes on remote
  * actors (told DOWN noconnection when a node is lost), and watches of
- * remote processes on this run's actors (a pidfd each). */
+ * remote processes on this run's actors (a pidfd each).  It numbers each
+ * user message per (sender, recipient) pair and tells a recipient of the
+ * gaps (node-pairs.c, node-notice.c), and keeps what is sent to a known
+ * node that is not up in a bounded queue until it is (node-queue.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -28,6 +31,9 @@
 #include "msg.h"
 #include "node-fault.h"
 #include "node-int.h"
+#include "node-notice.h"
+#include "node-pairs.h"
+#include "node-queue.h"
 #include "node.pb-c.h"
 #include "rlive.h"
 #include "transport.h"
@@ -54,6 +60,9 @@ struct peer {
 	uint64_t seq_out;   /* last link sequence number we sent it */
 	uint64_t seq_in;    /* last one we received from it ... */
 	tr_addr  seq_agent; /* ... from this incarnation of its agent */
+
+	/* what waits for it while it is not up (node-queue.c) */
+	struct tri_node_queue q;
 };
 
 struct lwatch { /* a local process watches a remote actor */
@@ -105,6 +114,10 @@ struct tri_node_link {
 	tr_node_stats           st;
 	/* test-only fault hook ($TROUPE_NODE_FAULT, node-fault.c) */
 	struct tri_node_fault fault;
+	/* per-pair sequence numbers, out and in (node-pairs.c); what the
+	 * queues of down nodes dropped, to tell the senders */
+	struct tri_node_pairs pout, pin;
+	struct tri_node_drops drops;
 };
 
 /* ---- small helpers -------------------------------------------------------
@@ -266,10 +279,12 @@ peer_add(struct tri_node_link *l, const char *ep, const char *key)
 /* ---- sending --------------------------------------------------------------
  */
 
-/* Send [seq][env][payload] on a peer's DEALER, waiting while its queue is
- * full (up to wait_ms).  The payload is copied by reference.  Every
- * message gets the next sequence number of the link, so the receiver sees
- * a gap where messages were lost. */
+/* Send [seq, pair seq][env][payload] on a peer's DEALER, waiting while
+ * its queue is full (up to wait_ms).  The payload is copied by reference.
+ * Every message gets the next sequence number of the link, so the
+ * receiver sees a gap where messages were lost; a user message also gets
+ * the next number of its (sender, recipient) pair (node-pairs.c), so the
+ * receiver can tell the recipient how many of its messages were lost. */
 static int
 dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
     zmq_msg_t *payload, int wait_ms)
@@ -278,12 +293,15 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 	zmq_msg_t copy;
 	int       n        = tri_env_encode(e, env, sizeof(env));
 	int64_t   deadline = tri_deadline(wait_ms);
-	uint64_t  seq;
+	uint64_t  seq[2];
 	int       act = TRI_FAULT_SEND;
 
 	if (n < 0) {
 		return n;
 	}
+	seq[1] = e->flags & TRI_FLAG_SYSTEM
+	    ? 0
+	    : tri_node_pairs_next(&l->pout, e->sender, e->recipient);
 	if (l->fault.on && !(e->flags & (TRI_FLAG_SYSTEM | TRI_FLAG_REPLY))) {
 		act = tri_node_fault_decide(&l->fault);
 		if (act == TRI_FAULT_DROP) {
@@ -291,30 +309,31 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 			return 0;
 		}
 		if (act == TRI_FAULT_HOLD) {
-			p->seq_out++;
-			return tri_node_fault_hold(&l->fault, p->dealer,
-			    p->seq_out, env, (size_t) n, payload);
+			seq[0] = ++p->seq_out;
+			return tri_node_fault_hold(&l->fault, p->dealer, seq,
+			    env, (size_t) n, payload);
 		}
 	}
-	seq = p->seq_out + 1;
+	seq[0] = p->seq_out + 1;
 	for (;;) {
 		zmq_pollitem_t it = { p->dealer, 0, ZMQ_POLLOUT, 0 };
-		int            left;
+		int            left, err;
 
-		if (zmq_send(p->dealer, &seq, sizeof(seq),
+		if (zmq_send(p->dealer, seq, sizeof(seq),
 		        ZMQ_SNDMORE | ZMQ_DONTWAIT) == sizeof(seq)) {
 			break;
 		}
-		if (zmq_errno() != EAGAIN) {
-			return -zmq_errno();
-		}
-		left = tri_remaining(deadline, wait_ms);
+		err  = zmq_errno();
+		left = err == EAGAIN ? tri_remaining(deadline, wait_ms) : 0;
 		if (left == 0) {
-			return -EAGAIN;
+			/* not sent: its pair number is given again */
+			tri_node_pairs_undo(
+			    &l->pout, e->sender, e->recipient, seq[1]);
+			return -err;
 		}
 		(void) zmq_poll(&it, 1, left);
 	}
-	p->seq_out = seq;
+	p->seq_out = seq[0];
 	/* the high-water mark is checked at the first frame only */
 	(void) zmq_send(p->dealer, env, (size_t) n, ZMQ_SNDMORE);
 	zmq_msg_init(&copy);
@@ -563,8 +582,12 @@ down_remote(struct tri_node_link *l, const struct rwatch *w, int code, int cls)
 	}
 	m->env.sender    = (tr_addr) { l->id, w->who.pid, w->who.incarnation };
 	m->env.recipient = w->watcher;
-	if (peer_send(l, peer_by_id(l, w->watcher.node), &m->env, &m->payload) <
-	    0) {
+	if (w->watcher.node == 0) { /* this run's, by our global address */
+		if (tr_addr_is_alive(w->watcher)) {
+			deliver(l, &m->env, &m->payload, false);
+		}
+	} else if (peer_send(l, peer_by_id(l, w->watcher.node), &m->env,
+	               &m->payload) < 0) {
 		l->st.unreachable++;
 	}
 	tr_msg_destroy(&m);
@@ -707,6 +730,9 @@ hello_in(struct tri_node_link *l, const uint8_t *rid, size_t ridn, uint64_t seq,
 	if (!tr_addr_eq(p->seq_agent, p->agent)) {
 		p->seq_agent = p->agent;
 		p->seq_in    = seq - 1;
+		/* its pair numbers start again, and it knows none of ours */
+		tri_node_pairs_forget_node(&l->pin, p->id);
+		tri_node_pairs_forget_node(&l->pout, p->id);
 	}
 	(void) seq_check(l, p, seq);
 	memcpy(p->rid, rid, ridn);
@@ -803,7 +829,8 @@ token_of(const tr_msg *m, const ProtobufCMessageDescriptor *d)
 }
 
 /* Read one message of a socket: env (decoded) and payload; with a
- * routing id first on the ROUTER.  1 read, 0 nothing, < 0 malformed. */
+ * routing id and the sequence numbers (link, pair) first on the ROUTER.
+ * 1 read, 0 nothing, < 0 malformed. */
 static int
 read_msg(
     void *s, bool routed, uint8_t *rid, size_t *ridn, uint64_t *seq, tr_msg *m)
@@ -828,11 +855,11 @@ read_msg(
 			zmq_msg_close(&f);
 			return -EPROTO;
 		}
-		/* the link sequence number */
-		if (zmq_msg_size(&f) != sizeof(*seq) || !zmq_msg_more(&f)) {
+		/* the link sequence number and the pair's */
+		if (zmq_msg_size(&f) != 2 * sizeof(*seq) || !zmq_msg_more(&f)) {
 			r = -EPROTO;
 		} else {
-			memcpy(seq, zmq_msg_data(&f), sizeof(*seq));
+			memcpy(seq, zmq_msg_data(&f), 2 * sizeof(*seq));
 		}
 		zmq_msg_close(&f);
 		zmq_msg_init(&f);
@@ -866,6 +893,117 @@ read_msg(
 	return r < 0 ? r : 1;
 }
 
+/* ---- queues for nodes that are not up (node-queue.c) ---------------------
+ */
+
+/* A message that was waiting for its node (or would have) is dropped:
+ * counted, and its sender will be told (user messages; the system ones
+ * have their monitors). */
+static void
+queue_drop(struct tri_node_link *l, const struct tri_env *e, int kind)
+{
+	l->st.unreachable++;
+	if (!(e->flags & TRI_FLAG_SYSTEM)) {
+		tr_addr s = e->sender;
+
+		s.node = 0;
+		tri_node_drops_add(&l->drops, s, e->recipient, kind);
+	}
+}
+
+static void
+queue_for(struct tri_node_link *l, struct peer *p, tr_msg *m)
+{
+	if (p->q.n >= (size_t) l->conf.queue_max) {
+		if (l->drops.n == 0) {
+			tr_log(TR_LOG_WARNING,
+			    "node %s: the queue for node %s is full (%d): "
+			    "messages for it are dropped",
+			    l->conf.name, p->name, l->conf.queue_max);
+		}
+		queue_drop(l, &m->env, TR_NODE_NOTICE_QUEUE_FULL);
+		return;
+	}
+	if (tri_node_queue_push(&p->q, &m->env, &m->payload, tri_now_ms()) <
+	    0) {
+		queue_drop(l, &m->env, TR_NODE_NOTICE_QUEUE_FULL);
+		return;
+	}
+	if (p->q.n == 1 && !peer_up(p)) {
+		tr_log(TR_LOG_INFO,
+		    "node %s: node %s is not up: messages for it wait (at "
+		    "most %d, %d ms)",
+		    l->conf.name, p->name, l->conf.queue_max, l->conf.queue_ms);
+	}
+}
+
+/* Tell the senders of dropped messages (one notice per pair and kind). */
+static void
+report_drops(struct tri_node_link *l)
+{
+	for (size_t i = 0; i < l->drops.n; i++) {
+		struct tri_node_drop *d = &l->drops.d[i];
+		struct peer          *p = peer_by_id(l, d->to.node);
+		tr_msg               *n = NULL;
+
+		if (tr_addr_is_alive(d->sender) &&
+		    tri_node_notice_new(&n, d->kind, d->sender, d->to,
+		        p ? p->name : "", d->count, 0) == 0) {
+			deliver(l, &n->env, &n->payload, true);
+			tr_msg_destroy(&n);
+		}
+	}
+	l->drops.n = 0;
+}
+
+/* Send what waits for nodes that are up again, in order, as far as their
+ * sockets take it; drop what waited too long. */
+static void
+queue_tick(struct tri_node_link *l)
+{
+	int64_t now = tri_now_ms();
+
+	for (int i = 0; i < l->npeers; i++) {
+		struct peer *p       = &l->peers[i];
+		size_t       sent    = 0;
+		uint64_t     expired = 0;
+
+		while (p->q.head && peer_up(p) &&
+		    dealer_send(
+		        l, p, &p->q.head->env, &p->q.head->payload, 0) == 0) {
+			l->st.sent++;
+			l->st.queued++;
+			sent++;
+			tri_node_queue_pop(&p->q);
+		}
+		if (sent) {
+			tr_log(TR_LOG_INFO,
+			    "node %s: %zu message(s) that waited sent to node "
+			    "%s",
+			    l->conf.name, sent, p->name);
+		}
+		while (
+		    p->q.head && now - p->q.head->since >= l->conf.queue_ms) {
+			queue_drop(
+			    l, &p->q.head->env, TR_NODE_NOTICE_QUEUE_EXPIRED);
+			tri_node_queue_pop(&p->q);
+			expired++;
+		}
+		if (expired) {
+			tr_log(TR_LOG_WARNING,
+			    "node %s: %" PRIu64 " message(s) for node %s "
+			    "dropped: it stayed down %d ms",
+			    l->conf.name, expired, p->name, l->conf.queue_ms);
+		}
+	}
+	report_drops(l);
+}
+
+static void rwatch_add(
+    struct tri_node_link *l, tr_addr watcher, tr_addr who, uint64_t token);
+static void rwatch_remove(
+    struct tri_node_link *l, tr_addr watcher, uint64_t token);
+
 /* One message from this run's processes, meant for another node. */
 static void
 from_gw(struct tri_node_link *l, tr_msg *m)
@@ -881,7 +1019,16 @@ from_gw(struct tri_node_link *l, tr_msg *m)
 	if (m->env.recipient.node == l->id) { /* one of ours, global form */
 		m->env.recipient.node = 0;
 		m->env.sender.node    = 0;
-		deliver(l, &m->env, &m->payload, true);
+		if (watch) { /* watched here, answered here */
+			rwatch_add(l, m->env.sender, m->env.recipient,
+			    token_of(m, &trwire__remote_watch__descriptor));
+		} else if (sys &&
+		    strcmp(m->env.type, "trwire.RemoteUnwatch") == 0) {
+			rwatch_remove(l, m->env.sender,
+			    token_of(m, &trwire__remote_unwatch__descriptor));
+		} else {
+			deliver(l, &m->env, &m->payload, true);
+		}
 		return;
 	}
 	p = peer_by_id(l, m->env.recipient.node);
@@ -904,6 +1051,12 @@ from_gw(struct tri_node_link *l, tr_msg *m)
 	m->env.sender.node = l->id;
 	if (m->env.reply_to.pid && m->env.reply_to.node == 0) {
 		m->env.reply_to.node = l->id;
+	}
+	/* a known node that is not up (or has messages waiting): wait */
+	if (p && p->id && p->dealer && l->conf.queue_max > 0 &&
+	    (!peer_up(p) || p->q.head)) {
+		queue_for(l, p, m);
+		return;
 	}
 	if (peer_send(l, p, &m->env, &m->payload) < 0) {
 		char a[TR_ADDR_STRLEN];
@@ -946,6 +1099,19 @@ rwatch_add(
 	l->rw[l->nrw++] = w;
 }
 
+static void
+rwatch_remove(struct tri_node_link *l, tr_addr watcher, uint64_t token)
+{
+	for (size_t i = 0; i < l->nrw; i++) {
+		if (l->rw[i].token == token &&
+		    tr_addr_eq(l->rw[i].watcher, watcher)) {
+			tri_live_close(l->rw[i].fd);
+			l->rw[i] = l->rw[--l->nrw];
+			return;
+		}
+	}
+}
+
 /* Messages lost between seq_in and seq (a broken connection, a drop):
  * counted and logged, never silent; a repeat is never delivered. */
 static bool
@@ -970,10 +1136,40 @@ seq_check(struct tri_node_link *l, struct peer *p, uint64_t seq)
 	return true;
 }
 
+/* A gap in what m's sender sent its recipient (pair sequence numbers):
+ * a notice to the recipient, before m, counted. */
+static void
+pair_check(struct tri_node_link *l, struct peer *p, uint64_t pseq, tr_msg *m)
+{
+	uint64_t first, lost;
+	tr_msg  *n = NULL;
+	char     a[TR_ADDR_STRLEN], b[TR_ADDR_STRLEN];
+
+	lost = tri_node_pairs_check(
+	    &l->pin, m->env.sender, m->env.recipient, pseq, &first);
+	if (lost == 0) {
+		return;
+	}
+	l->st.gaps++;
+	tr_log(TR_LOG_WARNING,
+	    "node %s: %" PRIu64 " message(s) from %s to %s were lost "
+	    "(pair sequence %" PRIu64 " to %" PRIu64 "): the recipient is told",
+	    l->conf.name, lost, tr_addr_format(m->env.sender, a, sizeof(a)),
+	    tr_addr_format(m->env.recipient, b, sizeof(b)), first,
+	    first + lost - 1);
+	if (tri_node_notice_new(&n, TR_NODE_NOTICE_GAP, m->env.recipient,
+	        m->env.sender, p->name, lost, first) == 0) {
+		deliver(l, &n->env, &n->payload, true);
+		tr_msg_destroy(&n);
+	}
+}
+
 static void
 from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
-    uint64_t seq, tr_msg *m)
+    const uint64_t *seqs, tr_msg *m)
 {
+	uint64_t seq = seqs[0];
+
 	struct peer *p   = peer_by_rid(l, rid, ridn);
 	bool         sys = (m->env.flags & TRI_FLAG_SYSTEM) != 0;
 
@@ -1003,16 +1199,8 @@ from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
 		return;
 	}
 	if (sys && strcmp(m->env.type, "trwire.RemoteUnwatch") == 0) {
-		uint64_t t = token_of(m, &trwire__remote_unwatch__descriptor);
-
-		for (size_t i = 0; i < l->nrw; i++) {
-			if (l->rw[i].token == t &&
-			    tr_addr_eq(l->rw[i].watcher, m->env.sender)) {
-				tri_live_close(l->rw[i].fd);
-				l->rw[i] = l->rw[--l->nrw];
-				break;
-			}
-		}
+		rwatch_remove(l, m->env.sender,
+		    token_of(m, &trwire__remote_unwatch__descriptor));
 		return;
 	}
 	if (sys && strcmp(m->env.type, "trwire.RemoteDown") == 0) {
@@ -1027,6 +1215,9 @@ from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
 		deliver(l, &m->env, &m->payload, false);
 		return;
 	}
+	if (!sys) {
+		pair_check(l, p, seqs[1], m);
+	}
 	deliver(l, &m->env, &m->payload, true);
 }
 
@@ -1038,16 +1229,16 @@ drain(struct tri_node_link *l, void *s, bool routed)
 {
 	for (int k = 0; k < 1000; k++) {
 		uint8_t  rid[256];
-		size_t   ridn = 0;
-		uint64_t seq  = 0;
-		tr_msg  *m    = tri_msg_alloc();
+		size_t   ridn   = 0;
+		uint64_t seq[2] = { 0, 0 };
+		tr_msg  *m      = tri_msg_alloc();
 		int      r;
 
 		if (!m) {
 			return;
 		}
 		zmq_msg_init(&m->payload);
-		r = read_msg(s, routed, rid, &ridn, &seq, m);
+		r = read_msg(s, routed, rid, &ridn, seq, m);
 		if (r == 1) {
 			if (routed) {
 				from_router(l, rid, ridn, seq, m);
@@ -1166,6 +1357,7 @@ link_main(void *arg)
 		if (it[1].revents) {
 			drain(l, l->router, true);
 		}
+		queue_tick(l);
 		if (it[0].revents) {
 			drain(l, l->gw, false);
 		}
@@ -1252,7 +1444,11 @@ close_all(struct tri_node_link *l)
 		if (l->peers[i].mon) {
 			zmq_close(l->peers[i].mon);
 		}
+		tri_node_queue_clear(&l->peers[i].q);
 	}
+	tri_node_pairs_free(&l->pin);
+	tri_node_pairs_free(&l->pout);
+	tri_node_drops_free(&l->drops);
 	while (l->phead) {
 		struct pending *p = l->phead;
 

@@ -127,7 +127,7 @@ check_conf(struct tri_node_conf *c)
 			return -EINVAL;
 		}
 	}
-	if (c->detect_ms < 30) {
+	if (c->detect_ms < 30 || c->queue_max < 0 || c->queue_ms < 1) {
 		return -EINVAL;
 	}
 	return 0;
@@ -173,6 +173,11 @@ tri_node_conf_from_opts(const tr_node_options *o, struct tri_node_conf *c)
 	tr_assert_return(
 	    !o->cookie || text_ok(o->cookie, sizeof(c->cookie)), -EINVAL);
 	tri_strlcpy(c->cookie, o->cookie ? o->cookie : "", sizeof(c->cookie));
+	tr_assert_return(o->queue_max >= -1 && o->queue_ms >= 0, -EINVAL);
+	c->queue_max = o->queue_max == 0 ? 10000
+	    : o->queue_max < 0           ? 0
+	                                 : o->queue_max;
+	c->queue_ms  = o->queue_ms ? o->queue_ms : 10000;
 	return check_conf(c);
 }
 
@@ -190,6 +195,7 @@ tri_node_conf_encode(const struct tri_node_conf *c, char **ret)
 #define PUT(...) n += (size_t) snprintf(buf + n, cap - n, __VA_ARGS__)
 	PUT("name=%s\nlisten=%s\ndetect=%d\nsecret=%s\npublic=%s\ncookie=%s\n",
 	    c->name, c->listen, c->detect_ms, c->secret, c->public, c->cookie);
+	PUT("queue_max=%d\nqueue_ms=%d\n", c->queue_max, c->queue_ms);
 	for (int i = 0; i < c->npeers; i++) {
 		PUT("peer=%s\n", c->peers[i]);
 	}
@@ -233,6 +239,10 @@ tri_node_conf_decode(const char *text, struct tri_node_conf *c)
 			tri_strlcpy(c->secret, v, sizeof(c->secret));
 		} else if (KEY("public")) {
 			tri_strlcpy(c->public, v, sizeof(c->public));
+		} else if (KEY("queue_max")) {
+			c->queue_max = atoi(v);
+		} else if (KEY("queue_ms")) {
+			c->queue_ms = atoi(v);
 		} else if (KEY("cookie")) {
 			tri_strlcpy(c->cookie, v, sizeof(c->cookie));
 		} else if (KEY("peer") && c->npeers < TRI_NODE_PEERS_MAX) {
@@ -497,6 +507,11 @@ tr_node_stats_get(const char *node, tr_node_stats *ret, int timeout_ms)
 	ret->dropped      = rep->dropped;
 	ret->lost         = rep->lost;
 	ret->peers_known  = (int) rep->n_peers;
+
+	ret->gaps           = rep->gaps; /* names, gaps, queues */
+	ret->queued         = rep->queued;
+	ret->names          = rep->names;
+	ret->name_conflicts = rep->name_conflicts;
 	for (size_t i = 0; i < rep->n_peers; i++) {
 		ret->peers_up += rep->peers[i]->up;
 	}

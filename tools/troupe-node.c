@@ -7,7 +7,9 @@
 #include "troupe-node.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,9 @@ node_usage(FILE *to)
 	    "                       (repeatable)\n"
 	    "  --allow-file FILE    CURVE: allowed public keys, one a line\n"
 	    "  --cookie TEXT        cluster label that peers must share\n"
+	    "  --queue-max N        messages kept per peer node that is down\n"
+	    "                       (default 10000; -1: none, drop at once)\n"
+	    "  --queue-ms N         how long each may wait (default 10000)\n"
 	    "  --keygen             print a new key pair (public, then\n"
 	    "                       secret) and exit\n"
 	    "Logs go to stderr; TROUPE_LOG=debug|info|warning|error sets "
@@ -136,6 +141,24 @@ troupe_node_cmd(int argc, char **argv)
 			o.detect_ms = atoi(v);
 		} else if (strcmp(a, "--cookie") == 0) {
 			o.cookie = v;
+		} else if (strcmp(a, "--queue-max") == 0 ||
+		    strcmp(a, "--queue-ms") == 0) {
+			bool  is_max = strcmp(a, "--queue-max") == 0;
+			char *end;
+			long  x = strtol(v, &end, 10);
+
+			if (*v == '\0' || *end || x < (is_max ? -1 : 0) ||
+			    x > INT_MAX) {
+				fprintf(stderr,
+				    "troupe node: %s needs a number (%s)\n", a,
+				    v);
+				return 2;
+			}
+			if (is_max) {
+				o.queue_max = (int) x;
+			} else {
+				o.queue_ms = (int) x;
+			}
 		} else if (strcmp(a, "--allow") == 0 && nallow < MAX_LIST) {
 			allow[nallow++] = v;
 		} else if (strcmp(a, "--secret-file") == 0) {

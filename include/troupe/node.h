@@ -63,6 +63,15 @@ typedef struct tr_node_options {
 	/* A cluster label that must match on both sides (not security: it
 	 * keeps two test clusters apart); NULL: "". */
 	const char *cookie;
+	/* Messages for a known node that is not up (lost, stopped, not yet
+	 * reconnected) wait in a queue per node, in order, and go out when
+	 * it comes back.  queue_max: at most this many wait per node (0:
+	 * 10000; -1: no queue, they are dropped at once); more are dropped.
+	 * queue_ms: each waits at most this long (0: 10000 ms), then it is
+	 * dropped.  Dropped ones are counted (tr_node_stats.unreachable) and
+	 * their senders get a notice (tr_msg_node_notice()). */
+	int queue_max;
+	int queue_ms;
 } tr_node_options;
 
 typedef struct tr_node tr_node;
@@ -114,6 +123,10 @@ typedef struct tr_node_stats {
 	uint64_t lost;         /* sent by a peer, never came (sequence gaps) */
 	int      peers_up;     /* peer nodes connected now */
 	int      peers_known;
+	uint64_t gaps;           /* gap notices given to this run's actors */
+	uint64_t queued;         /* waited for their node to come up, sent */
+	uint64_t names;          /* cluster-wide names known on the node */
+	uint64_t name_conflicts; /* claims that lost a conflict there */
 } tr_node_stats;
 
 /* Counters of node `node` (NULL or "": this run's node).  Blocks up to
@@ -125,6 +138,71 @@ TR_API int tr_node_stats_get(
  * to timeout_ms asking this run's agent.  Returns 1 or 0, or TR_EBADADDR
  * (no node here), -ETIMEDOUT. */
 TR_API int tr_node_is_up(const char *node, int timeout_ms);
+
+/* ---- cluster-wide names --------------------------------------------------
+ * A name registered with tr_node_register_global() is known on every node
+ * connected to this one (the nodes tell each other; no consensus protocol:
+ * eventually consistent, docs/distribution.md "Cluster-wide names").  It
+ * is freed when the actor ends (everywhere, as soon as the other nodes
+ * hear it), when it is unregistered, and, on the other nodes, when its
+ * node is lost.  When two nodes' actors claim one name (registered at
+ * once, or on both sides of a partition that heals), every node keeps the
+ * same one: the older registration (the owner node's CLOCK_REALTIME at
+ * registration), and on a tie the lower node id; the loser's node frees
+ * it (logged, counted in tr_node_stats.name_conflicts).  Names follow
+ * tr_register()'s rules: letters, digits, "._-", at most 63 bytes. */
+
+/* Register actor `who` of this run (its local or global address) under
+ * `name` on every connected node.  Blocks up to timeout_ms asking this
+ * run's node agent, which monitors `who`.  Registering the same name for
+ * the same actor again returns 0.  Errors: -EINVAL (bad name or address),
+ * TR_EEXISTS (another actor holds it, here or as far as this node knows
+ * elsewhere), -ESRCH (who is not alive), TR_EBADADDR (no node in this run,
+ * or who is another node's), -ENOSPC (too many names), -ETIMEDOUT. */
+TR_API int tr_node_register_global(
+    const char *name, tr_addr who, int timeout_ms);
+/* Give up `name`, held by an actor of this run.  Blocks up to timeout_ms.
+ * Errors: TR_ENOTFOUND (no actor of this run holds it), -EINVAL,
+ * TR_EBADADDR (no node), -ETIMEDOUT. */
+TR_API int tr_node_unregister_global(const char *name, int timeout_ms);
+/* The actor registered under `name` anywhere in the cluster, as this
+ * node knows it: an address to use with tr_send(), tr_call(),
+ * tr_monitor() (node 0 if it is this run's).  Blocks up to timeout_ms.
+ * Errors: TR_ENOTFOUND, -EINVAL, TR_EBADADDR (no node), -ETIMEDOUT. */
+TR_API int tr_node_whereis_global(
+    const char *name, tr_addr *ret, int timeout_ms);
+
+/* ---- notices from the node ------------------------------------------------
+ * The node agent tells an actor, with a system message in its mailbox
+ * (tr_msg_is_system() is true; an actor that ignores system messages
+ * loses nothing else), when messages between it and another node's actor
+ * were lost: never silently.
+ * - TR_NODE_NOTICE_GAP: `count` messages that `peer` sent to this actor
+ *   were lost on the way (a connection torn down with messages in flight,
+ *   or the test fault hook); per-pair sequence numbers make the count
+ *   exact.  It comes just before the first message after the gap, so it
+ *   is seen only once `peer` sends again.
+ * - TR_NODE_NOTICE_QUEUE_FULL / _EXPIRED: `count` messages this actor sent
+ *   to `peer` were dropped: its node was down and its queue full
+ *   (tr_node_options.queue_max) or they waited queue_ms. */
+enum {
+	TR_NODE_NOTICE_GAP           = 0,
+	TR_NODE_NOTICE_QUEUE_FULL    = 1,
+	TR_NODE_NOTICE_QUEUE_EXPIRED = 2,
+};
+
+typedef struct tr_node_notice {
+	int      kind;                   /* TR_NODE_NOTICE_* */
+	tr_addr  peer;                   /* the other actor (global address) */
+	char     node[TR_NODE_NAME_MAX]; /* its node's name */
+	uint64_t count;                  /* messages lost or dropped */
+	uint64_t first; /* GAP: first lost per-pair sequence number */
+} tr_node_notice;
+
+/* If m is a notice from the node agent, fill *ret and return 0.  Does not
+ * block.  Errors: TR_EBADTYPE (another message), TR_EBADFRAME (does not
+ * decode), -EINVAL. */
+TR_API int tr_msg_node_notice(const tr_msg *m, tr_node_notice *ret);
 
 #ifdef __cplusplus
 }

@@ -98,6 +98,13 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__ps_actor__descriptor,
 	&trwire__ps_name__descriptor,
 	&trwire__node_ps_rep__descriptor,
+	/* issue 13, names and notices (selectors 56-61) */
+	&trwire__node_notice__descriptor,
+	&trwire__node_name_req__descriptor,
+	&trwire__node_name_rep__descriptor,
+	&trwire__node_name__descriptor,
+	&trwire__node_name_claim__descriptor,
+	&trwire__node_name_drop__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 

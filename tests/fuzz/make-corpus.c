@@ -170,6 +170,11 @@ wires(void)
 	Trwire__PsName         psn     = TRWIRE__PS_NAME__INIT;
 	Trwire__PsName        *psns[1] = { &psn };
 	Trwire__NodePsRep      psr     = TRWIRE__NODE_PS_REP__INIT;
+	Trwire__NodeName       nn      = TRWIRE__NODE_NAME__INIT;
+	Trwire__NodeName      *nns[1]  = { &nn };
+	Trwire__NodeNameClaim  ncl     = TRWIRE__NODE_NAME_CLAIM__INIT;
+	Trwire__NodeNameReq    nrq     = TRWIRE__NODE_NAME_REQ__INIT;
+	Trwire__NodeNotice     nno     = TRWIRE__NODE_NOTICE__INIT;
 	uint32_t               lens[2] = { 1, 2 };
 	uint8_t               *mkey;
 	size_t                 mkey_len;
@@ -324,6 +329,24 @@ wires(void)
 	psr.n_names     = 1;
 	psr.names       = psns;
 	wire(55, "node-ps-rep", &psr.base);
+	/* issue 13: a gap notice, a name request, a peer's name claim */
+	nno.kind  = TRWIRE__NODE_NOTICE_KIND__NOTICE_GAP;
+	nno.peer  = &who;
+	nno.node  = "b";
+	nno.count = 3;
+	nno.first = 5;
+	wire(56, "node-notice", &nno.base);
+	nrq.op   = 2;
+	nrq.name = "svc";
+	nrq.addr = &who;
+	wire(57, "node-name-req", &nrq.base);
+	nn.name     = "svc";
+	nn.addr     = &who;
+	nn.since_ms = 1700000000000;
+	ncl.n_names = 1;
+	ncl.names   = nns;
+	ncl.full    = 1;
+	wire(60, "node-name-claim", &ncl.base);
 
 	tr_sup_spec_init(&spec);
 	tr_child_spec_init(&child, "w", "worker");

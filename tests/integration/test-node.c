@@ -611,7 +611,8 @@ test_curve_wrong_key_refused(void **state)
 
 /* The test-only fault hook drops a fifth of the messages node b sends:
  * node a detects every gap by the link's sequence numbers and counts the
- * lost ones exactly; what does arrive is in order, never repeated. */
+ * lost ones exactly; what does arrive is in order, never repeated; and the
+ * receiving actor is told of each gap (which messages, how many). */
 static void
 test_lost_messages_are_detected_and_counted(void **state)
 {
@@ -622,6 +623,7 @@ test_lost_messages_are_detected_and_counted(void **state)
 	tr_msg       *m    = NULL;
 	long          last = -1;
 	int           got  = 0;
+	uint64_t      told = 0;
 	enum { N = 1000 };
 
 	(void) state;
@@ -639,14 +641,28 @@ test_lost_messages_are_detected_and_counted(void **state)
 	/* replies are not dropped by the hook: this one comes after every
 	 * echo, on the same link */
 	call_echo(e, "sync");
+	/* each gap is told to this actor (a notice, before the message
+	 * after it), with the exact count: echo i has pair number i + 1 */
 	while (tr_recv(&m, 0) == 0) {
-		char t[16] = "";
-		long v;
+		char           t[16] = "";
+		long           v;
+		tr_node_notice nt;
 
+		if (tr_msg_is_system(m)) {
+			TR_ASSERT_OK(tr_msg_node_notice(m, &nt));
+			assert_int_equal(nt.kind, TR_NODE_NOTICE_GAP);
+			assert_true(tr_addr_eq(nt.peer, e));
+			assert_string_equal(nt.node, "b");
+			assert_int_equal(nt.first, (uint64_t) (last + 2));
+			last += (long) nt.count;
+			told += nt.count;
+			tr_msg_destroy(&m);
+			continue;
+		}
 		memcpy(t, tr_msg_data(m),
 		    tr_msg_size(m) < 15 ? tr_msg_size(m) : 15);
 		v = atol(t);
-		assert_true(v > last);
+		assert_int_equal(v, last + 1);
 		last = v;
 		got++;
 		tr_msg_destroy(&m);
@@ -654,6 +670,10 @@ test_lost_messages_are_detected_and_counted(void **state)
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	assert_true(got > 0 && got < N);
 	assert_int_equal((uint64_t) got + st.lost, N);
+	/* the losses after the last echo were told before the reply */
+	assert_int_equal(last, N - 1);
+	assert_int_equal(told, st.lost);
+	assert_true(st.gaps > 0);
 	kid_stop(&b);
 	tr_node_stop(&a);
 }
