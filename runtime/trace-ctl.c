@@ -76,6 +76,8 @@ tri_trace_ctl_apply(struct tri_trace_ctl *c, const tr_trace_opts *o,
 	atomic_store(&c->on, 0);
 	c->sample     = o->sample;
 	c->ring_slots = o->ring_slots ? o->ring_slots : 16384;
+	c->payload    = o->payload < TR_TRACE_PAYLOAD_MAX ? o->payload
+	                                                  : TR_TRACE_PAYLOAD_MAX;
 	c->limit      = o->limit ? o->limit : defaults_safe ? 100000 : 0;
 	c->until_ns   = o->duration_ms > 0 ? now_ns + o->duration_ms * 1000000LL
 	      : o->duration_ms == 0 && defaults_safe ? now_ns + 30000000000LL
@@ -119,6 +121,7 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 			continue;
 		}
 		*eq++ = '\0';
+		end   = NULL;
 		if (strcmp(tok, "file") == 0) {
 			tri_strlcpy(out, eq, outsz);
 		} else if (strcmp(tok, "actors") == 0) {
@@ -129,6 +132,8 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 			o->sample = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "limit") == 0) {
 			o->limit = strtoull(eq, &end, 10);
+		} else if (strcmp(tok, "payload") == 0) {
+			o->payload = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "slots") == 0) {
 			o->ring_slots = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "rate") == 0) {
@@ -138,6 +143,9 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 			    : 1000;
 		} else {
 			return -EINVAL;
+		}
+		if (end && (end == eq || *end)) {
+			return -EINVAL; /* a number with something else */
 		}
 	}
 	return out[0] ? 0 : -EINVAL;

@@ -144,13 +144,17 @@ ring_make(void)
 	char                   path[PATH_MAX + 64];
 	uint64_t               inc   = 0;
 	uint32_t               slots = tri_trace_ctl->ring_slots;
+	uint32_t               pcap  = tri_trace_ctl->payload;
 	size_t                 bytes;
 	int                    fd;
 
 	if (slots < 64 || (slots & (slots - 1)) || slots > (1u << 22)) {
 		slots = 16384;
 	}
-	bytes = tri_trace_ring_bytes(slots);
+	if (pcap > TR_TRACE_PAYLOAD_MAX) {
+		pcap = TR_TRACE_PAYLOAD_MAX;
+	}
+	bytes = tri_trace_ring_bytes(slots, tri_trace_stride(pcap));
 	(void) tri_proc_starttime(getpid(), &inc, NULL);
 	snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring", tri_rt.rundir,
 	    TRI_TRACE_RING_DIR, (int) getpid(), (unsigned long long) inc);
@@ -167,7 +171,9 @@ ring_make(void)
 	if (g == MAP_FAILED) {
 		goto out_failed;
 	}
-	g->slots = slots;
+	g->slots       = slots;
+	g->stride      = tri_trace_stride(pcap);
+	g->payload_cap = pcap;
 	g->self  = (tr_addr) { 0, (uint32_t) getpid(), inc };
 	tri_strlcpy(g->name, tri_rt.name, sizeof(g->name));
 	tri_strlcpy(g->actor, tri_rt.actor, sizeof(g->actor));
@@ -200,7 +206,7 @@ ring(void)
 }
 
 static void
-put(struct tri_trace_rec *in)
+put(struct tri_trace_rec *in, const void *data, size_t len)
 {
 	struct tri_trace_ring *g = ring();
 	struct tri_trace_rec  *r;
@@ -224,7 +230,13 @@ put(struct tri_trace_rec *in)
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&g->head, &pos, pos + 1,
 	    memory_order_acq_rel, memory_order_relaxed));
-	r = &g->rec[pos & (g->slots - 1)];
+	r       = tri_trace_slot(g, pos);
+	in->plen = 0;
+	if (data && len && g->payload_cap) {
+		in->plen = (uint32_t) (len < g->payload_cap ? len
+		                                            : g->payload_cap);
+		memcpy(r + 1, data, in->plen);
+	}
 	memcpy((char *) r + sizeof(r->seq), (char *) in + sizeof(in->seq),
 	    sizeof(*r) - sizeof(r->seq));
 	atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
@@ -270,13 +282,14 @@ allowed(int64_t now)
 
 		snprintf(r.what, sizeof(r.what), "more than %u events in %u ms",
 		    c->rate_n, c->rate_ms);
-		put(&r);
+		put(&r, NULL, 0);
 	}
 	return false;
 }
 
 static void
-record(struct tri_trace_rec *r, const char *what)
+record_data(struct tri_trace_rec *r, const char *what, const void *data,
+    size_t len)
 {
 	if (!r->ts_ns) {
 		r->ts_ns = tri_trace_now_ns();
@@ -287,7 +300,13 @@ record(struct tri_trace_rec *r, const char *what)
 	if (what) {
 		tri_strlcpy(r->what, what, sizeof(r->what));
 	}
-	put(r);
+	put(r, data, len);
+}
+
+static void
+record(struct tri_trace_rec *r, const char *what)
+{
+	record_data(r, what, NULL, 0);
 }
 
 void
@@ -314,7 +333,7 @@ cur_valid(void)
 }
 
 void
-tri_trace_send(struct tri_env *e, uint64_t bytes)
+tri_trace_send(struct tri_env *e, const void *data, uint64_t bytes)
 {
 	struct tri_trace_rec r;
 	uint32_t             n = tri_trace_ctl->sample;
@@ -347,7 +366,7 @@ tri_trace_send(struct tri_env *e, uint64_t bytes)
 	r.lamport = e->lamport;
 	r.span_id = e->span_id;
 	memcpy(r.trace_id, e->trace_id, 16);
-	record(&r, e->type);
+	record_data(&r, e->type, data, (size_t) bytes);
 }
 
 static void
@@ -363,7 +382,7 @@ msg_rec(struct tri_trace_rec *r, uint32_t kind, const struct tri_env *e)
 }
 
 void
-tri_trace_receive(const struct tri_env *e, uint64_t bytes)
+tri_trace_receive(const struct tri_env *e, const void *data, uint64_t bytes)
 {
 	struct tri_trace_rec r;
 
@@ -372,7 +391,7 @@ tri_trace_receive(const struct tri_env *e, uint64_t bytes)
 	}
 	msg_rec(&r, TR_TRACE_RECEIVE, e);
 	r.value = (int64_t) bytes;
-	record(&r, e->type);
+	record_data(&r, e->type, data, (size_t) bytes);
 }
 
 void
@@ -461,11 +480,17 @@ tri_trace_forked(void)
 	cur.gen = 0;
 }
 
-size_t
-tri_trace_ring_bytes(uint32_t slots)
+uint32_t
+tri_trace_stride(uint32_t payload_cap)
 {
-	return sizeof(struct tri_trace_ring) +
-	    (size_t) slots * sizeof(struct tri_trace_rec);
+	return (uint32_t) ((sizeof(struct tri_trace_rec) + payload_cap + 63) &
+	    ~(size_t) 63);
+}
+
+size_t
+tri_trace_ring_bytes(uint32_t slots, uint32_t stride)
+{
+	return sizeof(struct tri_trace_ring) + (size_t) slots * stride;
 }
 
 void
@@ -488,4 +513,9 @@ tri_trace_rec_to_event(const struct tri_trace_rec *r,
 	ev->what[sizeof(r->what) - 1] = '\0';
 	tri_strlcpy(ev->name, g->name, sizeof(ev->name));
 	tri_strlcpy(ev->actor, g->actor, sizeof(ev->actor));
+	if (r->plen && r->plen <= g->payload_cap &&
+	    r->plen <= TR_TRACE_PAYLOAD_MAX) {
+		ev->payload_len = r->plen;
+		memcpy(ev->payload, r + 1, r->plen);
+	}
 }
