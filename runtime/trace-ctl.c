@@ -21,7 +21,8 @@
 _Static_assert(sizeof(struct tri_trace_ctl) <= CTL_BYTES, "ctl page");
 _Static_assert(sizeof(struct tri_trace_rec) == 192, "a slot is 3 lines");
 
-static char env_out[PATH_MAX]; /* TROUPE_TRACE's file; "" none */
+static char  env_out[PATH_MAX]; /* TROUPE_TRACE's file; "" none */
+static pid_t env_collector;     /* its collector process; 0: none */
 
 static struct tri_trace_ctl *
 map_ctl(const char *rundir, bool create)
@@ -159,6 +160,7 @@ env_start(void)
 	char          types[TRI_TRACE_FILTER_MAX]  = "";
 	char          spec[1024];
 	tr_trace_opts o;
+	int           r;
 
 	if (!v || !v[0] || strcmp(v, "0") == 0) {
 		return;
@@ -181,6 +183,16 @@ env_start(void)
 	o.types  = types;
 	atomic_store(&tri_trace_ctl->collector, (int32_t) getpid());
 	tri_trace_ctl_apply(tri_trace_ctl, &o, tri_trace_now_ns(), false);
+	/* drained while the program runs; failing that, at its exit */
+	r = tri_trace_collector_start(tri_rt.rundir, env_out);
+	if (r > 0) {
+		env_collector = (pid_t) r;
+	} else {
+		tr_log(TR_LOG_WARNING,
+		    "TROUPE_TRACE: no collector process (%s): the rings are "
+		    "drained at exit only",
+		    tr_strerror(r));
+	}
 }
 
 int
@@ -233,6 +245,17 @@ tri_trace_finish_root(void)
 		return;
 	}
 	atomic_store(&tri_trace_ctl->on, 0);
+	if (env_collector > 0) {
+		if (!tri_trace_collector_finish(env_collector)) {
+			tr_log(TR_LOG_WARNING,
+			    "TROUPE_TRACE: the collector (pid %d) did not "
+			    "finish %s",
+			    (int) env_collector, env_out);
+		}
+		env_collector = 0;
+		env_out[0]    = '\0';
+		return;
+	}
 	r = tr_trace_file_open(&f, env_out, true);
 	if (r < 0) {
 		tr_log(TR_LOG_WARNING, "TROUPE_TRACE: cannot write %s: %s",

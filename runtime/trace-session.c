@@ -204,6 +204,7 @@ drain(const tr_trace_session *s, struct src *c,
 	struct tri_trace_ring *g    = c->g;
 	uint64_t               pos  = atomic_load(&g->tail);
 	bool                   dead = !tr_addr_is_alive(g->self);
+	bool retired = atomic_load(&g->closed) == 2;
 	uint64_t               head = atomic_load(&g->head), d;
 	tr_trace_event         ev;
 
@@ -242,7 +243,7 @@ drain(const tr_trace_session *s, struct src *c,
 		}
 		(*count)++;
 	}
-	return dead && pos == head;
+	return (dead || retired) && pos == head;
 }
 
 static void

@@ -38,6 +38,7 @@ static struct writer {
 	_Atomic uint64_t rng;
 	_Atomic uint32_t roots;
 	_Atomic uint64_t lost; /* while another thread made the ring */
+	uint32_t         remakes; /* rings made again for more payload */
 } W;
 
 /* The message this thread handles (tr_recv() returned it). */
@@ -113,6 +114,8 @@ type_ok(const char *type)
 	return tri_trace_glob_list(tri_trace_ctl->types, type);
 }
 
+static void ring_remake(uint32_t want);
+
 /* This process traces under the current settings. */
 static bool
 refresh(void)
@@ -132,12 +135,15 @@ refresh(void)
 		if (!atomic_load(&W.rng)) {
 			seed_rng();
 		}
+		if (tri_trace_ctl->payload) {
+			ring_remake(tri_trace_ctl->payload);
+		}
 		atomic_store(&W.gen, g);
 	}
 	return atomic_load_explicit(&W.active, memory_order_relaxed);
 }
 
-static void
+static bool
 ring_make(void)
 {
 	struct tri_trace_ring *g;
@@ -156,8 +162,14 @@ ring_make(void)
 	}
 	bytes = tri_trace_ring_bytes(slots, tri_trace_stride(pcap));
 	(void) tri_proc_starttime(getpid(), &inc, NULL);
-	snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring", tri_rt.rundir,
-	    TRI_TRACE_RING_DIR, (int) getpid(), (unsigned long long) inc);
+	if (W.remakes) {
+		snprintf(path, sizeof(path), "%s/%s/%d.%llu.%u.ring",
+		    tri_rt.rundir, TRI_TRACE_RING_DIR, (int) getpid(),
+		    (unsigned long long) inc, W.remakes);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring", tri_rt.rundir,
+		    TRI_TRACE_RING_DIR, (int) getpid(), (unsigned long long) inc);
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		goto out_failed;
@@ -182,10 +194,37 @@ ring_make(void)
 	W.ring  = g;
 	W.bytes = bytes;
 	atomic_store_explicit(&W.state, RING_READY, memory_order_release);
-	return;
+	return true;
 out_failed:
 	tri_debug("no trace ring %s: %s", path, strerror(errno));
 	atomic_store(&W.state, RING_FAILED);
+	return false;
+}
+
+/* A collector asks for more payload than the ring has room for: a new
+ * ring.  The old one stays mapped (a thread may still be writing in it),
+ * marked retired: the collector drains it and then removes it.  Writers
+ * meanwhile drop and count (as while the first ring is made). */
+static void
+ring_remake(uint32_t want)
+{
+	struct tri_trace_ring *old = W.ring;
+	int                    st  = RING_READY;
+
+	if (want > TR_TRACE_PAYLOAD_MAX) {
+		want = TR_TRACE_PAYLOAD_MAX;
+	}
+	if (!old || old->payload_cap >= want ||
+	    !atomic_compare_exchange_strong(&W.state, &st, RING_MAKING)) {
+		return;
+	}
+	W.remakes++;
+	if (ring_make()) {
+		atomic_store(&old->closed, 2);
+	} else {
+		W.ring = old; /* keep writing there, without payload */
+		atomic_store(&W.state, RING_READY);
+	}
 }
 
 /* The ring, made on first use; NULL while another thread makes it. */
@@ -199,8 +238,7 @@ ring(void)
 	}
 	if (st == RING_NONE &&
 	    atomic_compare_exchange_strong(&W.state, &st, RING_MAKING)) {
-		ring_make();
-		return W.ring;
+		return ring_make() ? W.ring : NULL;
 	}
 	return NULL;
 }
@@ -477,7 +515,8 @@ tri_trace_forked(void)
 	atomic_store(&W.active, false);
 	atomic_store(&W.rng, 0);
 	atomic_store(&W.lost, 0);
-	cur.gen = 0;
+	W.remakes = 0;
+	cur.gen   = 0;
 }
 
 uint32_t

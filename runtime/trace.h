@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "troupe/trace.h"
 
@@ -79,7 +80,8 @@ struct tri_trace_ring {
 	/* the writers' line, the reader's line */
 	_Alignas(64) _Atomic uint64_t head; /* next position to reserve */
 	_Atomic uint64_t dropped; /* events the full ring could not take */
-	_Atomic uint32_t closed;  /* the process wrote its last event */
+	_Atomic uint32_t closed;  /* 1: the process wrote its last event;
+	                           * 2: retired, a new ring took its place */
 	_Alignas(64) _Atomic uint64_t tail; /* the reader took all before */
 	_Alignas(64) struct tri_trace_rec rec[];
 };
@@ -122,6 +124,13 @@ void tri_trace_handle_begin(const struct tr_msg *m);
 /* Anything else (no context): spawn, exit, down, link, ... */
 void tri_trace_emit(uint32_t kind, tr_addr peer, uint64_t msg_id, int64_t value,
     const char *what);
+
+/* TROUPE_TRACE's collector process (trace-collect.c): start it, draining
+ * the run's rings into path; returns its pid or -errno.  At the main
+ * program's exit: tell it to drain once more and end, and wait for that
+ * (at most 5 s); false if it did not. */
+int  tri_trace_collector_start(const char *rundir, const char *path);
+bool tri_trace_collector_finish(pid_t pid);
 
 /* The node agent (trace-node.c): this run is node name; the peer node
  * id (its agent's address, its name) is up or not -- a nodeup or nodedown
