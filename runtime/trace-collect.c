@@ -76,10 +76,10 @@ collect(const char *rundir, const char *path, pid_t main_pid)
 	(void) signal(SIGTERM, on_term);
 	r = tr_trace_file_open(&f, path, true);
 	if (r < 0) {
-		tr_log(TR_LOG_WARNING, "TROUPE_TRACE: cannot write %s: %s",
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: cannot write %s: %s",
 		    path, tr_strerror(r));
 	} else if ((r = tri_trace_session_adopt(&s, rundir)) < 0) {
-		tr_log(TR_LOG_WARNING, "TROUPE_TRACE: no trace page: %s",
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: no trace page: %s",
 		    tr_strerror(r));
 	}
 	while (s) {
@@ -88,7 +88,7 @@ collect(const char *rundir, const char *path, pid_t main_pid)
 
 		r = tr_trace_session_poll(s, to_file, f);
 		if (tr_trace_file_flush(f) < 0) {
-			tr_log(TR_LOG_WARNING, "TROUPE_TRACE: %s: write failed",
+			tr_log(TR_LOG_ERROR, "TROUPE_TRACE: %s: write failed",
 			    path);
 			break;
 		}

@@ -175,7 +175,7 @@ env_start(void)
 	o.lease_ms    = -1;
 	o.ring_slots  = 65536;
 	if (parse_env(v, &o, env_out, sizeof(env_out), actors, types) < 0) {
-		tr_log(TR_LOG_WARNING, "TROUPE_TRACE=%s: not understood", v);
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE=%s: not understood", v);
 		env_out[0] = '\0';
 		return;
 	}
@@ -188,7 +188,7 @@ env_start(void)
 	if (r > 0) {
 		env_collector = (pid_t) r;
 	} else {
-		tr_log(TR_LOG_WARNING,
+		tr_log(TR_LOG_ERROR,
 		    "TROUPE_TRACE: no collector process (%s): the rings are "
 		    "drained at exit only",
 		    tr_strerror(r));
@@ -247,7 +247,7 @@ tri_trace_finish_root(void)
 	atomic_store(&tri_trace_ctl->on, 0);
 	if (env_collector > 0) {
 		if (!tri_trace_collector_finish(env_collector)) {
-			tr_log(TR_LOG_WARNING,
+			tr_log(TR_LOG_ERROR,
 			    "TROUPE_TRACE: the collector (pid %d) did not "
 			    "finish %s",
 			    (int) env_collector, env_out);
@@ -258,7 +258,7 @@ tri_trace_finish_root(void)
 	}
 	r = tr_trace_file_open(&f, env_out, true);
 	if (r < 0) {
-		tr_log(TR_LOG_WARNING, "TROUPE_TRACE: cannot write %s: %s",
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: cannot write %s: %s",
 		    env_out, tr_strerror(r));
 		env_out[0] = '\0';
 		return;

@@ -803,6 +803,58 @@ test_long_run_drained_while_it_runs(void **state)
 	}
 }
 
+/* ---- bad input ----------------------------------------------------------- */
+
+/* tail -f on a file that is no trace, or turns corrupt; TROUPE_TRACE with
+ * a bad number; merge with an option missing. */
+static void
+test_bad_input_to_the_new_commands(void **state)
+{
+	char  args[1024], txt[8192];
+	FILE *w;
+
+	(void) state;
+	w = fopen(tmp("junk.trc"), "w");
+	assert_non_null(w);
+	fputs("hello, not a trace", w);
+	fclose(w);
+	snprintf(args, sizeof(args), "trace tail -f --duration 5000 '%s'",
+	    tmp("junk.trc"));
+	assert_int_equal(run_tool(args, txt, sizeof(txt)), 1);
+	assert_non_null(strstr(txt, "not a troupe trace file"));
+	/* a good record, then a length over the bound */
+	skewed_files(0, false, tmp("good.trc"), tmp("good-b.trc"));
+	w = fopen(tmp("good.trc"), "a");
+	assert_non_null(w);
+	fputs("\xff\xff\x7f", w);
+	fclose(w);
+	snprintf(args, sizeof(args), "trace tail -f --duration 5000 '%s'",
+	    tmp("good.trc"));
+	assert_int_equal(run_tool(args, txt, sizeof(txt)), 1);
+	assert_non_null(strstr(txt, "corrupt record"));
+	assert_non_null(strstr(txt, " send ")); /* what came before */
+	assert_int_equal(run_tool("trace record --payload -1 x", txt,
+	                     sizeof(txt)),
+	    2);
+	snprintf(args, sizeof(args), "trace merge '%s'", tmp("good-b.trc"));
+	assert_int_equal(run_tool(args, txt, sizeof(txt)), 2); /* no -o */
+	/* TROUPE_TRACE=...:payload=abc is not understood: said, no file */
+	snprintf(args, sizeof(args),
+	    "TROUPE_TRACE='file=%s:payload=abc' '%s' 2>&1",
+	    tmp("never.trc"), tr_test_build_path("examples/hello"));
+	{
+		FILE  *f = popen(args, "r");
+		size_t n;
+
+		assert_non_null(f);
+		n      = fread(txt, 1, sizeof(txt) - 1, f);
+		txt[n] = '\0';
+		assert_int_equal(pclose(f), 0);
+	}
+	assert_non_null(strstr(txt, "not understood"));
+	assert_int_not_equal(access(tmp("never.trc"), F_OK), 0);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static int
@@ -834,6 +886,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(
 		    test_tail_follows_a_file_being_written_and_rotated),
 		cmocka_unit_test(test_long_run_drained_while_it_runs),
+		cmocka_unit_test(test_bad_input_to_the_new_commands),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
