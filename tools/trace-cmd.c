@@ -254,9 +254,10 @@ num(const char *s, long long *ret)
 	return s[0] && !*end && errno == 0;
 }
 
-/* Parse argv[from..]; EXIT_OK or EXIT_USAGE. */
+/* Parse argv[from..]; EXIT_OK or EXIT_USAGE.  -f is --follow for tail,
+ * --format for the others. */
 static int
-parse(int argc, char **argv, int from, struct opts *o)
+parse(int argc, char **argv, int from, struct opts *o, bool tail)
 {
 	memset(o, 0, sizeof(*o));
 	o->max          = 200;
@@ -272,7 +273,8 @@ parse(int argc, char **argv, int from, struct opts *o)
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
 			val     = false;
-		} else if (!strcmp(a, "-f") || !strcmp(a, "--follow")) {
+		} else if ((tail && !strcmp(a, "-f")) ||
+		    !strcmp(a, "--follow")) {
 			o->follow = true;
 			val       = false;
 		} else if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -290,7 +292,7 @@ parse(int argc, char **argv, int from, struct opts *o)
 			o->t.types = v;
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
 			o->out = v;
-		} else if (!strcmp(a, "--format")) {
+		} else if (!strcmp(a, "-f") || !strcmp(a, "--format")) {
 			o->format = v;
 		} else if (!strcmp(a, "--kind")) {
 			o->kinds = v;
@@ -753,7 +755,7 @@ trace_main(int argc, char **argv)
 		if (strcmp(argv[2], cmds[i].name) != 0) {
 			continue;
 		}
-		r = parse(argc, argv, 3, &o);
+		r = parse(argc, argv, 3, &o, cmds[i].fn == cmd_tail);
 		if (r < 0) {
 			return EXIT_OK; /* --help */
 		}
