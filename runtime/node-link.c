@@ -1118,7 +1118,8 @@ monitor_event(struct tri_node_link *l, struct peer *p)
 		p->connected = true;
 		p->warned    = false;
 		send_hello(l, p);
-		tri_trace_node_state(p->id, p->agent, p->name, peer_up(p), NULL);
+		tri_trace_node_state(
+		    p->id, p->agent, p->name, peer_up(p), NULL);
 		publish(l);
 	} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 		bool was = peer_up(p);

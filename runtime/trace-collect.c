@@ -76,8 +76,8 @@ collect(const char *rundir, const char *path, pid_t main_pid)
 	(void) signal(SIGTERM, on_term);
 	r = tr_trace_file_open(&f, path, true);
 	if (r < 0) {
-		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: cannot write %s: %s",
-		    path, tr_strerror(r));
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: cannot write %s: %s", path,
+		    tr_strerror(r));
 	} else if ((r = tri_trace_session_adopt(&s, rundir)) < 0) {
 		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: no trace page: %s",
 		    tr_strerror(r));

@@ -72,7 +72,7 @@ tr_trace_event_encode(const tr_trace_event *ev, uint8_t *buf, size_t cap)
 		pb.payload.data = (uint8_t *) ev->payload;
 		pb.payload.len  = ev->payload_len;
 	}
-	n              = trwire__trace_event__get_packed_size(&pb);
+	n = trwire__trace_event__get_packed_size(&pb);
 	if (n > cap) {
 		return -ENOBUFS;
 	}

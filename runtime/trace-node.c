@@ -51,7 +51,8 @@ tri_trace_node_state(
 	if (up) {
 		tri_strlcpy(what, name, sizeof(what));
 	} else {
-		snprintf(what, sizeof(what), "%s: %s", name, why ? why : "lost");
+		snprintf(
+		    what, sizeof(what), "%s: %s", name, why ? why : "lost");
 	}
 	tri_trace_emit(up ? TR_TRACE_NODEUP : TR_TRACE_NODEDOWN, agent, 0,
 	    (int64_t) id, what);

@@ -198,14 +198,14 @@ discover(tr_trace_session *s)
 /* Take what src's ring holds; true if its process is gone and the ring
  * is empty (the ring may go). */
 static bool
-drain(const tr_trace_session *s, struct src *c,
+drain(const tr_trace_session *s, struct src          *c,
     void (*fn)(const tr_trace_event *, void *), void *arg, int *count)
 {
-	struct tri_trace_ring *g    = c->g;
-	uint64_t               pos  = atomic_load(&g->tail);
-	bool                   dead = !tr_addr_is_alive(g->self);
-	bool retired = atomic_load(&g->closed) == 2;
-	uint64_t               head = atomic_load(&g->head), d;
+	struct tri_trace_ring *g       = c->g;
+	uint64_t               pos     = atomic_load(&g->tail);
+	bool                   dead    = !tr_addr_is_alive(g->self);
+	bool                   retired = atomic_load(&g->closed) == 2;
+	uint64_t               head    = atomic_load(&g->head), d;
 	tr_trace_event         ev;
 
 	for (; pos < head; pos++) {

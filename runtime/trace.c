@@ -37,7 +37,7 @@ static struct writer {
 	_Atomic uint32_t win_count;
 	_Atomic uint64_t rng;
 	_Atomic uint32_t roots;
-	_Atomic uint64_t lost; /* while another thread made the ring */
+	_Atomic uint64_t lost;    /* while another thread made the ring */
 	uint32_t         remakes; /* rings made again for more payload */
 } W;
 
@@ -167,8 +167,9 @@ ring_make(void)
 		    tri_rt.rundir, TRI_TRACE_RING_DIR, (int) getpid(),
 		    (unsigned long long) inc, W.remakes);
 	} else {
-		snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring", tri_rt.rundir,
-		    TRI_TRACE_RING_DIR, (int) getpid(), (unsigned long long) inc);
+		snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring",
+		    tri_rt.rundir, TRI_TRACE_RING_DIR, (int) getpid(),
+		    (unsigned long long) inc);
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -186,7 +187,7 @@ ring_make(void)
 	g->slots       = slots;
 	g->stride      = tri_trace_stride(pcap);
 	g->payload_cap = pcap;
-	g->self  = (tr_addr) { 0, (uint32_t) getpid(), inc };
+	g->self        = (tr_addr) { 0, (uint32_t) getpid(), inc };
 	tri_strlcpy(g->name, tri_rt.name, sizeof(g->name));
 	tri_strlcpy(g->actor, tri_rt.actor, sizeof(g->actor));
 	atomic_store_explicit((_Atomic uint32_t *) &g->magic,
@@ -268,11 +269,11 @@ put(struct tri_trace_rec *in, const void *data, size_t len)
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&g->head, &pos, pos + 1,
 	    memory_order_acq_rel, memory_order_relaxed));
-	r       = tri_trace_slot(g, pos);
+	r        = tri_trace_slot(g, pos);
 	in->plen = 0;
 	if (data && len && g->payload_cap) {
-		in->plen = (uint32_t) (len < g->payload_cap ? len
-		                                            : g->payload_cap);
+		in->plen =
+		    (uint32_t) (len < g->payload_cap ? len : g->payload_cap);
 		memcpy(r + 1, data, in->plen);
 	}
 	memcpy((char *) r + sizeof(r->seq), (char *) in + sizeof(in->seq),
@@ -326,8 +327,8 @@ allowed(int64_t now)
 }
 
 static void
-record_data(struct tri_trace_rec *r, const char *what, const void *data,
-    size_t len)
+record_data(
+    struct tri_trace_rec *r, const char *what, const void *data, size_t len)
 {
 	if (!r->ts_ns) {
 		r->ts_ns = tri_trace_now_ns();

@@ -151,9 +151,9 @@ int     tri_trace_session_adopt(tr_trace_session **ret, const char *rundir);
 int64_t tri_trace_now_ns(void);
 
 /* Fill ev from a ring slot (the collector). */
-void   tri_trace_rec_to_event(const struct tri_trace_rec *r,
-      const struct tri_trace_ring *g, tr_trace_event *ev);
-size_t tri_trace_ring_bytes(uint32_t slots, uint32_t stride);
+void     tri_trace_rec_to_event(const struct tri_trace_rec *r,
+        const struct tri_trace_ring *g, tr_trace_event *ev);
+size_t   tri_trace_ring_bytes(uint32_t slots, uint32_t stride);
 uint32_t tri_trace_stride(uint32_t payload_cap);
 static inline struct tri_trace_rec *
 tri_trace_slot(const struct tri_trace_ring *g, uint64_t pos)
@@ -161,6 +161,6 @@ tri_trace_slot(const struct tri_trace_ring *g, uint64_t pos)
 	return (struct tri_trace_rec *) ((char *) g->rec +
 	    (size_t) (pos & (g->slots - 1)) * g->stride);
 }
-bool   tri_trace_glob_list(const char *list, const char *s);
+bool tri_trace_glob_list(const char *list, const char *s);
 
 #endif /* TRI_TRACE_H */

@@ -416,8 +416,7 @@ trace_event_ok(const struct opts *o, const tr_trace_event *ev)
 	return kind_ok(o->kinds, ev->kind) &&
 	    (glob_list(o->t.actors, ev->name) ||
 	        (ev->actor[0] && glob_list(o->t.actors, ev->actor))) &&
-	    (!msg || glob_list(o->t.types, ev->what)) &&
-	    node_ok(o->nodes, ev);
+	    (!msg || glob_list(o->t.types, ev->what)) && node_ok(o->nodes, ev);
 }
 
 #define event_ok trace_event_ok
@@ -464,8 +463,7 @@ trace_print_json(const tr_trace_event *ev, FILE *out)
 	    ",\"value\":%" PRId64 ",\"lamport\":%" PRIu64
 	    ",\"trace_id\":\"%s\",\"span_id\":\"%016" PRIx64
 	    "\",\"parent_span\":\"%016" PRIx64 "\",\"dur_ns\":%" PRId64
-	    ",\"node\":\"%s\",\"peer_node\":%" PRIu32
-	    ",\"payload\":\"%s\"}\n",
+	    ",\"node\":\"%s\",\"peer_node\":%" PRIu32 ",\"payload\":\"%s\"}\n",
 	    ev->ts_ns, ev->self.pid, ev->name, ev->actor, ev->self.incarnation,
 	    tr_trace_kind_name(ev->kind), ev->msg_id, ev->what, ev->peer.pid,
 	    ev->value, ev->lamport, tid, ev->span_id, ev->parent_span,
@@ -631,7 +629,8 @@ live(const struct opts *o, const char *run, struct sink *k)
 		if (!k->f) {
 			fflush(stdout);
 		} else if (tr_trace_file_flush(k->f) < 0) {
-			k->err = -EIO; /* a reader (tail -f) sees whole rounds */
+			k->err =
+			    -EIO; /* a reader (tail -f) sees whole rounds */
 		}
 		nanosleep(&tick, NULL);
 	}

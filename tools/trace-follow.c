@@ -39,8 +39,7 @@ struct follow {
 
 /* Whole records of buf: handed to fn and consumed.  0, or EXIT_FAIL. */
 static int
-parse(struct follow *w, void (*fn)(const tr_trace_event *, void *),
-    void *arg)
+parse(struct follow *w, void (*fn)(const tr_trace_event *, void *), void *arg)
 {
 	size_t         pos = 0;
 	tr_trace_event ev;
@@ -50,7 +49,8 @@ parse(struct follow *w, void (*fn)(const tr_trace_event *, void *),
 			return 0;
 		}
 		if (memcmp(w->buf, "TRTRACE1", 8) != 0) {
-			fprintf(stderr, "troupe trace: %s: not a troupe trace file\n",
+			fprintf(stderr,
+			    "troupe trace: %s: not a troupe trace file\n",
 			    w->path);
 			return EXIT_FAIL;
 		}
@@ -58,8 +58,8 @@ parse(struct follow *w, void (*fn)(const tr_trace_event *, void *),
 		pos      = 8;
 	}
 	for (;;) {
-		uint64_t len = 0;
-		size_t   p   = pos;
+		uint64_t len   = 0;
+		size_t   p     = pos;
 		int      shift = 0;
 		bool     whole = false;
 
@@ -108,7 +108,7 @@ replaced(const struct follow *w)
 }
 
 int
-trace_follow(const struct opts *o, const char *path,
+trace_follow(const struct opts *o, const char             *path,
     void (*fn)(const tr_trace_event *ev, void *arg), void *arg,
     volatile sig_atomic_t *stop)
 {

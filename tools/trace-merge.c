@@ -51,8 +51,9 @@ recv_index(const struct evlist *l, size_t *ret_n)
 	for (size_t i = 0; i < l->n; i++) {
 		const tr_trace_event *e = &l->ev[i];
 
-		if (e->span_id && (e->kind == TR_TRACE_RECEIVE ||
-		                      e->kind == TR_TRACE_HANDLE_BEGIN)) {
+		if (e->span_id &&
+		    (e->kind == TR_TRACE_RECEIVE ||
+		        e->kind == TR_TRACE_HANDLE_BEGIN)) {
 			ix[n++] = (struct recv_ix) { e->span_id, e->ts_ns };
 		}
 	}
@@ -173,7 +174,8 @@ estimate(struct evlist *f, int nf, int64_t *off, int64_t *bound, int *via,
 		int i = queue[qh++];
 
 		for (int j = 0; j < nf; j++) {
-			const struct link *ij = &k[i * nf + j], *ji = &k[j * nf + i];
+			const struct link *ij = &k[i * nf + j],
+			                  *ji = &k[j * nf + i];
 
 			if (done[j] || (!ij->n && !ji->n)) {
 				continue;
@@ -232,7 +234,8 @@ trace_cmd_merge(const struct opts *o)
 			fprintf(stderr,
 			    "clock offset %+.6f s (one-way bound; %" PRIu64
 			    " messages with %s)\n",
-			    (double) off[j] / 1e9, a->n + b->n, o->args[via[j]]);
+			    (double) off[j] / 1e9, a->n + b->n,
+			    o->args[via[j]]);
 		}
 		for (size_t i = 0; i < f[j].n; i++) {
 			f[j].ev[i].ts_ns -= off[j];

@@ -92,7 +92,8 @@ print_nodes(const struct evlist *l)
 	for (size_t i = 0; i < l->n; i++) {
 		const tr_trace_event *e = &l->ev[i];
 
-		if (e->kind == TR_TRACE_NODEUP || e->kind == TR_TRACE_NODEDOWN) {
+		if (e->kind == TR_TRACE_NODEUP ||
+		    e->kind == TR_TRACE_NODEDOWN) {
 			printf("  %-8s %s (node id %" PRId64 ", seen by %s)\n",
 			    tr_trace_kind_name(e->kind), e->what, e->value,
 			    evlist_label(l, e->self, a, sizeof(a)));

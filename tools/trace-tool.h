@@ -4,8 +4,8 @@
 #ifndef TROUPE_TRACE_TOOL_H
 #define TROUPE_TRACE_TOOL_H
 
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "troupe.h"
@@ -67,15 +67,15 @@ void trace_payload_text(const tr_trace_event *ev, char *out, size_t cap);
 /* The event passes the filters of o. */
 bool trace_event_ok(const struct opts *o, const tr_trace_event *ev);
 /* merge (trace-merge.c) and tail -f (trace-follow.c). */
-int  trace_cmd_merge(const struct opts *o);
-int  trace_follow(const struct opts *o, const char *path,
-     void (*fn)(const tr_trace_event *ev, void *arg), void *arg,
-     volatile sig_atomic_t *stop);
+int trace_cmd_merge(const struct opts *o);
+int trace_follow(const struct opts *o, const char         *path,
+    void (*fn)(const tr_trace_event *ev, void *arg), void *arg,
+    volatile sig_atomic_t *stop);
 /* The events of one file, unsorted: EXIT_OK or EXIT_FAIL (said). */
 /* Write the events of l that pass o (all if o is NULL) to path. */
 int trace_write_all(
     const char *path, const struct evlist *l, const struct opts *o);
-int trace_read_file(const char *path, struct evlist *l);
+int  trace_read_file(const char *path, struct evlist *l);
 void trace_sort(struct evlist *l);
 
 int trace_main(int argc, char **argv);

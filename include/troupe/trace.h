@@ -80,7 +80,7 @@ typedef struct tr_trace_event {
 	                                    * self's run; "" none */
 	uint32_t payload_len;              /* bytes in payload (send, receive
 	                                    * with payload capture); 0: none */
-	uint8_t  payload[TR_TRACE_PAYLOAD_MAX]; /* the payload's first bytes */
+	uint8_t payload[TR_TRACE_PAYLOAD_MAX]; /* the payload's first bytes */
 } tr_trace_event;
 
 /* "send", "receive", "handle_begin", ...; "?" for an unknown kind. */

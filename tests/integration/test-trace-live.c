@@ -41,8 +41,10 @@ ponger(const void *args, size_t len)
 		if (r < 0) {
 			return r;
 		}
-		ping = tr_msg_size(m) == 4 && !memcmp(tr_msg_data(m), "ping", 4);
-		stop = tr_msg_size(m) == 4 && !memcmp(tr_msg_data(m), "stop", 4);
+		ping =
+		    tr_msg_size(m) == 4 && !memcmp(tr_msg_data(m), "ping", 4);
+		stop =
+		    tr_msg_size(m) == 4 && !memcmp(tr_msg_data(m), "stop", 4);
 		from = tr_msg_sender(m);
 		tr_msg_destroy(&m);
 		if (stop) {
@@ -297,8 +299,9 @@ wait_up(const char *node, int want)
 static void
 test_node_events_up_then_down(void **state)
 {
-	tr_trace_opts     o = { .rate_n = UINT32_MAX, .duration_ms = -1,
-		    .lease_ms                 = -1 };
+	tr_trace_opts o = {
+		.rate_n = UINT32_MAX, .duration_ms = -1, .lease_ms = -1
+	};
 	tr_node_options   no = { 0 };
 	tr_trace_session *s;
 	tr_node          *a = NULL;
@@ -367,7 +370,8 @@ test_node_events_up_then_down(void **state)
 	assert_int_equal(run_tool(args, txt, sizeof(txt)), 0);
 	assert_non_null(strstr(txt, "nodes: 1 nodeup, 1 nodedown"));
 	assert_non_null(strstr(txt, "nodeup   b (node id"));
-	snprintf(args, sizeof(args), "trace tail --json '%s'", tmp("nodes.trc"));
+	snprintf(
+	    args, sizeof(args), "trace tail --json '%s'", tmp("nodes.trc"));
 	assert_int_equal(run_tool(args, txt, sizeof(txt)), 0);
 	assert_non_null(strstr(txt, "\"ev\":\"nodeup\""));
 	assert_non_null(strstr(txt, "\"ev\":\"nodedown\""));
@@ -412,8 +416,10 @@ test_node_events_up_then_down(void **state)
 static void
 pings_traced(unsigned payload, const char *big)
 {
-	tr_trace_opts     o = { .rate_n = UINT32_MAX, .duration_ms = -1,
-		    .lease_ms                 = -1, .payload = payload };
+	tr_trace_opts     o = { .rate_n = UINT32_MAX,
+		    .duration_ms        = -1,
+		    .lease_ms           = -1,
+		    .payload            = payload };
 	tr_trace_session *s;
 	tr_process       *p;
 	tr_addr           a;
@@ -499,15 +505,19 @@ skewed_files(int64_t skew, bool both, const char *fa, const char *fb)
 	memset(ea, 0, sizeof(ea));
 	memset(eb, 0, sizeof(eb));
 	for (int k = 0; k < PAIRS; k++) {
-		int64_t         t   = t0 + k * 10000000LL; /* every 10 ms */
-		int64_t         d1  = 100000 + 10000 * k;  /* a -> b */
-		int64_t         d2  = 290000 - 10000 * k;  /* b -> a */
-		tr_trace_event *s   = &ea[na++], *r = &eb[nb++];
-		tr_addr         pa  = { 0, 100, 1 }, pb = { 0, 200, 2 };
+		int64_t         t  = t0 + k * 10000000LL; /* every 10 ms */
+		int64_t         d1 = 100000 + 10000 * k;  /* a -> b */
+		int64_t         d2 = 290000 - 10000 * k;  /* b -> a */
+		tr_trace_event *s = &ea[na++], *r = &eb[nb++];
+		tr_addr         pa = { 0, 100, 1 }, pb = { 0, 200, 2 };
 
-		*s = (tr_trace_event) { .ts_ns = t, .kind = TR_TRACE_SEND,
-			.self = pa, .peer = pb, .msg_id = (uint64_t) k + 1,
-			.span_id = 1000 + (uint64_t) k, .trace_id = { 1 } };
+		*s = (tr_trace_event) { .ts_ns = t,
+			.kind                  = TR_TRACE_SEND,
+			.self                  = pa,
+			.peer                  = pb,
+			.msg_id                = (uint64_t) k + 1,
+			.span_id               = 1000 + (uint64_t) k,
+			.trace_id              = { 1 } };
 		strcpy(s->name, "A");
 		strcpy(s->what, "m");
 		*r       = *s;
@@ -524,13 +534,13 @@ skewed_files(int64_t skew, bool both, const char *fa, const char *fb)
 		s->kind  = TR_TRACE_SEND;
 		s->ts_ns = t + d1 + 50000 + skew;
 		s->span_id += 5000;
-		s->peer     = pa;
-		r           = &ea[na++];
-		*r          = *s;
-		r->kind     = TR_TRACE_RECEIVE;
-		r->self     = pa;
-		r->peer     = pb;
-		r->ts_ns    = t + d1 + 50000 + d2;
+		s->peer  = pa;
+		r        = &ea[na++];
+		*r       = *s;
+		r->kind  = TR_TRACE_RECEIVE;
+		r->self  = pa;
+		r->peer  = pb;
+		r->ts_ns = t + d1 + 50000 + d2;
 		strcpy(r->name, "A");
 	}
 	save(fa, ea, na);
@@ -591,8 +601,9 @@ test_merge_estimates_clock_offsets(void **state)
 			const char *p = strstr(txt, "b.trc: clock offset ");
 
 			assert_non_null(p);
-			assert_int_equal(sscanf(p, "b.trc: clock offset %lf s "
-			                           "(+-%lf s",
+			assert_int_equal(sscanf(p,
+			                     "b.trc: clock offset %lf s "
+			                     "(+-%lf s",
 			                     &off, &bnd),
 			    2);
 		}
@@ -622,10 +633,10 @@ test_merge_estimates_clock_offsets(void **state)
 static void
 test_tail_follows_a_file_being_written_and_rotated(void **state)
 {
-	const char *trc  = tmp("live.trc");
-	const char *outp = tmp("tail.out");
-	const char *rec[] = { "record", "--rate", "0", "--duration", "-1",
-		"--rotate-size", "40000", "-o", trc, tr_runtime_dir(), NULL };
+	const char *trc    = tmp("live.trc");
+	const char *outp   = tmp("tail.out");
+	const char *rec[]  = { "record", "--rate", "0", "--duration", "-1",
+		 "--rotate-size", "40000", "-o", trc, tr_runtime_dir(), NULL };
 	const char *tail[] = { "tail", "-f", "--json", trc, NULL };
 	char        needle[128];
 	char       *got;
@@ -757,15 +768,15 @@ test_long_run_drained_while_it_runs(void **state)
 	main_pid = kid;
 	load(tmp("long.trc"));
 	assert_int_equal(count(TR_TRACE_DROPPED, 0), 0);
-	assert_int_equal(count(TR_TRACE_SEND, (uint32_t) main_pid),
-	    LONG_PINGS + 1);
+	assert_int_equal(
+	    count(TR_TRACE_SEND, (uint32_t) main_pid), LONG_PINGS + 1);
 	assert_int_equal(
 	    count(TR_TRACE_RECEIVE, (uint32_t) main_pid), LONG_PINGS);
 	assert_int_equal(
 	    count(TR_TRACE_HANDLE_BEGIN, (uint32_t) main_pid), LONG_PINGS);
 	{
-		uint32_t c = find(TR_TRACE_SPAWN, (uint32_t) main_pid, 0)
-		                 ->peer.pid;
+		uint32_t c =
+		    find(TR_TRACE_SPAWN, (uint32_t) main_pid, 0)->peer.pid;
 
 		assert_int_equal(count(TR_TRACE_RECEIVE, c), LONG_PINGS + 1);
 		assert_int_equal(count(TR_TRACE_SEND, c), LONG_PINGS);
@@ -783,7 +794,7 @@ test_long_run_drained_while_it_runs(void **state)
 	}
 	/* its collector process is gone with the run */
 	{
-		char cmd[256], out[64] = "";
+		char  cmd[256], out[64] = "";
 		FILE *f;
 
 		snprintf(cmd, sizeof(cmd),
@@ -794,7 +805,7 @@ test_long_run_drained_while_it_runs(void **state)
 		pclose(f);
 		for (int i = 0; i < 100 && atoi(out) != 0; i++) {
 			usleep(50000);
-			f = popen(cmd, "r");
+			f      = popen(cmd, "r");
 			out[0] = '\0';
 			assert_non_null(fgets(out, sizeof(out), f));
 			pclose(f);
@@ -833,15 +844,14 @@ test_bad_input_to_the_new_commands(void **state)
 	assert_int_equal(run_tool(args, txt, sizeof(txt)), 1);
 	assert_non_null(strstr(txt, "corrupt record"));
 	assert_non_null(strstr(txt, " send ")); /* what came before */
-	assert_int_equal(run_tool("trace record --payload -1 x", txt,
-	                     sizeof(txt)),
-	    2);
+	assert_int_equal(
+	    run_tool("trace record --payload -1 x", txt, sizeof(txt)), 2);
 	snprintf(args, sizeof(args), "trace merge '%s'", tmp("good-b.trc"));
 	assert_int_equal(run_tool(args, txt, sizeof(txt)), 2); /* no -o */
 	/* TROUPE_TRACE=...:payload=abc is not understood: said, no file */
 	snprintf(args, sizeof(args),
-	    "TROUPE_TRACE='file=%s:payload=abc' '%s' 2>&1",
-	    tmp("never.trc"), tr_test_build_path("examples/hello"));
+	    "TROUPE_TRACE='file=%s:payload=abc' '%s' 2>&1", tmp("never.trc"),
+	    tr_test_build_path("examples/hello"));
 	{
 		FILE  *f = popen(args, "r");
 		size_t n;
@@ -881,7 +891,8 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_node_events_up_then_down),
-		cmocka_unit_test(test_payload_capture_bounded_and_off_by_default),
+		cmocka_unit_test(
+		    test_payload_capture_bounded_and_off_by_default),
 		cmocka_unit_test(test_merge_estimates_clock_offsets),
 		cmocka_unit_test(
 		    test_tail_follows_a_file_being_written_and_rotated),
@@ -901,5 +912,6 @@ main(int argc, char **argv)
 	if (getenv("TR_TEST_FILTER")) {
 		cmocka_set_test_filter(getenv("TR_TEST_FILTER"));
 	}
-	return cmocka_run_group_tests_name("trace-live", tests, setup, teardown);
+	return cmocka_run_group_tests_name(
+	    "trace-live", tests, setup, teardown);
 }
