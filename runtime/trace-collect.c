@@ -17,9 +17,11 @@
  * for (at most 5 s) before it removes the directory. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,9 +49,16 @@ to_file(const tr_trace_event *ev, void *arg)
 	(void) tr_trace_file_write(arg, ev);
 }
 
+/* The main program ended (a zombie has: its parent may be slow to reap
+ * it).  With a pidfd where the kernel has them, else by kill(pid, 0). */
 static bool
-gone(pid_t pid)
+gone(pid_t pid, int pidfd)
 {
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	if (pidfd >= 0) {
+		return poll(&p, 1, 0) > 0;
+	}
 	return kill(pid, 0) < 0 && errno == ESRCH;
 }
 
@@ -61,7 +70,7 @@ collect(const char *rundir, const char *path, pid_t main_pid)
 	tr_trace_session *s    = NULL;
 	tr_trace_file    *f    = NULL;
 	int               fd   = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int               r;
+	int               pidfd, r;
 
 	/* not the program's: its stdin and stdout (a pipe someone reads to
 	 * its end), the tracker's socket (the run ends without us) */
@@ -74,7 +83,8 @@ collect(const char *rundir, const char *path, pid_t main_pid)
 	(void) signal(SIGHUP, SIG_IGN);
 	(void) signal(SIGQUIT, SIG_IGN);
 	(void) signal(SIGTERM, on_term);
-	r = tr_trace_file_open(&f, path, true);
+	pidfd = (int) syscall(SYS_pidfd_open, main_pid, 0);
+	r     = tr_trace_file_open(&f, path, true);
 	if (r < 0) {
 		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: cannot write %s: %s", path,
 		    tr_strerror(r));
@@ -84,7 +94,7 @@ collect(const char *rundir, const char *path, pid_t main_pid)
 	}
 	while (s) {
 		bool last = terminated || atomic_load(&tri_trace_ctl->finish) ||
-		    gone(main_pid);
+		    gone(main_pid, pidfd);
 
 		r = tr_trace_session_poll(s, to_file, f);
 		if (tr_trace_file_flush(f) < 0) {
@@ -156,7 +166,7 @@ tri_trace_collector_finish(pid_t pid)
 		if (atomic_load(&tri_trace_ctl->finished)) {
 			return true;
 		}
-		if (gone(pid)) {
+		if (gone(pid, -1)) {
 			return atomic_load(&tri_trace_ctl->finished) != 0;
 		}
 		nanosleep(&t, NULL);

@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -727,6 +729,9 @@ traced_child(int argc, char **argv)
 		return 98;
 	}
 	for (int i = 0; i < LONG_PINGS; i++) {
+		if (i == 200 && getenv("TR_TEST_KILL_AT_200")) {
+			raise(SIGKILL); /* the collector must notice */
+		}
 		if (tr_send_bytes(a, "ping", 4, 5000) < 0 ||
 		    tr_recv(&m, TR_TEST_HANG_MS) < 0) {
 			return 97;
@@ -738,6 +743,30 @@ traced_child(int argc, char **argv)
 		return 96;
 	}
 	return 0;
+}
+
+/* Processes still running as "test-trace-live --traced-child" (the
+ * traced run's collector, or a fork of it), waiting a while for none. */
+static int
+traced_left(void)
+{
+	const char *cmd =
+	    "pgrep -f -- '^test-trace-live --traced-child' | wc -l";
+	char out[64] = "";
+
+	for (int i = 0; i < TR_TEST_HANG_MS / 50; i++) {
+		FILE *f = popen(cmd, "r");
+
+		assert_non_null(f);
+		out[0] = '\0';
+		assert_non_null(fgets(out, sizeof(out), f));
+		pclose(f);
+		if (atoi(out) == 0) {
+			break;
+		}
+		usleep(50000);
+	}
+	return atoi(out);
 }
 
 static void
@@ -793,25 +822,105 @@ test_long_run_drained_while_it_runs(void **state)
 		assert_true(mine > 9 * LONG_SLOTS);
 	}
 	/* its collector process is gone with the run */
-	{
-		char  cmd[256], out[64] = "";
-		FILE *f;
+	assert_int_equal(traced_left(), 0);
+}
 
-		snprintf(cmd, sizeof(cmd),
-		    "pgrep -f -- '^test-trace-live --traced-child' | wc -l");
-		f = popen(cmd, "r");
-		assert_non_null(f);
-		assert_non_null(fgets(out, sizeof(out), f));
-		pclose(f);
-		for (int i = 0; i < 100 && atoi(out) != 0; i++) {
-			usleep(50000);
-			f      = popen(cmd, "r");
-			out[0] = '\0';
-			assert_non_null(fgets(out, sizeof(out), f));
-			pclose(f);
+/* The traced main program SIGKILLed (its parent, this test, not reaping
+ * it yet): the collector still drains what it wrote, ends the file whole
+ * and goes. */
+static void
+test_collector_survives_a_killed_main(void **state)
+{
+	char  env[512], kill_env[] = "TR_TEST_KILL_AT_200=1";
+	char *argv[] = { (char *) "test-trace-live", (char *) "--traced-child",
+		NULL };
+	char *envp[256];
+	char  pat[PATH_MAX];
+	struct tri_trace_ctl *c = NULL;
+	int                   k = 0, st;
+	pid_t                 kid, col = 0;
+
+	(void) state;
+	snprintf(env, sizeof(env), "TROUPE_TRACE=file=%s:slots=%d",
+	    tmp("killed.trc"), LONG_SLOTS);
+	for (char **e = environ; *e && k < 250; e++) {
+		if (strncmp(*e, "TROUPE_TRACE=", 13) != 0) {
+			envp[k++] = *e;
 		}
-		assert_int_equal(atoi(out), 0);
 	}
+	envp[k++] = env;
+	envp[k++] = kill_env;
+	envp[k]   = NULL;
+	assert_int_equal(
+	    posix_spawn(&kid, "/proc/self/exe", NULL, NULL, argv, envp), 0);
+	/* its run's control page (mapped: it outlives the directory), and
+	 * the collector's pid there */
+	snprintf(pat, sizeof(pat), "%s", tr_runtime_dir());
+	snprintf(strrchr(pat, '/') + 1, 64, "troupe-%d-*", (int) kid);
+	for (int i = 0; i < TR_TEST_HANG_MS / 10 && !c; i++) {
+		glob_t g;
+
+		if (glob(pat, 0, NULL, &g) == 0) {
+			c = tri_trace_ctl_open(g.gl_pathv[0]);
+			globfree(&g);
+		}
+		col = c ? (pid_t) atomic_load(&c->collector) : 0;
+		if (!c || col == kid || col == 0) {
+			tri_trace_ctl_close(c);
+			c = NULL;
+			usleep(10000);
+		}
+	}
+	assert_non_null(c);
+	/* a zombie until we reap it: the collector must not wait for that */
+	for (int i = 0; i < TR_TEST_HANG_MS / 20; i++) {
+		siginfo_t si = { 0 };
+
+		if (waitid(P_PID, (id_t) kid, &si,
+		        WEXITED | WNOWAIT | WNOHANG) == 0 &&
+		    si.si_pid == kid) {
+			break;
+		}
+		usleep(20000);
+	}
+	/* the file is complete once the collector has closed it: wait for
+	 * its last record (the collector's flush), at most a while */
+	for (int i = 0; i < TR_TEST_HANG_MS / 50; i++) {
+		tr_trace_file *f;
+		tr_trace_event ev;
+		size_t         sends = 0;
+
+		if (tr_trace_file_open(&f, tmp("killed.trc"), false) == 0) {
+			while (tr_trace_file_read(f, &ev) == 1) {
+				sends += ev.kind == TR_TRACE_SEND &&
+				    ev.self.pid == (uint32_t) kid;
+			}
+			tr_trace_file_close(&f);
+		}
+		if (sends == 200) {
+			break;
+		}
+		usleep(50000);
+	}
+	/* its collector has ended by itself, after a last drain */
+	assert_true(col > 0 && col != kid);
+	assert_int_equal(tr_test_wait_gone(col, TR_TEST_HANG_MS), 1);
+	assert_int_equal(atomic_load(&c->finished), 1);
+	tri_trace_ctl_close(c);
+	load(tmp("killed.trc"));
+	assert_int_equal(count(TR_TRACE_SEND, (uint32_t) kid), 200);
+	assert_int_equal(count(TR_TRACE_DROPPED, 0), 0);
+	/* the ponger it left: ended by pid */
+	{
+		const tr_trace_event *sp =
+		    find(TR_TRACE_SPAWN, (uint32_t) kid, 0);
+
+		assert_non_null(sp);
+		(void) kill((pid_t) sp->peer.pid, SIGKILL);
+		(void) tr_test_wait_gone((pid_t) sp->peer.pid, TR_TEST_HANG_MS);
+	}
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
 /* ---- bad input ----------------------------------------------------------- */
@@ -897,6 +1006,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(
 		    test_tail_follows_a_file_being_written_and_rotated),
 		cmocka_unit_test(test_long_run_drained_while_it_runs),
+		cmocka_unit_test(test_collector_survives_a_killed_main),
 		cmocka_unit_test(test_bad_input_to_the_new_commands),
 	};
 
