@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +229,11 @@ ring_remake(uint32_t want)
 	}
 }
 
-/* The ring, made on first use; NULL while another thread makes it. */
+/* The ring, made on first use.  A thread that finds another making it
+ * waits for that (an open, ftruncate and mmap: microseconds; at most
+ * 2 ms), so that the first events of two threads are not
+ * lost (the node agent's link thread and its main thread); NULL if it is
+ * still not made then. */
 static struct tri_trace_ring *
 ring(void)
 {
@@ -241,7 +246,16 @@ ring(void)
 	    atomic_compare_exchange_strong(&W.state, &st, RING_MAKING)) {
 		return ring_make() ? W.ring : NULL;
 	}
-	return NULL;
+	if (st == RING_MAKING) {
+		int64_t end = tri_trace_now_ns() + 2000000;
+
+		do {
+			(void) sched_yield();
+			st = atomic_load_explicit(
+			    &W.state, memory_order_acquire);
+		} while (st == RING_MAKING && tri_trace_now_ns() < end);
+	}
+	return st == RING_READY ? W.ring : NULL;
 }
 
 static void

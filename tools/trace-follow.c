@@ -2,7 +2,9 @@
 /* troupe trace tail -f: print a trace file's events, then follow it as
  * `troupe trace record` writes it -- a record is printed once it is whole,
  * and when the file is rotated (renamed to FILE.1 and made anew) the old
- * one is read to its end before the new one is opened.  Until SIGINT or
+ * one is read to its end before the next one is opened (FILE.K-1 if the
+ * old one has become FILE.K by then: a reader behind by several
+ * rotations reads each kept file in turn).  Until SIGINT or
  * SIGTERM (stop), or --duration MS. */
 #include "trace-tool.h"
 
@@ -29,6 +31,7 @@ now_ms(void)
 
 struct follow {
 	const char *path;
+	char        cur[4096]; /* the file open: path, or path.N behind */
 	int         fd;
 	ino_t       ino;
 	dev_t       dev;
@@ -97,6 +100,32 @@ parse(struct follow *w, void (*fn)(const tr_trace_event *, void *), void *arg)
 	return 0;
 }
 
+/* The file after the one just read to its end: rotation renamed it to
+ * path.K, so the next is path.K-1 (path itself for K = 1).  A follower
+ * that fell behind by several rotations so reads them all in order (as
+ * long as they are kept: --rotate-count). */
+static void
+next_file(struct follow *w)
+{
+	char        p[4096 + 16];
+	struct stat st;
+
+	snprintf(w->cur, sizeof(w->cur), "%s", w->path);
+	for (int k = 1; k < 10000; k++) {
+		snprintf(p, sizeof(p), "%s.%d", w->path, k);
+		if (stat(p, &st) != 0) {
+			return;
+		}
+		if (st.st_ino == w->ino && st.st_dev == w->dev) {
+			if (k > 1) {
+				snprintf(w->cur, sizeof(w->cur), "%s.%d",
+				    w->path, k - 1);
+			}
+			return;
+		}
+	}
+}
+
 /* The file at path is no longer the one open. */
 static bool
 replaced(const struct follow *w)
@@ -117,6 +146,7 @@ trace_follow(const struct opts *o, const char             *path,
 	struct timespec tick = { 0, TICK_MS * 1000000L };
 	int             code = EXIT_OK;
 
+	snprintf(w.cur, sizeof(w.cur), "%s", path);
 	w.buf = malloc(BUF);
 	if (!w.buf) {
 		fprintf(stderr, "troupe trace: out of memory\n");
@@ -127,7 +157,13 @@ trace_follow(const struct opts *o, const char             *path,
 		struct stat st;
 
 		if (w.fd < 0) {
-			w.fd = open(path, O_RDONLY | O_CLOEXEC);
+			w.fd = open(w.cur, O_RDONLY | O_CLOEXEC);
+			if (w.fd < 0 && errno == ENOENT &&
+			    strcmp(w.cur, path) != 0) {
+				/* rotated out of the kept ones: the newest */
+				snprintf(w.cur, sizeof(w.cur), "%s", path);
+				continue;
+			}
 			if (w.fd < 0 && errno != ENOENT) {
 				fprintf(stderr, "troupe trace: %s: %s\n", path,
 				    strerror(errno));
@@ -170,6 +206,7 @@ trace_follow(const struct opts *o, const char             *path,
 				    "(ignored)\n",
 				    path);
 			}
+			next_file(&w);
 			close(w.fd);
 			w.fd = -1;
 			continue;
