@@ -284,9 +284,8 @@ put(struct tri_trace_rec *in, const void *data, size_t len)
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&g->head, &pos, pos + 1,
 	    memory_order_acq_rel, memory_order_relaxed));
-	r        = tri_trace_slot(g, pos);
-	in->plen = 0;
-	if (data && len && g->payload_cap) {
+	r = tri_trace_slot(g, pos);
+	if (data && g->payload_cap && len) { /* in->plen is 0 till here */
 		in->plen =
 		    (uint32_t) (len < g->payload_cap ? len : g->payload_cap);
 		memcpy(r + 1, data, in->plen);
@@ -386,8 +385,16 @@ cur_valid(void)
 	return cur.gen && cur.gen == atomic_load(&W.gen);
 }
 
+/* The payload's bytes, only with payload capture (zmq_msg_data() is a
+ * call into libzmq: not paid for every message). */
+static const void *
+payload_data(zmq_msg_t *payload)
+{
+	return tri_trace_ctl->payload ? zmq_msg_data(payload) : NULL;
+}
+
 void
-tri_trace_send(struct tri_env *e, const void *data, uint64_t bytes)
+tri_trace_send(struct tri_env *e, zmq_msg_t *payload)
 {
 	struct tri_trace_rec r;
 	uint32_t             n = tri_trace_ctl->sample;
@@ -416,11 +423,11 @@ tri_trace_send(struct tri_env *e, const void *data, uint64_t bytes)
 	r.kind    = TR_TRACE_SEND;
 	r.peer    = e->recipient;
 	r.msg_id  = e->id;
-	r.value   = (int64_t) bytes;
+	r.value   = (int64_t) zmq_msg_size(payload);
 	r.lamport = e->lamport;
 	r.span_id = e->span_id;
 	memcpy(r.trace_id, e->trace_id, 16);
-	record_data(&r, e->type, data, (size_t) bytes);
+	record_data(&r, e->type, payload_data(payload), (size_t) r.value);
 }
 
 static void
@@ -436,7 +443,7 @@ msg_rec(struct tri_trace_rec *r, uint32_t kind, const struct tri_env *e)
 }
 
 void
-tri_trace_receive(const struct tri_env *e, const void *data, uint64_t bytes)
+tri_trace_receive(const struct tri_env *e, zmq_msg_t *payload)
 {
 	struct tri_trace_rec r;
 
@@ -444,8 +451,8 @@ tri_trace_receive(const struct tri_env *e, const void *data, uint64_t bytes)
 		return;
 	}
 	msg_rec(&r, TR_TRACE_RECEIVE, e);
-	r.value = (int64_t) bytes;
-	record_data(&r, e->type, data, (size_t) bytes);
+	r.value = (int64_t) zmq_msg_size(payload);
+	record_data(&r, e->type, payload_data(payload), (size_t) r.value);
 }
 
 void

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <zmq.h>
+
 #include "troupe/trace.h"
 
 #define TRI_TRACE_CTL_MAGIC  0x31435254u /* "TRC1" */
@@ -111,12 +113,11 @@ void tri_trace_finish_root(void);
 void tri_trace_exit(int code);
 
 /* Only when tri_trace_on(): */
-/* Give e a trace context if sampled, and record the send of the payload
- * data (bytes long; its first bytes kept with payload capture). */
-void tri_trace_send(struct tri_env *e, const void *data, uint64_t bytes);
+/* Give e a trace context if sampled, and record the send of payload (its
+ * size; its first bytes with payload capture). */
+void tri_trace_send(struct tri_env *e, zmq_msg_t *payload);
 /* A message was taken off the socket. */
-void tri_trace_receive(
-    const struct tri_env *e, const void *data, uint64_t bytes);
+void tri_trace_receive(const struct tri_env *e, zmq_msg_t *payload);
 /* tr_recv() was called again (the last message's handling ended) / it
  * returned m. */
 void tri_trace_handle_end(void);
