@@ -220,7 +220,10 @@ drain(const tr_trace_session *s, struct src          *c,
 		}
 		if (fn) {
 			tri_trace_rec_to_event(r, g, &ev);
-			tri_strlcpy(ev.node, s->ctl->node, sizeof(ev.node));
+			if (s->ctl->node[0]) {
+				tri_strlcpy(
+				    ev.node, s->ctl->node, sizeof(ev.node));
+			}
 			fn(&ev, arg);
 		}
 		(*count)++;
