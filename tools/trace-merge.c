@@ -128,12 +128,16 @@ clamp(struct evlist *l)
 }
 
 /* The offset of file j from that of file i (off_j - off_i), and the
- * half-width of the interval it is known within (-1: a one-way bound). */
+ * half-width of the interval it is known within (-1: a one-way bound;
+ * -2: the two ways disagree). */
 static int64_t
 offset_of(const struct link *ij, const struct link *ji, int64_t *bound)
 {
 	if (ij->n && ji->n) {
-		*bound = (ij->min + ji->min) / 2;
+		/* a negative least round trip: the messages disagree (a pid
+		 * in two files, or a clock that jumped); still the middle,
+		 * and the receives are moved after their sends below */
+		*bound = ij->min + ji->min >= 0 ? (ij->min + ji->min) / 2 : -2;
 		return (ij->min - ji->min) / 2;
 	}
 	*bound = -1;
@@ -224,6 +228,11 @@ trace_cmd_merge(const struct opts *o)
 			fprintf(stderr,
 			    "no messages with the other files: clock as "
 			    "recorded\n");
+		} else if (bound[j] == -2) {
+			fprintf(stderr,
+			    "clock offset %+.6f s (the messages with %s "
+			    "disagree: no bound)\n",
+			    (double) off[j] / 1e9, o->args[via[j]]);
 		} else if (bound[j] >= 0) {
 			fprintf(stderr,
 			    "clock offset %+.6f s (+-%.6f s; %" PRIu64

@@ -670,6 +670,54 @@ test_merge_estimates_clock_offsets(void **state)
 	skewed_files(5 * SEC, false, tmp("a.trc"), tmp("b.trc"));
 	assert_int_equal(run_tool(args, txt, sizeof(txt)), 0);
 	assert_non_null(strstr(txt, "clock offset +0.000000 s (one-way"));
+	/* both ways, each receive 1 s before its send (messages that
+	 * disagree): said, and still no receive before its send */
+	{
+		tr_trace_event e[2][2];
+		tr_addr        pa = { 0, 100, 1 }, pb = { 0, 200, 2 };
+
+		memset(e, 0, sizeof(e));
+		e[0][0] = (tr_trace_event) { .ts_ns = 10 * SEC,
+			.kind                       = TR_TRACE_SEND,
+			.self                       = pa,
+			.peer                       = pb,
+			.span_id                    = 1 };
+		e[1][0] = (tr_trace_event) { .ts_ns = 9 * SEC,
+			.kind                       = TR_TRACE_RECEIVE,
+			.self                       = pb,
+			.peer                       = pa,
+			.span_id                    = 1 };
+		e[1][1] = (tr_trace_event) { .ts_ns = 20 * SEC,
+			.kind                       = TR_TRACE_SEND,
+			.self                       = pb,
+			.peer                       = pa,
+			.span_id                    = 2 };
+		e[0][1] = (tr_trace_event) { .ts_ns = 19 * SEC,
+			.kind                       = TR_TRACE_RECEIVE,
+			.self                       = pa,
+			.peer                       = pb,
+			.span_id                    = 2 };
+		save(tmp("a.trc"), e[0], 2);
+		save(tmp("b.trc"), e[1], 2);
+		assert_int_equal(run_tool(args, txt, sizeof(txt)), 0);
+		assert_non_null(strstr(txt, "disagree: no bound"));
+		load(tmp("m.trc"));
+		assert_int_equal(nev, 4);
+		for (size_t i = 0; i < nev; i++) {
+			if (evs[i].kind == TR_TRACE_RECEIVE) {
+				const tr_trace_event *snd = NULL;
+
+				for (size_t j = 0; j < nev; j++) {
+					if (evs[j].kind == TR_TRACE_SEND &&
+					    evs[j].span_id == evs[i].span_id) {
+						snd = &evs[j];
+					}
+				}
+				assert_non_null(snd);
+				assert_true(evs[i].ts_ns > snd->ts_ns);
+			}
+		}
+	}
 }
 
 /* ---- tail -f ------------------------------------------------------------- */
