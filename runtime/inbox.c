@@ -385,7 +385,7 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 			continue;
 		}
 		if (tri_trace_on()) {
-			tri_trace_receive(&m->env, zmq_msg_size(&m->payload));
+			tri_trace_receive(&m->env, &m->payload);
 		}
 		m->next = NULL;
 		if (t) {

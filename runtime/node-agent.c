@@ -19,6 +19,7 @@
 #include "node.pb-c.h"
 #include "ps.pb-c.h"
 #include "runtime.h"
+#include "trace.h"
 #include "troupe/actor.h"
 #include "troupe/process.h"
 #include "util.h"
@@ -275,6 +276,7 @@ tri_node_agent_main(const void *args, size_t len)
 		return tr_fail(r, "bad node configuration");
 	}
 	ag->id = tr_node_id(ag->conf.name);
+	tri_trace_node_self(ag->conf.name);
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		(void) tr_msg_type_register(types[i]);
 	}

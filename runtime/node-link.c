@@ -36,6 +36,7 @@
 #include "node-queue.h"
 #include "node.pb-c.h"
 #include "rlive.h"
+#include "trace.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
 #include "util.h"
@@ -622,6 +623,7 @@ node_lost(struct tri_node_link *l, struct peer *p, const char *why)
 	}
 	p->hello_in = false;
 	p->rid_len  = 0;
+	tri_trace_node_state(p->id, p->agent, p->name, false, why);
 	publish(l);
 }
 
@@ -738,6 +740,7 @@ hello_in(struct tri_node_link *l, const uint8_t *rid, size_t ridn, uint64_t seq,
 	memcpy(p->rid, rid, ridn);
 	p->rid_len  = ridn;
 	p->hello_in = true;
+	tri_trace_node_state(p->id, p->agent, p->name, peer_up(p), NULL);
 	tr_log(TR_LOG_INFO, "node %s: hello from node %s (%s)%s", l->conf.name,
 	    p->name, p->ep, peer_up(p) ? ": up" : "");
 	for (size_t i = 0; i < h->n_peers; i++) {
@@ -1282,6 +1285,8 @@ monitor_event(struct tri_node_link *l, struct peer *p)
 		p->connected = true;
 		p->warned    = false;
 		send_hello(l, p);
+		tri_trace_node_state(
+		    p->id, p->agent, p->name, peer_up(p), NULL);
 		publish(l);
 	} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 		bool was = peer_up(p);

@@ -301,7 +301,7 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	m->env.lamport      = tri_lamport_next();
 	m->env.send_time_ns = realtime_ns();
 	if (tri_trace_on()) {
-		tri_trace_send(&m->env, zmq_msg_size(&m->payload));
+		tri_trace_send(&m->env, &m->payload);
 	}
 	memcpy(env, p->prefix, (size_t) p->prefix_len);
 	n = tri_env_encode_rest(

@@ -21,7 +21,8 @@
 _Static_assert(sizeof(struct tri_trace_ctl) <= CTL_BYTES, "ctl page");
 _Static_assert(sizeof(struct tri_trace_rec) == 192, "a slot is 3 lines");
 
-static char env_out[PATH_MAX]; /* TROUPE_TRACE's file; "" none */
+static char  env_out[PATH_MAX]; /* TROUPE_TRACE's file; "" none */
+static pid_t env_collector;     /* its collector process; 0: none */
 
 static struct tri_trace_ctl *
 map_ctl(const char *rundir, bool create)
@@ -76,6 +77,8 @@ tri_trace_ctl_apply(struct tri_trace_ctl *c, const tr_trace_opts *o,
 	atomic_store(&c->on, 0);
 	c->sample     = o->sample;
 	c->ring_slots = o->ring_slots ? o->ring_slots : 16384;
+	c->payload    = o->payload < TR_TRACE_PAYLOAD_MAX ? o->payload
+	                                                  : TR_TRACE_PAYLOAD_MAX;
 	c->limit      = o->limit ? o->limit : defaults_safe ? 100000 : 0;
 	c->until_ns   = o->duration_ms > 0 ? now_ns + o->duration_ms * 1000000LL
 	      : o->duration_ms == 0 && defaults_safe ? now_ns + 30000000000LL
@@ -119,6 +122,7 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 			continue;
 		}
 		*eq++ = '\0';
+		end   = NULL;
 		if (strcmp(tok, "file") == 0) {
 			tri_strlcpy(out, eq, outsz);
 		} else if (strcmp(tok, "actors") == 0) {
@@ -129,6 +133,8 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 			o->sample = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "limit") == 0) {
 			o->limit = strtoull(eq, &end, 10);
+		} else if (strcmp(tok, "payload") == 0) {
+			o->payload = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "slots") == 0) {
 			o->ring_slots = (unsigned) strtoul(eq, &end, 10);
 		} else if (strcmp(tok, "rate") == 0) {
@@ -138,6 +144,9 @@ parse_env(const char *v, tr_trace_opts *o, char *out, size_t outsz,
 			    : 1000;
 		} else {
 			return -EINVAL;
+		}
+		if (end && (end == eq || *end)) {
+			return -EINVAL; /* a number with something else */
 		}
 	}
 	return out[0] ? 0 : -EINVAL;
@@ -151,6 +160,7 @@ env_start(void)
 	char          types[TRI_TRACE_FILTER_MAX]  = "";
 	char          spec[1024];
 	tr_trace_opts o;
+	int           r;
 
 	if (!v || !v[0] || strcmp(v, "0") == 0) {
 		return;
@@ -165,7 +175,7 @@ env_start(void)
 	o.lease_ms    = -1;
 	o.ring_slots  = 65536;
 	if (parse_env(v, &o, env_out, sizeof(env_out), actors, types) < 0) {
-		tr_log(TR_LOG_WARNING, "TROUPE_TRACE=%s: not understood", v);
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE=%s: not understood", v);
 		env_out[0] = '\0';
 		return;
 	}
@@ -173,6 +183,16 @@ env_start(void)
 	o.types  = types;
 	atomic_store(&tri_trace_ctl->collector, (int32_t) getpid());
 	tri_trace_ctl_apply(tri_trace_ctl, &o, tri_trace_now_ns(), false);
+	/* drained while the program runs; failing that, at its exit */
+	r = tri_trace_collector_start(tri_rt.rundir, env_out);
+	if (r > 0) {
+		env_collector = (pid_t) r;
+	} else {
+		tr_log(TR_LOG_ERROR,
+		    "TROUPE_TRACE: no collector process (%s): the rings are "
+		    "drained at exit only",
+		    tr_strerror(r));
+	}
 }
 
 int
@@ -225,9 +245,20 @@ tri_trace_finish_root(void)
 		return;
 	}
 	atomic_store(&tri_trace_ctl->on, 0);
+	if (env_collector > 0) {
+		if (!tri_trace_collector_finish(env_collector)) {
+			tr_log(TR_LOG_ERROR,
+			    "TROUPE_TRACE: the collector (pid %d) did not "
+			    "finish %s",
+			    (int) env_collector, env_out);
+		}
+		env_collector = 0;
+		env_out[0]    = '\0';
+		return;
+	}
 	r = tr_trace_file_open(&f, env_out, true);
 	if (r < 0) {
-		tr_log(TR_LOG_WARNING, "TROUPE_TRACE: cannot write %s: %s",
+		tr_log(TR_LOG_ERROR, "TROUPE_TRACE: cannot write %s: %s",
 		    env_out, tr_strerror(r));
 		env_out[0] = '\0';
 		return;

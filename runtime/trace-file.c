@@ -64,7 +64,15 @@ tr_trace_event_encode(const tr_trace_event *ev, uint8_t *buf, size_t cap)
 	pb.what        = (char *) ev->what;
 	pb.name        = (char *) ev->name;
 	pb.actor       = (char *) ev->actor;
-	n              = trwire__trace_event__get_packed_size(&pb);
+	pb.node        = (char *) ev->node;
+	if (ev->payload_len) {
+		if (ev->payload_len > TR_TRACE_PAYLOAD_MAX) {
+			return -EINVAL;
+		}
+		pb.payload.data = (uint8_t *) ev->payload;
+		pb.payload.len  = ev->payload_len;
+	}
+	n = trwire__trace_event__get_packed_size(&pb);
 	if (n > cap) {
 		return -ENOBUFS;
 	}
@@ -109,7 +117,9 @@ tr_trace_event_decode(const uint8_t *buf, size_t len, tr_trace_event *ret)
 	    (pb->trace_id.len != 0 && pb->trace_id.len != 16) ||
 	    !str_in(ret->what, sizeof(ret->what), pb->what) ||
 	    !str_in(ret->name, sizeof(ret->name), pb->name) ||
-	    !str_in(ret->actor, sizeof(ret->actor), pb->actor)) {
+	    !str_in(ret->actor, sizeof(ret->actor), pb->actor) ||
+	    !str_in(ret->node, sizeof(ret->node), pb->node) ||
+	    pb->payload.len > TR_TRACE_PAYLOAD_MAX) {
 		goto out;
 	}
 	ret->ts_ns   = pb->ts_ns;
@@ -125,7 +135,11 @@ tr_trace_event_decode(const uint8_t *buf, size_t len, tr_trace_event *ret)
 	ret->span_id     = pb->span_id;
 	ret->parent_span = pb->parent_span;
 	ret->dur_ns      = pb->dur_ns;
-	r                = 0;
+	ret->payload_len = (uint32_t) pb->payload.len;
+	if (pb->payload.len) {
+		memcpy(ret->payload, pb->payload.data, pb->payload.len);
+	}
+	r = 0;
 out:
 	trwire__trace_event__free_unpacked(pb, NULL);
 	return r;
@@ -241,6 +255,17 @@ bool
 tr_trace_file_truncated(const tr_trace_file *t)
 {
 	return t && t->truncated;
+}
+
+int
+tr_trace_file_flush(tr_trace_file *t)
+{
+	tr_assert_return(t && t->write, -EINVAL);
+	if (fflush(t->f) != 0) {
+		t->err = t->err ? t->err : -EIO;
+		return -EIO;
+	}
+	return t->err;
 }
 
 uint64_t

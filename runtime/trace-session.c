@@ -136,7 +136,7 @@ map_ring(const char *dir, const char *name, struct src *out)
 		return false;
 	}
 	if (fstat(fd, &st) < 0 ||
-	    (size_t) st.st_size < tri_trace_ring_bytes(64)) {
+	    (size_t) st.st_size < tri_trace_ring_bytes(64, 192)) {
 		close(fd);
 		return false;
 	}
@@ -148,8 +148,10 @@ map_ring(const char *dir, const char *name, struct src *out)
 	}
 	if (atomic_load_explicit((_Atomic uint32_t *) &g->magic,
 	        memory_order_acquire) != TRI_TRACE_RING_MAGIC ||
-	    (g->slots & (g->slots - 1)) ||
-	    tri_trace_ring_bytes(g->slots) > (size_t) st.st_size) {
+	    !g->slots || (g->slots & (g->slots - 1)) ||
+	    g->payload_cap > TR_TRACE_PAYLOAD_MAX ||
+	    g->stride != tri_trace_stride(g->payload_cap) ||
+	    tri_trace_ring_bytes(g->slots, g->stride) > (size_t) st.st_size) {
 		(void) munmap(g, (size_t) st.st_size);
 		return false;
 	}
@@ -196,17 +198,18 @@ discover(tr_trace_session *s)
 /* Take what src's ring holds; true if its process is gone and the ring
  * is empty (the ring may go). */
 static bool
-drain(struct src *c, void (*fn)(const tr_trace_event *, void *), void *arg,
-    int *count)
+drain(const tr_trace_session *s, struct src          *c,
+    void (*fn)(const tr_trace_event *, void *), void *arg, int *count)
 {
-	struct tri_trace_ring *g    = c->g;
-	uint64_t               pos  = atomic_load(&g->tail);
-	bool                   dead = !tr_addr_is_alive(g->self);
-	uint64_t               head = atomic_load(&g->head), d;
+	struct tri_trace_ring *g       = c->g;
+	uint64_t               pos     = atomic_load(&g->tail);
+	bool                   dead    = !tr_addr_is_alive(g->self);
+	bool                   retired = atomic_load(&g->closed) == 2;
+	uint64_t               head    = atomic_load(&g->head), d;
 	tr_trace_event         ev;
 
 	for (; pos < head; pos++) {
-		struct tri_trace_rec *r = &g->rec[pos & (g->slots - 1)];
+		struct tri_trace_rec *r = tri_trace_slot(g, pos);
 
 		if (atomic_load_explicit(&r->seq, memory_order_acquire) !=
 		    pos + 1) {
@@ -217,6 +220,10 @@ drain(struct src *c, void (*fn)(const tr_trace_event *, void *), void *arg,
 		}
 		if (fn) {
 			tri_trace_rec_to_event(r, g, &ev);
+			if (s->ctl->node[0]) {
+				tri_strlcpy(
+				    ev.node, s->ctl->node, sizeof(ev.node));
+			}
 			fn(&ev, arg);
 		}
 		(*count)++;
@@ -232,13 +239,14 @@ drain(struct src *c, void (*fn)(const tr_trace_event *, void *), void *arg,
 		tri_strlcpy(ev.name, g->name, sizeof(ev.name));
 		tri_strlcpy(ev.actor, g->actor, sizeof(ev.actor));
 		tri_strlcpy(ev.what, "ring full", sizeof(ev.what));
+		tri_strlcpy(ev.node, s->ctl->node, sizeof(ev.node));
 		c->dropped_seen = d;
 		if (fn) {
 			fn(&ev, arg);
 		}
 		(*count)++;
 	}
-	return dead && pos == head;
+	return (dead || retired) && pos == head;
 }
 
 static void
@@ -272,7 +280,7 @@ tr_trace_session_poll(tr_trace_session *s,
 		discover(s);
 	}
 	for (size_t i = 0; i < s->n;) {
-		if (drain(&s->src[i], fn, arg, &count)) {
+		if (drain(s, &s->src[i], fn, arg, &count)) {
 			forget(s, i, true);
 		} else {
 			i++;
@@ -310,7 +318,7 @@ tr_trace_session_close(tr_trace_session **sp)
 static const char *const kind_names[TR_TRACE_KIND_MAX] = { "?", "send",
 	"receive", "handle_begin", "handle_end", "spawn", "exit", "restart",
 	"link", "monitor", "down", "dead_letter", "blocked", "rate_tripped",
-	"dropped", "mark" };
+	"dropped", "mark", "nodeup", "nodedown" };
 
 const char *
 tr_trace_kind_name(uint32_t kind)

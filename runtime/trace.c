@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,8 @@ static struct writer {
 	_Atomic uint32_t win_count;
 	_Atomic uint64_t rng;
 	_Atomic uint32_t roots;
-	_Atomic uint64_t lost; /* while another thread made the ring */
+	_Atomic uint64_t lost;    /* while another thread made the ring */
+	uint32_t         remakes; /* rings made again for more payload */
 } W;
 
 /* The message this thread handles (tr_recv() returned it). */
@@ -113,6 +116,8 @@ type_ok(const char *type)
 	return tri_trace_glob_list(tri_trace_ctl->types, type);
 }
 
+static void ring_remake(uint32_t want);
+
 /* This process traces under the current settings. */
 static bool
 refresh(void)
@@ -132,28 +137,42 @@ refresh(void)
 		if (!atomic_load(&W.rng)) {
 			seed_rng();
 		}
+		if (tri_trace_ctl->payload) {
+			ring_remake(tri_trace_ctl->payload);
+		}
 		atomic_store(&W.gen, g);
 	}
 	return atomic_load_explicit(&W.active, memory_order_relaxed);
 }
 
-static void
+static bool
 ring_make(void)
 {
 	struct tri_trace_ring *g;
 	char                   path[PATH_MAX + 64];
 	uint64_t               inc   = 0;
 	uint32_t               slots = tri_trace_ctl->ring_slots;
+	uint32_t               pcap  = tri_trace_ctl->payload;
 	size_t                 bytes;
 	int                    fd;
 
 	if (slots < 64 || (slots & (slots - 1)) || slots > (1u << 22)) {
 		slots = 16384;
 	}
-	bytes = tri_trace_ring_bytes(slots);
+	if (pcap > TR_TRACE_PAYLOAD_MAX) {
+		pcap = TR_TRACE_PAYLOAD_MAX;
+	}
+	bytes = tri_trace_ring_bytes(slots, tri_trace_stride(pcap));
 	(void) tri_proc_starttime(getpid(), &inc, NULL);
-	snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring", tri_rt.rundir,
-	    TRI_TRACE_RING_DIR, (int) getpid(), (unsigned long long) inc);
+	if (W.remakes) {
+		snprintf(path, sizeof(path), "%s/%s/%d.%llu.%u.ring",
+		    tri_rt.rundir, TRI_TRACE_RING_DIR, (int) getpid(),
+		    (unsigned long long) inc, W.remakes);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s/%d.%llu.ring",
+		    tri_rt.rundir, TRI_TRACE_RING_DIR, (int) getpid(),
+		    (unsigned long long) inc);
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		goto out_failed;
@@ -167,8 +186,10 @@ ring_make(void)
 	if (g == MAP_FAILED) {
 		goto out_failed;
 	}
-	g->slots = slots;
-	g->self  = (tr_addr) { 0, (uint32_t) getpid(), inc };
+	g->slots       = slots;
+	g->stride      = tri_trace_stride(pcap);
+	g->payload_cap = pcap;
+	g->self        = (tr_addr) { 0, (uint32_t) getpid(), inc };
 	tri_strlcpy(g->name, tri_rt.name, sizeof(g->name));
 	tri_strlcpy(g->actor, tri_rt.actor, sizeof(g->actor));
 	atomic_store_explicit((_Atomic uint32_t *) &g->magic,
@@ -176,13 +197,44 @@ ring_make(void)
 	W.ring  = g;
 	W.bytes = bytes;
 	atomic_store_explicit(&W.state, RING_READY, memory_order_release);
-	return;
+	return true;
 out_failed:
 	tri_debug("no trace ring %s: %s", path, strerror(errno));
 	atomic_store(&W.state, RING_FAILED);
+	return false;
 }
 
-/* The ring, made on first use; NULL while another thread makes it. */
+/* A collector asks for more payload than the ring has room for: a new
+ * ring.  The old one stays mapped (a thread may still be writing in it),
+ * marked retired: the collector drains it and then removes it.  Writers
+ * meanwhile drop and count (as while the first ring is made). */
+static void
+ring_remake(uint32_t want)
+{
+	struct tri_trace_ring *old = W.ring;
+	int                    st  = RING_READY;
+
+	if (want > TR_TRACE_PAYLOAD_MAX) {
+		want = TR_TRACE_PAYLOAD_MAX;
+	}
+	if (!old || old->payload_cap >= want ||
+	    !atomic_compare_exchange_strong(&W.state, &st, RING_MAKING)) {
+		return;
+	}
+	W.remakes++;
+	if (ring_make()) {
+		atomic_store(&old->closed, 2);
+	} else {
+		W.ring = old; /* keep writing there, without payload */
+		atomic_store(&W.state, RING_READY);
+	}
+}
+
+/* The ring, made on first use.  A thread that finds another making it
+ * waits for that (an open, ftruncate and mmap: microseconds; at most
+ * 2 ms), so that the first events of two threads are not
+ * lost (the node agent's link thread and its main thread); NULL if it is
+ * still not made then. */
 static struct tri_trace_ring *
 ring(void)
 {
@@ -193,14 +245,22 @@ ring(void)
 	}
 	if (st == RING_NONE &&
 	    atomic_compare_exchange_strong(&W.state, &st, RING_MAKING)) {
-		ring_make();
-		return W.ring;
+		return ring_make() ? W.ring : NULL;
 	}
-	return NULL;
+	if (st == RING_MAKING) {
+		int64_t end = tri_trace_now_ns() + 2000000;
+
+		do {
+			(void) sched_yield();
+			st = atomic_load_explicit(
+			    &W.state, memory_order_acquire);
+		} while (st == RING_MAKING && tri_trace_now_ns() < end);
+	}
+	return st == RING_READY ? W.ring : NULL;
 }
 
 static void
-put(struct tri_trace_rec *in)
+put(struct tri_trace_rec *in, const void *data, size_t len)
 {
 	struct tri_trace_ring *g = ring();
 	struct tri_trace_rec  *r;
@@ -224,7 +284,12 @@ put(struct tri_trace_rec *in)
 		}
 	} while (!atomic_compare_exchange_weak_explicit(&g->head, &pos, pos + 1,
 	    memory_order_acq_rel, memory_order_relaxed));
-	r = &g->rec[pos & (g->slots - 1)];
+	r = tri_trace_slot(g, pos);
+	if (data && g->payload_cap && len) { /* in->plen is 0 till here */
+		in->plen =
+		    (uint32_t) (len < g->payload_cap ? len : g->payload_cap);
+		memcpy(r + 1, data, in->plen);
+	}
 	memcpy((char *) r + sizeof(r->seq), (char *) in + sizeof(in->seq),
 	    sizeof(*r) - sizeof(r->seq));
 	atomic_store_explicit(&r->seq, pos + 1, memory_order_release);
@@ -270,13 +335,14 @@ allowed(int64_t now)
 
 		snprintf(r.what, sizeof(r.what), "more than %u events in %u ms",
 		    c->rate_n, c->rate_ms);
-		put(&r);
+		put(&r, NULL, 0);
 	}
 	return false;
 }
 
 static void
-record(struct tri_trace_rec *r, const char *what)
+record_data(
+    struct tri_trace_rec *r, const char *what, const void *data, size_t len)
 {
 	if (!r->ts_ns) {
 		r->ts_ns = tri_trace_now_ns();
@@ -287,7 +353,13 @@ record(struct tri_trace_rec *r, const char *what)
 	if (what) {
 		tri_strlcpy(r->what, what, sizeof(r->what));
 	}
-	put(r);
+	put(r, data, len);
+}
+
+static void
+record(struct tri_trace_rec *r, const char *what)
+{
+	record_data(r, what, NULL, 0);
 }
 
 void
@@ -313,8 +385,16 @@ cur_valid(void)
 	return cur.gen && cur.gen == atomic_load(&W.gen);
 }
 
+/* The payload's bytes, only with payload capture (zmq_msg_data() is a
+ * call into libzmq: not paid for every message). */
+static const void *
+payload_data(zmq_msg_t *payload)
+{
+	return tri_trace_ctl->payload ? zmq_msg_data(payload) : NULL;
+}
+
 void
-tri_trace_send(struct tri_env *e, uint64_t bytes)
+tri_trace_send(struct tri_env *e, zmq_msg_t *payload)
 {
 	struct tri_trace_rec r;
 	uint32_t             n = tri_trace_ctl->sample;
@@ -343,11 +423,11 @@ tri_trace_send(struct tri_env *e, uint64_t bytes)
 	r.kind    = TR_TRACE_SEND;
 	r.peer    = e->recipient;
 	r.msg_id  = e->id;
-	r.value   = (int64_t) bytes;
+	r.value   = (int64_t) zmq_msg_size(payload);
 	r.lamport = e->lamport;
 	r.span_id = e->span_id;
 	memcpy(r.trace_id, e->trace_id, 16);
-	record(&r, e->type);
+	record_data(&r, e->type, payload_data(payload), (size_t) r.value);
 }
 
 static void
@@ -363,7 +443,7 @@ msg_rec(struct tri_trace_rec *r, uint32_t kind, const struct tri_env *e)
 }
 
 void
-tri_trace_receive(const struct tri_env *e, uint64_t bytes)
+tri_trace_receive(const struct tri_env *e, zmq_msg_t *payload)
 {
 	struct tri_trace_rec r;
 
@@ -371,8 +451,8 @@ tri_trace_receive(const struct tri_env *e, uint64_t bytes)
 		return;
 	}
 	msg_rec(&r, TR_TRACE_RECEIVE, e);
-	r.value = (int64_t) bytes;
-	record(&r, e->type);
+	r.value = (int64_t) zmq_msg_size(payload);
+	record_data(&r, e->type, payload_data(payload), (size_t) r.value);
 }
 
 void
@@ -458,21 +538,30 @@ tri_trace_forked(void)
 	atomic_store(&W.active, false);
 	atomic_store(&W.rng, 0);
 	atomic_store(&W.lost, 0);
-	cur.gen = 0;
+	W.remakes = 0;
+	cur.gen   = 0;
+}
+
+uint32_t
+tri_trace_stride(uint32_t payload_cap)
+{
+	return (uint32_t) ((sizeof(struct tri_trace_rec) + payload_cap + 63) &
+	    ~(size_t) 63);
 }
 
 size_t
-tri_trace_ring_bytes(uint32_t slots)
+tri_trace_ring_bytes(uint32_t slots, uint32_t stride)
 {
-	return sizeof(struct tri_trace_ring) +
-	    (size_t) slots * sizeof(struct tri_trace_rec);
+	return sizeof(struct tri_trace_ring) + (size_t) slots * stride;
 }
 
 void
 tri_trace_rec_to_event(const struct tri_trace_rec *r,
     const struct tri_trace_ring *g, tr_trace_event *ev)
 {
-	memset(ev, 0, sizeof(*ev));
+	/* all but the payload's bytes (payload_len says how many count):
+	 * the collector's cost per event stays that of the fields */
+	memset(ev, 0, offsetof(tr_trace_event, payload));
 	ev->ts_ns       = r->ts_ns;
 	ev->kind        = r->kind;
 	ev->self        = g->self;
@@ -488,4 +577,9 @@ tri_trace_rec_to_event(const struct tri_trace_rec *r,
 	ev->what[sizeof(r->what) - 1] = '\0';
 	tri_strlcpy(ev->name, g->name, sizeof(ev->name));
 	tri_strlcpy(ev->actor, g->actor, sizeof(ev->actor));
+	if (r->plen && r->plen <= g->payload_cap &&
+	    r->plen <= TR_TRACE_PAYLOAD_MAX) {
+		ev->payload_len = r->plen;
+		memcpy(ev->payload, r + 1, r->plen);
+	}
 }

@@ -10,6 +10,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include <zmq.h>
 
 #include "troupe/trace.h"
 
@@ -31,6 +34,7 @@ struct tri_trace_ctl {
 	uint32_t         rate_n;    /* per-process trip: > rate_n events */
 	uint32_t         rate_ms;   /*   in rate_ms; rate_n 0: none */
 	uint32_t         ring_slots;
+	uint32_t         payload;        /* bytes captured per message; 0 */
 	_Atomic int64_t  lease_until_ns; /* CLOCK_REALTIME; 0: no lease */
 	int64_t          until_ns;       /* duration's end; 0: none */
 	uint64_t         limit;          /* events in all; 0: none */
@@ -39,6 +43,11 @@ struct tri_trace_ctl {
 	/* written at every event: a cache line of its own, so that it does
 	 * not take from every process the line that on and gen are in */
 	_Alignas(64) _Atomic uint64_t total; /* events written, all */
+	/* the run's node name, written by its node agent at start */
+	_Alignas(64) char node[TR_TRACE_NAME_MAX];
+	/* TROUPE_TRACE's collector process: the main program sets finish
+	 * at its exit, the collector sets finished once it has drained */
+	_Atomic uint32_t finish, finished;
 };
 
 /* One slot of a ring (192 bytes).  seq is position + 1 once the writer
@@ -47,7 +56,7 @@ struct tri_trace_rec {
 	_Atomic uint64_t seq;
 	int64_t          ts_ns;
 	uint32_t         kind;
-	uint32_t         pad;
+	uint32_t         plen; /* payload bytes after the slot's record */
 	tr_addr          peer;
 	uint64_t         msg_id;
 	int64_t          value;
@@ -63,14 +72,18 @@ struct tri_trace_rec {
  * reader advances tail. */
 struct tri_trace_ring {
 	uint32_t magic;
-	uint32_t slots; /* a power of two */
+	uint32_t slots;  /* a power of two */
+	uint32_t stride; /* bytes a slot: the record, payload_cap, rounded
+	                  * up to 64 */
+	uint32_t payload_cap;
 	tr_addr  self;
 	char     name[TR_TRACE_NAME_MAX];
 	char     actor[TR_TRACE_NAME_MAX];
 	/* the writers' line, the reader's line */
 	_Alignas(64) _Atomic uint64_t head; /* next position to reserve */
 	_Atomic uint64_t dropped; /* events the full ring could not take */
-	_Atomic uint32_t closed;  /* the process wrote its last event */
+	_Atomic uint32_t closed;  /* 1: the process wrote its last event;
+	                           * 2: retired, a new ring took its place */
 	_Alignas(64) _Atomic uint64_t tail; /* the reader took all before */
 	_Alignas(64) struct tri_trace_rec rec[];
 };
@@ -100,10 +113,11 @@ void tri_trace_finish_root(void);
 void tri_trace_exit(int code);
 
 /* Only when tri_trace_on(): */
-/* Give e a trace context if sampled, and record the send. */
-void tri_trace_send(struct tri_env *e, uint64_t bytes);
+/* Give e a trace context if sampled, and record the send of payload (its
+ * size; its first bytes with payload capture). */
+void tri_trace_send(struct tri_env *e, zmq_msg_t *payload);
 /* A message was taken off the socket. */
-void tri_trace_receive(const struct tri_env *e, uint64_t bytes);
+void tri_trace_receive(const struct tri_env *e, zmq_msg_t *payload);
 /* tr_recv() was called again (the last message's handling ended) / it
  * returned m. */
 void tri_trace_handle_end(void);
@@ -111,6 +125,20 @@ void tri_trace_handle_begin(const struct tr_msg *m);
 /* Anything else (no context): spawn, exit, down, link, ... */
 void tri_trace_emit(uint32_t kind, tr_addr peer, uint64_t msg_id, int64_t value,
     const char *what);
+
+/* TROUPE_TRACE's collector process (trace-collect.c): start it, draining
+ * the run's rings into path; returns its pid or -errno.  At the main
+ * program's exit: tell it to drain once more and end, and wait for that
+ * (at most 5 s); false if it did not. */
+int  tri_trace_collector_start(const char *rundir, const char *path);
+bool tri_trace_collector_finish(pid_t pid);
+
+/* The node agent (trace-node.c): this run is node name; the peer node
+ * id (its agent's address, its name) is up or not -- a nodeup or nodedown
+ * event when that changes.  Called from the agent's link thread. */
+void tri_trace_node_self(const char *name);
+void tri_trace_node_state(
+    uint32_t id, tr_addr agent, const char *name, bool up, const char *why);
 
 /* The control page of another run (the collector), or NULL; the
  * settings written by a collector; unmap. */
@@ -124,9 +152,16 @@ int     tri_trace_session_adopt(tr_trace_session **ret, const char *rundir);
 int64_t tri_trace_now_ns(void);
 
 /* Fill ev from a ring slot (the collector). */
-void   tri_trace_rec_to_event(const struct tri_trace_rec *r,
-      const struct tri_trace_ring *g, tr_trace_event *ev);
-size_t tri_trace_ring_bytes(uint32_t slots);
-bool   tri_trace_glob_list(const char *list, const char *s);
+void     tri_trace_rec_to_event(const struct tri_trace_rec *r,
+        const struct tri_trace_ring *g, tr_trace_event *ev);
+size_t   tri_trace_ring_bytes(uint32_t slots, uint32_t stride);
+uint32_t tri_trace_stride(uint32_t payload_cap);
+static inline struct tri_trace_rec *
+tri_trace_slot(const struct tri_trace_ring *g, uint64_t pos)
+{
+	return (struct tri_trace_rec *) ((char *) g->rec +
+	    (size_t) (pos & (g->slots - 1)) * g->stride);
+}
+bool tri_trace_glob_list(const char *list, const char *s);
 
 #endif /* TRI_TRACE_H */

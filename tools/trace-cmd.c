@@ -146,9 +146,31 @@ cmp_ts(const void *a, const void *b)
 	return x->lamport < y->lamport ? -1 : x->lamport > y->lamport;
 }
 
+void
+trace_sort(struct evlist *l)
+{
+	qsort(l->ev, l->n, sizeof(*l->ev), cmp_ts);
+}
+
 /* Read a whole file into l, sorted by time.  EXIT_OK or EXIT_FAIL. */
 int
 trace_load(const char *path, struct evlist *l)
+{
+	int code = trace_read_file(path, l);
+
+	if (code != EXIT_OK) {
+		return code;
+	}
+	trace_sort(l);
+	if (evlist_index(l) < 0) {
+		fprintf(stderr, "troupe trace: out of memory\n");
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int
+trace_read_file(const char *path, struct evlist *l)
 {
 	tr_trace_file *f;
 	tr_trace_event ev;
@@ -179,11 +201,6 @@ trace_load(const char *path, struct evlist *l)
 		    path);
 	}
 	tr_trace_file_close(&f);
-	qsort(l->ev, l->n, sizeof(*l->ev), cmp_ts);
-	if (evlist_index(l) < 0) {
-		fprintf(stderr, "troupe trace: out of memory\n");
-		return EXIT_FAIL;
-	}
 	return EXIT_OK;
 }
 
@@ -195,22 +212,28 @@ static const char *usage_text =
     "          running program (a runtime dir or its main pid, see `troupe\n"
     "          ps`) and write its events to FILE (default trace.trc)\n"
     "  attach  the same as record\n"
-    "  tail    [FILTERS] [--json] RUN|FILE        print events as text or\n"
-    "          JSON lines, live from a run or from a file\n"
+    "  tail    [FILTERS] [--json] [-f [--duration MS]] RUN|FILE  print\n"
+    "          events as text or JSON lines, live from a run or from a\n"
+    "          file (-f: follow the file as it grows and rotates, until\n"
+    "          SIGINT/SIGTERM or MS ms)\n"
     "  stats   FILE                               counts, bytes, drops,\n"
     "          restarts, handle time p50/p99/max per actor, pair and type\n"
     "  why     FILE MSG                           the causal chain of a\n"
     "          message (its span id in hex, or PID:MSGID) back to its root\n"
     "  export  --format chrome|mermaid|otlp|html|svg|jsonl [-o OUT] FILE\n"
     "  filter  [FILTERS] [--kind K,K] -o OUT FILE\n"
-    "  merge   -o OUT FILE...                     one file, by time, a\n"
-    "          receive never before its send\n"
-    "FILTERS: -a, --actors GLOB,..  -t, --types GLOB,..\n"
+    "  merge   -o OUT FILE...                     one file, by time, each\n"
+    "          file's clock offset estimated from the messages between\n"
+    "          them (said on stderr), a receive never before its send\n"
+    "FILTERS: -a, --actors GLOB,..  -t, --types GLOB,..  -n, --node GLOB,..\n"
+    "         (the node of the recording run, or of the peer)\n"
     "LIMITS:  --sample N (1 root message in N)  --limit N (events, default\n"
     "         100000)  --duration MS (default 30000, -1 none)  --rate N/MS\n"
     "         (per process, default 1000/1000; 0 none)  --lease MS\n"
     "         (default 5000)  --slots N (ring size)  --rotate-size BYTES\n"
     "         --rotate-count N  --max N (export: messages, default 200)\n"
+    "         --payload N (record: keep each message's first N bytes,\n"
+    "         at most 256; default none)\n"
     "exit codes: 0 done, 1 failed (no such run, bad file), 2 usage,\n"
     "            3 why: no such message\n";
 
@@ -231,9 +254,10 @@ num(const char *s, long long *ret)
 	return s[0] && !*end && errno == 0;
 }
 
-/* Parse argv[from..]; EXIT_OK or EXIT_USAGE. */
+/* Parse argv[from..]; EXIT_OK or EXIT_USAGE.  -f is --follow for tail,
+ * --format for the others. */
 static int
-parse(int argc, char **argv, int from, struct opts *o)
+parse(int argc, char **argv, int from, struct opts *o, bool tail)
 {
 	memset(o, 0, sizeof(*o));
 	o->max          = 200;
@@ -249,6 +273,10 @@ parse(int argc, char **argv, int from, struct opts *o)
 		} else if (strcmp(a, "--json") == 0) {
 			o->json = true;
 			val     = false;
+		} else if ((tail && !strcmp(a, "-f")) ||
+		    !strcmp(a, "--follow")) {
+			o->follow = true;
+			val       = false;
 		} else if (a[0] != '-' || strcmp(a, "-") == 0) {
 			if (o->nargs == 16) {
 				return EXIT_USAGE;
@@ -268,6 +296,8 @@ parse(int argc, char **argv, int from, struct opts *o)
 			o->format = v;
 		} else if (!strcmp(a, "--kind")) {
 			o->kinds = v;
+		} else if (!strcmp(a, "-n") || !strcmp(a, "--node")) {
+			o->nodes = v;
 		} else if (!strcmp(a, "--rate")) {
 			char *end;
 
@@ -288,6 +318,15 @@ parse(int argc, char **argv, int from, struct opts *o)
 			o->t.limit = (uint64_t) n;
 		} else if (!strcmp(a, "--duration")) {
 			o->t.duration_ms = (int) n;
+			o->duration      = (int) n;
+		} else if (!strcmp(a, "--payload")) {
+			if (n < 0 || n > TR_TRACE_PAYLOAD_MAX) {
+				fprintf(stderr,
+				    "troupe trace: --payload: 0 to %d bytes\n",
+				    TR_TRACE_PAYLOAD_MAX);
+				return EXIT_USAGE;
+			}
+			o->t.payload = (unsigned) n;
 		} else if (!strcmp(a, "--lease")) {
 			o->t.lease_ms = (int) n;
 		} else if (!strcmp(a, "--slots")) {
@@ -343,16 +382,44 @@ glob_list(const char *list, const char *s)
 	return false;
 }
 
+/* The event's run is on a node of the list, or its peer is (an exact
+ * name, by its id), or it is a node event about one. */
 static bool
-event_ok(const struct opts *o, const tr_trace_event *ev)
+node_ok(const char *list, const tr_trace_event *ev)
+{
+	char buf[256], *save = NULL, about[TR_TRACE_WHAT_MAX];
+
+	if (!list || !list[0] || (ev->node[0] && glob_list(list, ev->node))) {
+		return true;
+	}
+	snprintf(about, sizeof(about), "%s", ev->what);
+	about[strcspn(about, ":")] = '\0';
+	if ((ev->kind == TR_TRACE_NODEUP || ev->kind == TR_TRACE_NODEDOWN) &&
+	    glob_list(list, about)) {
+		return true;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t;
+	     t       = strtok_r(NULL, ",", &save)) {
+		if (ev->peer.node && ev->peer.node == tr_node_id(t)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+trace_event_ok(const struct opts *o, const tr_trace_event *ev)
 {
 	bool msg = ev->kind >= TR_TRACE_SEND && ev->kind <= TR_TRACE_HANDLE_END;
 
 	return kind_ok(o->kinds, ev->kind) &&
 	    (glob_list(o->t.actors, ev->name) ||
 	        (ev->actor[0] && glob_list(o->t.actors, ev->actor))) &&
-	    (!msg || glob_list(o->t.types, ev->what));
+	    (!msg || glob_list(o->t.types, ev->what)) && node_ok(o->nodes, ev);
 }
+
+#define event_ok trace_event_ok
 
 /* ---- text and JSON lines ------------------------------------------------- */
 
@@ -365,22 +432,42 @@ trace_hex(char *out, const uint8_t *p, size_t n)
 }
 
 void
+trace_payload_text(const tr_trace_event *ev, char *out, size_t cap)
+{
+	size_t k = 0;
+
+	for (uint32_t i = 0; i < ev->payload_len && k + 5 < cap; i++) {
+		uint8_t c = ev->payload[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+			out[k++] = (char) c;
+		} else {
+			k += (size_t) snprintf(out + k, cap - k, "\\x%02x", c);
+		}
+	}
+	out[k] = '\0';
+}
+
+void
 trace_print_json(const tr_trace_event *ev, FILE *out)
 {
-	char tid[33];
+	char tid[33], hex[2 * TR_TRACE_PAYLOAD_MAX + 1];
 
 	trace_hex(tid, ev->trace_id, 16);
+	trace_hex(hex, ev->payload, ev->payload_len);
+	hex[2 * ev->payload_len] = '\0';
 	fprintf(out,
 	    "{\"ts_ns\":%" PRId64 ",\"pid\":%" PRIu32 ",\"name\":\"%s\","
 	    "\"actor\":\"%s\",\"inc\":%" PRIu64 ",\"ev\":\"%s\","
 	    "\"msg_id\":%" PRIu64 ",\"type\":\"%s\",\"peer\":%" PRIu32
 	    ",\"value\":%" PRId64 ",\"lamport\":%" PRIu64
 	    ",\"trace_id\":\"%s\",\"span_id\":\"%016" PRIx64
-	    "\",\"parent_span\":\"%016" PRIx64 "\",\"dur_ns\":%" PRId64 "}\n",
+	    "\",\"parent_span\":\"%016" PRIx64 "\",\"dur_ns\":%" PRId64
+	    ",\"node\":\"%s\",\"peer_node\":%" PRIu32 ",\"payload\":\"%s\"}\n",
 	    ev->ts_ns, ev->self.pid, ev->name, ev->actor, ev->self.incarnation,
 	    tr_trace_kind_name(ev->kind), ev->msg_id, ev->what, ev->peer.pid,
 	    ev->value, ev->lamport, tid, ev->span_id, ev->parent_span,
-	    ev->dur_ns);
+	    ev->dur_ns, ev->node, ev->peer.node, hex);
 }
 
 static void
@@ -414,6 +501,15 @@ print_text(const tr_trace_event *ev, FILE *out)
 	}
 	if (ev->span_id) {
 		fprintf(out, " span %016" PRIx64, ev->span_id);
+	}
+	if (ev->node[0]) {
+		fprintf(out, " node %s", ev->node);
+	}
+	if (ev->payload_len) {
+		char txt[4 * TR_TRACE_PAYLOAD_MAX + 8];
+
+		trace_payload_text(ev, txt, sizeof(txt));
+		fprintf(out, " payload \"%s\"", txt);
 	}
 	fputc('\n', out);
 }
@@ -532,6 +628,9 @@ live(const struct opts *o, const char *run, struct sink *k)
 		}
 		if (!k->f) {
 			fflush(stdout);
+		} else if (tr_trace_file_flush(k->f) < 0) {
+			k->err =
+			    -EIO; /* a reader (tail -f) sees whole rounds */
 		}
 		nanosleep(&tick, NULL);
 	}
@@ -575,6 +674,11 @@ cmd_tail(const struct opts *o)
 	if (o->nargs != 1) {
 		return trace_usage(EXIT_USAGE);
 	}
+	if (o->follow) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		return trace_follow(o, o->args[0], on_event, &k, &stop);
+	}
 	if (stat(o->args[0], &st) != 0 || !S_ISREG(st.st_mode)) {
 		return live(o, o->args[0], &k);
 	}
@@ -588,8 +692,8 @@ cmd_tail(const struct opts *o)
 
 /* ---- files: filter, merge ------------------------------------------------ */
 
-static int
-write_all(const char *path, const struct evlist *l, const struct opts *o)
+int
+trace_write_all(const char *path, const struct evlist *l, const struct opts *o)
 {
 	tr_trace_file *f;
 	int            r = tr_trace_file_open(&f, path, true);
@@ -621,49 +725,7 @@ cmd_filter(const struct opts *o)
 	}
 	code = trace_load(o->args[0], &l);
 	if (code == EXIT_OK) {
-		code = write_all(o->out, &l, o);
-	}
-	evlist_free(&l);
-	return code;
-}
-
-/* A receive or handle drawn before its send (clocks of two hosts) is
- * moved to just after it. */
-static void
-clamp(struct evlist *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		tr_trace_event *e = &l->ev[i];
-		long            s;
-
-		if (e->kind < TR_TRACE_RECEIVE ||
-		    e->kind > TR_TRACE_HANDLE_END) {
-			continue;
-		}
-		s = evlist_find_send(l, e->span_id);
-		if (s >= 0 && e->ts_ns <= l->ev[s].ts_ns) {
-			e->ts_ns = l->ev[s].ts_ns + 1000;
-		}
-	}
-	qsort(l->ev, l->n, sizeof(*l->ev), cmp_ts);
-	(void) evlist_index(l);
-}
-
-static int
-cmd_merge(const struct opts *o)
-{
-	struct evlist l    = { 0 };
-	int           code = EXIT_OK;
-
-	if (o->nargs < 1 || !o->out) {
-		return trace_usage(EXIT_USAGE);
-	}
-	for (int i = 0; i < o->nargs && code == EXIT_OK; i++) {
-		code = trace_load(o->args[i], &l);
-	}
-	if (code == EXIT_OK) {
-		clamp(&l);
-		code = write_all(o->out, &l, NULL);
+		code = trace_write_all(o->out, &l, o);
 	}
 	evlist_free(&l);
 	return code;
@@ -678,7 +740,7 @@ trace_main(int argc, char **argv)
 	} cmds[] = { { "record", cmd_record }, { "attach", cmd_record },
 		{ "tail", cmd_tail }, { "stats", trace_cmd_stats },
 		{ "why", trace_cmd_why }, { "export", trace_cmd_export },
-		{ "filter", cmd_filter }, { "merge", cmd_merge } };
+		{ "filter", cmd_filter }, { "merge", trace_cmd_merge } };
 	struct opts o;
 	int         r;
 
@@ -692,7 +754,7 @@ trace_main(int argc, char **argv)
 		if (strcmp(argv[2], cmds[i].name) != 0) {
 			continue;
 		}
-		r = parse(argc, argv, 3, &o);
+		r = parse(argc, argv, 3, &o, cmds[i].fn == cmd_tail);
 		if (r < 0) {
 			return EXIT_OK; /* --help */
 		}

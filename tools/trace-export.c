@@ -118,9 +118,13 @@ chrome_slice(FILE *out, const struct evlist *l, const tr_trace_event *e,
 	    "\",\"cat\":\"msg\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32
 	    ",\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"msg_id\":%" PRIu64
 	    ",\"span\":\"%016" PRIx64 "\",\"peer\":%" PRIu32
-	    ",\"lamport\":%" PRIu64 ",\"bytes\":%" PRId64 "}}",
+	    ",\"lamport\":%" PRIu64 ",\"bytes\":%" PRId64 ",\"payload\":\"",
 	    e->self.pid, e->self.pid, rel_us(l, e->ts_ns), dur, e->msg_id,
 	    e->span_id, e->peer.pid, e->lamport, e->value);
+	for (uint32_t k = 0; k < e->payload_len; k++) {
+		fprintf(out, "%02x", e->payload[k]);
+	}
+	fprintf(out, "\"}}");
 }
 
 static void
@@ -257,6 +261,8 @@ mermaid(const struct evlist *l, FILE *out, size_t max)
 		case TR_TRACE_SPAWN:
 		case TR_TRACE_DROPPED:
 		case TR_TRACE_RATE_TRIPPED:
+		case TR_TRACE_NODEUP:
+		case TR_TRACE_NODEDOWN:
 			fprintf(out, "    Note over A%zu: %s", s,
 			    tr_trace_kind_name(e->kind));
 			if (e->what[0]) {

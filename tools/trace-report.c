@@ -74,6 +74,33 @@ print_rows(const char *title, struct row *rows, size_t n, bool times)
 	free(rows);
 }
 
+/* Node events, in time order: "nodes:" then one line each. */
+static void
+print_nodes(const struct evlist *l)
+{
+	size_t up = 0, down = 0;
+	char   a[96];
+
+	for (size_t i = 0; i < l->n; i++) {
+		up += l->ev[i].kind == TR_TRACE_NODEUP;
+		down += l->ev[i].kind == TR_TRACE_NODEDOWN;
+	}
+	if (!up && !down) {
+		return;
+	}
+	printf("nodes: %zu nodeup, %zu nodedown\n", up, down);
+	for (size_t i = 0; i < l->n; i++) {
+		const tr_trace_event *e = &l->ev[i];
+
+		if (e->kind == TR_TRACE_NODEUP ||
+		    e->kind == TR_TRACE_NODEDOWN) {
+			printf("  %-8s %s (node id %" PRId64 ", seen by %s)\n",
+			    tr_trace_kind_name(e->kind), e->what, e->value,
+			    evlist_label(l, e->self, a, sizeof(a)));
+		}
+	}
+}
+
 int
 trace_cmd_stats(const struct opts *o)
 {
@@ -147,6 +174,7 @@ trace_cmd_stats(const struct opts *o)
 	print_rows("per actor:", act, nact, true);
 	print_rows("per pair:", pair, npair, false);
 	print_rows("per type:", type, ntype, false);
+	print_nodes(&l);
 	evlist_free(&l);
 	return code;
 }
@@ -215,6 +243,12 @@ trace_cmd_why(const struct opts *o)
 		    e->parent_span && evlist_find_send(&l, e->parent_span) < 0
 		        ? " (its cause is not in the file)"
 		        : "");
+		if (e->payload_len) {
+			char txt[4 * TR_TRACE_PAYLOAD_MAX + 8];
+
+			trace_payload_text(e, txt, sizeof(txt));
+			printf("    payload \"%s\"\n", txt);
+		}
 	}
 	evlist_free(&l);
 	return EXIT_OK;

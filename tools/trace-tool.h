@@ -4,6 +4,7 @@
 #ifndef TROUPE_TRACE_TOOL_H
 #define TROUPE_TRACE_TOOL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -37,6 +38,9 @@ struct opts {
 	const char   *out;
 	const char   *format;
 	const char   *kinds;
+	const char   *nodes;    /* -n: node names (globs) */
+	bool          follow;   /* tail -f */
+	int           duration; /* tail -f: ms; 0 until a signal */
 	bool          json;
 	uint64_t      rotate_size;
 	unsigned      rotate_count;
@@ -57,6 +61,22 @@ int  trace_cmd_export(const struct opts *o);
 int trace_export(
     const struct evlist *l, const char *format, FILE *out, size_t max);
 void trace_print_json(const tr_trace_event *ev, FILE *out);
+/* The payload as text: printable ASCII as is, the rest \xNN (cap bytes
+ * of out, NUL-terminated). */
+void trace_payload_text(const tr_trace_event *ev, char *out, size_t cap);
+/* The event passes the filters of o. */
+bool trace_event_ok(const struct opts *o, const tr_trace_event *ev);
+/* merge (trace-merge.c) and tail -f (trace-follow.c). */
+int trace_cmd_merge(const struct opts *o);
+int trace_follow(const struct opts *o, const char         *path,
+    void (*fn)(const tr_trace_event *ev, void *arg), void *arg,
+    volatile sig_atomic_t *stop);
+/* The events of one file, unsorted: EXIT_OK or EXIT_FAIL (said). */
+/* Write the events of l that pass o (all if o is NULL) to path. */
+int trace_write_all(
+    const char *path, const struct evlist *l, const struct opts *o);
+int  trace_read_file(const char *path, struct evlist *l);
+void trace_sort(struct evlist *l);
 
 int trace_main(int argc, char **argv);
 

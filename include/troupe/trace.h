@@ -48,11 +48,17 @@ enum tr_trace_kind {
 	TR_TRACE_RATE_TRIPPED, /* this process's tracing switched off */
 	TR_TRACE_DROPPED,      /* value: events the ring could not take */
 	TR_TRACE_MARK,         /* tr_trace_mark() */
+	TR_TRACE_NODEUP,       /* the node agent: node what is up; peer: its
+	                        * agent, value: its node id */
+	TR_TRACE_NODEDOWN,     /* the node agent: node what is lost ("NAME:
+	                        * why"); peer, value: as nodeup */
 	TR_TRACE_KIND_MAX,
 };
 
 #define TR_TRACE_WHAT_MAX 96
 #define TR_TRACE_NAME_MAX 64
+/* The most payload bytes an event can carry (payload capture). */
+#define TR_TRACE_PAYLOAD_MAX 256
 
 /* One event, as a collector or a trace file gives it. */
 typedef struct tr_trace_event {
@@ -70,6 +76,11 @@ typedef struct tr_trace_event {
 	char     what[TR_TRACE_WHAT_MAX];  /* message type or reason */
 	char     name[TR_TRACE_NAME_MAX];  /* self's process name */
 	char     actor[TR_TRACE_NAME_MAX]; /* self's actor ("" in main) */
+	char     node[TR_TRACE_NAME_MAX];  /* the node (tr_node_start()) of
+	                                    * self's run; "" none */
+	uint32_t payload_len;              /* bytes in payload (send, receive
+	                                    * with payload capture); 0: none */
+	uint8_t payload[TR_TRACE_PAYLOAD_MAX]; /* the payload's first bytes */
 } tr_trace_event;
 
 /* "send", "receive", "handle_begin", ...; "?" for an unknown kind. */
@@ -99,6 +110,9 @@ typedef struct tr_trace_opts {
 	int lease_ms;            /* tracing goes off this long after the last
 	                          * tr_trace_session_poll(); 0: 5000; <0: no lease */
 	unsigned ring_slots;     /* events per process ring; 0: 16384 */
+	unsigned payload;        /* payload capture: keep the first N bytes
+	                          * (at most TR_TRACE_PAYLOAD_MAX) of each
+	                          * traced message's payload; 0: none */
 } tr_trace_opts;
 
 typedef struct tr_trace_session tr_trace_session;
@@ -141,6 +155,9 @@ TR_API int tr_trace_file_write(tr_trace_file *f, const tr_trace_event *ev);
  */
 TR_API int  tr_trace_file_read(tr_trace_file *f, tr_trace_event *ret);
 TR_API bool tr_trace_file_truncated(const tr_trace_file *f);
+/* Write out what is buffered (writing), so that a reader of the file
+ * sees every event written so far.  Errors: -EIO, -EINVAL. */
+TR_API int tr_trace_file_flush(tr_trace_file *f);
 /* Bytes written so far (writing). */
 TR_API uint64_t tr_trace_file_size(const tr_trace_file *f);
 /* Flush and close; NULL-safe.  Returns 0 or the first write error. */

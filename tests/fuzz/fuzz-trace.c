@@ -5,7 +5,8 @@
  * the rest is the file, written to a memfd and opened by its /proc path
  * with tr_trace_file_open().  Reading it to the end, skipping corrupt
  * records, never crashes, leaks or loops, and every event read is sane
- * (a known kind, strings terminated in their arrays).  Then the good
+ * (a known kind, strings terminated in their arrays, a payload within
+ * TR_TRACE_PAYLOAD_MAX).  Then the good
  * events are written again with tr_trace_file_write() and read back whole
  * (the same events, not truncated) and cut at an offset the input's last
  * two bytes choose: exactly the records before the cut come back, then
@@ -45,7 +46,9 @@ sane(const tr_trace_event *e)
 	return e->kind > 0 && e->kind < TR_TRACE_KIND_MAX &&
 	    memchr(e->what, '\0', sizeof(e->what)) &&
 	    memchr(e->name, '\0', sizeof(e->name)) &&
-	    memchr(e->actor, '\0', sizeof(e->actor));
+	    memchr(e->actor, '\0', sizeof(e->actor)) &&
+	    memchr(e->node, '\0', sizeof(e->node)) &&
+	    e->payload_len <= TR_TRACE_PAYLOAD_MAX;
 }
 
 static bool
@@ -58,7 +61,9 @@ same(const tr_trace_event *a, const tr_trace_event *b)
 	    memcmp(a->trace_id, b->trace_id, 16) == 0 &&
 	    a->span_id == b->span_id && a->parent_span == b->parent_span &&
 	    a->dur_ns == b->dur_ns && strcmp(a->what, b->what) == 0 &&
-	    strcmp(a->name, b->name) == 0 && strcmp(a->actor, b->actor) == 0;
+	    strcmp(a->name, b->name) == 0 && strcmp(a->actor, b->actor) == 0 &&
+	    strcmp(a->node, b->node) == 0 && a->payload_len == b->payload_len &&
+	    memcmp(a->payload, b->payload, a->payload_len) == 0;
 }
 
 /* Read the file now in the memfd: its events (the first NKEEP kept in

@@ -92,6 +92,53 @@ test_decoder_refuses_bad_records(void **state)
 	TR_ASSERT_ERR(tr_trace_event_decode(buf, 16, &ev), TR_EBADFRAME);
 }
 
+/* The node name and the captured payload: round trip; a payload over
+ * TR_TRACE_PAYLOAD_MAX or a node name too long is refused either way. */
+static void
+test_node_and_payload_fields(void **state)
+{
+	Trwire__TraceEvent pb;
+	tr_trace_event     ev, back;
+	uint8_t            buf[4096], big[TR_TRACE_PAYLOAD_MAX + 1];
+	char               longname[200];
+	int                n;
+
+	(void) state;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = TR_TRACE_SEND;
+	strcpy(ev.node, "b");
+	ev.payload_len = 3;
+	memcpy(ev.payload, "a\0z", 3);
+	n = tr_trace_event_encode(&ev, buf, sizeof(buf));
+	assert_true(n > 0);
+	TR_ASSERT_OK(tr_trace_event_decode(buf, (size_t) n, &back));
+	assert_string_equal(back.node, "b");
+	assert_int_equal(back.payload_len, 3);
+	assert_memory_equal(back.payload, "a\0z", 3);
+	ev.payload_len = TR_TRACE_PAYLOAD_MAX + 1;
+	TR_ASSERT_ERR(tr_trace_event_encode(&ev, buf, sizeof(buf)), -EINVAL);
+
+	trwire__trace_event__init(&pb);
+	pb.kind = TR_TRACE_NODEDOWN;
+	memset(big, 'p', sizeof(big));
+	pb.payload.data = big;
+	pb.payload.len  = sizeof(big);
+	n               = pack(&pb, buf);
+	TR_ASSERT_ERR(
+	    tr_trace_event_decode(buf, (size_t) n, &back), TR_EBADFRAME);
+	pb.payload.len = TR_TRACE_PAYLOAD_MAX;
+	n              = pack(&pb, buf);
+	TR_ASSERT_OK(tr_trace_event_decode(buf, (size_t) n, &back));
+	assert_int_equal(back.payload_len, TR_TRACE_PAYLOAD_MAX);
+	pb.payload.len = 0;
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	pb.node                        = longname;
+	n                              = pack(&pb, buf);
+	TR_ASSERT_ERR(
+	    tr_trace_event_decode(buf, (size_t) n, &back), TR_EBADFRAME);
+}
+
 /* An address with pid 0 but other fields set decodes as TR_ADDR_NULL,
  * the one form the encoder writes: found by fuzz-trace (a peer of pid 0,
  * incarnation 1 did not survive a file round trip); seed
@@ -132,6 +179,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_decoder_refuses_bad_records),
 		cmocka_unit_test(test_null_address_one_form),
+		cmocka_unit_test(test_node_and_payload_fields),
 	};
 
 	return cmocka_run_group_tests_name("trace-codec", tests, NULL, NULL);
