@@ -108,8 +108,8 @@ tri_node_fault_resend(void *dealer, const uint64_t seq[2], const void *env,
 	/* never waits (the link thread must not block): a full or
 	 * unconnected socket loses it, as the wire would; once the first
 	 * frame is queued the others are too (a message goes whole) */
-	if (zmq_send(dealer, seq, 2 * sizeof(*seq), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-	        0 ||
+	if (zmq_send(dealer, seq, 2 * sizeof(*seq),
+	        ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
 	    zmq_send(dealer, env, envn, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
 		return -zmq_errno();
 	}

@@ -43,14 +43,14 @@ struct tri_node_fault {
 void tri_node_fault_parse(struct tri_node_fault *f, const char *node);
 /* For one user message: sleeps the delay, then says what to do with it. */
 enum tri_fault_act tri_node_fault_decide(struct tri_node_fault *f);
-/* Keep [seq, pair seq][env][payload] (payload referenced, not moved) to send after
- * the next message on dealer.  One message at most is held: one held for
+/* Keep [seq, pair seq][env][payload] (payload referenced, not moved) to send
+ * after the next message on dealer.  One message at most is held: one held for
  * another socket is sent first.  0 or -errno. */
 int tri_node_fault_hold(struct tri_node_fault *f, void *dealer,
     const uint64_t seq[2], const void *env, size_t envn, zmq_msg_t *payload);
 /* Send [seq, pair seq][env][payload] again (a duplicate).  0 or -errno. */
-int tri_node_fault_resend(void *dealer, const uint64_t seq[2],
-    const void *env, size_t envn, zmq_msg_t *payload);
+int tri_node_fault_resend(void *dealer, const uint64_t seq[2], const void *env,
+    size_t envn, zmq_msg_t *payload);
 /* A held message goes out after the next one to its node, or after this
  * long (the link thread's tick) if none comes. */
 #define TRI_FAULT_HOLD_MS 200
