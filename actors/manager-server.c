@@ -1242,8 +1242,11 @@ dispatch(struct server *s, tr_msg **mp)
 }
 
 static int
-parse_args(struct server *s, const char *args, size_t len, const char **name)
+parse_args(struct server *s, const char *args, size_t len, char *name, size_t n,
+    bool *global)
 {
+	const char *p, *sp;
+
 	if (len < TR_MANAGER_KEY_LEN + 2 || args[TR_MANAGER_KEY_LEN] != ' ') {
 		return -EINVAL;
 	}
@@ -1252,7 +1255,17 @@ parse_args(struct server *s, const char *args, size_t len, const char **name)
 	if (!tri_mgr_key_valid(s->key)) {
 		return -EINVAL;
 	}
-	*name = args + TR_MANAGER_KEY_LEN + 1;
+	/* "<name>" or "<name> g" (also registered cluster-wide) */
+	p       = args + TR_MANAGER_KEY_LEN + 1;
+	sp      = strchr(p, ' ');
+	*global = sp && strcmp(sp, " g") == 0;
+	if ((sp && !*global) ||
+	    (size_t) (sp ? sp - p : (ptrdiff_t) strlen(p)) >= n || p == sp ||
+	    !*p) {
+		return -EINVAL;
+	}
+	snprintf(
+	    name, n, "%.*s", (int) (sp ? sp - p : (ptrdiff_t) strlen(p)), p);
 	return 0;
 }
 
@@ -1274,13 +1287,14 @@ int
 tri_manager_server(const void *args, size_t len)
 {
 	struct server s = { 0 };
-	const char   *name;
-	uint32_t      rnd = 0;
+	char          name[64];
+	bool          global = false;
+	uint32_t      rnd    = 0;
 	int           r;
 
-	r = parse_args(&s, args, len, &name);
+	r = parse_args(&s, args, len, name, sizeof(name), &global);
 	if (r < 0) {
-		return tr_fail(r, "bad arguments (\"<key> <name>\")");
+		return tr_fail(r, "bad arguments (\"<key> <name> [g]\")");
 	}
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd)) {
 		rnd = (uint32_t) tr_self_pid();
@@ -1292,6 +1306,13 @@ tri_manager_server(const void *args, size_t len)
 	r = tr_self_bind();
 	if (r < 0) {
 		return tr_fail(r, "cannot bind the mailbox");
+	}
+	/* the node agent monitors us and frees the name when we end */
+	if (global && strcmp(name, "-") != 0 &&
+	    (r = tr_node_register_global(name, tr_self(), TR_MANAGER_CALL_MS)) <
+	        0) {
+		return tr_fail(r, "cannot register %s on every node%s", name,
+		    r == TR_EBADADDR ? " (this run has no node)" : "");
 	}
 	r = tri_chan_srv_new(&chans, trwire__mgr_request__descriptor.name);
 	if (r < 0) {

@@ -211,6 +211,21 @@ nap_ms(int ms)
 /* Find the manager again by its name, after it died: the name registry
  * has no notification, so look every 10 ms, until the deadline or
  * TR_MANAGER_RESTART_MS, whichever comes first. */
+/* The manager registered as `name`: in this run, else (when this run has
+ * a node) anywhere in the cluster (tr_manager_opts.global). */
+static int
+resolve(const char *name, tr_addr *ret, int timeout_ms)
+{
+	int r = tr_whereis(name, ret);
+
+	if (r == TR_ENOTFOUND) {
+		int g = tr_node_whereis_global(name, ret, timeout_ms);
+
+		r = g == TR_EBADADDR ? r : g;
+	}
+	return r;
+}
+
 static int
 reconnect(tr_manager *m, int64_t deadline)
 {
@@ -222,7 +237,7 @@ reconnect(tr_manager *m, int64_t deadline)
 		until = deadline;
 	}
 	for (;;) {
-		r = tr_whereis(m->where, &a);
+		r = resolve(m->where, &a, m->call_ms);
 		if (r == 0 && !tr_addr_eq(a, m->server) &&
 		    tr_addr_is_alive(a)) {
 			r = hello(m, a);
@@ -386,8 +401,9 @@ start_actor(tr_manager *m, const tr_manager_opts *opts)
 	char args[TR_MANAGER_ARGS_MAX];
 	int  r;
 
-	snprintf(
-	    args, sizeof(args), "%s %s", m->key, opts->name ? opts->name : "-");
+	tr_assert_return(!opts->global || opts->name, -EINVAL);
+	snprintf(args, sizeof(args), "%s %s%s", m->key,
+	    opts->name ? opts->name : "-", opts->global ? " g" : "");
 	r = tr_process_new(&m->proc, TR_MANAGER_ACTOR, args, strlen(args));
 	if (r < 0) {
 		return r;
@@ -459,7 +475,7 @@ tr_manager_connect(tr_manager **ret, const char *where, const char *authkey)
 	tr_assert_return(ret && where && strlen(where) < 64, -EINVAL);
 	tr_assert_return(tri_mgr_key_valid(authkey), -EINVAL);
 	if (tr_addr_parse(where, &a) < 0) {
-		r = tr_whereis(where, &a);
+		r = resolve(where, &a, TR_MANAGER_CALL_MS);
 		if (r < 0) {
 			return r == -EINVAL ? TR_EBADADDR : r;
 		}
@@ -579,7 +595,8 @@ tr_manager_child_spec(tr_child_spec *c, const char *id,
 	tr_assert_return(tri_mgr_key_valid(opts->authkey), -EINVAL);
 	tr_assert_return(
 	    opts->name && opts->name[0] && strlen(opts->name) < 64, -EINVAL);
-	snprintf(buf, n, "%s %s", opts->authkey, opts->name);
+	snprintf(buf, n, "%s %s%s", opts->authkey, opts->name,
+	    opts->global ? " g" : "");
 	tr_child_spec_init(c, id, TR_MANAGER_ACTOR);
 	c->args             = buf;
 	c->len              = strlen(buf);

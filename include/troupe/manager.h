@@ -199,6 +199,12 @@ typedef struct tr_manager_opts {
 	                       * random */
 	int start_method;     /* enum tr_start_method */
 	int start_timeout_ms; /* 0 = 10000 */
+	/* With a name: also register it on every node connected to this
+	 * run's (tr_node_register_global()), so tr_manager_connect() by that
+	 * name works from other nodes too, and their handles follow its
+	 * restarts.  The run must have a node when the manager starts (else
+	 * the start fails, TR_ESTARTFAIL saying so).  false: this run only. */
+	bool global;
 } tr_manager_opts;
 
 /* Fill buf (at least TR_MANAGER_KEY_LEN + 1 bytes) with a new random key
@@ -214,10 +220,12 @@ TR_API int tr_manager_authkey_new(char *buf, size_t n);
 TR_API int tr_manager_start(tr_manager **ret, const tr_manager_opts *opts);
 
 /* Connect to the manager at `where` (its address text or its name) with
- * authkey, and authenticate (one round trip).  Only a handle made with a
- * name follows the manager's restarts.  Errors: -EINVAL, TR_EBADADDR,
- * TR_ENOTFOUND (no live holder of the name), -ESRCH, TR_EAUTH (wrong key:
- * the manager logged the refusal), -ETIMEDOUT. */
+ * authkey, and authenticate (one round trip).  A name is looked up in
+ * this run, then, if this run has a node, among the cluster-wide names
+ * (a manager started with tr_manager_opts.global on another node).  Only a
+ * handle made with a name follows the manager's restarts.  Errors: -EINVAL,
+ * TR_EBADADDR, TR_ENOTFOUND (no live holder of the name), -ESRCH, TR_EAUTH
+ * (wrong key: the manager logged the refusal), -ETIMEDOUT. */
 TR_API int tr_manager_connect(
     tr_manager **ret, const char *where, const char *authkey);
 

@@ -42,6 +42,12 @@ mclient_main(const void *args, size_t len)
 		return 10;
 	}
 	r1 = tr_manager_connect(&m, where, key);
+	/* a cluster-wide name reaches this node soon after the node is up
+	 * (eventually consistent): a name not known yet is asked again */
+	for (int i = 0; r1 == TR_ENOTFOUND && i < 60; i++) {
+		usleep(50 * 1000);
+		r1 = tr_manager_connect(&m, where, key);
+	}
 	if (r1 == 0) {
 		r1 = tr_mobj_open(&d, m, dr);
 		r1 = r1 < 0 ? r1 : tr_mobj_open(&l, m, lr);
@@ -179,10 +185,11 @@ start_a(void)
 	return n;
 }
 
-/* Start mclient on node b with the manager's global address and key. */
+/* Start mclient on node b with the manager's global address (or, with
+ * `name`, that name) and key. */
 static void
-spawn_client(tr_manager *m, const char *key, tr_mobj *d, tr_mobj *l, tr_mobj *k,
-    char *report, size_t n)
+spawn_client_at(tr_manager *m, const char *name, const char *key, tr_mobj *d,
+    tr_mobj *l, tr_mobj *k, char *report, size_t n)
 {
 	char    args[512], mtxt[TR_ADDR_STRLEN], ptxt[TR_ADDR_STRLEN];
 	tr_addr ma, me, c;
@@ -191,14 +198,73 @@ spawn_client(tr_manager *m, const char *key, tr_mobj *d, tr_mobj *l, tr_mobj *k,
 	TR_ASSERT_OK(tr_node_global_addr(tr_manager_addr(m), &ma));
 	TR_ASSERT_OK(tr_node_global_addr(tr_self(), &me));
 	snprintf(args, sizeof(args), "%s %s %s %s %s %s",
-	    tr_addr_format(ma, mtxt, sizeof(mtxt)), key, tr_mobj_ref(d),
-	    tr_mobj_ref(l), tr_mobj_ref(k),
+	    name ? name : tr_addr_format(ma, mtxt, sizeof(mtxt)), key,
+	    tr_mobj_ref(d), tr_mobj_ref(l), tr_mobj_ref(k),
 	    tr_addr_format(me, ptxt, sizeof(ptxt)));
 	TR_ASSERT_OK(tr_node_spawn(
 	    "b", "mclient", args, strlen(args) + 1, &c, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_recv(&msg, TR_TEST_HANG_MS));
 	snprintf(report, n, "%s", (const char *) tr_msg_data(msg));
 	tr_msg_destroy(&msg);
+}
+
+static void
+spawn_client(tr_manager *m, const char *key, tr_mobj *d, tr_mobj *l, tr_mobj *k,
+    char *report, size_t n)
+{
+	spawn_client_at(m, NULL, key, d, l, k, report, n);
+}
+
+/* A manager started with .global and a name is found by that name from
+ * another node; its name goes with it. */
+static void
+test_manager_by_cluster_wide_name(void **state)
+{
+	tr_manager_opts o = { .name = "gmgr", .global = true };
+	tr_node        *a;
+	struct kid      b;
+	tr_manager     *m;
+	tr_mobj        *d, *l, *k;
+	tr_mval        *got = NULL, *key = tr_mval_str("from");
+	tr_addr         w;
+	char            report[64];
+
+	(void) state;
+	/* no node in this run yet: the name cannot go cluster-wide */
+	TR_ASSERT_ERR(tr_manager_start(&m, &o), TR_EBADADDR);
+	a = start_a();
+	TR_ASSERT_OK(tr_manager_start(&m, &o));
+	TR_ASSERT_OK(tr_node_whereis_global("gmgr", &w, TR_TEST_HANG_MS));
+	assert_true(tr_addr_eq(w, tr_manager_addr(m)));
+	TR_ASSERT_OK(tr_mobj_new(&d, m, TR_MOBJ_DICT, NULL, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, NULL));
+	TR_ASSERT_OK(tr_mobj_new(&k, m, TR_MOBJ_LOCK, NULL, NULL));
+	kid_start(&b, "b", tr_node_endpoint(a));
+	wait_up("b", 1);
+	spawn_client_at(
+	    m, "gmgr", tr_manager_authkey(m), d, l, k, report, sizeof(report));
+	assert_string_equal(report, "0 0 0");
+	TR_ASSERT_OK(tr_mdict_get(d, key, &got));
+	assert_string_equal(tr_mval_get_str(got), "b");
+	tr_mval_destroy(&got);
+	kid_kill(&b);
+	TR_ASSERT_ERR(tr_mlock_acquire(k, TR_TEST_HANG_MS), TR_LOCK_OWNER_DIED);
+	TR_ASSERT_OK(tr_mlock_release(k));
+	wait_up("b", 0);
+	tr_mval_destroy(&key);
+	tr_mobj_destroy(&d);
+	tr_mobj_destroy(&l);
+	tr_mobj_destroy(&k);
+	tr_manager_destroy(&m);
+	/* the manager's end frees the name */
+	for (int i = 0; i < 100 &&
+	     tr_node_whereis_global("gmgr", &w, TR_TEST_HANG_MS) == 0;
+	     i++) {
+		usleep(20 * 1000);
+	}
+	TR_ASSERT_ERR(
+	    tr_node_whereis_global("gmgr", &w, TR_TEST_HANG_MS), TR_ENOTFOUND);
+	tr_node_stop(&a);
 }
 
 static void
@@ -254,6 +320,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_manager_from_another_node),
+		cmocka_unit_test(test_manager_by_cluster_wide_name),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
