@@ -400,9 +400,10 @@ stop_together(struct tri_sup *s)
 		end = t0 + c->shutdown_ms;
 		if (c->rup || c->unknown) {
 			tri_sup_remote_wait_end(s, c,
-			    c->shutdown_ms > 0                  ? end
-			        : c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL ? t0 + 5000
-			                                             : -1);
+			    c->shutdown_ms > 0 ? end
+			        : c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL
+			        ? t0 + 5000
+			        : -1);
 			continue;
 		}
 		if (!c->proc || c->shutdown_ms <= 0) {

@@ -75,8 +75,9 @@ start_on(struct tri_sup *s, struct tri_sup_child *c, const char *node)
 	c->rup     = true;
 	c->unknown = false;
 	snprintf(c->on, sizeof(c->on), "%s", node);
-	tri_sup_log(s, "supervisor %s: child %s (actor %s) runs on node %s as %s",
-	    s->name, c->id, c->actor, node, tr_addr_format(a, txt, sizeof(txt)));
+	tri_sup_log(s,
+	    "supervisor %s: child %s (actor %s) runs on node %s as %s", s->name,
+	    c->id, c->actor, node, tr_addr_format(a, txt, sizeof(txt)));
 	return 0;
 }
 
@@ -121,7 +122,8 @@ is_down_of(const tr_msg *m, void *arg)
 
 /* Wait for c's DOWN until end_ms: 1 and *d if it came, 0 if not. */
 static int
-wait_down(struct tri_sup *s, struct tri_sup_child *c, int64_t end_ms, tr_down *d)
+wait_down(
+    struct tri_sup *s, struct tri_sup_child *c, int64_t end_ms, tr_down *d)
 {
 	for (;;) {
 		tr_msg *m    = NULL;
@@ -129,8 +131,8 @@ wait_down(struct tri_sup *s, struct tri_sup_child *c, int64_t end_ms, tr_down *d
 		int     r;
 
 		/* in slices, to see a second stop signal (hurry) */
-		r = tr_recv_match(&m, is_down_of, c,
-		    left < 0 || left > 100 ? 100 : left);
+		r = tr_recv_match(
+		    &m, is_down_of, c, left < 0 || left > 100 ? 100 : left);
 		if (r == 0) {
 			(void) tr_msg_down(m, d);
 			tr_msg_destroy(&m);
@@ -220,16 +222,17 @@ tri_sup_remote_stop(struct tri_sup *s, struct tri_sup_child *c)
 
 	tri_sup_remote_signal(c, brutal ? SIGKILL : SIGTERM);
 	tri_sup_remote_wait_end(s, c,
-	    brutal                                      ? tr_deadline(KILL_WAIT_MS)
-	        : c->shutdown_ms == TRI_WIRE_SHUTDOWN_INFINITY ? -1
-	                                                       : tr_deadline(c->shutdown_ms));
+	    brutal ? tr_deadline(KILL_WAIT_MS)
+	        : c->shutdown_ms == TRI_WIRE_SHUTDOWN_INFINITY
+	        ? -1
+	        : tr_deadline(c->shutdown_ms));
 }
 
 /* A DOWN for child i. */
 static int
 on_down(struct tri_sup *s, size_t i, const tr_down *d)
 {
-	struct tri_sup_child *c = s->children[i];
+	struct tri_sup_child *c   = s->children[i];
 	pid_t                 pid = (pid_t) c->raddr.pid;
 
 	c->rref = 0;
@@ -241,8 +244,8 @@ on_down(struct tri_sup *s, size_t i, const tr_down *d)
 			    "lost: its state is unknown; restarting it "
 			    "elsewhere (restart_elsewhere)",
 			    s->name, c->on, c->id, (unsigned) pid);
-			c->unknown = false;
-			c->exited  = true;
+			c->unknown       = false;
+			c->exited        = true;
 			c->last_exitcode = d->exitcode;
 			return tri_sup_on_end(s, i, pid, TR_EXIT_NOCONNECTION);
 		}

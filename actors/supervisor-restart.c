@@ -137,8 +137,7 @@ ends_supervisor(const struct tri_sup *s, const struct tri_sup_child *c)
 }
 
 static int
-not_restarted(
-    struct tri_sup *s, size_t i, pid_t pid, const char *how, int cls)
+not_restarted(struct tri_sup *s, size_t i, pid_t pid, const char *how, int cls)
 {
 	struct tri_sup_child *c   = s->children[i];
 	bool                  end = ends_supervisor(s, c);
@@ -172,8 +171,7 @@ tri_sup_on_death(struct tri_sup *s, size_t i)
 		return 0; /* not gone after all */
 	}
 	tri_sup_forget_proc(s, c);
-	return tri_sup_on_end(
-	    s, i, pid, tr_exit_classify(c->last_exitcode));
+	return tri_sup_on_end(s, i, pid, tr_exit_classify(c->last_exitcode));
 }
 
 int

@@ -79,12 +79,14 @@ nodes_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb, bool quiet)
 	size_t      n  = 0;
 
 	if (!tri_sup_node_ok(c->node)) {
-		return bad(quiet, "child %s: bad node name '%.80s'", id, c->node);
+		return bad(
+		    quiet, "child %s: bad node name '%.80s'", id, c->node);
 	}
 	if (c->on_node_loss < TR_NODE_LOSS_REPORT ||
 	    c->on_node_loss > TR_NODE_LOSS_RESTART_ELSEWHERE) {
-		return bad(quiet, "child %s: on_node_loss %d is not a "
-		                  "tr_node_loss",
+		return bad(quiet,
+		    "child %s: on_node_loss %d is not a "
+		    "tr_node_loss",
 		    id, c->on_node_loss);
 	}
 	while (c->elsewhere && c->elsewhere[n]) {

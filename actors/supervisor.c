@@ -162,9 +162,9 @@ info_from_pb(tr_child_info *ci, const Trwire__ChildInfo *pb)
 	    : pb->pid         ? TR_CHILD_RUNNING
 	                      : TR_CHILD_STOPPED;
 	snprintf(ci->node, sizeof(ci->node), "%s", pb->node ? pb->node : "");
-	ci->addr  = pb->addr
-	     ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
-	     : TR_ADDR_NULL;
+	ci->addr = pb->addr
+	    ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
+	    : TR_ADDR_NULL;
 }
 
 /* A call whose answer describes one child, copied to *ret if wanted. */
@@ -225,7 +225,8 @@ int
 tr_supervisor_start_simple(tr_supervisor *s, const void *extra, size_t len,
     tr_child_info *ret, int timeout_ms)
 {
-	return tr_supervisor_start_simple_on(s, NULL, extra, len, ret, timeout_ms);
+	return tr_supervisor_start_simple_on(
+	    s, NULL, extra, len, ret, timeout_ms);
 }
 
 static int

@@ -562,7 +562,7 @@ tr_node_signal(tr_addr who, int signo, int timeout_ms)
 		if (r < 0) {
 			return r;
 		}
-		r = lr->error < 0 ? lr->error
+		r = lr->error < 0           ? lr->error
 		    : !lr->agent || !lr->up ? TR_EBADADDR
 		                            : 0;
 		if (r == 0) {
