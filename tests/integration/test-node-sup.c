@@ -506,6 +506,150 @@ test_supervisor_stop_ends_remote_children(void **state)
 	tr_node_stop(&a);
 }
 
+/* map over n numbers from 1; checks every result when ok. */
+static tr_pool_item *
+numbers(size_t n, char (*buf)[16])
+{
+	tr_pool_item *items = calloc(n, sizeof(*items));
+
+	assert_non_null(items);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%zu", i + 1);
+		items[i].data = buf[i];
+		items[i].len  = strlen(buf[i]);
+	}
+	return items;
+}
+
+static void
+check_squares(tr_pool_result *r, size_t n)
+{
+	assert_int_equal(tr_pool_result_count(r), n);
+	for (size_t i = 0; i < n; i++) {
+		char        want[32];
+		size_t      len = 0;
+		const char *got = tr_pool_result_data(r, i, &len);
+
+		snprintf(want, sizeof(want), "%zu", (i + 1) * (i + 1));
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(got, want, len);
+	}
+}
+
+/* Pool workers of both nodes, as which_children says. */
+static void
+count_nodes(tr_pool *p, int *here, int *on_b)
+{
+	tr_child_info *v = NULL;
+	size_t         n = 0;
+
+	*here = *on_b = 0;
+	TR_ASSERT_OK(tr_supervisor_which_children(
+	    tr_pool_supervisor(p), &v, &n, TR_TEST_HANG_MS));
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].state != TR_CHILD_RUNNING) {
+			continue;
+		}
+		if (strcmp(v[i].node, "b") == 0) {
+			assert_int_equal(v[i].addr.node, tr_node_id("b"));
+			(*on_b)++;
+		} else if (v[i].node[0] == '\0') {
+			(*here)++;
+		}
+	}
+	free(v);
+}
+
+/* A pool whose workers live on two nodes: exact results; the node of half
+ * of them killed in the middle of a map: their tasks go to the others
+ * (retries), the result is still exact, nothing hangs. */
+static void
+test_pool_on_two_nodes_survives_a_node_kill(void **state)
+{
+	enum { N = 150 };
+	static char     buf[N][16];
+	tr_node        *a       = start_a();
+	const char     *nodes[] = { "", "b", NULL };
+	tr_pool_opts    o = { .processes = 4, .nodes = nodes, .retries = 2 };
+	struct kid      b;
+	tr_pool        *p   = NULL;
+	tr_pool_result *res = NULL;
+	tr_pool_item   *items;
+	tr_pool_stats   st;
+	int             here, on_b;
+
+	(void) state;
+	items = numbers(N, buf);
+	kid_start(&b, "b", tr_node_endpoint(a));
+	wait_up("b");
+	TR_ASSERT_OK(tr_pool_new(&p, &o));
+	count_nodes(p, &here, &on_b);
+	assert_int_equal(here, 2);
+	assert_int_equal(on_b, 2);
+	TR_ASSERT_OK(
+	    tr_pool_map(p, "square", items, 40, 1, &res, TR_TEST_HANG_MS));
+	check_squares(res, 40);
+	tr_pool_result_destroy(&res);
+	TR_ASSERT_OK(tr_pool_stats_get(p, &st));
+	assert_int_equal(st.workers_died, 0);
+	/* N tasks of 20 ms on 4 workers: about 0.75 s; b dies after 0.2 s */
+	TR_ASSERT_OK(tr_pool_map_async(p, "square", items, N, 1, NULL, &res));
+	TR_ASSERT_ERR(tr_pool_result_wait(res, 200), -ETIMEDOUT);
+	kid_kill(&b);
+	TR_ASSERT_OK(tr_pool_result_get(res, TR_TEST_HANG_MS));
+	check_squares(res, N);
+	tr_pool_result_destroy(&res);
+	TR_ASSERT_OK(tr_pool_stats_get(p, &st));
+	assert_int_equal(st.workers_died, 2);
+	assert_true(st.tasks_retried >= 1);
+	/* the replacements run here: b is gone */
+	count_nodes(p, &here, &on_b);
+	assert_int_equal(here, 4);
+	assert_int_equal(on_b, 0);
+	TR_ASSERT_OK(tr_pool_close(p));
+	TR_ASSERT_OK(tr_pool_join(p, TR_TEST_HANG_MS));
+	tr_pool_destroy(&p);
+	free(items);
+	tr_node_stop(&a);
+}
+
+/* Without retries, the tasks the lost node's workers held fail with
+ * TR_EDEAD, saying so; the map ends (no hang) and the pool goes on. */
+static void
+test_pool_node_lost_without_retries_fails_its_tasks(void **state)
+{
+	enum { N = 100 };
+	static char     buf[N][16];
+	tr_node        *a       = start_a();
+	const char     *nodes[] = { "b", "", NULL };
+	tr_pool_opts    o       = { .processes = 2, .nodes = nodes };
+	struct kid      b;
+	tr_pool        *p   = NULL;
+	tr_pool_result *res = NULL;
+	tr_pool_item   *items;
+
+	(void) state;
+	items = numbers(N, buf);
+	kid_start(&b, "b", tr_node_endpoint(a));
+	wait_up("b");
+	TR_ASSERT_OK(tr_pool_new(&p, &o));
+	TR_ASSERT_OK(tr_pool_map_async(p, "square", items, N, 1, NULL, &res));
+	TR_ASSERT_ERR(tr_pool_result_wait(res, 200), -ETIMEDOUT);
+	kid_kill(&b);
+	TR_ASSERT_ERR(tr_pool_result_get(res, TR_TEST_HANG_MS), TR_EDEAD);
+	assert_non_null(strstr(tr_pool_result_error_text(res), "node b"));
+	assert_non_null(strstr(tr_pool_result_error_text(res), "noconnection"));
+	tr_pool_result_destroy(&res);
+	/* the pool goes on with a worker here in the lost one's place */
+	TR_ASSERT_OK(
+	    tr_pool_map(p, "square", items, 10, 1, &res, TR_TEST_HANG_MS));
+	check_squares(res, 10);
+	tr_pool_result_destroy(&res);
+	tr_pool_destroy(&p);
+	free(items);
+	tr_node_stop(&a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -515,6 +659,9 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_node_killed_child_unknown_not_restarted),
 		cmocka_unit_test(test_restart_elsewhere_option),
 		cmocka_unit_test(test_supervisor_stop_ends_remote_children),
+		cmocka_unit_test(test_pool_on_two_nodes_survives_a_node_kill),
+		cmocka_unit_test(
+		    test_pool_node_lost_without_retries_fails_its_tasks),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
