@@ -905,6 +905,24 @@ test_two_nodes(void **state)
 	}
 }
 
+static void
+test_pool_two_nodes(void **state)
+{
+	(void) state;
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pool-two-nodes", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("node b joined node a",
+		    "workers: 2 here, 2 on node b",
+		    "\\[1, 4, 9, 16, 25, 36, 49, 64, 81, 100\\]",
+		    "killing node b in the middle of a map of 80 items",
+		    "80 results, all exact",
+		    "workers lost with node b: 2 \\(tasks sent again: "
+		    "[1-9][0-9]*\\)",
+		    "workers: 4 here, 0 on node b");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -940,6 +958,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_manager_namespace),
 		cmocka_unit_test(test_trace_pingpong),
 		cmocka_unit_test(test_two_nodes),
+		cmocka_unit_test(test_pool_two_nodes),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */
