@@ -896,12 +896,17 @@ test_two_nodes(void **state)
 		run_example(methods[m], "two-nodes", NULL);
 		expect_clean_exit();
 		EXPECT_LINES("node b joined node a",
-		    "worker 1 on node b: 7 squared is 49",
-		    "worker 2 on node b: 8 squared is 64",
-		    "worker 3 on node b: 9 squared is 81", "killing node b",
+		    "a supervisor on node a started 3 workers on node b",
+		    "worker-1 on node b: 7 squared is 49",
+		    "worker-2 on node b: 8 squared is 64",
+		    "worker-3 on node b: 9 squared is 81", "killing node b",
 		    "worker on node b is DOWN: noconnection",
 		    "worker on node b is DOWN: noconnection",
-		    "worker on node b is DOWN: noconnection");
+		    "worker on node b is DOWN: noconnection",
+		    "supervisor: worker-1 on node b is unknown, not restarted",
+		    "supervisor: worker-2 on node b is unknown, not restarted",
+		    "supervisor: worker-3 on node b is unknown, not restarted",
+		    "supervisor: 0 running, 3 unknown");
 	}
 }
 
