@@ -319,6 +319,21 @@ test_remote_child_crash_restarted_on_its_node(void **state)
 	assert_true(tr_test_pid_alive(ci.pid)); /* same host: by pid */
 	assert_string_equal(info(s, "local").node, "");
 	call_echo(ci.addr, "hello b");
+	/* a node signals only what it started for another node: not its
+	 * own agent, not a stale incarnation */
+	TR_ASSERT_ERR(
+	    tr_node_signal((tr_addr) { tr_node_id("b"), (uint32_t) b.agent, 1 },
+	        SIGKILL, TR_TEST_HANG_MS),
+	    -ESRCH);
+	TR_ASSERT_ERR(tr_node_signal((tr_addr) { ci.addr.node, ci.addr.pid,
+	                                 ci.addr.incarnation + 1 },
+	                  SIGKILL, TR_TEST_HANG_MS),
+	    -ESRCH);
+	TR_ASSERT_ERR(tr_node_signal((tr_addr) { tr_node_id("nowhere"), 1, 1 },
+	                  SIGKILL, TR_TEST_HANG_MS),
+	    TR_EBADADDR);
+	assert_true(tr_test_pid_alive(b.agent));
+	call_echo(ci.addr, "still here");
 	/* crash: restarted on b, a new incarnation */
 	TR_ASSERT_OK(tr_send_bytes(ci.addr, "crash", 5, TR_TEST_HANG_MS));
 	ci2 = wait_state(s, "remote", TR_CHILD_RUNNING, 1);
