@@ -49,10 +49,10 @@ struct tri_sup_child {
 	char     elsewhere[TR_SUP_ELSEWHERE_MAX][TR_NODE_NAME_MAX];
 	int      nelsewhere;
 	char     on[TR_NODE_NAME_MAX]; /* where it runs or ran last */
-	tr_addr  raddr;  /* on another node: its address (node set) */
-	uint64_t rref;   /* its monitor, while running or unknown */
-	bool     rup;    /* running on another node */
-	bool     unknown; /* its node was lost: state unknown */
+	tr_addr  raddr;      /* on another node: its address (node set) */
+	uint64_t rref;       /* its monitor, while running or unknown */
+	bool     rup;        /* running on another node */
+	bool     unknown;    /* its node was lost: state unknown */
 	int64_t  recheck_at; /* unknown: when to ask its node again */
 };
 
@@ -143,7 +143,7 @@ int tri_sup_on_end(struct tri_sup *s, size_t i, pid_t pid, int exit_class);
 /* supervisor-server.c */
 /* Read pending stop signals (a second one during shutdown sets hurry). */
 void tri_sup_read_signals(struct tri_sup *s, bool stopping);
-int tri_sup_actor(const void *args, size_t len);
+int  tri_sup_actor(const void *args, size_t len);
 /* Wait for child p, sent SIGTERM, to exit (tr_process_join()); -ETIMEDOUT
  * also at once when a second stop signal asks for haste. */
 int tri_sup_wait_stop(struct tri_sup *s, tr_process *p, int timeout_ms);
