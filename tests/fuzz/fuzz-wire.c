@@ -89,6 +89,8 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__node_stats_rep__descriptor,
 	&trwire__node_stop_req__descriptor,
 	&trwire__node_stop_rep__descriptor,
+	&trwire__node_signal_req__descriptor,
+	&trwire__node_signal_rep__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
