@@ -78,6 +78,7 @@ struct tri_sup {
 	char                   reason[256]; /* why the last start failed */
 	tr_msg                *stop_msg;    /* STOP request, answered last */
 	unsigned               junk; /* messages that were not requests */
+	bool trapping; /* traps exits: linked to children on other nodes */
 };
 
 /* supervisor-spec.c (client side) */

@@ -71,6 +71,19 @@ start_on(struct tri_sup *s, struct tri_sup_child *c, const char *node)
 		}
 		return r;
 	}
+	/* linked, so that it ends if we are killed outright, or if its node
+	 * loses ours (a local child has PR_SET_PDEATHSIG for that); trapping
+	 * exits, so that its end does not end us */
+	if (!s->trapping) {
+		tr_trap_exit(true);
+		s->trapping = true;
+	}
+	if (tr_link(a) < 0) {
+		tr_log(s->quiet ? TR_LOG_DEBUG : TR_LOG_WARNING,
+		    "supervisor %s: cannot link to child %s on node %s: it "
+		    "would outlive us",
+		    s->name, c->id, node);
+	}
 	c->raddr   = a;
 	c->rup     = true;
 	c->unknown = false;

@@ -388,6 +388,11 @@ tri_sup_handle_mail(struct tri_sup *s)
 			tr_msg_destroy(&m);
 			continue; /* a child's DOWN (on another node) */
 		}
+		if (s->trapping && tr_msg_is_system(m) &&
+		    strcmp(tr_msg_type(m), "trwire.Exit") == 0) {
+			tr_msg_destroy(&m);
+			continue; /* a linked child's end: its DOWN tells */
+		}
 		if (strcmp(tr_msg_type(m),
 		        trwire__sup_request__descriptor.name) == 0) {
 			handle_request(s, &m, r != 0);

@@ -301,6 +301,9 @@ run(const void *args, size_t len, int *ret_signal)
 		}
 	}
 	*ret_signal = s.stop_signal;
+	if (s.trapping) {
+		tr_trap_exit(false);
+	}
 	restore_signals(&s, &old, group_old);
 	free_sup(&s);
 	return r;

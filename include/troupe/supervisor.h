@@ -126,7 +126,11 @@ enum tr_sup_auto_shutdown {
  * its shutdown time for its DOWN, then SIGKILL and up to 5 s more; one
  * whose node is lost cannot be reached: the supervisor forgets it and
  * says so at warning level (it ends with its node if that node was
- * killed; a node that stops ends the actors it started). */
+ * killed; a node that stops ends the actors it started).  The supervisor
+ * links to each child on another node (and, while it has any, its process
+ * traps exits: tr_trap_exit()), so that such a child ends too (exit code
+ * 1) if the supervisor is killed outright or its node loses the
+ * supervisor's, as a local child does by PR_SET_PDEATHSIG. */
 #define TR_SHUTDOWN_DEFAULT     0
 #define TR_SHUTDOWN_INFINITY    (-1)
 #define TR_SHUTDOWN_BRUTAL_KILL (-2)

@@ -521,6 +521,42 @@ test_supervisor_stop_ends_remote_children(void **state)
 	tr_node_stop(&a);
 }
 
+/* A supervisor killed outright (SIGKILL: no ordered shutdown) does not
+ * leave its children on other nodes running: they are linked to it. */
+static void
+test_supervisor_killed_remote_children_end(void **state)
+{
+	tr_node      *a = start_a();
+	struct kid    b;
+	tr_child_spec c[] = {
+		{ .id = "one", .actor = "echo", .node = "b" },
+		{ .id = "two", .actor = "echo", .node = "b" },
+	};
+	tr_supervisor *s;
+	pid_t          pids[2];
+
+	(void) state;
+	kid_start(&b, "b", tr_node_endpoint(a));
+	wait_up("b");
+	s       = sup_start(c, 2);
+	pids[0] = info(s, "one").pid;
+	pids[1] = info(s, "two").pid;
+	/* a child's crash does not end the supervisor (it traps exits) */
+	TR_ASSERT_OK(
+	    tr_send_bytes(info(s, "one").addr, "crash", 5, TR_TEST_HANG_MS));
+	assert_int_equal(tr_test_wait_gone(pids[0], TR_TEST_HANG_MS), 1);
+	pids[0] = wait_state(s, "one", TR_CHILD_RUNNING, 1).pid;
+	assert_true(tr_test_pid_alive(tr_supervisor_pid(s)));
+	kill(tr_supervisor_pid(s), SIGKILL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(
+		    tr_test_wait_gone(pids[i], TR_TEST_HANG_MS), 1);
+	}
+	tr_supervisor_destroy(&s);
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
 /* map over n numbers from 1; checks every result when ok. */
 static tr_pool_item *
 numbers(size_t n, char (*buf)[16])
@@ -674,6 +710,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_node_killed_child_unknown_not_restarted),
 		cmocka_unit_test(test_restart_elsewhere_option),
 		cmocka_unit_test(test_supervisor_stop_ends_remote_children),
+		cmocka_unit_test(test_supervisor_killed_remote_children_end),
 		cmocka_unit_test(test_pool_on_two_nodes_survives_a_node_kill),
 		cmocka_unit_test(
 		    test_pool_node_lost_without_retries_fails_its_tasks),
