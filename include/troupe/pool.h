@@ -376,8 +376,9 @@ struct tr_child_spec;
  * which c->args points to: the caller frees it with free() once the
  * supervisor has the spec (after tr_supervisor_start(),
  * tr_supervisor_start_child() or tr_supervisor_run() returned).  id is
- * borrowed.  Never blocks.  Errors: -EINVAL (NULL c, id or ret_args, a
- * bad name or option), -ENOMEM. */
+ * borrowed.  opts->nodes (workers on other nodes) is copied too.  Never
+ * blocks.  Errors: -EINVAL (NULL c, id or ret_args, a bad name or option,
+ * more than TR_POOL_NODES_MAX nodes), -ENOMEM. */
 TR_API int tr_pool_child_spec(struct tr_child_spec *c, const char *id,
     const char *name, const tr_pool_opts *opts, void **ret_args);
 

@@ -701,6 +701,62 @@ test_pool_node_lost_without_retries_fails_its_tasks(void **state)
 	tr_node_stop(&a);
 }
 
+/* The pool actor (a supervisor's child) with workers on two nodes: its
+ * map's tasks reach node b (b's counters grow). */
+static void
+test_pool_actor_on_two_nodes(void **state)
+{
+	enum { N = 20 };
+	static char     buf[N][16];
+	tr_node        *a       = start_a();
+	const char     *nodes[] = { "b", "", NULL };
+	tr_pool_opts    o       = { .processes = 2, .nodes = nodes };
+	struct kid      b;
+	tr_child_spec   c;
+	tr_sup_spec     spec = { .children = &c, .nchildren = 1 };
+	tr_supervisor  *s    = NULL;
+	tr_pool_result *res  = NULL;
+	tr_node_stats   before, after;
+	tr_pool_item   *items;
+	void           *args = NULL;
+
+	(void) state;
+	items = numbers(N, buf);
+	kid_start(&b, "b", tr_node_endpoint(a));
+	wait_up("b");
+	TR_ASSERT_OK(tr_pool_child_spec(&c, "pool", "nodepool", &o, &args));
+	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, TR_TEST_HANG_MS));
+	free(args);
+	TR_ASSERT_OK(tr_node_stats_get("b", &before, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_pool_call_map(
+	    "nodepool", "square", items, N, 1, &res, TR_TEST_HANG_MS));
+	check_squares(res, N);
+	tr_pool_result_destroy(&res);
+	TR_ASSERT_OK(tr_node_stats_get("b", &after, TR_TEST_HANG_MS));
+	/* b's worker took some of the 20 tasks of 20 ms (each one message
+	 * into b); the stats requests themselves are one or two */
+	print_message("node b received %llu messages during the map\n",
+	    (unsigned long long) (after.received - before.received));
+	assert_true(after.received >= before.received + 4);
+	/* too many nodes is refused */
+	{
+		const char *many[TR_POOL_NODES_MAX + 2];
+
+		for (int i = 0; i <= TR_POOL_NODES_MAX; i++) {
+			many[i] = "b";
+		}
+		many[TR_POOL_NODES_MAX + 1] = NULL;
+		o.nodes                     = many;
+		TR_ASSERT_ERR(
+		    tr_pool_child_spec(&c, "p2", NULL, &o, &args), -EINVAL);
+	}
+	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
+	tr_supervisor_destroy(&s);
+	kid_stop(&b);
+	free(items);
+	tr_node_stop(&a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -714,6 +770,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_pool_on_two_nodes_survives_a_node_kill),
 		cmocka_unit_test(
 		    test_pool_node_lost_without_retries_fails_its_tasks),
+		cmocka_unit_test(test_pool_actor_on_two_nodes),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
