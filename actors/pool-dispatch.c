@@ -144,11 +144,11 @@ task_fail(tr_pool *p, struct task *t, int err, const char *text)
  */
 
 int
-tri_pool_worker_start(tr_pool *p)
+tri_pool_worker_start(tr_pool *p, int node)
 {
 	tr_child_info ci;
 	struct worker w = { 0 };
-	int           r;
+	int           r = TR_EBADADDR;
 
 	w.credit = p->prefetch;
 	w.held =
@@ -157,10 +157,20 @@ tri_pool_worker_start(tr_pool *p)
 	if (!w.held) {
 		return -ENOMEM;
 	}
-	r = tr_supervisor_start_simple(
-	    p->sup, NULL, 0, &ci, TR_TIMEOUT_INFINITE);
-	if (r == 0 && ci.state != TR_CHILD_RUNNING) {
-		r = TR_ESTARTFAIL;
+	/* its node, else the next ones in the list */
+	for (int k = 0; k < (p->nnodes ? p->nnodes : 1); k++) {
+		w.node = p->nnodes ? (node + k) % p->nnodes : 0;
+		r      = tr_supervisor_start_simple_on(p->sup,
+                    p->nnodes ? p->nodes[w.node] : NULL, NULL, 0, &ci,
+		         TR_TIMEOUT_INFINITE);
+		if (r == 0 && ci.state != TR_CHILD_RUNNING) {
+			r = TR_ESTARTFAIL;
+		}
+		if (r == 0 || p->nnodes == 0) {
+			break;
+		}
+		tr_log(TR_LOG_DEBUG, "pool: no worker on node '%s': %s",
+		    p->nodes[w.node], tr_strerror(r));
 	}
 	if (r == 0) {
 		w.addr = ci.addr;
@@ -178,7 +188,9 @@ tri_pool_worker_start(tr_pool *p)
 static void
 describe_death(char *buf, size_t n, const tr_down *d)
 {
-	if (d->exitcode < 0) {
+	if (d->exit_class == TR_EXIT_NOCONNECTION) {
+		snprintf(buf, n, "was lost with its node (noconnection)");
+	} else if (d->exitcode < 0) {
 		snprintf(buf, n, "killed by signal %d (%s)", -d->exitcode,
 		    strsignal(-d->exitcode));
 	} else {
@@ -205,7 +217,13 @@ worker_down(tr_pool *p, int i, const tr_down *d)
 	} else {
 		p->st.workers_died++;
 	}
-	snprintf(text, sizeof(text), "pool worker %u %s", d->who.pid, how);
+	if (p->nnodes && p->nodes[w.node][0]) {
+		snprintf(text, sizeof(text), "pool worker %u on node %s %s",
+		    d->who.pid, p->nodes[w.node], how);
+	} else {
+		snprintf(
+		    text, sizeof(text), "pool worker %u %s", d->who.pid, how);
+	}
 	for (int k = w.nheld - 1; k >= 0; k--) {
 		struct task *t = w.held[k];
 
@@ -221,7 +239,8 @@ worker_down(tr_pool *p, int i, const tr_down *d)
 	if (p->state == TRI_POOL_STOPPED) {
 		return;
 	}
-	r = tri_pool_worker_start(p);
+	/* on its node again if it is there, else on another */
+	r = tri_pool_worker_start(p, w.node);
 	if (r < 0 && p->nw == 0) {
 		snprintf(text, sizeof(text),
 		    "no pool worker could be started: %s", tr_strerror(r));

@@ -102,6 +102,7 @@ struct worker {
 	int           credit;  /* tasks it may hold now */
 	int64_t       last_ns; /* its last answer, if it was busy since */
 	double        gap_ns;  /* mean time between answers while busy */
+	int           node;    /* index in tr_pool.nodes (0 without) */
 };
 
 enum { TRI_POOL_RUNNING, TRI_POOL_CLOSED, TRI_POOL_STOPPED };
@@ -123,6 +124,9 @@ struct tr_pool {
 	uint64_t       next_id;
 	bool           pumping;
 	tr_pool_stats  st;
+	/* tr_pool_opts.nodes; none: every worker in this run */
+	char nodes[TR_POOL_NODES_MAX][TR_NODE_NAME_MAX];
+	int  nnodes;
 };
 
 /* A task for items (copied) as chunk `chunk` of res, starting at input
@@ -137,8 +141,9 @@ struct task *tri_pool_task_new_fixed(tr_pool_result *res, size_t chunk,
 bool tri_pool_answer_fits(const Trwire__PoolResult *a, size_t k);
 void tri_pool_push_back(tr_pool *p, struct task *t);
 void tri_pool_push_front(tr_pool *p, struct task *t);
-/* Start one more worker and monitor it. */
-int tri_pool_worker_start(tr_pool *p);
+/* Start one more worker and monitor it: on node `node` (an index in
+ * p->nodes) if it can, else the next ones in the list. */
+int tri_pool_worker_start(tr_pool *p, int node);
 /* Fail every task, queued or held (the pool stopped or its tree died). */
 void tri_pool_fail_everything(tr_pool *p, int err, const char *text);
 /* A tr_recv_match() filter: the pool's answers and its DOWNs. */

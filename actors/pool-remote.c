@@ -41,8 +41,16 @@ tr_pool_child_spec(tr_child_spec *c, const char *id, const char *name,
 	a.retries          = o.retries;
 	a.prefetch         = o.prefetch;
 	a.start_timeout_ms = o.start_timeout_ms;
-	len                = trwire__pool_server_args__get_packed_size(&a);
-	buf                = malloc(len ? len : 1);
+	while (o.nodes && o.nodes[a.n_nodes]) {
+		if (a.n_nodes == TR_POOL_NODES_MAX ||
+		    strlen(o.nodes[a.n_nodes]) >= TR_NODE_NAME_MAX) {
+			return -EINVAL;
+		}
+		a.n_nodes++;
+	}
+	a.nodes = (char **) o.nodes;
+	len     = trwire__pool_server_args__get_packed_size(&a);
+	buf     = malloc(len ? len : 1);
 	if (!buf) {
 		return -ENOMEM;
 	}

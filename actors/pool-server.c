@@ -195,6 +195,19 @@ start_pool(const Trwire__PoolServerArgs *a, tr_pool **ret)
 	o.retries          = a->retries;
 	o.prefetch         = a->prefetch;
 	o.start_timeout_ms = a->start_timeout_ms;
+	if (a->n_nodes > TR_POOL_NODES_MAX) {
+		return -EINVAL;
+	}
+	if (a->n_nodes) {
+		/* NULL-terminated: room for TR_POOL_NODES_MAX + 1 */
+		const char *nodes[TR_POOL_NODES_MAX + 1] = { NULL };
+
+		for (size_t i = 0; i < a->n_nodes; i++) {
+			nodes[i] = a->nodes[i];
+		}
+		o.nodes = nodes;
+		return tr_pool_new(ret, &o);
+	}
 	return tr_pool_new(ret, &o);
 }
 

@@ -107,6 +107,12 @@ tr_pool_new(tr_pool **ret, const tr_pool_opts *opts)
 	    (!o.initargs && o.initargs_len)) {
 		return -EINVAL;
 	}
+	for (int i = 0; o.nodes && o.nodes[i]; i++) {
+		if (i == TR_POOL_NODES_MAX ||
+		    strlen(o.nodes[i]) >= TR_NODE_NAME_MAX) {
+			return -EINVAL;
+		}
+	}
 	if (o.initializer && !tri_pool_init_find(o.initializer)) {
 		return TR_ENOACTOR;
 	}
@@ -122,8 +128,12 @@ tr_pool_new(tr_pool **ret, const tr_pool_opts *opts)
 	p->retries  = o.retries;
 	p->maxtasks = o.maxtasksperchild;
 	p->next_id  = 1;
-	p->w        = calloc((size_t) p->nproc, sizeof(*p->w));
-	r           = p->w ? tr_self_bind() : -ENOMEM;
+	for (int i = 0; o.nodes && o.nodes[i]; i++) {
+		snprintf(p->nodes[i], sizeof(p->nodes[i]), "%s", o.nodes[i]);
+		p->nnodes++;
+	}
+	p->w = calloc((size_t) p->nproc, sizeof(*p->w));
+	r    = p->w ? tr_self_bind() : -ENOMEM;
 	if (r == 0) {
 		r = pack_worker_args(&o, &args, &len);
 	}
@@ -149,7 +159,7 @@ tr_pool_new(tr_pool **ret, const tr_pool_opts *opts)
 		r = tr_monitor(tr_supervisor_addr(p->sup), &p->sup_ref);
 	}
 	for (int i = 0; r == 0 && i < p->nproc; i++) {
-		r = tri_pool_worker_start(p);
+		r = tri_pool_worker_start(p, p->nnodes ? i % p->nnodes : 0);
 	}
 	if (r < 0) {
 		stop_tree(p, false, 0);

@@ -67,8 +67,23 @@ tri_sup_child_from_pb(struct tri_sup_child *c, const Trwire__ChildSpec *pb)
 	c->start_timeout_ms = pb->start_timeout_ms > 0
 	    ? pb->start_timeout_ms
 	    : TRI_SUP_START_TIMEOUT_MS;
-	c->len              = pb->args.len;
-	c->args             = malloc(c->len ? c->len : 1);
+	if (!tri_sup_node_ok(pb->node) ||
+	    pb->on_node_loss > TR_NODE_LOSS_RESTART_ELSEWHERE ||
+	    pb->n_elsewhere > TR_SUP_ELSEWHERE_MAX) {
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < pb->n_elsewhere; k++) {
+		if (!tri_sup_node_ok(pb->elsewhere[k])) {
+			return -EINVAL;
+		}
+		snprintf(c->elsewhere[k], sizeof(c->elsewhere[k]), "%s",
+		    pb->elsewhere[k]);
+	}
+	c->nelsewhere   = (int) pb->n_elsewhere;
+	c->on_node_loss = (int) pb->on_node_loss;
+	snprintf(c->node, sizeof(c->node), "%s", pb->node ? pb->node : "");
+	c->len  = pb->args.len;
+	c->args = malloc(c->len ? c->len : 1);
 	if (!c->args) {
 		return -ENOMEM;
 	}
@@ -160,6 +175,7 @@ tri_sup_remove(struct tri_sup *s, size_t i)
 	struct tri_sup_child *c = s->children[i];
 
 	tri_sup_forget_proc(s, c); /* a running child is killed first */
+	tri_sup_remote_forget(c);
 	tri_sup_child_free(c);
 	free(c);
 	memmove(&s->children[i], &s->children[i + 1],
@@ -192,8 +208,11 @@ tri_sup_index(const struct tri_sup *s, const struct tri_sup_child *c)
 int
 tri_sup_child_state(const struct tri_sup_child *c)
 {
-	if (c->proc) {
+	if (tri_sup_running(c)) {
 		return TR_CHILD_RUNNING;
+	}
+	if (c->unknown) {
+		return TR_CHILD_UNKNOWN;
 	}
 	if (c->restart_at) {
 		return TR_CHILD_RESTARTING;
@@ -244,7 +263,20 @@ tri_sup_start_child(struct tri_sup *s, size_t i)
 	tr_process           *p;
 	int                   r;
 
-	r = tr_process_new(&p, c->actor, c->args, c->len);
+	if (c->node[0]) {
+		r          = tri_sup_remote_start(s, c);
+		c->ignored = r == TR_EIGNORE;
+		if (r == 0) {
+			c->started_at = tr_now_ms();
+			c->restart_at = 0;
+		}
+		if (r != 1) {
+			return r;
+		}
+		/* its node is lost: here, as restart_elsewhere asks */
+	}
+	c->on[0] = '\0';
+	r        = tr_process_new(&p, c->actor, c->args, c->len);
 	if (r < 0) {
 		return r;
 	}
@@ -306,6 +338,10 @@ tri_sup_stop_child(struct tri_sup *s, size_t i)
 
 	c->restart_at = 0;
 	c->ignored    = false;
+	if (c->rup || c->unknown) {
+		tri_sup_remote_stop(s, c);
+		return;
+	}
 	if (!c->proc) {
 		return;
 	}
@@ -347,6 +383,9 @@ stop_together(struct tri_sup *s)
 		struct tri_sup_child *c = s->children[i - 1];
 
 		c->restart_at = 0;
+		tri_sup_remote_signal(c,
+		    c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL ? SIGKILL
+		                                               : SIGTERM);
 		if (c->proc) {
 			(void) tr_process_signal(c->proc,
 			    c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL
@@ -358,10 +397,18 @@ stop_together(struct tri_sup *s)
 		struct tri_sup_child *c = s->children[i - 1];
 		int64_t               end;
 
+		end = t0 + c->shutdown_ms;
+		if (c->rup || c->unknown) {
+			tri_sup_remote_wait_end(s, c,
+			    c->shutdown_ms > 0 ? end
+			        : c->shutdown_ms == TRI_WIRE_SHUTDOWN_BRUTAL
+			        ? t0 + 5000
+			        : -1);
+			continue;
+		}
 		if (!c->proc || c->shutdown_ms <= 0) {
 			continue; /* killed already, or waits for ever */
 		}
-		end = t0 + c->shutdown_ms;
 		if (tri_sup_wait_stop(s, c->proc, tr_deadline_left(end)) ==
 		    -ETIMEDOUT) {
 			too_slow_log(s, c);

@@ -43,6 +43,17 @@ struct tri_sup_child {
 	int64_t     restart_at; /* > 0: restarting, due then (monotonic ms) */
 	int64_t     started_at;
 	unsigned    backoff_n; /* quick restarts in a row */
+	/* on other nodes (supervisor-remote.c) */
+	char     node[TR_NODE_NAME_MAX]; /* the spec's; "" = this run */
+	int      on_node_loss;           /* enum tr_node_loss */
+	char     elsewhere[TR_SUP_ELSEWHERE_MAX][TR_NODE_NAME_MAX];
+	int      nelsewhere;
+	char     on[TR_NODE_NAME_MAX]; /* where it runs or ran last */
+	tr_addr  raddr;      /* on another node: its address (node set) */
+	uint64_t rref;       /* its monitor, while running or unknown */
+	bool     rup;        /* running on another node */
+	bool     unknown;    /* its node was lost: state unknown */
+	int64_t  recheck_at; /* unknown: when to ask its node again */
 };
 
 struct tri_sup {
@@ -67,10 +78,12 @@ struct tri_sup {
 	char                   reason[256]; /* why the last start failed */
 	tr_msg                *stop_msg;    /* STOP request, answered last */
 	unsigned               junk; /* messages that were not requests */
+	bool trapping; /* traps exits: linked to children on other nodes */
 };
 
 /* supervisor-spec.c (client side) */
 bool tri_sup_name_ok(const char *s, size_t max);
+bool tri_sup_node_ok(const char *s);
 int  tri_sup_child_to_pb(
      const tr_child_spec *c, Trwire__ChildSpec *pb, bool quiet);
 
@@ -96,8 +109,42 @@ int tri_sup_on_death(struct tri_sup *s, size_t i);
 int tri_sup_reap(struct tri_sup *s);
 int tri_sup_start_due(struct tri_sup *s, int *ret_timeout);
 
+/* supervisor-remote.c: children on other nodes */
+/* Running (here or on another node). */
+bool tri_sup_running(const struct tri_sup_child *c);
+/* Start child c on another node (or, after its node was lost, where its
+ * spec says): 1 if c is to run in this run after all (the caller starts
+ * it), 0 once it runs there, or an error (s->reason says why). */
+int tri_sup_remote_start(struct tri_sup *s, struct tri_sup_child *c);
+/* Stop child c on another node by its shutdown spec (waits for its
+ * DOWN), or forget it if its node is lost. */
+void tri_sup_remote_stop(struct tri_sup *s, struct tri_sup_child *c);
+/* Send the first signal of a stop (SIGTERM, or SIGKILL for brutal kill)
+ * and, with tri_sup_remote_wait_end(), wait for its end until end_ms. */
+void tri_sup_remote_signal(struct tri_sup_child *c, int sig);
+void tri_sup_remote_wait_end(
+    struct tri_sup *s, struct tri_sup_child *c, int64_t end_ms);
+/* Drop c's monitor and its remote state (removal). */
+void tri_sup_remote_forget(struct tri_sup_child *c);
+/* m (a system message): if the DOWN of a child on another node, take it
+ * in (restart, unknown, ...): 1 and *ret the outcome (as
+ * tri_sup_on_death()); 0 if not ours. */
+int tri_sup_remote_take(struct tri_sup *s, const tr_msg *m, int *ret);
+/* Take in the DOWNs of children on other nodes already queued. */
+int tri_sup_remote_reap(struct tri_sup *s);
+/* Ask the nodes of unknown children again (those due); *ret_timeout is
+ * lowered to the next such time. */
+void tri_sup_remote_recheck(struct tri_sup *s, int *ret_timeout);
+
+/* supervisor-restart.c: child i ended (pid its pid, exit_class how: a
+ * tr_exit_class; TR_EXIT_NOCONNECTION = its node was lost and it is to
+ * be restarted elsewhere); c->last_exitcode is set.  As on_death. */
+int tri_sup_on_end(struct tri_sup *s, size_t i, pid_t pid, int exit_class);
+
 /* supervisor-server.c */
-int tri_sup_actor(const void *args, size_t len);
+/* Read pending stop signals (a second one during shutdown sets hurry). */
+void tri_sup_read_signals(struct tri_sup *s, bool stopping);
+int  tri_sup_actor(const void *args, size_t len);
 /* Wait for child p, sent SIGTERM, to exit (tr_process_join()); -ETIMEDOUT
  * also at once when a second stop signal asks for haste. */
 int tri_sup_wait_stop(struct tri_sup *s, tr_process *p, int timeout_ms);

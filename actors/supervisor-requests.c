@@ -62,7 +62,14 @@ answer_add(struct answer *a, const struct tri_sup_child *c)
 	ci->state         = (uint32_t) tri_sup_child_state(c);
 	ci->significant   = c->significant;
 	ci->pid           = c->proc ? (int32_t) tr_process_pid(c->proc) : 0;
-	if (c->proc && tr_process_addr(c->proc, &addr) == 0) {
+	ci->node          = (char *) c->on;
+	if (c->rup || c->unknown) {
+		ci->pid         = (int32_t) c->raddr.pid;
+		ad->node        = c->raddr.node;
+		ad->pid         = c->raddr.pid;
+		ad->incarnation = c->raddr.incarnation;
+		ci->addr        = ad;
+	} else if (c->proc && tr_process_addr(c->proc, &addr) == 0) {
 		ad->node        = addr.node;
 		ad->pid         = addr.pid;
 		ad->incarnation = addr.incarnation;
@@ -107,7 +114,7 @@ start_new(struct tri_sup *s, size_t i, struct answer *a)
 
 static int
 instance_of_template(struct tri_sup *s, const ProtobufCBinaryData *extra,
-    struct tri_sup_child *c)
+    const char *node, struct tri_sup_child *c)
 {
 	size_t len = s->tmpl.len + extra->len;
 
@@ -119,6 +126,9 @@ instance_of_template(struct tri_sup *s, const ProtobufCBinaryData *extra,
 	memcpy(c->args, s->tmpl.args, s->tmpl.len);
 	if (extra->len) {
 		memcpy(c->args + s->tmpl.len, extra->data, extra->len);
+	}
+	if (node && node[0]) {
+		snprintf(c->node, sizeof(c->node), "%s", node);
 	}
 	c->len = len;
 	snprintf(
@@ -146,7 +156,10 @@ op_start(struct tri_sup *s, const Trwire__SupRequest *q, struct answer *a)
 		r = tri_sup_add_pb(s, q->spec);
 		return r < 0 ? r : start_new(s, s->n - 1, a);
 	}
-	r = instance_of_template(s, &q->extra_args, &c);
+	if (!tri_sup_node_ok(q->node)) {
+		return -EINVAL;
+	}
+	r = instance_of_template(s, &q->extra_args, q->node, &c);
 	if (r == 0) {
 		r = tri_sup_add(s, &c);
 	}
@@ -213,8 +226,8 @@ busy(const struct tri_sup *s, ssize_t i)
 	if (i < 0) {
 		return TR_ENOTFOUND;
 	}
-	if (s->children[i]->proc) {
-		return TR_ERUNNING;
+	if (tri_sup_running(s->children[i]) || s->children[i]->unknown) {
+		return TR_ERUNNING; /* unknown: it may run */
 	}
 	return s->children[i]->restart_at ? TR_ERESTARTING : 0;
 }
@@ -251,7 +264,8 @@ op_count(struct tri_sup *s, struct answer *a)
 
 	a->rep.specs = simple ? 1 : (uint32_t) s->n;
 	for (size_t i = 0; i < s->n; i++) {
-		a->rep.active += s->children[i]->proc != NULL;
+		a->rep.active += tri_sup_running(s->children[i]);
+		a->rep.unknown += s->children[i]->unknown;
 		if (s->children[i]->type == TR_CHILD_SUPERVISOR) {
 			a->rep.supervisors++;
 		} else {
@@ -365,10 +379,20 @@ tri_sup_handle_mail(struct tri_sup *s)
 {
 	char    what[200];
 	tr_msg *m;
-	int     r = 0;
+	int     r = 0, r2 = 0;
 
 	while (r == 0 && !s->stop_requested && tr_recv(&m, 0) == 0) {
 		r = tri_sup_reap(s); /* deaths before answers */
+		if (tri_sup_remote_take(s, m, &r2)) {
+			r = r ? r : r2;
+			tr_msg_destroy(&m);
+			continue; /* a child's DOWN (on another node) */
+		}
+		if (s->trapping && tr_msg_is_system(m) &&
+		    strcmp(tr_msg_type(m), "trwire.Exit") == 0) {
+			tr_msg_destroy(&m);
+			continue; /* a linked child's end: its DOWN tells */
+		}
 		if (strcmp(tr_msg_type(m),
 		        trwire__sup_request__descriptor.name) == 0) {
 			handle_request(s, &m, r != 0);

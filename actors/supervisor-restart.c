@@ -6,6 +6,7 @@
 #include "supervisor-int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,14 +66,18 @@ backoff_delay(struct tri_sup *s, struct tri_sup_child *c)
 	return d;
 }
 
+/* cls: how it ended (a tr_exit_class); an end not seen (its node lost
+ * and restart_elsewhere, or ended while its node was lost) counts as
+ * abnormal. */
 static bool
-should_restart(const struct tri_sup_child *c, int exitcode)
+should_restart(const struct tri_sup_child *c, int cls)
 {
 	switch (c->restart) {
 	case TR_RESTART_PERMANENT:
 		return true;
 	case TR_RESTART_TRANSIENT:
-		return tr_exit_classify(exitcode) == TR_EXIT_ABNORMAL;
+		return cls == TR_EXIT_ABNORMAL || cls == TR_EXIT_NOPROC ||
+		    cls == TR_EXIT_UNKNOWN || cls == TR_EXIT_NOCONNECTION;
 	default:
 		return false;
 	}
@@ -123,7 +128,8 @@ ends_supervisor(const struct tri_sup *s, const struct tri_sup_child *c)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct tri_sup_child *d = s->children[i];
 
-		if (d != c && d->significant && (d->proc || d->restart_at)) {
+		if (d != c && d->significant &&
+		    (tri_sup_running(d) || d->unknown || d->restart_at)) {
 			return false; /* not the last one */
 		}
 	}
@@ -131,7 +137,7 @@ ends_supervisor(const struct tri_sup *s, const struct tri_sup_child *c)
 }
 
 static int
-not_restarted(struct tri_sup *s, size_t i, pid_t pid, const char *how)
+not_restarted(struct tri_sup *s, size_t i, pid_t pid, const char *how, int cls)
 {
 	struct tri_sup_child *c   = s->children[i];
 	bool                  end = ends_supervisor(s, c);
@@ -139,8 +145,7 @@ not_restarted(struct tri_sup *s, size_t i, pid_t pid, const char *how)
 	tri_sup_log(s,
 	    "supervisor %s: child %s (pid %d) ended with %s (%s); not "
 	    "restarted (%s)",
-	    s->name, c->id, (int) pid, how,
-	    tr_exit_class_name(tr_exit_classify(c->last_exitcode)),
+	    s->name, c->id, (int) pid, how, tr_exit_class_name(cls),
 	    c->restart == TR_RESTART_TEMPORARY ? "temporary" : "transient");
 	if (end) {
 		tri_sup_log(s,
@@ -161,16 +166,30 @@ tri_sup_on_death(struct tri_sup *s, size_t i)
 {
 	struct tri_sup_child *c   = s->children[i];
 	pid_t                 pid = tr_process_pid(c->proc);
-	char                  how[64];
-	int64_t               at;
 
 	if (tr_process_join(c->proc, 0) < 0) {
 		return 0; /* not gone after all */
 	}
 	tri_sup_forget_proc(s, c);
-	tri_sup_describe(c->last_exitcode, how, sizeof(how));
-	if (!should_restart(c, c->last_exitcode)) {
-		return not_restarted(s, i, pid, how);
+	return tri_sup_on_end(s, i, pid, tr_exit_classify(c->last_exitcode));
+}
+
+int
+tri_sup_on_end(struct tri_sup *s, size_t i, pid_t pid, int cls)
+{
+	struct tri_sup_child *c = s->children[i];
+	char                  how[80];
+	int64_t               at;
+
+	if (cls == TR_EXIT_NOCONNECTION) {
+		snprintf(how, sizeof(how), "its node %s lost", c->on);
+	} else if (cls == TR_EXIT_NOPROC) {
+		snprintf(how, sizeof(how), "an end not seen");
+	} else {
+		tri_sup_describe(c->last_exitcode, how, sizeof(how));
+	}
+	if (!should_restart(c, cls)) {
+		return not_restarted(s, i, pid, how, cls);
 	}
 	if (intensity_exceeded(s)) {
 		tr_log(s->quiet ? TR_LOG_DEBUG : TR_LOG_INFO,
@@ -183,8 +202,7 @@ tri_sup_on_death(struct tri_sup *s, size_t i)
 	tri_sup_log(s,
 	    "supervisor %s: child %s (pid %d) ended with %s (%s); restarting "
 	    "it (restart %u)",
-	    s->name, c->id, (int) pid, how,
-	    tr_exit_class_name(tr_exit_classify(c->last_exitcode)),
+	    s->name, c->id, (int) pid, how, tr_exit_class_name(cls),
 	    c->restarts + 1);
 	(void) tr_trace_mark(TR_TRACE_RESTART,
 	    (tr_addr) { 0, (uint32_t) pid, 0 }, (int64_t) c->restarts + 1,
@@ -216,7 +234,7 @@ tri_sup_reap(struct tri_sup *s)
 			return r;
 		}
 	}
-	return 0;
+	return tri_sup_remote_reap(s);
 }
 
 /* Restart of child i failed: it counts as another restart, and is tried
@@ -272,8 +290,10 @@ restart_one(struct tri_sup *s, size_t i)
 	}
 	c->restarts++;
 	tri_sup_log(s,
-	    "supervisor %s: restarted child %s as pid %d (restart %u)", s->name,
-	    c->id, (int) tr_process_pid(c->proc), c->restarts);
+	    "supervisor %s: restarted child %s as pid %d%s%s (restart %u)",
+	    s->name, c->id,
+	    c->proc ? (int) tr_process_pid(c->proc) : (int) c->raddr.pid,
+	    c->on[0] ? " on node " : "", c->on, c->restarts);
 	return 0;
 }
 

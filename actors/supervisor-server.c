@@ -139,8 +139,8 @@ restore_signals(
  * runs (a second Ctrl-C) ends it at once -- but not a SIGTERM from our
  * parent, which asks for the same ordered shutdown (tr_supervisor_destroy()
  * after a Ctrl-C that reached us too). */
-static void
-read_signals(struct tri_sup *s, bool stopping)
+void
+tri_sup_read_signals(struct tri_sup *s, bool stopping)
 {
 	struct signalfd_siginfo si;
 
@@ -179,7 +179,7 @@ tri_sup_wait_stop(struct tri_sup *s, tr_process *p, int timeout_ms)
 			return tr_process_join(p, tr_deadline_left(deadline));
 		}
 		if (r > 0 && pfd[1].revents) {
-			read_signals(s, true);
+			tri_sup_read_signals(s, true);
 		}
 		if (r > 0 && pfd[0].revents && tr_process_join(p, 0) == 0) {
 			return 0;
@@ -225,6 +225,7 @@ serve(struct tri_sup *s)
 		if (r < 0 || s->stop_signal || s->stop_requested) {
 			return r;
 		}
+		tri_sup_remote_recheck(s, &timeout);
 		r = tr_poll(pfd, 2, &mail, timeout);
 		if (r < 0 && r != -EINTR) {
 			tr_log(TR_LOG_ERROR, "supervisor %s: wait failed: %s",
@@ -237,7 +238,7 @@ serve(struct tri_sup *s)
 		/* a signal first: under Ctrl-C the children die of SIGINT
 		 * too, and must not be restarted */
 		if (pfd[0].revents) {
-			read_signals(s, false);
+			tri_sup_read_signals(s, false);
 			if (s->stop_signal) {
 				return 0;
 			}
@@ -300,6 +301,9 @@ run(const void *args, size_t len, int *ret_signal)
 		}
 	}
 	*ret_signal = s.stop_signal;
+	if (s.trapping) {
+		tr_trap_exit(false);
+	}
 	restore_signals(&s, &old, group_old);
 	free_sup(&s);
 	return r;

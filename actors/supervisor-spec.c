@@ -4,6 +4,7 @@
  * trwire.SupSpec / trwire.ChildSpec. */
 #include "supervisor-int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,24 @@ tri_sup_name_ok(const char *s, size_t max)
 	return s && s[0] && strlen(s) < max;
 }
 
+/* A node name: "" (this run), or letters, digits and "._-", < 64 bytes. */
+bool
+tri_sup_node_ok(const char *s)
+{
+	if (!s) {
+		return true;
+	}
+	if (strlen(s) >= TR_NODE_NAME_MAX) {
+		return false;
+	}
+	for (; *s; s++) {
+		if (!isalnum((unsigned char) *s) && !strchr("._-", *s)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* -EINVAL, saying why (at error level unless quiet). */
 TR_PRINTF(2, 3)
 static int
@@ -49,6 +68,42 @@ bad(bool quiet, const char *fmt, ...)
 	va_end(ap);
 	tr_log(quiet ? TR_LOG_DEBUG : TR_LOG_ERROR, "supervisor spec: %s", why);
 	return -EINVAL;
+}
+
+/* The node fields: node, on_node_loss and elsewhere (at most
+ * TR_SUP_ELSEWHERE_MAX, each a node name or ""). */
+static int
+nodes_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb, bool quiet)
+{
+	const char *id = c->id;
+	size_t      n  = 0;
+
+	if (!tri_sup_node_ok(c->node)) {
+		return bad(
+		    quiet, "child %s: bad node name '%.80s'", id, c->node);
+	}
+	if (c->on_node_loss < TR_NODE_LOSS_REPORT ||
+	    c->on_node_loss > TR_NODE_LOSS_RESTART_ELSEWHERE) {
+		return bad(quiet,
+		    "child %s: on_node_loss %d is not a "
+		    "tr_node_loss",
+		    id, c->on_node_loss);
+	}
+	while (c->elsewhere && c->elsewhere[n]) {
+		if (n == TR_SUP_ELSEWHERE_MAX ||
+		    !tri_sup_node_ok(c->elsewhere[n])) {
+			return bad(quiet,
+			    "child %s: more than %d elsewhere nodes, or a bad "
+			    "name",
+			    id, TR_SUP_ELSEWHERE_MAX);
+		}
+		n++;
+	}
+	pb->node         = (char *) (c->node ? c->node : "");
+	pb->on_node_loss = (uint32_t) c->on_node_loss;
+	pb->elsewhere    = (char **) c->elsewhere;
+	pb->n_elsewhere  = n;
+	return 0;
 }
 
 /* The wire's shutdown numbers (supervisor.proto) from the C API's. */
@@ -103,7 +158,7 @@ tri_sup_child_to_pb(const tr_child_spec *c, Trwire__ChildSpec *pb, bool quiet)
 	pb->start_timeout_ms = c->start_timeout_ms;
 	pb->significant      = c->significant;
 	pb->start_method     = (uint32_t) c->start_method;
-	return 0;
+	return nodes_to_pb(c, pb, quiet);
 }
 
 /* The spec's own fields, defaults filled in. */

@@ -161,9 +161,10 @@ info_from_pb(tr_child_info *ci, const Trwire__ChildInfo *pb)
 	ci->state = pb->state ? (int) pb->state
 	    : pb->pid         ? TR_CHILD_RUNNING
 	                      : TR_CHILD_STOPPED;
-	ci->addr  = pb->addr
-	     ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
-	     : TR_ADDR_NULL;
+	snprintf(ci->node, sizeof(ci->node), "%s", pb->node ? pb->node : "");
+	ci->addr = pb->addr
+	    ? (tr_addr) { pb->addr->node, pb->addr->pid, pb->addr->incarnation }
+	    : TR_ADDR_NULL;
 }
 
 /* A call whose answer describes one child, copied to *ret if wanted. */
@@ -205,18 +206,27 @@ tr_supervisor_start_child(tr_supervisor *s, const tr_child_spec *c,
 }
 
 int
-tr_supervisor_start_simple(tr_supervisor *s, const void *extra, size_t len,
-    tr_child_info *ret, int timeout_ms)
+tr_supervisor_start_simple_on(tr_supervisor *s, const char *node,
+    const void *extra, size_t len, tr_child_info *ret, int timeout_ms)
 {
 	Trwire__SupRequest q = TRWIRE__SUP_REQUEST__INIT;
 
-	if (!extra && len) {
+	if ((!extra && len) || !tri_sup_node_ok(node)) {
 		return -EINVAL;
 	}
 	q.op              = TRWIRE__SUP_REQUEST__OP__START_CHILD;
 	q.extra_args.data = (uint8_t *) extra;
 	q.extra_args.len  = len;
+	q.node            = (char *) (node ? node : "");
 	return call_one(s, &q, ret, timeout_ms);
+}
+
+int
+tr_supervisor_start_simple(tr_supervisor *s, const void *extra, size_t len,
+    tr_child_info *ret, int timeout_ms)
+{
+	return tr_supervisor_start_simple_on(
+	    s, NULL, extra, len, ret, timeout_ms);
 }
 
 static int
@@ -318,6 +328,7 @@ tr_supervisor_count_children(
 	ret->active      = (int) rep->active;
 	ret->supervisors = (int) rep->supervisors;
 	ret->workers     = (int) rep->workers;
+	ret->unknown     = (int) rep->unknown;
 	trwire__sup_reply__free_unpacked(rep, NULL);
 	return 0;
 }

@@ -2,20 +2,25 @@
 /* two-nodes -- distribution in one program (docs/distribution.md).
  *
  * This program is node "a".  It runs itself again as a separate run, node
- * "b", which joins a over loopback TCP.  Node a starts three workers on b
- * by name (tr_node_spawn), calls each, and monitors them; then it kills
- * node b (SIGKILL to b's node agent), and sees and reports a DOWN with
- * reason "noconnection" for each worker: their state is unknown, so they
- * are reported, not restarted elsewhere.
+ * "b", which joins a over loopback TCP.  A supervisor on node a starts
+ * three workers on node b (tr_child_spec.node), and a calls each and
+ * monitors them; then it kills node b (SIGKILL to b's node agent), and
+ * sees and reports a DOWN with reason "noconnection" for each worker.
+ * Their state is unknown, so the supervisor reports them as unknown and
+ * does not restart them elsewhere (no duplicates if b is only cut off).
  *
  *   $ ./two-nodes
  *   node b joined node a
- *   worker 1 on node b: 7 squared is 49
- *   worker 2 on node b: 8 squared is 64
- *   worker 3 on node b: 9 squared is 81
+ *   a supervisor on node a started 3 workers on node b
+ *   worker-1 on node b: 7 squared is 49
+ *   worker-2 on node b: 8 squared is 64
+ *   worker-3 on node b: 9 squared is 81
  *   killing node b
  *   worker on node b is DOWN: noconnection
- *   (three times)  */
+ *   (three times)
+ *   supervisor: worker-1 on node b is unknown, not restarted
+ *   (and worker-2, worker-3)
+ *   supervisor: 0 running, 3 unknown  */
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -80,12 +85,66 @@ node_b(int argc, char **argv)
 	return 0;
 }
 
+/* The supervisor's children: three workers on node b. */
+static tr_supervisor *
+start_supervisor(tr_child_info ws[3])
+{
+	static const char *const ids[] = { "worker-1", "worker-2", "worker-3" };
+	tr_child_spec            c[3];
+	tr_sup_spec              spec = { .children = c, .nchildren = 3 };
+	tr_supervisor           *s;
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = (tr_child_spec) {
+			.id = ids[i], .actor = "square", .node = "b"
+		};
+	}
+	if (tr_supervisor_start(&s, &spec, 30000) < 0) {
+		return NULL;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (tr_supervisor_which_child(s, ids[i], &ws[i], 10000) < 0) {
+			tr_supervisor_destroy(&s);
+			return NULL;
+		}
+	}
+	printf("a supervisor on node a started 3 workers on node b\n");
+	return s;
+}
+
+/* What the supervisor says once it has seen node b lost. */
+static void
+report(tr_supervisor *s)
+{
+	tr_child_counts n   = { 0 };
+	int64_t         end = tr_now_ms() + 30000;
+	tr_child_info  *v   = NULL;
+	size_t          nv  = 0;
+
+	while (tr_supervisor_count_children(s, &n, 10000) == 0 &&
+	    n.unknown < 3 && tr_now_ms() < end) {
+		usleep(10000);
+	}
+	if (tr_supervisor_which_children(s, &v, &nv, 10000) == 0) {
+		for (size_t i = 0; i < nv; i++) {
+			printf("supervisor: %s on node %s is %s, %s\n", v[i].id,
+			    v[i].node,
+			    v[i].state == TR_CHILD_UNKNOWN ? "unknown"
+			                                   : "not unknown",
+			    v[i].restarts ? "restarted" : "not restarted");
+		}
+		free(v);
+	}
+	printf("supervisor: %d running, %d unknown\n", n.active, n.unknown);
+}
+
 int
 main(int argc, char **argv)
 {
 	tr_node_options            o = { .name = "a" };
 	tr_node                   *a;
-	tr_addr                    w[3];
+	tr_supervisor             *sup;
+	tr_child_info              ws[3];
 	uint64_t                   ref[3];
 	posix_spawn_file_actions_t fa;
 	int                        in[2], out[2], st;
@@ -129,20 +188,22 @@ main(int argc, char **argv)
 		usleep(10000);
 	}
 	printf("node b joined node a\n");
+	sup = start_supervisor(ws);
+	if (!sup) {
+		fprintf(stderr, "two-nodes: cannot start the workers on b\n");
+		return 1;
+	}
 	for (int i = 0; i < 3; i++) {
 		char    q[8];
 		tr_msg *m = NULL, *r = NULL;
 
-		if (tr_node_spawn("b", "square", NULL, 0, &w[i], 10000) < 0 ||
-		    tr_monitor(w[i], &ref[i]) < 0) {
-			fprintf(
-			    stderr, "two-nodes: cannot start a worker on b\n");
+		if (tr_monitor(ws[i].addr, &ref[i]) < 0) {
 			return 1;
 		}
 		snprintf(q, sizeof(q), "%d", 7 + i);
 		if (tr_msg_new_bytes(&m, q, strlen(q)) == 0 &&
-		    tr_call(w[i], &m, &r, 10000) == 0) {
-			printf("worker %d on node b: %.*s\n", i + 1,
+		    tr_call(ws[i].addr, &m, &r, 10000) == 0) {
+			printf("%s on node %s: %.*s\n", ws[i].id, ws[i].node,
 			    (int) tr_msg_size(r),
 			    (const char *) tr_msg_data(r));
 		}
@@ -167,6 +228,8 @@ main(int argc, char **argv)
 		}
 		tr_msg_destroy(&m);
 	}
+	report(sup);
+	tr_supervisor_destroy(&sup);
 	close(in[1]); /* b's main program ends */
 	(void) waitpid(b, &st, 0);
 	tr_node_stop(&a);

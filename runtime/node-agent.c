@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -159,7 +160,8 @@ do_lookup(struct agent *ag, const tr_msg *m)
 		return;
 	}
 	rep.error = TR_EBADADDR;
-	if (!q->node[0] || strcmp(q->node, ag->conf.name) == 0) {
+	if ((!q->node[0] && !q->id) || q->id == ag->id ||
+	    strcmp(q->node, ag->conf.name) == 0) {
 		tr_addr self = tr_self();
 
 		rep.error     = 0;
@@ -174,7 +176,8 @@ do_lookup(struct agent *ag, const tr_msg *m)
 		for (int i = 0; i < ag->sh.npeers; i++) {
 			struct tri_node_peer_info *p = &ag->sh.peers[i];
 
-			if (strcmp(p->name, q->node) == 0) {
+			if (q->id ? p->id == q->id
+			          : strcmp(p->name, q->node) == 0) {
 				rep.error     = 0;
 				rep.id        = p->id;
 				rep.up        = p->up;
@@ -224,6 +227,45 @@ do_stats(struct agent *ag, const tr_msg *m)
 	pthread_mutex_unlock(&ag->sh.lock);
 }
 
+/* Signal one of the actors this agent started for other nodes: only
+ * those (never the node's own), only SIGTERM or SIGKILL, only the live
+ * incarnation named. */
+static void
+do_signal(struct agent *ag, const tr_msg *m)
+{
+	Trwire__NodeSignalRep  rep = TRWIRE__NODE_SIGNAL_REP__INIT;
+	Trwire__NodeSignalReq *q;
+	char                   who[TR_ADDR_STRLEN];
+
+	if (tr_msg_unpack(m, &trwire__node_signal_req__descriptor,
+	        (ProtobufCMessage **) &q) < 0) {
+		rep.error = TR_EBADFRAME;
+		(void) tr_reply_pb(m, &rep.base, 1000);
+		return;
+	}
+	rep.error = -ESRCH;
+	if (!q->who || (q->signo != SIGTERM && q->signo != SIGKILL)) {
+		rep.error = -EINVAL;
+	}
+	reap(ag);
+	for (size_t i = 0; rep.error == -ESRCH && q->who && i < ag->nkids;
+	     i++) {
+		tr_addr a;
+
+		if (tr_process_addr(ag->kids[i], &a) == 0 &&
+		    a.pid == q->who->pid &&
+		    a.incarnation == q->who->incarnation) {
+			rep.error = tr_process_signal(ag->kids[i], q->signo);
+		}
+	}
+	tr_log(TR_LOG_INFO, "node %s: signal %d to %u for %s: %s",
+	    ag->conf.name, (int) q->signo, q->who ? q->who->pid : 0,
+	    tr_addr_format(tr_msg_sender(m), who, sizeof(who)),
+	    rep.error == 0 ? "sent" : tr_strerror(rep.error));
+	(void) tr_reply_pb(m, &rep.base, 1000);
+	protobuf_c_message_free_unpacked(&q->base, NULL);
+}
+
 static void
 serve(struct agent *ag, const tr_msg *m)
 {
@@ -240,6 +282,8 @@ serve(struct agent *ag, const tr_msg *m)
 		do_stats(ag, m);
 	} else if (strcmp(t, "trwire.NodePsReq") == 0) {
 		tri_node_ps_serve(ag->conf.name, ag->id, m); /* node-ps.c */
+	} else if (strcmp(t, "trwire.NodeSignalReq") == 0) {
+		do_signal(ag, m);
 	} else if (strcmp(t, "trwire.NodeStopReq") == 0) {
 		Trwire__NodeStopRep rep = TRWIRE__NODE_STOP_REP__INIT;
 
@@ -259,6 +303,7 @@ tri_node_agent_main(const void *args, size_t len)
 		&trwire__node_stats_req__descriptor,
 		&trwire__node_stop_req__descriptor,
 		&trwire__node_ps_req__descriptor,
+		&trwire__node_signal_req__descriptor,
 	};
 	struct agent *ag = tri_calloc(1, sizeof(*ag));
 	char          ep[TRI_NODE_EP_MAX], line[128];

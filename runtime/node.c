@@ -3,6 +3,7 @@
  * actor, "troupe.node" (node-agent.c), started as a daemon child. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,4 +543,64 @@ int
 tri_node_agent_of(const char *node, int timeout_ms, tr_addr *ret)
 {
 	return agent_of(node, timeout_ms, ret);
+}
+
+int
+tr_node_signal(tr_addr who, int signo, int timeout_ms)
+{
+	Trwire__NodeSignalReq  q = TRWIRE__NODE_SIGNAL_REQ__INIT;
+	Trwire__NodeSignalRep *rep;
+	Trwire__Addr           w = TRWIRE__ADDR__INIT;
+	tr_addr                a;
+	uint32_t               id;
+	int                    r;
+
+	tr_assert_return(timeout_ms >= TR_TIMEOUT_INFINITE, -EINVAL);
+	if (signo != SIGTERM && signo != SIGKILL) {
+		return -EINVAL;
+	}
+	r = tri_node_agent(&a, &id);
+	if (r < 0) {
+		return r;
+	}
+	if (who.node == 0 || who.node == id) {
+		return TR_EBADADDR; /* one of ours: tr_process_*() */
+	}
+	w.node        = who.node;
+	w.pid         = who.pid;
+	w.incarnation = who.incarnation;
+	q.who         = &w;
+	q.signo       = signo;
+	{
+		Trwire__NodeLookupReq  lq = TRWIRE__NODE_LOOKUP_REQ__INIT;
+		Trwire__NodeLookupRep *lr;
+
+		lq.node = (char *) "";
+		lq.id   = who.node;
+		r       = tr_call_pb(a, &lq.base,
+		          &trwire__node_lookup_rep__descriptor,
+		          (ProtobufCMessage **) &lr, timeout_ms);
+		if (r < 0) {
+			return r;
+		}
+		r = lr->error < 0           ? lr->error
+		    : !lr->agent || !lr->up ? TR_EBADADDR
+		                            : 0;
+		if (r == 0) {
+			a = (tr_addr) { lr->agent->node, lr->agent->pid,
+				lr->agent->incarnation };
+		}
+		protobuf_c_message_free_unpacked(&lr->base, NULL);
+		if (r < 0) {
+			return r;
+		}
+	}
+	r = tr_call_pb(a, &q.base, &trwire__node_signal_rep__descriptor,
+	    (ProtobufCMessage **) &rep, timeout_ms);
+	if (r < 0) {
+		return r;
+	}
+	r = rep->error;
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	return r;
 }

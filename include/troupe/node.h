@@ -203,6 +203,16 @@ typedef struct tr_node_notice {
  * block.  Errors: TR_EBADTYPE (another message), TR_EBADFRAME (does not
  * decode), -EINVAL. */
 TR_API int tr_msg_node_notice(const tr_msg *m, tr_node_notice *ret);
+/* Send SIGTERM or SIGKILL (signo) to `who`, an actor that node `who.node`
+ * started for another node (tr_node_spawn()), through that node's agent:
+ * how a supervisor stops its children on other nodes.  The agent signals
+ * only the actors it started so, and only the incarnation named.  Blocks
+ * up to timeout_ms (twice: the lookup, then the request).  Returns 0 once
+ * sent (not once it ended: monitor it for that).  Errors: -EINVAL (another
+ * signal), TR_EBADADDR (no node here, `who` is of this node, or its node
+ * is not connected), -ESRCH (not alive there, or not started for another
+ * node), -ETIMEDOUT, TR_EDEAD. */
+TR_API int tr_node_signal(tr_addr who, int signo, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -114,7 +114,23 @@ typedef struct tr_pool_opts {
 	int prefetch;         /* tasks in flight per worker; 0 = adaptive:
 	                       * 2, up to 32 while its tasks take < 1 ms */
 	int start_timeout_ms; /* per worker start; 0 = 10000 */
+	/* Workers on several nodes (troupe/node.h): node names, ""
+	 * for this run, NULL-terminated, at most TR_POOL_NODES_MAX; NULL =
+	 * all in this run.  Worker i starts on nodes[i % n]; a dead worker's
+	 * replacement on its node if that node is connected, else on the
+	 * next one in the list that starts it.  A worker on another node is
+	 * started by that node (spawn; start_method does not apply there):
+	 * the pool's task functions and initializer must be registered in
+	 * that node's program too.  When a node is lost, its workers' tasks
+	 * are handled as a dead worker's (sent again up to `retries` times,
+	 * else failed with TR_EDEAD, the text saying the node was lost), and
+	 * each is replaced on another node.  The pool's supervisor reports
+	 * those workers as TR_CHILD_UNKNOWN (supervisor.h). */
+	const char *const *nodes;
 } tr_pool_opts;
+
+/* Most entries in tr_pool_opts.nodes. */
+#define TR_POOL_NODES_MAX 16
 
 /* Start a pool (opts NULL = all defaults): its supervisor, then each
  * worker, each running the initializer before it reports running.
@@ -360,8 +376,9 @@ struct tr_child_spec;
  * which c->args points to: the caller frees it with free() once the
  * supervisor has the spec (after tr_supervisor_start(),
  * tr_supervisor_start_child() or tr_supervisor_run() returned).  id is
- * borrowed.  Never blocks.  Errors: -EINVAL (NULL c, id or ret_args, a
- * bad name or option), -ENOMEM. */
+ * borrowed.  opts->nodes (workers on other nodes) is copied too.  Never
+ * blocks.  Errors: -EINVAL (NULL c, id or ret_args, a bad name or option,
+ * more than TR_POOL_NODES_MAX nodes), -ENOMEM. */
 TR_API int tr_pool_child_spec(struct tr_child_spec *c, const char *id,
     const char *name, const tr_pool_opts *opts, void **ret_args);
 

@@ -121,7 +121,16 @@ enum tr_sup_auto_shutdown {
  * for ever.  TR_SHUTDOWN_DEFAULT (0, so a zeroed spec gets it) is 5000 ms
  * for a worker and infinity for a supervisor (whose own shutdown is bounded
  * by its children's).  Children stopped together (simple_one_for_one
- * instances) get SIGTERM all at once and share one wait. */
+ * instances) get SIGTERM all at once and share one wait.  A child on
+ * another node is stopped through that node (tr_node_signal()): SIGTERM,
+ * its shutdown time for its DOWN, then SIGKILL and up to 5 s more; one
+ * whose node is lost cannot be reached: the supervisor forgets it and
+ * says so at warning level (it ends with its node if that node was
+ * killed; a node that stops ends the actors it started).  The supervisor
+ * links to each child on another node (and, while it has any, its process
+ * traps exits: tr_trap_exit()), so that such a child ends too (exit code
+ * 1) if the supervisor is killed outright or its node loses the
+ * supervisor's, as a local child does by PR_SET_PDEATHSIG. */
 #define TR_SHUTDOWN_DEFAULT     0
 #define TR_SHUTDOWN_INFINITY    (-1)
 #define TR_SHUTDOWN_BRUTAL_KILL (-2)
@@ -150,7 +159,40 @@ typedef struct tr_child_spec {
 	                               * temporary children only */
 	int start_method; /* enum tr_start_method the supervisor starts
 	                   * it with; 0 = its default (the pool's workers) */
+	/* Children on other nodes (troupe/node.h, docs/distribution.md):
+	 * the node to start it on (a name; NULL or "" = the supervisor's
+	 * own run).  The supervisor's run must have a node; the actor must
+	 * be registered in that node's program; start_method does not apply
+	 * there (a node starts actors by spawn). */
+	const char *node;
+	int         on_node_loss; /* enum tr_node_loss; 0 = report */
+	/* With TR_NODE_LOSS_RESTART_ELSEWHERE: where to start it when its
+	 * node is not connected, tried in order ("" = the supervisor's own
+	 * run); NULL-terminated, at most TR_SUP_ELSEWHERE_MAX; NULL: the
+	 * supervisor's own run. */
+	const char *const *elsewhere;
 } tr_child_spec;
+
+/* What a supervisor does when the node of a child is lost (the DOWN says
+ * noconnection): the child's state is *unknown* -- it may still run, cut
+ * off.  REPORT (the default) does not start another (no duplicates on
+ * both sides of a partition): it logs the loss at warning level and
+ * reports the child as TR_CHILD_UNKNOWN (which_children(),
+ * count_children().unknown) until its node is connected again; then it
+ * asks that node: if that incarnation still runs, the child is running
+ * again (nothing restarted); if it ended, that counts as an abnormal
+ * death and the child is restarted there by its restart type.
+ * RESTART_ELSEWHERE takes the loss as an abnormal death at once: the
+ * child is restarted (unless temporary, and by the strategy, counting
+ * against the intensity) on the first of `elsewhere` that is connected
+ * -- its own node first when it is, which a lost node is not. */
+enum tr_node_loss {
+	TR_NODE_LOSS_REPORT            = 0,
+	TR_NODE_LOSS_RESTART_ELSEWHERE = 1,
+};
+
+/* Most entries in tr_child_spec.elsewhere. */
+#define TR_SUP_ELSEWHERE_MAX 4
 
 /* A supervisor: its strategy, its restart intensity, optional restart
  * backoff (the n-th quick restart of one child waits min(max, min * 2^n)
@@ -208,6 +250,8 @@ enum tr_child_state {
 	                          * backoff, or for an earlier child of its
 	                          * group restart */
 	TR_CHILD_IGNORED = 3,    /* its last start answered TR_EIGNORE */
+	TR_CHILD_UNKNOWN = 4,    /* on another node, which was lost: it may
+	                          * still run there (enum tr_node_loss) */
 };
 
 /* What which_children() reports about one child. */
@@ -223,6 +267,9 @@ typedef struct tr_child_info {
 	int      last_exitcode; /* then its exit code (Python's: -N = signal) */
 	int      state;         /* enum tr_child_state */
 	bool     significant;
+	/* the node it runs (or last ran) on; "" = the supervisor's run.
+	 * pid and addr are then that node's (addr.node its id). */
+	char node[64];
 } tr_child_info;
 
 /* count_children(): like OTP's, specs counts every child known (running
@@ -234,6 +281,7 @@ typedef struct tr_child_counts {
 	int active; /* running now */
 	int supervisors;
 	int workers;
+	int unknown; /* on a lost node (TR_CHILD_UNKNOWN); not in active */
 } tr_child_counts;
 
 /* A client handle onto a supervisor (its own process).  It belongs to the
@@ -306,6 +354,14 @@ TR_API int tr_supervisor_start_child(tr_supervisor *s, const tr_child_spec *c,
  * other strategies. */
 TR_API int tr_supervisor_start_simple(tr_supervisor *s, const void *extra,
     size_t len, tr_child_info *ret, int timeout_ms);
+
+/* tr_supervisor_start_simple() on node `node` (NULL or "": where the
+ * template says): how a pool puts workers on other nodes.  Errors as
+ * tr_supervisor_start_simple(), and TR_EBADADDR (that node is not
+ * connected, or the supervisor's run has no node), -EINVAL (a bad node
+ * name). */
+TR_API int tr_supervisor_start_simple_on(tr_supervisor *s, const char *node,
+    const void *extra, size_t len, tr_child_info *ret, int timeout_ms);
 
 /* Stop a child by its shutdown spec; it is not restarted (a pending
  * restart is called off).  Its spec stays (restart_child() starts it

@@ -964,12 +964,35 @@ test_two_nodes(void **state)
 		run_example(methods[m], "two-nodes", NULL);
 		expect_clean_exit();
 		EXPECT_LINES("node b joined node a",
-		    "worker 1 on node b: 7 squared is 49",
-		    "worker 2 on node b: 8 squared is 64",
-		    "worker 3 on node b: 9 squared is 81", "killing node b",
+		    "a supervisor on node a started 3 workers on node b",
+		    "worker-1 on node b: 7 squared is 49",
+		    "worker-2 on node b: 8 squared is 64",
+		    "worker-3 on node b: 9 squared is 81", "killing node b",
 		    "worker on node b is DOWN: noconnection",
 		    "worker on node b is DOWN: noconnection",
-		    "worker on node b is DOWN: noconnection");
+		    "worker on node b is DOWN: noconnection",
+		    "supervisor: worker-1 on node b is unknown, not restarted",
+		    "supervisor: worker-2 on node b is unknown, not restarted",
+		    "supervisor: worker-3 on node b is unknown, not restarted",
+		    "supervisor: 0 running, 3 unknown");
+	}
+}
+
+static void
+test_pool_two_nodes(void **state)
+{
+	(void) state;
+	for (int m = 0; m < 3; m++) {
+		run_example(methods[m], "pool-two-nodes", NULL);
+		expect_clean_exit();
+		EXPECT_LINES("node b joined node a",
+		    "workers: 2 here, 2 on node b",
+		    "\\[1, 4, 9, 16, 25, 36, 49, 64, 81, 100\\]",
+		    "killing node b in the middle of a map of 80 items",
+		    "80 results, all exact",
+		    "workers lost with node b: 2 \\(tasks sent again: "
+		    "[1-9][0-9]*\\)",
+		    "workers: 4 here, 0 on node b");
 	}
 }
 
@@ -1034,6 +1057,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_trace_pingpong),
 		cmocka_unit_test(test_two_nodes),
 		cmocka_unit_test(test_queue_two_nodes),
+		cmocka_unit_test(test_pool_two_nodes),
 	};
 
 	/* orphans of the examples come to us, to be counted and reaped */

@@ -105,6 +105,8 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__node_name__descriptor,
 	&trwire__node_name_claim__descriptor,
 	&trwire__node_name_drop__descriptor,
+	&trwire__node_signal_req__descriptor,
+	&trwire__node_signal_rep__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
