@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node-direct.h"
 #include "protocol.h"
 #include "transport.h"
 #include "troupe.pb-c.h"
@@ -197,6 +198,30 @@ tri_inbox_adopt(const struct tri_inbox_sockets *s)
 	return 0;
 }
 
+int
+tri_inbox_listen_tcp(const char *host, char *ret, size_t n)
+{
+	char ep[PATH_MAX];
+	int  r = snprintf(ep, sizeof(ep), "%s:*", host);
+
+	if (!in.sock) {
+		return -ENOTCONN;
+	}
+	if (r < 0 || (size_t) r >= sizeof(ep)) {
+		return -ENAMETOOLONG;
+	}
+	/* the socket's options as they are now go with this endpoint only:
+	 * the ipc one keeps its own */
+	if (zmq_bind(in.sock, ep) < 0) {
+		return -zmq_errno();
+	}
+	if (zmq_getsockopt(in.sock, ZMQ_LAST_ENDPOINT, ret, &n) < 0) {
+		return -zmq_errno();
+	}
+	tri_debug("mailbox also listens at %s", ret);
+	return 0;
+}
+
 bool
 tri_inbox_bound(void)
 {
@@ -358,7 +383,7 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 	tr_msg          *h = NULL, *t = NULL, *m;
 	tr_addr          fins[MAX_ACKS];
 	size_t           n = 0, nfin = 0, left = room();
-	uint64_t         maxl = 0;
+	uint64_t         maxl = 0, ndirect = 0;
 	int              r    = 1;
 
 	memset(&st, 0, sizeof(st));
@@ -384,6 +409,7 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		if (tri_trace_on()) {
 			tri_trace_receive(&m->env, zmq_msg_size(&m->payload));
 		}
+		ndirect += (m->env.flags & TRI_FLAG_DIRECT) != 0;
 		m->next = NULL;
 		if (t) {
 			t->next = m;
@@ -394,6 +420,9 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		n++;
 	}
 	in.drained = r == 0;
+	if (ndirect) {
+		tri_direct_received(ndirect);
+	}
 	if (maxl) {
 		lamport_seen(maxl, n);
 	}

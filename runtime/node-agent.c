@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "node-direct.h"
 #include "node-int.h"
 #include "node.pb-c.h"
 #include "runtime.h"
@@ -189,10 +190,12 @@ do_stats(struct agent *ag, const tr_msg *m)
 {
 	Trwire__NodeStatsRep  rep = TRWIRE__NODE_STATS_REP__INIT;
 	Trwire__NodePeerState ps[TRI_NODE_PEERS_MAX], *pp[TRI_NODE_PEERS_MAX];
+	uint64_t              dsent, drecv;
 
 	pthread_mutex_lock(&ag->sh.lock);
-	rep.sent         = ag->sh.st.sent;
-	rep.received     = ag->sh.st.received;
+	tri_direct_counts(&dsent, &drecv); /* the direct path's */
+	rep.sent         = ag->sh.st.sent + dsent;
+	rep.received     = ag->sh.st.received + drecv;
 	rep.dead_letters = ag->sh.st.dead_letters;
 	rep.unreachable  = ag->sh.st.unreachable;
 	rep.refused      = ag->sh.st.refused;
@@ -279,6 +282,9 @@ tri_node_agent_main(const void *args, size_t len)
 	if (r == 0) {
 		r = write_file("node.pid", line);
 	}
+	if (r == 0) { /* node-direct.h */
+		r = tri_direct_publish(ag->id, ep, ag->conf.secret[0] != '\0');
+	}
 	if (r < 0) {
 		tri_node_link_stop(&ag->link);
 		tri_free(ag);
@@ -301,6 +307,7 @@ tri_node_agent_main(const void *args, size_t len)
 	}
 	remove_file("node.pid");
 	remove_file("node.ep");
+	tri_direct_unpublish();
 	tri_node_link_stop(&ag->link);
 	for (size_t i = 0; i < ag->nkids; i++) {
 		(void) tr_process_terminate(ag->kids[i]);

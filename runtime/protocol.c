@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node-direct.h"
 #include "node.pb-c.h"
 #include "rlive.h"
 #include "transport.h"
@@ -39,7 +40,8 @@ tri_proto_accepts(const char *type)
 {
 	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
 		"trwire.Fin", "trwire.FinAck", "trwire.LinkAck",
-		"trwire.RemoteDown" };
+		"trwire.RemoteDown", "trwire.DirectSync",
+		"trwire.DirectSyncAck" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strcmp(type, ok[i]) == 0) {
@@ -89,6 +91,12 @@ send_ack(tr_addr to, const ProtobufCMessage *ack)
 		zmq_close(s);
 	}
 	tr_msg_destroy(&m);
+}
+
+void
+tri_proto_send_answer(tr_addr to, const ProtobufCMessage *pb)
+{
+	send_ack(to, pb);
 }
 
 void
@@ -184,6 +192,10 @@ tri_proto_handle(tr_msg *m, tr_addr *finacks, size_t *nfin)
 		record_ack(m->env.sender, TRI_ACK_FIN);
 	} else if (strcmp(m->env.type, "trwire.LinkAck") == 0) {
 		record_ack(m->env.sender, TRI_ACK_LINK);
+	} else if (strcmp(m->env.type, "trwire.DirectSync") == 0) {
+		tri_direct_sync_in(m); /* node-direct.h */
+	} else if (strcmp(m->env.type, "trwire.DirectSyncAck") == 0) {
+		tri_direct_ack_in(m);
 	} else if (tr_msg_unpack(m, &trwire__link__descriptor, &pb) == 0) {
 		Trwire__LinkAck ack  = TRWIRE__LINK_ACK__INIT;
 		tr_addr         from = addr_of(((Trwire__Link *) pb)->from);
