@@ -199,7 +199,7 @@ tri_inbox_adopt(const struct tri_inbox_sockets *s)
 }
 
 int
-tri_inbox_listen_tcp(const char *host, char *ret, size_t n)
+tri_inbox_listen_tcp(const char *host, const char *secret, char *ret, size_t n)
 {
 	char ep[PATH_MAX];
 	int  r = snprintf(ep, sizeof(ep), "%s:*", host);
@@ -212,6 +212,16 @@ tri_inbox_listen_tcp(const char *host, char *ret, size_t n)
 	}
 	/* the socket's options as they are now go with this endpoint only:
 	 * the ipc one keeps its own */
+	if (secret) {
+		int one = 1;
+
+		if (zmq_setsockopt(in.sock, ZMQ_CURVE_SERVER, &one,
+		        sizeof(one)) < 0 ||
+		    zmq_setsockopt(in.sock, ZMQ_CURVE_SECRETKEY, secret,
+		        strlen(secret)) < 0) {
+			return -zmq_errno();
+		}
+	}
 	if (zmq_bind(in.sock, ep) < 0) {
 		return -zmq_errno();
 	}

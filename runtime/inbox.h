@@ -34,9 +34,10 @@ int  tri_inbox_open(struct tri_inbox_sockets *ret);
 int  tri_inbox_adopt(const struct tri_inbox_sockets *s); /* runtime thread */
 bool tri_inbox_bound(void);
 /* The direct path (node-direct.h): make the mailbox socket accept TCP
- * connections too, at host ("tcp://127.0.0.1"); the endpoint made goes in
- * ret.  The caller holds the socket (it reads it).  -errno on failure. */
-int tri_inbox_listen_tcp(const char *host, char *ret, size_t n);
+ * connections too, at host ("tcp://127.0.0.1"), as a CURVE server with
+ * the Z85 secret key if given; the endpoint made goes in ret.  The caller holds the socket (it reads it).  -errno on failure. */
+int tri_inbox_listen_tcp(
+    const char *host, const char *secret, char *ret, size_t n);
 
 /* ---- runtime thread ---- */
 size_t tri_inbox_nitems(void);

@@ -196,6 +196,8 @@ do_stats(struct agent *ag, const tr_msg *m)
 	tri_direct_counts(&dsent, &drecv); /* the direct path's */
 	rep.sent         = ag->sh.st.sent + dsent;
 	rep.received     = ag->sh.st.received + drecv;
+	rep.direct_sent     = dsent;
+	rep.direct_received = drecv;
 	rep.dead_letters = ag->sh.st.dead_letters;
 	rep.unreachable  = ag->sh.st.unreachable;
 	rep.refused      = ag->sh.st.refused;

@@ -42,7 +42,8 @@
 struct shm {
 	char             magic[8];
 	uint32_t         id;
-	uint32_t         pad;
+	uint32_t         curve; /* the node uses CURVE: so does the path */
+	_Atomic uint32_t gone;  /* the node stopped (another may start) */
 	char             host[TRI_NODE_EP_MAX]; /* "tcp://127.0.0.1" */
 	_Atomic uint64_t sent, received;
 };
@@ -51,6 +52,7 @@ struct ack {
 	tr_addr  from;
 	uint64_t token;
 	char     ep[TRI_NODE_EP_MAX];
+	char     key[TR_NODE_KEY_LEN + 1]; /* its CURVE server key, or "" */
 };
 
 enum { S_IDLE, S_ASKED, S_OFF };
@@ -63,6 +65,7 @@ struct tri_direct {
 	int      backoff_ms;
 	bool     broken;
 	char     ep[TRI_NODE_EP_MAX];
+	char     key[TR_NODE_KEY_LEN + 1];
 	void    *mon; /* events of the direct socket */
 };
 
@@ -73,6 +76,7 @@ static struct ack      acks[ACKS_MAX];
 static size_t          nacks;
 static uint64_t        next_token;
 static char            my_ep[TRI_NODE_EP_MAX]; /* our mailbox's TCP one */
+static char            my_key[TR_NODE_KEY_LEN + 1]; /* its CURVE key */
 static unsigned        nmon;
 
 /* ---- the shared file ------------------------------------------------------
@@ -99,6 +103,11 @@ conf(void)
 
 	pthread_mutex_lock(&lock);
 	s = shm;
+	if (s && atomic_load(&s->gone)) {
+		/* left mapped: another thread may still be counting in it */
+		shm = s = NULL;
+		shm_tried_ms = -1;
+	}
 	if (s) {
 		pthread_mutex_unlock(&lock);
 		return s;
@@ -119,7 +128,7 @@ conf(void)
 			if (p != MAP_FAILED) {
 				s = p;
 				if (memcmp(s->magic, SHM_MAGIC, 8) != 0 ||
-				    s->id == 0 ||
+				    s->id == 0 || atomic_load(&s->gone) ||
 				    memchr(s->host, '\0', sizeof(s->host)) ==
 				        NULL) {
 					munmap(p, sizeof(struct shm));
@@ -161,12 +170,6 @@ tri_direct_publish(uint32_t id, const char *ep, bool curve)
 		                    "hook acts on the agent path)");
 		return 0;
 	}
-	if (curve) {
-		tr_log(TR_LOG_INFO,
-		    "node: direct connections off (CURVE: every message "
-		    "goes through the node agents)");
-		return 0;
-	}
 	if (strncmp(ep, "tcp://", 6) != 0 || hl <= 6 || hl >= TRI_NODE_EP_MAX) {
 		return -EINVAL;
 	}
@@ -200,7 +203,8 @@ tri_direct_publish(uint32_t id, const char *ep, bool curve)
 		(void) unlink(tmp);
 		return 0;
 	}
-	s->id = id;
+	s->id    = id;
+	s->curve = curve;
 	memcpy(s->magic, SHM_MAGIC, 8);
 	if (rename(tmp, path) < 0) {
 		r = -errno;
@@ -219,6 +223,11 @@ tri_direct_unpublish(void)
 {
 	char path[PATH_MAX];
 
+	pthread_mutex_lock(&lock);
+	if (shm) {
+		atomic_store(&shm->gone, 1);
+	}
+	pthread_mutex_unlock(&lock);
 	if (shm_path(path, sizeof(path), "node.direct") == 0) {
 		(void) unlink(path);
 	}
@@ -271,17 +280,32 @@ tri_direct_sync_in(const tr_msg *m)
 	 * with an endpoint */
 	if (s && m->env.sender.node != 0 && m->env.sender.node != s->id &&
 	    !my_ep[0]) {
-		int r = tri_inbox_listen_tcp(s->host, my_ep, sizeof(my_ep));
+		/* with CURVE, a server key pair of this mailbox's own: its
+		 * public half goes only to whom we answer here, senders on
+		 * nodes our agent authenticated; nobody else can complete a
+		 * handshake with it (CurveZMQ's HELLO is boxed to it) */
+		char sec[TR_NODE_KEY_LEN + 1] = "";
+		int  r                        = 0;
 
+		if (s->curve && zmq_curve_keypair(my_key, sec) < 0) {
+			r = -zmq_errno();
+		}
+		if (r == 0) {
+			r = tri_inbox_listen_tcp(s->host, s->curve ? sec : NULL,
+			    my_ep, sizeof(my_ep));
+		}
+		explicit_bzero(sec, sizeof(sec));
 		if (r < 0) {
-			my_ep[0] = '\0';
+			my_ep[0]  = '\0';
+			my_key[0] = '\0';
 			tr_log(TR_LOG_WARNING,
 			    "mailbox: cannot listen on %s:* for direct "
 			    "connections: %s",
 			    s->host, tr_strerror(r));
 		}
 	}
-	ack.endpoint = (s && m->env.sender.node != 0) ? my_ep : (char *) "";
+	ack.endpoint   = (s && m->env.sender.node != 0) ? my_ep : (char *) "";
+	ack.server_key = ack.endpoint[0] && s->curve ? my_key : (char *) "";
 	/* everything before the DirectSync has been read: the answer says
 	 * so */
 	tri_proto_send_answer(m->env.sender, &ack.base);
@@ -290,16 +314,37 @@ tri_direct_sync_in(const tr_msg *m)
 /* ---- the sending side -----------------------------------------------------
  */
 
+/* A server key as our node's mode wants it: a Z85 key with CURVE, none
+ * without (a CURVE cluster never goes plain). */
+static bool
+key_ok(const char *key)
+{
+	struct shm *s = conf();
+	uint8_t     raw[32];
+
+	if (!s) {
+		return false;
+	}
+	if (!s->curve) {
+		return key[0] == '\0';
+	}
+	return strlen(key) == TR_NODE_KEY_LEN &&
+	    zmq_z85_decode(raw, key) != NULL;
+}
+
 void
 tri_direct_ack_in(const tr_msg *m)
 {
 	ProtobufCMessage      *pb;
 	Trwire__DirectSyncAck *a;
+	bool                   ok;
 
 	if (tr_msg_unpack(m, &trwire__direct_sync_ack__descriptor, &pb) < 0) {
 		return;
 	}
-	a = (Trwire__DirectSyncAck *) pb;
+	a  = (Trwire__DirectSyncAck *) pb;
+	ok = strncmp(a->endpoint, "tcp://", 6) == 0 &&
+	    strlen(a->endpoint) < TRI_NODE_EP_MAX && key_ok(a->server_key);
 	pthread_mutex_lock(&lock);
 	if (nacks == ACKS_MAX) { /* nobody looked for the oldest */
 		memmove(&acks[0], &acks[1], (ACKS_MAX - 1) * sizeof(acks[0]));
@@ -308,11 +353,11 @@ tri_direct_ack_in(const tr_msg *m)
 	acks[nacks].from  = m->env.sender;
 	acks[nacks].token = a->token;
 	/* outside input: only a TCP endpoint is ever connected to */
-	if (strncmp(a->endpoint, "tcp://", 6) == 0 &&
-	    strlen(a->endpoint) < TRI_NODE_EP_MAX) {
+	acks[nacks].ep[0]  = '\0';
+	acks[nacks].key[0] = '\0';
+	if (ok) {
 		tri_strlcpy(acks[nacks].ep, a->endpoint, TRI_NODE_EP_MAX);
-	} else {
-		acks[nacks].ep[0] = '\0';
+		tri_strlcpy(acks[nacks].key, a->server_key, TR_NODE_KEY_LEN + 1);
 	}
 	nacks++;
 	pthread_mutex_unlock(&lock);
@@ -323,7 +368,7 @@ tri_direct_ack_in(const tr_msg *m)
 /* The answer from `from` to token, taken (with older answers from it):
  * true and ep. */
 static bool
-ack_take(tr_addr from, uint64_t token, char *ep)
+ack_take(tr_addr from, uint64_t token, char *ep, char *key)
 {
 	bool found = false;
 
@@ -333,6 +378,7 @@ ack_take(tr_addr from, uint64_t token, char *ep)
 			if (acks[i].token == token) {
 				found = true;
 				tri_strlcpy(ep, acks[i].ep, TRI_NODE_EP_MAX);
+				tri_strlcpy(key, acks[i].key, TR_NODE_KEY_LEN + 1);
 			}
 			acks[i] = acks[--nacks];
 		} else {
@@ -358,7 +404,7 @@ int
 tri_direct_step(struct tri_direct **dp, tr_addr to, uint64_t sent)
 {
 	struct tri_direct *d = *dp;
-	char               ep[TRI_NODE_EP_MAX];
+	char               ep[TRI_NODE_EP_MAX], key[TR_NODE_KEY_LEN + 1];
 
 	if (!d) {
 		if (!conf() || !tri_mailbox_ctx() || tr_self_bind() < 0) {
@@ -376,7 +422,7 @@ tri_direct_step(struct tri_direct **dp, tr_addr to, uint64_t sent)
 		return tri_now_ms() < d->retry_ms ? TRI_DIRECT_STAY
 		                                  : TRI_DIRECT_ASK;
 	case S_ASKED:
-		if (!ack_take(d->to, d->token, ep)) {
+		if (!ack_take(d->to, d->token, ep, key)) {
 			if (tri_now_ms() - d->asked_ms > ASK_GIVEUP_MS) {
 				backoff(d);
 			}
@@ -387,6 +433,7 @@ tri_direct_step(struct tri_direct **dp, tr_addr to, uint64_t sent)
 			return TRI_DIRECT_STAY;
 		}
 		tri_strlcpy(d->ep, ep, sizeof(d->ep));
+		tri_strlcpy(d->key, key, sizeof(d->key));
 		if (sent == d->sent_at) {
 			return TRI_DIRECT_GO; /* nothing sent since */
 		}
@@ -416,18 +463,19 @@ bool
 tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd)
 {
 	int64_t deadline = tri_deadline(WAIT_MS);
-	char    ep[TRI_NODE_EP_MAX];
+	char    ep[TRI_NODE_EP_MAX], key[TR_NODE_KEY_LEN + 1];
 
 	for (;;) {
 		struct pollfd live = { .fd = live_fd, .events = POLLIN };
 		int           left, r;
 
-		if (ack_take(d->to, token, ep)) {
+		if (ack_take(d->to, token, ep, key)) {
 			if (!ep[0]) {
 				d->state = S_OFF;
 				return false;
 			}
 			tri_strlcpy(d->ep, ep, sizeof(d->ep));
+			tri_strlcpy(d->key, key, sizeof(d->key));
 			return true;
 		}
 		left = tri_remaining(deadline, WAIT_MS);
@@ -468,6 +516,19 @@ tri_direct_connect(struct tri_direct *d, int hwm, void **ret_sock)
 	 * and the pair starts again on the agent path */
 	zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &never, sizeof(never));
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
+	if (d->key[0]) { /* a key pair of our own: the server checks none */
+		char pub[TR_NODE_KEY_LEN + 1], sec[TR_NODE_KEY_LEN + 1];
+
+		if (zmq_curve_keypair(pub, sec) < 0) {
+			zmq_close(s);
+			backoff(d);
+			return -zmq_errno();
+		}
+		zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, d->key, TR_NODE_KEY_LEN);
+		zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, TR_NODE_KEY_LEN);
+		zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, TR_NODE_KEY_LEN);
+		explicit_bzero(sec, sizeof(sec));
+	}
 	snprintf(monep, sizeof(monep), "inproc://troupe-direct-%d-%u",
 	    (int) tri_getpid(), nmon++);
 	if (zmq_socket_monitor(s, monep,
@@ -619,5 +680,6 @@ tri_direct_forked(void)
 
 	lock     = fresh; /* another thread may have held it */
 	nacks    = 0;
-	my_ep[0] = '\0'; /* the parent's mailbox listened, not ours */
+	my_ep[0]  = '\0'; /* the parent's mailbox listened, not ours */
+	my_key[0] = '\0';
 }
