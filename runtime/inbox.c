@@ -626,6 +626,12 @@ tri_inbox_set_selective(bool on)
 }
 
 bool
+tri_inbox_full(void)
+{
+	return in.sock && room() == 0;
+}
+
+bool
 tri_inbox_drained(void)
 {
 	return !in.sock || in.drained;

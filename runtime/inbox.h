@@ -49,6 +49,8 @@ void tri_inbox_serve(void);
 /* Read connection events, then take the socket (from the actor's thread
  * if it waits on it) and read it empty, up to the room in the queue. */
 void tri_inbox_drain(void);
+/* The queue is at its bound: nothing more is read off the socket. */
+bool tri_inbox_full(void);
 /* The socket held nothing at the last look (or there is no socket). */
 bool tri_inbox_drained(void);
 /* The queue is at its bound while the actor waits for one particular

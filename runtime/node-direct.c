@@ -75,7 +75,7 @@ static int64_t         shm_tried_ms = -1;
 static struct ack      acks[ACKS_MAX];
 static size_t          nacks;
 static uint64_t        next_token;
-static char            my_ep[TRI_NODE_EP_MAX]; /* our mailbox's TCP one */
+static char            my_ep[TRI_NODE_EP_MAX];      /* our mailbox's TCP one */
 static char            my_key[TR_NODE_KEY_LEN + 1]; /* its CURVE key */
 static unsigned        nmon;
 
@@ -105,7 +105,7 @@ conf(void)
 	s = shm;
 	if (s && atomic_load(&s->gone)) {
 		/* left mapped: another thread may still be counting in it */
-		shm = s = NULL;
+		shm = s      = NULL;
 		shm_tried_ms = -1;
 	}
 	if (s) {
@@ -147,7 +147,8 @@ static bool
 wildcard(const char *host)
 {
 	return strcmp(host, "tcp://*") == 0 ||
-	    strcmp(host, "tcp://0.0.0.0") == 0 || strcmp(host, "tcp://[::]") == 0;
+	    strcmp(host, "tcp://0.0.0.0") == 0 ||
+	    strcmp(host, "tcp://[::]") == 0;
 }
 
 int
@@ -161,13 +162,15 @@ tri_direct_publish(uint32_t id, const char *ep, bool curve)
 	int         fd, r;
 
 	if (env && strcmp(env, "0") == 0) {
-		tr_log(TR_LOG_INFO, "node: direct connections off "
-		                    "(TROUPE_NODE_DIRECT=0)");
+		tr_log(TR_LOG_INFO,
+		    "node: direct connections off "
+		    "(TROUPE_NODE_DIRECT=0)");
 		return 0;
 	}
 	if (getenv("TROUPE_NODE_FAULT")) {
-		tr_log(TR_LOG_INFO, "node: direct connections off (the fault "
-		                    "hook acts on the agent path)");
+		tr_log(TR_LOG_INFO,
+		    "node: direct connections off (the fault "
+		    "hook acts on the agent path)");
 		return 0;
 	}
 	if (strncmp(ep, "tcp://", 6) != 0 || hl <= 6 || hl >= TRI_NODE_EP_MAX) {
@@ -259,7 +262,8 @@ tri_direct_received(uint64_t n)
 	struct shm *s = conf();
 
 	if (s) {
-		atomic_fetch_add_explicit(&s->received, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &s->received, n, memory_order_relaxed);
 	}
 }
 
@@ -357,7 +361,8 @@ tri_direct_ack_in(const tr_msg *m)
 	acks[nacks].key[0] = '\0';
 	if (ok) {
 		tri_strlcpy(acks[nacks].ep, a->endpoint, TRI_NODE_EP_MAX);
-		tri_strlcpy(acks[nacks].key, a->server_key, TR_NODE_KEY_LEN + 1);
+		tri_strlcpy(
+		    acks[nacks].key, a->server_key, TR_NODE_KEY_LEN + 1);
 	}
 	nacks++;
 	pthread_mutex_unlock(&lock);
@@ -378,7 +383,8 @@ ack_take(tr_addr from, uint64_t token, char *ep, char *key)
 			if (acks[i].token == token) {
 				found = true;
 				tri_strlcpy(ep, acks[i].ep, TRI_NODE_EP_MAX);
-				tri_strlcpy(key, acks[i].key, TR_NODE_KEY_LEN + 1);
+				tri_strlcpy(
+				    key, acks[i].key, TR_NODE_KEY_LEN + 1);
 			}
 			acks[i] = acks[--nacks];
 		} else {
@@ -437,8 +443,8 @@ tri_direct_step(struct tri_direct **dp, tr_addr to, uint64_t sent)
 		if (sent == d->sent_at) {
 			return TRI_DIRECT_GO; /* nothing sent since */
 		}
-		/* with mail queued our wait could not sleep: ask again */
-		return tri_inbox_has_mail() ? TRI_DIRECT_ASK : TRI_DIRECT_WAIT;
+		/* a full queue would not take the answer in: ask again */
+		return tri_inbox_full() ? TRI_DIRECT_ASK : TRI_DIRECT_WAIT;
 	default:
 		return TRI_DIRECT_STAY;
 	}
@@ -485,7 +491,7 @@ tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd)
 		if (tri_inbox_has_mail()) {
 			/* the wait would not sleep; the runtime thread
 			 * reads the socket while we stay away from it */
-			r = tri_poll_fd(live_fd, POLLIN, 1);
+			r            = tri_poll_fd(live_fd, POLLIN, 1);
 			live.revents = r > 0 ? POLLIN : 0;
 		} else {
 			r = tri_inbox_wait(&live, 1, left);
@@ -502,7 +508,7 @@ int
 tri_direct_connect(struct tri_direct *d, int hwm, void **ret_sock)
 {
 	char    monep[64];
-	void   *s   = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH), *mon = NULL;
+	void   *s = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH), *mon = NULL;
 	int     one = 1, never = -1, zero = 0, r = -ETIMEDOUT;
 	int64_t deadline = tri_deadline(CONNECT_MS);
 
@@ -545,8 +551,8 @@ tri_direct_connect(struct tri_direct *d, int hwm, void **ret_sock)
 	}
 	if (mon && zmq_connect(s, d->ep) == 0) {
 		for (;;) {
-			zmq_pollitem_t it   = { s, 0, ZMQ_POLLOUT, 0 };
-			int            left = tri_remaining(deadline, CONNECT_MS);
+			zmq_pollitem_t it = { s, 0, ZMQ_POLLOUT, 0 };
+			int left          = tri_remaining(deadline, CONNECT_MS);
 
 			if (zmq_poll(&it, 1, left) > 0 && it.revents) {
 				r = 0;
@@ -678,8 +684,8 @@ tri_direct_forked(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
-	lock     = fresh; /* another thread may have held it */
-	nacks    = 0;
+	lock      = fresh; /* another thread may have held it */
+	nacks     = 0;
 	my_ep[0]  = '\0'; /* the parent's mailbox listened, not ours */
 	my_key[0] = '\0';
 }

@@ -34,7 +34,7 @@ enum { TRI_FLAG_DIRECT = 4 }; /* envelope flag: came on the direct path */
 /* Write <rundir>/node.direct for node id listening on endpoint ep
  * ("tcp://host:port"), unless the direct path is off for this node (then
  * 0 and nothing is written; why is logged).  -errno if it cannot. */
-int tri_direct_publish(uint32_t id, const char *ep, bool curve);
+int  tri_direct_publish(uint32_t id, const char *ep, bool curve);
 void tri_direct_unpublish(void);
 /* What this run's processes sent and received on the direct path. */
 void tri_direct_counts(uint64_t *ret_sent, uint64_t *ret_received);
