@@ -133,6 +133,53 @@ sender_main(const void *args, size_t len)
 }
 TR_ACTOR(sender, sender_main)
 
+/* Checks that numbered messages come in order from 0; "end" is answered
+ * (to its sender) with "ok COUNT", or "bad AT GOT" for the first one out
+ * of order, and starts again. */
+static int
+checker_main(const void *args, size_t len)
+{
+	long next = 0, bad_at = -1, bad_got = -1;
+
+	(void) args;
+	(void) len;
+	for (;;) {
+		tr_msg *m     = NULL;
+		char    t[32] = "";
+
+		if (tr_recv(&m, TR_TEST_HANG_MS * 4) < 0) {
+			return 1;
+		}
+		if (tr_msg_is_system(m)) {
+			tr_msg_destroy(&m);
+			continue;
+		}
+		memcpy(t, tr_msg_data(m),
+		    tr_msg_size(m) < sizeof(t) - 1 ? tr_msg_size(m)
+		                                   : sizeof(t) - 1);
+		if (strcmp(t, "end") == 0) {
+			if (bad_at >= 0) {
+				snprintf(t, sizeof(t), "bad %ld %ld", bad_at,
+				    bad_got);
+			} else {
+				snprintf(t, sizeof(t), "ok %ld", next);
+			}
+			(void) tr_send_bytes(
+			    tr_msg_sender(m), t, strlen(t), TR_TEST_HANG_MS);
+			next   = 0;
+			bad_at = bad_got = -1;
+		} else {
+			if (atol(t) != next && bad_at < 0) {
+				bad_at  = next;
+				bad_got = atol(t);
+			}
+			next++;
+		}
+		tr_msg_destroy(&m);
+	}
+}
+TR_ACTOR(checker, checker_main)
+
 /* ---- node children ------------------------------------------------------- */
 
 /* argv: --node-child NAME PEER|- DETECT SECRET|- ALLOW|- COOKIE|- */
@@ -518,6 +565,49 @@ test_order_across_the_switch(void **state)
 	tr_node_stop(&a);
 }
 
+/* A long stream sent without pause, with no answers: the DirectSync's
+ * answer is taken in by the runtime thread while messages are still on
+ * their way through the agents; the switch waits for a second answer, so
+ * none is overtaken by a direct one. */
+static void
+test_order_when_switching_mid_stream(void **state)
+{
+	tr_node      *a = start_a(0, NULL, NULL);
+	struct kid    b;
+	tr_addr       c;
+	tr_msg       *m = NULL;
+	tr_node_stats before, after;
+	char          want[32], got[32] = "";
+	enum { M = 20000 };
+
+	(void) state;
+	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
+	wait_up("b", 1);
+	TR_ASSERT_OK(
+	    tr_node_spawn("b", "checker", NULL, 0, &c, TR_TEST_HANG_MS));
+	before = stats(NULL);
+	for (int i = 0; i < M; i++) {
+		char t[16];
+
+		snprintf(t, sizeof(t), "%d", i);
+		TR_ASSERT_OK(tr_send_bytes(c, t, strlen(t), TR_TEST_HANG_MS));
+	}
+	TR_ASSERT_OK(tr_send_bytes(c, "end", 3, TR_TEST_HANG_MS));
+	TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS * 2));
+	memcpy(got, tr_msg_data(m),
+	    tr_msg_size(m) < sizeof(got) - 1 ? tr_msg_size(m)
+	                                     : sizeof(got) - 1);
+	tr_msg_destroy(&m);
+	snprintf(want, sizeof(want), "ok %d", M);
+	assert_string_equal(got, want);
+	after = stats(NULL);
+	/* it did switch, in the stream */
+	assert_true(after.direct_sent > before.direct_sent);
+	assert_true(after.direct_sent - before.direct_sent < M);
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
 /* Senders of each start method on node a: each switches in the middle of
  * its stream, and sees its echoes in order (the echo switches to each of
  * them too, whose mailboxes then listen on TCP). */
@@ -677,6 +767,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_across_the_switch),
+		cmocka_unit_test(test_order_when_switching_mid_stream),
 		cmocka_unit_test(test_senders_of_each_start_method),
 		cmocka_unit_test(test_killed_node_down_noconnection),
 		cmocka_unit_test(test_old_incarnation_dead_letter),
