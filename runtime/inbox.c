@@ -212,13 +212,14 @@ tri_inbox_listen_tcp(const char *host, const char *secret, char *ret, size_t n)
 	}
 	/* the socket's options as they are now go with this endpoint only:
 	 * the ipc one keeps its own */
-	if (secret) {
-		int one = 1;
+	{
+		int on = secret != NULL;
 
-		if (zmq_setsockopt(in.sock, ZMQ_CURVE_SERVER, &one,
-		        sizeof(one)) < 0 ||
-		    zmq_setsockopt(in.sock, ZMQ_CURVE_SECRETKEY, secret,
-		        strlen(secret)) < 0) {
+		if (zmq_setsockopt(in.sock, ZMQ_CURVE_SERVER, &on, sizeof(on)) <
+		        0 ||
+		    (secret &&
+		        zmq_setsockopt(in.sock, ZMQ_CURVE_SECRETKEY, secret,
+		            strlen(secret)) < 0)) {
 			return -zmq_errno();
 		}
 	}
@@ -230,6 +231,15 @@ tri_inbox_listen_tcp(const char *host, const char *secret, char *ret, size_t n)
 	}
 	tri_debug("mailbox also listens at %s", ret);
 	return 0;
+}
+
+int
+tri_inbox_unlisten_tcp(const char *ep)
+{
+	if (!in.sock) {
+		return -ENOTCONN;
+	}
+	return zmq_unbind(in.sock, ep) < 0 ? -zmq_errno() : 0;
 }
 
 bool
@@ -394,7 +404,7 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 	tr_addr          fins[MAX_ACKS];
 	size_t           n = 0, nfin = 0, left = room();
 	uint64_t         maxl = 0, ndirect = 0;
-	int              r    = 1;
+	int              r = 1;
 
 	memset(&st, 0, sizeof(st));
 	while (n < BATCH && n < left && nfin < MAX_ACKS) {

@@ -35,9 +35,12 @@ int  tri_inbox_adopt(const struct tri_inbox_sockets *s); /* runtime thread */
 bool tri_inbox_bound(void);
 /* The direct path (node-direct.h): make the mailbox socket accept TCP
  * connections too, at host ("tcp://127.0.0.1"), as a CURVE server with
- * the Z85 secret key if given; the endpoint made goes in ret.  The caller holds the socket (it reads it).  -errno on failure. */
+ * the Z85 secret key if given; the endpoint made goes in ret.  The caller holds
+ * the socket (it reads it).  -errno on failure. */
 int tri_inbox_listen_tcp(
     const char *host, const char *secret, char *ret, size_t n);
+/* Stop accepting at that endpoint (the caller holds the socket). */
+int tri_inbox_unlisten_tcp(const char *ep);
 
 /* ---- runtime thread ---- */
 size_t tri_inbox_nitems(void);

@@ -69,15 +69,16 @@ struct tri_direct {
 	void    *mon; /* events of the direct socket */
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* acks, shm */
-static struct shm     *shm;
-static int64_t         shm_tried_ms = -1;
-static struct ack      acks[ACKS_MAX];
-static size_t          nacks;
-static uint64_t        next_token;
-static char            my_ep[TRI_NODE_EP_MAX];      /* our mailbox's TCP one */
-static char            my_key[TR_NODE_KEY_LEN + 1]; /* its CURVE key */
-static unsigned        nmon;
+static pthread_mutex_t   lock = PTHREAD_MUTEX_INITIALIZER; /* acks, shm */
+static struct shm       *shm;
+static int64_t           shm_tried_ms = -1;
+static struct ack        acks[ACKS_MAX];
+static size_t            nacks;
+static uint64_t          next_token;
+static char              my_ep[TRI_NODE_EP_MAX]; /* our mailbox's TCP one */
+static char              my_key[TR_NODE_KEY_LEN + 1]; /* its CURVE key */
+static const struct shm *my_for; /* the node (its file) it was made for */
+static unsigned          nmon;
 
 /* ---- the shared file ------------------------------------------------------
  */
@@ -280,6 +281,13 @@ tri_direct_sync_in(const tr_msg *m)
 	ack.token = ((Trwire__DirectSync *) pb)->token;
 	protobuf_c_message_free_unpacked(pb, NULL);
 	s = conf();
+	if (my_ep[0] && my_for != s) {
+		/* made for a node of this run that stopped; another (maybe
+		 * with CURVE now, or not) took its place */
+		(void) tri_inbox_unlisten_tcp(my_ep);
+		my_ep[0]  = '\0';
+		my_key[0] = '\0';
+	}
 	/* only a sender on another node (through our agent) is answered
 	 * with an endpoint */
 	if (s && m->env.sender.node != 0 && m->env.sender.node != s->id &&
@@ -298,6 +306,7 @@ tri_direct_sync_in(const tr_msg *m)
 			r = tri_inbox_listen_tcp(s->host, s->curve ? sec : NULL,
 			    my_ep, sizeof(my_ep));
 		}
+		my_for = s;
 		explicit_bzero(sec, sizeof(sec));
 		if (r < 0) {
 			my_ep[0]  = '\0';
@@ -688,4 +697,5 @@ tri_direct_forked(void)
 	nacks     = 0;
 	my_ep[0]  = '\0'; /* the parent's mailbox listened, not ours */
 	my_key[0] = '\0';
+	my_for    = NULL;
 }

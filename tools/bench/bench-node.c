@@ -7,9 +7,12 @@
  *           program tr_send()s N 256 B messages to a sink actor started on
  *           b with tr_node_spawn(), which answers once it has them all:
  *           N / time.  Round trip: 64 B tr_send() to an echo actor on b
- *           and tr_recv() of its answer (median); and tr_call().  Each
- *           message crosses a's node agent, TCP, and b's node agent.
- *           Then the same with CURVE on both nodes.
+ *           and tr_recv() of its answer (median); and tr_call().  After
+ *           the first messages of a pair each goes on the direct path
+ *           (runtime/node-direct.c: the sender's socket to the remote
+ *           mailbox over TCP).  Then the same with CURVE on both nodes,
+ *           and without the direct path (TROUPE_NODE_DIRECT=0: every
+ *           message crosses a's node agent, TCP, and b's node agent).
  *   zmq     raw libzmq PAIR sockets over tcp://127.0.0.1 between two
  *           processes, the same counts and sizes, without and with CURVE.
  *   erlang  two Erlang nodes (erl_dist.escript, run with escript if it is
@@ -461,7 +464,7 @@ erl_run(struct figures *f)
 int
 main(int argc, char **argv)
 {
-	struct figures tr, trc, zq, zqc, erl = { 0 };
+	struct figures tr, trc, tra, zq, zqc, erl = { 0 };
 	char           pa[41], sa[41], pb[41], sb[41];
 	bool           use_erl = true, have_erl;
 
@@ -491,17 +494,20 @@ main(int argc, char **argv)
 	zmq_run(false, &zq);
 	troupe_run(sa, pa, sb, pb, &trc);
 	zmq_run(true, &zqc);
+	setenv("TROUPE_NODE_DIRECT", "0", 1); /* both nodes' agents see it */
+	troupe_run(NULL, NULL, NULL, NULL, &tra);
+	unsetenv("TROUPE_NODE_DIRECT");
 	have_erl = use_erl && erl_run(&erl);
 
 	printf("\nbench-node: node to node over TCP loopback, --time %g s\n",
 	    target_s);
-	printf("| figure                  |     troupe |  raw zmq |   erlang | "
-	       "troupe/zmq | troupe/erlang |\n");
-	printf("|-------------------------|------------|----------|----------|"
-	       "------------|---------------|\n");
+	printf("| figure                    |     troupe |   raw zmq |   erlang "
+	       "| troupe/zmq | troupe/erlang |\n");
+	printf("|---------------------------|------------|-----------|----------"
+	       "|------------|---------------|\n");
 #define ROW(name, t, z, e, inv)                                             \
 	do {                                                                \
-		printf("| %-23s | %10.1f | %8.1f | ", name, t, z);          \
+		printf("| %-25s | %10.1f | %9.1f | ", name, t, z);         \
 		if (have_erl) {                                             \
 			printf("%8.1f | ", e);                              \
 		} else {                                                    \
@@ -519,6 +525,8 @@ main(int argc, char **argv)
 	ROW("64 B tr_call us", tr.call_us, zq.rt_us, erl.rt_us, true);
 	ROW("CURVE 256 B msg/s", trc.msgs, zqc.msgs, erl.msgs, false);
 	ROW("CURVE 64 B round trip us", trc.rt_us, zqc.rt_us, erl.rt_us, true);
+	ROW("agents 256 B msg/s", tra.msgs, zq.msgs, erl.msgs, false);
+	ROW("agents 64 B round trip us", tra.rt_us, zq.rt_us, erl.rt_us, true);
 	printf("(msg/s: higher is better, troupe/erlang = troupe's rate over "
 	       "Erlang's; round trips: troupe/zmq = troupe's time over zmq's, "
 	       "troupe/erlang = Erlang's time over troupe's, > 1 = troupe "
@@ -526,5 +534,7 @@ main(int argc, char **argv)
 	       "figures)\n");
 	printf("CURVE cost: msg/s x%.2f, round trip x%.2f\n",
 	    trc.msgs / tr.msgs, trc.rt_us / tr.rt_us);
+	printf("(agents rows: TROUPE_NODE_DIRECT=0, every message through "
+	       "both node agents, as before the direct path)\n");
 	return 0;
 }
