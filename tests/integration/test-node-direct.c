@@ -22,6 +22,9 @@
 
 #include "tr-test.h"
 
+#include "node-direct.h" /* the answers test */
+#include "node.pb-c.h"
+
 #ifdef __SANITIZE_ADDRESS__
 #define FORK TR_START_FORKSERVER
 #else
@@ -762,6 +765,62 @@ test_curve_wrong_key_gets_nothing_direct(void **state)
 	tr_node_stop(&a);
 }
 
+/* Outside input: a DirectSyncAck (from another node, through the agents)
+ * whose endpoint is not tcp://, too long, or that brings a CURVE key to a
+ * node without CURVE is never connected to: the pair stays on the agent
+ * path for good.  A well-formed one is used. */
+static int
+answer_then_step(const char *ep, const char *key)
+{
+	Trwire__DirectSyncAck ack = TRWIRE__DIRECT_SYNC_ACK__INIT;
+	struct tri_direct    *d   = NULL;
+	tr_addr               x   = { tr_node_id("b"), 4242, 1 };
+	tr_msg               *m   = NULL;
+	uint64_t              token;
+	int                   step;
+
+	assert_int_equal(tri_direct_step(&d, x, 0), TRI_DIRECT_ASK);
+	token = tri_direct_token();
+	tri_direct_asked(d, token, 1);
+	ack.token      = token;
+	ack.endpoint   = (char *) ep;
+	ack.server_key = (char *) key;
+	TR_ASSERT_OK(tri_msg_new_system(&m, &ack.base));
+	m->env.sender = x;
+	tri_direct_ack_in(m);
+	tr_msg_destroy(&m);
+	step = tri_direct_step(&d, x, 1);
+	if (step == TRI_DIRECT_STAY) { /* and for good */
+		assert_int_equal(tri_direct_step(&d, x, 1), TRI_DIRECT_STAY);
+	}
+	tri_direct_free(&d, true);
+	return step;
+}
+
+static void
+test_bad_answers_are_not_used(void **state)
+{
+	tr_node *a = start_a(0, NULL, NULL);
+	char     lng[400];
+
+	(void) state;
+	TR_ASSERT_OK(tr_self_bind()); /* as a sender's runtime has it */
+	memset(lng, 'x', sizeof(lng) - 1);
+	memcpy(lng, "tcp://", 6);
+	lng[sizeof(lng) - 1] = '\0';
+	assert_int_equal(
+	    answer_then_step("ipc:///tmp/evil", ""), TRI_DIRECT_STAY);
+	assert_int_equal(answer_then_step("", ""), TRI_DIRECT_STAY);
+	assert_int_equal(answer_then_step(lng, ""), TRI_DIRECT_STAY);
+	assert_int_equal(answer_then_step("tcp://127.0.0.1:1",
+	                     "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"),
+	    TRI_DIRECT_STAY);
+	/* the control: well formed, and nothing sent since the DirectSync */
+	assert_int_equal(
+	    answer_then_step("tcp://127.0.0.1:1", ""), TRI_DIRECT_GO);
+	tr_node_stop(&a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -772,6 +831,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_killed_node_down_noconnection),
 		cmocka_unit_test(test_old_incarnation_dead_letter),
 		cmocka_unit_test(test_curve_wrong_key_gets_nothing_direct),
+		cmocka_unit_test(test_bad_answers_are_not_used),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
