@@ -190,19 +190,20 @@ do_stats(struct agent *ag, const tr_msg *m)
 {
 	Trwire__NodeStatsRep  rep = TRWIRE__NODE_STATS_REP__INIT;
 	Trwire__NodePeerState ps[TRI_NODE_PEERS_MAX], *pp[TRI_NODE_PEERS_MAX];
-	uint64_t              dsent, drecv;
 
+	/* the direct path's counts, in sent and received too */
+	tri_direct_counts(&rep.direct_sent, &rep.direct_received);
 	pthread_mutex_lock(&ag->sh.lock);
-	tri_direct_counts(&dsent, &drecv); /* the direct path's */
-	rep.sent         = ag->sh.st.sent + dsent;
-	rep.received     = ag->sh.st.received + drecv;
-	rep.direct_sent     = dsent;
-	rep.direct_received = drecv;
+	rep.sent         = ag->sh.st.sent;
+	rep.received     = ag->sh.st.received;
 	rep.dead_letters = ag->sh.st.dead_letters;
 	rep.unreachable  = ag->sh.st.unreachable;
 	rep.refused      = ag->sh.st.refused;
 	rep.dropped      = ag->sh.st.dropped;
 	rep.lost         = ag->sh.st.lost;
+
+	rep.sent += rep.direct_sent;
+	rep.received += rep.direct_received;
 	for (int i = 0; i < ag->sh.npeers; i++) {
 		trwire__node_peer_state__init(&ps[i]);
 		ps[i].name = ag->sh.peers[i].name;

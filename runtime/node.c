@@ -496,12 +496,13 @@ tr_node_stats_get(const char *node, tr_node_stats *ret, int timeout_ms)
 	ret->refused      = rep->refused;
 	ret->dropped      = rep->dropped;
 	ret->lost         = rep->lost;
-	ret->direct_sent     = rep->direct_sent;
-	ret->direct_received = rep->direct_received;
 	ret->peers_known  = (int) rep->n_peers;
 	for (size_t i = 0; i < rep->n_peers; i++) {
 		ret->peers_up += rep->peers[i]->up;
 	}
+
+	ret->direct_sent     = rep->direct_sent;
+	ret->direct_received = rep->direct_received;
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	return 0;
 }

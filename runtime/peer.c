@@ -29,13 +29,13 @@
 #define SEND_SLICE_MS 20 /* a blocked send checks its peer's liveness */
 
 struct tri_peer {
-	tr_addr          addr;
-	void            *sock;
-	int              live_fd;
-	uint64_t         sent;       /* messages handed to this peer's socket */
-	uint8_t          prefix[48]; /* envelope fields 1-2: us, then peer */
-	int              prefix_len;
-	int              sndtimeo; /* ZMQ_SNDTIMEO now set */
+	tr_addr  addr;
+	void    *sock;
+	int      live_fd;
+	uint64_t sent;       /* messages handed to this peer's socket */
+	uint8_t  prefix[48]; /* envelope fields 1-2: us, then peer */
+	int      prefix_len;
+	int      sndtimeo; /* ZMQ_SNDTIMEO now set */
 	/* another node's actor: the direct path (node-direct.h); while it
 	 * is taken, sock is the direct socket and agent_sock the one to the
 	 * node agent, kept to fall back on */
@@ -455,7 +455,8 @@ again:
 				goto again;
 			}
 			if (timeout_ms != 0) {
-				r = send_frames(p, env, (size_t) n, m, timeout_ms);
+				r = send_frames(
+				    p, env, (size_t) n, m, timeout_ms);
 			}
 		}
 	} else {

@@ -501,13 +501,15 @@ main(int argc, char **argv)
 
 	printf("\nbench-node: node to node over TCP loopback, --time %g s\n",
 	    target_s);
-	printf("| figure                    |     troupe |   raw zmq |   erlang "
-	       "| troupe/zmq | troupe/erlang |\n");
-	printf("|---------------------------|------------|-----------|----------"
-	       "|------------|---------------|\n");
+	printf(
+	    "| figure                    |     troupe |   raw zmq |   erlang "
+	    "| troupe/zmq | troupe/erlang |\n");
+	printf(
+	    "|---------------------------|------------|-----------|----------"
+	    "|------------|---------------|\n");
 #define ROW(name, t, z, e, inv)                                             \
 	do {                                                                \
-		printf("| %-25s | %10.1f | %9.1f | ", name, t, z);         \
+		printf("| %-25s | %10.1f | %9.1f | ", name, t, z);          \
 		if (have_erl) {                                             \
 			printf("%8.1f | ", e);                              \
 		} else {                                                    \
