@@ -19,7 +19,11 @@
  *           installed): a process on one sends N 256 B binaries to one on
  *           the other, and 64 B ping-pongs.
  *
- * usage: bench-node [--time S] [--no-erlang] */
+ * --rounds N (1..9) measures troupe and raw zmq without CURVE N times,
+ * alternately, and shows the medians: a busy machine's drift then weighs
+ * on both.
+ *
+ * usage: bench-node [--time S] [--rounds N] [--no-erlang] */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -435,6 +439,23 @@ zmq_run(bool curve, struct figures *f)
 	kid_stop(&k);
 }
 
+static struct figures
+median_figures(struct figures *f, int n)
+{
+	double         a[9], b[9], c[9];
+	struct figures m;
+
+	for (int i = 0; i < n; i++) {
+		a[i] = f[i].msgs;
+		b[i] = f[i].rt_us;
+		c[i] = f[i].call_us;
+	}
+	m.msgs    = median(a, n);
+	m.rt_us   = median(b, n);
+	m.call_us = median(c, n);
+	return m;
+}
+
 /* erl_dist.escript prints "msgs_per_s X" and "rt_us Y". */
 static bool
 erl_run(struct figures *f)
@@ -467,6 +488,8 @@ main(int argc, char **argv)
 	struct figures tr, trc, tra, zq, zqc, erl = { 0 };
 	char           pa[41], sa[41], pb[41], sb[41];
 	bool           use_erl = true, have_erl;
+	struct figures rt[9], rz[9];
+	int            rounds = 1;
 
 	if (argc > 1 && strcmp(argv[1], "--node-b") == 0) {
 		return node_b(argc, argv);
@@ -477,11 +500,18 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
 			target_s = atof(argv[++i]);
+		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+			rounds = atoi(argv[++i]);
+			if (rounds < 1 || rounds > 9) {
+				fprintf(stderr, "bench-node: --rounds 1..9\n");
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--no-erlang") == 0) {
 			use_erl = false;
 		} else {
 			fprintf(stderr,
-			    "usage: bench-node [--time S] [--no-erlang]\n");
+			    "usage: bench-node [--time S] [--rounds N] "
+			    "[--no-erlang]\n");
 			return 2;
 		}
 	}
@@ -490,8 +520,12 @@ main(int argc, char **argv)
 	}
 	zmq_curve_keypair(pa, sa);
 	zmq_curve_keypair(pb, sb);
-	troupe_run(NULL, NULL, NULL, NULL, &tr);
-	zmq_run(false, &zq);
+	for (int i = 0; i < rounds; i++) {
+		troupe_run(NULL, NULL, NULL, NULL, &rt[i]);
+		zmq_run(false, &rz[i]);
+	}
+	tr = median_figures(rt, rounds);
+	zq = median_figures(rz, rounds);
 	troupe_run(sa, pa, sb, pb, &trc);
 	zmq_run(true, &zqc);
 	setenv("TROUPE_NODE_DIRECT", "0", 1); /* both nodes' agents see it */
@@ -499,8 +533,9 @@ main(int argc, char **argv)
 	unsetenv("TROUPE_NODE_DIRECT");
 	have_erl = use_erl && erl_run(&erl);
 
-	printf("\nbench-node: node to node over TCP loopback, --time %g s\n",
-	    target_s);
+	printf("\nbench-node: node to node over TCP loopback, --time %g s, "
+	       "%d round(s) (medians)\n",
+	    target_s, rounds);
 	printf(
 	    "| figure                    |     troupe |   raw zmq |   erlang "
 	    "| troupe/zmq | troupe/erlang |\n");
