@@ -55,7 +55,10 @@ struct ack {
 	char     key[TR_NODE_KEY_LEN + 1]; /* its CURVE server key, or "" */
 };
 
-enum { S_IDLE, S_ASKED, S_OFF };
+/* IDLE: nothing asked (or retry later); ASKED: a DirectSync is out;
+ * READY: its answer came (ep, key), the switch waits for a send that may
+ * block; OFF: the recipient has no direct endpoint. */
+enum { S_IDLE, S_ASKED, S_READY, S_OFF };
 
 struct tri_direct {
 	tr_addr  to;
@@ -92,7 +95,7 @@ shm_path(char *buf, size_t n, const char *name)
 }
 
 /* The run's node.direct, mapped (NULL: no direct path).  A missing file
- * is looked for again at most every 500 ms. */
+ * is looked for again at most every 50 ms. */
 static struct shm *
 conf(void)
 {
@@ -114,7 +117,7 @@ conf(void)
 		return s;
 	}
 	now = tri_now_ms();
-	if (shm_tried_ms >= 0 && now - shm_tried_ms < 500) {
+	if (shm_tried_ms >= 0 && now - shm_tried_ms < 50) {
 		pthread_mutex_unlock(&lock);
 		return NULL;
 	}
@@ -449,6 +452,9 @@ tri_direct_step(struct tri_direct **dp, tr_addr to, uint64_t sent)
 		}
 		tri_strlcpy(d->ep, ep, sizeof(d->ep));
 		tri_strlcpy(d->key, key, sizeof(d->key));
+		d->state = S_READY;
+		/* fall through */
+	case S_READY:
 		if (sent == d->sent_at) {
 			return TRI_DIRECT_GO; /* nothing sent since */
 		}
@@ -475,10 +481,13 @@ tri_direct_asked(struct tri_direct *d, uint64_t token, uint64_t sent)
 }
 
 bool
-tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd)
+tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd, int ms)
 {
-	int64_t deadline = tri_deadline(WAIT_MS);
-	char    ep[TRI_NODE_EP_MAX], key[TR_NODE_KEY_LEN + 1];
+	int64_t deadline;
+
+	ms       = ms < 0 || ms > WAIT_MS ? WAIT_MS : ms;
+	deadline = tri_deadline(ms);
+	char ep[TRI_NODE_EP_MAX], key[TR_NODE_KEY_LEN + 1];
 
 	for (;;) {
 		struct pollfd live = { .fd = live_fd, .events = POLLIN };
@@ -493,7 +502,7 @@ tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd)
 			tri_strlcpy(d->key, key, sizeof(d->key));
 			return true;
 		}
-		left = tri_remaining(deadline, WAIT_MS);
+		left = tri_remaining(deadline, ms);
 		if (left == 0) {
 			break;
 		}
@@ -514,13 +523,15 @@ tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd)
 }
 
 int
-tri_direct_connect(struct tri_direct *d, int hwm, void **ret_sock)
+tri_direct_connect(struct tri_direct *d, int hwm, int ms, void **ret_sock)
 {
 	char    monep[64];
 	void   *s = zmq_socket(tri_mailbox_ctx(), ZMQ_PUSH), *mon = NULL;
 	int     one = 1, never = -1, zero = 0, r = -ETIMEDOUT;
-	int64_t deadline = tri_deadline(CONNECT_MS);
+	int64_t deadline;
 
+	ms       = ms < 0 || ms > CONNECT_MS ? CONNECT_MS : ms;
+	deadline = tri_deadline(ms);
 	if (!s) {
 		backoff(d);
 		return -zmq_errno();
@@ -560,14 +571,14 @@ tri_direct_connect(struct tri_direct *d, int hwm, void **ret_sock)
 	}
 	if (mon && zmq_connect(s, d->ep) == 0) {
 		for (;;) {
-			zmq_pollitem_t it = { s, 0, ZMQ_POLLOUT, 0 };
-			int left          = tri_remaining(deadline, CONNECT_MS);
+			zmq_pollitem_t it   = { s, 0, ZMQ_POLLOUT, 0 };
+			int            left = tri_remaining(deadline, ms);
 
 			if (zmq_poll(&it, 1, left) > 0 && it.revents) {
 				r = 0;
 				break;
 			}
-			if (tri_remaining(deadline, CONNECT_MS) == 0) {
+			if (tri_remaining(deadline, ms) == 0) {
 				break;
 			}
 		}

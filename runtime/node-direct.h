@@ -66,13 +66,13 @@ uint64_t tri_direct_token(void);
 /* A DirectSync with token was sent (ASK); the peer has now sent `sent`
  * messages on the agent path. */
 void tri_direct_asked(struct tri_direct *d, uint64_t token, uint64_t sent);
-/* Wait (up to 1 s, or until live_fd fires) for the answer to token.
- * true if it came with an endpoint (then tri_direct_connect()). */
-bool tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd);
+/* Wait (up to ms, at most 1 s, or until live_fd fires) for the answer to
+ * token.  true if it came with an endpoint (then tri_direct_connect()). */
+bool tri_direct_wait(struct tri_direct *d, uint64_t token, int live_fd, int ms);
 /* Connect a PUSH socket to the endpoint learnt (waits until it is
- * connected, up to 1 s).  0 and *ret_sock, or -errno (the agent path
- * stays, and the switch is tried again later). */
-int tri_direct_connect(struct tri_direct *d, int hwm, void **ret_sock);
+ * connected, up to ms, at most 1 s).  0 and *ret_sock, or -errno (the
+ * agent path stays, and the switch is tried again later). */
+int tri_direct_connect(struct tri_direct *d, int hwm, int ms, void **ret_sock);
 /* The direct connection broke (a send to it cannot go out). */
 bool tri_direct_broken(struct tri_direct *d);
 /* This node's id, and the sender and recipient fields as they go on the

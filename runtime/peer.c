@@ -27,6 +27,7 @@
 
 #define PEER_BUCKETS  64
 #define SEND_SLICE_MS 20 /* a blocked send checks its peer's liveness */
+#define DIRECT_MIN_MS 10 /* a send that may wait less never switches */
 
 struct tri_peer {
 	tr_addr  addr;
@@ -368,16 +369,22 @@ leave_direct(struct tri_peer *p, bool dead)
 }
 
 /* Before a user message to another node on the agent path: maybe switch
- * *pp to the direct path first.  Returns TRI_DIRECT_ASK if a DirectSync
- * is to follow the message.  *pp is NULL if the peer was dropped. */
+ * *pp to the direct path first, blocking up to budget_ms (< 0: up to the
+ * direct path's own bounds).  Returns TRI_DIRECT_ASK if a DirectSync is
+ * to follow the message.  *pp is NULL if the peer was dropped. */
 static int
-direct_before(struct tri_peer **pp, tr_addr to)
+direct_before(struct tri_peer **pp, tr_addr to, int budget_ms)
 {
-	struct tri_peer *p    = *pp;
-	int              step = tri_direct_step(&p->direct, to, p->sent);
-	int              hwm  = atomic_load(&tri_inbox_capacity);
+	struct tri_peer *p        = *pp;
+	int              step     = tri_direct_step(&p->direct, to, p->sent);
+	int              hwm      = atomic_load(&tri_inbox_capacity);
+	int64_t          deadline = tri_deadline(budget_ms);
 	void            *sock;
 
+	if ((step == TRI_DIRECT_WAIT || step == TRI_DIRECT_GO) &&
+	    budget_ms >= 0 && budget_ms < DIRECT_MIN_MS) {
+		return TRI_DIRECT_STAY; /* a send that may not wait: later */
+	}
 	if (step == TRI_DIRECT_WAIT) {
 		uint64_t token = tri_direct_token();
 
@@ -387,13 +394,15 @@ direct_before(struct tri_peer **pp, tr_addr to)
 		}
 		*pp = p = peer_lookup(to);
 		if (!p || !p->direct ||
-		    !tri_direct_wait(p->direct, token, p->live_fd)) {
+		    !tri_direct_wait(p->direct, token, p->live_fd,
+		        tri_remaining(deadline, budget_ms))) {
 			return TRI_DIRECT_STAY;
 		}
 		step = TRI_DIRECT_GO;
 	}
 	if (step == TRI_DIRECT_GO) {
-		if (tri_direct_connect(p->direct, hwm, &sock) == 0) {
+		if (tri_direct_connect(p->direct, hwm,
+		        tri_remaining(deadline, budget_ms), &sock) == 0) {
 			take_direct(p, sock);
 		}
 		return TRI_DIRECT_STAY;
@@ -415,9 +424,18 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	}
 	if (to.node != 0 && !p->is_direct &&
 	    !(m->env.flags & TRI_FLAG_SYSTEM) && !tri_loop_in_thread()) {
-		step = direct_before(&p, to);
+		/* the switch may block: half the send's time, at most */
+		int64_t t0 = tri_now_ms();
+
+		step =
+		    direct_before(&p, to, timeout_ms < 0 ? -1 : timeout_ms / 2);
 		if (!p && (r = peer_get(to, &p)) < 0) {
 			return r;
+		}
+		if (timeout_ms > 0) {
+			int64_t left = timeout_ms - (tri_now_ms() - t0);
+
+			timeout_ms = left > 1 ? (int) left : 1;
 		}
 	}
 again:

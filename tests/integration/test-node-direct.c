@@ -765,6 +765,43 @@ test_curve_wrong_key_gets_nothing_direct(void **state)
 	tr_node_stop(&a);
 }
 
+/* A send that may not wait (timeout 0) never blocks for the switch: with
+ * only such sends the pair stays on the agent path; the first send that
+ * may wait switches it. */
+static void
+test_send_that_may_not_wait_does_not_switch(void **state)
+{
+	tr_node      *a = start_a(0, NULL, NULL);
+	struct kid    b;
+	tr_addr       e;
+	tr_msg       *m = NULL;
+	tr_node_stats st;
+
+	(void) state;
+	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
+	for (int i = 0; i < 20; i++) {
+		int r;
+
+		/* the agent's gateway may not be connected yet: retry */
+		while ((r = tr_send_bytes(e, "x", 1, 0)) == -EAGAIN) {
+			usleep(1000);
+		}
+		TR_ASSERT_OK(r);
+		TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
+		tr_msg_destroy(&m);
+	}
+	st = stats(NULL);
+	assert_int_equal(st.direct_sent, 0);
+	stream(e, 0, 1);
+	stream(e, 1, 10);
+	st = stats(NULL);
+	assert_true(st.direct_sent > 0);
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
 /* Outside input: a DirectSyncAck (from another node, through the agents)
  * whose endpoint is not tcp://, too long, or that brings a CURVE key to a
  * node without CURVE is never connected to: the pair stays on the agent
@@ -832,6 +869,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_old_incarnation_dead_letter),
 		cmocka_unit_test(test_curve_wrong_key_gets_nothing_direct),
 		cmocka_unit_test(test_bad_answers_are_not_used),
+		cmocka_unit_test(test_send_that_may_not_wait_does_not_switch),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
