@@ -324,7 +324,7 @@ tri_direct_sync_in(const tr_msg *m)
 	ack.server_key = ack.endpoint[0] && s->curve ? my_key : (char *) "";
 	/* everything before the DirectSync has been read: the answer says
 	 * so */
-	tri_proto_send_answer(m->env.sender, &ack.base);
+	tri_proto_send(m->env.sender, &ack.base);
 }
 
 /* ---- the sending side -----------------------------------------------------

@@ -40,15 +40,16 @@ tri_proto_accepts(const char *type)
 {
 	static const char *const ok[] = { "trwire.Link", "trwire.Unlink",
 		"trwire.Fin", "trwire.FinAck", "trwire.LinkAck",
-		"trwire.RemoteDown", "trwire.DirectSync",
-		"trwire.DirectSyncAck" };
+		"trwire.RemoteDown" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		if (strcmp(type, ok[i]) == 0) {
 			return true;
 		}
 	}
-	return false;
+	/* the direct path's (node-direct.h) */
+	return strcmp(type, "trwire.DirectSync") == 0 ||
+	    strcmp(type, "trwire.DirectSyncAck") == 0;
 }
 
 static tr_addr
@@ -94,7 +95,7 @@ send_ack(tr_addr to, const ProtobufCMessage *ack)
 }
 
 void
-tri_proto_send_answer(tr_addr to, const ProtobufCMessage *pb)
+tri_proto_send(tr_addr to, const ProtobufCMessage *pb)
 {
 	send_ack(to, pb);
 }
@@ -186,16 +187,22 @@ tri_proto_handle(tr_msg *m, tr_addr *finacks, size_t *nfin)
 	ProtobufCMessage *pb;
 	int               r = 0;
 
+	/* the direct path's (node-direct.h) */
+	if (strncmp(m->env.type, "trwire.DirectSync", 17) == 0) {
+		if (strcmp(m->env.type, "trwire.DirectSync") == 0) {
+			tri_direct_sync_in(m);
+		} else {
+			tri_direct_ack_in(m);
+		}
+		tr_msg_destroy(&m);
+		return 0;
+	}
 	if (strcmp(m->env.type, "trwire.Fin") == 0) {
 		finacks[(*nfin)++] = m->env.sender;
 	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {
 		record_ack(m->env.sender, TRI_ACK_FIN);
 	} else if (strcmp(m->env.type, "trwire.LinkAck") == 0) {
 		record_ack(m->env.sender, TRI_ACK_LINK);
-	} else if (strcmp(m->env.type, "trwire.DirectSync") == 0) {
-		tri_direct_sync_in(m); /* node-direct.h */
-	} else if (strcmp(m->env.type, "trwire.DirectSyncAck") == 0) {
-		tri_direct_ack_in(m);
 	} else if (tr_msg_unpack(m, &trwire__link__descriptor, &pb) == 0) {
 		Trwire__LinkAck ack  = TRWIRE__LINK_ACK__INIT;
 		tr_addr         from = addr_of(((Trwire__Link *) pb)->from);

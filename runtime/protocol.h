@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "msg.h"
 
 /* The system message types a mailbox accepts from the wire. */
@@ -18,9 +20,9 @@ bool tri_proto_accepts(const char *type);
  * came before is queued).  TR_EBADFRAME if it does not decode. */
 int  tri_proto_handle(tr_msg *m, tr_addr *finacks, size_t *nfin);
 void tri_proto_send_finack(tr_addr to);
-/* Send a runtime answer (pb) to `to` on a throwaway socket (never
- * blocks; lost if it cannot go). */
-void tri_proto_send_answer(tr_addr to, const struct ProtobufCMessage *pb);
+/* Send system message pb to `to` on a throwaway socket (as the answers
+ * are): never blocks; a recipient that is gone loses it. */
+void tri_proto_send(tr_addr to, const ProtobufCMessage *pb);
 /* Links the actor's thread read wait for the runtime thread: run them. */
 void tri_proto_apply_deferred(void);
 
