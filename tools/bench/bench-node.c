@@ -442,7 +442,7 @@ zmq_run(bool curve, struct figures *f)
 static struct figures
 median_figures(struct figures *f, int n)
 {
-	double         a[9], b[9], c[9];
+	double         a[9] = { 0 }, b[9] = { 0 }, c[9] = { 0 };
 	struct figures m;
 
 	for (int i = 0; i < n; i++) {
