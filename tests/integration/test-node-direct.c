@@ -802,6 +802,52 @@ test_send_that_may_not_wait_does_not_switch(void **state)
 	tr_node_stop(&a);
 }
 
+/* A direct connection that breaks while both ends live (here: aborted
+ * with `ss -K`, which needs root and a kernel with socket destroy; else
+ * skipped): the sender falls back to the agents, nothing sent after the
+ * break is lost or out of order, and the pair switches again later. */
+static void
+test_broken_connection_falls_back(void **state)
+{
+	tr_node      *a = start_a(0, NULL, NULL);
+	struct kid    b;
+	tr_addr       e;
+	unsigned      ports[16];
+	char          cmd[160];
+	tr_node_stats st;
+	uint64_t      before;
+
+	(void) state;
+	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
+	wait_up("b", 1);
+	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
+	go_direct(e, 50);
+	st = stats(NULL);
+	assert_true(st.direct_sent > 0);
+	assert_int_equal(listen_ports((pid_t) e.pid, ports, 16), 1);
+	/* our connection to the echo's listener (its own to us stays) */
+	snprintf(cmd, sizeof(cmd),
+	    "ss -K state established dst 127.0.0.1 dport = %u "
+	    ">/dev/null 2>&1",
+	    ports[0]);
+	if (system(cmd) != 0) {
+		kid_stop(&b);
+		tr_node_stop(&a);
+		print_message("ss -K not available here: skipped\n");
+		skip();
+	}
+	usleep(200000); /* the sender's libzmq sees the connection gone */
+	before = stats(NULL).direct_sent;
+	stream(e, 1000, 50); /* all of them, in order, through the agents */
+	st = stats(NULL);
+	assert_true(st.direct_sent - before < 50);
+	/* and the pair goes direct again */
+	go_direct(e, 50);
+	assert_true(stats(NULL).direct_sent > st.direct_sent);
+	kid_stop(&b);
+	tr_node_stop(&a);
+}
+
 /* Outside input: a DirectSyncAck (from another node, through the agents)
  * whose endpoint is not tcp://, too long, or that brings a CURVE key to a
  * node without CURVE is never connected to: the pair stays on the agent
@@ -870,6 +916,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_curve_wrong_key_gets_nothing_direct),
 		cmocka_unit_test(test_bad_answers_are_not_used),
 		cmocka_unit_test(test_send_that_may_not_wait_does_not_switch),
+		cmocka_unit_test(test_broken_connection_falls_back),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
