@@ -20,7 +20,6 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
-#include "node-direct.h"
 #include "protocol.h"
 #include "transport.h"
 #include "troupe.pb-c.h"

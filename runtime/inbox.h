@@ -41,6 +41,8 @@ int tri_inbox_listen_tcp(
     const char *host, const char *secret, char *ret, size_t n);
 /* Stop accepting at that endpoint (the caller holds the socket). */
 int tri_inbox_unlisten_tcp(const char *ep);
+/* n messages came on the direct path (node-direct.c counts them). */
+void tri_direct_received(uint64_t n);
 
 /* ---- runtime thread ---- */
 size_t tri_inbox_nitems(void);

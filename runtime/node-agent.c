@@ -201,9 +201,6 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.refused      = ag->sh.st.refused;
 	rep.dropped      = ag->sh.st.dropped;
 	rep.lost         = ag->sh.st.lost;
-
-	rep.sent += rep.direct_sent;
-	rep.received += rep.direct_received;
 	for (int i = 0; i < ag->sh.npeers; i++) {
 		trwire__node_peer_state__init(&ps[i]);
 		ps[i].name = ag->sh.peers[i].name;
@@ -215,6 +212,8 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.peers   = pp;
 	rep.name    = ag->conf.name;
 	rep.id      = ag->id;
+	rep.sent += rep.direct_sent; /* the direct path's too */
+	rep.received += rep.direct_received;
 	(void) tr_reply_pb(m, &rep.base, 1000);
 	pthread_mutex_unlock(&ag->sh.lock);
 }

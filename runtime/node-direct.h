@@ -28,8 +28,6 @@
 
 #include "msg.h"
 
-enum { TRI_FLAG_DIRECT = 4 }; /* envelope flag: came on the direct path */
-
 /* ---- the node agent ---- */
 /* Write <rundir>/node.direct for node id listening on endpoint ep
  * ("tcp://host:port"), unless the direct path is off for this node (then
@@ -43,8 +41,7 @@ void tri_direct_counts(uint64_t *ret_sent, uint64_t *ret_received);
 /* A DirectSync read from the mailbox socket (the caller holds it):
  * listen on TCP if not yet, and answer its sender. */
 void tri_direct_sync_in(const tr_msg *m);
-/* n messages came on the direct path. */
-void tri_direct_received(uint64_t n);
+/* tri_direct_received(): in inbox.h. */
 
 /* ---- the sending side (peer.c) ---- */
 struct tri_direct;

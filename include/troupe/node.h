@@ -109,12 +109,12 @@ typedef struct tr_node_stats {
 	uint64_t refused;      /* connections refused by the key check */
 	uint64_t dropped;      /* malformed, spoofed, mailbox full too long */
 	uint64_t lost;         /* sent by a peer, never came (sequence gaps) */
-	int      peers_up;     /* peer nodes connected now */
-	int      peers_known;
 	/* of sent and received: on direct connections between an actor and
 	 * a remote mailbox, not through the node agents (distribution.md) */
 	uint64_t direct_sent;
 	uint64_t direct_received;
+	int      peers_up; /* peer nodes connected now */
+	int      peers_known;
 } tr_node_stats;
 
 /* Counters of node `node` (NULL or "": this run's node).  Blocks up to
