@@ -198,6 +198,50 @@ tri_inbox_adopt(const struct tri_inbox_sockets *s)
 	return 0;
 }
 
+int
+tri_inbox_listen_tcp(const char *host, const char *secret, char *ret, size_t n)
+{
+	char ep[PATH_MAX];
+	int  r = snprintf(ep, sizeof(ep), "%s:*", host);
+
+	if (!in.sock) {
+		return -ENOTCONN;
+	}
+	if (r < 0 || (size_t) r >= sizeof(ep)) {
+		return -ENAMETOOLONG;
+	}
+	/* the socket's options as they are now go with this endpoint only:
+	 * the ipc one keeps its own */
+	{
+		int on = secret != NULL;
+
+		if (zmq_setsockopt(in.sock, ZMQ_CURVE_SERVER, &on, sizeof(on)) <
+		        0 ||
+		    (secret &&
+		        zmq_setsockopt(in.sock, ZMQ_CURVE_SECRETKEY, secret,
+		            strlen(secret)) < 0)) {
+			return -zmq_errno();
+		}
+	}
+	if (zmq_bind(in.sock, ep) < 0) {
+		return -zmq_errno();
+	}
+	if (zmq_getsockopt(in.sock, ZMQ_LAST_ENDPOINT, ret, &n) < 0) {
+		return -zmq_errno();
+	}
+	tri_debug("mailbox also listens at %s", ret);
+	return 0;
+}
+
+int
+tri_inbox_unlisten_tcp(const char *ep)
+{
+	if (!in.sock) {
+		return -ENOTCONN;
+	}
+	return zmq_unbind(in.sock, ep) < 0 ? -zmq_errno() : 0;
+}
+
 bool
 tri_inbox_bound(void)
 {
@@ -359,8 +403,8 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 	tr_msg          *h = NULL, *t = NULL, *m;
 	tr_addr          fins[MAX_ACKS];
 	size_t           n = 0, nfin = 0, left = room();
-	uint64_t         maxl = 0;
-	int              r    = 1;
+	uint64_t         maxl = 0, ndirect = 0;
+	int              r = 1;
 
 	memset(&st, 0, sizeof(st));
 	while (n < BATCH && n < left && nfin < MAX_ACKS) {
@@ -387,6 +431,7 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		if (tri_trace_on()) {
 			tri_trace_receive(&m->env, &m->payload);
 		}
+		ndirect += (m->env.flags & TRI_FLAG_DIRECT) != 0;
 		m->next = NULL;
 		if (t) {
 			t->next = m;
@@ -397,6 +442,9 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		n++;
 	}
 	in.drained = r == 0;
+	if (ndirect) {
+		tri_direct_received(ndirect);
+	}
 	if (maxl) {
 		lamport_seen(maxl, n);
 	}
@@ -587,6 +635,12 @@ void
 tri_inbox_set_selective(bool on)
 {
 	atomic_store(&in.selective, on);
+}
+
+bool
+tri_inbox_full(void)
+{
+	return in.sock && room() == 0;
 }
 
 bool

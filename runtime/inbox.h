@@ -33,6 +33,16 @@ struct tri_inbox_sockets {
 int  tri_inbox_open(struct tri_inbox_sockets *ret);
 int  tri_inbox_adopt(const struct tri_inbox_sockets *s); /* runtime thread */
 bool tri_inbox_bound(void);
+/* The direct path (node-direct.h): make the mailbox socket accept TCP
+ * connections too, at host ("tcp://127.0.0.1"), as a CURVE server with
+ * the Z85 secret key if given; the endpoint made goes in ret.  The caller holds
+ * the socket (it reads it).  -errno on failure. */
+int tri_inbox_listen_tcp(
+    const char *host, const char *secret, char *ret, size_t n);
+/* Stop accepting at that endpoint (the caller holds the socket). */
+int tri_inbox_unlisten_tcp(const char *ep);
+/* n messages came on the direct path (node-direct.c counts them). */
+void tri_direct_received(uint64_t n);
 
 /* ---- runtime thread ---- */
 size_t tri_inbox_nitems(void);
@@ -44,6 +54,8 @@ void tri_inbox_serve(void);
 /* Read connection events, then take the socket (from the actor's thread
  * if it waits on it) and read it empty, up to the room in the queue. */
 void tri_inbox_drain(void);
+/* The queue is at its bound: nothing more is read off the socket. */
+bool tri_inbox_full(void);
 /* The socket held nothing at the last look (or there is no socket). */
 bool tri_inbox_drained(void);
 /* The queue is at its bound while the actor waits for one particular

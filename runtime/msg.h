@@ -13,7 +13,8 @@
 #define TRI_TYPE_MAX 128
 #define TRI_ENV_MAX  512 /* largest envelope we produce or accept */
 
-enum { TRI_FLAG_REPLY = 1, TRI_FLAG_SYSTEM = 2 };
+/* DIRECT: came on the direct path between nodes (node-direct.h) */
+enum { TRI_FLAG_REPLY = 1, TRI_FLAG_SYSTEM = 2, TRI_FLAG_DIRECT = 4 };
 
 struct tri_env {
 	tr_addr  sender, recipient, reply_to;

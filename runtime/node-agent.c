@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "node-direct.h"
 #include "node-int.h"
 #include "node-names.h"
 #include "node.pb-c.h"
@@ -199,6 +200,8 @@ do_stats(struct agent *ag, const tr_msg *m)
 	Trwire__NodeStatsRep  rep = TRWIRE__NODE_STATS_REP__INIT;
 	Trwire__NodePeerState ps[TRI_NODE_PEERS_MAX], *pp[TRI_NODE_PEERS_MAX];
 
+	/* the direct path's counts, in sent and received too */
+	tri_direct_counts(&rep.direct_sent, &rep.direct_received);
 	pthread_mutex_lock(&ag->sh.lock);
 	rep.sent         = ag->sh.st.sent;
 	rep.received     = ag->sh.st.received;
@@ -223,6 +226,8 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.peers   = pp;
 	rep.name    = ag->conf.name;
 	rep.id      = ag->id;
+	rep.sent += rep.direct_sent; /* the direct path's too */
+	rep.received += rep.direct_received;
 	(void) tr_reply_pb(m, &rep.base, 1000);
 	pthread_mutex_unlock(&ag->sh.lock);
 }
@@ -344,6 +349,9 @@ tri_node_agent_main(const void *args, size_t len)
 	if (r == 0) {
 		r = write_file("node.pid", line);
 	}
+	if (r == 0) { /* node-direct.h */
+		r = tri_direct_publish(ag->id, ep, ag->conf.secret[0] != '\0');
+	}
 	if (r < 0) {
 		tri_node_link_stop(&ag->link);
 		tri_free(ag);
@@ -367,6 +375,7 @@ tri_node_agent_main(const void *args, size_t len)
 	}
 	remove_file("node.pid");
 	remove_file("node.ep");
+	tri_direct_unpublish();
 	tri_node_link_stop(&ag->link);
 	for (size_t i = 0; i < ag->nkids; i++) {
 		(void) tr_process_terminate(ag->kids[i]);

@@ -500,6 +500,10 @@ deliver(struct tri_node_link *l, const struct tri_env *e, zmq_msg_t *payload,
 		zmq_msg_t copy;
 
 		s = local_sock(l, e->recipient, &dead);
+		/* a sender's probe (node-direct.h): not a letter */
+		if (dead && strcmp(e->type, "trwire.DirectSync") == 0) {
+			return;
+		}
 		if (dead) {
 			dead_letter(l, e->recipient, e->type);
 			return;

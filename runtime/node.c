@@ -516,6 +516,9 @@ tr_node_stats_get(const char *node, tr_node_stats *ret, int timeout_ms)
 	for (size_t i = 0; i < rep->n_peers; i++) {
 		ret->peers_up += rep->peers[i]->up;
 	}
+
+	ret->direct_sent     = rep->direct_sent;
+	ret->direct_received = rep->direct_received;
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	return 0;
 }

@@ -15,7 +15,11 @@
 #include "fds.h"
 #include "inbox.h"
 #include "liveness.h"
+#include "log.h"
+#include "loop.h"
 #include "mailbox.h"
+#include "node-direct.h"
+#include "node.pb-c.h"
 #include "protocol.h"
 #include "rlive.h"
 #include "transport.h"
@@ -24,16 +28,23 @@
 
 #define PEER_BUCKETS  64
 #define SEND_SLICE_MS 20 /* a blocked send checks its peer's liveness */
+#define DIRECT_MIN_MS 10 /* a send that may wait less never switches */
 
 struct tri_peer {
-	tr_addr          addr;
-	void            *sock;
-	int              live_fd;
-	uint64_t         sent;       /* messages handed to this peer's socket */
-	uint8_t          prefix[48]; /* envelope fields 1-2: us, then peer */
-	int              prefix_len;
-	int              sndtimeo; /* ZMQ_SNDTIMEO now set */
-	struct tri_peer *next;
+	tr_addr  addr;
+	void    *sock;
+	int      live_fd;
+	uint64_t sent;       /* messages handed to this peer's socket */
+	uint8_t  prefix[48]; /* envelope fields 1-2: us, then peer */
+	int      prefix_len;
+	int      sndtimeo; /* ZMQ_SNDTIMEO now set */
+	/* another node's actor: the direct path (node-direct.h); while it
+	 * is taken, sock is the direct socket and agent_sock the one to the
+	 * node agent, kept to fall back on */
+	struct tri_direct *direct;
+	void              *agent_sock;
+	bool               is_direct;
+	struct tri_peer   *next;
 };
 
 static struct tri_peer *peers[PEER_BUCKETS];
@@ -48,11 +59,21 @@ bucket(tr_addr a)
 }
 
 static void
+close_sock(void *sock, int linger)
+{
+	tri_fds_forget_socket(sock);
+	zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(sock);
+}
+
+static void
 peer_free(struct tri_peer *p, int linger)
 {
-	tri_fds_forget_socket(p->sock);
-	zmq_setsockopt(p->sock, ZMQ_LINGER, &linger, sizeof(linger));
-	zmq_close(p->sock);
+	close_sock(p->sock, linger);
+	if (p->agent_sock) {
+		close_sock(p->agent_sock, linger);
+	}
+	tri_direct_free(&p->direct, true);
 	if (p->live_fd >= 0) {
 		tri_live_close(p->live_fd);
 	}
@@ -280,13 +301,123 @@ send_frames(struct tri_peer *p, const uint8_t *env, size_t envlen, tr_msg *m,
 	}
 }
 
+/* ---- the direct path to another node's actor (node-direct.h) ---------- */
+
+static void
+set_prefix(struct tri_peer *p)
+{
+	tr_addr self = tri_self_cached(), to = p->addr;
+
+	if (p->is_direct) { /* nobody rewrites them on the way */
+		self.node = tri_direct_node_id();
+		to.node   = 0;
+	}
+	p->prefix_len =
+	    tri_env_encode_addrs(self, to, p->prefix, sizeof(p->prefix));
+}
+
+/* A DirectSync through p's agent path, behind what we sent before. */
+static int
+send_sync(tr_addr to, uint64_t token)
+{
+	Trwire__DirectSync ds = TRWIRE__DIRECT_SYNC__INIT;
+	tr_msg            *m  = NULL;
+	int                r;
+
+	ds.token = token;
+	r        = tri_msg_new_system(&m, &ds.base);
+	if (r == 0) {
+		r = tri_peer_send(to, &m, 1000, NULL); /* system: no step */
+	}
+	tr_msg_destroy(&m);
+	return r;
+}
+
+static void
+take_direct(struct tri_peer *p, void *sock)
+{
+	char a[TR_ADDR_STRLEN];
+
+	p->agent_sock = p->sock;
+	p->sock       = sock;
+	p->is_direct  = true;
+	p->sndtimeo   = -2; /* unknown: set at the next send */
+	set_prefix(p);
+	tr_log(TR_LOG_DEBUG, "peer %s: direct connection",
+	    tr_addr_format(p->addr, a, sizeof(a)));
+}
+
+/* The direct connection cannot be used (its actor died, or it broke):
+ * back to the agent path, which was idle since the switch. */
+static void
+leave_direct(struct tri_peer *p, bool dead)
+{
+	char a[TR_ADDR_STRLEN];
+
+	if (!dead) {
+		tr_log(TR_LOG_WARNING,
+		    "peer %s: the direct connection broke; messages in flight "
+		    "on it may be lost; the node agents carry on",
+		    tr_addr_format(p->addr, a, sizeof(a)));
+	}
+	close_sock(p->sock, 0);
+	tri_direct_free(&p->direct, true);
+	p->sock       = p->agent_sock;
+	p->agent_sock = NULL;
+	p->is_direct  = false;
+	p->sndtimeo   = -2;
+	set_prefix(p);
+}
+
+/* Before a user message to another node on the agent path: maybe switch
+ * *pp to the direct path first, blocking up to budget_ms (< 0: up to the
+ * direct path's own bounds).  Returns TRI_DIRECT_ASK if a DirectSync is
+ * to follow the message.  *pp is NULL if the peer was dropped. */
+static int
+direct_before(struct tri_peer **pp, tr_addr to, int budget_ms)
+{
+	struct tri_peer *p        = *pp;
+	int              step     = tri_direct_step(&p->direct, to, p->sent);
+	int              hwm      = atomic_load(&tri_inbox_capacity);
+	int64_t          deadline = tri_deadline(budget_ms);
+	void            *sock;
+
+	if ((step == TRI_DIRECT_WAIT || step == TRI_DIRECT_GO) &&
+	    budget_ms >= 0 && budget_ms < DIRECT_MIN_MS) {
+		return TRI_DIRECT_STAY; /* a send that may not wait: later */
+	}
+	if (step == TRI_DIRECT_WAIT) {
+		uint64_t token = tri_direct_token();
+
+		if (send_sync(to, token) < 0) {
+			*pp = peer_lookup(to);
+			return TRI_DIRECT_STAY;
+		}
+		*pp = p = peer_lookup(to);
+		if (!p || !p->direct ||
+		    !tri_direct_wait(p->direct, token, p->live_fd,
+		        tri_remaining(deadline, budget_ms))) {
+			return TRI_DIRECT_STAY;
+		}
+		step = TRI_DIRECT_GO;
+	}
+	if (step == TRI_DIRECT_GO) {
+		if (tri_direct_connect(p->direct, hwm,
+		        tri_remaining(deadline, budget_ms), &sock) == 0) {
+			take_direct(p, sock);
+		}
+		return TRI_DIRECT_STAY;
+	}
+	return step;
+}
+
 int
 tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 {
 	uint8_t          env[TRI_ENV_MAX];
 	tr_msg          *m = *msgp;
 	struct tri_peer *p = NULL;
-	int              n, r;
+	int              n, r, step = TRI_DIRECT_STAY;
 
 	/* one of this run's actors in its node-global form is sent to
 	 * directly, as node 0: its mailbox, its liveness, its FinAck */
@@ -295,6 +426,23 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	if (r < 0) {
 		return r;
 	}
+	if (to.node != 0 && !p->is_direct &&
+	    !(m->env.flags & TRI_FLAG_SYSTEM) && !tri_loop_in_thread()) {
+		/* the switch may block: half the send's time, at most */
+		int64_t t0 = tri_now_ms();
+
+		step =
+		    direct_before(&p, to, timeout_ms < 0 ? -1 : timeout_ms / 2);
+		if (!p && (r = peer_get(to, &p)) < 0) {
+			return r;
+		}
+		if (timeout_ms > 0) {
+			int64_t left = timeout_ms - (tri_now_ms() - t0);
+
+			timeout_ms = left > 1 ? (int) left : 1;
+		}
+	}
+again:
 	m->env.sender       = tri_self_cached();
 	m->env.recipient    = to;
 	m->env.id           = ++next_id;
@@ -304,6 +452,9 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 		tri_trace_send(&m->env, &m->payload);
 	}
 	memcpy(env, p->prefix, (size_t) p->prefix_len);
+	if (p->is_direct) {
+		tri_direct_outgoing(m);
+	}
 	n = tri_env_encode_rest(
 	    &m->env, env + p->prefix_len, sizeof(env) - (size_t) p->prefix_len);
 	if (n < 0) {
@@ -311,10 +462,34 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 		return n;
 	}
 	n += p->prefix_len;
-	r = send_frames(p, env, (size_t) n, m, timeout_ms);
+	if (p->is_direct) {
+		/* a direct socket that cannot take it: if its actor died or
+		 * the connection broke, the agent path takes it (a dead
+		 * letter, counted there, for the dead) */
+		r = send_frames(p, env, (size_t) n, m, 0);
+		if (r == -EAGAIN) {
+			bool dead = tri_poll_fd(p->live_fd, POLLIN, 0) > 0;
+
+			if (dead || tri_direct_broken(p->direct)) {
+				leave_direct(p, dead);
+				m->env.flags &= ~(uint32_t) TRI_FLAG_DIRECT;
+				next_id--;
+				goto again;
+			}
+			if (timeout_ms != 0) {
+				r = send_frames(
+				    p, env, (size_t) n, m, timeout_ms);
+			}
+		}
+	} else {
+		r = send_frames(p, env, (size_t) n, m, timeout_ms);
+	}
 	if (r < 0) {
 		next_id--;
 		return r;
+	}
+	if (p->is_direct) {
+		tri_direct_count_sent();
 	}
 	sent_total++;
 	p->sent++;
@@ -322,6 +497,15 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 		*ret_live_fd = p->live_fd;
 	}
 	tr_msg_destroy(msgp);
+	if (step == TRI_DIRECT_ASK) { /* behind the message: an answer with
+		                         nothing sent since switches at once */
+		uint64_t token = tri_direct_token();
+
+		if (send_sync(to, token) == 0 && (p = peer_lookup(to)) &&
+		    p->direct) {
+			tri_direct_asked(p->direct, token, p->sent);
+		}
+	}
 	return 0;
 }
 
@@ -487,12 +671,18 @@ tri_peer_forked(void)
 	/* the parent's sockets are not ours; our copies of its descriptors
 	 * are ours to close */
 	for (int b = 0; b < PEER_BUCKETS; b++) {
-		for (struct tri_peer *p = peers[b]; p; p = p->next) {
+		struct tri_peer *next;
+
+		for (struct tri_peer *p = peers[b]; p; p = next) {
+			next = p->next;
 			if (p->live_fd >= 0) {
 				tri_live_close(p->live_fd);
 			}
+			tri_direct_free(&p->direct, false);
+			tri_free(p);
 		}
 		peers[b] = NULL;
 	}
 	next_id = sent_total = 0;
+	tri_direct_forked();
 }

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node-direct.h"
 #include "node.pb-c.h"
 #include "rlive.h"
 #include "transport.h"
@@ -48,7 +49,9 @@ tri_proto_accepts(const char *type)
 			return true;
 		}
 	}
-	return false;
+	/* the direct path's (node-direct.h) */
+	return strcmp(type, "trwire.DirectSync") == 0 ||
+	    strcmp(type, "trwire.DirectSyncAck") == 0;
 }
 
 static tr_addr
@@ -186,6 +189,16 @@ tri_proto_handle(tr_msg *m, tr_addr *finacks, size_t *nfin)
 	ProtobufCMessage *pb;
 	int               r = 0;
 
+	/* the direct path's (node-direct.h) */
+	if (strncmp(m->env.type, "trwire.DirectSync", 17) == 0) {
+		if (strcmp(m->env.type, "trwire.DirectSync") == 0) {
+			tri_direct_sync_in(m);
+		} else {
+			tri_direct_ack_in(m);
+		}
+		tr_msg_destroy(&m);
+		return 0;
+	}
 	if (strcmp(m->env.type, "trwire.Fin") == 0) {
 		finacks[(*nfin)++] = m->env.sender;
 	} else if (strcmp(m->env.type, "trwire.FinAck") == 0) {

@@ -121,7 +121,11 @@ typedef struct tr_node_stats {
 	uint64_t refused;      /* connections refused by the key check */
 	uint64_t dropped;      /* malformed, spoofed, mailbox full too long */
 	uint64_t lost;         /* sent by a peer, never came (sequence gaps) */
-	int      peers_up;     /* peer nodes connected now */
+	/* of sent and received: on direct connections between an actor and
+	 * a remote mailbox, not through the node agents (distribution.md) */
+	uint64_t direct_sent;
+	uint64_t direct_received;
+	int      peers_up; /* peer nodes connected now */
 	int      peers_known;
 	uint64_t gaps;           /* gap notices given to this run's actors */
 	uint64_t queued;         /* waited for their node to come up, sent */

@@ -7,16 +7,23 @@
  *           program tr_send()s N 256 B messages to a sink actor started on
  *           b with tr_node_spawn(), which answers once it has them all:
  *           N / time.  Round trip: 64 B tr_send() to an echo actor on b
- *           and tr_recv() of its answer (median); and tr_call().  Each
- *           message crosses a's node agent, TCP, and b's node agent.
- *           Then the same with CURVE on both nodes.
+ *           and tr_recv() of its answer (median); and tr_call().  After
+ *           the first messages of a pair each goes on the direct path
+ *           (runtime/node-direct.c: the sender's socket to the remote
+ *           mailbox over TCP).  Then the same with CURVE on both nodes,
+ *           and without the direct path (TROUPE_NODE_DIRECT=0: every
+ *           message crosses a's node agent, TCP, and b's node agent).
  *   zmq     raw libzmq PAIR sockets over tcp://127.0.0.1 between two
  *           processes, the same counts and sizes, without and with CURVE.
  *   erlang  two Erlang nodes (erl_dist.escript, run with escript if it is
  *           installed): a process on one sends N 256 B binaries to one on
  *           the other, and 64 B ping-pongs.
  *
- * usage: bench-node [--time S] [--no-erlang] */
+ * --rounds N (1..9) measures troupe and raw zmq without CURVE N times,
+ * alternately, and shows the medians: a busy machine's drift then weighs
+ * on both.
+ *
+ * usage: bench-node [--time S] [--rounds N] [--no-erlang] */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -432,6 +439,23 @@ zmq_run(bool curve, struct figures *f)
 	kid_stop(&k);
 }
 
+static struct figures
+median_figures(struct figures *f, int n)
+{
+	double         a[9] = { 0 }, b[9] = { 0 }, c[9] = { 0 };
+	struct figures m;
+
+	for (int i = 0; i < n; i++) {
+		a[i] = f[i].msgs;
+		b[i] = f[i].rt_us;
+		c[i] = f[i].call_us;
+	}
+	m.msgs    = median(a, n);
+	m.rt_us   = median(b, n);
+	m.call_us = median(c, n);
+	return m;
+}
+
 /* erl_dist.escript prints "msgs_per_s X" and "rt_us Y". */
 static bool
 erl_run(struct figures *f)
@@ -461,9 +485,11 @@ erl_run(struct figures *f)
 int
 main(int argc, char **argv)
 {
-	struct figures tr, trc, zq, zqc, erl = { 0 };
+	struct figures tr, trc, tra, zq, zqc, erl = { 0 };
 	char           pa[41], sa[41], pb[41], sb[41];
 	bool           use_erl = true, have_erl;
+	struct figures rt[9], rz[9];
+	int            rounds = 1;
 
 	if (argc > 1 && strcmp(argv[1], "--node-b") == 0) {
 		return node_b(argc, argv);
@@ -474,11 +500,18 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
 			target_s = atof(argv[++i]);
+		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+			rounds = atoi(argv[++i]);
+			if (rounds < 1 || rounds > 9) {
+				fprintf(stderr, "bench-node: --rounds 1..9\n");
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--no-erlang") == 0) {
 			use_erl = false;
 		} else {
 			fprintf(stderr,
-			    "usage: bench-node [--time S] [--no-erlang]\n");
+			    "usage: bench-node [--time S] [--rounds N] "
+			    "[--no-erlang]\n");
 			return 2;
 		}
 	}
@@ -487,21 +520,31 @@ main(int argc, char **argv)
 	}
 	zmq_curve_keypair(pa, sa);
 	zmq_curve_keypair(pb, sb);
-	troupe_run(NULL, NULL, NULL, NULL, &tr);
-	zmq_run(false, &zq);
+	for (int i = 0; i < rounds; i++) {
+		troupe_run(NULL, NULL, NULL, NULL, &rt[i]);
+		zmq_run(false, &rz[i]);
+	}
+	tr = median_figures(rt, rounds);
+	zq = median_figures(rz, rounds);
 	troupe_run(sa, pa, sb, pb, &trc);
 	zmq_run(true, &zqc);
+	setenv("TROUPE_NODE_DIRECT", "0", 1); /* both nodes' agents see it */
+	troupe_run(NULL, NULL, NULL, NULL, &tra);
+	unsetenv("TROUPE_NODE_DIRECT");
 	have_erl = use_erl && erl_run(&erl);
 
-	printf("\nbench-node: node to node over TCP loopback, --time %g s\n",
-	    target_s);
-	printf("| figure                  |     troupe |  raw zmq |   erlang | "
-	       "troupe/zmq | troupe/erlang |\n");
-	printf("|-------------------------|------------|----------|----------|"
-	       "------------|---------------|\n");
+	printf("\nbench-node: node to node over TCP loopback, --time %g s, "
+	       "%d round(s) (medians)\n",
+	    target_s, rounds);
+	printf(
+	    "| figure                    |     troupe |   raw zmq |   erlang "
+	    "| troupe/zmq | troupe/erlang |\n");
+	printf(
+	    "|---------------------------|------------|-----------|----------"
+	    "|------------|---------------|\n");
 #define ROW(name, t, z, e, inv)                                             \
 	do {                                                                \
-		printf("| %-23s | %10.1f | %8.1f | ", name, t, z);          \
+		printf("| %-25s | %10.1f | %9.1f | ", name, t, z);          \
 		if (have_erl) {                                             \
 			printf("%8.1f | ", e);                              \
 		} else {                                                    \
@@ -519,6 +562,8 @@ main(int argc, char **argv)
 	ROW("64 B tr_call us", tr.call_us, zq.rt_us, erl.rt_us, true);
 	ROW("CURVE 256 B msg/s", trc.msgs, zqc.msgs, erl.msgs, false);
 	ROW("CURVE 64 B round trip us", trc.rt_us, zqc.rt_us, erl.rt_us, true);
+	ROW("agents 256 B msg/s", tra.msgs, zq.msgs, erl.msgs, false);
+	ROW("agents 64 B round trip us", tra.rt_us, zq.rt_us, erl.rt_us, true);
 	printf("(msg/s: higher is better, troupe/erlang = troupe's rate over "
 	       "Erlang's; round trips: troupe/zmq = troupe's time over zmq's, "
 	       "troupe/erlang = Erlang's time over troupe's, > 1 = troupe "
@@ -526,5 +571,7 @@ main(int argc, char **argv)
 	       "figures)\n");
 	printf("CURVE cost: msg/s x%.2f, round trip x%.2f\n",
 	    trc.msgs / tr.msgs, trc.rt_us / tr.rt_us);
+	printf("(agents rows: TROUPE_NODE_DIRECT=0, every message through "
+	       "both node agents, as before the direct path)\n");
 	return 0;
 }
