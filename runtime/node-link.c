@@ -1059,6 +1059,13 @@ from_gw(struct tri_node_link *l, tr_msg *m)
 	if (m->env.reply_to.pid && m->env.reply_to.node == 0) {
 		m->env.reply_to.node = l->id;
 	}
+	/* a probe of the direct path (node-direct.c) for a node that is not
+	 * up is not the user's message: not queued, not counted; the sender
+	 * stays on this path and asks again later */
+	if (sys && p && !peer_up(p) &&
+	    strncmp(m->env.type, "trwire.DirectSync", 17) == 0) {
+		return;
+	}
 	/* a known node that is not up (or has messages waiting): wait */
 	if (p && p->id && p->dealer && l->conf.queue_max > 0 &&
 	    (!peer_up(p) || p->q.head)) {

@@ -426,8 +426,15 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	if (r < 0) {
 		return r;
 	}
+	/* the direct path only while the agent has the actor's node up: its
+	 * liveness descriptor fires when the actor ends or the node is lost
+	 * (then the agents queue for the node, docs/distribution.md) */
+	if (p->is_direct && tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
+		leave_direct(p, true);
+	}
 	if (to.node != 0 && !p->is_direct &&
-	    !(m->env.flags & TRI_FLAG_SYSTEM) && !tri_loop_in_thread()) {
+	    !(m->env.flags & TRI_FLAG_SYSTEM) && !tri_loop_in_thread() &&
+	    tri_poll_fd(p->live_fd, POLLIN, 0) <= 0) {
 		/* the switch may block: half the send's time, at most */
 		int64_t t0 = tri_now_ms();
 
