@@ -64,6 +64,11 @@ struct peer {
 
 	/* what waits for it while it is not up (node-queue.c) */
 	struct tri_node_queue q;
+
+	/* liveness as the trace sees it: the last frame from it and to it
+	 * (ms), and whether it has been silent half the detection time */
+	int64_t last_in, last_out;
+	bool    suspect;
 };
 
 struct lwatch { /* a local process watches a remote actor */
@@ -334,7 +339,8 @@ dealer_send(struct tri_node_link *l, struct peer *p, const struct tri_env *e,
 		}
 		(void) zmq_poll(&it, 1, left);
 	}
-	p->seq_out = seq[0];
+	p->seq_out  = seq[0];
+	p->last_out = tri_now_ms();
 	/* the high-water mark is checked at the first frame only */
 	(void) zmq_send(p->dealer, env, (size_t) n, ZMQ_SNDMORE);
 	zmq_msg_init(&copy);
@@ -744,6 +750,8 @@ hello_in(struct tri_node_link *l, const uint8_t *rid, size_t ridn, uint64_t seq,
 	memcpy(p->rid, rid, ridn);
 	p->rid_len  = ridn;
 	p->hello_in = true;
+	p->last_in  = tri_now_ms();
+	p->suspect  = false;
 	tri_trace_node_state(p->id, p->agent, p->name, peer_up(p), NULL);
 	tr_log(TR_LOG_INFO, "node %s: hello from node %s (%s)%s", l->conf.name,
 	    p->name, p->ep, peer_up(p) ? ": up" : "");
@@ -1178,6 +1186,61 @@ pair_check(struct tri_node_link *l, struct peer *p, uint64_t pseq, tr_msg *m)
 	}
 }
 
+/* Something came from p: it is not silent. */
+static void
+heard(struct tri_node_link *l, struct peer *p)
+{
+	p->last_in = tri_now_ms();
+	if (p->suspect) {
+		p->suspect = false;
+		tr_log(TR_LOG_INFO, "node %s: node %s is heard again",
+		    l->conf.name, p->name);
+		tri_trace_node_suspect(p->id, p->agent, p->name, false, 0);
+	}
+}
+
+/* Every round of the link thread: a NodePing to each peer that is up and
+ * was sent nothing for a quarter of the detection time (ZMTP's own
+ * heartbeats are not seen by the application), and a peer silent for half
+ * of it is suspect (logged, a trace event); the heartbeat timeout still
+ * decides when it is lost. */
+static void
+ping_tick(struct tri_node_link *l)
+{
+	int64_t now = tri_now_ms();
+
+	for (int i = 0; i < l->npeers; i++) {
+		struct peer     *p = &l->peers[i];
+		Trwire__NodePing b = TRWIRE__NODE_PING__INIT;
+		tr_msg          *m = NULL;
+
+		if (!p->dealer || !peer_up(p)) {
+			p->suspect = false;
+			continue;
+		}
+		if (!p->last_in) {
+			p->last_in = now;
+		}
+		if (now - p->last_out >= l->conf.detect_ms / 4 &&
+		    tri_msg_new_system(&m, &b.base) == 0) {
+			m->env.sender    = (tr_addr) { l->id, l->agent.pid,
+				   l->agent.incarnation };
+			m->env.recipient = p->agent;
+			(void) dealer_send(l, p, &m->env, &m->payload, 0);
+			tr_msg_destroy(&m);
+		}
+		if (!p->suspect && now - p->last_in > l->conf.detect_ms / 2) {
+			p->suspect = true;
+			tr_log(TR_LOG_INFO,
+			    "node %s: node %s is suspect: nothing heard for "
+			    "%" PRId64 " ms",
+			    l->conf.name, p->name, now - p->last_in);
+			tri_trace_node_suspect(
+			    p->id, p->agent, p->name, true, now - p->last_in);
+		}
+	}
+}
+
 static void
 from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
     const uint64_t *seqs, tr_msg *m)
@@ -1198,9 +1261,13 @@ from_router(struct tri_node_link *l, const uint8_t *rid, size_t ridn,
 	if (!seq_check(l, p, seq)) {
 		return;
 	}
+	heard(l, p);
 	if (sys && strcmp(m->env.type, "trwire.NodeBye") == 0) {
 		node_lost(l, p, "it stopped");
 		return;
+	}
+	if (sys && strcmp(m->env.type, "trwire.NodePing") == 0) {
+		return; /* heard: that was all it said */
 	}
 	if (m->env.recipient.node != l->id) {
 		l->st.dropped++;
@@ -1392,6 +1459,7 @@ link_main(void *arg)
 			l->rw[i] = l->rw[--l->nrw];
 			down_remote(l, &w, code, cls);
 		}
+		ping_tick(l);
 		tri_node_fault_tick(
 		    &l->fault); /* test-only hook, node-fault.c */
 		publish(l);

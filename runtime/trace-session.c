@@ -318,7 +318,7 @@ tr_trace_session_close(tr_trace_session **sp)
 static const char *const kind_names[TR_TRACE_KIND_MAX] = { "?", "send",
 	"receive", "handle_begin", "handle_end", "spawn", "exit", "restart",
 	"link", "monitor", "down", "dead_letter", "blocked", "rate_tripped",
-	"dropped", "mark", "nodeup", "nodedown" };
+	"dropped", "mark", "nodeup", "nodedown", "nodesuspect", "noderesumed" };
 
 const char *
 tr_trace_kind_name(uint32_t kind)

@@ -139,6 +139,11 @@ bool tri_trace_collector_finish(pid_t pid);
 void tri_trace_node_self(const char *name);
 void tri_trace_node_state(
     uint32_t id, tr_addr agent, const char *name, bool up, const char *why);
+/* The node agent's link thread: peer node `id` has been silent for
+ * silent_ms (suspect) or was heard again (not suspect), while up: a
+ * nodesuspect or noderesumed event on a change. */
+void tri_trace_node_suspect(uint32_t id, tr_addr agent, const char *name,
+    bool suspect, int64_t silent_ms);
 
 /* The control page of another run (the collector), or NULL; the
  * settings written by a collector; unmap. */

@@ -394,7 +394,7 @@ node_ok(const char *list, const tr_trace_event *ev)
 	}
 	snprintf(about, sizeof(about), "%s", ev->what);
 	about[strcspn(about, ":")] = '\0';
-	if ((ev->kind == TR_TRACE_NODEUP || ev->kind == TR_TRACE_NODEDOWN) &&
+	if (ev->kind >= TR_TRACE_NODEUP && ev->kind <= TR_TRACE_NODERESUMED &&
 	    glob_list(list, about)) {
 		return true;
 	}

@@ -263,6 +263,8 @@ mermaid(const struct evlist *l, FILE *out, size_t max)
 		case TR_TRACE_RATE_TRIPPED:
 		case TR_TRACE_NODEUP:
 		case TR_TRACE_NODEDOWN:
+		case TR_TRACE_NODESUSPECT:
+		case TR_TRACE_NODERESUMED:
 			fprintf(out, "    Note over A%zu: %s", s,
 			    tr_trace_kind_name(e->kind));
 			if (e->what[0]) {

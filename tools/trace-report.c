@@ -78,22 +78,27 @@ print_rows(const char *title, struct row *rows, size_t n, bool times)
 static void
 print_nodes(const struct evlist *l)
 {
-	size_t up = 0, down = 0;
+	size_t up = 0, down = 0, suspect = 0;
 	char   a[96];
 
 	for (size_t i = 0; i < l->n; i++) {
 		up += l->ev[i].kind == TR_TRACE_NODEUP;
 		down += l->ev[i].kind == TR_TRACE_NODEDOWN;
+		suspect += l->ev[i].kind == TR_TRACE_NODESUSPECT;
 	}
-	if (!up && !down) {
+	if (!up && !down && !suspect) {
 		return;
 	}
-	printf("nodes: %zu nodeup, %zu nodedown\n", up, down);
+	printf("nodes: %zu nodeup, %zu nodedown", up, down);
+	if (suspect) {
+		printf(", %zu nodesuspect", suspect);
+	}
+	printf("\n");
 	for (size_t i = 0; i < l->n; i++) {
 		const tr_trace_event *e = &l->ev[i];
 
-		if (e->kind == TR_TRACE_NODEUP ||
-		    e->kind == TR_TRACE_NODEDOWN) {
+		if (e->kind >= TR_TRACE_NODEUP &&
+		    e->kind <= TR_TRACE_NODERESUMED) {
 			printf("  %-8s %s (node id %" PRId64 ", seen by %s)\n",
 			    tr_trace_kind_name(e->kind), e->what, e->value,
 			    evlist_label(l, e->self, a, sizeof(a)));

@@ -52,6 +52,11 @@ enum tr_trace_kind {
 	                        * agent, value: its node id */
 	TR_TRACE_NODEDOWN,     /* the node agent: node what is lost ("NAME:
 	                        * why"); peer, value: as nodeup */
+	TR_TRACE_NODESUSPECT,  /* the node agent: nothing heard from node
+	                        * what ("NAME: silent N ms") for half the
+	                        * detection time; peer, value: as nodeup */
+	TR_TRACE_NODERESUMED,  /* ... heard from a suspect node again before
+	                        * it was lost ("NAME") */
 	TR_TRACE_KIND_MAX,
 };
 

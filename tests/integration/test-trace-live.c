@@ -335,29 +335,21 @@ wait_up(const char *node, int want)
 	assert_int_equal(r, want);
 }
 
-/* Node a (this run) and node b (another run); b is killed: the trace of
- * a's agent holds nodeup b, then nodedown b; the node filter keeps them. */
-static void
-test_node_events_up_then_down(void **state)
+/* Node a in this run, node b in another (this program again): returns a;
+ * b's launcher and agent pids, and the pipe whose write end (in[1]) keeps
+ * b running. */
+static tr_node *
+start_a_and_b(pid_t *kid, pid_t *agent, int in[2])
 {
-	tr_trace_opts o = {
-		.rate_n = UINT32_MAX, .duration_ms = -1, .lease_ms = -1
-	};
-	tr_node_options   no = { 0 };
-	tr_trace_session *s;
-	tr_node          *a = NULL;
-	pid_t             kid, agent = 0;
-	int               in[2], out[2], st;
-	char              line[256], args[1024], txt[65536];
+	tr_node_options no = { 0 };
+	tr_node        *a  = NULL;
+	int             out[2];
+	char            line[256];
 	char *argv[] = { (char *) "test-trace-live", (char *) "--node-child",
 		(char *) "b", NULL, NULL };
 	posix_spawn_file_actions_t fa;
-	const tr_trace_event      *up, *down;
 	FILE                      *f;
 
-	(void) state;
-	nev = 0;
-	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
 	no.name = "a";
 	TR_ASSERT_OK(tr_node_start(&no, &a, TR_TEST_HANG_MS));
 	argv[3] = (char *) tr_node_endpoint(a);
@@ -367,8 +359,8 @@ test_node_events_up_then_down(void **state)
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	assert_int_equal(
-	    posix_spawn(&kid, "/proc/self/exe", &fa, NULL, argv, environ), 0);
-	left_add(kid);
+	    posix_spawn(kid, "/proc/self/exe", &fa, NULL, argv, environ), 0);
+	left_add(*kid);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
@@ -376,9 +368,92 @@ test_node_events_up_then_down(void **state)
 	assert_non_null(f);
 	assert_non_null(fgets(line, sizeof(line), f));
 	fclose(f);
-	assert_int_equal(sscanf(line, "AGENT %d", &agent), 1);
-	left_add(agent);
+	assert_int_equal(sscanf(line, "AGENT %d", agent), 1);
+	left_add(*agent);
 	wait_up("b", 1);
+	return a;
+}
+
+/* b's agent frozen for a little more than half the detection time (3 s by
+ * default), then thawed: a's agent records nodesuspect b, then
+ * noderesumed b, and no nodedown. */
+static void
+test_node_suspect_then_resumed(void **state)
+{
+	tr_trace_opts o = {
+		.rate_n = UINT32_MAX, .duration_ms = -1, .lease_ms = -1
+	};
+	tr_trace_session     *s;
+	tr_node              *a;
+	pid_t                 kid, agent = 0;
+	int                   in[2], st;
+	char                  args[1024], txt[65536];
+	const tr_trace_event *sus, *res;
+
+	(void) state;
+	nev = 0;
+	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
+	a = start_a_and_b(&kid, &agent, in);
+	usleep(300 * 1000); /* pings both ways */
+	assert_int_equal(kill(agent, SIGSTOP), 0);
+	usleep(1900 * 1000);
+	assert_int_equal(kill(agent, SIGCONT), 0);
+	usleep(1000 * 1000); /* heard again: pings, heartbeats */
+	assert_int_equal(tr_node_is_up("b", TR_TEST_HANG_MS), 1);
+	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
+	kill(agent, SIGKILL);
+	kill(kid, SIGKILL);
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	left_del(agent);
+	left_del(kid);
+	close(in[1]);
+	tr_node_stop(&a);
+	/* what the stop sent, drained here, not by the next test's session */
+	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
+	tr_trace_session_close(&s);
+
+	sus = find(TR_TRACE_NODESUSPECT, 0, 0);
+	res = find(TR_TRACE_NODERESUMED, 0, 0);
+	assert_non_null(sus);
+	assert_non_null(res);
+	assert_true(sus < res && sus->ts_ns <= res->ts_ns);
+	assert_int_equal(count(TR_TRACE_NODESUSPECT, 0), 1);
+	assert_true(strncmp(sus->what, "b: silent ", 10) == 0);
+	assert_string_equal(res->what, "b");
+	assert_int_equal(sus->value, (int64_t) tr_node_id("b"));
+	/* it was never lost before the kill at the end */
+	assert_true(!find(TR_TRACE_NODEDOWN, 0, 0) ||
+	    find(TR_TRACE_NODEDOWN, 0, 0) > res);
+	save(tmp("suspect.trc"), evs, nev);
+	snprintf(args, sizeof(args), "trace stats '%s'", tmp("suspect.trc"));
+	assert_int_equal(run_tool(args, txt, sizeof(txt)), 0);
+	assert_non_null(strstr(txt, ", 1 nodesuspect"));
+	snprintf(
+	    args, sizeof(args), "trace tail --json '%s'", tmp("suspect.trc"));
+	assert_int_equal(run_tool(args, txt, sizeof(txt)), 0);
+	assert_non_null(strstr(txt, "\"ev\":\"nodesuspect\""));
+	assert_non_null(strstr(txt, "\"ev\":\"noderesumed\""));
+}
+
+/* Node a (this run) and node b (another run); b is killed: the trace of
+ * a's agent holds nodeup b, then nodedown b; the node filter keeps them. */
+static void
+test_node_events_up_then_down(void **state)
+{
+	tr_trace_opts o = {
+		.rate_n = UINT32_MAX, .duration_ms = -1, .lease_ms = -1
+	};
+	tr_trace_session     *s;
+	tr_node              *a = NULL;
+	pid_t                 kid, agent = 0;
+	int                   in[2], st;
+	char                  args[1024], txt[65536];
+	const tr_trace_event *up, *down;
+
+	(void) state;
+	nev = 0;
+	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
+	a = start_a_and_b(&kid, &agent, in);
 	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
 	/* b dies without a goodbye */
 	kill(agent, SIGKILL);
@@ -1103,6 +1178,8 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(
 		    test_node_events_up_then_down, left_kill),
+		cmocka_unit_test_teardown(
+		    test_node_suspect_then_resumed, left_kill),
 		cmocka_unit_test_teardown(
 		    test_payload_capture_bounded_and_off_by_default, left_kill),
 		cmocka_unit_test_teardown(
