@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "mailbox.h"
+#include "node-direct.h"
 #include "node-notice.h"
 #include "protocol.h"
 #include "transport.h"
@@ -431,7 +432,10 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		if (tri_trace_on()) {
 			tri_trace_receive(&m->env, &m->payload);
 		}
-		ndirect += (m->env.flags & TRI_FLAG_DIRECT) != 0;
+		if (m->env.flags & TRI_FLAG_DIRECT) {
+			ndirect++;
+			tri_direct_from(m->env.sender);
+		}
 		m->next = NULL;
 		if (t) {
 			t->next = m;
@@ -442,6 +446,18 @@ ingest_to(tr_msg **dh, tr_msg **dt)
 		n++;
 	}
 	in.drained = r == 0;
+	/* a sender's direct connection broke: once everything that came is
+	 * counted, what it said it sent and never came is told */
+	while (in.drained && n < left && tri_direct_settle(&m) == 0 && m) {
+		m->next = NULL;
+		if (t) {
+			t->next = m;
+		} else {
+			h = m;
+		}
+		t = m;
+		n++;
+	}
 	if (ndirect) {
 		tri_direct_received(ndirect);
 	}

@@ -200,8 +200,10 @@ do_stats(struct agent *ag, const tr_msg *m)
 	Trwire__NodeStatsRep  rep = TRWIRE__NODE_STATS_REP__INIT;
 	Trwire__NodePeerState ps[TRI_NODE_PEERS_MAX], *pp[TRI_NODE_PEERS_MAX];
 
-	/* the direct path's counts, in sent and received too */
-	tri_direct_counts(&rep.direct_sent, &rep.direct_received);
+	uint64_t direct_lost;
+
+	/* the direct path's counts, in sent, received and lost too */
+	tri_direct_counts(&rep.direct_sent, &rep.direct_received, &direct_lost);
 	pthread_mutex_lock(&ag->sh.lock);
 	rep.sent         = ag->sh.st.sent;
 	rep.received     = ag->sh.st.received;
@@ -209,7 +211,7 @@ do_stats(struct agent *ag, const tr_msg *m)
 	rep.unreachable  = ag->sh.st.unreachable;
 	rep.refused      = ag->sh.st.refused;
 	rep.dropped      = ag->sh.st.dropped;
-	rep.lost         = ag->sh.st.lost;
+	rep.lost         = ag->sh.st.lost + direct_lost;
 
 	rep.gaps           = ag->sh.st.gaps; /* names, gaps, queues */
 	rep.queued         = ag->sh.st.queued;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The direct path between nodes (node-direct.h). */
 #include "node-direct.h"
+#include "node-notice.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,10 @@ struct shm {
 	_Atomic uint32_t gone;  /* the node stopped (another may start) */
 	char             host[TRI_NODE_EP_MAX]; /* "tcp://127.0.0.1" */
 	_Atomic uint64_t sent, received;
+	_Atomic uint64_t lost; /* on broken direct connections (DirectEnd) */
 };
+
+static size_t nfroms; /* broken direct connections, below */
 
 struct ack {
 	tr_addr  from;
@@ -241,12 +245,14 @@ tri_direct_unpublish(void)
 }
 
 void
-tri_direct_counts(uint64_t *ret_sent, uint64_t *ret_received)
+tri_direct_counts(
+    uint64_t *ret_sent, uint64_t *ret_received, uint64_t *ret_lost)
 {
 	struct shm *s = conf();
 
 	*ret_sent     = s ? atomic_load(&s->sent) : 0;
 	*ret_received = s ? atomic_load(&s->received) : 0;
+	*ret_lost     = s ? atomic_load(&s->lost) : 0;
 }
 
 uint32_t
@@ -710,4 +716,99 @@ tri_direct_forked(void)
 	my_ep[0]  = '\0'; /* the parent's mailbox listened, not ours */
 	my_key[0] = '\0';
 	my_for    = NULL;
+	nfroms    = 0; /* the parent's senders are not ours */
+}
+
+/* ---- broken direct connections: what the senders said they sent --------
+ * Per sender: user messages that came on a direct connection since its
+ * last DirectEnd, and the count a DirectEnd said (ended) once it came. */
+struct from {
+	tr_addr  sender;
+	uint64_t got, said;
+	bool     ended;
+};
+static struct from *froms;
+static size_t       capfroms;
+
+static struct from *
+from_find(tr_addr sender, bool add)
+{
+	for (size_t i = 0; i < nfroms; i++) {
+		if (tr_addr_eq(froms[i].sender, sender)) {
+			return &froms[i];
+		}
+	}
+	if (!add) {
+		return NULL;
+	}
+	if (nfroms == capfroms) {
+		size_t       cap = capfroms ? 2 * capfroms : 16;
+		struct from *f   = tri_realloc(froms, cap * sizeof(*f));
+
+		if (!f) {
+			return NULL;
+		}
+		froms    = f;
+		capfroms = cap;
+	}
+	froms[nfroms] = (struct from) { sender, 0, 0, false };
+	return &froms[nfroms++];
+}
+
+void
+tri_direct_from(tr_addr sender)
+{
+	struct from *f = from_find(sender, true);
+
+	if (f) {
+		f->got++;
+	}
+}
+
+void
+tri_direct_end_in(const tr_msg *m)
+{
+	ProtobufCMessage *pb;
+	struct from      *f;
+
+	if (tr_msg_unpack(m, &trwire__direct_end__descriptor, &pb) < 0) {
+		return;
+	}
+	f = from_find(m->env.sender, true);
+	if (f) {
+		f->said += ((Trwire__DirectEnd *) pb)->count;
+		f->ended = true;
+	}
+	protobuf_c_message_free_unpacked(pb, NULL);
+}
+
+int
+tri_direct_settle(tr_msg **ret)
+{
+	*ret = NULL;
+	for (size_t i = 0; i < nfroms; i++) {
+		struct from f = froms[i];
+		uint64_t    lost;
+		struct shm *s;
+
+		if (!f.ended) {
+			continue;
+		}
+		froms[i] = froms[--nfroms];
+		if (f.said <= f.got) {
+			continue; /* everything came */
+		}
+		lost = f.said - f.got;
+		if ((s = conf())) {
+			atomic_fetch_add_explicit(
+			    &s->lost, lost, memory_order_relaxed);
+		}
+		tr_log(TR_LOG_WARNING,
+		    "mailbox: %" PRIu64 " message(s) sent on a direct "
+		    "connection that broke never came",
+		    lost);
+		return tri_node_notice_new(ret, TR_NODE_NOTICE_GAP,
+		    tri_self_cached(), f.sender, "", lost, 0);
+	}
+	return 0;
 }

@@ -35,7 +35,8 @@
 int  tri_direct_publish(uint32_t id, const char *ep, bool curve);
 void tri_direct_unpublish(void);
 /* What this run's processes sent and received on the direct path. */
-void tri_direct_counts(uint64_t *ret_sent, uint64_t *ret_received);
+void tri_direct_counts(
+    uint64_t *ret_sent, uint64_t *ret_received, uint64_t *ret_lost);
 
 /* ---- the receiving side (the mailbox's runtime) ---- */
 /* A DirectSync read from the mailbox socket (the caller holds it):
@@ -84,5 +85,16 @@ void tri_direct_count_sent(void);
 void tri_direct_free(struct tri_direct **dp, bool close_sockets);
 /* In a fork child: forget the parent's state (not the shared counters). */
 void tri_direct_forked(void);
+
+/* The receiving side of a broken direct connection (trwire.DirectEnd), in
+ * the mailbox's ingest (its lock held).  tri_direct_from() counts a user
+ * message that came on a direct connection from `sender`; tri_direct_end_in()
+ * notes a DirectEnd (its count) from one; once the socket is drained,
+ * tri_direct_settle() makes a GAP notice (node-notice.h) for the first
+ * sender that said it sent more than came, in *ret (NULL: none left), and
+ * counts the difference as lost (tr_node_stats.lost). */
+void tri_direct_from(tr_addr sender);
+void tri_direct_end_in(const tr_msg *m);
+int  tri_direct_settle(tr_msg **ret);
 
 #endif /* TRI_NODE_DIRECT_H */

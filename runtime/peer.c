@@ -42,6 +42,7 @@ struct tri_peer {
 	 * is taken, sock is the direct socket and agent_sock the one to the
 	 * node agent, kept to fall back on */
 	struct tri_direct *direct;
+	uint64_t           direct_n; /* user messages sent on it */
 	void              *agent_sock;
 	bool               is_direct;
 	struct tri_peer   *next;
@@ -316,6 +317,24 @@ set_prefix(struct tri_peer *p)
 	    tri_env_encode_addrs(self, to, p->prefix, sizeof(p->prefix));
 }
 
+/* A DirectEnd through the agent path: `count` user messages went on the
+ * direct connection to `to` that broke. */
+static int
+send_end(tr_addr to, uint64_t count)
+{
+	Trwire__DirectEnd de = TRWIRE__DIRECT_END__INIT;
+	tr_msg           *m  = NULL;
+	int               r;
+
+	de.count = count;
+	r        = tri_msg_new_system(&m, &de.base);
+	if (r == 0) {
+		r = tri_peer_send(to, &m, 1000, NULL); /* system: no step */
+	}
+	tr_msg_destroy(&m);
+	return r;
+}
+
 /* A DirectSync through p's agent path, behind what we sent before. */
 static int
 send_sync(tr_addr to, uint64_t token)
@@ -365,6 +384,7 @@ leave_direct(struct tri_peer *p, bool dead)
 	p->sock       = p->agent_sock;
 	p->agent_sock = NULL;
 	p->is_direct  = false;
+	p->direct_n   = 0;
 	p->sndtimeo   = -2;
 	set_prefix(p);
 }
@@ -478,9 +498,19 @@ again:
 			bool dead = tri_poll_fd(p->live_fd, POLLIN, 0) > 0;
 
 			if (dead || tri_direct_broken(p->direct)) {
+				uint64_t was = p->direct_n;
+
 				leave_direct(p, dead);
 				m->env.flags &= ~(uint32_t) TRI_FLAG_DIRECT;
 				next_id--;
+				/* the recipient lives: it learns how many it
+				 * should have had, ahead of this message */
+				if (!dead && was && send_end(to, was) == 0) {
+					p = peer_lookup(to);
+				}
+				if (!p && (r = peer_get(to, &p)) < 0) {
+					return r;
+				}
 				goto again;
 			}
 			if (timeout_ms != 0) {
@@ -497,6 +527,9 @@ again:
 	}
 	if (p->is_direct) {
 		tri_direct_count_sent();
+		if (!(m->env.flags & TRI_FLAG_SYSTEM)) {
+			p->direct_n++;
+		}
 	}
 	sent_total++;
 	p->sent++;

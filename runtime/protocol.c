@@ -51,7 +51,8 @@ tri_proto_accepts(const char *type)
 	}
 	/* the direct path's (node-direct.h) */
 	return strcmp(type, "trwire.DirectSync") == 0 ||
-	    strcmp(type, "trwire.DirectSyncAck") == 0;
+	    strcmp(type, "trwire.DirectSyncAck") == 0 ||
+	    strcmp(type, "trwire.DirectEnd") == 0;
 }
 
 static tr_addr
@@ -190,6 +191,13 @@ tri_proto_handle(tr_msg *m, tr_addr *finacks, size_t *nfin)
 	int               r = 0;
 
 	/* the direct path's (node-direct.h) */
+	if (strcmp(m->env.type, "trwire.DirectEnd") == 0) {
+		if (m->env.sender.node != 0) { /* from another node only */
+			tri_direct_end_in(m);
+		}
+		tr_msg_destroy(&m);
+		return 0;
+	}
 	if (strncmp(m->env.type, "trwire.DirectSync", 17) == 0) {
 		if (strcmp(m->env.type, "trwire.DirectSync") == 0) {
 			tri_direct_sync_in(m);

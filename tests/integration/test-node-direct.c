@@ -844,8 +844,49 @@ test_broken_connection_falls_back(void **state)
 	/* and the pair goes direct again */
 	go_direct(e, 50);
 	assert_true(stats(NULL).direct_sent > st.direct_sent);
+	/* the DirectEnd the fallback sent matched what came: nothing
+	 * counted lost on b */
+	assert_int_equal(stats("b").lost, 0);
 	kid_stop(&b);
 	tr_node_stop(&a);
+}
+
+/* The receiving side of a broken direct connection: a DirectEnd that says
+ * more was sent than came gives one GAP notice for the difference, naming
+ * the sender; one that says no more than came gives none. */
+static void
+test_direct_end_tells_the_difference(void **state)
+{
+	Trwire__DirectEnd de = TRWIRE__DIRECT_END__INIT;
+	tr_addr           x  = { tr_node_id("b"), 4242, 7 };
+	tr_addr           y  = { tr_node_id("b"), 4343, 9 };
+	tr_msg           *m = NULL, *notice = NULL;
+	tr_node_notice    nt;
+
+	(void) state;
+	for (int i = 0; i < 3; i++) {
+		tri_direct_from(x);
+	}
+	tri_direct_from(y);
+	de.count = 5; /* x sent 5, 3 came */
+	TR_ASSERT_OK(tri_msg_new_system(&m, &de.base));
+	m->env.sender = x;
+	tri_direct_end_in(m);
+	tr_msg_destroy(&m);
+	de.count = 1; /* y sent 1, 1 came */
+	TR_ASSERT_OK(tri_msg_new_system(&m, &de.base));
+	m->env.sender = y;
+	tri_direct_end_in(m);
+	tr_msg_destroy(&m);
+	TR_ASSERT_OK(tri_direct_settle(&notice));
+	assert_non_null(notice);
+	TR_ASSERT_OK(tr_msg_node_notice(notice, &nt));
+	assert_int_equal(nt.kind, TR_NODE_NOTICE_GAP);
+	assert_true(tr_addr_eq(nt.peer, x));
+	assert_int_equal(nt.count, 2);
+	tr_msg_destroy(&notice);
+	TR_ASSERT_OK(tri_direct_settle(&notice));
+	assert_null(notice); /* y: nothing lost; and x is settled */
 }
 
 /* Outside input: a DirectSyncAck (from another node, through the agents)
@@ -917,6 +958,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_bad_answers_are_not_used),
 		cmocka_unit_test(test_send_that_may_not_wait_does_not_switch),
 		cmocka_unit_test(test_broken_connection_falls_back),
+		cmocka_unit_test(test_direct_end_tells_the_difference),
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
