@@ -107,6 +107,11 @@ static const ProtobufCMessageDescriptor *const types[] = {
 	&trwire__node_name_drop__descriptor,
 	&trwire__node_signal_req__descriptor,
 	&trwire__node_signal_rep__descriptor,
+	/* the direct path's and the node links' pings */
+	&trwire__direct_sync__descriptor,
+	&trwire__direct_sync_ack__descriptor,
+	&trwire__direct_end__descriptor,
+	&trwire__node_ping__descriptor,
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
