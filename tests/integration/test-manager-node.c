@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 extern char **environ;
 
@@ -103,75 +103,17 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in; /* its stdin: closing it stops the node */
-	char  ep[256];
-};
-
 static void
-kid_start(struct kid *k, const char *name, const char *peer)
+kid_start(tr_test_kid *k, const char *name, const char *peer)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       line[512];
 	char *argv[] = { (char *) "test-manager-node", (char *) "--node-child",
 		(char *) name, (char *) peer, NULL };
-	FILE *f;
 
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in = in[1];
-	f     = fdopen(out[0], "r");
-	assert_non_null(f);
-	line[0] = '\0';
-	if (!fgets(line, sizeof(line), f)) {
-		line[0] = '\0';
-	}
-	fclose(f);
-	k->agent = 0;
-	if (sscanf(line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
-		print_error("node child %s said: %s\n", name, line);
+	tr_test_kid_spawn(k, argv, 0);
+	if (sscanf(k->line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
+		print_error("node child %s said: %s\n", name, k->line);
 		fail();
 	}
-}
-
-static void
-kid_kill(struct kid *k)
-{
-	int st;
-
-	if (k->agent > 0) {
-		kill(k->agent, SIGKILL);
-	}
-	kill(k->pid, SIGKILL);
-	(void) waitpid(k->pid, &st, 0);
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
-}
-
-static void
-wait_up(const char *node, int want)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	int     r;
-
-	while ((r = tr_node_is_up(node, TR_TEST_HANG_MS)) != want &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(r, want);
 }
 
 static tr_node *
@@ -222,7 +164,7 @@ test_manager_by_cluster_wide_name(void **state)
 {
 	tr_manager_opts o = { .name = "gmgr", .global = true };
 	tr_node        *a;
-	struct kid      b;
+	tr_test_kid     b;
 	tr_manager     *m;
 	tr_mobj        *d, *l, *k;
 	tr_mval        *got = NULL, *key = tr_mval_str("from");
@@ -240,17 +182,17 @@ test_manager_by_cluster_wide_name(void **state)
 	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, NULL));
 	TR_ASSERT_OK(tr_mobj_new(&k, m, TR_MOBJ_LOCK, NULL, NULL));
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	spawn_client_at(
 	    m, "gmgr", tr_manager_authkey(m), d, l, k, report, sizeof(report));
 	assert_string_equal(report, "0 0 0");
 	TR_ASSERT_OK(tr_mdict_get(d, key, &got));
 	assert_string_equal(tr_mval_get_str(got), "b");
 	tr_mval_destroy(&got);
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	TR_ASSERT_ERR(tr_mlock_acquire(k, TR_TEST_HANG_MS), TR_LOCK_OWNER_DIED);
 	TR_ASSERT_OK(tr_mlock_release(k));
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	tr_mval_destroy(&key);
 	tr_mobj_destroy(&d);
 	tr_mobj_destroy(&l);
@@ -271,7 +213,7 @@ static void
 test_manager_from_another_node(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_manager *m;
 	tr_mobj    *d, *l, *k;
 	tr_mval    *got = NULL, *key = tr_mval_str("from");
@@ -283,7 +225,7 @@ test_manager_from_another_node(void **state)
 	TR_ASSERT_OK(tr_mobj_new(&l, m, TR_MOBJ_LIST, NULL, NULL));
 	TR_ASSERT_OK(tr_mobj_new(&k, m, TR_MOBJ_LOCK, "k", NULL));
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 
 	/* a wrong key from node b is refused */
 	TR_ASSERT_OK(tr_manager_authkey_new(bad, sizeof(bad)));
@@ -303,10 +245,10 @@ test_manager_from_another_node(void **state)
 	TR_ASSERT_ERR(tr_mlock_acquire(k, 0), -EAGAIN);
 
 	/* node b killed: its client's lock comes back, and says so */
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	TR_ASSERT_ERR(tr_mlock_acquire(k, TR_TEST_HANG_MS), TR_LOCK_OWNER_DIED);
 	TR_ASSERT_OK(tr_mlock_release(k));
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	tr_mval_destroy(&key);
 	tr_mobj_destroy(&d);
 	tr_mobj_destroy(&l);

@@ -20,7 +20,7 @@
 
 #include <zmq.h>
 
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 #include "node-direct.h" /* the answers test */
 #include "node.pb-c.h"
@@ -222,81 +222,21 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in; /* its stdin: closing it stops the node */
-	char  ep[256];
-};
-
 static void
-kid_start(struct kid *k, const char *name, const char *peer, int detect,
+kid_start(tr_test_kid *k, const char *name, const char *peer, int detect,
     const char *secret, const char *allow)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       det[16], line[512];
+	char  det[16];
 	char *argv[] = { (char *) "test-node-direct", (char *) "--node-child",
 		(char *) name, (char *) (peer ? peer : "-"), det,
 		(char *) (secret ? secret : "-"),
 		(char *) (allow ? allow : "-"), (char *) "-", NULL };
-	FILE *f;
 
 	snprintf(det, sizeof(det), "%d", detect);
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in = in[1];
-	f     = fdopen(out[0], "r");
-	assert_non_null(f);
-	line[0] = '\0';
-	if (!fgets(line, sizeof(line), f)) {
-		line[0] = '\0';
-	}
-	fclose(f);
-	k->agent = 0;
-	if (sscanf(line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
-		print_error("node child %s said: %s\n", name, line);
+	tr_test_kid_spawn(k, argv, 0);
+	if (sscanf(k->line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
+		print_error("node child %s said: %s\n", name, k->line);
 		fail();
-	}
-}
-
-/* Stop it cleanly (its node says goodbye), or kill it. */
-static void
-kid_stop(struct kid *k)
-{
-	int st;
-
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
-	if (tr_test_wait_gone(k->pid, TR_TEST_HANG_MS) != 1) {
-		kill(k->pid, SIGKILL);
-	}
-	(void) waitpid(k->pid, &st, 0);
-}
-
-static void
-kid_kill(struct kid *k)
-{
-	int st;
-
-	if (k->agent > 0) {
-		kill(k->agent, SIGKILL);
-	}
-	kill(k->pid, SIGKILL);
-	(void) waitpid(k->pid, &st, 0);
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
 	}
 }
 
@@ -314,19 +254,6 @@ start_a(int detect, const char *secret, const char *const *allow)
 	o.allowed_keys     = allow;
 	TR_ASSERT_OK(tr_node_start(&o, &n, TR_TEST_HANG_MS));
 	return n;
-}
-
-static void
-wait_up(const char *node, int want)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	int     r;
-
-	while ((r = tr_node_is_up(node, TR_TEST_HANG_MS)) != want &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(r, want);
 }
 
 static tr_down
@@ -519,13 +446,13 @@ static void
 test_order_across_the_switch(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e, e2;
 	tr_node_stats sa, sb;
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e2, TR_TEST_HANG_MS));
 	stream(e, 0, 1);
@@ -564,7 +491,7 @@ test_order_across_the_switch(void **state)
 	assert_true(sb.direct_received > N);
 	assert_true(sb.direct_sent > N);
 	assert_true(sa.direct_received > N);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -576,7 +503,7 @@ static void
 test_order_when_switching_mid_stream(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       c;
 	tr_msg       *m = NULL;
 	tr_node_stats before, after;
@@ -585,7 +512,7 @@ test_order_when_switching_mid_stream(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(
 	    tr_node_spawn("b", "checker", NULL, 0, &c, TR_TEST_HANG_MS));
 	before = stats(NULL);
@@ -607,7 +534,7 @@ test_order_when_switching_mid_stream(void **state)
 	/* it did switch, in the stream */
 	assert_true(after.direct_sent > before.direct_sent);
 	assert_true(after.direct_sent - before.direct_sent < M);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -620,7 +547,7 @@ test_senders_of_each_start_method(void **state)
 	static const int methods[] = { FORK, TR_START_SPAWN,
 		TR_START_FORKSERVER };
 	tr_node         *a         = start_a(0, NULL, NULL);
-	struct kid       b;
+	tr_test_kid      b;
 	tr_addr          e;
 	tr_process      *p[3];
 	tr_node_stats    before, after;
@@ -628,7 +555,7 @@ test_senders_of_each_start_method(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	before = stats(NULL);
 	tr_addr_format(e, txt, sizeof(txt));
@@ -643,7 +570,7 @@ test_senders_of_each_start_method(void **state)
 	after = stats(NULL);
 	assert_true(after.direct_sent - before.direct_sent > N / 6);
 	assert_true(after.direct_received - before.direct_received > N / 6);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -654,7 +581,7 @@ static void
 test_killed_node_down_noconnection(void **state)
 {
 	tr_node      *a = start_a(1000, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e;
 	uint64_t      ref;
 	int64_t       t0;
@@ -662,14 +589,14 @@ test_killed_node_down_noconnection(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1000, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	go_direct(e, 100);
 	st = stats(NULL);
 	assert_true(st.direct_sent > 0);
 	TR_ASSERT_OK(tr_monitor(e, &ref));
 	t0 = tr_test_now_ms();
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	{
 		tr_down d = wait_down(ref);
 
@@ -679,7 +606,7 @@ test_killed_node_down_noconnection(void **state)
 	t0 = tr_test_now_ms();
 	(void) tr_send_bytes(e, "after", 5, 1000);
 	assert_true(tr_test_now_ms() - t0 < 5000);
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	tr_node_stop(&a);
 }
 
@@ -690,7 +617,7 @@ static void
 test_old_incarnation_dead_letter(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e, e2;
 	uint64_t      ref, before;
 	tr_node_stats st;
@@ -699,7 +626,7 @@ test_old_incarnation_dead_letter(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	go_direct(e, 100);
 	assert_true(stats(NULL).direct_sent > 0);
@@ -719,7 +646,7 @@ test_old_incarnation_dead_letter(void **state)
 	assert_true(st.dead_letters >= before + 2);
 	call_echo(e2, "still here");
 	TR_ASSERT_ERR(tr_recv(&m, 200), -ETIMEDOUT); /* "lost" never came */
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -734,7 +661,7 @@ test_curve_wrong_key_gets_nothing_direct(void **state)
 	char        peer[300];
 	const char *allow[] = { pb, NULL };
 	tr_node    *a;
-	struct kid  b;
+	tr_test_kid b;
 	tr_addr     e;
 	tr_msg     *m = NULL;
 	unsigned    ports[16];
@@ -746,7 +673,7 @@ test_curve_wrong_key_gets_nothing_direct(void **state)
 	a = start_a(0, sa, allow);
 	snprintf(peer, sizeof(peer), "%s#%s", tr_node_endpoint(a), pa);
 	kid_start(&b, "b", peer, 0, sb, pa);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	go_direct(e, 200);
 	call_echo(e, "secret");
@@ -761,7 +688,7 @@ test_curve_wrong_key_gets_nothing_direct(void **state)
 	/* nothing reached the echo: it would have echoed it */
 	TR_ASSERT_ERR(tr_recv(&m, 300), -ETIMEDOUT);
 	call_echo(e, "still secret");
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -772,14 +699,14 @@ static void
 test_send_that_may_not_wait_does_not_switch(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e;
 	tr_msg       *m = NULL;
 	tr_node_stats st;
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	for (int i = 0; i < 20; i++) {
 		int r;
@@ -798,7 +725,7 @@ test_send_that_may_not_wait_does_not_switch(void **state)
 	stream(e, 1, 10);
 	st = stats(NULL);
 	assert_true(st.direct_sent > 0);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -810,7 +737,7 @@ static void
 test_broken_connection_falls_back(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e;
 	unsigned      ports[16];
 	char          cmd[160];
@@ -819,7 +746,7 @@ test_broken_connection_falls_back(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	go_direct(e, 50);
 	st = stats(NULL);
@@ -831,7 +758,7 @@ test_broken_connection_falls_back(void **state)
 	    ">/dev/null 2>&1",
 	    ports[0]);
 	if (system(cmd) != 0) {
-		kid_stop(&b);
+		tr_test_kid_stop(&b);
 		tr_node_stop(&a);
 		print_message("ss -K not available here: skipped\n");
 		skip();
@@ -847,7 +774,7 @@ test_broken_connection_falls_back(void **state)
 	/* the DirectEnd the fallback sent matched what came: nothing
 	 * counted lost on b */
 	assert_int_equal(stats("b").lost, 0);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 

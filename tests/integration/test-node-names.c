@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 #include "node-notice.h" /* a forged notice (bad input) */
 
@@ -216,69 +216,44 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in; /* its stdin: closing it stops the node */
-	FILE *out;
-	char  ep[256];
-};
-
 /* What a failed test leaves is cleaned up by pid (teardown()): copies,
  * the tests' own structs are gone by then. */
-static struct kid  live[4];
+static tr_test_kid live[4];
 static tr_node    *node_a;
 static tr_process *echoes[2]; /* this run's echo actors */
 
 static void
-live_set(const struct kid *k, bool on)
+live_set(const tr_test_kid *k, bool on)
 {
 	for (int i = 0; i < 4; i++) {
 		if (on ? live[i].pid == 0 : live[i].pid == k->pid) {
-			live[i] = on ? *k : (struct kid) { 0 };
+			live[i] = on ? *k : (tr_test_kid) { 0 };
 			return;
 		}
 	}
 }
 
 static void
-kid_start(struct kid *k, const char *name, const char *peer, int detect)
+kid_start(tr_test_kid *k, const char *name, const char *peer, int detect)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       det[16], line[512] = "";
-	bool                       ok;
+	char  det[16];
+	bool  ok;
 	char *argv[] = { (char *) "test-node-names", (char *) "--node-child",
 		(char *) name, (char *) (peer ? peer : "-"), det, NULL };
 
 	snprintf(det, sizeof(det), "%d", detect);
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in    = in[1];
-	k->out   = fdopen(out[0], "r");
-	k->agent = 0;
-	if (!k->out || !fgets(line, sizeof(line), k->out)) {
-		line[0] = '\0';
-	}
-	ok = sscanf(line, "EP %255s AGENT %d", k->ep, &k->agent) == 2;
+	tr_test_kid_spawn(k, argv, 1);
+	ok = sscanf(k->line, "EP %255s AGENT %d", k->ep, &k->agent) == 2;
 	live_set(k, true);
 	if (!ok) {
-		print_error("node child %s said: %s\n", name, line);
+		print_error("node child %s said: %s\n", name, k->line);
 		fail();
 	}
 }
 
 /* Send a command, return its answer line in buf. */
 static void
-kid_ask(struct kid *k, const char *cmd, char *buf, size_t n)
+kid_ask(tr_test_kid *k, const char *cmd, char *buf, size_t n)
 {
 	size_t len = strlen(cmd);
 
@@ -290,42 +265,16 @@ kid_ask(struct kid *k, const char *cmd, char *buf, size_t n)
 }
 
 static void
-kid_close(struct kid *k)
+kid_stop(tr_test_kid *k)
 {
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
-	if (k->out) {
-		fclose(k->out);
-		k->out = NULL;
-	}
-}
-
-static void
-kid_stop(struct kid *k)
-{
-	int st;
-
-	kid_close(k);
-	if (tr_test_wait_gone(k->pid, TR_TEST_HANG_MS) != 1) {
-		kill(k->pid, SIGKILL);
-	}
-	(void) waitpid(k->pid, &st, 0);
+	tr_test_kid_stop(k);
 	live_set(k, false);
 }
 
 static void
-kid_kill(struct kid *k)
+kid_kill(tr_test_kid *k)
 {
-	int st;
-
-	if (k->agent > 0) {
-		kill(k->agent, SIGKILL);
-	}
-	kill(k->pid, SIGKILL);
-	(void) waitpid(k->pid, &st, 0);
-	kid_close(k);
+	tr_test_kid_kill(k);
 	live_set(k, false);
 }
 
@@ -335,7 +284,7 @@ teardown(void **state)
 	(void) state;
 	for (int i = 0; i < 4; i++) {
 		if (live[i].pid) {
-			struct kid k = live[i];
+			tr_test_kid k = live[i];
 
 			kill(k.agent, SIGCONT); /* may be stopped */
 			k.in  = -1;             /* the test's own, gone */
@@ -370,19 +319,6 @@ start_a(int detect, int queue_max, int queue_ms)
 	return n;
 }
 
-static void
-wait_up(const char *node, int want)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	int     r;
-
-	while ((r = tr_node_is_up(node, TR_TEST_HANG_MS)) != want &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(r, want);
-}
-
 /* Wait until node `node` (NULL: ours) has `want` peers up. */
 static void
 wait_peers(const char *node, int want)
@@ -391,7 +327,7 @@ wait_peers(const char *node, int want)
 	tr_node_stats st;
 
 	if (node) {
-		wait_up(node, 1); /* known and up here first */
+		tr_test_node_wait_up(node, 1); /* known and up here first */
 	}
 	do {
 		TR_ASSERT_OK(tr_node_stats_get(node, &st, TR_TEST_HANG_MS));
@@ -476,7 +412,7 @@ static void
 test_global_name_seen_and_freed_everywhere(void **state)
 {
 	tr_node      *a = start_a(0, 0, 0);
-	struct kid    b, c;
+	tr_test_kid   b, c;
 	tr_addr       e, e2, g, bs;
 	tr_process   *p, *p2;
 	tr_node_stats st;
@@ -569,10 +505,10 @@ test_global_name_seen_and_freed_everywhere(void **state)
 static void
 test_global_names_of_a_lost_node_are_dropped(void **state)
 {
-	tr_node   *a = start_a(1000, 0, 0);
-	struct kid b, c;
-	char       line[256];
-	tr_addr    bs;
+	tr_node    *a = start_a(1000, 0, 0);
+	tr_test_kid b, c;
+	char        line[256];
+	tr_addr     bs;
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1000);
@@ -600,7 +536,7 @@ static void
 test_global_name_conflict_after_partition_heals(void **state)
 {
 	tr_node      *a = start_a(1000, 0, 0);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e, ge;
 	tr_process   *p;
 	tr_node_stats sa, sb;
@@ -609,11 +545,11 @@ test_global_name_conflict_after_partition_heals(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1000);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	wait_peers("b", 1);
 	p = start_echo(&e);
 	assert_int_equal(kill(b.agent, SIGSTOP), 0);
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	TR_ASSERT_OK(tr_node_register_global("dup", e, TR_TEST_HANG_MS));
 	/* b's request waits in its frozen agent's mailbox: b registers it
 	 * later, and first (a's claim can only come after it) */
@@ -624,7 +560,7 @@ test_global_name_conflict_after_partition_heals(void **state)
 		line[0] = '\0';
 	}
 	assert_string_equal(line, "R 0\n");
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	/* both converge on a's (older) */
 	ge      = e;
 	ge.node = tr_node_id("a");
@@ -692,7 +628,7 @@ static void
 test_messages_wait_for_a_node_that_is_down(void **state)
 {
 	tr_node       *a = start_a(1000, 50, 0);
-	struct kid     b;
+	tr_test_kid    b;
 	tr_addr        e;
 	tr_node_stats  st0, st;
 	tr_node_notice nt;
@@ -701,7 +637,7 @@ test_messages_wait_for_a_node_that_is_down(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1000);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_msg_new_bytes(&q, "hi", 2));
 	TR_ASSERT_OK(tr_call(e, &q, &rep, TR_TEST_HANG_MS));
@@ -711,10 +647,10 @@ test_messages_wait_for_a_node_that_is_down(void **state)
 
 	/* 30 wait, all delivered in order when b is back */
 	assert_int_equal(kill(b.agent, SIGSTOP), 0);
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	send_numbers(e, 0, 30);
 	assert_int_equal(kill(b.agent, SIGCONT), 0);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	expect_echoes(0, 30);
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	assert_int_equal(st.queued - st0.queued, 30);
@@ -723,7 +659,7 @@ test_messages_wait_for_a_node_that_is_down(void **state)
 	/* 80 for a queue of 50: the first 50 wait, 30 are dropped and the
 	 * sender is told */
 	assert_int_equal(kill(b.agent, SIGSTOP), 0);
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	send_numbers(e, 0, 80);
 	while (told < 30) {
 		TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
@@ -738,7 +674,7 @@ test_messages_wait_for_a_node_that_is_down(void **state)
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	assert_int_equal(st.unreachable - st0.unreachable, 30);
 	assert_int_equal(kill(b.agent, SIGCONT), 0);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	expect_echoes(0, 50);
 	TR_ASSERT_ERR(tr_recv(&m, 300), -ETIMEDOUT);
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
@@ -756,7 +692,7 @@ static void
 test_gap_on_a_torn_connection_told(void **state)
 {
 	tr_node      *a = start_a(1000, 0, 0);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       t;
 	tr_msg       *q = NULL, *rep = NULL;
 	tr_node_stats sb;
@@ -765,14 +701,14 @@ test_gap_on_a_torn_connection_told(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1000);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "tally", NULL, 0, &t, TR_TEST_HANG_MS));
 	assert_int_equal(kill(b.agent, SIGSTOP), 0);
 	send_numbers(t, 0, 200); /* in flight when the link breaks */
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	send_numbers(t, 200, 1); /* waits for b */
 	assert_int_equal(kill(b.agent, SIGCONT), 0);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_msg_new_bytes(&q, "report", 6));
 	TR_ASSERT_OK(tr_call(t, &q, &rep, TR_TEST_HANG_MS));
 	memcpy(txt, tr_msg_data(rep),
@@ -800,7 +736,7 @@ static void
 test_queued_messages_expire(void **state)
 {
 	tr_node       *a = start_a(1000, 0, 300);
-	struct kid     b;
+	tr_test_kid    b;
 	tr_addr        e;
 	tr_node_stats  st0, st;
 	tr_node_notice nt;
@@ -809,11 +745,11 @@ test_queued_messages_expire(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1000);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st0, TR_TEST_HANG_MS));
 	assert_int_equal(kill(b.agent, SIGSTOP), 0);
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	send_numbers(e, 0, 5);
 	while (told < 5) { /* one notice, or a few if they expire apart */
 		TR_ASSERT_OK(tr_recv(&m, TR_TEST_HANG_MS));
@@ -827,7 +763,7 @@ test_queued_messages_expire(void **state)
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	assert_int_equal(st.unreachable - st0.unreachable, 5);
 	assert_int_equal(kill(b.agent, SIGCONT), 0);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_msg_new_bytes(&q, "hi", 2));
 	TR_ASSERT_OK(tr_call(e, &q, &rep, TR_TEST_HANG_MS));
 	tr_msg_destroy(&q);

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 extern char **environ;
 
@@ -449,103 +449,43 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in; /* its stdin: closing it stops the node */
-};
-
-static void
-wait_up(const char *node, int want)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	int     r;
-
-	while ((r = tr_node_is_up(node, TR_TEST_HANG_MS)) != want &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(r, want);
-}
-
 /* What a failed test left running, for teardown() (a failed assertion
  * leaves its test's locals behind): node b's pids, and node a. */
-static struct kid left_kid;
-static bool       kid_running;
-static tr_node   *node_a;
+static tr_test_kid left_kid;
+static bool        kid_running;
+static tr_node    *node_a;
 
-/* Node b, joined to node a (up before this returns). */
 static void
-kid_start(struct kid *k, const tr_node *a)
+kid_start(tr_test_kid *k, const tr_node *a)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       line[128] = "";
 	char *argv[] = { (char *) "test-node-patterns", (char *) "--node-child",
 		(char *) "b", (char *) tr_node_endpoint(a), NULL };
-	FILE *f;
 
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in       = in[1];
-	k->agent    = 0;
+	tr_test_kid_spawn(k, argv, 0);
 	left_kid    = *k;
 	kid_running = true;
-	f           = fdopen(out[0], "r");
-	assert_non_null(f);
-	if (!fgets(line, sizeof(line), f)) {
-		line[0] = '\0';
-	}
-	fclose(f);
-	if (sscanf(line, "AGENT %d", &k->agent) != 1) {
-		print_error("node b said: %s\n", line);
+	if (sscanf(k->line, "AGENT %d", &k->agent) != 1) {
+		print_error("node b said: %s\n", k->line);
 		fail();
 	}
 	left_kid = *k;
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 }
 
 /* Stop b cleanly: its node says goodbye and stops what it started. */
 static void
-kid_stop(struct kid *k)
+kid_stop(tr_test_kid *k)
 {
-	int st;
-
 	kid_running = false;
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
-	if (tr_test_wait_gone(k->pid, TR_TEST_HANG_MS) != 1) {
-		kill(k->pid, SIGKILL);
-	}
-	(void) waitpid(k->pid, &st, 0);
+	tr_test_kid_stop(k);
 }
 
 /* Kill the "host" b: its agent and its main process (both SIGKILL). */
 static void
-kid_kill(struct kid *k)
+kid_kill(tr_test_kid *k)
 {
-	int st;
-
 	kid_running = false;
-	if (k->agent > 0) {
-		kill(k->agent, SIGKILL);
-	}
-	kill(k->pid, SIGKILL);
-	(void) waitpid(k->pid, &st, 0);
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
+	tr_test_kid_kill(k);
 }
 
 /* b's actors are processes of this host: after b was killed, end any of
@@ -686,7 +626,7 @@ static void
 test_queue_consumers_on_two_nodes_exactly_once(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b;
+	tr_test_kid   b;
 	tr_queue     *q  = NULL;
 	tr_queue_opts qo = { .kind = TR_QUEUE_JOINABLE };
 	tr_process   *la = NULL;
@@ -776,7 +716,7 @@ static void
 test_queue_consumer_node_killed_items_requeued(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b;
+	tr_test_kid   b;
 	tr_queue     *q  = NULL;
 	tr_queue_opts jo = { .kind = TR_QUEUE_JOINABLE };
 	tr_addr       wb, from;
@@ -850,12 +790,12 @@ test_queue_consumer_node_killed_items_requeued(void **state)
 static void
 test_event_set_on_one_node_wakes_the_other(void **state)
 {
-	tr_node   *a = start_a();
-	struct kid b;
-	tr_event  *e = NULL;
-	tr_addr    g, w1, w2;
-	char       me[TXT], ga[TXT], args[256];
-	uint64_t   r1, r2;
+	tr_node    *a = start_a();
+	tr_test_kid b;
+	tr_event   *e = NULL;
+	tr_addr     g, w1, w2;
+	char        me[TXT], ga[TXT], args[256];
+	uint64_t    r1, r2;
 
 	(void) state;
 	kid_start(&b, a);
@@ -903,7 +843,7 @@ static void
 test_event_node_killed_waiter_gets_error(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_event   *e = NULL;
 	tr_process *k = NULL;
 	tr_addr     owner, ev;
@@ -948,7 +888,7 @@ static void
 test_lock_mutual_exclusion_across_nodes(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_lock    *l  = NULL;
 	tr_process *cp = NULL, *la = NULL;
 	tr_addr     c, wb, g;
@@ -994,7 +934,7 @@ static void
 test_lock_holder_node_killed_owner_died(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_lock    *l = NULL;
 	tr_process *k = NULL;
 	tr_addr     h;
@@ -1030,7 +970,7 @@ static void
 test_condition_barrier_semaphore_across_nodes(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_cond    *c   = NULL;
 	tr_barrier *br  = NULL;
 	tr_sem     *sem = NULL;
@@ -1091,7 +1031,7 @@ static void
 test_actor_node_killed_members_fail_not_hang(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_process *k = NULL;
 	tr_queue   *q = NULL;
 	tr_lock    *l = NULL;

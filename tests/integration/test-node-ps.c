@@ -18,7 +18,7 @@
 #include <zmq.h>
 
 #include "actor-info.h"
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 extern char **environ;
 
@@ -88,52 +88,14 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in;
-};
-
 static void
-kid_start(struct kid *k, const char *name, const char *peer)
+kid_start(tr_test_kid *k, const char *name, const char *peer)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       line[256] = "";
 	char *argv[] = { (char *) "test-node-ps", (char *) "--node-child",
 		(char *) name, (char *) peer, NULL };
-	FILE *f;
 
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in = in[1];
-	f     = fdopen(out[0], "r");
-	assert_non_null(f);
-	if (!fgets(line, sizeof(line), f)) {
-		line[0] = '\0';
-	}
-	fclose(f);
-	assert_int_equal(sscanf(line, "AGENT %d", &k->agent), 1);
-}
-
-static void
-kid_stop(struct kid *k)
-{
-	int st;
-
-	close(k->in);
-	if (tr_test_wait_gone(k->pid, TR_TEST_HANG_MS) != 1) {
-		kill(k->pid, SIGKILL);
-	}
-	(void) waitpid(k->pid, &st, 0);
+	tr_test_kid_spawn(k, argv, 0);
+	assert_int_equal(sscanf(k->line, "AGENT %d", &k->agent), 1);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -313,7 +275,7 @@ static void
 test_node_ps_remote(void **state)
 {
 	tr_node           *a = start_a();
-	struct kid         b;
+	tr_test_kid        b;
 	tr_addr            s;
 	tr_ps             *ps = NULL;
 	tr_node_peer       pl[4];
@@ -355,7 +317,7 @@ test_node_ps_remote(void **state)
 	}
 	TR_ASSERT_ERR(tr_node_ps("nosuch", &ps, TR_TEST_HANG_MS), TR_EBADADDR);
 	assert_null(ps);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 	TR_ASSERT_ERR(tr_node_ps(NULL, &ps, 1000), TR_EBADADDR);
 	TR_ASSERT_ERR(tr_node_peers(pl, 4, 1000), TR_EBADADDR);
@@ -370,7 +332,7 @@ static void
 test_troupe_tree_and_ps_commands(void **state)
 {
 	tr_node    *a = start_a();
-	struct kid  b;
+	tr_test_kid b;
 	tr_process *p;
 	pid_t       c;
 	tr_ps      *ps;
@@ -436,7 +398,7 @@ test_troupe_tree_and_ps_commands(void **state)
 	snprintf(want, sizeof(want), "pid %d troupe.node (daemon) queued ",
 	    (int) b.agent);
 	assert_non_null(strstr(out, want));
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	{
 		/* b's run leaves nothing there once its tracker is done */
 		int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;

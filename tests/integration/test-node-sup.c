@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 extern char **environ;
 
@@ -107,83 +107,27 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in; /* its stdin: closing it stops the node */
-	char  ep[128];
-};
-
 /* Start node `name` joining peer; listen: its endpoint (NULL: any
  * port), so that a node restarted on the same port is found again. */
 static void
 kid_start_on(
-    struct kid *k, const char *name, const char *peer, const char *listen)
+    tr_test_kid *k, const char *name, const char *peer, const char *listen)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       line[128] = "";
 	char *argv[] = { (char *) "test-node-sup", (char *) "--node-child",
 		(char *) name, (char *) peer, (char *) (listen ? listen : "-"),
 		NULL };
-	FILE *f;
 
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in = in[1];
-	f     = fdopen(out[0], "r");
-	assert_non_null(f);
-	if (!fgets(line, sizeof(line), f)) {
-		line[0] = '\0';
-	}
-	fclose(f);
-	k->agent = 0;
-	if (sscanf(line, "AGENT %d %127s", &k->agent, k->ep) != 2) {
-		print_error("node child %s said: %s\n", name, line);
+	tr_test_kid_spawn(k, argv, 0);
+	if (sscanf(k->line, "AGENT %d %255s", &k->agent, k->ep) != 2) {
+		print_error("node child %s said: %s\n", name, k->line);
 		fail();
 	}
 }
 
 static void
-kid_start(struct kid *k, const char *name, const char *peer)
+kid_start(tr_test_kid *k, const char *name, const char *peer)
 {
 	kid_start_on(k, name, peer, NULL);
-}
-
-static void
-kid_stop(struct kid *k)
-{
-	int st;
-
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
-	if (tr_test_wait_gone(k->pid, TR_TEST_HANG_MS) != 1) {
-		kill(k->pid, SIGKILL);
-	}
-	(void) waitpid(k->pid, &st, 0);
-}
-
-/* The whole node at once, as a host that dies. */
-static void
-kid_kill(struct kid *k)
-{
-	int st;
-
-	kill(k->agent, SIGKILL);
-	kill(k->pid, SIGKILL);
-	(void) waitpid(k->pid, &st, 0);
-	close(k->in);
-	k->in = -1;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -196,18 +140,6 @@ start_a(void)
 
 	TR_ASSERT_OK(tr_node_start(&o, &n, TR_TEST_HANG_MS));
 	return n;
-}
-
-static void
-wait_up(const char *node)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-
-	while (tr_node_is_up(node, TR_TEST_HANG_MS) != 1 &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(tr_node_is_up(node, TR_TEST_HANG_MS), 1);
 }
 
 static tr_child_info
@@ -298,7 +230,7 @@ static void
 test_remote_child_crash_restarted_on_its_node(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b;
+	tr_test_kid   b;
 	tr_child_spec c[] = {
 		{ .id = "remote", .actor = "echo", .node = "b" },
 		{ .id = "local", .actor = "echo" },
@@ -309,7 +241,7 @@ test_remote_child_crash_restarted_on_its_node(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	s  = sup_start(c, 2);
 	ci = info(s, "remote");
 	assert_int_equal(ci.state, TR_CHILD_RUNNING);
@@ -360,7 +292,7 @@ test_remote_child_crash_restarted_on_its_node(void **state)
 	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
 	assert_int_equal(tr_test_wait_gone(ci.pid, TR_TEST_HANG_MS), 1);
 	tr_supervisor_destroy(&s);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -371,7 +303,7 @@ static void
 test_node_killed_child_unknown_not_restarted(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b;
+	tr_test_kid   b;
 	tr_child_spec c[] = {
 		{ .id = "remote", .actor = "echo", .node = "b" },
 		{ .id = "local", .actor = "echo" },
@@ -382,10 +314,10 @@ test_node_killed_child_unknown_not_restarted(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	s  = sup_start(c, 2);
 	ci = info(s, "remote");
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	ci2 = wait_state(s, "remote", TR_CHILD_UNKNOWN, 0);
 	assert_string_equal(ci2.node, "b");
 	assert_true(tr_addr_eq(ci2.addr, ci.addr)); /* the one it had */
@@ -406,12 +338,12 @@ test_node_killed_child_unknown_not_restarted(void **state)
 	/* the node comes back (a new run named b, on the same port): the
 	 * old incarnation is not there, so the child is restarted on b */
 	{
-		char ep[128];
+		char ep[sizeof(b.ep)];
 
 		snprintf(ep, sizeof(ep), "%s", b.ep);
 		kid_start_on(&b, "b", tr_node_endpoint(a), ep);
 	}
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	ci2 = wait_state(s, "remote", TR_CHILD_RUNNING, 1);
 	assert_string_equal(ci2.node, "b");
 	assert_false(tr_addr_eq(ci2.addr, ci.addr));
@@ -422,7 +354,7 @@ test_node_killed_child_unknown_not_restarted(void **state)
 	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
 	assert_int_equal(tr_test_wait_gone(ci2.pid, TR_TEST_HANG_MS), 1);
 	tr_supervisor_destroy(&s);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -432,7 +364,7 @@ static void
 test_restart_elsewhere_option(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b, cn;
+	tr_test_kid   b, cn;
 	const char   *to_c[] = { "gone", "c", NULL };
 	tr_child_spec c[]    = {
 		   { .id             = "to-c",
@@ -451,12 +383,12 @@ test_restart_elsewhere_option(void **state)
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a));
 	kid_start(&cn, "c", tr_node_endpoint(a));
-	wait_up("b");
-	wait_up("c");
+	tr_test_node_wait_up("b", 1);
+	tr_test_node_wait_up("c", 1);
 	s = sup_start(c, 2);
 	assert_string_equal(info(s, "to-c").node, "b");
 	assert_string_equal(info(s, "to-here").node, "b");
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	x = wait_state(s, "to-c", TR_CHILD_RUNNING, 1);
 	y = wait_state(s, "to-here", TR_CHILD_RUNNING, 1);
 	assert_string_equal(x.node, "c");
@@ -471,7 +403,7 @@ test_restart_elsewhere_option(void **state)
 	assert_int_equal(tr_test_wait_gone(x.pid, TR_TEST_HANG_MS), 1);
 	assert_int_equal(tr_test_wait_gone(y.pid, TR_TEST_HANG_MS), 1);
 	tr_supervisor_destroy(&s);
-	kid_stop(&cn);
+	tr_test_kid_stop(&cn);
 	tr_node_stop(&a);
 }
 
@@ -482,7 +414,7 @@ static void
 test_supervisor_stop_ends_remote_children(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b;
+	tr_test_kid   b;
 	tr_child_spec c[] = {
 		{ .id = "polite", .actor = "echo", .node = "b" },
 		{ .id            = "stubborn",
@@ -500,7 +432,7 @@ test_supervisor_stop_ends_remote_children(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	s       = sup_start(c, 3);
 	pids[0] = info(s, "polite").pid;
 	pids[1] = info(s, "stubborn").pid;
@@ -517,7 +449,7 @@ test_supervisor_stop_ends_remote_children(void **state)
 		    tr_test_wait_gone(pids[i], TR_TEST_HANG_MS), 1);
 	}
 	tr_supervisor_destroy(&s);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -527,7 +459,7 @@ static void
 test_supervisor_killed_remote_children_end(void **state)
 {
 	tr_node      *a = start_a();
-	struct kid    b;
+	tr_test_kid   b;
 	tr_child_spec c[] = {
 		{ .id = "one", .actor = "echo", .node = "b" },
 		{ .id = "two", .actor = "echo", .node = "b" },
@@ -537,7 +469,7 @@ test_supervisor_killed_remote_children_end(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	s       = sup_start(c, 2);
 	pids[0] = info(s, "one").pid;
 	pids[1] = info(s, "two").pid;
@@ -553,7 +485,7 @@ test_supervisor_killed_remote_children_end(void **state)
 		    tr_test_wait_gone(pids[i], TR_TEST_HANG_MS), 1);
 	}
 	tr_supervisor_destroy(&s);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -622,7 +554,7 @@ test_pool_on_two_nodes_survives_a_node_kill(void **state)
 	tr_node        *a       = start_a();
 	const char     *nodes[] = { "", "b", NULL };
 	tr_pool_opts    o = { .processes = 4, .nodes = nodes, .retries = 2 };
-	struct kid      b;
+	tr_test_kid     b;
 	tr_pool        *p   = NULL;
 	tr_pool_result *res = NULL;
 	tr_pool_item   *items;
@@ -632,7 +564,7 @@ test_pool_on_two_nodes_survives_a_node_kill(void **state)
 	(void) state;
 	items = numbers(N, buf);
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_pool_new(&p, &o));
 	count_nodes(p, &here, &on_b);
 	assert_int_equal(here, 2);
@@ -646,7 +578,7 @@ test_pool_on_two_nodes_survives_a_node_kill(void **state)
 	/* N tasks of 20 ms on 4 workers: about 0.75 s; b dies after 0.2 s */
 	TR_ASSERT_OK(tr_pool_map_async(p, "square", items, N, 1, NULL, &res));
 	TR_ASSERT_ERR(tr_pool_result_wait(res, 200), -ETIMEDOUT);
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	TR_ASSERT_OK(tr_pool_result_get(res, TR_TEST_HANG_MS));
 	check_squares(res, N);
 	tr_pool_result_destroy(&res);
@@ -674,7 +606,7 @@ test_pool_node_lost_without_retries_fails_its_tasks(void **state)
 	tr_node        *a       = start_a();
 	const char     *nodes[] = { "b", "", NULL };
 	tr_pool_opts    o       = { .processes = 2, .nodes = nodes };
-	struct kid      b;
+	tr_test_kid     b;
 	tr_pool        *p   = NULL;
 	tr_pool_result *res = NULL;
 	tr_pool_item   *items;
@@ -682,11 +614,11 @@ test_pool_node_lost_without_retries_fails_its_tasks(void **state)
 	(void) state;
 	items = numbers(N, buf);
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_pool_new(&p, &o));
 	TR_ASSERT_OK(tr_pool_map_async(p, "square", items, N, 1, NULL, &res));
 	TR_ASSERT_ERR(tr_pool_result_wait(res, 200), -ETIMEDOUT);
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	TR_ASSERT_ERR(tr_pool_result_get(res, TR_TEST_HANG_MS), TR_EDEAD);
 	assert_non_null(strstr(tr_pool_result_error_text(res), "node b"));
 	assert_non_null(strstr(tr_pool_result_error_text(res), "noconnection"));
@@ -711,7 +643,7 @@ test_pool_actor_on_two_nodes(void **state)
 	tr_node        *a       = start_a();
 	const char     *nodes[] = { "b", "", NULL };
 	tr_pool_opts    o       = { .processes = 2, .nodes = nodes };
-	struct kid      b;
+	tr_test_kid     b;
 	tr_child_spec   c;
 	tr_sup_spec     spec = { .children = &c, .nchildren = 1 };
 	tr_supervisor  *s    = NULL;
@@ -723,7 +655,7 @@ test_pool_actor_on_two_nodes(void **state)
 	(void) state;
 	items = numbers(N, buf);
 	kid_start(&b, "b", tr_node_endpoint(a));
-	wait_up("b");
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_pool_child_spec(&c, "pool", "nodepool", &o, &args));
 	TR_ASSERT_OK(tr_supervisor_start(&s, &spec, TR_TEST_HANG_MS));
 	free(args);
@@ -752,7 +684,7 @@ test_pool_actor_on_two_nodes(void **state)
 	}
 	TR_ASSERT_OK(tr_supervisor_stop(s, TR_TEST_HANG_MS));
 	tr_supervisor_destroy(&s);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	free(items);
 	tr_node_stop(&a);
 }

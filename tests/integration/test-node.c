@@ -17,7 +17,7 @@
 
 #include <zmq.h>
 
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #define FORK TR_START_FORKSERVER
@@ -164,81 +164,21 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-struct kid {
-	pid_t pid, agent;
-	int   in; /* its stdin: closing it stops the node */
-	char  ep[256];
-};
-
 static void
-kid_start(struct kid *k, const char *name, const char *peer, int detect,
+kid_start(tr_test_kid *k, const char *name, const char *peer, int detect,
     const char *secret, const char *allow)
 {
-	posix_spawn_file_actions_t fa;
-	int                        in[2], out[2];
-	char                       det[16], line[512];
+	char  det[16];
 	char *argv[] = { (char *) "test-node", (char *) "--node-child",
 		(char *) name, (char *) (peer ? peer : "-"), det,
 		(char *) (secret ? secret : "-"),
 		(char *) (allow ? allow : "-"), (char *) "-", NULL };
-	FILE *f;
 
 	snprintf(det, sizeof(det), "%d", detect);
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ),
-	    0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	k->in = in[1];
-	f     = fdopen(out[0], "r");
-	assert_non_null(f);
-	line[0] = '\0';
-	if (!fgets(line, sizeof(line), f)) {
-		line[0] = '\0';
-	}
-	fclose(f);
-	k->agent = 0;
-	if (sscanf(line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
-		print_error("node child %s said: %s\n", name, line);
+	tr_test_kid_spawn(k, argv, 0);
+	if (sscanf(k->line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
+		print_error("node child %s said: %s\n", name, k->line);
 		fail();
-	}
-}
-
-/* Stop it cleanly (its node says goodbye), or kill it. */
-static void
-kid_stop(struct kid *k)
-{
-	int st;
-
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
-	}
-	if (tr_test_wait_gone(k->pid, TR_TEST_HANG_MS) != 1) {
-		kill(k->pid, SIGKILL);
-	}
-	(void) waitpid(k->pid, &st, 0);
-}
-
-static void
-kid_kill(struct kid *k)
-{
-	int st;
-
-	if (k->agent > 0) {
-		kill(k->agent, SIGKILL);
-	}
-	kill(k->pid, SIGKILL);
-	(void) waitpid(k->pid, &st, 0);
-	if (k->in >= 0) {
-		close(k->in);
-		k->in = -1;
 	}
 }
 
@@ -256,19 +196,6 @@ start_a(int detect, const char *secret, const char *const *allow)
 	o.allowed_keys     = allow;
 	TR_ASSERT_OK(tr_node_start(&o, &n, TR_TEST_HANG_MS));
 	return n;
-}
-
-static void
-wait_up(const char *node, int want)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	int     r;
-
-	while ((r = tr_node_is_up(node, TR_TEST_HANG_MS)) != want &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(r, want);
 }
 
 static tr_down
@@ -338,7 +265,7 @@ static void
 test_send_call_spawn_order_dead_letters(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e, e2;
 	tr_node_stats st;
 	tr_msg       *m = NULL;
@@ -347,7 +274,7 @@ test_send_call_spawn_order_dead_letters(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	assert_int_equal(e.node, tr_node_id("b"));
 	TR_ASSERT_ERR(
@@ -404,7 +331,7 @@ test_send_call_spawn_order_dead_letters(void **state)
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	assert_true(st.sent >= N);
 	assert_int_equal(st.peers_up, 1);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -416,7 +343,7 @@ test_node_killed_down_noconnection_and_links(void **state)
 	static const int methods[] = { FORK, TR_START_SPAWN,
 		TR_START_FORKSERVER };
 	tr_node         *a         = start_a(0, NULL, NULL);
-	struct kid       b;
+	tr_test_kid      b;
 	tr_addr          e;
 	tr_process      *l[3];
 	uint64_t         ref;
@@ -424,7 +351,7 @@ test_node_killed_down_noconnection_and_links(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_monitor(e, &ref));
 	tr_addr_format(e, txt, sizeof(txt));
@@ -434,7 +361,7 @@ test_node_killed_down_noconnection_and_links(void **state)
 		TR_ASSERT_OK(tr_process_start(l[i], TR_TEST_HANG_MS));
 	}
 	call_echo(e, "before");
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	{
 		tr_down d = wait_down(ref);
 
@@ -445,7 +372,7 @@ test_node_killed_down_noconnection_and_links(void **state)
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(tr_test_finish(&l[i]), 1);
 	}
-	wait_up("b", 0);
+	tr_test_node_wait_up("b", 0);
 	tr_node_stop(&a);
 }
 
@@ -456,7 +383,7 @@ static void
 test_call_ends_when_the_callee_node_dies(void **state)
 {
 	tr_node    *a = start_a(0, NULL, NULL);
-	struct kid  b;
+	tr_test_kid b;
 	tr_addr     e;
 	tr_process *k;
 	tr_msg     *q = NULL, *rep = NULL;
@@ -465,7 +392,7 @@ test_call_ends_when_the_callee_node_dies(void **state)
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "mute", NULL, 0, &e, TR_TEST_HANG_MS));
 	snprintf(args, sizeof(args), "300 %d", (int) b.agent);
 	TR_ASSERT_OK(tr_process_new(&k, "killer", args, strlen(args)));
@@ -476,7 +403,7 @@ test_call_ends_when_the_callee_node_dies(void **state)
 	assert_true(tr_test_now_ms() - t0 < 2 * TR_TEST_HANG_MS);
 	tr_msg_destroy(&q);
 	assert_int_equal(tr_test_finish(&k), 0);
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	tr_node_stop(&a);
 }
 
@@ -485,15 +412,15 @@ test_call_ends_when_the_callee_node_dies(void **state)
 static void
 test_frozen_node_lost_by_heartbeat(void **state)
 {
-	tr_node   *a = start_a(1500, NULL, NULL);
-	struct kid b;
-	tr_addr    e;
-	uint64_t   ref;
-	int64_t    t0;
+	tr_node    *a = start_a(1500, NULL, NULL);
+	tr_test_kid b;
+	tr_addr     e;
+	uint64_t    ref;
+	int64_t     t0;
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 1500, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_monitor(e, &ref));
 	call_echo(e, "hi");
@@ -506,7 +433,7 @@ test_frozen_node_lost_by_heartbeat(void **state)
 		assert_true(tr_test_now_ms() - t0 >= 1000);
 	}
 	kill(b.agent, SIGCONT);
-	kid_kill(&b);
+	tr_test_kid_kill(&b);
 	tr_node_stop(&a);
 }
 
@@ -515,18 +442,18 @@ test_frozen_node_lost_by_heartbeat(void **state)
 static void
 test_clean_stop_seen_at_once(void **state)
 {
-	tr_node   *a = start_a(20000, NULL, NULL);
-	struct kid b;
-	tr_addr    e;
-	uint64_t   ref;
+	tr_node    *a = start_a(20000, NULL, NULL);
+	tr_test_kid b;
+	tr_addr     e;
+	uint64_t    ref;
 
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 20000, NULL, NULL);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_monitor(e, &ref));
 	call_echo(e, "hi");
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	{
 		tr_down d = wait_down(ref);
 
@@ -541,7 +468,7 @@ static void
 test_three_nodes_learn_each_other(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b, c;
+	tr_test_kid   b, c;
 	tr_node_stats st;
 	tr_addr       eb, ec;
 	int64_t       end;
@@ -549,8 +476,8 @@ test_three_nodes_learn_each_other(void **state)
 	(void) state;
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
 	kid_start(&c, "c", tr_node_endpoint(a), 0, NULL, NULL);
-	wait_up("b", 1);
-	wait_up("c", 1);
+	tr_test_node_wait_up("b", 1);
+	tr_test_node_wait_up("c", 1);
 	end = tr_test_now_ms() + TR_TEST_HANG_MS;
 	do {
 		TR_ASSERT_OK(tr_node_stats_get("b", &st, TR_TEST_HANG_MS));
@@ -563,8 +490,8 @@ test_three_nodes_learn_each_other(void **state)
 	TR_ASSERT_OK(tr_node_spawn("c", "echo", NULL, 0, &ec, TR_TEST_HANG_MS));
 	call_echo(eb, "to b");
 	call_echo(ec, "to c");
-	kid_stop(&b);
-	kid_stop(&c);
+	tr_test_kid_stop(&b);
+	tr_test_kid_stop(&c);
 	tr_node_stop(&a);
 }
 
@@ -577,7 +504,7 @@ test_curve_wrong_key_refused(void **state)
 	char          peer[300];
 	const char   *allow[] = { pb, NULL };
 	tr_node      *a;
-	struct kid    b, c;
+	tr_test_kid   b, c;
 	tr_addr       e;
 	tr_node_stats st;
 	int64_t       end;
@@ -590,7 +517,7 @@ test_curve_wrong_key_refused(void **state)
 	snprintf(peer, sizeof(peer), "%s#%s", tr_node_endpoint(a), pa);
 	kid_start(&b, "b", peer, 0, sb, pa);
 	kid_start(&c, "c", peer, 0, sc, pa);
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	call_echo(e, "secret");
 	end = tr_test_now_ms() + TR_TEST_HANG_MS;
@@ -604,8 +531,8 @@ test_curve_wrong_key_refused(void **state)
 	assert_int_equal(tr_node_is_up("c", TR_TEST_HANG_MS), 0);
 	TR_ASSERT_ERR(tr_node_spawn("c", "echo", NULL, 0, &e, TR_TEST_HANG_MS),
 	    TR_EBADADDR);
-	kid_stop(&b);
-	kid_stop(&c);
+	tr_test_kid_stop(&b);
+	tr_test_kid_stop(&c);
 	tr_node_stop(&a);
 }
 
@@ -617,7 +544,7 @@ static void
 test_lost_messages_are_detected_and_counted(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e;
 	tr_node_stats st;
 	tr_msg       *m    = NULL;
@@ -630,7 +557,7 @@ test_lost_messages_are_detected_and_counted(void **state)
 	setenv("TROUPE_NODE_FAULT", "drop=20,seed=42", 1);
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
 	unsetenv("TROUPE_NODE_FAULT");
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	for (int i = 0; i < N; i++) {
 		char t[16];
@@ -674,7 +601,7 @@ test_lost_messages_are_detected_and_counted(void **state)
 	assert_int_equal(last, N - 1);
 	assert_int_equal(told, st.lost);
 	assert_true(st.gaps > 0);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -688,7 +615,7 @@ static void
 test_fault_hook_order_no_duplicates_no_false_down(void **state)
 {
 	tr_node      *a = start_a(600, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e;
 	tr_node_stats st;
 	uint64_t      ref;
@@ -703,7 +630,7 @@ test_fault_hook_order_no_duplicates_no_false_down(void **state)
 	    "TROUPE_NODE_FAULT", "drop=10,dup=5,reorder=5,delay=1,seed=7", 1);
 	kid_start(&b, "b", tr_node_endpoint(a), 600, NULL, NULL);
 	unsetenv("TROUPE_NODE_FAULT");
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	TR_ASSERT_OK(tr_monitor(e, &ref));
 	for (int i = 0; i < N; i++) {
@@ -748,7 +675,7 @@ test_fault_hook_order_no_duplicates_no_false_down(void **state)
 	assert_true(st.dropped > 0);
 	assert_int_equal(tr_node_is_up("b", TR_TEST_HANG_MS), 1);
 	TR_ASSERT_OK(tr_demonitor(ref));
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -759,7 +686,7 @@ static void
 test_fault_hook_bad_values_leave_it_off(void **state)
 {
 	tr_node      *a = start_a(0, NULL, NULL);
-	struct kid    b;
+	tr_test_kid   b;
 	tr_addr       e;
 	tr_node_stats st;
 	tr_msg       *m   = NULL;
@@ -770,7 +697,7 @@ test_fault_hook_bad_values_leave_it_off(void **state)
 	setenv("TROUPE_NODE_FAULT", "drop=150,seed=3", 1);
 	kid_start(&b, "b", tr_node_endpoint(a), 0, NULL, NULL);
 	unsetenv("TROUPE_NODE_FAULT");
-	wait_up("b", 1);
+	tr_test_node_wait_up("b", 1);
 	TR_ASSERT_OK(tr_node_spawn("b", "echo", NULL, 0, &e, TR_TEST_HANG_MS));
 	for (int i = 0; i < N; i++) {
 		TR_ASSERT_OK(tr_send_bytes(e, "x", 1, TR_TEST_HANG_MS));
@@ -783,7 +710,7 @@ test_fault_hook_bad_values_leave_it_off(void **state)
 	TR_ASSERT_OK(tr_node_stats_get(NULL, &st, TR_TEST_HANG_MS));
 	assert_int_equal(got, N);
 	assert_int_equal(st.lost, 0);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 	tr_node_stop(&a);
 }
 
@@ -804,7 +731,7 @@ test_troupe_node_command(void **state)
 	char                       line[512] = "", ep[256] = "", peer[300];
 	unsigned                   id = 0;
 	FILE                      *f;
-	struct kid                 b;
+	tr_test_kid                b;
 
 	(void) state;
 	posix_spawn_file_actions_init(&fa);
@@ -835,7 +762,7 @@ test_troupe_node_command(void **state)
 	kill(pid, SIGTERM);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	kid_stop(&b);
+	tr_test_kid_stop(&b);
 }
 
 int

@@ -6,7 +6,7 @@
  * many times longer than its rings goes on.  The node and the traced run
  * are this program run again (--node-child, --traced-child), cleaned up
  * by pid. */
-#include "tr-test.h"
+#include "tr-test-node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -322,55 +322,24 @@ node_child(int argc, char **argv)
 	return 0;
 }
 
-static void
-wait_up(const char *node, int want)
-{
-	int64_t end = tr_test_now_ms() + TR_TEST_HANG_MS;
-	int     r;
-
-	while ((r = tr_node_is_up(node, TR_TEST_HANG_MS)) != want &&
-	    tr_test_now_ms() < end) {
-		usleep(20000);
-	}
-	assert_int_equal(r, want);
-}
-
 /* Node a in this run, node b in another (this program again): returns a;
- * b's launcher and agent pids, and the pipe whose write end (in[1]) keeps
- * b running. */
+ * *b is b's launcher (its stdin keeps it running) and agent. */
 static tr_node *
-start_a_and_b(pid_t *kid, pid_t *agent, int in[2])
+start_a_and_b(tr_test_kid *b)
 {
 	tr_node_options no = { 0 };
 	tr_node        *a  = NULL;
-	int             out[2];
-	char            line[256];
 	char *argv[] = { (char *) "test-trace-live", (char *) "--node-child",
 		(char *) "b", NULL, NULL };
-	posix_spawn_file_actions_t fa;
-	FILE                      *f;
 
 	no.name = "a";
 	TR_ASSERT_OK(tr_node_start(&no, &a, TR_TEST_HANG_MS));
 	argv[3] = (char *) tr_node_endpoint(a);
-	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	assert_int_equal(
-	    posix_spawn(kid, "/proc/self/exe", &fa, NULL, argv, environ), 0);
-	left_add(*kid);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	f = fdopen(out[0], "r");
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f));
-	fclose(f);
-	assert_int_equal(sscanf(line, "AGENT %d", agent), 1);
-	left_add(*agent);
-	wait_up("b", 1);
+	tr_test_kid_spawn(b, argv, 0);
+	left_add(b->pid);
+	assert_int_equal(sscanf(b->line, "AGENT %d", &b->agent), 1);
+	left_add(b->agent);
+	tr_test_node_wait_up("b", 1);
 	return a;
 }
 
@@ -385,28 +354,24 @@ test_node_suspect_then_resumed(void **state)
 	};
 	tr_trace_session     *s;
 	tr_node              *a;
-	pid_t                 kid, agent = 0;
-	int                   in[2], st;
+	tr_test_kid           b;
 	char                  args[1024], txt[65536];
 	const tr_trace_event *sus, *res;
 
 	(void) state;
 	nev = 0;
 	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
-	a = start_a_and_b(&kid, &agent, in);
+	a = start_a_and_b(&b);
 	usleep(300 * 1000); /* pings both ways */
-	assert_int_equal(kill(agent, SIGSTOP), 0);
+	assert_int_equal(kill(b.agent, SIGSTOP), 0);
 	usleep(1900 * 1000);
-	assert_int_equal(kill(agent, SIGCONT), 0);
+	assert_int_equal(kill(b.agent, SIGCONT), 0);
 	usleep(1000 * 1000); /* heard again: pings, heartbeats */
 	assert_int_equal(tr_node_is_up("b", TR_TEST_HANG_MS), 1);
 	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
-	kill(agent, SIGKILL);
-	kill(kid, SIGKILL);
-	assert_int_equal(waitpid(kid, &st, 0), kid);
-	left_del(agent);
-	left_del(kid);
-	close(in[1]);
+	tr_test_kid_kill(&b);
+	left_del(b.agent);
+	left_del(b.pid);
 	tr_node_stop(&a);
 	/* what the stop sent, drained here, not by the next test's session */
 	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
@@ -445,24 +410,20 @@ test_node_events_up_then_down(void **state)
 	};
 	tr_trace_session     *s;
 	tr_node              *a = NULL;
-	pid_t                 kid, agent = 0;
-	int                   in[2], st;
+	tr_test_kid           b;
 	char                  args[1024], txt[65536];
 	const tr_trace_event *up, *down;
 
 	(void) state;
 	nev = 0;
 	TR_ASSERT_OK(tr_trace_session_open(&s, tr_runtime_dir(), &o));
-	a = start_a_and_b(&kid, &agent, in);
+	a = start_a_and_b(&b);
 	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
 	/* b dies without a goodbye */
-	kill(agent, SIGKILL);
-	kill(kid, SIGKILL);
-	assert_int_equal(waitpid(kid, &st, 0), kid);
-	left_del(agent);
-	left_del(kid);
-	close(in[1]);
-	wait_up("b", 0);
+	tr_test_kid_kill(&b);
+	left_del(b.agent);
+	left_del(b.pid);
+	tr_test_node_wait_up("b", 0);
 	usleep(100 * 1000);
 	assert_true(tr_trace_session_poll(s, collect, NULL) >= 0);
 	tr_node_stop(&a);
@@ -482,7 +443,7 @@ test_node_events_up_then_down(void **state)
 	assert_int_equal(up->self.pid, down->self.pid); /* a's agent */
 	assert_int_equal(up->value, (int64_t) tr_node_id("b"));
 	assert_int_equal(up->peer.node, tr_node_id("b"));
-	assert_int_equal(up->peer.pid, (uint32_t) agent);
+	assert_int_equal(up->peer.pid, (uint32_t) b.agent);
 	assert_string_equal(up->node, "a"); /* the recording run's node */
 
 	/* the tool shows them: stats, tail, the exports, the node filter */
