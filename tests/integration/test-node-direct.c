@@ -185,59 +185,12 @@ TR_ACTOR(checker, checker_main)
 
 /* ---- node children ------------------------------------------------------- */
 
-/* argv: --node-child NAME PEER|- DETECT SECRET|- ALLOW|- COOKIE|- */
-static int
-node_child(int argc, char **argv)
-{
-	tr_node_options o        = { 0 };
-	const char     *peers[2] = { NULL, NULL }, *allow[2] = { NULL, NULL };
-	tr_node        *n = NULL;
-	char            buf[16];
-	int             r;
-
-	if (tr_init(argc, argv) < 0 || argc < 8) {
-		return 99;
-	}
-	o.name      = argv[2];
-	peers[0]    = strcmp(argv[3], "-") ? argv[3] : NULL;
-	o.peers     = peers;
-	o.detect_ms = atoi(argv[4]);
-	if (strcmp(argv[5], "-") != 0) {
-		o.curve_secret_key = argv[5];
-	}
-	allow[0]       = strcmp(argv[6], "-") ? argv[6] : NULL;
-	o.allowed_keys = allow;
-	o.cookie       = strcmp(argv[7], "-") ? argv[7] : NULL;
-	r              = tr_node_start(&o, &n, TR_TEST_HANG_MS);
-	if (r < 0) {
-		printf("ERR %d\n", r);
-		fflush(stdout);
-		return 98;
-	}
-	printf("EP %s AGENT %d\n", tr_node_endpoint(n),
-	    (int) tr_node_agent_pid(n));
-	fflush(stdout);
-	while (read(0, buf, sizeof(buf)) > 0) { }
-	tr_node_stop(&n);
-	return 0;
-}
-
 static void
 kid_start(tr_test_kid *k, const char *name, const char *peer, int detect,
     const char *secret, const char *allow)
 {
-	char  det[16];
-	char *argv[] = { (char *) "test-node-direct", (char *) "--node-child",
-		(char *) name, (char *) (peer ? peer : "-"), det,
-		(char *) (secret ? secret : "-"),
-		(char *) (allow ? allow : "-"), (char *) "-", NULL };
-
-	snprintf(det, sizeof(det), "%d", detect);
-	tr_test_kid_spawn(k, argv, 0);
-	if (sscanf(k->line, "EP %255s AGENT %d", k->ep, &k->agent) != 2) {
-		print_error("node child %s said: %s\n", name, k->line);
-		fail();
-	}
+	tr_test_kid_start_node(
+	    k, "test-node-direct", name, peer, detect, secret, allow);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -889,7 +842,7 @@ main(int argc, char **argv)
 	};
 
 	if (argc > 1 && strcmp(argv[1], "--node-child") == 0) {
-		return node_child(argc, argv);
+		return tr_test_node_child(argc, argv);
 	}
 	if (tr_init(argc, argv) < 0) {
 		return 99;

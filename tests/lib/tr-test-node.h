@@ -33,6 +33,20 @@ void tr_test_kid_kill(tr_test_kid *k);
 /* Close its stdin and stdout (no wait). */
 void tr_test_kid_close(tr_test_kid *k);
 
+/* The child side of tr_test_kid_start_node(), for a test's main() to
+ * call when argv[1] is "--node-child": argv is "PROG --node-child NAME
+ * PEER|- DETECT SECRET|- ALLOW|- COOKIE|-".  Starts this run's node with
+ * those options, prints "EP ENDPOINT AGENT PID" (or "ERR CODE"), serves
+ * until its stdin closes, stops the node.  Returns the exit code. */
+int tr_test_node_child(int argc, char **argv);
+/* Start node `name` as tr_test_node_child() in another run of this test
+ * program (argv[0] `prog`), joining `peer` (NULL: none), with detection
+ * time `detect` ms (0: the default), CURVE secret key `secret` and one
+ * allowed key `allow` (NULL: none); fills k->ep and k->agent.  Asserts
+ * (cmocka) that it started. */
+void tr_test_kid_start_node(tr_test_kid *k, const char *prog, const char *name,
+    const char *peer, int detect, const char *secret, const char *allow);
+
 /* Wait up to TR_TEST_HANG_MS until tr_node_is_up(node) is `want` (1 up, 0
  * not); asserts it. */
 void tr_test_node_wait_up(const char *node, int want);
