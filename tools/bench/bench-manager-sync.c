@@ -185,7 +185,7 @@ array_raw_reads(long n, void *arg)
 	return now() - t0;
 }
 
-enum { NROWS = 6, MAXROUNDS = 15 };
+enum { NROWS = 6 };
 
 /* the raw read is compared with Python's a[:] too */
 static const char *const pyname[NROWS] = { "managed_rlock", "managed_semaphore",
@@ -253,31 +253,6 @@ one_round(bool python, double *tr, double *py)
 	}
 }
 
-static void
-row(const char *what, const char *unit, double tr, double py)
-{
-	char a[32] = "n/a", b[32] = "n/a", r[32] = "";
-
-	if (tr > 0) {
-		snprintf(a, sizeof(a), "%.3g", tr);
-	}
-	if (py > 0) {
-		snprintf(b, sizeof(b), "%.3g", py);
-	}
-	if (tr > 0 && py > 0) {
-		snprintf(r, sizeof(r), "%.1fx", tr / py);
-	}
-	printf("| %-40s | %-8s | %10s | %10s | %7s |\n", what, unit, a, b, r);
-	fflush(stdout);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t) n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -289,48 +264,8 @@ main(int argc, char **argv)
 		"managed Array('i'), tr_marray_read()" };
 	static const char *const unit[NROWS] = { "pairs/s", "pairs/s",
 		"waits/s", "ints/s", "ints/s", "ints/s" };
-	double                   tr[NROWS][MAXROUNDS], py[NROWS][MAXROUNDS];
-	double                   t1[NROWS], p1[NROWS];
-	bool                     python = true;
-	int                      rounds = 1;
 
 	check(tr_init(argc, argv), "tr_init");
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--no-python") == 0) {
-			python = false;
-		} else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
-			delta = atof(argv[++i]);
-		} else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-			rounds = atoi(argv[++i]);
-		} else {
-			rounds = 0;
-		}
-		if (rounds < 1 || rounds > MAXROUNDS || delta <= 0) {
-			fprintf(stderr,
-			    "usage: bench-manager-sync [--time S] "
-			    "[--rounds N (1..15)] [--no-python]\n");
-			return 2;
-		}
-	}
-	for (int r = 0; r < rounds; r++) {
-		one_round(python, t1, p1);
-		for (int i = 0; i < NROWS; i++) {
-			tr[i][r] = t1[i];
-			py[i][r] = p1[i];
-		}
-	}
-	if (rounds > 1) {
-		printf("medians of %d rounds, troupe and Python alternating\n",
-		    rounds);
-	}
-	printf("| %-40s | %-8s | %10s | %10s | %7s |\n", "", "unit", "troupe",
-	    "python", "ratio");
-	printf("|%.42s|%.10s|%.12s|%.12s|%.9s|\n",
-	    "------------------------------------------", "----------",
-	    "------------", "------------", "---------");
-	for (int i = 0; i < NROWS; i++) {
-		row(what[i], unit[i], median(tr[i], rounds),
-		    median(py[i], rounds));
-	}
-	return 0;
+	return bench_vs_python(
+	    argc, argv, NROWS, what, unit, 8, &delta, one_round);
 }
