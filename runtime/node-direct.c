@@ -733,14 +733,8 @@ static size_t       capfroms;
 static struct from *
 from_find(tr_addr sender, bool add)
 {
-	static size_t last; /* a burst comes from one sender: no scan */
-
-	if (last < nfroms && tr_addr_eq(froms[last].sender, sender)) {
-		return &froms[last];
-	}
 	for (size_t i = 0; i < nfroms; i++) {
 		if (tr_addr_eq(froms[i].sender, sender)) {
-			last = i;
 			return &froms[i];
 		}
 	}
