@@ -450,19 +450,7 @@ tri_peer_send(tr_addr to, tr_msg **msgp, int timeout_ms, int *ret_live_fd)
 	 * liveness descriptor fires when the actor ends or the node is lost
 	 * (then the agents queue for the node, docs/distribution.md) */
 	if (p->is_direct && tri_poll_fd(p->live_fd, POLLIN, 0) > 0) {
-		uint64_t was = p->direct_n;
-		int      code, cls;
-
-		/* its node was lost (it may live on): what went on the
-		 * direct connection is told to it, through the agents'
-		 * queue for its node, so a loss there is not silent */
-		tri_live_learn_exit(p->addr, p->live_fd, &code, &cls);
 		leave_direct(p, true);
-		if (cls == TR_EXIT_NOCONNECTION && was &&
-		    send_end(to, was) == 0 && !(p = peer_lookup(to)) &&
-		    (r = peer_get(to, &p)) < 0) {
-			return r;
-		}
 	}
 	if (to.node != 0 && !p->is_direct &&
 	    !(m->env.flags & TRI_FLAG_SYSTEM) && !tri_loop_in_thread() &&
